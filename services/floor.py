@@ -1,0 +1,141 @@
+"""Reading the venue and one night's floor: tables, bookings, holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from services.db import Actor, Database
+from services.models import (
+    Booking,
+    BookingStatus,
+    Floor,
+    FloorSnapshot,
+    Hold,
+    Night,
+    Table,
+    TableState,
+    TileStatus,
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_VENUE = "select id, name, timezone, opens_at, closes_at from backroom.venue order by id limit 1"
+_NIGHT_COLUMNS = "id, date, starts_at, ends_at, status"
+
+_FLOORS = "select id, code, name, position from backroom.floor order by position"
+_TABLES = """
+    select id, number, name, floor_id, min_party, max_party, vip, min_spend, grid_row, grid_col
+    from backroom.venue_table order by number
+"""
+_BOOKINGS = """
+    select b.id, b.ref, b.status, g.name as guest_name, g.vip as guest_vip, b.party_size,
+           b.arrived_count, b.starts_at, b.ends_at, b.version, b.deposit, b.notes,
+           coalesce(array_agg(bt.table_id order by bt.table_id)
+                    filter (where bt.table_id is not null), '{}') as table_ids
+    from backroom.booking b
+    join backroom.guest g on g.id = b.guest_id
+    left join backroom.booking_table bt on bt.booking_id = b.id
+    where b.night_id = $1
+    group by b.id, g.id
+    order by b.starts_at, b.id
+"""
+_HOLDS = """
+    select id, table_id, holder, expires_at from backroom.hold
+    where night_id = $1 and expires_at > $2
+"""
+
+
+def business_date(now: datetime, timezone: str, closes_hour: int) -> date:
+    """The night a moment belongs to: until a few hours after closing it is still last night."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return (local - timedelta(hours=closes_hour + 3)).date()
+
+
+def tile_for(table: Table, bookings: list[Booking], hold: Hold | None, now: datetime) -> TableState:
+    """Which booking a table shows: the one seated now, else the next active one."""
+    active = [b for b in bookings if b.status.active and b.ends_at > now]
+    arrived = [b for b in active if b.status is BookingStatus.ARRIVED]
+    shown = arrived[0] if arrived else (active[0] if active else None)
+    if hold is not None:
+        status = TileStatus.HELD
+    elif shown is None:
+        status = TileStatus.FREE
+    else:
+        status = TileStatus(shown.status.value)
+    return TableState(table=table, status=status, booking=shown, hold=hold,
+                      bookings=tuple(bookings))
+
+
+class FloorService:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def tonight(self) -> Night | None:
+        """The night under way now, or the next one to come."""
+        async with self._db.transaction(readonly=True) as conn:
+            venue = await conn.fetchrow(_VENUE)
+            if venue is None:
+                return None
+            today = business_date(self._clock(), venue["timezone"], venue["closes_at"].hour)
+            row = await conn.fetchrow(
+                f"select {_NIGHT_COLUMNS} from backroom.night where date >= $1 order by date limit 1",
+                today,
+            )
+        return _night(row) if row else None
+
+    async def nights(self, start: date, days: int) -> list[Night]:
+        async with self._db.transaction(readonly=True) as conn:
+            rows = await conn.fetch(
+                f"select {_NIGHT_COLUMNS} from backroom.night"
+                " where date >= $1 and date < $2 order by date",
+                start,
+                start + timedelta(days=days),
+            )
+        return [_night(r) for r in rows]
+
+    async def snapshot(self, night_id: int, actor: Actor | None = None) -> FloorSnapshot:
+        """Everything the floor shows for a night, read in one consistent snapshot."""
+        async with self._db.transaction(actor, readonly=True, isolation="repeatable_read") as conn:
+            venue = await conn.fetchrow(_VENUE)
+            night_row = await conn.fetchrow(
+                f"select {_NIGHT_COLUMNS} from backroom.night where id = $1", night_id
+            )
+            if venue is None or night_row is None:
+                raise LookupError(f"night {night_id} does not exist")
+            floors = [Floor(**dict(r)) for r in await conn.fetch(_FLOORS)]
+            tables = [Table(**dict(r)) for r in await conn.fetch(_TABLES)]
+            bookings = [
+                Booking(
+                    **{k: v for k, v in dict(r).items() if k not in ("status", "table_ids")},
+                    status=BookingStatus(r["status"]),
+                    table_ids=tuple(r["table_ids"]),
+                )
+                for r in await conn.fetch(_BOOKINGS, night_id)
+            ]
+            now = self._clock()
+            holds = {r["table_id"]: Hold(**dict(r)) for r in await conn.fetch(_HOLDS, night_id, now)}
+
+        by_table: dict[int, list[Booking]] = {t.id: [] for t in tables}
+        for booking in bookings:
+            for table_id in booking.table_ids:
+                by_table.setdefault(table_id, []).append(booking)
+        return FloorSnapshot(
+            venue_name=venue["name"],
+            timezone=venue["timezone"],
+            night=_night(night_row),
+            floors=tuple(floors),
+            tables={t.id: tile_for(t, by_table[t.id], holds.get(t.id), now) for t in tables},
+            loaded_at=now,
+        )
+
+
+def _night(row: object) -> Night:
+    r = dict(row)  # type: ignore[call-overload]
+    return Night(id=r["id"], date=r["date"], starts_at=r["starts_at"], ends_at=r["ends_at"],
+                 status=r["status"])

@@ -1,0 +1,125 @@
+"""What the console knows about the venue and a night, as plain immutable values.
+
+Screens and widgets receive these; they never see a database row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class BookingStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    ARRIVED = "arrived"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    EXPIRED = "expired"
+
+    @property
+    def active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = frozenset(
+    {BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.ARRIVED}
+)
+
+
+class TileStatus(StrEnum):
+    """What a table tile shows at a glance."""
+
+    FREE = "free"
+    HELD = "held"
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    ARRIVED = "arrived"
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    id: int
+    code: str
+    name: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    id: int
+    number: int
+    name: str
+    floor_id: int
+    min_party: int
+    max_party: int
+    vip: bool
+    min_spend: Decimal
+    grid_row: int
+    grid_col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Night:
+    id: int
+    date: date
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    id: int
+    ref: str
+    status: BookingStatus
+    guest_name: str
+    guest_vip: bool
+    party_size: int
+    arrived_count: int
+    starts_at: datetime
+    ends_at: datetime
+    version: int
+    table_ids: tuple[int, ...]
+    deposit: Decimal = Decimal(0)
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: int
+    table_id: int
+    holder: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """One table on one night: its layout, the booking it shows, any hold."""
+
+    table: Table
+    status: TileStatus
+    booking: Booking | None
+    hold: Hold | None
+    bookings: tuple[Booking, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FloorSnapshot:
+    """The whole venue for one night, as read in one transaction."""
+
+    venue_name: str
+    timezone: str
+    night: Night
+    floors: tuple[Floor, ...]
+    tables: dict[int, TableState] = field(default_factory=dict)
+    loaded_at: datetime | None = None
+
+    def tables_on(self, floor_id: int) -> list[TableState]:
+        return sorted(
+            (t for t in self.tables.values() if t.table.floor_id == floor_id),
+            key=lambda t: (t.table.grid_row, t.table.grid_col, t.table.number),
+        )

@@ -1,0 +1,236 @@
+"""Loads a venue's layout from its seed file, opens nights, and writes a
+sample of bookings for a demo. Runs as the database owner, through the same
+triggers that guard every other write.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+DEFAULT_LAYOUT = "backroom.json"
+
+
+def load_layout(path: Path | None = None) -> dict[str, Any]:
+    if path is None:
+        text = resources.files("services.venues").joinpath(DEFAULT_LAYOUT).read_text("utf-8")
+    else:
+        text = path.read_text("utf-8")
+    layout: dict[str, Any] = json.loads(text)
+    return layout
+
+
+def night_hours(day: date, opens: time, closes: time, tz: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(tz)
+    starts = datetime.combine(day, opens, tzinfo=zone)
+    end_day = day + timedelta(days=1) if closes <= opens else day
+    return starts, datetime.combine(end_day, closes, tzinfo=zone)
+
+
+async def seed_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> bool:
+    """Write the venue, floors and tables. Returns False if a venue is already there."""
+    if await conn.fetchval("select exists (select from backroom.venue)"):
+        return False
+    v = layout["venue"]
+    async with conn.transaction():
+        await conn.execute(
+            "insert into backroom.venue (id, name, timezone, opens_at, closes_at,"
+            " max_tables_per_guest, hold_seconds, pending_minutes)"
+            " values (1, $1, $2, $3, $4, $5, $6, $7)",
+            v["name"], v["timezone"], time.fromisoformat(v["opens_at"]),
+            time.fromisoformat(v["closes_at"]), v.get("max_tables_per_guest", 2),
+            v.get("hold_seconds", 30), v.get("pending_minutes", 15),
+        )
+        floor_ids = {}
+        for position, f in enumerate(layout["floors"], start=1):
+            floor_ids[f["code"]] = position
+            await conn.execute(
+                "insert into backroom.floor (id, venue_id, code, name, position)"
+                " values ($1, 1, $2, $3, $4)",
+                position, f["code"], f["name"], position,
+            )
+        await conn.executemany(
+            "insert into backroom.venue_table (id, venue_id, floor_id, number, name, min_party,"
+            " max_party, vip, min_spend, grid_row, grid_col, neighbours)"
+            " values ($1, 1, $2, $1, $3, $4, $5, $6, $7, $8, $9, $10)",
+            [
+                (t["number"], floor_ids[t["floor"]], t["name"], t["min"], t["max"], t["vip"],
+                 t["min_spend"], t["row"], t["col"], t.get("neighbours", []))
+                for t in layout["tables"]
+            ],
+        )
+    return True
+
+
+async def open_nights(conn: asyncpg.Connection, start: date, days: int) -> int:
+    """Create the venue's nights from `start`; existing nights are left alone."""
+    venue = await conn.fetchrow("select timezone, opens_at, closes_at from backroom.venue where id = 1")
+    if venue is None:
+        raise LookupError("no venue: seed the venue first")
+    rows = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        starts, ends = night_hours(day, venue["opens_at"], venue["closes_at"], venue["timezone"])
+        rows.append((day, starts, ends))
+    result = await conn.fetch(
+        "insert into backroom.night (venue_id, date, starts_at, ends_at)"
+        " select 1, d, s, e from unnest($1::date[], $2::timestamptz[], $3::timestamptz[]) as x(d, s, e)"
+        " on conflict (venue_id, date) do nothing returning id",
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+    )
+    return len(result)
+
+
+GUESTS = [
+    ("Alice Moreau", "+44 7700 900101", False), ("Ben Okafor", "+44 7700 900102", False),
+    ("Chloe Tanaka", "+44 7700 900103", True), ("Dev Patel", "+44 7700 900104", False),
+    ("Elena Rossi", "+44 7700 900105", False), ("Farid Haddad", "+44 7700 900106", True),
+    ("Grace Kim", "+44 7700 900107", False), ("Hugo Lindqvist", "+44 7700 900108", False),
+    ("Isla MacLeod", "+44 7700 900109", False), ("Jonas Weber", "+44 7700 900110", False),
+    ("Kemi Adeyemi", "+44 7700 900111", True), ("Liam O'Brien", "+44 7700 900112", False),
+    ("Maya Cohen", "+44 7700 900113", False), ("Nikos Pappas", "+44 7700 900114", False),
+    ("Olivia Brown", "+44 7700 900115", False), ("Pavel Novak", "+44 7700 900116", False),
+    ("Quinn Murphy", "+44 7700 900117", False), ("Rosa Alvarez", "+44 7700 900118", True),
+    ("Sami Virtanen", "+44 7700 900119", False), ("Tara Singh", "+44 7700 900120", False),
+    ("Umar Farouk", "+44 7700 900121", False), ("Vera Ivanova", "+44 7700 900122", False),
+    ("Will Turner", "+44 7700 900123", False), ("Xin Zhao", "+44 7700 900124", False),
+    ("Yara Nassar", "+44 7700 900125", True), ("Zoe Clarke", "+44 7700 900126", False),
+]
+
+
+@dataclass(frozen=True)
+class Planned:
+    table: tuple[int, ...]
+    guest: int
+    party: int
+    start_min: int
+    end_min: int | None
+    status: str
+    arrived: int = 0
+    deposit: int = 0
+    reason: str | None = None
+
+
+# Tonight shows every status; times are minutes after opening (22:00).
+TONIGHT = [
+    Planned((1,), 0, 4, 30, None, "confirmed", deposit=50),
+    Planned((2,), 1, 4, 0, None, "arrived", arrived=4),
+    Planned((3,), 2, 5, 60, None, "pending"),
+    Planned((4,), 5, 8, 60, None, "confirmed", deposit=200),
+    Planned((5,), 3, 6, 15, None, "arrived", arrived=3),
+    Planned((6,), 4, 4, 30, None, "cancelled", reason="Guest called to cancel"),
+    Planned((7,), 6, 6, 0, 60, "no_show"),
+    Planned((8,), 10, 10, 120, None, "confirmed", deposit=300),
+    Planned((9,), 7, 3, 0, 90, "completed", arrived=3),
+    Planned((9,), 8, 4, 120, None, "confirmed"),
+    Planned((10,), 9, 2, 45, None, "expired"),
+    Planned((13,), 11, 2, 0, None, "arrived", arrived=2),
+    Planned((14,), 12, 3, 90, None, "pending"),
+    Planned((15, 16), 17, 18, 90, None, "confirmed", deposit=500),
+]
+
+_PATH = {
+    "pending": [],
+    "confirmed": ["confirmed"],
+    "arrived": ["arrived"],
+    "completed": ["arrived", "completed"],
+    "cancelled": ["cancelled"],
+    "no_show": ["confirmed", "no_show"],
+    "expired": ["expired"],
+}
+
+
+async def _guest_ids(conn: asyncpg.Connection) -> list[int]:
+    existing = await conn.fetch("select id from backroom.guest order by id")
+    if existing:
+        return [r["id"] for r in existing]
+    rows = await conn.fetch(
+        "insert into backroom.guest (name, phone, email, vip)"
+        " select n, p, lower(replace(replace(n, ' ', '.'), '''', '')) || '@example.com', v"
+        " from unnest($1::text[], $2::text[], $3::bool[]) as x(n, p, v) returning id",
+        [g[0] for g in GUESTS], [g[1] for g in GUESTS], [g[2] for g in GUESTS],
+    )
+    return [r["id"] for r in rows]
+
+
+async def _book(conn: asyncpg.Connection, night: asyncpg.Record, guests: list[int],
+                p: Planned) -> None:
+    starts = night["starts_at"] + timedelta(minutes=p.start_min)
+    ends = night["ends_at"] if p.end_min is None else night["starts_at"] + timedelta(minutes=p.end_min)
+    initial = "arrived" if p.status in ("arrived", "completed") else "pending"
+    booking_id = await conn.fetchval(
+        "insert into backroom.booking (night_id, guest_id, party_size, arrived_count, status,"
+        " starts_at, ends_at, deposit, deposit_paid)"
+        " values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $8::numeric > 0) returning id",
+        night["id"], guests[p.guest % len(guests)], p.party, p.arrived, initial, starts, ends,
+        p.deposit,
+    )
+    await conn.executemany(
+        "insert into backroom.booking_table (booking_id, table_id, during, active)"
+        " values ($1, $2, tstzrange($3, $4), true)",
+        [(booking_id, t, starts, ends) for t in p.table],
+    )
+    for step in _PATH[p.status][1 if initial == "arrived" else 0:]:
+        await conn.execute(
+            "update backroom.booking set status = $2, cancel_reason = $3 where id = $1",
+            booking_id, step, p.reason if step == "cancelled" else None,
+        )
+
+
+def _random_night(rng: random.Random, tables: list[asyncpg.Record], guests: int) -> list[Planned]:
+    plans = []
+    used: dict[int, int] = {}
+    for t in tables:
+        if rng.random() > 0.6:
+            continue
+        guest = rng.randrange(guests)
+        if used.get(guest, 0) >= 1:
+            continue
+        used[guest] = used.get(guest, 0) + 1
+        status = rng.choices(["pending", "confirmed", "cancelled"], weights=[3, 6, 1])[0]
+        plans.append(Planned(
+            (t["id"],), guest, rng.randint(t["min_party"], t["max_party"]),
+            rng.choice([0, 30, 60, 90, 120]), None, status,
+            deposit=rng.choice([0, 0, 50, 100]),
+            reason="Plans changed" if status == "cancelled" else None,
+        ))
+    return plans
+
+
+async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14,
+                      rng_seed: int = 7) -> int:
+    """Sample bookings for `days` nights from `start`; nights that have bookings are skipped."""
+    rng = random.Random(rng_seed)
+    await open_nights(conn, start, days)
+    made = 0
+    async with conn.transaction():
+        await conn.execute("select set_config('backroom.op', 'seed', true)")
+        guests = await _guest_ids(conn)
+        tables = await conn.fetch("select id, min_party, max_party from backroom.venue_table order by id")
+        nights = await conn.fetch(
+            "select n.id, n.date, n.starts_at, n.ends_at,"
+            " exists (select from backroom.booking b where b.night_id = n.id) as booked"
+            " from backroom.night n where n.date >= $1 and n.date < $2 order by n.date",
+            start, start + timedelta(days=days),
+        )
+        for night in nights:
+            plans = TONIGHT if night["date"] == start else _random_night(rng, tables, len(guests))
+            if night["booked"]:
+                continue
+            for plan in plans:
+                await _book(conn, night, guests, plan)
+                made += 1
+        # Pending bookings of the sample stay pending for the demo's first hour.
+        await conn.execute(
+            "update backroom.booking set expires_at = now() + interval '1 hour'"
+            " where status = 'pending'"
+        )
+    return made
