@@ -1,0 +1,273 @@
+"""The `backroom` command: demo, console, and database chores.
+
+Failures the user can act on print one paragraph and exit non-zero; no
+traceback. Ctrl+C stops the console and, if this process started it, the
+embedded server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from console.settings import Settings
+from services.db import DatabaseError
+from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
+
+EXIT_FAILURE = 2
+EXIT_INTERRUPTED = 130
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def fail(message: str) -> int:
+    width = 88
+    print("\n".join(textwrap.wrap("backroom: " + message, width=width)), file=sys.stderr)
+    return EXIT_FAILURE
+
+
+class Embedded:
+    """The embedded server for one command: started (or reused) on entry,
+    released on exit, stopped if no other process still uses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.server = EmbeddedPostgres(settings.embedded_dir)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ServerInfo]:
+        first = not self.server.is_initialised()
+        if self.server.running() is None:
+            say(("Creating" if first else "Starting") +
+                f" the embedded Postgres in {self.server.data_dir} ...")
+        info = self.server.acquire()
+        try:
+            yield info
+        finally:
+            if self.server.release():
+                say("Embedded Postgres stopped.")
+
+
+def resolve_dsn(args: argparse.Namespace, settings: Settings) -> str | None:
+    return getattr(args, "database_url", None) or settings.database_url
+
+
+@contextlib.contextmanager
+def database(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
+    """The DSN to use: --database-url, DATABASE_URL, or the embedded server's database."""
+    from services.provision import DEMO_DATABASE, ensure_database
+
+    dsn = resolve_dsn(args, settings)
+    if dsn:
+        yield dsn
+        return
+    with Embedded(settings).running() as info:
+        if asyncio.run(ensure_database(info.dsn(), DEMO_DATABASE)):
+            say(f"Created database {DEMO_DATABASE!r} on the embedded server.")
+        yield info.dsn(database=DEMO_DATABASE)
+
+
+async def _migrate(dsn: str) -> None:
+    from services import migrations
+    from services.db import connect
+
+    conn = await connect(dsn)
+    try:
+        applied = await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    if applied:
+        for m in applied:
+            say(f"  applied {m.filename}")
+    else:
+        say("  schema is up to date")
+
+
+async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
+                start: date | None) -> None:
+    from services.db import connect
+    from services.provision import seed_database
+
+    conn = await connect(dsn)
+    try:
+        result = await seed_database(conn, layout_path=layout, start=start, days=days, sample=sample)
+    finally:
+        await conn.close()
+    say(f"  venue {'loaded' if result.venue_created else 'already there'};"
+        f" {result.nights_created} new night(s) from {result.first_night:%a %d %b %Y};"
+        f" {result.bookings_created} sample booking(s)")
+
+
+async def _run_console(dsn: str, night: date | None) -> None:
+    from console.app import BackroomApp
+    from console.wiring import open_services
+    from services.provision import check_ready
+
+    await check_ready(dsn)
+    services = await open_services(dsn)
+    try:
+        night_id = None
+        if night is not None:
+            found = await services.floor.nights(night, 1)
+            if not found:
+                raise DatabaseError(f"There is no night on {night:%d %b %Y} in the database.")
+            night_id = found[0].id
+        app = BackroomApp(services, night_id=night_id)
+        await app.run_async()
+    finally:
+        await services.db.close()
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    server = EmbeddedPostgres(settings.embedded_dir)
+    if args.reset:
+        say(f"Resetting the embedded Postgres in {server.data_dir} ...")
+        server.reset()
+    with database(args, settings) as dsn:
+        say("Applying migrations ...")
+        asyncio.run(_migrate(dsn))
+        say("Seeding the reference venue and sample nights ...")
+        asyncio.run(_seed(dsn, days=14, sample=True, layout=None, start=None))
+        if args.no_console:
+            return 0
+        asyncio.run(_run_console(dsn, None))
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    with database(args, settings) as dsn:
+        asyncio.run(_run_console(dsn, args.night))
+    return 0
+
+
+def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database(args, settings) as dsn:
+        say("Applying migrations ...")
+        asyncio.run(_migrate(dsn))
+    return 0
+
+
+def cmd_db_seed(args: argparse.Namespace, settings: Settings) -> int:
+    with database(args, settings) as dsn:
+        say("Seeding ...")
+        asyncio.run(_seed(dsn, days=args.days, sample=not args.no_sample, layout=args.layout,
+                          start=args.start))
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
+    from services.provision import report
+
+    with database(args, settings) as dsn:
+        r = asyncio.run(report(dsn))
+    say(f"Database   {r.target}")
+    say(f"Server     PostgreSQL {r.server_version}")
+    say(f"Notify     {'LISTEN/NOTIFY works' if r.listen_ok else 'NOTIFY does not arrive (pooler?)'}")
+    say("Migrations")
+    for s in r.migrations:
+        state = ("CHANGED after it was applied" if s.changed
+                 else f"applied {s.applied_at:%Y-%m-%d %H:%M}" if s.applied_at else "pending")
+        say(f"  {s.migration.filename:<28} {state}")
+    if r.counts:
+        say("Contents   " + ", ".join(f"{v} {k}" for k, v in r.counts.items()))
+    pending = [s for s in r.migrations if s.applied_at is None or s.changed]
+    return EXIT_FAILURE if pending else 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backroom",
+        description="Backroom Console: the staff console for a venue that sells tables.",
+        epilog="Without DATABASE_URL (or --database-url) the embedded Postgres in your "
+               "data directory is used, started and stopped as needed.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def with_url(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--database-url", metavar="URL",
+                       help="Postgres to use (default: $DATABASE_URL, else the embedded server)")
+        return p
+
+    demo = with_url(sub.add_parser(
+        "demo", help="open the console on the embedded database with a sample night",
+        description="Start (or reuse) the embedded Postgres, apply migrations, seed the "
+                    "reference venue with sample nights from tonight, and open the console."))
+    demo.add_argument("--reset", action="store_true",
+                      help="delete the embedded database first and start over")
+    demo.add_argument("--no-console", action="store_true",
+                      help="prepare the database but do not open the console")
+    demo.set_defaults(func=cmd_demo)
+
+    console = with_url(sub.add_parser(
+        "console", help="open the console", description="Open the console on DATABASE_URL "
+        "(or the embedded database). The schema must be migrated and a venue seeded."))
+    console.add_argument("--night", type=_date, metavar="YYYY-MM-DD",
+                         help="open this night instead of tonight")
+    console.set_defaults(func=cmd_console)
+
+    db = sub.add_parser("db", help="database chores: migrate, status, seed",
+                        description="Database chores.")
+    dbsub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    with_url(dbsub.add_parser(
+        "migrate", help="apply the migrations that are missing",
+        description="Apply, in order, every migration not yet recorded in the database. "
+                    "A migration changed after it was applied is refused.")
+    ).set_defaults(func=cmd_db_migrate)
+    with_url(dbsub.add_parser(
+        "status", help="show the server, the migrations and what the database holds",
+        description="Show the server version, each migration's state and row counts. "
+                    "Exits non-zero if a migration is pending or changed.")
+    ).set_defaults(func=cmd_db_status)
+    seed_p = with_url(dbsub.add_parser(
+        "seed", help="load the venue layout, open nights and add sample bookings",
+        description="Load the venue layout (once), open nights from tonight, and add sample "
+                    "bookings to nights that have none."))
+    seed_p.add_argument("--days", type=int, default=14, help="how many nights to open (default 14)")
+    seed_p.add_argument("--start", type=_date, metavar="YYYY-MM-DD",
+                        help="first night (default: tonight)")
+    seed_p.add_argument("--layout", type=Path, metavar="FILE",
+                        help="venue layout JSON (default: the reference venue, The Backroom)")
+    seed_p.add_argument("--no-sample", action="store_true",
+                        help="venue and nights only, no sample bookings")
+    seed_p.set_defaults(func=cmd_db_seed)
+    return parser
+
+
+def _terminate_as_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    # A closed SSH session or a `kill` must clean up like Ctrl+C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate_as_interrupt)
+    func: Callable[[argparse.Namespace, Settings], int] = args.func
+    try:
+        return func(args, settings)
+    except (DatabaseError, EmbeddedServerError) as err:
+        return fail(str(err))
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Getting a database ready: create it on the embedded server, migrate, seed,
+and report what is there. Used by the CLI; no terminal UI here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from services import migrations, seed
+from services.db import DatabaseError, connect, describe
+from services.floor import business_date
+
+DEMO_DATABASE = "backroom"
+
+
+async def ensure_database(server_dsn: str, name: str = DEMO_DATABASE) -> bool:
+    """Create the database on the server unless it exists. Returns True if created."""
+    conn = await connect(server_dsn)
+    try:
+        if await conn.fetchval("select exists (select from pg_database where datname = $1)", name):
+            return False
+        await conn.execute(f'create database "{name}"')
+        return True
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    venue_created: bool
+    nights_created: int
+    bookings_created: int
+    first_night: date
+
+
+def tonight_for(layout: dict[str, Any], now: datetime | None = None) -> date:
+    venue = layout["venue"]
+    closes = time.fromisoformat(venue["closes_at"])
+    return business_date(now or datetime.now(UTC), venue["timezone"], closes.hour)
+
+
+async def seed_database(
+    conn: asyncpg.Connection,
+    *,
+    layout_path: Path | None = None,
+    start: date | None = None,
+    days: int = 14,
+    sample: bool = True,
+) -> SeedReport:
+    """The venue (if missing), `days` nights from tonight, and optionally sample bookings."""
+    layout = seed.load_layout(layout_path)
+    first = start or tonight_for(layout)
+    created = await seed.seed_venue(conn, layout)
+    nights = await seed.open_nights(conn, first, days)
+    bookings = await seed.seed_sample(conn, first, days) if sample else 0
+    return SeedReport(created, nights, bookings, first)
+
+
+@dataclass(frozen=True)
+class DatabaseReport:
+    target: str
+    server_version: str
+    migrations: list[migrations.MigrationState]
+    counts: dict[str, int]
+    listen_ok: bool
+
+
+async def report(dsn: str) -> DatabaseReport:
+    conn = await connect(dsn)
+    try:
+        version = await conn.fetchval("show server_version")
+        states = await migrations.status(conn)
+        counts: dict[str, int] = {}
+        if any(s.applied_at for s in states):
+            for table in ("venue", "floor", "venue_table", "night", "guest", "booking", "hold",
+                          "staff", "audit_log"):
+                counts[table] = int(await conn.fetchval(f"select count(*) from backroom.{table}"))
+        listen_ok = await _listen_works(conn)
+    finally:
+        await conn.close()
+    return DatabaseReport(str(describe(dsn)), version, states, counts, listen_ok)
+
+
+async def _listen_works(conn: asyncpg.Connection) -> bool:
+    """NOTIFY reaches a listener on this connection (not so through a transaction pooler)."""
+    got = asyncio.Event()
+    channel = "backroom_probe"
+
+    def heard(*_: object) -> None:
+        got.set()
+
+    await conn.add_listener(channel, heard)
+    try:
+        await conn.execute("select pg_notify($1, 'probe')", channel)
+        try:
+            await asyncio.wait_for(got.wait(), timeout=2)
+        except TimeoutError:
+            return False
+        return True
+    finally:
+        await conn.remove_listener(channel, heard)
+
+
+async def check_ready(dsn: str) -> None:
+    """Raise a DatabaseError the user can act on unless the console can run here."""
+    conn = await connect(dsn)
+    try:
+        await migrations.check_current(conn, str(describe(dsn)))
+        if not await conn.fetchval("select exists (select from backroom.venue)"):
+            raise DatabaseError(
+                f"The database {describe(dsn)} has the schema but no venue. "
+                "Run `backroom db seed` to load the reference venue."
+            )
+        if not await _listen_works(conn):
+            raise DatabaseError(
+                f"Notifications do not arrive through {describe(dsn)}: this looks like a "
+                "transaction-mode connection pooler, where LISTEN cannot work. Connect directly "
+                "or through a session-mode pooler."
+            )
+    finally:
+        await conn.close()
