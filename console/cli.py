@@ -32,7 +32,9 @@ def say(message: str) -> None:
 
 def fail(message: str) -> int:
     width = 88
-    print("\n".join(textwrap.wrap("backroom: " + message, width=width)), file=sys.stderr)
+    lines = textwrap.wrap("backroom: " + message, width=width, break_on_hyphens=False,
+                          break_long_words=False)
+    print("\n".join(lines), file=sys.stderr)
     return EXIT_FAILURE
 
 
@@ -58,7 +60,12 @@ class Embedded:
 
 
 def resolve_dsn(args: argparse.Namespace, settings: Settings) -> str | None:
-    return getattr(args, "database_url", None) or settings.database_url
+    from services.db import validate_dsn
+
+    dsn: str | None = getattr(args, "database_url", None) or settings.database_url
+    if dsn:
+        validate_dsn(dsn)
+    return dsn
 
 
 @contextlib.contextmanager
@@ -108,11 +115,13 @@ async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
 
 
 async def _run_console(dsn: str, night: date | None) -> None:
-    from console.app import BackroomApp
     from console.wiring import open_services
     from services.provision import check_ready
 
     await check_ready(dsn)
+    # Textual loads only once the database is known to be usable.
+    from console.app import BackroomApp
+
     services = await open_services(dsn)
     try:
         night_id = None

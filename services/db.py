@@ -56,6 +56,20 @@ class Target:
         return f"{self.user}@{where}/{self.database}"
 
 
+def validate_dsn(dsn: str) -> None:
+    """Refuse a connection string that is not a postgres URL, before trying it."""
+    try:
+        parts = urlsplit(dsn)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as err:
+        raise DatabaseError(f"The database URL is not valid ({err}). {_URL_FORM}") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise DatabaseError(f"The database URL must start with postgresql://. {_URL_FORM}")
+
+
+_URL_FORM = "The form is postgresql://USER:PASSWORD@HOST:PORT/DATABASE."
+
+
 def describe(dsn: str) -> Target:
     parts = urlsplit(dsn)
     query = parse_qs(parts.query)

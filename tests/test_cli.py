@@ -1,0 +1,112 @@
+"""The `backroom` command as a user runs it: real processes, real Postgres.
+
+Failures must read as one paragraph saying what is wrong and what to do,
+with a non-zero exit code and no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import pytest
+
+from services.embedded import EmbeddedPostgres
+
+
+def backroom(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_explained(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr + result.stdout
+    text = " ".join(result.stderr.split())
+    for phrase in phrases:
+        assert phrase in text, text
+
+
+def test_help_on_every_command() -> None:
+    for args in (["--help"], ["demo", "--help"], ["console", "--help"], ["db", "--help"],
+                 ["db", "migrate", "--help"], ["db", "status", "--help"], ["db", "seed", "--help"]):
+        result = backroom(*args)
+        assert result.returncode == 0 and "usage: backroom" in result.stdout, args
+
+
+def test_unreachable_database() -> None:
+    result = backroom("console", env={"DATABASE_URL": "postgresql://staff:secret@127.0.0.1:1/venue"})
+    assert_explained(result, "Cannot reach Postgres at staff@127.0.0.1:1/venue", "DATABASE_URL")
+    assert "secret" not in result.stderr
+
+
+async def test_wrong_password(server_dsn: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute("drop role if exists cli_staff")
+        await conn.execute("create role cli_staff login password 'right-password'")
+    finally:
+        await conn.close()
+    port = parse_qs(urlsplit(server_dsn).query)["port"][0]
+    result = backroom("console", "--database-url", f"postgresql://cli_staff:wrong@127.0.0.1:{port}/postgres")
+    assert_explained(result, "refused the sign-in for user 'cli_staff'", "Check the user name and password")
+    assert "wrong" not in result.stderr.replace("wrong-", "")
+
+
+def test_database_without_schema(empty_dsn: str) -> None:
+    result = backroom("console", env={"DATABASE_URL": empty_dsn})
+    assert_explained(result, "has no Backroom schema yet", "backroom db migrate")
+
+
+def test_transaction_pooler_is_detected() -> None:
+    url = "postgresql://postgres.abcd:pw@aws-0-eu-west-2.pooler.supabase.com:6543/postgres"
+    result = backroom("console", "--database-url", url)
+    assert_explained(result, "transaction-mode pooler", "session-mode")
+
+
+def test_migrate_status_seed_on_an_empty_database(empty_dsn: str) -> None:
+    env = {"DATABASE_URL": empty_dsn}
+    before = backroom("db", "status", env=env)
+    assert before.returncode == 2 and "0001_schema.sql" in before.stdout and "pending" in before.stdout
+
+    migrated = backroom("db", "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied 0001_schema.sql" in migrated.stdout
+    again = backroom("db", "migrate", env=env)
+    assert "schema is up to date" in again.stdout
+
+    seeded = backroom("db", "seed", "--start", "2026-11-20", "--days", "3", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "3 new night(s) from Fri 20 Nov 2026" in seeded.stdout
+
+    after = backroom("db", "status", env=env)
+    assert after.returncode == 0
+    assert "16 venue_table" in after.stdout and "3 night" in after.stdout
+    assert "LISTEN/NOTIFY works" in after.stdout
+
+
+def test_embedded_server_that_cannot_start_names_its_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = EmbeddedPostgres(data / "postgres")
+    server.start()
+    server.stop()
+    with (server.pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("\nshared_buffers = 'plenty'\n")
+    result = backroom("db", "status", env={"BACKROOM_DATA_DIR": str(data)})
+    assert_explained(result, str(server.log_path))
+    assert server.running() is None
+
+
+@pytest.mark.parametrize("url", ["not a url", "postgresql://u@127.0.0.1:99999/x"])
+def test_malformed_url_is_explained(url: str) -> None:
+    result = backroom("db", "status", "--database-url", url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
