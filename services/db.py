@@ -140,6 +140,7 @@ class Actor:
 
     staff_id: int | None = None
     name: str = "system"
+    role: str | None = None
 
 
 class Database:

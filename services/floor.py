@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.db import Actor, Database
@@ -32,7 +33,7 @@ _TABLES = """
     select id, number, name, floor_id, min_party, max_party, vip, min_spend, grid_row, grid_col
     from backroom.venue_table order by number
 """
-_BOOKINGS = """
+BOOKING_SELECT = """
     select b.id, b.ref, b.status, g.name as guest_name, g.vip as guest_vip, b.party_size,
            b.arrived_count, b.starts_at, b.ends_at, b.version, b.deposit, b.notes,
            coalesce(array_agg(bt.table_id order by bt.table_id)
@@ -40,6 +41,8 @@ _BOOKINGS = """
     from backroom.booking b
     join backroom.guest g on g.id = b.guest_id
     left join backroom.booking_table bt on bt.booking_id = b.id
+"""
+_BOOKINGS = BOOKING_SELECT + """
     where b.night_id = $1
     group by b.id, g.id
     order by b.starts_at, b.id
@@ -48,6 +51,11 @@ _HOLDS = """
     select id, table_id, holder, expires_at from backroom.hold
     where night_id = $1 and expires_at > $2
 """
+
+
+def booking_from_row(row: Mapping[str, Any]) -> Booking:
+    values = {k: v for k, v in dict(row).items() if k not in ("status", "table_ids")}
+    return Booking(**values, status=BookingStatus(row["status"]), table_ids=tuple(row["table_ids"]))
 
 
 def business_date(now: datetime, timezone: str, closes_hour: int) -> date:
@@ -110,14 +118,7 @@ class FloorService:
                 raise LookupError(f"night {night_id} does not exist")
             floors = [Floor(**dict(r)) for r in await conn.fetch(_FLOORS)]
             tables = [Table(**dict(r)) for r in await conn.fetch(_TABLES)]
-            bookings = [
-                Booking(
-                    **{k: v for k, v in dict(r).items() if k not in ("status", "table_ids")},
-                    status=BookingStatus(r["status"]),
-                    table_ids=tuple(r["table_ids"]),
-                )
-                for r in await conn.fetch(_BOOKINGS, night_id)
-            ]
+            bookings = [booking_from_row(r) for r in await conn.fetch(_BOOKINGS, night_id)]
             now = self._clock()
             holds = {r["table_id"]: Hold(**dict(r)) for r in await conn.fetch(_HOLDS, night_id, now)}
 

@@ -11,6 +11,8 @@ on every run.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -49,14 +51,17 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_dsn() -> Iterator[str]:
     """A superuser (or database-creating) DSN on the session's Postgres."""
     external = os.environ.get("BACKROOM_TEST_DATABASE_URL")
     if external:
         yield external
         return
+    # Outside pytest's own temp tree: pytest resets that tree's permissions
+    # to 0700 when another run starts, and the server runs as its own user.
+    data = Path(tempfile.mkdtemp(prefix="backroom-test-pg-"))
     pg = EmbeddedPostgres(
-        Path(tmp_path_factory.mktemp("pg")),
+        data,
         # A throwaway cluster: durability buys nothing here, speed does.
         extra_settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
     )
@@ -65,6 +70,7 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield info.dsn()
     finally:
         pg.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@
 --   BR005 too many tables for one guest  BR006 booking is closed (terminal)
 --   BR007 table already booked (hold refused)
 --   BR008 tables of one booking not together on one floor
+--   BR009 an active booking without a table
 -- Overlapping bookings of one table raise exclusion_violation (23P01).
 
 create function backroom.current_staff_id() returns int
@@ -200,8 +201,7 @@ begin
     ) t;
 
     if cap.n = 0 then
-        raise exception 'booking % has no table', b.ref using errcode = 'BR002',
-            detail = json_build_object('party', b.party_size, 'max', 0, 'min', 0)::text;
+        raise exception 'booking % has no table', b.ref using errcode = 'BR009';
     end if;
     if cap.floors > 1 or not cap.together then
         raise exception 'tables % of booking % are not next to each other on one floor', cap.names, b.ref
@@ -359,7 +359,7 @@ begin
         when 'hold' then jsonb_build_object(
             'kind', 'hold', 'id', r->'id', 'night', r->'night_id',
             'tables', jsonb_build_array(r->'table_id'))
-        else jsonb_build_object('kind', tg_table_name, 'id', r->'id')
+        else jsonb_build_object('kind', tg_table_name, 'id', r->'id', 'night', r->'night_id')
     end;
     payload := payload || jsonb_build_object('op', lower(tg_op));
     perform pg_notify('backroom_changes', payload::text);

@@ -58,7 +58,7 @@ async def test_database_behind_is_reported(empty_dsn: str) -> None:
     try:
         first = migrations.load()[:1]
         await migrations.migrate(conn, first)
-        with pytest.raises(SchemaMissing, match=r"1 migration\(s\) behind \(0002_rules.sql"):
+        with pytest.raises(SchemaMissing, match=r"migration\(s\) behind \(0002_rules.sql"):
             await migrations.check_current(conn, "the test database")
     finally:
         await conn.close()

@@ -1,0 +1,860 @@
+"""Booking operations: create, hold, confirm, check in, seat a walk-in, move,
+cancel, no-show, complete, and the waitlist.
+
+Each operation is one transaction, carries a client operation id (a retry
+returns the first result and changes nothing more) and, where it changes a
+booking, the version the console last saw (a stale version is refused, never
+silently overwritten). Postgres enforces the rules again whatever this code
+does; its refusals come back here as typed errors with alternatives.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.db import Actor, Database
+from services.errors import (
+    Alternative,
+    BookingError,
+    GuestTableLimit,
+    HoldExpired,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    OutsideHours,
+    PartyDoesNotFit,
+    StaleBooking,
+    StaleInfo,
+    TablesApart,
+    TableTaken,
+)
+from services.floor import BOOKING_SELECT, booking_from_row, utc_now
+from services.models import Booking, Hold
+from services.permissions import require
+
+_ONE_BOOKING = BOOKING_SELECT + " where b.id = $1 group by b.id, g.id"
+_SLOT = timedelta(minutes=30)
+WALK_IN_MINIMUM = timedelta(minutes=60)
+
+
+def new_op_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class GuestDetails:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    notes: str = ""
+    vip: bool = False
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    id: int
+    guest_name: str
+    party_size: int
+    notes: str
+    status: str
+    offered_table: int | None
+    booking_id: int | None
+    created_at: datetime
+
+
+def _booking_json(b: Booking) -> dict[str, Any]:
+    return {
+        "id": b.id, "ref": b.ref, "status": b.status.value, "guest_name": b.guest_name,
+        "guest_vip": b.guest_vip, "party_size": b.party_size, "arrived_count": b.arrived_count,
+        "starts_at": b.starts_at.isoformat(), "ends_at": b.ends_at.isoformat(),
+        "version": b.version, "table_ids": list(b.table_ids), "deposit": str(b.deposit),
+        "notes": b.notes,
+    }
+
+
+def _booking_from_json(d: dict[str, Any]) -> Booking:
+    return booking_from_row({
+        **d,
+        "starts_at": datetime.fromisoformat(d["starts_at"]),
+        "ends_at": datetime.fromisoformat(d["ends_at"]),
+        "deposit": Decimal(d["deposit"]),
+    })
+
+
+def _detail(err: asyncpg.PostgresError) -> dict[str, Any]:
+    try:
+        value = json.loads(getattr(err, "detail", None) or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class BookingService:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    # ------------------------------------------------------------------ core
+
+    async def _operation(
+        self,
+        actor: Actor,
+        kind: str,
+        op_id: str | None,
+        body: Callable[[asyncpg.Connection], Awaitable[dict[str, Any]]],
+        *,
+        entity: str = "booking",
+        entity_id: int | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        require(actor, kind)
+        op_id = op_id or new_op_id()
+        try:
+            async with self._db.transaction(actor, operation=kind, op_id=op_id) as conn:
+                first = await conn.fetchval(
+                    "insert into backroom.operation (op_id, kind, staff_id) values ($1, $2, $3)"
+                    " on conflict (op_id) do nothing returning true",
+                    op_id, kind, actor.staff_id,
+                )
+                if not first:
+                    row = await conn.fetchrow(
+                        "select kind, result from backroom.operation where op_id = $1", op_id
+                    )
+                    if row["kind"] != kind:
+                        raise InvalidInput(
+                            f"operation id {op_id} was already used for {row['kind']}, not {kind}"
+                        )
+                    stored: dict[str, Any] = json.loads(row["result"])
+                    return stored
+                result = await body(conn)
+                await conn.execute(
+                    "update backroom.operation set result = $2 where op_id = $1",
+                    op_id, json.dumps(result),
+                )
+                return result
+        except asyncpg.PostgresError as err:
+            refusal = await self._explain(err, context or {})
+            await self._record_refusal(actor, kind, entity, entity_id, op_id, refusal)
+            raise refusal from err
+        except BookingError as refusal:
+            await self._record_refusal(actor, kind, entity, entity_id, op_id, refusal)
+            raise
+
+    async def _record_refusal(self, actor: Actor, kind: str, entity: str, entity_id: int | None,
+                              op_id: str, refusal: BookingError) -> None:
+        try:
+            async with self._db.transaction(actor) as conn:
+                await conn.execute(
+                    "select backroom.log_refusal($1, $2, $3, $4, $5)",
+                    kind, entity, entity_id, op_id, json.dumps(refusal.details(), default=str),
+                )
+        except (asyncpg.PostgresError, OSError):
+            # The refusal itself is what the user must see; a lost audit
+            # row of it must not hide it.
+            pass
+
+    async def _explain(self, err: asyncpg.PostgresError, ctx: dict[str, Any]) -> BookingError:
+        """Turn a refusal from Postgres into a typed error with what to do instead."""
+        state = err.sqlstate
+        detail = _detail(err)
+        if state == "23P01" or state == "BR004" or state == "BR007":
+            return await self._taken(err, detail, ctx)
+        if state == "BR002":
+            alts = await self._alternatives_for(ctx, other_times=False)
+            return PartyDoesNotFit(
+                f"A party of {detail.get('party')} does not fit table {detail.get('tables', '')} "
+                f"({detail.get('min')} to {detail.get('max')} guests).",
+                party=int(detail.get("party", 0)), min_party=int(detail.get("min", 0)),
+                max_party=int(detail.get("max", 0)), alternatives=alts,
+            )
+        if state in ("BR001", "BR006"):
+            return IllegalTransition(
+                _sentence(err.args[0] if err.args else str(err)),
+                from_status=detail.get("from") or detail.get("status"), to_status=detail.get("to"),
+            )
+        if state == "BR003":
+            return OutsideHours("That time is outside the night's hours" + await self._hours(detail))
+        if state == "BR005":
+            return GuestTableLimit(
+                f"This guest already has {int(detail.get('tables', 1)) - 1} table(s) tonight; "
+                f"the venue allows {detail.get('limit')} per guest per night."
+            )
+        if state == "BR009":
+            return InvalidInput("A booking needs at least one table.")
+        if state == "BR008":
+            return TablesApart("Tables booked together must stand next to each other on one floor.")
+        if state == "42501":
+            return NotAllowed("The database refused this for your role.")
+        if state == "23514" and "cancel" in str(err):
+            return InvalidInput("A cancellation needs a reason.")
+        return BookingError(f"The database refused this: {err}")
+
+    async def _hours(self, detail: dict[str, Any]) -> str:
+        try:
+            opens = datetime.fromisoformat(detail["opens"])
+            closes = datetime.fromisoformat(detail["closes"])
+        except (KeyError, ValueError):
+            return "."
+        async with self._db.transaction(readonly=True) as conn:
+            tz = ZoneInfo(await conn.fetchval("select timezone from backroom.venue limit 1"))
+        return f" ({opens.astimezone(tz):%H:%M} to {closes.astimezone(tz):%H:%M})."
+
+    async def _taken(self, err: asyncpg.PostgresError, detail: dict[str, Any],
+                     ctx: dict[str, Any]) -> TableTaken:
+        alts = await self._alternatives_for(ctx)
+        if err.sqlstate == "BR004":
+            until = datetime.fromisoformat(detail["expires_at"]) if detail.get("expires_at") else None
+            return TableTaken(
+                f"Table {detail.get('table_id')} is held by {detail.get('holder')}"
+                + (f" until {until:%H:%M:%S}." if until else "."),
+                table_id=int(detail.get("table_id", 0)), holder=detail.get("holder"), until=until,
+                alternatives=alts,
+            )
+        # Who is in the way: a booking or a hold on one of the tables asked for.
+        tables = ctx.get("table_ids") or []
+        starts, ends = ctx.get("starts_at"), ctx.get("ends_at")
+        async with self._db.transaction(readonly=True) as conn:
+            if starts is not None and ends is not None:
+                booked = await conn.fetchrow(
+                    "select bt.table_id, b.ref, g.name, b.ends_at from backroom.booking_table bt"
+                    " join backroom.booking b on b.id = bt.booking_id"
+                    " join backroom.guest g on g.id = b.guest_id"
+                    " where bt.table_id = any($1::smallint[]) and bt.active"
+                    " and bt.during && tstzrange($2, $3) and b.id <> coalesce($4, 0) limit 1",
+                    tables, starts, ends, ctx.get("booking_id"),
+                )
+                if booked:
+                    return TableTaken(
+                        f"Table {booked['table_id']} is already booked then ({booked['ref']}, "
+                        f"{booked['name']}).",
+                        table_id=booked["table_id"], booking_ref=booked["ref"],
+                        until=booked["ends_at"], alternatives=alts,
+                    )
+                held = await conn.fetchrow(
+                    "select table_id, holder, expires_at from backroom.hold"
+                    " where table_id = any($1::smallint[]) and during && tstzrange($2, $3)"
+                    " and expires_at > clock_timestamp() limit 1",
+                    tables, starts, ends,
+                )
+                if held:
+                    return TableTaken(
+                        f"Table {held['table_id']} is held by {held['holder']} until "
+                        f"{held['expires_at']:%H:%M:%S}.",
+                        table_id=held["table_id"], holder=held["holder"], until=held["expires_at"],
+                        alternatives=alts,
+                    )
+        table = int(detail.get("table_id") or (tables[0] if tables else 0))
+        return TableTaken(f"Table {table} is taken for that time.", table_id=table,
+                          booking_ref=detail.get("ref"), alternatives=alts)
+
+    async def _alternatives_for(self, ctx: dict[str, Any], *,
+                                other_times: bool = True) -> list[Alternative]:
+        if not ctx.get("night_id") or not ctx.get("party") or ctx.get("starts_at") is None:
+            return []
+        return await self.alternatives(
+            ctx["night_id"], ctx["party"], ctx["starts_at"], ctx["ends_at"],
+            near_tables=ctx.get("table_ids") or [], ignore_booking=ctx.get("booking_id"),
+            other_times=other_times,
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, booking_id: int) -> Booking:
+        async with self._db.transaction(readonly=True) as conn:
+            return await self._read(conn, booking_id)
+
+    async def _read(self, conn: asyncpg.Connection, booking_id: int) -> Booking:
+        row = await conn.fetchrow(_ONE_BOOKING, booking_id)
+        if row is None:
+            raise NotFound(f"There is no booking {booking_id}.")
+        return booking_from_row(row)
+
+    async def alternatives(
+        self,
+        night_id: int,
+        party: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        near_tables: list[int] | tuple[int, ...] = (),
+        ignore_booking: int | None = None,
+        other_times: bool = True,
+        limit: int = 6,
+    ) -> list[Alternative]:
+        """Free tables that fit the party: the same floor first, then the other
+        floor; then the nearest free times at the tables asked for."""
+        async with self._db.transaction(readonly=True) as conn:
+            free = await conn.fetch(
+                """
+                select t.id, t.number, f.name as floor_name, t.max_party,
+                       (f.id = (select floor_id from backroom.venue_table
+                                where id = any($4::smallint[]) limit 1)) as same_floor
+                from backroom.venue_table t join backroom.floor f on f.id = t.floor_id
+                where $1 between t.min_party and t.max_party
+                  and t.id <> all($4::smallint[])
+                  and not exists (
+                      select from backroom.booking_table bt
+                      where bt.table_id = t.id and bt.active and bt.during && tstzrange($2, $3)
+                        and bt.booking_id <> coalesce($5, 0))
+                  and not exists (
+                      select from backroom.hold h
+                      where h.table_id = t.id and h.during && tstzrange($2, $3)
+                        and h.expires_at > clock_timestamp())
+                order by same_floor desc nulls last, t.max_party - $1, t.number
+                limit $6
+                """,
+                party, starts_at, ends_at, list(near_tables), ignore_booking, limit,
+            )
+            result = [
+                Alternative((r["id"],), (r["number"],), r["floor_name"], starts_at, ends_at,
+                            "same floor" if r["same_floor"] else "other floor")
+                for r in free
+            ]
+            if other_times and near_tables and len(result) < limit:
+                result += await self._other_times(conn, night_id, list(near_tables), starts_at,
+                                                  ends_at, ignore_booking, limit - len(result))
+        return result
+
+    async def _other_times(self, conn: asyncpg.Connection, night_id: int, tables: list[int],
+                           starts_at: datetime, ends_at: datetime, ignore: int | None,
+                           limit: int) -> list[Alternative]:
+        night = await conn.fetchrow("select starts_at, ends_at from backroom.night where id = $1",
+                                    night_id)
+        info = await conn.fetch(
+            "select t.number, f.name from backroom.venue_table t join backroom.floor f"
+            " on f.id = t.floor_id where t.id = any($1::smallint[]) order by t.number", tables,
+        )
+        length = ends_at - starts_at
+        busy = await conn.fetch(
+            "select lower(during) as s, upper(during) as e from backroom.booking_table"
+            " where table_id = any($1::smallint[]) and active and during && tstzrange($2, $3)"
+            " and booking_id <> coalesce($4, 0)"
+            " union all select lower(during), upper(during) from backroom.hold"
+            " where table_id = any($1::smallint[]) and during && tstzrange($2, $3)"
+            " and expires_at > clock_timestamp()",
+            tables, night["starts_at"], night["ends_at"], ignore,
+        )
+        candidates = []
+        t = night["starts_at"]
+        while t + min(length, _SLOT * 2) <= night["ends_at"]:
+            end = min(t + length, night["ends_at"])
+            if t != starts_at and not any(b["s"] < end and t < b["e"] for b in busy):
+                candidates.append((abs(t - starts_at), t, end))
+            t += _SLOT
+        candidates.sort(key=lambda c: c[0])
+        floor = info[0]["name"] if info else ""
+        numbers = tuple(r["number"] for r in info)
+        return [Alternative(tuple(tables), numbers, floor, s, e, "another time")
+                for _, s, e in candidates[:limit]]
+
+    async def waitlist(self, night_id: int) -> list[WaitlistEntry]:
+        async with self._db.transaction(readonly=True) as conn:
+            rows = await conn.fetch(
+                "select w.id, g.name as guest_name, w.party_size, w.notes, w.status,"
+                " w.offered_table, w.booking_id, w.created_at"
+                " from backroom.waitlist_entry w join backroom.guest g on g.id = w.guest_id"
+                " where w.night_id = $1 and w.status in ('waiting', 'offered')"
+                " order by w.created_at, w.id",
+                night_id,
+            )
+        return [WaitlistEntry(**dict(r)) for r in rows]
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(
+        self,
+        actor: Actor,
+        *,
+        night_id: int,
+        table_ids: list[int] | tuple[int, ...],
+        party_size: int,
+        starts_at: datetime,
+        guest: GuestDetails | None = None,
+        guest_id: int | None = None,
+        ends_at: datetime | None = None,
+        deposit: Decimal | int = 0,
+        min_spend: Decimal | int | None = None,
+        notes: str = "",
+        op_id: str | None = None,
+        _status: str = "pending",
+        _kind: str = "create",
+    ) -> Booking:
+        if not table_ids:
+            raise InvalidInput("Choose at least one table.")
+        if guest is None and guest_id is None:
+            raise InvalidInput("A booking needs a guest.")
+        if guest is not None and not guest.name.strip():
+            raise InvalidInput("The guest needs a name.")
+        if party_size < 1:
+            raise InvalidInput("The party must have at least one guest.")
+        tables = sorted(set(table_ids))
+        end = ends_at or await self._night_end(night_id)
+        ctx = {"night_id": night_id, "party": party_size, "starts_at": starts_at, "ends_at": end,
+               "table_ids": tables}
+
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            booking_id = await self._insert_booking(
+                conn, actor, night_id=night_id, tables=tables, party=party_size, starts_at=starts_at,
+                ends_at=end, guest=guest, guest_id=guest_id, deposit=deposit, min_spend=min_spend,
+                notes=notes, status=_status,
+            )
+            return _booking_json(await self._read(conn, booking_id))
+
+        return _booking_from_json(await self._operation(actor, _kind, op_id, body, context=ctx))
+
+    async def _insert_booking(
+        self,
+        conn: asyncpg.Connection,
+        actor: Actor,
+        *,
+        night_id: int,
+        tables: list[int],
+        party: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        guest: GuestDetails | None,
+        guest_id: int | None,
+        deposit: Decimal | int,
+        min_spend: Decimal | int | None,
+        notes: str,
+        status: str,
+    ) -> int:
+        gid = guest_id
+        if gid is None:
+            assert guest is not None
+            gid = await conn.fetchval(
+                "insert into backroom.guest (name, phone, email, notes, vip)"
+                " values ($1, $2, $3, $4, $5) returning id",
+                guest.name.strip(), guest.phone, guest.email, guest.notes, guest.vip,
+            )
+        spend = min_spend
+        if spend is None:
+            spend = await conn.fetchval(
+                "select coalesce(sum(min_spend), 0) from backroom.venue_table"
+                " where id = any($1::smallint[])", tables,
+            )
+        booking_id: int = await conn.fetchval(
+            "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
+            " ends_at, deposit, deposit_paid, min_spend, notes)"
+            " values ($1, $2, $3, $4, $5, $6, $7::numeric, $7::numeric > 0, $8, $9) returning id",
+            night_id, gid, party, status, starts_at, ends_at, Decimal(deposit), spend, notes,
+        )
+        await conn.executemany(
+            "insert into backroom.booking_table (booking_id, table_id, during, active)"
+            " values ($1, $2, tstzrange($3, $4), true)",
+            [(booking_id, t, starts_at, ends_at) for t in tables],
+        )
+        if actor.staff_id is not None:
+            # The booker's own hold has done its job.
+            await conn.execute(
+                "delete from backroom.hold where table_id = any($1::smallint[]) and staff_id = $2",
+                tables, actor.staff_id,
+            )
+        # Deferred checks (capacity, guest limit) run now, inside the
+        # operation, so their refusal is explained like any other.
+        await conn.execute("set constraints all immediate")
+        return booking_id
+
+    async def seat_walk_in(
+        self,
+        actor: Actor,
+        *,
+        night_id: int,
+        party_size: int,
+        guest: GuestDetails,
+        table_id: int | None = None,
+        op_id: str | None = None,
+    ) -> Booking:
+        """Seat a party now at a free table that fits: checked in at once."""
+        now = self._clock()
+        night_end = await self._night_end(night_id)
+        if now >= night_end:
+            raise OutsideHours("The night is over; there is nowhere to seat a walk-in.")
+        if table_id is None:
+            table_id = await self._free_table_now(night_id, party_size, now, night_end)
+        ends = await self._free_until(table_id, now, night_end)
+        return await self.create(
+            actor, night_id=night_id, table_ids=[table_id], party_size=party_size, starts_at=now,
+            ends_at=ends, guest=guest, op_id=op_id, _status="arrived", _kind="seat_walk_in",
+        )
+
+    async def _night_end(self, night_id: int) -> datetime:
+        async with self._db.transaction(readonly=True) as conn:
+            end = await conn.fetchval("select ends_at from backroom.night where id = $1", night_id)
+        if end is None:
+            raise NotFound(f"There is no night {night_id}.")
+        result: datetime = end
+        return result
+
+    async def _free_table_now(self, night_id: int, party: int, now: datetime,
+                              night_end: datetime) -> int:
+        async with self._db.transaction(readonly=True) as conn:
+            table = await conn.fetchval(
+                """
+                select t.id from backroom.venue_table t
+                where $1 between t.min_party and t.max_party
+                  and not exists (select from backroom.booking_table bt
+                                  where bt.table_id = t.id and bt.active
+                                    and bt.during && tstzrange($2, $3))
+                  and not exists (select from backroom.hold h
+                                  where h.table_id = t.id and h.during && tstzrange($2, $3)
+                                    and h.expires_at > clock_timestamp())
+                order by t.max_party - $1, t.number limit 1
+                """,
+                party, now, min(now + WALK_IN_MINIMUM, night_end),
+            )
+        if table is None:
+            raise TableTaken(f"No free table fits a party of {party} right now.", table_id=0)
+        return int(table)
+
+    async def _free_until(self, table_id: int, now: datetime, night_end: datetime) -> datetime:
+        async with self._db.transaction(readonly=True) as conn:
+            next_start = await conn.fetchval(
+                "select min(lower(during)) from backroom.booking_table"
+                " where table_id = $1 and active and lower(during) > $2 and lower(during) < $3",
+                table_id, now, night_end,
+            )
+        return next_start or night_end
+
+    async def _change(
+        self,
+        actor: Actor,
+        kind: str,
+        booking_id: int,
+        version: int,
+        sets: str,
+        args: tuple[Any, ...],
+        op_id: str | None,
+        *,
+        ctx: dict[str, Any] | None = None,
+        before: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]] | None = None,
+        after: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    ) -> Booking:
+        """Update one booking at the version the console saw."""
+
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            current = await conn.fetchrow(
+                "select b.*, coalesce(s.display_name, 'someone') as changed_by"
+                " from backroom.booking b left join backroom.staff s on s.id = b.updated_by"
+                " where b.id = $1 for update of b",
+                booking_id,
+            )
+            if current is None:
+                raise NotFound(f"There is no booking {booking_id}.")
+            if current["version"] != version:
+                latest = await self._read(conn, booking_id)
+                raise StaleBooking(
+                    f"Booking {current['ref']} was changed by {current['changed_by']} at "
+                    f"{current['updated_at']:%H:%M:%S} since you looked: it is now "
+                    f"{latest.status.value.replace('_', ' ')}. Nothing was changed; look again.",
+                    info=StaleInfo(current["changed_by"], current["updated_at"], latest),
+                )
+            if before is not None:
+                await before(conn, current)
+            await conn.execute(f"update backroom.booking set {sets} where id = $1",
+                               booking_id, *args)
+            if after is not None:
+                await after(conn)
+            await conn.execute("set constraints all immediate")
+            return _booking_json(await self._read(conn, booking_id))
+
+        return _booking_from_json(await self._operation(
+            actor, kind, op_id, body, entity_id=booking_id, context=ctx,
+        ))
+
+    async def confirm(self, actor: Actor, booking_id: int, version: int, *,
+                      deposit: Decimal | int | None = None, op_id: str | None = None) -> Booking:
+        if deposit is None:
+            return await self._change(actor, "confirm", booking_id, version,
+                                      "status = 'confirmed'", (), op_id)
+        return await self._change(
+            actor, "confirm", booking_id, version,
+            "status = 'confirmed', deposit = $2::numeric, deposit_paid = $2::numeric > 0",
+            (Decimal(deposit),), op_id,
+        )
+
+    async def check_in(self, actor: Actor, booking_id: int, version: int, arrived: int, *,
+                       op_id: str | None = None) -> Booking:
+        """Record `arrived` more guests of the party; partial arrivals add up."""
+        if arrived < 1:
+            raise InvalidInput("Check in at least one guest.")
+
+        async def room(_conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+            expected = current["party_size"] - current["arrived_count"]
+            if current["status"] == "arrived" and expected <= 0:
+                raise InvalidInput(f"The whole party of {current['party_size']} is already in.")
+            if arrived > expected:
+                raise InvalidInput(
+                    f"Only {expected} of the party of {current['party_size']} are still expected; "
+                    "change the party size first if more have come."
+                )
+
+        return await self._change(
+            actor, "check_in", booking_id, version,
+            "status = 'arrived', arrived_count = arrived_count + $2", (arrived,), op_id,
+            before=room,
+        )
+
+    async def cancel(self, actor: Actor, booking_id: int, version: int, reason: str, *,
+                     op_id: str | None = None) -> Booking:
+        if not reason.strip():
+            raise InvalidInput("A cancellation needs a reason.")
+        return await self._change(actor, "cancel", booking_id, version,
+                                  "status = 'cancelled', cancel_reason = $2", (reason.strip(),),
+                                  op_id)
+
+    async def no_show(self, actor: Actor, booking_id: int, version: int, *,
+                      op_id: str | None = None) -> Booking:
+        return await self._change(actor, "no_show", booking_id, version, "status = 'no_show'", (),
+                                  op_id)
+
+    async def complete(self, actor: Actor, booking_id: int, version: int, *,
+                       op_id: str | None = None) -> Booking:
+        return await self._change(actor, "complete", booking_id, version, "status = 'completed'",
+                                  (), op_id)
+
+    async def move(
+        self,
+        actor: Actor,
+        booking_id: int,
+        version: int,
+        *,
+        table_ids: list[int] | tuple[int, ...] | None = None,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+        party_size: int | None = None,
+        op_id: str | None = None,
+    ) -> Booking:
+        """Another table or time, or another party size; all at once or nothing."""
+        current = await self.get(booking_id)
+        tables = sorted(set(table_ids)) if table_ids is not None else list(current.table_ids)
+        if not tables:
+            raise InvalidInput("Choose at least one table.")
+        if party_size is not None and party_size < 1:
+            raise InvalidInput("The party must have at least one guest.")
+        start = starts_at or current.starts_at
+        if ends_at is not None:
+            end = ends_at
+        elif starts_at is not None:
+            end = start + (current.ends_at - current.starts_at)
+            end = min(end, await self._night_end_of(booking_id))
+        else:
+            end = current.ends_at
+        party = party_size or current.party_size
+        async with self._db.transaction(readonly=True) as conn:
+            night_id = await conn.fetchval("select night_id from backroom.booking where id = $1",
+                                           booking_id)
+        ctx = {"night_id": night_id, "party": party, "starts_at": start, "ends_at": end,
+               "table_ids": tables, "booking_id": booking_id}
+
+        async def retable(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "delete from backroom.booking_table where booking_id = $1"
+                " and table_id <> all($2::smallint[])", booking_id, tables,
+            )
+            # Plain insert of the new tables only: ON CONFLICT DO NOTHING would
+            # also swallow the exclusion constraint's refusal.
+            await conn.execute(
+                "insert into backroom.booking_table (booking_id, table_id, during, active)"
+                " select $1, t, tstzrange($3, $4), true from unnest($2::smallint[]) as t"
+                " where t not in (select table_id from backroom.booking_table where booking_id = $1)",
+                booking_id, tables, start, end,
+            )
+
+        return await self._change(
+            actor, "move", booking_id, version,
+            "starts_at = $2, ends_at = $3, party_size = $4", (start, end, party), op_id,
+            ctx=ctx, after=retable,
+        )
+
+    async def _night_end_of(self, booking_id: int) -> datetime:
+        async with self._db.transaction(readonly=True) as conn:
+            end: datetime = await conn.fetchval(
+                "select n.ends_at from backroom.booking b join backroom.night n on n.id = b.night_id"
+                " where b.id = $1", booking_id,
+            )
+        return end
+
+    # ------------------------------------------------------------------ holds
+
+    async def hold(self, actor: Actor, *, night_id: int, table_id: int,
+                   starts_at: datetime | None = None, ends_at: datetime | None = None,
+                   seconds: int | None = None, party_size: int | None = None,
+                   op_id: str | None = None) -> Hold:
+        """Hold a table for this staff member; holding it again renews the hold."""
+        if actor.staff_id is None:
+            raise NotAllowed("Only a signed-in staff member can hold a table.")
+        async with self._db.transaction(readonly=True) as conn:
+            night = await conn.fetchrow(
+                "select n.starts_at, n.ends_at, v.hold_seconds,"
+                " (select min_party from backroom.venue_table where id = $2) as min_party"
+                " from backroom.night n join backroom.venue v on v.id = n.venue_id where n.id = $1",
+                night_id, table_id,
+            )
+        if night is None:
+            raise NotFound(f"There is no night {night_id}.")
+        start, end = starts_at or night["starts_at"], ends_at or night["ends_at"]
+        secs = seconds or night["hold_seconds"]
+        ctx = {"night_id": night_id, "party": party_size or night["min_party"], "starts_at": start,
+               "ends_at": end, "table_ids": [table_id]}
+
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            row = await conn.fetchrow(
+                "update backroom.hold set expires_at = clock_timestamp() + make_interval(secs => $3),"
+                " renewed_at = clock_timestamp()"
+                " where table_id = $1 and staff_id = $2 and during && tstzrange($4, $5)"
+                " and expires_at > clock_timestamp()"
+                " returning id, table_id, holder, expires_at",
+                table_id, actor.staff_id, secs, start, end,
+            )
+            if row is None:
+                row = await conn.fetchrow(
+                    "insert into backroom.hold (table_id, night_id, during, staff_id, holder, expires_at)"
+                    " values ($1, $2, tstzrange($3, $4), $5, $6,"
+                    " clock_timestamp() + make_interval(secs => $7))"
+                    " returning id, table_id, holder, expires_at",
+                    table_id, night_id, start, end, actor.staff_id, actor.name, secs,
+                )
+            return {**dict(row), "expires_at": row["expires_at"].isoformat()}
+
+        result = await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx)
+        return Hold(result["id"], result["table_id"], result["holder"],
+                    datetime.fromisoformat(result["expires_at"]))
+
+    async def renew_hold(self, actor: Actor, hold_id: int, *, seconds: int | None = None) -> Hold:
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            row = await conn.fetchrow(
+                "update backroom.hold set renewed_at = clock_timestamp(),"
+                " expires_at = clock_timestamp() + make_interval(secs => coalesce($3,"
+                "   (select v.hold_seconds from backroom.venue v limit 1)))"
+                " where id = $1 and staff_id = $2 and expires_at > clock_timestamp()"
+                " returning id, table_id, holder, expires_at",
+                hold_id, actor.staff_id, seconds,
+            )
+            if row is None:
+                raise HoldExpired("That hold has lapsed or is not yours; hold the table again.")
+            return {**dict(row), "expires_at": row["expires_at"].isoformat()}
+
+        result = await self._operation(actor, "renew_hold", None, body, entity="hold",
+                                       entity_id=hold_id)
+        return Hold(result["id"], result["table_id"], result["holder"],
+                    datetime.fromisoformat(result["expires_at"]))
+
+    async def release_hold(self, actor: Actor, hold_id: int) -> None:
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            await conn.execute("delete from backroom.hold where id = $1 and staff_id = $2",
+                               hold_id, actor.staff_id)
+            return {}
+
+        await self._operation(actor, "release_hold", None, body, entity="hold", entity_id=hold_id)
+
+    async def sweep(self) -> int:
+        """Expire lapsed holds and pending bookings not confirmed in time."""
+        async with self._db.transaction(operation="expire") as conn:
+            return int(await conn.fetchval("select backroom.sweep()"))
+
+    # ------------------------------------------------------------------ waitlist
+
+    async def waitlist_add(self, actor: Actor, *, night_id: int, guest: GuestDetails,
+                           party_size: int, notes: str = "", op_id: str | None = None) -> int:
+        if not guest.name.strip():
+            raise InvalidInput("The guest needs a name.")
+        if party_size < 1:
+            raise InvalidInput("The party must have at least one guest.")
+
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            gid = await conn.fetchval(
+                "insert into backroom.guest (name, phone, email, vip) values ($1, $2, $3, $4)"
+                " returning id", guest.name.strip(), guest.phone, guest.email, guest.vip,
+            )
+            entry = await conn.fetchval(
+                "insert into backroom.waitlist_entry (night_id, guest_id, party_size, notes,"
+                " created_by) values ($1, $2, $3, $4, $5) returning id",
+                night_id, gid, party_size, notes, actor.staff_id,
+            )
+            return {"id": entry}
+
+        result = await self._operation(actor, "waitlist_add", op_id, body, entity="waitlist_entry")
+        return int(result["id"])
+
+    async def waitlist_offer(self, actor: Actor, entry_id: int, table_id: int) -> None:
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            done = await conn.execute(
+                "update backroom.waitlist_entry set status = 'offered', offered_table = $2"
+                " where id = $1 and status in ('waiting', 'offered')", entry_id, table_id,
+            )
+            if done.endswith(" 0"):
+                raise NotFound("That party is no longer on the waitlist.")
+            return {}
+
+        await self._operation(actor, "waitlist_offer", None, body, entity="waitlist_entry",
+                              entity_id=entry_id)
+
+    async def waitlist_book(self, actor: Actor, entry_id: int, *, table_ids: list[int],
+                            starts_at: datetime, ends_at: datetime | None = None,
+                            op_id: str | None = None) -> Booking:
+        """Turn a waiting party into a booking, in one transaction with the entry."""
+        async with self._db.transaction(readonly=True) as conn:
+            entry = await conn.fetchrow(
+                "select night_id, guest_id, party_size, notes, status"
+                " from backroom.waitlist_entry where id = $1", entry_id,
+            )
+        if entry is None or entry["status"] not in ("waiting", "offered"):
+            raise NotFound("That party is no longer on the waitlist.")
+        tables = sorted(set(table_ids))
+        if not tables:
+            raise InvalidInput("Choose at least one table.")
+        end = ends_at or await self._night_end(entry["night_id"])
+        ctx = {"night_id": entry["night_id"], "party": entry["party_size"], "starts_at": starts_at,
+               "ends_at": end, "table_ids": tables}
+
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            still = await conn.fetchval(
+                "select status in ('waiting', 'offered') from backroom.waitlist_entry"
+                " where id = $1 for update", entry_id,
+            )
+            if not still:
+                raise NotFound("That party is no longer on the waitlist.")
+            booking_id = await self._insert_booking(
+                conn, actor, night_id=entry["night_id"], tables=tables, party=entry["party_size"],
+                starts_at=starts_at, ends_at=end, guest=None, guest_id=entry["guest_id"],
+                deposit=0, min_spend=None, notes=entry["notes"], status="pending",
+            )
+            await conn.execute(
+                "update backroom.waitlist_entry set status = 'booked', booking_id = $2,"
+                " offered_table = $3 where id = $1", entry_id, booking_id, tables[0],
+            )
+            return _booking_json(await self._read(conn, booking_id))
+
+        return _booking_from_json(await self._operation(
+            actor, "waitlist_book", op_id, body, entity="waitlist_entry", entity_id=entry_id,
+            context=ctx,
+        ))
+
+    async def waitlist_leave(self, actor: Actor, entry_id: int) -> None:
+        async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            await conn.execute(
+                "update backroom.waitlist_entry set status = 'left' where id = $1"
+                " and status in ('waiting', 'offered')", entry_id,
+            )
+            return {}
+
+        await self._operation(actor, "waitlist_leave", None, body, entity="waitlist_entry",
+                              entity_id=entry_id)
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+

@@ -1,0 +1,130 @@
+"""Refusals in staff words. Each carries what a screen needs to explain it
+and, where it helps, what to do instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.models import Booking
+
+
+class BookingError(Exception):
+    """Base of every refusal; `str(err)` is a sentence for staff."""
+
+    code = "refused"
+
+    def details(self) -> dict[str, Any]:
+        """What the audit row of the refusal records."""
+        return {"code": self.code, "message": str(self)}
+
+
+class NotAllowed(BookingError):
+    code = "not_allowed"
+
+
+class NotFound(BookingError):
+    code = "not_found"
+
+
+class InvalidInput(BookingError):
+    code = "invalid"
+
+
+class OutsideHours(BookingError):
+    code = "outside_hours"
+
+
+class GuestTableLimit(BookingError):
+    code = "guest_limit"
+
+
+class TablesApart(BookingError):
+    code = "tables_apart"
+
+
+class HoldExpired(BookingError):
+    code = "hold_expired"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Somewhere else the party could go: another table, or another time."""
+
+    table_ids: tuple[int, ...]
+    table_numbers: tuple[int, ...]
+    floor_name: str
+    starts_at: datetime
+    ends_at: datetime
+    why: str
+
+    def label(self, tz: Any = None) -> str:
+        tables = "+".join(str(n) for n in self.table_numbers)
+        start = self.starts_at.astimezone(tz) if tz else self.starts_at
+        return f"Table {tables} ({self.floor_name}) at {start:%H:%M}: {self.why}"
+
+
+class TableTaken(BookingError):
+    """The table is booked or held for (part of) that time."""
+
+    code = "table_taken"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table_id: int,
+        booking_ref: str | None = None,
+        holder: str | None = None,
+        until: datetime | None = None,
+        alternatives: list[Alternative] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.table_id = table_id
+        self.booking_ref = booking_ref
+        self.holder = holder
+        self.until = until
+        self.alternatives: list[Alternative] = alternatives or []
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "table_id": self.table_id, "booking_ref": self.booking_ref,
+                "holder": self.holder}
+
+
+class PartyDoesNotFit(BookingError):
+    code = "party_size"
+
+    def __init__(self, message: str, *, party: int, min_party: int, max_party: int,
+                 alternatives: list[Alternative] | None = None) -> None:
+        super().__init__(message)
+        self.party = party
+        self.min_party = min_party
+        self.max_party = max_party
+        self.alternatives: list[Alternative] = alternatives or []
+
+
+class IllegalTransition(BookingError):
+    code = "illegal_transition"
+
+    def __init__(self, message: str, *, from_status: str | None, to_status: str | None) -> None:
+        super().__init__(message)
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+@dataclass
+class StaleInfo:
+    changed_by: str
+    changed_at: datetime
+    current: Booking | None = field(default=None)
+
+
+class StaleBooking(BookingError):
+    """Someone changed the booking since this console read it; nothing was overwritten."""
+
+    code = "stale"
+
+    def __init__(self, message: str, *, info: StaleInfo) -> None:
+        super().__init__(message)
+        self.info = info
