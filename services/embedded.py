@@ -18,7 +18,9 @@ Connections over the unix socket are trusted for every role; TCP is only on 127.
 for the `postgres` superuser, and needs a SCRAM password for everyone else.
 
 Postgres refuses to run as root, so when we are root the server runs as the system user
-``backroom_pg`` (created if missing).  We deliberately do not use the wheel's own
+``backroom_pg`` (created if missing), and every ancestor of ``data_dir`` must stay
+traversable by it: we add o+x where missing on each start, but e.g. a new pytest session
+resets /tmp/pytest-of-root to 0700 under a running server.  We deliberately do not use the wheel's own
 ``PostgresServer``: it is socket-only and stops servers from atexit hooks.
 """
 
@@ -281,7 +283,8 @@ class EmbeddedPostgres:
                 if time.monotonic() >= deadline:
                     raise self._error(
                         f"PostgreSQL server (pid {pid_info.pid}) is running but not accepting "
-                        "connections; stop() it or read its log"
+                        "connections; stop() it or read its log",
+                        with_reason=False,  # the last FATAL in the log may be old news
                     )
                 time.sleep(0.1)
 
@@ -533,10 +536,10 @@ class EmbeddedPostgres:
             return ""
         return "\n".join(data.splitlines()[-_LOG_TAIL_LINES:])
 
-    def _error(self, what: str) -> EmbeddedServerError:
+    def _error(self, what: str, *, with_reason: bool = True) -> EmbeddedServerError:
         tail = self._log_tail()
         reason = ""
-        for line in reversed(tail.splitlines()):
+        for line in reversed(tail.splitlines() if with_reason else []):
             found = _LOG_REASON.search(line)
             if found:
                 reason = found.group(1).strip()
@@ -625,9 +628,7 @@ class EmbeddedPostgres:
         if st.st_uid != owner:
             if os.geteuid() != 0:
                 # Someone else pre-created our temp dir: do not put the socket there.
-                raise EmbeddedServerError(
-                    f"socket directory {path} belongs to another user", self.log_path
-                )
+                raise EmbeddedServerError(f"socket directory {path} belongs to another user", self.log_path)
             self._chown(path)
         path.chmod(0o700)
 
