@@ -1,0 +1,96 @@
+"""The keys of the screen underneath, built from its live bindings so it never goes stale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHelp:
+    keys: str
+    description: str
+
+
+def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
+                      key_display: Callable[[Binding], str]) -> list[KeyHelp]:
+    """One line per action with every key that reaches it ("← → ↑ ↓", "? f1").
+
+    The screen's own keys come first, then the app's, then Textual's generic
+    ones (focus moves, copy), which are true but least interesting.
+    """
+    generic = {(b.action, b.description) for b in Screen.BINDINGS if isinstance(b, Binding)}
+    grouped: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    for _key, active_binding in active:
+        binding = active_binding.binding
+        if binding.system or not binding.description:
+            continue
+        description = binding.group.description if binding.group else binding.description
+        if binding.tooltip and description[:1].islower():
+            # Textual's own terse labels ("palette") read better as their tooltip.
+            description = binding.tooltip
+        if (binding.action, binding.description) in generic:
+            rank = 2
+        else:
+            rank = 1 if active_binding.node is active_binding.node.app else 0
+        group = (description, "" if binding.group else binding.action)
+        _rank, keys = grouped.setdefault(group, (rank, []))
+        shown = key_display(binding)
+        if shown not in keys:
+            keys.append(shown)
+    ordered = sorted(grouped.items(), key=lambda item: item[1][0])
+    return [KeyHelp(" ".join(keys), description) for (description, _), (_, keys) in ordered]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the keys it is given; escape, q or ? close it."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        & > Vertical {
+            width: auto;
+            max-width: 90%;
+            height: auto;
+            max-height: 90%;
+            padding: 0 2;
+            border: thick $accent;
+            background: $surface;
+        }
+        & #help-title { text-style: bold; width: auto; }
+        & #help-keys { width: auto; }
+        & #help-hint { color: $text-muted; width: auto; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, title: str, keys: list[KeyHelp], *, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.help_title = title
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        width = max((len(item.keys) for item in self.keys), default=0)
+        lines = Text()
+        for item in self.keys:
+            lines.append(item.keys.ljust(width + 2), style="bold")
+            lines.append(f"{item.description}\n")
+        lines.rstrip()
+        with Vertical():
+            yield Static(f"Keys: {self.help_title}", id="help-title")
+            yield Static(lines, id="help-keys")
+            yield Static("escape, q or ? to close", id="help-hint")
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

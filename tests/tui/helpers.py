@@ -1,0 +1,47 @@
+"""Shared pieces of the TUI tests: waiting on a condition, reading what a widget shows."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from screens.floor import FloorScreen
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: float = 10.0,
+                what: str = "condition") -> None:
+    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not met within {timeout}s")
+        await pilot.pause(0.05)
+
+
+def floor_ready(pilot: Pilot[Any]) -> bool:
+    screen = pilot.app.screen
+    return (isinstance(screen, FloorScreen) and screen.snapshot is not None and screen.live
+            and not screen.reloading and len(screen.plans) > 0)
+
+
+async def floor_loaded(pilot: Pilot[Any]) -> FloorScreen:
+    """Wait until the floor shows a night and the feed is Live."""
+    await until(pilot, lambda: floor_ready(pilot), what="floor loaded and Live")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, FloorScreen)
+    return screen
+
+
+def shown_text(widget: Widget) -> str:
+    """What a widget draws, as plain text at its current width."""
+    width = max(widget.content_region.width, 20)
+    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    console.print(widget.render())
+    return console.file.getvalue()  # type: ignore[attr-defined]
