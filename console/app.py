@@ -21,6 +21,8 @@ class BackroomApp(App[None]):
 
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
+        # Staff expect Ctrl+C to leave; it stops the feed and the embedded server like Ctrl+Q.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),
     ]
 
     def __init__(self, services: Services, *, night_id: int | None = None) -> None:

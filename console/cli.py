@@ -21,6 +21,7 @@ from typing import Any
 from console.settings import Settings
 from services.db import DatabaseError
 from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
+from services.seed import DEMO_MANAGER
 
 EXIT_FAILURE = 2
 EXIT_INTERRUPTED = 130
@@ -114,16 +115,22 @@ async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
         f" {result.bookings_created} sample booking(s)")
 
 
-async def _run_console(dsn: str, night: date | None) -> None:
+async def _run_console(dsn: str, night: date | None, staff_email: str) -> None:
     from console.wiring import open_services
     from services.provision import check_ready
 
     await check_ready(dsn)
     # Textual loads only once the database is known to be usable.
     from console.app import BackroomApp
+    from services import staff
+    from services.errors import BookingError
 
     services = await open_services(dsn)
     try:
+        try:
+            services.actor = await staff.find_by_email(services.db, staff_email)
+        except BookingError as err:
+            raise DatabaseError(f"{err} Name a staff member with --staff EMAIL.") from err
         night_id = None
         if night is not None:
             found = await services.floor.nights(night, 1)
@@ -148,13 +155,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_seed(dsn, days=14, sample=True, layout=None, start=None))
         if args.no_console:
             return 0
-        asyncio.run(_run_console(dsn, None))
+        asyncio.run(_run_console(dsn, None, args.staff))
     return 0
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     with database(args, settings) as dsn:
-        asyncio.run(_run_console(dsn, args.night))
+        asyncio.run(_run_console(dsn, args.night, args.staff))
     return 0
 
 
@@ -213,12 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Postgres to use (default: $DATABASE_URL, else the embedded server)")
         return p
 
+    def with_staff(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--staff", metavar="EMAIL", default=DEMO_MANAGER,
+                       help="the staff member this console acts for, until sign-in exists "
+                            f"(default: the demo's {DEMO_MANAGER})")
+
     demo = with_url(sub.add_parser(
         "demo", help="open the console on the embedded database with a sample night",
         description="Start (or reuse) the embedded Postgres, apply migrations, seed the "
                     "reference venue with sample nights from tonight, and open the console."))
     demo.add_argument("--reset", action="store_true",
                       help="delete the embedded database first and start over")
+    with_staff(demo)
     demo.add_argument("--no-console", action="store_true",
                       help="prepare the database but do not open the console")
     demo.set_defaults(func=cmd_demo)
@@ -226,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     console = with_url(sub.add_parser(
         "console", help="open the console", description="Open the console on DATABASE_URL "
         "(or the embedded database). The schema must be migrated and a venue seeded."))
+    with_staff(console)
     console.add_argument("--night", type=_date, metavar="YYYY-MM-DD",
                          help="open this night instead of tonight")
     console.set_defaults(func=cmd_console)

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.db import Database
+from services.bookings import BookingService
+from services.db import Actor, Database
 from services.floor import FloorService, utc_now
 from services.realtime import ListenTransport, Transport
 
@@ -17,6 +18,8 @@ class Services:
 
     db: Database
     floor: FloorService
+    bookings: BookingService
+    actor: Actor = field(default_factory=Actor)
     clock: Callable[[], datetime] = utc_now
     transport_factory: Callable[[], Transport] | None = field(default=None)
 
@@ -27,7 +30,8 @@ class Services:
 
 
 async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
-                        pool_size: int = 5) -> Services:
+                        pool_size: int = 5, actor: Actor | None = None) -> Services:
     db = Database(dsn, max_size=pool_size)
     await db.open()
-    return Services(db=db, floor=FloorService(db, clock), clock=clock)
+    return Services(db=db, floor=FloorService(db, clock), bookings=BookingService(db, clock),
+                    actor=actor or Actor(), clock=clock)

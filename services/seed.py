@@ -148,6 +148,23 @@ _PATH = {
 }
 
 
+# Demo staff, for the sample data only. Real staff are added by an admin.
+DEMO_STAFF = [
+    ("duty.manager@backroom.demo", "Duty Manager", "manager"),
+    ("door@backroom.demo", "Door Team", "door"),
+    ("support@backroom.demo", "Support", "support"),
+]
+DEMO_MANAGER = DEMO_STAFF[0][0]
+
+
+async def _demo_staff(conn: asyncpg.Connection) -> None:
+    await conn.executemany(
+        "insert into backroom.staff (email, display_name, role) values ($1, $2, $3)"
+        " on conflict (email) do nothing",
+        DEMO_STAFF,
+    )
+
+
 async def _guest_ids(conn: asyncpg.Connection) -> list[int]:
     existing = await conn.fetch("select id from backroom.guest order by id")
     if existing:
@@ -213,6 +230,7 @@ async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14,
     made = 0
     async with conn.transaction():
         await conn.execute("select set_config('backroom.op', 'seed', true)")
+        await _demo_staff(conn)
         guests = await _guest_ids(conn)
         tables = await conn.fetch("select id, min_party, max_party from backroom.venue_table order by id")
         nights = await conn.fetch(

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 
 from console.wiring import Services, open_services
-from services import migrations, seed
+from services import migrations, seed, staff
 from services.embedded import EmbeddedPostgres
 
 SAMPLE_NIGHT = date(2026, 11, 20)
@@ -138,5 +138,6 @@ async def admin(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 async def services(dsn: str) -> AsyncIterator[Services]:
     opened = await open_services(dsn, clock=fixed_clock)
+    opened.actor = await staff.find_by_email(opened.db, seed.DEMO_MANAGER)
     yield opened
     await opened.db.close()

@@ -48,7 +48,7 @@ async def test_changed_migration_is_refused(empty_dsn: str) -> None:
         with pytest.raises(MigrationChanged, match="0001_schema.sql was changed after it was applied"):
             await migrations.migrate(conn, tampered)
         states = await migrations.status(conn, tampered)
-        assert [s.changed for s in states][0] is True
+        assert next(s.changed for s in states) is True
     finally:
         await conn.close()
 

@@ -151,7 +151,7 @@ async def test_hold_of_a_killed_console_lapses_on_time(
     assert killed == 1
     with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
         await asyncio.wait_for(task, timeout=5)
-    doomed_db._pool.terminate() if doomed_db._pool else None  # noqa: SLF001 - the console is gone
+    doomed_db._pool.terminate() if doomed_db._pool else None
 
     assert await admin.fetchval("select notes from backroom.booking where id = 1") != "half"
     other = BookingService(services.db, services.clock)
