@@ -7,7 +7,9 @@ with a non-zero exit code and no traceback.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -93,16 +95,20 @@ def test_migrate_status_seed_on_an_empty_database(empty_dsn: str) -> None:
     assert "LISTEN/NOTIFY works" in after.stdout
 
 
-def test_embedded_server_that_cannot_start_names_its_log(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    server = EmbeddedPostgres(data / "postgres")
-    server.start()
-    server.stop()
-    with (server.pgdata / "postgresql.conf").open("a") as conf:
-        conf.write("\nshared_buffers = 'plenty'\n")
-    result = backroom("db", "status", env={"BACKROOM_DATA_DIR": str(data)})
-    assert_explained(result, str(server.log_path))
-    assert server.running() is None
+def test_embedded_server_that_cannot_start_names_its_log() -> None:
+    # Not under pytest's temp tree, whose permissions another run may reset.
+    data = Path(tempfile.mkdtemp(prefix="backroom-cli-test-"))
+    try:
+        server = EmbeddedPostgres(data / "postgres")
+        server.start()
+        server.stop()
+        with (server.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("\nshared_buffers = 'plenty'\n")
+        result = backroom("db", "status", env={"BACKROOM_DATA_DIR": str(data)})
+        assert_explained(result, str(server.log_path), "failed to start")
+        assert server.running() is None
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.mark.parametrize("url", ["not a url", "postgresql://u@127.0.0.1:99999/x"])
