@@ -130,6 +130,7 @@ class BookingService:
                     row = await conn.fetchrow(
                         "select kind, result from backroom.operation where op_id = $1", op_id
                     )
+                    assert row is not None  # the insert just found it
                     if row["kind"] != kind:
                         raise InvalidInput(
                             f"operation id {op_id} was already used for {row['kind']}, not {kind}"
@@ -330,6 +331,8 @@ class BookingService:
                            limit: int) -> list[Alternative]:
         night = await conn.fetchrow("select starts_at, ends_at from backroom.night where id = $1",
                                     night_id)
+        if night is None:
+            return []
         info = await conn.fetch(
             "select t.number, f.name from backroom.venue_table t join backroom.floor f"
             " on f.id = t.floor_id where t.id = any($1::smallint[]) order by t.number", tables,
@@ -725,6 +728,7 @@ class BookingService:
                     " returning id, table_id, holder, expires_at",
                     table_id, night_id, start, end, actor.staff_id, actor.name, secs,
                 )
+            assert row is not None  # an insert that returns, or raises
             return {**dict(row), "expires_at": row["expires_at"].isoformat()}
 
         result = await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx)

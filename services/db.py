@@ -13,12 +13,13 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
 CONSOLE_ROLE = "backroom_console"
+Isolation = Literal["read_committed", "repeatable_read", "serializable"]
 CHANGES_CHANNEL = "backroom_changes"
 
 
@@ -190,7 +191,7 @@ class Database:
         operation: str | None = None,
         op_id: str | None = None,
         readonly: bool = False,
-        isolation: str = "read_committed",
+        isolation: Isolation = "read_committed",
     ) -> AsyncIterator[asyncpg.Connection]:
         """A transaction as the console role, tagged with who and what for the audit."""
         actor = actor or Actor()
@@ -207,4 +208,4 @@ class Database:
                     operation or "",
                     op_id or "",
                 )
-                yield conn
+                yield cast(asyncpg.Connection, conn)

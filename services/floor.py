@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from services.db import Actor, Database
 from services.models import (
     Booking,
@@ -53,7 +55,7 @@ _HOLDS = """
 """
 
 
-def booking_from_row(row: Mapping[str, Any]) -> Booking:
+def booking_from_row(row: Mapping[str, Any] | asyncpg.Record) -> Booking:
     values = {k: v for k, v in dict(row).items() if k not in ("status", "table_ids")}
     return Booking(**values, status=BookingStatus(row["status"]), table_ids=tuple(row["table_ids"]))
 

@@ -95,8 +95,8 @@ class ListenTransport:
         conn = await self._connect()
         self._conn = conn
 
-        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-            on_payload(payload)
+        def deliver(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            on_payload(str(payload))
 
         def terminated(_conn: Any) -> None:
             on_lost("the connection closed")
