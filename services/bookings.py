@@ -10,6 +10,7 @@ does; its refusals come back here as typed errors with alternatives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.db import Actor, Database
+from services.db import Actor, Database, DatabaseError
 from services.errors import (
     Alternative,
     BookingError,
@@ -766,6 +767,18 @@ class BookingService:
         """Expire lapsed holds and pending bookings not confirmed in time."""
         async with self._db.transaction(operation="expire") as conn:
             return int(await conn.fetchval("select backroom.sweep()"))
+
+    async def keep_sweeping(self, every: float = 5.0,
+                            on_error: Callable[[Exception], None] | None = None) -> None:
+        """Sweep until cancelled. Any console may run this: a sweep is idempotent,
+        and with several consoles expiry only happens sooner."""
+        while True:
+            try:
+                await self.sweep()
+            except (asyncpg.PostgresError, OSError, DatabaseError) as err:
+                if on_error is not None:
+                    on_error(err)
+            await asyncio.sleep(every)
 
     # ------------------------------------------------------------------ waitlist
 

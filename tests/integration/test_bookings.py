@@ -335,3 +335,22 @@ async def test_waitlist(bookings: BookingService, staff: dict[str, Actor], night
     b = await bookings.waitlist_book(maya, first, table_ids=[FREE], starts_at=night.starts_at)
     assert b.guest_name == "Wait One" and b.table_ids == (FREE,)
     assert [e.guest_name for e in await bookings.waitlist(night.id)] == ["Wait Two"]
+
+
+async def test_the_sweeper_expires_while_running(
+    bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
+) -> None:
+    import asyncio
+
+    b = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
+                              starts_at=night.starts_at, guest=GuestDetails("Late Confirmer"))
+    await admin.execute("update backroom.booking set expires_at = now() where id = $1", b.id)
+    task = asyncio.create_task(bookings.keep_sweeping(every=0.05))
+    try:
+        for _ in range(100):
+            if (await bookings.get(b.id)).status is BookingStatus.EXPIRED:
+                break
+            await asyncio.sleep(0.05)
+        assert (await bookings.get(b.id)).status is BookingStatus.EXPIRED
+    finally:
+        task.cancel()
