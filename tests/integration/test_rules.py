@@ -18,11 +18,16 @@ NEIGHBOUR = 12   # 4 to 10 guests, next to table 11, free on the sample night
 
 
 async def as_console(conn: asyncpg.Connection, staff_id: int | None = None) -> None:
-    """Act as the console's role for the rest of the current transaction."""
+    """Act as the console's role for the rest of the current transaction,
+    for a staff member (by default the demo's duty manager)."""
+    if staff_id is None:
+        staff_id = await conn.fetchval(
+            "select id from backroom.staff where email = 'duty.manager@backroom.demo'"
+        )
     await conn.execute(
         "select set_config('role', 'backroom_console', true),"
         " set_config('backroom.staff_id', $1, true)",
-        "" if staff_id is None else str(staff_id),
+        str(staff_id),
     )
 
 

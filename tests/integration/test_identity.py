@@ -1,0 +1,353 @@
+"""Staff identity on real Postgres with a controlled clock: TOTP once per
+step on every console, drift, throttling and lockout, recovery codes,
+staff management, and the role matrix in Python and in SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pyotp
+import pytest
+
+from services.bookings import BookingService, GuestDetails
+from services.db import Actor, Database
+from services.errors import NotAllowed
+from services.identity import (
+    AccountLocked,
+    Enrolment,
+    IdentityService,
+    SecretBox,
+    SignInError,
+    SignInFailed,
+    Throttled,
+)
+from services.permissions import ALLOWED, Role, may
+from services.secrets import new_totp_key
+
+T0 = 1_795_000_000.0  # a fixed moment, on a step boundary
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def key() -> str:
+    return new_totp_key()
+
+
+@pytest.fixture
+async def db(dsn: str) -> AsyncIterator[Database]:
+    database = Database(dsn)
+    await database.open()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def identity(db: Database, key: str, clock: Clock) -> IdentityService:
+    return IdentityService(db, SecretBox(key), clock)
+
+
+@pytest.fixture
+async def ann(identity: IdentityService) -> Enrolment:
+    return await identity.add_staff(None, email="Ann@Backroom.test", name="Ann", role="manager",
+                                    password=PASSWORD)
+
+
+def code_at(enrolment: Enrolment, t: float) -> str:
+    return pyotp.TOTP(enrolment.secret).at(t)
+
+
+async def test_enrolment_gives_a_working_authenticator(ann: Enrolment, identity: IdentityService,
+                                                       admin: asyncpg.Connection) -> None:
+    assert ann.email == "ann@backroom.test"
+    assert ann.uri.startswith("otpauth://totp/Backroom:ann%40backroom.test?secret=")
+    assert len(ann.recovery_codes) == 10 and len(set(ann.recovery_codes)) == 10
+    assert "█" in ann.qr_text() or "▀" in ann.qr_text()
+    row = await admin.fetchrow("select password_hash, totp_secret from backroom.staff where email = $1",
+                               ann.email)
+    assert row["password_hash"].startswith("$argon2")
+    assert ann.secret.encode() not in bytes(row["totp_secret"]), "the secret is encrypted at rest"
+    session = await identity.sign_in("ann@backroom.test", PASSWORD, code_at(ann, T0))
+    assert session.actor.name == "Ann" and session.actor.role == "manager"
+    assert not session.must_reenrol
+
+
+async def test_a_code_is_accepted_once_on_every_console(
+    ann: Enrolment, identity: IdentityService, dsn: str, key: str, clock: Clock
+) -> None:
+    code = code_at(ann, T0)
+    await identity.sign_in(ann.email, PASSWORD, code)
+    other_db = Database(dsn)
+    await other_db.open()
+    try:
+        second_console = IdentityService(other_db, SecretBox(key), clock)
+        with pytest.raises(SignInFailed):
+            await second_console.sign_in(ann.email, PASSWORD, code)
+        # Full-width digits are the same code, not a way around it.
+        full_width = "".join(chr(ord(c) + 0xFEE0) for c in code)
+        with pytest.raises(SignInFailed):
+            await second_console.sign_in(ann.email, PASSWORD, full_width)
+        # The previous step's code is older than the one used: refused too.
+        with pytest.raises(SignInFailed):
+            await second_console.sign_in(ann.email, PASSWORD, code_at(ann, T0 - 30))
+        # The next step is fresh.
+        clock.now = T0 + 30
+        await second_console.sign_in(ann.email, PASSWORD, code_at(ann, T0 + 30))
+    finally:
+        await other_db.close()
+
+
+async def test_full_width_digits_of_a_fresh_code_are_read_as_digits(
+    ann: Enrolment, identity: IdentityService
+) -> None:
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code_at(ann, T0))
+    await identity.sign_in(ann.email, PASSWORD, f" {full_width} ")
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-30, True), (30, True), (-60, False), (60, False)])
+async def test_drift_of_one_step_is_accepted_and_of_two_refused(
+    ann: Enrolment, identity: IdentityService, offset: int, accepted: bool
+) -> None:
+    code = code_at(ann, T0 + offset)
+    if accepted:
+        await identity.sign_in(ann.email, PASSWORD, code)
+    else:
+        with pytest.raises(SignInFailed):
+            await identity.sign_in(ann.email, PASSWORD, code)
+
+
+async def test_the_message_never_says_what_was_wrong(ann: Enrolment, identity: IdentityService,
+                                                     admin: asyncpg.Connection) -> None:
+    messages = set()
+    for email, password, code in (
+        ("nobody@backroom.test", PASSWORD, code_at(ann, T0)),
+        (ann.email, "wrong password!", code_at(ann, T0)),
+        (ann.email, PASSWORD, "000000"),
+    ):
+        with pytest.raises(SignInFailed) as err:
+            await identity.sign_in(email, password, code)
+        messages.add(str(err.value))
+    assert messages == {"The email, password or code is not right."}
+    audited = await admin.fetch("select operation, after from backroom.audit_log"
+                                " where operation like 'sign_in%' order by id")
+    assert [a["operation"] for a in audited] == ["sign_in_failed"] * 3
+    assert [json.loads(a["after"])["reason"] for a in audited] == ["unknown_email", "bad_password", "bad_code"]
+
+
+async def age_attempts(admin: asyncpg.Connection, seconds: int) -> None:
+    """Move every attempt into the past, as if time had gone by."""
+    await admin.execute("update backroom.sign_in_attempt set at = at - make_interval(secs => $1)", seconds)
+
+
+async def test_throttling_then_lockout_then_expiry(ann: Enrolment, identity: IdentityService,
+                                                  admin: asyncpg.Connection, clock: Clock) -> None:
+    for _ in range(5):
+        with pytest.raises(SignInFailed):
+            await identity.sign_in(ann.email, "wrong password!", "123456")
+    with pytest.raises(Throttled) as throttled:
+        await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0))
+    assert 1 <= throttled.value.wait_seconds <= 2
+    locked = None
+    for _ in range(5):
+        await age_attempts(admin, 61)
+        try:
+            await identity.sign_in(ann.email, "wrong password!", "123456")
+        except AccountLocked as err:
+            locked = err
+            break
+        except SignInFailed:
+            continue
+    assert locked is not None, "ten failures in fifteen minutes lock the account"
+    assert "locked" in str(locked) and "until" in str(locked)
+    # Even the right credentials are refused while locked.
+    with pytest.raises(AccountLocked):
+        await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0))
+    # Fifteen minutes later it opens again.
+    await admin.execute("update backroom.staff set locked_until = now() - interval '1 second'")
+    await age_attempts(admin, 16 * 60)
+    clock.now = T0 + 60
+    await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0 + 60))
+
+
+async def test_recovery_code_works_once_and_asks_to_re_enrol(ann: Enrolment,
+                                                             identity: IdentityService) -> None:
+    code = ann.recovery_codes[3]
+    session = await identity.sign_in(ann.email, PASSWORD, code.upper())
+    assert session.used_recovery_code and session.must_reenrol
+    with pytest.raises(SignInFailed):
+        await identity.sign_in(ann.email, PASSWORD, code)
+
+
+async def test_disabled_staff_cannot_sign_in(ann: Enrolment, identity: IdentityService) -> None:
+    await identity.disable(None, ann.email)
+    with pytest.raises(SignInFailed):
+        await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0))
+
+
+async def test_reset_totp_replaces_the_secret(ann: Enrolment, identity: IdentityService,
+                                              clock: Clock) -> None:
+    fresh = await identity.reset_totp(None, ann.email)
+    assert fresh.secret != ann.secret
+    with pytest.raises(SignInFailed):
+        await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0))
+    clock.now = T0 + 30
+    await identity.sign_in(ann.email, PASSWORD, code_at(fresh, T0 + 30))
+
+
+async def test_step_up_needs_a_fresh_code(ann: Enrolment, identity: IdentityService, clock: Clock) -> None:
+    session = await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0))
+    with pytest.raises(SignInError, match="used already"):
+        await identity.verify_code(session.actor, code_at(ann, T0))
+    clock.now = T0 + 30
+    await identity.verify_code(session.actor, code_at(ann, T0 + 30))
+
+
+async def test_only_admins_manage_staff(identity: IdentityService, db: Database) -> None:
+    boss = await identity.add_staff(None, email="boss@backroom.test", name="Boss", role="admin",
+                                    password=PASSWORD)
+    session = await identity.sign_in(boss.email, PASSWORD, code_at(boss, T0))
+    await identity.add_staff(session.actor, email="dan@backroom.test", name="Dan", role="door",
+                             password=PASSWORD)
+    await identity.set_role(session.actor, "dan@backroom.test", "manager")
+    listed = {s.email: s.role for s in await identity.list_staff()}
+    assert listed["dan@backroom.test"] == "manager"
+    manager = Actor(staff_id=1, name="Duty Manager", role="manager")
+    with pytest.raises(NotAllowed, match="only an admin"):
+        await identity.add_staff(manager, email="eve@backroom.test", name="Eve", role="admin",
+                                 password=PASSWORD)
+    # And Postgres refuses it too, when Python is bypassed.
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with db.transaction(manager) as conn:
+            await conn.execute("select backroom.save_staff('eve@backroom.test', 'Eve', 'admin', 'x', null, '{}')")
+
+
+async def test_the_console_role_cannot_read_credentials(admin: asyncpg.Connection) -> None:
+    for sql in ("select password_hash from backroom.staff",
+                "select totp_secret from backroom.staff",
+                "select * from backroom.staff_recovery_code",
+                "select * from backroom.sign_in_attempt"):
+        async with admin.transaction():
+            await admin.execute("set local role backroom_console")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await admin.fetch(sql)
+
+
+# The role matrix, through the services and by raw SQL as the console role ----------
+
+OPERATIONS = sorted(set().union(*ALLOWED.values()) - {"manage_staff"})
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_role_matrix_in_python(role: Role) -> None:
+    expected = {
+        Role.DOOR: {"check_in", "seat_walk_in", "no_show"},
+        Role.SUPPORT: set(),
+    }.get(role, set(OPERATIONS))
+    assert {op for op in OPERATIONS if may(role, op)} == expected
+
+
+async def staff_of(admin: asyncpg.Connection, role: str) -> Actor:
+    sid = await admin.fetchval(
+        "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
+        f"{role}.matrix@backroom.test", f"{role.title()} Matrix", role,
+    )
+    return Actor(staff_id=sid, name=f"{role.title()} Matrix", role=role)
+
+
+SQL_CASES = {
+    "create pending booking": (
+        "with g as (insert into backroom.guest (name) values ('M') returning id)"
+        " insert into backroom.booking (night_id, guest_id, party_size, starts_at, ends_at)"
+        " select n.id, g.id, 2, n.starts_at, n.ends_at from backroom.night n, g where n.date = '2026-11-20'",
+        {"manager", "admin"}),
+    "walk-in (booking that starts arrived)": (
+        "with g as (insert into backroom.guest (name) values ('W') returning id)"
+        " insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
+        " select n.id, g.id, 2, 'arrived', n.starts_at, n.ends_at from backroom.night n, g where n.date = '2026-11-20'",
+        {"door", "manager", "admin"}),
+    "check in (status arrived)": (
+        "update backroom.booking set status = 'arrived', arrived_count = 1 where id = "
+        "(select b.id from backroom.booking b join backroom.night n on n.id = b.night_id"
+        " where n.date = '2026-11-20' and b.status = 'confirmed' order by b.id limit 1)",
+        {"door", "manager", "admin"}),
+    "edit a booking's notes": (
+        "update backroom.booking set notes = 'edited' where id = "
+        "(select min(id) from backroom.booking where status = 'confirmed')",
+        {"manager", "admin"}),
+    "cancel": (
+        "update backroom.booking set status = 'cancelled', cancel_reason = 'x' where id = "
+        "(select min(id) from backroom.booking where status = 'confirmed')",
+        {"manager", "admin"}),
+    "hold a table": (
+        "insert into backroom.hold (table_id, night_id, during, holder, expires_at)"
+        " select 11, n.id, tstzrange(n.starts_at, n.ends_at), 'x', clock_timestamp() + interval '30 s'"
+        " from backroom.night n where n.date = '2026-11-20'",
+        {"manager", "admin"}),
+}
+
+
+@pytest.mark.parametrize("case", list(SQL_CASES))
+@pytest.mark.parametrize("role", ["door", "manager", "admin", "support"])
+async def test_role_matrix_in_sql(admin: asyncpg.Connection, role: str, case: str) -> None:
+    actor = await staff_of(admin, role)
+    sql, allowed = SQL_CASES[case]
+    tx = admin.transaction()
+    await tx.start()
+    try:
+        await admin.execute(
+            "select set_config('role', 'backroom_console', true), set_config('backroom.staff_id', $1, true)",
+            str(actor.staff_id),
+        )
+        if role in allowed:
+            result = await admin.execute(sql)
+            assert not result.endswith(" 0"), f"{role} should be able to: {case}"
+        else:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                result = await admin.execute(sql)
+                # A policy that hides rows from UPDATE shows as 0 rows, not an error.
+                if result.endswith(" 0"):
+                    raise asyncpg.InsufficientPrivilegeError("no rows visible for update")
+    finally:
+        await tx.rollback()
+
+
+async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: str) -> None:
+    door = await staff_of(admin, "door")
+    db = Database(dsn)
+    await db.open()
+    try:
+        svc = BookingService(db)
+        night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
+        with pytest.raises(NotAllowed):
+            await svc.create(door, night_id=night["id"], table_ids=[11], party_size=2,
+                             starts_at=night["starts_at"], guest=GuestDetails("No"))
+        confirmed = await admin.fetchrow(
+            "select id, version from backroom.booking where night_id = $1 and status = 'confirmed'"
+            " order by id limit 1", night["id"])
+        b = await svc.check_in(door, confirmed["id"], confirmed["version"], 1)
+        assert b.arrived_count == 1
+        # A door actor whose role check in Python was wrong is still stopped by Postgres.
+        pretend = Actor(staff_id=door.staff_id, name=door.name, role="manager")
+        other = await admin.fetchrow(
+            "select id, version from backroom.booking where night_id = $1 and status = 'confirmed'"
+            " order by id limit 1", night["id"])
+        with pytest.raises(NotAllowed, match="refused this for your role"):
+            await svc.cancel(pretend, other["id"], other["version"], "not allowed")
+        with pytest.raises(NotAllowed, match="refused this for your role"):
+            await svc.move(pretend, b.id, b.version, party_size=b.party_size + 1)
+    finally:
+        await db.close()
