@@ -21,6 +21,8 @@ from typing import Any
 from console.settings import Settings
 from services.db import DatabaseError
 from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
+from services.errors import BookingError
+from services.secrets import SecretUnavailable
 from services.seed import DEMO_MANAGER
 
 EXIT_FAILURE = 2
@@ -149,10 +151,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         say(f"Resetting the embedded Postgres in {server.data_dir} ...")
         server.reset()
     with database(args, settings) as dsn:
+        if args.codes:
+            _demo_accounts(dsn, settings, codes_only=True)
+            return 0
         say("Applying migrations ...")
         asyncio.run(_migrate(dsn))
         say("Seeding the reference venue and sample nights ...")
         asyncio.run(_seed(dsn, days=14, sample=True, layout=None, start=None))
+        _demo_accounts(dsn, settings, codes_only=False)
         if args.no_console:
             return 0
         asyncio.run(_run_console(dsn, None, args.staff))
@@ -199,6 +205,30 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURE if pending else 0
 
 
+def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
+    from console import staff_cli
+
+    with database(args, settings) as dsn:
+        return staff_cli.run(args, dsn, say)
+
+
+def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
+    from console import demo
+    from console.keys import demo_key
+
+    key = demo_key(settings.embedded_dir)
+    if not codes_only:
+        made = asyncio.run(demo.ensure_accounts(dsn, key))
+        if made:
+            say(f"  {made} demo staff account(s) enrolled")
+    say("Demo sign-in (the demo only: never use these accounts for a venue):")
+    for account, code in asyncio.run(demo.current_codes(dsn, key)):
+        say(f"  {account.role:<8} {account.email:<28} password {account.password:<18}"
+            f" code now {code or '-'}")
+    say(f"  Codes change every 30 s ({demo.seconds_left()} s left); "
+        "`backroom demo --codes` shows the current ones.")
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -234,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     with_staff(demo)
     demo.add_argument("--no-console", action="store_true",
                       help="prepare the database but do not open the console")
+    demo.add_argument("--codes", action="store_true",
+                      help="print the demo accounts' current sign-in codes and exit")
     demo.set_defaults(func=cmd_demo)
 
     console = with_url(sub.add_parser(
@@ -269,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed_p.add_argument("--no-sample", action="store_true",
                         help="venue and nights only, no sample bookings")
     seed_p.set_defaults(func=cmd_db_seed)
+
+    from console import staff_cli
+
+    staff_cli.add_parser(sub, with_url).set_defaults(func=cmd_staff)
     return parser
 
 
@@ -285,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
         return func(args, settings)
-    except (DatabaseError, EmbeddedServerError) as err:
+    except (DatabaseError, EmbeddedServerError, BookingError, SecretUnavailable) as err:
         return fail(str(err))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

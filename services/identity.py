@@ -151,11 +151,17 @@ class SecretBox:
 
 
 class IdentityService:
-    def __init__(self, db: Database, box: SecretBox,
+    def __init__(self, db: Database, box: SecretBox | None,
                  clock: Callable[[], float] = time.time) -> None:
         self._db = db
-        self._box = box
+        self._sealer = box
         self._clock = clock
+
+    @property
+    def _box(self) -> SecretBox:
+        if self._sealer is None:
+            raise SignInError("This needs the venue's TOTP key (BACKROOM_TOTP_KEY or the keyring).")
+        return self._sealer
 
     # ------------------------------------------------------------ enrolment
 

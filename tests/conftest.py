@@ -48,6 +48,9 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("BACKROOM_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("BACKROOM_DATA_DIR", str(home / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BACKROOM_TOTP_KEY", raising=False)
+    # No test touches the developer's keyring; tests that need one bring a stand-in.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
 @pytest.fixture(scope="session")

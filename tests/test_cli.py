@@ -116,3 +116,34 @@ def test_malformed_url_is_explained(url: str) -> None:
     result = backroom("db", "status", "--database-url", url)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_staff_add_shows_the_authenticator_once(dsn: str) -> None:
+    env = {"DATABASE_URL": dsn, "BACKROOM_TOTP_KEY": "q3wVqXr0m5KxV3J8mYv2T0n6pQ1sA9dF4gH7jK2lZ0c="}
+    result = subprocess.run(
+        [sys.executable, "-m", "console.cli", "staff", "add", "Nina@Venue.test", "--role", "door",
+         "--name", "Nina", "--password-stdin"],
+        input="a long enough password\n", capture_output=True, text=True, timeout=60,
+        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Added nina@venue.test as door" in out and "the existing venue key" in out
+    assert "otpauth://totp/Backroom:nina%40venue.test?secret=" in out
+    assert out.count("-") >= 10 and "Recovery codes" in out
+    assert "a long enough password" not in out + result.stderr
+
+    listed = backroom("staff", "list", env=env)
+    assert "nina@venue.test" in listed.stdout and "door" in listed.stdout
+    assert backroom("staff", "set-role", "nina@venue.test", "manager", env=env).returncode == 0
+    assert backroom("staff", "disable", "nina@venue.test", env=env).returncode == 0
+    listed = backroom("staff", "list", env=env)
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("nina@venue.test"))
+    assert "manager" in row and "disabled" in row
+
+
+def test_staff_commands_explain_what_is_missing(dsn: str) -> None:
+    result = backroom("staff", "reset-totp", "door@backroom.demo", env={"DATABASE_URL": dsn})
+    assert_explained(result, "BACKROOM_TOTP_KEY", "No keyring backend is available here")
+    result = backroom("staff", "disable", "nobody@venue.test", env={"DATABASE_URL": dsn})
+    assert_explained(result, "There is no such staff member")

@@ -1,0 +1,157 @@
+"""`backroom staff ...`: accounts for the venue's staff.
+
+Run by the database owner (first set-up) or by an admin who signs in with
+`--admin EMAIL`. Passwords are typed at a prompt (or piped with
+--password-stdin), never given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from console.keys import first_key, venue_key
+from services.db import Actor, Database
+from services.identity import MIN_PASSWORD, Enrolment, IdentityService, SecretBox
+from services.permissions import Role
+from services.secrets import TOTP_KEY, SecretStore
+
+
+def read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"{prompt} (at least {MIN_PASSWORD} characters): ")
+    second = getpass.getpass(f"{prompt} again: ")
+    if first != second:
+        raise SystemExit("backroom: the two passwords differ; nothing was changed.")
+    return first
+
+
+def show_enrolment(enrolment: Enrolment, out: Callable[[str], None]) -> None:
+    out(f"\nAuthenticator for {enrolment.email} (shown once; scan it now):\n")
+    out(enrolment.qr_text())
+    out(f"  otpauth URI : {enrolment.uri}")
+    out(f"  or type in  : {enrolment.secret}  (time-based, 6 digits, 30 s)\n")
+    out("Recovery codes (each works once instead of a code; keep them somewhere safe):")
+    for a, b in zip(enrolment.recovery_codes[::2], enrolment.recovery_codes[1::2], strict=True):
+        out(f"  {a}    {b}")
+    out("")
+
+
+def read_admin_sign_in(args: argparse.Namespace) -> tuple[str, str, str] | None:
+    if not args.admin:
+        return None
+    password = getpass.getpass(f"Password for {args.admin}: ")
+    code = input("Code from the authenticator: ")
+    return args.admin, password, code
+
+
+async def _admin_actor(identity: IdentityService, sign_in: tuple[str, str, str] | None) -> Actor | None:
+    if sign_in is None:
+        return None
+    return (await identity.sign_in(*sign_in)).actor
+
+
+async def _with_identity(dsn: str, key: str | None,
+                         work: Callable[[IdentityService], Awaitable[Any]]) -> Any:
+    db = Database(dsn, max_size=2)
+    await db.open()
+    try:
+        return await work(IdentityService(db, SecretBox(key) if key else None))
+    finally:
+        await db.close()
+
+
+def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None]) -> int:
+    store = SecretStore()
+    action = args.staff_command
+    admin = read_admin_sign_in(args)
+    if action == "add":
+        key, where = first_key(store)
+        password = read_password(args)
+
+        async def add(identity: IdentityService) -> Enrolment:
+            actor = await _admin_actor(identity, admin)
+            return await identity.add_staff(actor, email=args.email, name=args.name or args.email,
+                                            role=args.role, password=password)
+
+        enrolment = asyncio.run(_with_identity(dsn, key, add))
+        out(f"Added {enrolment.email} as {args.role}. TOTP secrets are sealed with {where}.")
+        show_enrolment(enrolment, out)
+        return 0
+
+    if action == "reset-totp":
+        async def reset(identity: IdentityService) -> Enrolment:
+            return await identity.reset_totp(await _admin_actor(identity, admin), args.email)
+
+        enrolment = asyncio.run(_with_identity(dsn, venue_key(store), reset))
+        out(f"New authenticator for {enrolment.email}; the old codes and recovery codes no longer work.")
+        show_enrolment(enrolment, out)
+        return 0
+
+    # list, disable, enable and set-role never open a TOTP secret; --admin sign-in does.
+    admin_key: str | None = store.get(TOTP_KEY) if args.admin else None
+
+    if action == "list":
+        staff = asyncio.run(_with_identity(dsn, admin_key, lambda i: i.list_staff()))
+        out(f"{'email':<34} {'name':<22} {'role':<8} state")
+        for s in staff:
+            out(f"{s.email:<34} {s.display_name:<22} {s.role:<8} {'active' if s.active else 'disabled'}")
+        return 0
+
+    async def change(identity: IdentityService) -> None:
+        actor = await _admin_actor(identity, admin)
+        if action == "disable":
+            await identity.disable(actor, args.email)
+        elif action == "enable":
+            await identity.enable(actor, args.email)
+        elif action == "set-role":
+            await identity.set_role(actor, args.email, args.role)
+
+    asyncio.run(_with_identity(dsn, admin_key, change))
+    out({"disable": f"Disabled {args.email}; they can no longer sign in.",
+         "enable": f"Enabled {args.email}.",
+         "set-role": f"{args.email} is now {getattr(args, 'role', '')} staff."}[action])
+    return 0
+
+
+def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
+    staff = sub.add_parser(
+        "staff", help="staff accounts: add, list, disable, enable, reset-totp, set-role",
+        description="Staff accounts. The database owner may run these at first set-up; "
+                    "afterwards an admin signs in with --admin EMAIL.")
+    ssub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
+    roles = [r.value for r in Role]
+
+    def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        with_url(p)
+        p.add_argument("--admin", metavar="EMAIL",
+                       help="sign in as this admin (asks for the password and a code)")
+        return p
+
+    add = common(ssub.add_parser(
+        "add", help="create an account and show its authenticator QR code once",
+        description="Create (or re-create) a staff account. Prints, once, the QR code for an "
+                    "authenticator app, the otpauth URI, the secret, and ten recovery codes."))
+    add.add_argument("email")
+    add.add_argument("--role", choices=roles, required=True)
+    add.add_argument("--name", help="the name colleagues see (default: the email)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input instead of a prompt")
+    common(ssub.add_parser("list", help="list the staff accounts",
+                           description="List every staff account with its role."))
+    for name, text in (("disable", "stop an account from signing in"),
+                       ("enable", "allow a disabled account again"),
+                       ("reset-totp", "new authenticator and recovery codes for a lost phone")):
+        p = common(ssub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + "."))
+        p.add_argument("email")
+    set_role = common(ssub.add_parser("set-role", help="change an account's role",
+                                      description="Change an account's role."))
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=roles)
+    return staff
