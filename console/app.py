@@ -37,7 +37,11 @@ class BackroomApp(App[None]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
-        keys = describe_bindings(screen.active_bindings.items(), self.get_key_display)
+        # A screen may list more than its active keys: the floor lists every table action
+        # staff may use, not only those that fit the table selected now.
+        bindings = (screen.help_bindings() if isinstance(screen, FloorScreen)
+                    else screen.active_bindings.items())
+        keys = describe_bindings(bindings, self.get_key_display)
         title = screen.sub_title or type(screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(title, keys))
 

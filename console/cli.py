@@ -65,6 +65,11 @@ class Embedded:
 def resolve_dsn(args: argparse.Namespace, settings: Settings) -> str | None:
     from services.db import validate_dsn
 
+    if getattr(args, "profile", None):
+        from console import profiles
+        from services.secrets import SecretStore
+
+        return profiles.resolve(settings.config_dir, SecretStore(), args.profile)
     dsn: str | None = getattr(args, "database_url", None) or settings.database_url
     if dsn:
         validate_dsn(dsn)
@@ -205,6 +210,18 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURE if pending else 0
 
 
+def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
+    from console import profiles
+    from services.secrets import SecretStore
+
+    store = SecretStore()
+    say(store.status().explain())
+    saved = profiles.save(settings.config_dir, store, args.name, args.url)
+    say(f"Saved profile {saved.name!r}: {saved.url} ({saved.where}).")
+    say(f"Use it with `backroom console --profile {saved.name}`.")
+    return 0
+
+
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from console import staff_cli
 
@@ -248,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     def with_url(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--database-url", metavar="URL",
                        help="Postgres to use (default: $DATABASE_URL, else the embedded server)")
+        p.add_argument("--profile", metavar="NAME",
+                       help="a connection saved with `backroom connect NAME`")
         return p
 
     def with_staff(p: argparse.ArgumentParser) -> None:
@@ -305,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     from console import staff_cli
 
     staff_cli.add_parser(sub, with_url).set_defaults(func=cmd_staff)
+
+    connect = sub.add_parser(
+        "connect", help="save a connection profile (the password goes to the keyring)",
+        description="Save a named connection. The address goes to the config file, the "
+                    "password to the system keyring; without a keyring, the password is "
+                    "read from the environment variable the command names.")
+    connect.add_argument("name")
+    connect.add_argument("--url", required=True, metavar="URL",
+                         help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+    connect.set_defaults(func=cmd_connect)
     return parser
 
 

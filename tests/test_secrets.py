@@ -86,3 +86,22 @@ def test_the_demo_key_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / DEMO_KEY_FILE
     assert path.stat().st_mode & 0o777 == 0o600
     assert demo_key(tmp_path) == key
+
+
+def test_a_profile_keeps_its_password_out_of_the_file(tmp_path: Path) -> None:
+    from console import profiles
+
+    backend = MemoryKeyring()
+    store = SecretStore(KeyringModule(backend), env={})
+    saved = profiles.save(tmp_path, store, "venue", "postgresql://staff:p%40ss w0rd@db.venue.test:5432/backroom")
+    assert saved.url == "postgresql://staff@db.venue.test:5432/backroom"
+    text = (tmp_path / profiles.FILE).read_text()
+    assert "p@ss" not in text and "w0rd" not in text
+    assert (tmp_path / profiles.FILE).stat().st_mode & 0o777 == 0o600
+    assert profiles.resolve(tmp_path, store, "venue") == "postgresql://staff:p%40ss%20w0rd@db.venue.test:5432/backroom"
+
+    headless = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
+    saved = profiles.save(tmp_path, headless, "bar", "postgresql://u:secret@h/db")
+    assert "BACKROOM_PROFILE_BAR" in saved.where
+    assert "secret" not in (tmp_path / profiles.FILE).read_text()
+    assert profiles.resolve(tmp_path, headless, "bar") == "postgresql://u:from-env@h/db"
