@@ -36,6 +36,7 @@ from services.errors import (
     PartyDoesNotFit,
     StaleBooking,
     StaleInfo,
+    StepUpRequired,
     TablesApart,
     TableTaken,
 )
@@ -190,6 +191,10 @@ class BookingService:
             return GuestTableLimit(
                 f"This guest already has {int(detail.get('tables', 1)) - 1} table(s) tonight; "
                 f"the venue allows {detail.get('limit')} per guest per night."
+            )
+        if state == "BR010":
+            return StepUpRequired(
+                "This booking has a deposit: enter a fresh code from your authenticator to cancel it."
             )
         if state == "BR009":
             return InvalidInput("A booking needs at least one table.")

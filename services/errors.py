@@ -48,6 +48,12 @@ class HoldExpired(BookingError):
     code = "hold_expired"
 
 
+class StepUpRequired(BookingError):
+    """The operation needs a fresh code from the staff member's authenticator."""
+
+    code = "step_up"
+
+
 @dataclass(frozen=True)
 class Alternative:
     """Somewhere else the party could go: another table, or another time."""

@@ -319,6 +319,9 @@ class IdentityService:
         result = await self._check_code(cred["id"], cred["totp_secret"], code)
         ok = result == "totp"
         lock = await self._record(cred["id"], email, ok, "code:" + result)
+        if ok:
+            async with self._db.transaction() as conn:
+                await conn.execute("select backroom.record_step_up($1)", cred["id"])
         if not ok:
             if lock is not None:
                 raise AccountLocked(lock)

@@ -312,3 +312,38 @@ revoke execute on function backroom.current_staff_role(), backroom.staff_credent
     backroom.sweep()
     from public;
 grant execute on function backroom.current_staff_role(), backroom.sweep() to backroom_console;
+
+-- Step-up: cancelling a booking that has a deposit needs a code entered in
+-- the last two minutes, checked here as well as in the console.
+alter table backroom.staff add column stepped_up_at timestamptz;
+
+create function backroom.record_step_up(p_staff int) returns void
+language sql volatile security definer set search_path = pg_catalog, backroom as $$
+    update backroom.staff set stepped_up_at = clock_timestamp() where id = p_staff
+$$;
+
+create function backroom.stepped_up_recently() returns boolean
+language sql stable security definer set search_path = pg_catalog, backroom as $$
+    select coalesce((select stepped_up_at > clock_timestamp() - interval '2 minutes'
+                     from backroom.staff where id = backroom.current_staff_id()), false)
+$$;
+
+revoke execute on function backroom.record_step_up(int), backroom.stepped_up_recently() from public;
+grant execute on function backroom.record_step_up(int), backroom.stepped_up_recently()
+    to backroom_console;
+
+create function backroom.require_step_up() returns trigger
+language plpgsql as $$
+begin
+    if current_user = 'backroom_console' and new.status = 'cancelled' and old.status <> 'cancelled'
+       and old.deposit > 0 and not backroom.stepped_up_recently() then
+        raise exception 'cancelling booking % with a deposit needs a fresh code', old.ref
+            using errcode = 'BR010';
+    end if;
+    return new;
+end
+$$;
+
+create trigger booking_require_step_up
+    before update on backroom.booking
+    for each row execute function backroom.require_step_up();

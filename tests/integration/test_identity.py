@@ -290,7 +290,7 @@ SQL_CASES = {
         {"manager", "admin"}),
     "cancel": (
         "update backroom.booking set status = 'cancelled', cancel_reason = 'x' where id = "
-        "(select min(id) from backroom.booking where status = 'confirmed')",
+        "(select min(id) from backroom.booking where status = 'confirmed' and deposit = 0)",
         {"manager", "admin"}),
     "hold a table": (
         "insert into backroom.hold (table_id, night_id, during, holder, expires_at)"
@@ -351,3 +351,26 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
             await svc.move(pretend, b.id, b.version, party_size=b.party_size + 1)
     finally:
         await db.close()
+
+
+async def test_cancelling_a_deposit_needs_a_fresh_code(
+    ann: Enrolment, identity: IdentityService, db: Database, clock: Clock, admin: asyncpg.Connection
+) -> None:
+    from services.errors import StepUpRequired
+
+    session = await identity.sign_in(ann.email, PASSWORD, code_at(ann, T0))
+    svc = BookingService(db)
+    night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
+    b = await svc.create(session.actor, night_id=night["id"], table_ids=[11], party_size=4,
+                         starts_at=night["starts_at"], guest=GuestDetails("Deposit"), deposit=100)
+    with pytest.raises(StepUpRequired, match="fresh code"):
+        await svc.cancel(session.actor, b.id, b.version, "Guest called")
+    clock.now = T0 + 30
+    await identity.verify_code(session.actor, code_at(ann, T0 + 30))
+    cancelled = await svc.cancel(session.actor, b.id, b.version, "Guest called")
+    assert cancelled.status.value == "cancelled"
+    # Without a deposit no code is asked for.
+    free = await svc.create(session.actor, night_id=night["id"], table_ids=[12], party_size=4,
+                            starts_at=night["starts_at"], guest=GuestDetails("No deposit"))
+    await admin.execute("update backroom.staff set stepped_up_at = null")
+    await svc.cancel(session.actor, free.id, free.version, "Changed plans")
