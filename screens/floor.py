@@ -1,41 +1,82 @@
-"""The floor: tonight's tables on every floor, live, with the selected table's detail.
+"""The floor: tonight's tables on every floor, live, with the selected table's detail,
+and the changes staff make to the selected table.
 
 The screen reads the night through the floor service and keeps it current
 with the change feed: every relevant change asks for a reload, reloads are
 coalesced so a burst of changes costs one or two reads, and each new snapshot
 updates only the tiles whose state changed.
+
+Changes (book, hold, confirm, check in, move, cancel, no-show, complete, seat
+a walk-in) are offered only when they fit the selected table and the signed-in
+role (`screens.table_actions`). The questions they ask are dialogs of their
+own; the call to the booking service always runs in the "action" worker, and
+its outcome comes back as a toast, or as alternatives to choose from.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from services.db import DatabaseError
-from services.models import FloorSnapshot
+from screens.alternatives import AlternativesDialog
+from screens.ask import CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.booking_form import BookingForm, BookingRequest
+from screens.floor_commands import TableCommands
+from screens.move_form import MoveForm, MoveRequest
+from screens.table_actions import (
+    BY_NAME,
+    TABLE_ACTIONS,
+    Intent,
+    TableCommand,
+    Write,
+    fits,
+)
+from screens.walk_in_form import WalkInForm, WalkInRequest
+from services.bookings import GuestDetails
+from services.db import Actor, DatabaseError
+from services.errors import (
+    Alternative,
+    BookingError,
+    HoldExpired,
+    PartyDoesNotFit,
+    StaleBooking,
+    StepUpRequired,
+    TableTaken,
+)
+from services.models import Booking, FloorSnapshot, Hold, Night, TableState, TileStatus
+from services.permissions import may
 from services.realtime import Change, ChangeFeed, FeedState, FeedStatus, Transport
 from widgets.connection_badge import ConnectionBadge
+from widgets.display import BOOKING_WORDS, local_time
 from widgets.floor_plan import FloorPlan
 from widgets.table_detail import TableDetail
 from widgets.table_tile import TableTile
 
 if TYPE_CHECKING:
+    from services.bookings import BookingService
     from services.floor import FloorService
+    from services.identity import IdentityService
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
+OFFLINE = "Offline: changes are paused until the console is live again"
+BUSY = "Still saving the last change; one moment."
+# A hold lasts about 30 s; while its booking form is open it is renewed well before that.
+HOLD_RENEW_SECONDS = 10
 
 # Changes that are not tied to one night but alter what every night shows.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
@@ -48,6 +89,15 @@ class FloorServices(Protocol):
 
     @property
     def floor(self) -> FloorService: ...
+
+    @property
+    def bookings(self) -> BookingService: ...
+
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def identity(self) -> IdentityService | None: ...
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
@@ -105,6 +155,8 @@ class FloorScreen(Screen[None]):
             text-style: bold;
         }
         #floors { height: 13; }
+        /* The compact footer runs "Select" into the next key without this. */
+        Footer.-compact FooterLabel { margin: 0 1 0 0; }
         &.-medium #floors { height: 15; }
         &.-tall #floors { height: 19; }
     }
@@ -113,17 +165,22 @@ class FloorScreen(Screen[None]):
     # Tile heights follow the terminal height: 6 rows at 24, 9 rows from 44.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-medium"), (44, "-tall")]
 
+    # The arrows select a table ("Move" is the booking action on m).
     BINDINGS = [
-        Binding("left", "move('left')", "Move", id="floor.left", key_display="←",
-                group=Binding.Group("Move", compact=True)),
-        Binding("right", "move('right')", "Move", id="floor.right", key_display="→",
-                group=Binding.Group("Move", compact=True)),
-        Binding("up", "move('up')", "Move", id="floor.up", key_display="↑",
-                group=Binding.Group("Move", compact=True)),
-        Binding("down", "move('down')", "Move", id="floor.down", key_display="↓",
-                group=Binding.Group("Move", compact=True)),
-        Binding("r", "reload", "Reload", id="floor.reload"),
+        Binding("left", "move('left')", "Select", id="floor.left", key_display="←",
+                group=Binding.Group("Select", compact=True)),
+        Binding("right", "move('right')", "Select", id="floor.right", key_display="→",
+                group=Binding.Group("Select", compact=True)),
+        Binding("up", "move('up')", "Select", id="floor.up", key_display="↑",
+                group=Binding.Group("Select", compact=True)),
+        Binding("down", "move('down')", "Select", id="floor.down", key_display="↓",
+                group=Binding.Group("Select", compact=True)),
+        *(action.binding() for action in TABLE_ACTIONS),
+        # The feed keeps the floor current: reloading is a rare need, kept off the footer.
+        Binding("r", "reload", "Reload", id="floor.reload", show=False),
     ]
+
+    COMMANDS = {TableCommands}
 
     @dataclass
     class ChangeArrived(Message):
@@ -163,6 +220,10 @@ class FloorScreen(Screen[None]):
         self._shown_seq = 0
         self._last_error = ""
         self._showing = asyncio.Lock()
+        self._writing = False
+        self._my_holds: set[int] = set()
+        self._hold_keeper: Timer | None = None
+        self._every_table = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="header"):
@@ -175,6 +236,11 @@ class FloorScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
         self.request_reload()
+
+    def on_resize(self) -> None:
+        # Compact below 100 columns: five actions on a booked table still fit beside the
+        # arrows at 80; a wide terminal can afford the roomier footer.
+        self.query_one(Footer).compact = self.size.width < 100
 
     async def on_unmount(self) -> None:
         await self.stop_feed()
@@ -358,6 +424,10 @@ class FloorScreen(Screen[None]):
             text = f"The live feed stopped: {error}"
             self.query_one(TableDetail).note = text
             self.notify(text, severity="error", timeout=10)
+        elif event.state is WorkerState.ERROR and worker.group == "action":
+            # Refusals and lost connections are handled in the worker; this is anything else.
+            self.notify(f"That change hit a problem: {worker.error}", severity="error", timeout=10)
+            self.request_reload()
 
     # Selection ---------------------------------------------------------------
 
@@ -380,6 +450,8 @@ class FloorScreen(Screen[None]):
         detail.timezone = snapshot.timezone
         detail.floor_name = floor.name if floor is not None else ""
         detail.state = state
+        # What fits the table decides what the footer and the palette offer.
+        self.refresh_bindings()
 
     def _tiles(self) -> dict[int, TableTile]:
         return {key: tile for plan in self.plans for key, tile in plan.tiles.items()}
@@ -423,3 +495,539 @@ class FloorScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.request_reload()
+
+    # Who may do what, and what fits the selected table --------------------------
+
+    @property
+    def selected_state(self) -> TableState | None:
+        if self.snapshot is None or self.selected is None:
+            return None
+        return self.snapshot.tables.get(self.selected)
+
+    def may(self, operation: str) -> bool:
+        """Whether the signed-in staff member's role allows `operation`."""
+        actor = self.services.actor
+        if operation in ("hold", "renew_hold", "release_hold") and actor.staff_id is None:
+            return False  # a hold belongs to a person
+        # No role is a script or test acting as the system, which the services allow too.
+        return actor.role is None or may(actor.role, operation)
+
+    def held_by_me(self, state: TableState) -> bool:
+        hold = state.hold
+        if hold is None:
+            return False
+        # Holds made from this console, and (after a restart) holds in this staff member's name.
+        return hold.id in self._my_holds or hold.holder == self.services.actor.name
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        spec = BY_NAME.get(action)
+        if spec is None:
+            return True
+        if not self.may(spec.operation):
+            return False
+        if self._every_table:
+            return True
+        state = self.selected_state
+        if state is None or self.snapshot is None:
+            return False
+        now = self.services.clock()
+        if action == "walk_in":
+            # A walk-in sits down now: only while the night on screen is under way.
+            night = self.snapshot.night
+            if not night.starts_at <= now < night.ends_at:
+                return False
+        return fits(action, state, held_by_me=self.held_by_me(state), now=now)
+
+    def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
+        """Every key this staff member may use here, whichever table is selected (for help)."""
+        self._every_table = True
+        try:
+            own = [
+                (key, ActiveBinding(self, binding, True, binding.tooltip))
+                for key, bindings in self._bindings.key_to_bindings.items()
+                for binding in bindings
+                if self.check_action(binding.action, ()) is not False
+            ]
+        finally:
+            self._every_table = False
+        others = [(key, active) for key, active in self.active_bindings.items()
+                  if active.node is not self]
+        return own + others
+
+    def table_commands(self) -> list[TableCommand]:
+        """The palette's entries: the actions that fit the selected table now."""
+        state = self.selected_state
+        if state is None:
+            return []
+        where = f"table {state.table.number}"
+        booking = state.booking
+        commands = []
+        for spec in TABLE_ACTIONS:
+            if self.check_action(spec.name, ()) is not True:
+                continue
+            here = spec.name != "walk_in" or self._walk_in_here(state)
+            title = f"{spec.title} · {where if here else 'best free table'}"
+            if spec.about_booking and booking is not None:
+                title += f" · {booking.ref} {booking.guest_name}"
+            commands.append(TableCommand(title, f"{spec.help} ({spec.key})",
+                                         partial(self.perform, spec.name)))
+        return commands
+
+    def perform(self, action: str) -> None:
+        """Run a table action as its key would (the palette's way in)."""
+        if action in BY_NAME and self.check_action(action, ()) is True:
+            getattr(self, f"action_{action}")()
+
+    def _ready(self, action: str) -> TableState | None:
+        """The selected table, if `action` may go ahead now; else say why not and None."""
+        state = self.selected_state
+        if state is None or self.check_action(action, ()) is not True:
+            return None
+        if not self.live:
+            self.notify(OFFLINE, severity="error")
+            return None
+        if self._writing:
+            self.notify(BUSY, severity="warning")
+            return None
+        return state
+
+    # The actions -----------------------------------------------------------------
+
+    def action_new_booking(self) -> None:
+        state = self._ready("new_booking")
+        if state is None or self.snapshot is None:
+            return
+        night, timezone = self.snapshot.night, self.snapshot.timezone
+        hold = state.hold if self.held_by_me(state) else None
+        form = BookingForm(
+            state.table, night, timezone, arrival=self._default_arrival(night),
+            held=hold is not None,
+            on_answer=partial(self._book, Intent(), night.id, (state.table.id,)),
+        )
+        if hold is not None:
+            self._keep_hold(hold.id)
+        self.app.push_screen(form, lambda _result: self._stop_keeping_hold())
+
+    def _book(self, intent: Intent, night_id: int, table_ids: Sequence[int],
+              request: BookingRequest, dialog: Dialog[Any]) -> None:
+        self._start(self._booking_write(intent, night_id, tuple(table_ids), request), dialog)
+
+    def _booking_write(self, intent: Intent, night_id: int, table_ids: tuple[int, ...],
+                       request: BookingRequest, ends_at: datetime | None = None) -> Write:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.create(
+                actor, night_id=night_id, table_ids=list(table_ids),
+                party_size=request.party_size, starts_at=request.starts_at, ends_at=ends_at,
+                guest=request.guest, deposit=request.deposit, op_id=op_id,
+            )
+
+        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
+            # The same guest and party, at the table and time chosen instead.
+            return self._booking_write(fresh, night_id, alternative.table_ids,
+                                       replace(request, starts_at=alternative.starts_at),
+                                       alternative.ends_at)
+
+        def done(booking: Booking) -> str:
+            return (f"Booked {booking.ref} · {booking.guest_name} · {self._where(booking)} "
+                    f"({BOOKING_WORDS[booking.status]})")
+
+        return Write(f"book table {self._numbers(table_ids)}", call, done, intent,
+                     retarget=elsewhere)
+
+    def action_hold(self) -> None:
+        state = self._ready("hold")
+        if state is None or self.snapshot is None:
+            return
+        bookings, actor = self.services.bookings, self.services.actor
+        night_id, table = self.snapshot.night.id, state.table
+
+        async def call(op_id: str) -> Hold:
+            hold = await bookings.hold(actor, night_id=night_id, table_id=table.id, op_id=op_id)
+            self._my_holds.add(hold.id)
+            return hold
+
+        def done(hold: Hold) -> str:
+            return (f"Table {table.number} is held for you until "
+                    f"{local_time(hold.expires_at, self._timezone, seconds=True)}")
+
+        self._start(Write(f"hold table {table.number}", call, done))
+
+    def action_release(self) -> None:
+        state = self._ready("release")
+        if state is None or state.hold is None:
+            return
+        bookings, actor = self.services.bookings, self.services.actor
+        hold_id, number = state.hold.id, state.table.number
+
+        async def call(_op_id: str) -> None:
+            await bookings.release_hold(actor, hold_id)
+            self._my_holds.discard(hold_id)
+
+        self._start(Write(f"release table {number}", call,
+                          lambda _none: f"Released your hold on table {number}"))
+
+    def action_confirm(self) -> None:
+        booking = self._booking_for("confirm")
+        if booking is None:
+            return
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.confirm(actor, booking.id, booking.version, op_id=op_id)
+
+        self._start(Write(f"confirm {booking.ref}", call,
+                          lambda b: f"Confirmed {b.ref} · {b.guest_name}"))
+
+    def action_check_in(self) -> None:
+        booking = self._booking_for("check_in")
+        if booking is None:
+            return
+        rest = booking.party_size - booking.arrived_count
+        so_far = (f"{booking.arrived_count} of {booking.party_size} are in"
+                  if booking.arrived_count else f"A party of {booking.party_size}")
+        self.app.push_screen(CountDialog(
+            f"Check in {booking.ref} · {booking.guest_name}",
+            f"{so_far}. How many have arrived now?", default=rest, most=rest,
+            verb=f"check in {rest}" if rest == 1 else "check in",
+            on_answer=partial(self._check_in, Intent(), booking),
+        ))
+
+    def _check_in(self, intent: Intent, booking: Booking, arrived: int,
+                  dialog: Dialog[Any]) -> None:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.check_in(actor, booking.id, booking.version, arrived,
+                                           op_id=op_id)
+
+        def done(b: Booking) -> str:
+            return (f"Checked in {arrived} · {b.ref} · {b.guest_name} "
+                    f"({b.arrived_count}/{b.party_size} in)")
+
+        self._start(Write(f"check in {booking.ref}", call, done, intent), dialog)
+
+    def action_cancel_booking(self) -> None:
+        booking = self._booking_for("cancel_booking")
+        if booking is None:
+            return
+        heading = f"Cancel {booking.ref} · {booking.guest_name}"
+
+        def confirm(reason: str | None) -> None:
+            if not reason:
+                return
+            self.app.push_screen(ConfirmDialog(
+                heading + "?",
+                f"{self._summary(booking)}.\nReason: {reason}\n"
+                f"This releases {self._where(booking, at=False)}.",
+                yes="cancel the booking",
+                on_answer=partial(self._cancel, Intent(), booking, reason),
+            ))
+
+        self.app.push_screen(ReasonDialog(heading, "Why is it cancelled? (kept in the audit log)",
+                                          placeholder="Guest called to cancel"), confirm)
+
+    def _cancel(self, intent: Intent, booking: Booking, reason: str, _yes: bool,
+                dialog: Dialog[Any]) -> None:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.cancel(actor, booking.id, booking.version, reason, op_id=op_id)
+
+        self._start(Write(f"cancel {booking.ref}", call,
+                          lambda b: f"Cancelled {b.ref} · {b.guest_name}"), dialog)
+
+    def action_no_show(self) -> None:
+        booking = self._booking_for("no_show")
+        if booking is None:
+            return
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
+
+        write = Write(f"mark {booking.ref} a no-show", call,
+                      lambda b: f"No-show {b.ref} · {b.guest_name}")
+        self.app.push_screen(ConfirmDialog(
+            f"{booking.ref} · {booking.guest_name}: no-show?",
+            f"{self._summary(booking)}.\nThe party did not come: "
+            f"this releases {self._where(booking, at=False)}.",
+            yes="mark no-show", on_answer=lambda _yes, dialog: self._start(write, dialog),
+        ))
+
+    def action_complete(self) -> None:
+        booking = self._booking_for("complete")
+        if booking is None:
+            return
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.complete(actor, booking.id, booking.version, op_id=op_id)
+
+        where = self._where(booking, at=False)
+        write = Write(f"complete {booking.ref}", call,
+                      lambda b: f"Completed {b.ref} · {b.guest_name} · {where} is free")
+        self.app.push_screen(ConfirmDialog(
+            f"Complete {booking.ref} · {booking.guest_name}?",
+            f"{self._summary(booking)}.\nThe party has left; {where} is free again.",
+            yes="complete", on_answer=lambda _yes, dialog: self._start(write, dialog),
+        ))
+
+    def action_move_booking(self) -> None:
+        booking = self._booking_for("move_booking")
+        if booking is None or self.snapshot is None:
+            return
+        snapshot = self.snapshot
+        tables = {state.table.number: state.table for state in snapshot.tables.values()}
+        self.app.push_screen(MoveForm(
+            booking, tables, snapshot.night, snapshot.timezone,
+            on_answer=partial(self._move, Intent(), booking),
+        ))
+
+    def _move(self, intent: Intent, booking: Booking, request: MoveRequest,
+              dialog: Dialog[Any]) -> None:
+        self._start(self._move_write(intent, booking, request.table_ids, request.starts_at),
+                    dialog)
+
+    def _move_write(self, intent: Intent, booking: Booking, table_ids: tuple[int, ...] | None,
+                    starts_at: datetime | None, ends_at: datetime | None = None) -> Write:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.move(
+                actor, booking.id, booking.version,
+                table_ids=list(table_ids) if table_ids is not None else None,
+                starts_at=starts_at, ends_at=ends_at, op_id=op_id,
+            )
+
+        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
+            return self._move_write(fresh, booking, alternative.table_ids, alternative.starts_at,
+                                    alternative.ends_at)
+
+        def a_change(alternative: Alternative) -> bool:
+            # The booking's own place is free for itself: offering it would move nothing.
+            return (tuple(sorted(alternative.table_ids)) != tuple(sorted(booking.table_ids))
+                    or alternative.starts_at != booking.starts_at)
+
+        return Write(f"move {booking.ref}", call,
+                     lambda b: f"Moved {b.ref} · {b.guest_name} to {self._where(b)}",
+                     intent, retarget=elsewhere, usable=a_change, instead="move it there")
+
+    def action_walk_in(self) -> None:
+        state = self._ready("walk_in")
+        if state is None or self.snapshot is None:
+            return
+        table = state.table if self._walk_in_here(state) else None
+        self.app.push_screen(WalkInForm(
+            table, party=table.min_party if table is not None else 2,
+            on_answer=partial(self._walk_in, Intent(), self.snapshot.night.id,
+                              table.id if table is not None else None),
+        ))
+
+    def _walk_in_here(self, state: TableState) -> bool:
+        """A free table (or one this staff member holds) seats them; else the best free one."""
+        return state.status is TileStatus.FREE or self.held_by_me(state)
+
+    def _walk_in(self, intent: Intent, night_id: int, table_id: int | None,
+                 request: WalkInRequest, dialog: Dialog[Any]) -> None:
+        self._start(self._walk_in_write(intent, night_id, table_id, request), dialog)
+
+    def _walk_in_write(self, intent: Intent, night_id: int, table_id: int | None,
+                       request: WalkInRequest) -> Write:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.seat_walk_in(
+                actor, night_id=night_id, party_size=request.party_size,
+                guest=GuestDetails(request.name), table_id=table_id, op_id=op_id,
+            )
+
+        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
+            return self._walk_in_write(fresh, night_id, alternative.table_ids[0], request)
+
+        def now_and_one_table(alternative: Alternative) -> bool:
+            # A walk-in sits down now: other times, or tables pushed together, do not help.
+            soon = self.services.clock() + timedelta(minutes=1)
+            return len(alternative.table_ids) == 1 and alternative.starts_at <= soon
+
+        return Write(
+            "seat the walk-in", call,
+            lambda b: f"Seated {b.guest_name} · party of {b.party_size} at {self._where(b, at=False)}"
+                      f" · {b.ref}",
+            intent, retarget=elsewhere, usable=now_and_one_table, instead="seat them there",
+        )
+
+    # Running a change ------------------------------------------------------------
+
+    def _booking_for(self, action: str) -> Booking | None:
+        state = self._ready(action)
+        return state.booking if state is not None else None
+
+    def _start(self, write: Write, dialog: Dialog[Any] | None = None) -> None:
+        self._writing = True
+        self._write(write, dialog)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def _write(self, write: Write, dialog: Dialog[Any] | None) -> None:
+        try:
+            if not self.live:
+                # The feed may have dropped while the dialog was open.
+                self._failed(OFFLINE, dialog)
+                return
+            try:
+                result = await write.call(write.intent.op_id)
+            except BookingError as err:
+                # Refused: nothing was written, so another try is a new intent.
+                write.intent.renew()
+                await self._refused(write, err, dialog)
+                return
+            except Exception as err:
+                # The outcome is unknown (the answer may be lost, not the change): keep the
+                # operation id, so trying again from the same dialog cannot do it twice.
+                self._failed(f"Could not {write.what}: {_failure(err)}", dialog,
+                             again=" Enter tries again." if dialog is not None else "")
+                return
+            if dialog is not None:
+                dialog.finish()
+            self.notify(write.done(result))
+            await self._refresh_now()
+            self._follow(result)
+        finally:
+            self._writing = False
+
+    def _failed(self, text: str, dialog: Dialog[Any] | None, *, again: str = "") -> None:
+        if dialog is not None and dialog.is_attached:
+            dialog.failed(text + again)
+        self.notify(text, severity="error", timeout=8)
+
+    async def _refused(self, write: Write, err: BookingError, dialog: Dialog[Any] | None) -> None:
+        retarget = write.retarget
+        if isinstance(err, TableTaken | PartyDoesNotFit) and retarget is not None:
+            alternatives = [alt for alt in err.alternatives if write.usable(alt)]
+            if alternatives:
+                if dialog is not None:
+                    dialog.finish()
+                fresh = Intent()  # a new intent: booking there is a new decision
+                self.app.push_screen(AlternativesDialog(
+                    f"Could not {write.what}", str(err), alternatives, self._timezone,
+                    verb=write.instead,
+                    on_answer=lambda alt, chooser: self._start(retarget(alt, fresh), chooser),
+                ))
+                return
+        if isinstance(err, StepUpRequired) and self.services.identity is not None:
+            if dialog is not None:
+                dialog.finish()
+            self._ask_for_code(write, str(err))
+            return
+        if isinstance(err, StaleBooking):
+            title = f"Changed by {err.info.changed_by}"
+        else:
+            title = f"Could not {write.what}"
+        self.notify(str(err), title=title, severity="error", timeout=8)
+        if dialog is not None:
+            if dialog.keeps_open(err):
+                dialog.failed(str(err))
+            else:
+                dialog.finish()
+        # Whatever refused it is likely news to this console.
+        await self._refresh_now()
+
+    def _ask_for_code(self, write: Write, reason: str) -> None:
+        """A change that needs a fresh authenticator code: ask for it, then make the change."""
+        identity, actor = self.services.identity, self.services.actor
+        assert identity is not None
+
+        def with_code(code: str, dialog: Dialog[Any]) -> None:
+            async def call(op_id: str) -> Any:
+                await identity.verify_code(actor, code)
+                return await write.call(op_id)
+
+            self._start(replace(write, call=call), dialog)
+
+        self.app.push_screen(CodeDialog(f"A code is needed to {write.what}",
+                                        reason,
+                                        on_answer=with_code))
+
+    async def _refresh_now(self) -> None:
+        """Read the night now, so the next key acts on what the database holds."""
+        seq = self._next_seq()
+        try:
+            snapshot = await self._read()
+        except Exception:
+            self.request_reload()
+            return
+        await self._show(snapshot, seq)
+
+    def _follow(self, result: object) -> None:
+        """Select the table a booking landed on, when it is not the one selected."""
+        if not isinstance(result, Booking) or not result.table_ids:
+            return
+        if self.selected in result.table_ids:
+            return
+        tile = self._tiles().get(result.table_ids[0])
+        if tile is not None:
+            self.selected = tile.table_id
+            self._show_detail()
+            tile.focus()
+
+    # Keeping a hold while its booking form is open ---------------------------------
+
+    def _keep_hold(self, hold_id: int) -> None:
+        self._stop_keeping_hold()
+        self._hold_keeper = self.set_interval(HOLD_RENEW_SECONDS,
+                                              partial(self._renew_hold, hold_id))
+
+    def _stop_keeping_hold(self) -> None:
+        if self._hold_keeper is not None:
+            self._hold_keeper.stop()
+            self._hold_keeper = None
+
+    @work(exclusive=True, group="hold", exit_on_error=False)
+    async def _renew_hold(self, hold_id: int) -> None:
+        try:
+            await self.services.bookings.renew_hold(self.services.actor, hold_id)
+        except HoldExpired as err:
+            self._stop_keeping_hold()
+            self.notify(str(err), severity="warning")
+        except Exception:
+            # The next tick tries again; the booking itself says if the table was lost.
+            pass
+
+    # Words -------------------------------------------------------------------------
+
+    @property
+    def _timezone(self) -> str:
+        return self.snapshot.timezone if self.snapshot is not None else "UTC"
+
+    def _numbers(self, table_ids: Iterable[int]) -> str:
+        tables = self.snapshot.tables if self.snapshot is not None else {}
+        return "+".join(str(tables[i].table.number) if i in tables else str(i)
+                        for i in sorted(table_ids))
+
+    def _where(self, booking: Booking, *, at: bool = True) -> str:
+        where = f"table {self._numbers(booking.table_ids)}"
+        if at:
+            where += f" at {local_time(booking.starts_at, self._timezone)}"
+        return where
+
+    def _summary(self, booking: Booking) -> str:
+        return (f"Party of {booking.party_size} at {local_time(booking.starts_at, self._timezone)}"
+                f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}")
+
+    def _default_arrival(self, night: Night) -> datetime:
+        """Now, rounded up to the quarter hour, if the night is under way; else its opening."""
+        now = self.services.clock()
+        if not night.starts_at <= now < night.ends_at:
+            return night.starts_at
+        quarter = timedelta(minutes=15)
+        rounded = now.replace(microsecond=0) + timedelta(seconds=-int(now.timestamp()) % 900)
+        # Near closing, the last quarter hour before it (never before the opening).
+        return rounded if rounded < night.ends_at else max(night.starts_at, rounded - quarter)
+
+
+def _failure(err: Exception) -> str:
+    if isinstance(err, OSError | ConnectionError | TimeoutError) and not isinstance(
+            err, DatabaseError):
+        return "the database did not answer. Nothing is lost."
+    return str(err) or type(err).__name__

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
@@ -17,6 +17,7 @@ from textual.widgets import Static
 class KeyHelp:
     keys: str
     description: str
+    detail: str = ""
 
 
 def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
@@ -24,29 +25,42 @@ def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
     """One line per action with every key that reaches it ("← → ↑ ↓", "? f1").
 
     The screen's own keys come first, then the app's, then Textual's generic
-    ones (focus moves, copy), which are true but least interesting.
+    ones (focus moves, copy), which are true but least interesting. Actions
+    that share one key ("h" holds a free table, releases your own hold) share
+    a line. A footer word that has a longer tooltip keeps it as the detail.
     """
     generic = {(b.action, b.description) for b in Screen.BINDINGS if isinstance(b, Binding)}
-    grouped: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    grouped: dict[tuple[str, str], tuple[int, list[str], str]] = {}
     for _key, active_binding in active:
         binding = active_binding.binding
         if binding.system or not binding.description:
             continue
         description = binding.group.description if binding.group else binding.description
+        detail = binding.tooltip if binding.tooltip != description else ""
         if binding.tooltip and description[:1].islower():
             # Textual's own terse labels ("palette") read better as their tooltip.
-            description = binding.tooltip
+            description, detail = binding.tooltip, ""
         if (binding.action, binding.description) in generic:
             rank = 2
         else:
             rank = 1 if active_binding.node is active_binding.node.app else 0
         group = (description, "" if binding.group else binding.action)
-        _rank, keys = grouped.setdefault(group, (rank, []))
+        _rank, keys, _detail = grouped.setdefault(group, (rank, [], detail))
         shown = key_display(binding)
         if shown not in keys:
             keys.append(shown)
     ordered = sorted(grouped.items(), key=lambda item: item[1][0])
-    return [KeyHelp(" ".join(keys), description) for (description, _), (_, keys) in ordered]
+    lines: list[KeyHelp] = []
+    for (description, _), (_, keys, detail) in ordered:
+        joined = " ".join(keys)
+        same = next((i for i, line in enumerate(lines) if line.keys == joined), None)
+        if same is not None:
+            first = lines[same]
+            lines[same] = KeyHelp(joined, f"{first.description} / {description}",
+                                  first.detail or detail)
+        else:
+            lines.append(KeyHelp(joined, description, detail))
+    return lines
 
 
 class HelpScreen(ModalScreen[None]):
@@ -65,6 +79,7 @@ class HelpScreen(ModalScreen[None]):
             background: $surface;
         }
         & #help-title { text-style: bold; width: auto; }
+        & VerticalScroll { width: auto; height: auto; max-height: 1fr; }
         & #help-keys { width: auto; }
         & #help-hint { color: $text-muted; width: auto; }
     }
@@ -82,14 +97,21 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         width = max((len(item.keys) for item in self.keys), default=0)
+        described = max((len(item.description) for item in self.keys if item.detail), default=0)
         lines = Text()
         for item in self.keys:
             lines.append(item.keys.ljust(width + 2), style="bold")
-            lines.append(f"{item.description}\n")
+            if item.detail:
+                lines.append(item.description.ljust(described + 2))
+                lines.append(f"{item.detail}\n", style="dim")
+            else:
+                lines.append(f"{item.description}\n")
         lines.rstrip()
         with Vertical():
             yield Static(f"Keys: {self.help_title}", id="help-title")
-            yield Static(lines, id="help-keys")
+            # A long list scrolls; the title and the way out stay in view.
+            with VerticalScroll():
+                yield Static(lines, id="help-keys")
             yield Static("escape, q or ? to close", id="help-hint")
 
     async def action_dismiss(self, result: None = None) -> None:

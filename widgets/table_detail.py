@@ -77,13 +77,14 @@ class TableDetail(Widget):
         title = f"Table {table.number}"
         if table.name and not table.name.endswith(str(table.number)):
             title += f" ({table.name})"
-        facts = [title, self.floor_name, f"{capacity(table)} guests"]
+        # The status comes first after the name: on a narrow terminal the line is cut, not wrapped.
+        facts = [title, status_word(state.status, wide=True), self.floor_name,
+                 f"{capacity(table)} guests"]
         if table.vip:
             facts.append("★ VIP")
         if table.min_spend:
             facts.append(f"min spend {table.min_spend:,.0f}")
-        facts.append(status_word(state.status, wide=True))
-        parts.append(Text(" · ".join(f for f in facts if f),
+        parts.append(Text(" · ".join(f for f in facts if f), no_wrap=True, overflow="ellipsis",
                           style=self.get_component_rich_style("table-detail--title")))
 
         if state.hold is not None:

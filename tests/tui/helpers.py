@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -45,3 +46,34 @@ def shown_text(widget: Widget) -> str:
     console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
     console.print(widget.render())
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def screen_text(app: App[Any]) -> str:
+    """Everything on the terminal now, dialogs over the floor included, as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system=None, record=True, legacy_windows=False, safe_box=False)
+    # As App.export_screenshot draws it, as text instead of SVG.
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def toasts(app: App[Any]) -> list[str]:
+    """The messages of the notifications shown so far (titles included)."""
+    return [f"{n.title}: {n.message}" if n.title else n.message for n in app._notifications]
+
+
+class Keys:
+    """Presses keys and counts them, so a test can say how many a flow takes."""
+
+    def __init__(self, pilot: Pilot[Any]) -> None:
+        self.pilot = pilot
+        self.count = 0
+
+    async def press(self, *keys: str) -> None:
+        self.count += len(keys)
+        await self.pilot.press(*keys)
+
+    async def type(self, text: str) -> None:
+        await self.press(*text)

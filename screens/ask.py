@@ -1,0 +1,261 @@
+"""The floor's small questions: yes or no, a reason, a count; and the protocol every
+dialog of the floor follows.
+
+A `Dialog` gathers an answer. Given no `on_answer` it closes with the answer
+(the caller's push_screen callback gets it). Given `on_answer`, it hands the
+answer over and stays open showing "Saving…" until the caller says how the
+change went: `finish()` closes it, `failed(text)` shows why and lets the
+user try again from the same dialog (the caller keeps the operation id, so a
+retry after a lost connection cannot act twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from services.errors import BookingError
+from services.identity import AccountLocked, SignInError
+from widgets.entry import whole_number
+
+A = TypeVar("A")
+
+SAVING = "Saving…"
+
+
+class Dialog(ModalScreen[A | None], Generic[A]):
+    """A modal box: a heading, the body of a subclass, a status line and a hint of keys."""
+
+    DEFAULT_CSS = """
+    Dialog {
+        align: center middle;
+        background: $background 60%;
+        & > .dialog--box {
+            width: 72;
+            max-width: 100%;
+            height: auto;
+            max-height: 100%;
+            border: thick $accent;
+            border-title-style: bold;
+            background: $surface;
+            padding: 0 1;
+        }
+        & .dialog--text { width: 1fr; height: auto; }
+        & .dialog--status { width: 1fr; height: auto; color: $text-muted; }
+        & .dialog--status.-error { color: $text-error; text-style: bold; }
+        & .dialog--hint { width: 1fr; height: auto; color: $text-muted; }
+        & .dialog--gap { height: 1; }
+    }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close", id="dialog.close")]
+
+    working: reactive[bool] = reactive(False)
+
+    def __init__(self, heading: str, *, on_answer: Callable[[A, Dialog[A]], None] | None = None,
+                 name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.heading = heading
+        self._on_answer = on_answer
+        self._finish_on_resume = False
+
+    # What a subclass provides -----------------------------------------------
+
+    def compose_body(self) -> Iterable[Widget]:
+        return ()
+
+    def hint(self) -> str:
+        return "Enter  go · Esc  close"
+
+    # The protocol --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        box = Vertical(classes="dialog--box")
+        box.border_title = self.heading
+        with box:
+            yield from self.compose_body()
+            yield Static("", classes="dialog--status")
+            yield Static(self.hint(), classes="dialog--hint")
+
+    def answer(self, value: A) -> None:
+        if self.working:
+            return
+        if self._on_answer is None:
+            self.dismiss(value)
+            return
+        self.working = True
+        self.say(SAVING)
+        self._on_answer(value, self)
+
+    def keeps_open(self, refusal: BookingError) -> bool:
+        """Whether a refusal leaves this dialog open to correct and send again."""
+        return False
+
+    def failed(self, text: str) -> None:
+        """The change was refused or did not reach the database: say why, stay open."""
+        self.working = False
+        if self.is_attached:
+            self.say(text, error=True)
+
+    def finish(self) -> None:
+        """The change is made (or handed to another dialog): close."""
+        self.working = False
+        if not self.is_attached:
+            return
+        if self.app.screen is self:
+            self.dismiss(None)
+        else:
+            # Help (or the palette) is open over it: close once it is back on top.
+            self._finish_on_resume = True
+
+    def on_screen_resume(self) -> None:
+        if self._finish_on_resume:
+            self.dismiss(None)
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one(".dialog--status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    @property
+    def status_text(self) -> str:
+        return str(self.query_one(".dialog--status", Static).content)
+
+    def action_close(self) -> None:
+        # Closing while saving is allowed: the result still arrives as a toast.
+        self.dismiss(None)
+
+
+class ConfirmDialog(Dialog[bool]):
+    """Yes or no before a change that cannot be undone; y to go ahead, n or Esc to keep things."""
+
+    BINDINGS = [
+        Binding("y", "yes", "Yes", id="confirm.yes"),
+        Binding("n", "close", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, heading: str, question: str, *, yes: str,
+                 on_answer: Callable[[bool, Dialog[bool]], None] | None = None) -> None:
+        super().__init__(heading, on_answer=on_answer)
+        self.question = question
+        self.yes = yes
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.question, classes="dialog--text")
+        yield Static("", classes="dialog--gap")
+
+    def hint(self) -> str:
+        return f"y  {self.yes} · n or Esc  keep it as it is"
+
+    def action_yes(self) -> None:
+        self.answer(True)
+
+
+class ReasonDialog(Dialog[str]):
+    """A line of text that must not be empty (why a booking is cancelled)."""
+
+    def __init__(self, heading: str, question: str, *, placeholder: str = "",
+                 on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
+        super().__init__(heading, on_answer=on_answer)
+        self.question = question
+        self.placeholder = placeholder
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.question, classes="dialog--text")
+        yield Input(placeholder=self.placeholder, max_length=200, id="reason")
+
+    def hint(self) -> str:
+        return "Enter  next · Esc  keep the booking"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        reason = event.value.strip()
+        if not reason:
+            self.say("A reason is needed.", error=True)
+            return
+        self.answer(reason)
+
+
+class CountDialog(Dialog[int]):
+    """A number between 1 and `most`; Enter alone accepts `default`."""
+
+    DEFAULT_CSS = """
+    CountDialog #count { width: 10; }
+    """
+
+    def __init__(self, heading: str, question: str, *, default: int, most: int,
+                 verb: str = "accept",
+                 on_answer: Callable[[int, Dialog[int]], None] | None = None) -> None:
+        super().__init__(heading, on_answer=on_answer)
+        self.question = question
+        self.default = default
+        self.most = most
+        self.verb = verb
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.question, classes="dialog--text")
+        # Prefilled and selected: Enter accepts it, typing replaces it.
+        yield Input(str(self.default), restrict=r"\d*", max_length=3, id="count")
+
+    def hint(self) -> str:
+        return f"Enter  {self.verb} · Esc  close"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip() or str(self.default)
+        try:
+            count = whole_number(text, least=1, most=self.most)
+        except ValueError as err:
+            self.say(f"Type {_range(self.most)}: {err}.", error=True)
+            return
+        self.answer(count)
+
+
+class CodeDialog(Dialog[str]):
+    """The six digits an authenticator shows now: the step-up some changes need."""
+
+    DEFAULT_CSS = """
+    CodeDialog #code { width: 12; }
+    """
+
+    def __init__(self, heading: str, reason: str, *,
+                 on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
+        super().__init__(heading, on_answer=on_answer)
+        self.reason = reason
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.reason, classes="dialog--text")
+        yield Input(restrict=r"[0-9 ]*", max_length=7, placeholder="123456", id="code")
+
+    def hint(self) -> str:
+        return "Enter  go on · Esc  leave it"
+
+    def keeps_open(self, refusal: BookingError) -> bool:
+        # A mistyped or stale code can be typed again; a locked account cannot.
+        return isinstance(refusal, SignInError) and not isinstance(refusal, AccountLocked)
+
+    def failed(self, text: str) -> None:
+        super().failed(text)
+        if self.is_attached:
+            self.query_one("#code", Input).clear()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        code = event.value.replace(" ", "")
+        if len(code) != 6:
+            self.say("The code is six digits.", error=True)
+            return
+        self.answer(code)
+
+
+def _range(most: int) -> str:
+    return "1" if most == 1 else f"a number from 1 to {most}"

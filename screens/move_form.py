@@ -1,0 +1,95 @@
+"""Moving a booking: another table (or tables, "15+16") and/or another arrival time.
+
+The booking keeps its length; a time change moves its end too, up to the
+night's closing. Both fields start at the booking's current values, so only
+what changes needs typing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from textual.widget import Widget
+
+from screens.ask import Dialog
+from screens.form import Check, FormDialog, arrival_check
+from services.models import Booking, Night, Table
+from widgets.display import local_time
+from widgets.entry import clock_in_night, table_numbers
+from widgets.field import Field, Verdict, error, ok, warn
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRequest:
+    """Only what changes: None keeps the booking's tables or time."""
+
+    table_ids: tuple[int, ...] | None
+    starts_at: datetime | None
+
+
+def joined(numbers: Iterable[int]) -> str:
+    return "+".join(str(n) for n in numbers)
+
+
+def tables_check(tables: Mapping[int, Table], party: int) -> Check:
+    """Table numbers that exist, and whether together they seat the party."""
+    def check(text: str) -> Verdict:
+        try:
+            numbers = table_numbers(text)
+        except ValueError as err:
+            return error(str(err))
+        unknown = [n for n in numbers if n not in tables]
+        if unknown:
+            return error(f"no table {joined(unknown)}")
+        chosen = [tables[n] for n in numbers]
+        least, most = min(t.min_party for t in chosen), sum(t.max_party for t in chosen)
+        seats = f"seats {least}-{most}" if least != most else f"seats {most}"
+        if least <= party <= most:
+            return ok(seats)
+        return warn(f"{seats}, the party is {party}: Enter offers tables that fit")
+    return check
+
+
+class MoveForm(FormDialog[MoveRequest]):
+    """`tables` maps every table number of the venue to its table."""
+
+    def __init__(self, booking: Booking, tables: Mapping[int, Table], night: Night, timezone: str,
+                 *, on_answer: Callable[[MoveRequest, Dialog[MoveRequest]], None] | None = None,
+                 ) -> None:
+        self.by_id = {t.id: t for t in tables.values()}
+        self.current = tuple(sorted(self.by_id[i].number for i in booking.table_ids
+                                    if i in self.by_id))
+        super().__init__(f"Move {booking.ref} · {booking.guest_name} · party of "
+                         f"{booking.party_size}", on_answer=on_answer)
+        self.booking = booking
+        self.tables = tables
+        self.night = night
+        self.timezone = timezone
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Field("Table", joined(self.current),
+                    check=tables_check(self.tables, self.booking.party_size),
+                    restrict=r"[0-9+, ]*", max_length=12, input_width=8, id="tables")
+        yield Field("Arrival", local_time(self.booking.starts_at, self.timezone),
+                    check=arrival_check(self.night, self.timezone), restrict=r"[0-9:]*",
+                    max_length=5, input_width=8, id="arrival")
+
+    def hint(self) -> str:
+        return "Enter  move · Tab/↑↓  fields · Esc  close"
+
+    def send(self) -> None:
+        numbers = tuple(table_numbers(self.value_of("tables")))
+        starts_at = clock_in_night(self.value_of("arrival"), self.night.starts_at,
+                                   self.night.ends_at, self.timezone)
+        new_tables = None if numbers == self.current else tuple(
+            self.tables[n].id for n in numbers)
+        # Minutes are what the form shows: a walk-in's start has seconds that must not count.
+        same_time = (local_time(starts_at, self.timezone)
+                     == local_time(self.booking.starts_at, self.timezone))
+        new_start = None if same_time else starts_at
+        if new_tables is None and new_start is None:
+            self.say("Change the table or the time (or Esc to leave it).", error=True)
+            return
+        self.answer(MoveRequest(new_tables, new_start))

@@ -1,0 +1,78 @@
+"""Reading what staff type into a form: counts, clock times within a night, money, table numbers.
+
+Each reader returns the value or raises ValueError with a few words that fit
+beside the field ("between 2 and 6", "outside tonight's hours 22:00-03:00").
+No Textual here: the same readers serve every form and are easy to test.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from widgets.display import local_time
+
+_CLOCK = re.compile(r"^\s*(\d{1,2})(?::?(\d{2}))?\s*$")
+
+
+def whole_number(text: str, *, least: int = 1, most: int | None = None) -> int:
+    """A count typed as digits, at least `least` and at most `most`."""
+    text = text.strip()
+    if not text.isdigit():
+        raise ValueError("a whole number" if text else "needed")
+    value = int(text)
+    if value < least:
+        raise ValueError(f"at least {least}")
+    if most is not None and value > most:
+        raise ValueError(f"at most {most}")
+    return value
+
+
+def night_hours(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
+    return f"{local_time(starts_at, timezone)}-{local_time(ends_at, timezone)}"
+
+
+def clock_in_night(text: str, starts_at: datetime, ends_at: datetime, timezone: str) -> datetime:
+    """A local time typed as HH:MM (or HHMM, H:MM, HH), placed on the night it falls in.
+
+    A night runs past midnight, so 01:30 is the next calendar day; the time
+    must fall from the opening up to (not at) the closing.
+    """
+    match = _CLOCK.match(text)
+    if match is None:
+        raise ValueError("a time like 23:30" if text.strip() else "needed")
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if hour > 23 or minute > 59:
+        raise ValueError("a time like 23:30")
+    zone = ZoneInfo(timezone)
+    first: date = starts_at.astimezone(zone).date()
+    for day in (first, first + timedelta(days=1)):
+        moment = datetime.combine(day, time(hour, minute), tzinfo=zone)
+        if starts_at <= moment < ends_at:
+            return moment
+    raise ValueError(f"outside tonight's hours {night_hours(starts_at, ends_at, timezone)}")
+
+
+def money(text: str) -> Decimal:
+    """An amount like 50 or 50.00; empty means none."""
+    text = text.strip()
+    if not text:
+        return Decimal(0)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("an amount like 50 or 50.00") from None
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -2 or value < 0:
+        raise ValueError("an amount like 50 or 50.00")
+    return value
+
+
+def table_numbers(text: str) -> list[int]:
+    """One table number or several joined by +, commas or spaces ("15+16")."""
+    parts = [p for p in re.split(r"[+,\s]+", text.strip()) if p]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise ValueError("a table number, or 15+16" if text.strip() else "needed")
+    return sorted({int(p) for p in parts})
