@@ -516,8 +516,8 @@ class FloorScreen(Screen[None]):
         hold = state.hold
         if hold is None:
             return False
-        # Holds made from this console, and (after a restart) holds in this staff member's name.
-        return hold.id in self._my_holds or hold.holder == self.services.actor.name
+        mine = hold.staff_id is not None and hold.staff_id == self.services.actor.staff_id
+        return mine or hold.id in self._my_holds
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         spec = BY_NAME.get(action)

@@ -105,6 +105,7 @@ class BookingService:
     def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
         self._db = db
         self._clock = clock
+        self._tz: ZoneInfo | None = None
 
     # ------------------------------------------------------------------ core
 
@@ -206,15 +207,20 @@ class BookingService:
             return InvalidInput("A cancellation needs a reason.")
         return BookingError(f"The database refused this: {err}")
 
+    async def _local(self, moment: datetime) -> datetime:
+        """A moment in the venue's time zone, for messages."""
+        if self._tz is None:
+            async with self._db.transaction(readonly=True) as conn:
+                self._tz = ZoneInfo(await conn.fetchval("select timezone from backroom.venue limit 1"))
+        return moment.astimezone(self._tz)
+
     async def _hours(self, detail: dict[str, Any]) -> str:
         try:
             opens = datetime.fromisoformat(detail["opens"])
             closes = datetime.fromisoformat(detail["closes"])
         except (KeyError, ValueError):
             return "."
-        async with self._db.transaction(readonly=True) as conn:
-            tz = ZoneInfo(await conn.fetchval("select timezone from backroom.venue limit 1"))
-        return f" ({opens.astimezone(tz):%H:%M} to {closes.astimezone(tz):%H:%M})."
+        return f" ({await self._local(opens):%H:%M} to {await self._local(closes):%H:%M})."
 
     async def _taken(self, err: asyncpg.PostgresError, detail: dict[str, Any],
                      ctx: dict[str, Any]) -> TableTaken:
@@ -271,7 +277,7 @@ class BookingService:
         return await self.alternatives(
             ctx["night_id"], ctx["party"], ctx["starts_at"], ctx["ends_at"],
             near_tables=ctx.get("table_ids") or [], ignore_booking=ctx.get("booking_id"),
-            other_times=other_times,
+            other_times=other_times, exclude_tables=ctx.get("exclude_tables") or [],
         )
 
     # ------------------------------------------------------------------ reads
@@ -296,6 +302,7 @@ class BookingService:
         near_tables: list[int] | tuple[int, ...] = (),
         ignore_booking: int | None = None,
         other_times: bool = True,
+        exclude_tables: list[int] | tuple[int, ...] = (),
         limit: int = 6,
     ) -> list[Alternative]:
         """Free tables that fit the party: the same floor first, then the other
@@ -308,7 +315,7 @@ class BookingService:
                                 where id = any($4::smallint[]) limit 1)) as same_floor
                 from backroom.venue_table t join backroom.floor f on f.id = t.floor_id
                 where $1 between t.min_party and t.max_party
-                  and t.id <> all($4::smallint[])
+                  and t.id <> all($4::smallint[]) and t.id <> all($7::smallint[])
                   and not exists (
                       select from backroom.booking_table bt
                       where bt.table_id = t.id and bt.active and bt.during && tstzrange($2, $3)
@@ -321,6 +328,7 @@ class BookingService:
                 limit $6
                 """,
                 party, starts_at, ends_at, list(near_tables), ignore_booking, limit,
+                list(exclude_tables),
             )
             result = [
                 Alternative((r["id"],), (r["number"],), r["floor_name"], starts_at, ends_at,
@@ -564,7 +572,7 @@ class BookingService:
                 latest = await self._read(conn, booking_id)
                 raise StaleBooking(
                     f"Booking {current['ref']} was changed by {current['changed_by']} at "
-                    f"{current['updated_at']:%H:%M:%S} since you looked: it is now "
+                    f"{await self._local(current['updated_at']):%H:%M:%S} since you looked: it is now "
                     f"{latest.status.value.replace('_', ' ')}. Nothing was changed; look again.",
                     info=StaleInfo(current["changed_by"], current["updated_at"], latest),
                 )
@@ -624,8 +632,17 @@ class BookingService:
 
     async def no_show(self, actor: Actor, booking_id: int, version: int, *,
                       op_id: str | None = None) -> Booking:
+        now = self._clock()
+
+        async def due(_conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+            if current["starts_at"] > now:
+                raise InvalidInput(
+                    f"The party is due at {await self._local(current['starts_at']):%H:%M}: "
+                    "too early to mark a no-show."
+                )
+
         return await self._change(actor, "no_show", booking_id, version, "status = 'no_show'", (),
-                                  op_id)
+                                  op_id, before=due)
 
     async def complete(self, actor: Actor, booking_id: int, version: int, *,
                        op_id: str | None = None) -> Booking:
@@ -664,7 +681,8 @@ class BookingService:
             night_id = await conn.fetchval("select night_id from backroom.booking where id = $1",
                                            booking_id)
         ctx = {"night_id": night_id, "party": party, "starts_at": start, "ends_at": end,
-               "table_ids": tables, "booking_id": booking_id}
+               "table_ids": tables, "booking_id": booking_id,
+               "exclude_tables": list(current.table_ids)}
 
         async def retable(conn: asyncpg.Connection) -> None:
             await conn.execute(
@@ -723,7 +741,7 @@ class BookingService:
                 " renewed_at = clock_timestamp()"
                 " where table_id = $1 and staff_id = $2 and during && tstzrange($4, $5)"
                 " and expires_at > clock_timestamp()"
-                " returning id, table_id, holder, expires_at",
+                " returning id, table_id, holder, expires_at, staff_id",
                 table_id, actor.staff_id, secs, start, end,
             )
             if row is None:
@@ -731,7 +749,7 @@ class BookingService:
                     "insert into backroom.hold (table_id, night_id, during, staff_id, holder, expires_at)"
                     " values ($1, $2, tstzrange($3, $4), $5, $6,"
                     " clock_timestamp() + make_interval(secs => $7))"
-                    " returning id, table_id, holder, expires_at",
+                    " returning id, table_id, holder, expires_at, staff_id",
                     table_id, night_id, start, end, actor.staff_id, actor.name, secs,
                 )
             assert row is not None  # an insert that returns, or raises
@@ -739,7 +757,7 @@ class BookingService:
 
         result = await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx)
         return Hold(result["id"], result["table_id"], result["holder"],
-                    datetime.fromisoformat(result["expires_at"]))
+                    datetime.fromisoformat(result["expires_at"]), result.get("staff_id"))
 
     async def renew_hold(self, actor: Actor, hold_id: int, *, seconds: int | None = None) -> Hold:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -748,7 +766,7 @@ class BookingService:
                 " expires_at = clock_timestamp() + make_interval(secs => coalesce($3,"
                 "   (select v.hold_seconds from backroom.venue v limit 1)))"
                 " where id = $1 and staff_id = $2 and expires_at > clock_timestamp()"
-                " returning id, table_id, holder, expires_at",
+                " returning id, table_id, holder, expires_at, staff_id",
                 hold_id, actor.staff_id, seconds,
             )
             if row is None:
@@ -758,7 +776,7 @@ class BookingService:
         result = await self._operation(actor, "renew_hold", None, body, entity="hold",
                                        entity_id=hold_id)
         return Hold(result["id"], result["table_id"], result["holder"],
-                    datetime.fromisoformat(result["expires_at"]))
+                    datetime.fromisoformat(result["expires_at"]), result.get("staff_id"))
 
     async def release_hold(self, actor: Actor, hold_id: int) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:

@@ -50,7 +50,7 @@ _BOOKINGS = BOOKING_SELECT + """
     order by b.starts_at, b.id
 """
 _HOLDS = """
-    select id, table_id, holder, expires_at from backroom.hold
+    select id, table_id, holder, expires_at, staff_id from backroom.hold
     where night_id = $1 and expires_at > $2
 """
 

@@ -94,6 +94,7 @@ class Hold:
     table_id: int
     holder: str
     expires_at: datetime
+    staff_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

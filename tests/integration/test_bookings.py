@@ -354,3 +354,36 @@ async def test_the_sweeper_expires_while_running(
         assert (await bookings.get(b.id)).status is BookingStatus.EXPIRED
     finally:
         task.cancel()
+
+
+async def test_no_show_only_once_the_party_is_due(
+    bookings: BookingService, staff: dict[str, Actor], night: Night
+) -> None:
+    late = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
+                                 starts_at=night.starts_at + timedelta(hours=3),
+                                 guest=GuestDetails("Late Arrival"))
+    late = await bookings.confirm(staff["Maya"], late.id, late.version)
+    with pytest.raises(InvalidInput, match="due at 01:00: too early to mark a no-show"):
+        await bookings.no_show(staff["Dora"], late.id, late.version)
+
+
+async def test_move_alternatives_never_offer_where_it_already_is(
+    bookings: BookingService, staff: dict[str, Actor], night: Night
+) -> None:
+    maya = staff["Maya"]
+    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
+                              starts_at=night.starts_at, guest=GuestDetails("Stay Put"))
+    with pytest.raises(TableTaken) as err:
+        await bookings.move(maya, b.id, b.version, table_ids=[1])
+    assert err.value.alternatives
+    assert all(FREE not in a.table_ids for a in err.value.alternatives if a.why != "another time")
+
+
+async def test_a_hold_says_whose_it_is(
+    bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services
+) -> None:
+    hold = await bookings.hold(staff["Maya"], night_id=night.id, table_id=FREE)
+    assert hold.staff_id == staff["Maya"].staff_id
+    snap = await services.floor.snapshot(night.id)
+    shown = snap.tables[FREE].hold
+    assert shown is not None and shown.staff_id == staff["Maya"].staff_id
