@@ -93,6 +93,15 @@ def _booking_from_json(d: dict[str, Any]) -> Booking:
     })
 
 
+def _hold_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {**dict(row), "expires_at": row["expires_at"].isoformat()}
+
+
+def _hold_from_json(d: dict[str, Any]) -> Hold:
+    return Hold(d["id"], d["table_id"], d["holder"], datetime.fromisoformat(d["expires_at"]),
+                d.get("staff_id"))
+
+
 def _detail(err: asyncpg.PostgresError) -> dict[str, Any]:
     try:
         value = json.loads(getattr(err, "detail", None) or "{}")
@@ -753,11 +762,10 @@ class BookingService:
                     table_id, night_id, start, end, actor.staff_id, actor.name, secs,
                 )
             assert row is not None  # an insert that returns, or raises
-            return {**dict(row), "expires_at": row["expires_at"].isoformat()}
+            return _hold_json(row)
 
-        result = await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx)
-        return Hold(result["id"], result["table_id"], result["holder"],
-                    datetime.fromisoformat(result["expires_at"]), result.get("staff_id"))
+        return _hold_from_json(
+            await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx))
 
     async def renew_hold(self, actor: Actor, hold_id: int, *, seconds: int | None = None) -> Hold:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -771,12 +779,10 @@ class BookingService:
             )
             if row is None:
                 raise HoldExpired("That hold has lapsed or is not yours; hold the table again.")
-            return {**dict(row), "expires_at": row["expires_at"].isoformat()}
+            return _hold_json(row)
 
-        result = await self._operation(actor, "renew_hold", None, body, entity="hold",
-                                       entity_id=hold_id)
-        return Hold(result["id"], result["table_id"], result["holder"],
-                    datetime.fromisoformat(result["expires_at"]), result.get("staff_id"))
+        return _hold_from_json(await self._operation(actor, "renew_hold", None, body, entity="hold",
+                                                     entity_id=hold_id))
 
     async def release_hold(self, actor: Actor, hold_id: int) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
