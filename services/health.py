@@ -1,0 +1,218 @@
+"""Health figures for the support screen and `backroom health --json`.
+
+What the live feed measured (commit-to-console latency, reconnects, the age
+of the last event and of the data shown) and what the server says now
+(reachable, version, connections to this database, listeners, how full the
+NOTIFY queue is). `gather_health` reads both; `check` also opens and closes
+the database itself, for the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.db import Database, DatabaseError, explain
+from services.presence import PRESENCE_APPLICATION
+from services.realtime import LISTEN_APPLICATION, ChangeFeed, LatencyStats, LatencySummary
+
+PROBE_CHANNEL = "backroom_health_probe"
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyFigures:
+    """Percentiles in milliseconds; None when there were no samples."""
+
+    samples: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+    @classmethod
+    def of(cls, summary: LatencySummary) -> LatencyFigures:
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value * 1000, 2)
+
+        return cls(samples=summary.count, p50_ms=ms(summary.p50), p95_ms=ms(summary.p95),
+                   p99_ms=ms(summary.p99), max_ms=ms(summary.max))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """What this console's live feed knows (None in a report made without a feed)."""
+
+    state: str
+    attempt: int
+    reconnects: int
+    last_event_age_s: float | None
+    data_age_s: float | None
+    commit_to_console: LatencyFigures
+    clock_offset_ms: float | None
+    detection_bound_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    checked_at: datetime
+    database: str
+    reachable: bool
+    error: str | None = None
+    server_version: str | None = None
+    round_trip_ms: float | None = None
+    connections: int | None = None
+    connections_by_state: dict[str, int] = field(default_factory=dict)
+    connections_by_application: dict[str, int] = field(default_factory=dict)
+    listeners: int | None = None
+    presence_connections: int | None = None
+    notify_queue_usage: float | None = None
+    notify_probe: LatencyFigures | None = None
+    feed: FeedHealth | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Reachable, and Live if there is a feed."""
+        return self.reachable and (self.feed is None or self.feed.state == "live")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["checked_at"] = self.checked_at.isoformat()
+        data["ok"] = self.ok
+        return data
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+
+def feed_health(feed: ChangeFeed) -> FeedHealth:
+    def rounded(value: float | None, digits: int = 3) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return FeedHealth(
+        state=feed.status.state.value,
+        attempt=feed.status.attempt,
+        reconnects=feed.reconnects,
+        last_event_age_s=rounded(feed.age_of_last_event()),
+        data_age_s=rounded(feed.age_of_data()),
+        commit_to_console=LatencyFigures.of(feed.latency.summary()),
+        clock_offset_ms=round(feed.clock.offset * 1000, 2) if feed.clock.known else None,
+        detection_bound_s=feed.detection_bound,
+    )
+
+
+async def gather_health(db: Database, feed: ChangeFeed | None = None, *,
+                        probe: int = 0, timeout: float = 5.0) -> HealthReport:
+    """Ask the server how it is and read what the feed measured.
+
+    `probe` > 0 also times that many NOTIFY round trips through a fresh
+    LISTEN connection (useful where there is no feed, e.g. the command line).
+    Never raises for a server problem: `reachable` is False and `error` says why.
+    """
+    checked_at = datetime.now(UTC)
+    fed = feed_health(feed) if feed is not None else None
+    try:
+        figures = await asyncio.wait_for(_server_figures(db), timeout)
+        notify_probe = await asyncio.wait_for(_probe(db, probe), timeout) if probe > 0 else None
+    except Exception as err:
+        error = _why(err, db.dsn, timeout)
+        return HealthReport(checked_at=checked_at, database=str(db.target), reachable=False,
+                            error=error, feed=fed)
+    return HealthReport(checked_at=checked_at, database=str(db.target), reachable=True,
+                        notify_probe=notify_probe, feed=fed, **figures)
+
+
+async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthReport:
+    """`gather_health` on a database of its own, opened and closed here."""
+    db = Database(dsn, min_size=1, max_size=2)
+    try:
+        await asyncio.wait_for(db.open(), timeout)
+    except Exception as err:
+        error = _why(err, dsn, timeout)
+        return HealthReport(checked_at=datetime.now(UTC), database=str(db.target),
+                            reachable=False, error=error)
+    try:
+        return await gather_health(db, probe=probe, timeout=timeout)
+    finally:
+        await db.close()
+
+
+def _why(err: Exception, dsn: str, timeout: float) -> str:
+    if isinstance(err, TimeoutError):
+        return f"Postgres did not answer within {timeout:.0f} s."
+    return str(err if isinstance(err, DatabaseError) else explain(err, dsn))
+
+
+async def _server_figures(db: Database) -> dict[str, Any]:
+    async with db.transaction(readonly=True) as conn:
+        start = time.perf_counter()
+        await conn.fetchval("select 1")
+        round_trip = time.perf_counter() - start
+        row = await conn.fetchrow(
+            "select current_setting('server_version') as version,"
+            " pg_notification_queue_usage() as queue,"
+            " to_regprocedure('backroom.connection_stats()') is not null as has_stats"
+        )
+        assert row is not None
+        if row["has_stats"]:
+            rows = await conn.fetch(
+                "select application_name, state, connections from backroom.connection_stats()")
+        else:
+            # An older schema: names are visible to everyone, states are not.
+            rows = await conn.fetch(
+                "select coalesce(application_name, '') as application_name,"
+                " coalesce(state, 'unknown') as state, count(*)::int as connections"
+                " from pg_stat_activity where datname = current_database()"
+                " and backend_type = 'client backend' group by 1, 2")
+    by_state: dict[str, int] = {}
+    by_app: dict[str, int] = {}
+    for r in rows:
+        by_state[r["state"]] = by_state.get(r["state"], 0) + r["connections"]
+        name = r["application_name"] or "(unnamed)"
+        by_app[name] = by_app.get(name, 0) + r["connections"]
+    return {
+        "server_version": row["version"],
+        "round_trip_ms": round(round_trip * 1000, 2),
+        "connections": sum(by_state.values()),
+        "connections_by_state": dict(sorted(by_state.items())),
+        "connections_by_application": dict(sorted(by_app.items())),
+        "listeners": by_app.get(LISTEN_APPLICATION, 0),
+        "presence_connections": by_app.get(PRESENCE_APPLICATION, 0),
+        "notify_queue_usage": float(row["queue"]),
+    }
+
+
+async def _probe(db: Database, rounds: int) -> LatencyFigures:
+    """Time NOTIFY from a pooled connection to a listening one, `rounds` times."""
+    listener = await db.listener_connection()
+    arrived: asyncio.Queue[str] = asyncio.Queue()
+
+    def heard(_c: object, _pid: int, _ch: str, payload: object) -> None:
+        arrived.put_nowait(str(payload))
+
+    stats = LatencyStats()
+    try:
+        await listener.add_listener(PROBE_CHANNEL, heard)
+        async with db.pool.acquire() as conn:
+            for n in range(rounds):
+                start = time.perf_counter()
+                await conn.execute("select pg_notify($1, $2)", PROBE_CHANNEL, str(n))
+                while await arrived.get() != str(n):
+                    pass
+                stats.add(time.perf_counter() - start)
+    finally:
+        listener.terminate()
+    return LatencyFigures.of(stats.summary())
+
+
+__all__ = [
+    "FeedHealth",
+    "HealthReport",
+    "LatencyFigures",
+    "check",
+    "feed_health",
+    "gather_health",
+]

@@ -1,0 +1,200 @@
+"""Twenty consoles (service level: a feed, a batcher and a floor each) watch a
+random burst of concurrent booking operations and all end on exactly what the
+database holds.
+
+(At least two real apps under run_test are the UI side's part of the issue;
+they belong in tests/tui.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from console.wiring import Services
+from services.bookings import BookingService, GuestDetails
+from services.db import Actor, Database
+from services.errors import BookingError
+from services.floor import FloorService
+from services.models import Night, TableState
+from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, ListenTransport
+from tests.conftest import fixed_clock
+from tests.integration.test_realtime import until
+
+CONSOLES = 20
+WORKERS = 8
+OPERATIONS_EACH = 30
+
+
+class ServiceConsole:
+    """A console without a screen: keeps table -> latest state for one night."""
+
+    def __init__(self, dsn: str, night_id: int) -> None:
+        self.night_id = night_id
+        self.db = Database(dsn, min_size=1, max_size=2)
+        self.floor = FloorService(self.db, fixed_clock)
+        self.tables: dict[int, TableState] = {}
+        self.reloads = 0
+        self.batcher = ChangeBatcher(self._apply, every=0.1)
+        self.feed = ChangeFeed(ListenTransport(self.db.listener_connection), on_change=self._heard,
+                               on_status=lambda _s: None, resync=self._reload_all)
+        self.task: asyncio.Task[None] | None = None
+
+    def _heard(self, change: Change) -> None:
+        if change.night in (None, self.night_id):
+            self.batcher.add(change)
+
+    async def _apply(self, batch: ChangeBatch) -> None:
+        if not batch.concerns(self.night_id):
+            return
+        snapshot = await self.floor.snapshot(self.night_id)
+        self.reloads += 1
+        if batch.everything:
+            self.tables = dict(snapshot.tables)
+        else:
+            # Merged per table: only the tiles the batch names change.
+            for table_id in batch.tables:
+                self.tables[table_id] = snapshot.tables[table_id]
+
+    async def _reload_all(self) -> None:
+        self.batcher.clear()
+        self.tables = dict((await self.floor.snapshot(self.night_id)).tables)
+
+    async def start(self) -> None:
+        await self.db.open()
+        self.task = asyncio.create_task(self.feed.run())
+
+    async def stop(self) -> None:
+        self.batcher.close()
+        await self.feed.stop()
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self.task, timeout=5)
+        await self.db.close()
+
+
+@pytest.fixture
+async def night(services: Services) -> Night:
+    found = await services.floor.tonight()
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+async def watching(dsn: str, night: Night) -> AsyncIterator[list[ServiceConsole]]:
+    consoles = [ServiceConsole(dsn, night.id) for _ in range(CONSOLES)]
+    await asyncio.gather(*(c.start() for c in consoles))
+    await until(lambda: all(c.feed.status.state is FeedState.LIVE for c in consoles), timeout=20)
+    yield consoles
+    await asyncio.gather(*(c.stop() for c in consoles))
+
+
+@pytest.fixture
+async def managers(admin: asyncpg.Connection) -> list[Actor]:
+    rows = await admin.fetch(
+        "insert into backroom.staff (email, display_name, role)"
+        " select 'burst' || n || '@backroom.test', 'Burst ' || n, 'manager'"
+        " from generate_series(1, $1) n returning id, display_name",
+        WORKERS,
+    )
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager") for r in rows]
+
+
+async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int:
+    """Random operations from several staff at once; returns how many succeeded."""
+    dbs = [Database(dsn, min_size=1, max_size=2) for _ in managers]
+    await asyncio.gather(*(db.open() for db in dbs))
+    done = 0
+
+    async def staff_member(n: int, actor: Actor, svc: BookingService) -> None:
+        nonlocal done
+        rng = random.Random(seed * 100 + n)
+        mine: list[int] = []
+        holds: list[int] = []
+        for _ in range(OPERATIONS_EACH):
+            table = rng.randint(1, 16)
+            op = rng.choice(["create", "create", "hold", "release", "confirm", "check_in",
+                             "cancel", "move"])
+            try:
+                if op == "create":
+                    start = night.starts_at + timedelta(minutes=30 * rng.randint(0, 8))
+                    booking = await svc.create(
+                        actor, night_id=night.id, table_ids=[table], party_size=2 + rng.randint(0, 2),
+                        starts_at=start, ends_at=start + timedelta(hours=1),
+                        guest=GuestDetails(f"Burst guest {n}-{rng.randint(0, 10**6)}"))
+                    mine.append(booking.id)
+                elif op == "hold":
+                    start = night.starts_at + timedelta(minutes=30 * rng.randint(0, 8))
+                    held = await svc.hold(actor, night_id=night.id, table_id=table, starts_at=start,
+                                          ends_at=start + timedelta(minutes=30))
+                    holds.append(held.id)
+                elif op == "release" and holds:
+                    await svc.release_hold(actor, holds.pop())
+                elif op in ("confirm", "check_in", "cancel", "move") and mine:
+                    booking = await svc.get(rng.choice(mine))
+                    status = booking.status.value
+                    if status == "pending":
+                        await svc.confirm(actor, booking.id, booking.version)
+                    elif status == "confirmed" and op == "check_in":
+                        await svc.check_in(actor, booking.id, booking.version, 1)
+                    elif status == "confirmed" and op == "cancel":
+                        await svc.cancel(actor, booking.id, booking.version, "changed plans")
+                    elif status in ("confirmed", "arrived"):
+                        await svc.move(actor, booking.id, booking.version, table_ids=[table])
+                    else:
+                        continue
+                else:
+                    continue
+                done += 1
+            except BookingError:
+                pass  # refused by the rules: a fine outcome in a burst
+
+    try:
+        await asyncio.gather(*(
+            staff_member(n, actor, BookingService(db, fixed_clock))
+            for n, (actor, db) in enumerate(zip(managers, dbs, strict=True))))
+    finally:
+        await asyncio.gather(*(db.close() for db in dbs))
+    return done
+
+
+async def notes_storm(admin: asyncpg.Connection, night: Night, changes: int = 400) -> int:
+    """Another client rewriting booking notes as fast as it can: one commit, one notification each."""
+    ids = [r["id"] for r in await admin.fetch(
+        "select distinct b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
+        " where b.night_id = $1 and b.status in ('pending', 'confirmed', 'arrived')", night.id)]
+    rng = random.Random(7)
+    for n in range(changes):
+        await admin.execute("update backroom.booking set notes = $2 where id = $1", rng.choice(ids),
+                            f"storm {n}")
+    return changes
+
+
+async def test_twenty_consoles_end_on_what_the_database_holds(
+    dsn: str, services: Services, night: Night, managers: list[Actor],
+    watching: list[ServiceConsole], admin: asyncpg.Connection,
+) -> None:
+    succeeded, storm = await asyncio.gather(burst(dsn, managers, night, seed=20261120),
+                                            notes_storm(admin, night))
+    assert succeeded >= 40, f"the burst did too little ({succeeded} operations)"
+
+    truth = dict((await FloorService(services.db, fixed_clock).snapshot(night.id)).tables)
+
+    def agree() -> bool:
+        return all(c.tables == truth and c.batcher.pending == 0 for c in watching)
+
+    await until(agree, timeout=30)
+    # Give a straggling notification the chance to prove us wrong, then check again.
+    await asyncio.gather(*(c.batcher.drain() for c in watching))
+    assert all(c.tables == truth for c in watching)
+
+    heard = sum(c.batcher.received for c in watching)
+    flushed = sum(c.batcher.flushes for c in watching)
+    assert heard >= CONSOLES * (succeeded + storm), "every console heard every operation"
+    assert flushed < heard / 3, f"bursts were merged ({heard} changes, {flushed} flushes)"

@@ -1,0 +1,306 @@
+"""The feed through real outages, on a Postgres server of this module's own:
+the server stopped and started again, and a network path that goes silent
+(a proxy on loopback that stops forwarding without closing anything).
+
+The server lives in a directory from tempfile.mkdtemp, not under pytest's
+tmp_path: a new pytest run resets that tree's permissions, which breaks a
+server running as its own user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services import migrations, seed
+from services.db import Database
+from services.embedded import EmbeddedPostgres, ServerInfo
+from services.floor import FloorService
+from services.models import FloorSnapshot
+from services.realtime import Change, ChangeFeed, FeedState, FeedStatus, ListenTransport
+from tests.conftest import SAMPLE_NIGHT, fixed_clock
+from tests.integration.test_realtime import until
+
+DATABASE = "backroom"
+LOGIN, PASSWORD = "floor_console", "s3cret-for-tests"
+DETECTION_BOUND = 5.0  # the issue's bound for noticing a silent connection
+
+
+@dataclass
+class OwnServer:
+    pg: EmbeddedPostgres
+
+    @property
+    def info(self) -> ServerInfo:
+        info = self.pg.running()
+        assert info is not None, "the module's server is not running"
+        return info
+
+    @property
+    def owner_dsn(self) -> str:
+        return self.info.dsn(database=DATABASE)
+
+    def tcp_dsn(self, port: int) -> str:
+        """The console's login over TCP, to `port` (the server's, or a proxy's)."""
+        return f"postgresql://{LOGIN}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
+
+
+@pytest.fixture(scope="module")
+async def own_server() -> AsyncIterator[OwnServer]:
+    data = Path(tempfile.mkdtemp(prefix="backroom-realtime-pg-"))
+    pg = EmbeddedPostgres(
+        data, extra_settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+    try:
+        info = await asyncio.to_thread(pg.start)
+        root = await asyncpg.connect(info.dsn())
+        try:
+            await root.execute(f"create database {DATABASE}")
+        finally:
+            await root.close()
+        conn = await asyncpg.connect(info.dsn(database=DATABASE))
+        try:
+            await migrations.migrate(conn)
+            await seed.seed_venue(conn, seed.load_layout())
+            await seed.seed_sample(conn, SAMPLE_NIGHT, days=2)
+            # A console's own login: not the owner, a member of the console role.
+            await conn.execute(f"create role {LOGIN} login password '{PASSWORD}'")
+            await conn.execute(f"grant backroom_console to {LOGIN}")
+        finally:
+            await conn.close()
+        yield OwnServer(pg)
+    finally:
+        await asyncio.to_thread(pg.stop)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+async def server(own_server: OwnServer) -> OwnServer:
+    await asyncio.to_thread(own_server.pg.start)  # a test that failed half-way may have left it down
+    return own_server
+
+
+class FloorConsole:
+    """A console without a screen: its feed, and the floor its resync last read."""
+
+    def __init__(self, dsn: str, *, connect_gate: asyncio.Event | None = None,
+                 transport: type[ListenTransport] = ListenTransport) -> None:
+        self.db = Database(dsn, min_size=1, max_size=2)
+        self.floor = FloorService(self.db, fixed_clock)
+        self.gate = connect_gate
+        self.snapshot: FloorSnapshot | None = None
+        self.changes: list[Change] = []
+        self.statuses: list[tuple[float, FeedStatus]] = []
+        self.transport = transport(self._connect)
+        self.feed = ChangeFeed(self.transport, on_change=self.changes.append,
+                               on_status=lambda s: self.statuses.append((time.monotonic(), s)),
+                               resync=self._resync, backoff_base=0.1, backoff_cap=1.0)
+        self.task: asyncio.Task[None] | None = None
+
+    async def _connect(self) -> asyncpg.Connection:
+        if self.gate is not None:
+            await self.gate.wait()
+        return await self.db.listener_connection()
+
+    async def _resync(self) -> None:
+        night = await self.floor.tonight()
+        assert night is not None
+        self.snapshot = await self.floor.snapshot(night.id)
+
+    def notes_of(self, booking_id: int) -> str | None:
+        """The booking's notes in what the console shows."""
+        assert self.snapshot is not None
+        for state in self.snapshot.tables.values():
+            for booking in state.bookings:
+                if booking.id == booking_id:
+                    return booking.notes
+        return None
+
+    def reported(self, state: FeedState, after: float) -> float | None:
+        return next((t for t, s in self.statuses if t >= after and s.state is state), None)
+
+    @property
+    def live(self) -> bool:
+        return self.feed.status.state is FeedState.LIVE
+
+    async def start(self) -> FloorConsole:
+        await self.db.open()
+        self.task = asyncio.create_task(self.feed.run())
+        await until(lambda: self.live, timeout=10)
+        return self
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self.task, timeout=5)
+        self.db._pool.terminate() if self.db._pool is not None else None
+
+
+async def change_a_booking(dsn: str) -> tuple[int, str]:
+    """Another client writes new notes on a booking of tonight; returns (id, notes)."""
+    notes = f"changed {time.monotonic_ns()}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        booking_id: int = await conn.fetchval(
+            "update backroom.booking set notes = $2 where id = ("
+            " select b.id from backroom.booking b join backroom.night n on n.id = b.night_id"
+            " join backroom.booking_table bt on bt.booking_id = b.id"
+            " where n.date = $1 and b.status in ('pending', 'confirmed', 'arrived')"
+            " order by random() limit 1) returning id",
+            SAMPLE_NIGHT, notes,
+        )
+    finally:
+        await conn.close()
+    assert booking_id is not None, "the sample night has bookings"
+    return booking_id, notes
+
+
+async def test_postgres_stopped_and_started_again(server: OwnServer) -> None:
+    gate = asyncio.Event()
+    gate.set()
+    console = await FloorConsole(server.owner_dsn, connect_gate=gate).start()
+    try:
+        stopped_at = time.monotonic()
+        await asyncio.to_thread(server.pg.stop)
+        await until(lambda: console.reported(FeedState.RECONNECTING, stopped_at) is not None)
+        assert not console.live
+        # Reconnection attempts fail while the server is down; hold them while it comes
+        # back, so a change can be made before the console reconnects.
+        await until(lambda: console.feed.status.attempt >= 2, timeout=10)
+        gate.clear()
+        await asyncio.to_thread(server.pg.start)
+        booking_id, notes = await change_a_booking(server.owner_dsn)
+        assert console.notes_of(booking_id) != notes, "the console has not seen it yet"
+        gate.set()
+        await until(lambda: console.live, timeout=15)
+        assert console.notes_of(booking_id) == notes, "the resync read it"
+        assert console.feed.reconnects == 1
+
+        # And it is live again: the next change arrives as a notification.
+        later, _ = await change_a_booking(server.owner_dsn)
+        await until(lambda: any(c.id == later for c in console.changes))
+    finally:
+        gate.set()
+        await console.stop()
+
+
+class SilentProxy:
+    """TCP on loopback that can stop forwarding without closing anything: bytes
+    are held, no FIN, no RST, as with a hung network path."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.links = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def hang(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.append(writer)
+        try:
+            await self.flowing.wait()  # a silent path does not connect onwards either
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            self._writers.append(up_writer)
+            self.links += 1
+            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+        except OSError:
+            writer.close()
+        finally:
+            self._tasks.discard(task)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            await self.flowing.wait()  # not even a FIN while hung
+            writer.close()
+
+    async def close(self) -> None:
+        self.resume()
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()  # every pump then ends by itself
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+
+
+class TimedPings(ListenTransport):
+    """The real transport, noting when each ping was answered."""
+
+    def __init__(self, connect: Callable[[], object]) -> None:
+        super().__init__(connect)  # type: ignore[arg-type]
+        self.answered: list[float] = []
+
+    async def ping(self) -> float:
+        server_time = await super().ping()
+        self.answered.append(time.monotonic())
+        return server_time
+
+
+async def test_a_silent_hang_is_noticed_within_five_seconds_and_recovered(server: OwnServer) -> None:
+    proxy = SilentProxy(server.info.port)
+    port = await proxy.start()
+    console = await FloorConsole(server.tcp_dsn(port), transport=TimedPings).start()
+    try:
+        pings = console.transport
+        assert isinstance(pings, TimedPings)
+        # The worst moment to go silent is just after a ping was answered.
+        answered = len(pings.answered)
+        await until(lambda: len(pings.answered) > answered, timeout=5)
+        proxy.hang()
+        hung_at = time.monotonic()
+
+        await until(lambda: console.reported(FeedState.RECONNECTING, hung_at) is not None,
+                    timeout=DETECTION_BOUND + 3)
+        noticed_at = console.reported(FeedState.RECONNECTING, hung_at)
+        assert noticed_at is not None
+        took = noticed_at - hung_at
+        print(f"\nsilent hang noticed after {took:.2f} s (bound {console.feed.detection_bound:.1f} s)")
+        assert took <= DETECTION_BOUND, f"a silent connection went unnoticed for {took:.2f} s"
+        assert "no answer" in (console.feed.status.error or "")
+
+        # While the path is silent: a change, and reconnection attempts that get nowhere.
+        booking_id, notes = await change_a_booking(server.owner_dsn)
+        await asyncio.sleep(0.5)
+        assert not console.live and console.notes_of(booking_id) != notes
+
+        proxy.resume()
+        await until(lambda: console.live, timeout=15)
+        assert console.notes_of(booking_id) == notes, "the resync read it"
+        assert console.feed.reconnects == 1
+        later, _ = await change_a_booking(server.owner_dsn)
+        await until(lambda: any(c.id == later for c in console.changes))
+    finally:
+        await console.stop()
+        await proxy.close()
