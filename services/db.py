@@ -89,7 +89,8 @@ def describe(dsn: str) -> Target:
 def transaction_pooler_reason(dsn: str) -> str | None:
     """Why this DSN looks like a transaction-mode pooler, or None."""
     target = describe(dsn)
-    if target.host.endswith("pooler.supabase.com") and target.port == 6543:
+    supabase_host = target.host.endswith("pooler.supabase.com") or target.host.endswith(".supabase.co")
+    if supabase_host and target.port == 6543:
         return (
             f"{target.host}:6543 is Supabase's transaction-mode pooler. LISTEN/NOTIFY "
             "cannot work through it. Use the session-mode pooler (port 5432 on the same "

@@ -1,0 +1,281 @@
+"""`backroom supabase ...`: a venue on a Supabase project.
+
+    export-migrations DIR   the migrations as Supabase CLI migrations
+    enable                  set up Supabase's parts again (a database moved to Supabase)
+    status                  what of Supabase the database has
+    link-staff EMAIL        tie a staff member to their Supabase Auth user
+    configure NAME          save the project URL and anon key as a profile
+    enrol EMAIL             add a TOTP authenticator to a Supabase user
+    sign-in EMAIL           sign in through Supabase Auth (password and code)
+    sign-out                forget the kept Supabase session
+
+Each subcommand sets its own `func(args, settings) -> int`. `supabase` is
+imported only by the commands that talk to Supabase Auth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from services.permissions import Role
+
+if TYPE_CHECKING:
+    from console.settings import Settings
+    from services.supabase_config import SupabaseConfig
+
+T = TypeVar("T")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _with_connection(args: argparse.Namespace, settings: Settings,
+                     work: Callable[[Any], Awaitable[T]]) -> T:
+    """One direct connection (as the owner) to the database the arguments name."""
+    from console.cli import database
+    from services.db import connect
+
+    async def run(dsn: str) -> T:
+        conn = await connect(dsn)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    with database(args, settings) as dsn:
+        return asyncio.run(run(dsn))
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> SupabaseConfig:
+    from services import supabase_config
+
+    config = supabase_config.resolve(settings.config_dir, profile=args.supabase_profile)
+    if config is None:
+        raise supabase_config.SupabaseConfigError(
+            "Supabase is not configured: set SUPABASE_URL and SUPABASE_ANON_KEY, or save a profile "
+            "with `backroom supabase configure NAME --url https://<project>.supabase.co` and "
+            "give --supabase-profile NAME.")
+    return config
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from services.supabase_setup import export_supabase_migrations
+
+    done = export_supabase_migrations(Path(args.dir))
+    for item in done:
+        say(f"  {'wrote' if item.written else 'kept '} {item.path}")
+    written = sum(item.written for item in done)
+    say(f"{written} new migration file(s), {len(done) - written} already there. Apply them with "
+        "`supabase db push` (or psql with the direct or session-mode connection).")
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from services import supabase_setup
+
+    done = _with_connection(args, settings, supabase_setup.enable)
+    if not done:
+        say("No Supabase auth schema in this database: nothing to set up (plain Postgres).")
+        return 0
+    for line in done:
+        say(f"  {line}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from services import supabase_setup
+
+    found = _with_connection(args, settings, supabase_setup.state)
+    for line in found.lines():
+        say(line)
+    return 0
+
+
+def cmd_link_staff(args: argparse.Namespace, settings: Settings) -> int:
+    from services import supabase_setup
+
+    linked = _with_connection(args, settings, lambda conn: supabase_setup.link_staff(
+        conn, args.email, auth_user_id=args.auth_user, role=args.role, name=args.name))
+    what = "Created and linked" if linked.created else "Linked"
+    say(f"{what} {linked.email} to Supabase user {linked.auth_user_id}. They sign in with their "
+        "Supabase password and authenticator code.")
+    return 0
+
+
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().strip()
+    return getpass.getpass(prompt)
+
+
+def cmd_configure(args: argparse.Namespace, settings: Settings) -> int:
+    from services import supabase_config
+    from services.secrets import SecretStore
+
+    store = SecretStore()
+    say(store.status().explain())
+    key = read_secret("The project's anon (publishable) key: ", args.key_stdin)
+    where = supabase_config.save_profile(settings.config_dir, store, args.name, args.url, key)
+    say(f"Saved Supabase profile {args.name!r}: {args.url.rstrip('/')} ({where}).")
+    say(f"Use it with --supabase-profile {args.name}.")
+    return 0
+
+
+def _auth(config: SupabaseConfig, lookup: Any = None) -> Any:
+    from services.supabase_auth import ApiStaffLookup, SupabaseAuth
+
+    return SupabaseAuth(config, lookup or ApiStaffLookup(config))
+
+
+def cmd_enrol(args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(args, settings)
+    password = read_secret(f"Supabase password for {args.email}: ", args.password_stdin)
+
+    async def enrol() -> None:
+        auth = _auth(config)
+        try:
+            enrolment = await auth.start_enrolment(args.email, password)
+            say(f"\nAuthenticator for {enrolment.email} (shown once; scan it now):\n")
+            say(enrolment.qr_text())
+            say(f"  otpauth URI : {enrolment.uri}")
+            say(f"  or type in  : {enrolment.secret}  (time-based, 6 digits, 30 s)\n")
+            # Nothing else runs meanwhile; a thread keeps the loop free all the same.
+            code = await asyncio.to_thread(input, "Code from the authenticator, to confirm: ")
+            await auth.finish_enrolment(enrolment, code)
+            await auth.sign_out()
+        finally:
+            await auth.close()
+
+    asyncio.run(enrol())
+    say(f"The authenticator of {args.email} is confirmed: sign-in now asks for its code.")
+    return 0
+
+
+def cmd_sign_in(args: argparse.Namespace, settings: Settings) -> int:
+    from console.cli import database
+    from services.db import Database
+    from services.supabase_auth import DatabaseStaffLookup
+
+    config = _config(args, settings)
+    password = read_secret(f"Supabase password for {args.email}: ", args.password_stdin)
+    code = input("Code from the authenticator: ")
+
+    async def sign_in(dsn: str) -> None:
+        db = Database(dsn, max_size=1)
+        await db.open()
+        auth = _auth(config, DatabaseStaffLookup(db))
+        try:
+            session = await auth.sign_in(args.email, password, code)
+            kept = ("kept in the system keyring" if auth.session_persisted
+                    else "not kept: there is no keyring here")
+            say(f"Signed in as {session.actor.name} ({session.actor.role}) at AAL2; the session is "
+                f"{kept}.")
+        finally:
+            await auth.close()
+            await db.close()
+
+    with database(args, settings) as dsn:
+        asyncio.run(sign_in(dsn))
+    return 0
+
+
+def cmd_sign_out(args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(args, settings)
+
+    async def sign_out() -> None:
+        auth = _auth(config)
+        try:
+            await auth.sign_out()
+        finally:
+            await auth.close()
+
+    asyncio.run(sign_out())
+    say("Signed out of Supabase; the kept session is gone.")
+    return 0
+
+
+def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "supabase", help="a venue on Supabase: migrations, staff, sign-in",
+        description="Use a Supabase project: export the migrations for the Supabase CLI, set up "
+                    "its auth and Realtime parts, link staff to Supabase Auth users, enrol and "
+                    "sign in with Supabase Auth. The project is SUPABASE_URL with "
+                    "SUPABASE_ANON_KEY, or a profile saved with `backroom supabase configure`.")
+    ssub = parser.add_subparsers(dest="supabase_command", metavar="ACTION", required=True)
+
+    def project(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--supabase-profile", metavar="NAME",
+                       help="a project saved with `backroom supabase configure NAME`")
+        return p
+
+    export = ssub.add_parser(
+        "export-migrations", help="write the migrations as Supabase CLI migrations",
+        description="Write each migration to DIR/supabase/migrations/<timestamp>_backroom_*.sql "
+                    "(DIR is the Supabase project directory). Files already there are kept; a "
+                    "changed one is refused.")
+    export.add_argument("dir", metavar="DIR")
+    export.set_defaults(func=cmd_export)
+
+    with_url(ssub.add_parser(
+        "enable", help="set up Supabase's auth, API role and Realtime parts of the schema",
+        description="Run the Supabase part of migration 0006 again, e.g. for a database moved to "
+                    "Supabase after it was migrated. Connect as the schema's owner.")
+    ).set_defaults(func=cmd_enable)
+    with_url(ssub.add_parser(
+        "status", help="what of Supabase this database has",
+        description="Whether the database has Supabase's auth schema, API role, Realtime and "
+                    "publication, and how many staff are linked to Supabase users.")
+    ).set_defaults(func=cmd_status)
+
+    link = with_url(ssub.add_parser(
+        "link-staff", help="tie a staff member to their Supabase Auth user",
+        description="Tie a staff member to a Supabase Auth user (found by email in auth.users, "
+                    "or given with --auth-user). With --role, a staff member who does not exist "
+                    "yet is created. Connect as the schema's owner."))
+    link.add_argument("email")
+    link.add_argument("--auth-user", metavar="UUID", help="the Supabase user's id")
+    link.add_argument("--role", choices=[r.value for r in Role])
+    link.add_argument("--name", help="the name colleagues see (default: the email)")
+    link.set_defaults(func=cmd_link_staff)
+
+    configure = ssub.add_parser(
+        "configure", help="save a Supabase project (the key goes to the keyring)",
+        description="Save the project URL in the config file and its anon (publishable) key in "
+                    "the keyring. Never the service role key.")
+    configure.add_argument("name")
+    configure.add_argument("--url", required=True, metavar="URL",
+                           help="https://<project>.supabase.co")
+    configure.add_argument("--key-stdin", action="store_true",
+                           help="read the key from standard input instead of a prompt")
+    configure.set_defaults(func=cmd_configure)
+
+    enrol = project(ssub.add_parser(
+        "enrol", help="add a TOTP authenticator to a Supabase user",
+        description="Sign in with the password, show the QR code of a new TOTP factor once, and "
+                    "confirm it with a first code."))
+    enrol.add_argument("email")
+    enrol.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input instead of a prompt")
+    enrol.set_defaults(func=cmd_enrol)
+
+    sign_in = project(with_url(ssub.add_parser(
+        "sign-in", help="sign in through Supabase Auth (password and code)",
+        description="Sign in with the Supabase password and the authenticator's code, check the "
+                    "staff link in the database, and keep the session in the keyring.")))
+    sign_in.add_argument("email")
+    sign_in.add_argument("--password-stdin", action="store_true",
+                         help="read the password from standard input instead of a prompt")
+    sign_in.set_defaults(func=cmd_sign_in)
+
+    project(ssub.add_parser("sign-out", help="forget the kept Supabase session",
+                            description="Sign out of Supabase and forget the kept session.")
+            ).set_defaults(func=cmd_sign_out)
+    return parser
