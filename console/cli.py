@@ -23,7 +23,6 @@ from services.db import DatabaseError
 from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
 from services.errors import BookingError
 from services.secrets import SecretUnavailable
-from services.seed import DEMO_MANAGER
 
 EXIT_FAILURE = 2
 EXIT_INTERRUPTED = 130
@@ -31,6 +30,11 @@ EXIT_INTERRUPTED = 130
 
 def say(message: str) -> None:
     print(message, flush=True)
+
+
+def note(message: str) -> None:
+    """Progress, kept off standard output so results (e.g. --json) stay clean."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def fail(message: str) -> int:
@@ -52,14 +56,14 @@ class Embedded:
     def running(self) -> Iterator[ServerInfo]:
         first = not self.server.is_initialised()
         if self.server.running() is None:
-            say(("Creating" if first else "Starting") +
-                f" the embedded Postgres in {self.server.data_dir} ...")
+            note(("Creating" if first else "Starting") +
+                 f" the embedded Postgres in {self.server.data_dir} ...")
         info = self.server.acquire()
         try:
             yield info
         finally:
             if self.server.release():
-                say("Embedded Postgres stopped.")
+                note("Embedded Postgres stopped.")
 
 
 def resolve_dsn(args: argparse.Namespace, settings: Settings) -> str | None:
@@ -87,7 +91,7 @@ def database(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
         return
     with Embedded(settings).running() as info:
         if asyncio.run(ensure_database(info.dsn(), DEMO_DATABASE)):
-            say(f"Created database {DEMO_DATABASE!r} on the embedded server.")
+            note(f"Created database {DEMO_DATABASE!r} on the embedded server.")
         yield info.dsn(database=DEMO_DATABASE)
 
 
@@ -122,29 +126,36 @@ async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
         f" {result.bookings_created} sample booking(s)")
 
 
-async def _run_console(dsn: str, night: date | None, staff_email: str) -> None:
+def console_key(args: argparse.Namespace, settings: Settings) -> str:
+    """The TOTP key this console verifies codes with: the demo's own on the embedded
+    database, else the venue key from the keyring or BACKROOM_TOTP_KEY."""
+    from console.keys import demo_key, venue_key
+    from services.secrets import SecretStore
+
+    if resolve_dsn(args, settings) is None:
+        return demo_key(settings.embedded_dir)
+    return venue_key(SecretStore())
+
+
+async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
+                       settings: Settings) -> None:
     from console.wiring import open_services
     from services.provision import check_ready
 
     await check_ready(dsn)
+    key = console_key(args, settings)
     # Textual loads only once the database is known to be usable.
     from console.app import BackroomApp
-    from services import staff
-    from services.errors import BookingError
 
-    services = await open_services(dsn)
+    services = await open_services(dsn, totp_key=key)
     try:
-        try:
-            services.actor = await staff.find_by_email(services.db, staff_email)
-        except BookingError as err:
-            raise DatabaseError(f"{err} Name a staff member with --staff EMAIL.") from err
         night_id = None
         if night is not None:
             found = await services.floor.nights(night, 1)
             if not found:
                 raise DatabaseError(f"There is no night on {night:%d %b %Y} in the database.")
             night_id = found[0].id
-        app = BackroomApp(services, night_id=night_id)
+        app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes)
         await app.run_async()
     finally:
         await services.db.close()
@@ -166,13 +177,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _demo_accounts(dsn, settings, codes_only=False)
         if args.no_console:
             return 0
-        asyncio.run(_run_console(dsn, None, args.staff))
+        asyncio.run(_run_console(dsn, None, args, settings))
     return 0
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     with database(args, settings) as dsn:
-        asyncio.run(_run_console(dsn, args.night, args.staff))
+        asyncio.run(_run_console(dsn, args.night, args, settings))
     return 0
 
 
@@ -208,6 +219,30 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
         say("Contents   " + ", ".join(f"{v} {k}" for k, v in r.counts.items()))
     pending = [s for s in r.migrations if s.applied_at is None or s.changed]
     return EXIT_FAILURE if pending else 0
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from services.health import check
+
+    with database(args, settings) as dsn:
+        report = asyncio.run(check(dsn, probe=args.probe))
+    if args.json:
+        print(report.to_json())
+        return 0 if report.ok else EXIT_FAILURE
+    say(f"Database     {report.database}")
+    if not report.reachable:
+        say(f"Reachable    NO: {report.error}")
+        return EXIT_FAILURE
+    say(f"Reachable    yes, PostgreSQL {report.server_version}, round trip {report.round_trip_ms} ms")
+    by_state = ", ".join(f"{n} {s}" for s, n in sorted(report.connections_by_state.items()))
+    say(f"Connections  {report.connections} ({by_state})")
+    say(f"Listeners    {report.listeners} consoles listening, {report.presence_connections} present")
+    say(f"Notify queue {report.notify_queue_usage:.4%} used")
+    if report.notify_probe and report.notify_probe.samples:
+        p = report.notify_probe
+        say(f"Notify probe commit to listener p50 {p.p50_ms} ms, p95 {p.p95_ms} ms,"
+            f" p99 {p.p99_ms} ms ({p.samples} rounds)")
+    return 0
 
 
 def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
@@ -269,18 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a connection saved with `backroom connect NAME`")
         return p
 
-    def with_staff(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--staff", metavar="EMAIL", default=DEMO_MANAGER,
-                       help="the staff member this console acts for, until sign-in exists "
-                            f"(default: the demo's {DEMO_MANAGER})")
-
     demo = with_url(sub.add_parser(
         "demo", help="open the console on the embedded database with a sample night",
         description="Start (or reuse) the embedded Postgres, apply migrations, seed the "
                     "reference venue with sample nights from tonight, and open the console."))
     demo.add_argument("--reset", action="store_true",
                       help="delete the embedded database first and start over")
-    with_staff(demo)
     demo.add_argument("--no-console", action="store_true",
                       help="prepare the database but do not open the console")
     demo.add_argument("--codes", action="store_true",
@@ -290,7 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
     console = with_url(sub.add_parser(
         "console", help="open the console", description="Open the console on DATABASE_URL "
         "(or the embedded database). The schema must be migrated and a venue seeded."))
-    with_staff(console)
     console.add_argument("--night", type=_date, metavar="YYYY-MM-DD",
                          help="open this night instead of tonight")
     console.set_defaults(func=cmd_console)
@@ -324,6 +352,20 @@ def build_parser() -> argparse.ArgumentParser:
     from console import staff_cli
 
     staff_cli.add_parser(sub, with_url).set_defaults(func=cmd_staff)
+
+    from console import supabase_cli
+
+    supabase_cli.add_parser(sub, with_url)
+
+    health = with_url(sub.add_parser(
+        "health", help="is the database reachable, and how the live feed is doing",
+        description="Reachability, version, connections, listeners, NOTIFY queue usage, and "
+                    "commit-to-listener latency measured with a few NOTIFY round trips. "
+                    "Exits non-zero when the database cannot be reached."))
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
+    health.add_argument("--probe", type=int, default=5, metavar="N",
+                        help="NOTIFY round trips to time (default 5, 0 for none)")
+    health.set_defaults(func=cmd_health)
 
     connect = sub.add_parser(
         "connect", help="save a connection profile (the password goes to the keyring)",

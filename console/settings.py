@@ -5,7 +5,7 @@ per-user directories (platformdirs), so tests can point them elsewhere.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -13,11 +13,16 @@ import platformdirs
 APP_NAME = "backroom"
 
 
+# Minutes without a key press before a console locks itself, by role.
+DEFAULT_IDLE_MINUTES = {"door": 5.0, "manager": 15.0, "admin": 15.0, "support": 30.0}
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     config_dir: Path
     database_url: str | None
+    idle_minutes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_IDLE_MINUTES))
 
     @property
     def embedded_dir(self) -> Path:
@@ -29,8 +34,16 @@ class Settings:
         env = dict(os.environ) if env is None else env
         data = env.get("BACKROOM_DATA_DIR") or platformdirs.user_data_dir(APP_NAME)
         config = env.get("BACKROOM_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)
+        idle = dict(DEFAULT_IDLE_MINUTES)
+        if env.get("BACKROOM_IDLE_MINUTES"):
+            try:
+                minutes = float(env["BACKROOM_IDLE_MINUTES"])
+            except ValueError:
+                raise ValueError("BACKROOM_IDLE_MINUTES must be a number of minutes") from None
+            idle = dict.fromkeys(idle, minutes)
         return cls(
             data_dir=Path(data).expanduser(),
             config_dir=Path(config).expanduser(),
             database_url=env.get("DATABASE_URL") or None,
+            idle_minutes=idle,
         )

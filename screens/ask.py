@@ -118,7 +118,8 @@ class Dialog(ModalScreen[A | None], Generic[A]):
             self._finish_on_resume = True
 
     def on_screen_resume(self) -> None:
-        if self._finish_on_resume:
+        # Not when a sign-out is closing the screens above the floor: it is going already.
+        if self._finish_on_resume and self.is_current:
             self.dismiss(None)
 
     def say(self, text: str, *, error: bool = False) -> None:

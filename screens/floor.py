@@ -11,6 +11,10 @@ a walk-in) are offered only when they fit the selected table and the signed-in
 role (`screens.table_actions`). The questions they ask are dialogs of their
 own; the call to the booking service always runs in the "action" worker, and
 its outcome comes back as a toast, or as alternatives to choose from.
+
+The header says who is signed in. The screen reads `services.actor` afresh for
+each change, so after a sign-out or a handover it acts for the next staff
+member; the App calls `show_staff` to update the header and the keys.
 """
 
 from __future__ import annotations
@@ -154,6 +158,14 @@ class FloorScreen(Screen[None]):
             padding: 0 1;
             text-style: bold;
         }
+        /* Who the console acts for: always in view, a long name cut short. */
+        #staff {
+            width: auto;
+            max-width: 32;
+            padding: 0 1;
+            text-wrap: nowrap;
+            text-overflow: ellipsis;
+        }
         #floors { height: 13; }
         /* The compact footer runs "Select" into the next key without this. */
         Footer.-compact FooterLabel { margin: 0 1 0 0; }
@@ -224,10 +236,12 @@ class FloorScreen(Screen[None]):
         self._my_holds: set[int] = set()
         self._hold_keeper: Timer | None = None
         self._every_table = False
+        self._acting_for: int | None = services.actor.staff_id
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="header"):
             yield Static("Loading tonight…", id="venue")
+            yield Static("", id="staff")
             yield ConnectionBadge(id="badge")
         yield Horizontal(id="floors")
         yield TableDetail(clock=self.services.clock, id="detail")
@@ -235,6 +249,7 @@ class FloorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
+        self.show_staff()
         self.request_reload()
 
     def on_resize(self) -> None:
@@ -498,6 +513,26 @@ class FloorScreen(Screen[None]):
 
     # Who may do what, and what fits the selected table --------------------------
 
+    def show_staff(self) -> None:
+        """Show who the console acts for now, and offer the keys their role allows.
+
+        The App calls this after a sign-in or a sign-out: the floor keeps running
+        from one staff member to the next, and reads `services.actor` afresh.
+        """
+        actor = self.services.actor
+        label = self.query_one("#staff", Static)
+        signed_in = actor.staff_id is not None
+        label.update(f"{actor.name} ({actor.role})" if signed_in and actor.role else
+                     actor.name if signed_in else "")
+        label.display = signed_in
+        if actor.staff_id != self._acting_for:
+            # Holds taken by the one before are theirs, not the new person's.
+            self._acting_for = actor.staff_id
+            self._my_holds.clear()
+            self._stop_keeping_hold()
+        self._show_detail()
+        self.refresh_bindings()
+
     @property
     def selected_state(self) -> TableState | None:
         if self.snapshot is None or self.selected is None:
@@ -507,6 +542,8 @@ class FloorScreen(Screen[None]):
     def may(self, operation: str) -> bool:
         """Whether the signed-in staff member's role allows `operation`."""
         actor = self.services.actor
+        if actor.staff_id is None and self.services.identity is not None:
+            return False  # signed out: the floor runs on under the sign-in, for nobody
         if operation in ("hold", "renew_hold", "release_hold") and actor.staff_id is None:
             return False  # a hold belongs to a person
         # No role is a script or test acting as the system, which the services allow too.

@@ -78,10 +78,11 @@ class HelpScreen(ModalScreen[None]):
             border: thick $accent;
             background: $surface;
         }
-        & #help-title { text-style: bold; width: auto; }
+        /* Docked, so a list longer than the terminal scrolls between them. */
+        & #help-title { text-style: bold; width: auto; dock: top; }
         & VerticalScroll { width: auto; height: auto; max-height: 1fr; }
         & #help-keys { width: auto; }
-        & #help-hint { color: $text-muted; width: auto; }
+        & #help-hint { color: $text-muted; width: auto; dock: bottom; }
     }
     """
 

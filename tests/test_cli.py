@@ -147,3 +147,17 @@ def test_staff_commands_explain_what_is_missing(dsn: str) -> None:
     assert_explained(result, "BACKROOM_TOTP_KEY", "No keyring backend is available here")
     result = backroom("staff", "disable", "nobody@venue.test", env={"DATABASE_URL": dsn})
     assert_explained(result, "There is no such staff member")
+
+
+def test_health_json_is_clean_and_says_ok(dsn: str) -> None:
+    import json
+
+    result = backroom("health", "--json", env={"DATABASE_URL": dsn})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["reachable"] is True
+    assert report["server_version"].startswith("18")
+    assert report["notify_probe"]["samples"] == 5
+    down = backroom("health", "--json", "--database-url", "postgresql://x:y@127.0.0.1:1/z")
+    assert down.returncode == 2 and json.loads(down.stdout)["reachable"] is False
+    assert "y@" not in down.stdout

@@ -60,7 +60,8 @@ class Field(Widget):
         & > .field--note { width: 1fr; padding-left: 1; color: $text-muted; }
         &.-warn > .field--note { color: $text-warning; }
         &.-error > .field--note { color: $text-error; text-style: bold; }
-        &:focus-within > .field--label { color: $foreground; text-style: bold; }
+        /* A class, not :focus-within: the label of a field left behind kept its bold. */
+        &.-focused > .field--label { color: $foreground; text-style: bold; }
     }
     """
 
@@ -74,6 +75,7 @@ class Field(Widget):
         restrict: str | None = None,
         max_length: int = 0,
         input_width: int | None = None,
+        password: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -83,7 +85,7 @@ class Field(Widget):
         self._check = check
         self._revealed = False
         self._input = Input(value, placeholder=placeholder, restrict=restrict,
-                            max_length=max_length, compact=True)
+                            max_length=max_length, password=password, compact=True)
         if input_width is not None:
             self._input.styles.width = input_width
 
@@ -96,8 +98,16 @@ class Field(Widget):
         self._show(self.verdict)
 
     @property
+    def input(self) -> Input:
+        return self._input
+
+    @property
     def value(self) -> str:
         return self._input.value
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self._input.value = text
 
     @property
     def verdict(self) -> Verdict:
@@ -114,10 +124,19 @@ class Field(Widget):
         self._show(verdict)
         return verdict
 
+    def on_descendant_focus(self) -> None:
+        self.add_class("-focused")
+
+    def on_descendant_blur(self) -> None:
+        self.remove_class("-focused")
+
     def on_input_changed(self, event: Input.Changed) -> None:
         # Bubbles on to the form, which may re-check other fields that depend on this one.
         self._revealed = True
         self._show(self.verdict)
+
+    def clear(self) -> None:
+        self._input.clear()
 
     def recheck(self) -> None:
         self._show(self.verdict)

@@ -1,5 +1,5 @@
 """Pictures of the floor at the smallest supported terminal and at a large one,
-and of the dialogs the booking actions open.
+of the dialogs the booking actions open, and of the sign-in and lock screens.
 
 `snap_compare` runs the app in an event loop of its own, so the app opens its
 services inside that loop (a pool belongs to the loop that made it). The
@@ -18,7 +18,12 @@ from console.app import BackroomApp
 from console.wiring import open_services
 from screens.alternatives import AlternativesDialog
 from screens.booking_form import BookingForm
+from screens.lock import LockScreen
+from screens.sign_in import SignInScreen
 from services import seed, staff
+from services.db import Actor
+from services.identity import IdentityService, SecretBox
+from services.secrets import new_totp_key
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.tui.helpers import floor_loaded, until
 
@@ -118,3 +123,74 @@ def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
         await pilot.pause()
 
     assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24), run_before=conflict)
+
+
+# Staff identity: the sign-in screen and the idle lock -----------------------------------
+
+SNAPSHOT_T0 = 1_795_000_000.0
+DOOR_EMAIL = "dana@backroom.test"
+
+
+class IdentitySnapshotApp(BackroomApp):
+    """The console with an identity service; `signed_in` opens it on the floor as door staff."""
+
+    def __init__(self, dsn: str, *, signed_in: bool) -> None:
+        super().__init__(services=None)  # type: ignore[arg-type]
+        self.dsn = dsn
+        self.start_signed_in = signed_in
+
+    async def on_load(self) -> None:
+        await stable_refs(self.dsn)
+        self.services = await open_services(self.dsn, clock=fixed_clock)
+        identity = IdentityService(self.services.db, SecretBox(new_totp_key()), lambda: SNAPSHOT_T0)
+        await identity.add_staff(None, email=DOOR_EMAIL, name="Dana Door", role="door",
+                                 password="correct horse battery")
+        self.services.identity = identity
+        self.services.actor = (await staff.find_by_email(self.services.db, DOOR_EMAIL)
+                               if self.start_signed_in else Actor())
+
+    async def on_unmount(self) -> None:
+        await self.services.db.close()
+
+
+async def sign_in_typed(pilot: Pilot[Any]) -> None:
+    await until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen), what="sign-in shown")
+    await pilot.press(*DOOR_EMAIL, "enter", *"correct horse", "enter")
+    await steady_cursor(pilot)
+
+
+def test_sign_in_at_80x24(snap_compare: Any, dsn: str) -> None:
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(80, 24),
+                        run_before=sign_in_typed)
+
+
+def test_sign_in_at_160x48(snap_compare: Any, dsn: str) -> None:
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(160, 48),
+                        run_before=sign_in_typed)
+
+
+def test_sign_in_refused_at_80x24(snap_compare: Any, dsn: str) -> None:
+    async def refused(pilot: Pilot[Any]) -> None:
+        await sign_in_typed(pilot)
+        await pilot.press(*"000000", "enter")
+        screen = pilot.app.screen
+        assert isinstance(screen, SignInScreen)
+        await until(pilot, lambda: "not right" in screen.status_text, what="refused")
+        await steady_cursor(pilot)
+
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(80, 24),
+                        run_before=refused)
+
+
+def test_idle_lock_at_80x24(snap_compare: Any, dsn: str) -> None:
+    async def idle(pilot: Pilot[Any]) -> None:
+        await floor_loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, BackroomApp)
+        app.lock(why="Nothing was pressed for 5 minutes.")
+        await until(pilot, lambda: isinstance(app.screen, LockScreen), what="locked")
+        await pilot.press(*"12")
+        await steady_cursor(pilot)
+
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24),
+                        run_before=idle)

@@ -1,0 +1,167 @@
+"""Signing in: email, password and the code the staff member's authenticator shows now
+(or one of their recovery codes), at the start of a shift, after signing out, or
+when someone else takes over a locked console.
+
+Enter moves to the next field and, from the code, signs in. The check runs in a
+worker; a refusal shows the identity service's own sentence, which never says
+which of the three was wrong, how long to wait, or until when the account is
+locked. The screen closes with the `Session`; the App decides what comes next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual import work
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from screens.cover import WORKING, CoverScreen, trouble
+from services.identity import IdentityService, Session, SignInError
+from widgets.field import Field, ok
+
+FIELDS = ("email", "password", "code")
+MISSING = {"email": "your email", "password": "your password", "code": "the code"}
+
+
+def reenrol_advice(session: Session) -> str:
+    """What a staff member who signed in without their authenticator must do next."""
+    how = ("with a recovery code. That code is used up now"
+           if session.used_recovery_code else "but your authenticator is not set up")
+    return (
+        f"Signed in as {session.actor.name} ({session.actor.role}) {how}.\n\n"
+        "Ask an admin to re-enrol your authenticator:\n"
+        f"    backroom staff reset-totp {session.email}\n"
+        "Until then, each sign-in takes another of your recovery codes."
+    )
+
+
+class SignInScreen(CoverScreen[Session]):
+    """Closes with the signed-in `Session`. `note` says why it is showing (who signed out)."""
+
+    DEFAULT_CSS = """
+    SignInScreen {
+        & #sign-in-note { color: $text-muted; }
+        & #advice { display: none; }
+        &.-advice Field, &.-advice #sign-in-note { display: none; }
+        &.-advice #advice { display: block; }
+    }
+    """
+
+    SUB_TITLE = "Sign in"
+
+    BINDINGS = [
+        # Priority, so the App moves the focus before it hands on the next key: keys that
+        # arrive together with Enter (tmux, a password manager typing) land in the next
+        # field. Input's own Enter would move the focus only after they had gone astray.
+        Binding("enter", "next_field", "Next field", show=False, priority=True,
+                id="sign_in.next"),
+        # Only once signed in with a recovery code: the fields are gone, Enter goes on.
+        Binding("enter", "go_on", "Go to the floor", show=False, id="sign_in.go_on"),
+    ]
+
+    def __init__(self, identity: IdentityService, *, note: str = "",
+                 name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__("Backroom Console · sign in", name=name, id=id, classes=classes)
+        self.identity = identity
+        self.note = note
+        self.working = False
+        self.session: Session | None = None  # set while the re-enrol advice shows
+        self._handed_over = False
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.note or "Sign in with your staff account.", id="sign-in-note",
+                     classes="cover--text")
+        yield Static("", classes="cover--gap")
+        yield Field("Email", placeholder="name@venue", max_length=254, input_width=34, id="email")
+        yield Field("Password", password=True, max_length=200, input_width=34, id="password")
+        yield Field("Code", placeholder="123456", max_length=24, input_width=12, id="code",
+                    check=lambda _text: ok("six digits, or a recovery code"))
+        yield Static("", id="advice", classes="cover--text")
+
+    def hint(self) -> str:
+        return "Enter  next field, then sign in · Ctrl+C  quit"
+
+    def on_mount(self) -> None:
+        self.field("email").focus()
+
+    def field(self, name: str) -> Field:
+        return self.query_one(f"#{name}", Field)
+
+    # Typing ------------------------------------------------------------------
+
+    def _field_in_use(self) -> str | None:
+        here = self.focused.parent if self.focused is not None else None
+        return here.id if isinstance(here, Field) and here.id in FIELDS else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_field":
+            # From the code field Enter is the Input's own: it signs in.
+            return not self.working and self._field_in_use() in ("email", "password")
+        if action == "go_on":
+            return self.session is not None and not self._handed_over
+        return True
+
+    def action_next_field(self) -> None:
+        name = self._field_in_use()
+        if name in ("email", "password"):
+            self.set_focus(self.field(FIELDS[FIELDS.index(name) + 1]).input)
+
+    def action_go_on(self) -> None:
+        if self.session is not None and not self._handed_over:
+            self._close(self.session)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.working or self._handed_over or self.session is not None:
+            return
+        name = self._field_in_use() or "code"
+        if name != "code":
+            self.set_focus(self.field(FIELDS[FIELDS.index(name) + 1]).input)
+            return
+        values = {field: self.field(field).value.strip() for field in FIELDS}
+        missing = [field for field in FIELDS if not values[field]]
+        if missing:
+            self.say(f"Type {MISSING[missing[0]]}.", error=True)
+            self.set_focus(self.field(missing[0]).input)
+            return
+        self.working = True
+        self.say(WORKING)
+        self._sign_in(values["email"], self.field("password").value, values["code"])
+
+    @work(exclusive=True, group="sign_in", exit_on_error=False)
+    async def _sign_in(self, email: str, password: str, code: str) -> None:
+        try:
+            session = await self.identity.sign_in(email, password, code)
+        except SignInError as err:
+            # Refused (wrong, throttled, locked): the service's sentence, as it is.
+            self._refused(str(err))
+            return
+        except Exception as err:
+            self._refused(trouble(err))
+            return
+        finally:
+            self.working = False
+        if session.must_reenrol:
+            self.session = session
+            self.query_one("#advice", Static).update(reenrol_advice(session))
+            self.add_class("-advice")
+            self.set_focus(None)
+            self.say("")
+            self.query_one(".cover--hint", Static).update("Enter  go to the floor")
+            return
+        self._close(session)
+
+    def _close(self, session: Session) -> None:
+        # Once: another Enter before the screen is gone must not close what is under it.
+        self._handed_over = True
+        self.dismiss(session)
+
+    def _refused(self, text: str) -> None:
+        self.say(text, error=True)
+        # Typed again from the password on: the message does not say which was wrong.
+        self.field("password").clear()
+        self.field("code").clear()
+        self.field("password").focus()
