@@ -61,9 +61,9 @@ def booking_from_row(row: Mapping[str, Any] | asyncpg.Record) -> Booking:
 
 
 def business_date(now: datetime, timezone: str, closes_hour: int) -> date:
-    """The night a moment belongs to: until a few hours after closing it is still last night."""
+    """The night a moment belongs to: until closing time it is still last night."""
     local = now.astimezone(ZoneInfo(timezone))
-    return (local - timedelta(hours=closes_hour + 3)).date()
+    return (local - timedelta(hours=closes_hour)).date()
 
 
 def tile_for(table: Table, bookings: list[Booking], hold: Hold | None, now: datetime) -> TableState:
