@@ -141,7 +141,54 @@ _BEAT = ("select backroom.presence_beat($1::uuid, $2::int, $3::text, $4::text, $
          " $6::int, $7::smallint, $8::smallint, $9::float8)")
 
 
-class PostgresPresence:
+class Announcing:
+    """What every presence implementation keeps and tells its screens: who is
+    here, and what this console announces. Subclasses do the sending."""
+
+    console_id: str
+    _actor: Actor
+    _whereabouts: Whereabouts
+    _entries: tuple[PresenceEntry, ...]
+    _dirty: bool
+    _wake: asyncio.Event
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    @property
+    def whereabouts(self) -> Whereabouts:
+        return self._whereabouts
+
+    def online(self) -> tuple[PresenceEntry, ...]:
+        return self._entries
+
+    def others(self) -> tuple[PresenceEntry, ...]:
+        return tuple(e for e in self._entries if e.console_id != self.console_id)
+
+    def announce(self, *, actor: Actor | _Keep = KEEP, screen: str | _Keep | None = KEEP,
+                 night_id: int | _Keep | None = KEEP, selected_table: int | _Keep | None = KEEP,
+                 held_table: int | _Keep | None = KEEP) -> None:
+        """Change what this console announces; sent at once by the background task."""
+        before = (self._actor, self._whereabouts)
+        if not isinstance(actor, _Keep):
+            self._actor = actor
+        w = self._whereabouts
+        if not isinstance(screen, _Keep):
+            w = replace(w, screen=screen)
+        if not isinstance(night_id, _Keep):
+            w = replace(w, night_id=night_id)
+        if not isinstance(selected_table, _Keep):
+            w = replace(w, selected_table=selected_table)
+        if not isinstance(held_table, _Keep):
+            w = replace(w, held_table=held_table)
+        self._whereabouts = w
+        if (self._actor, self._whereabouts) != before:
+            self._dirty = True
+            self._wake.set()
+
+
+class PostgresPresence(Announcing):
     """Presence through `backroom.presence` on a dedicated connection.
 
     `connect` opens a new connection (e.g. `Database.listener_connection`);
@@ -194,41 +241,6 @@ class PostgresPresence:
     @property
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
-
-    @property
-    def actor(self) -> Actor:
-        return self._actor
-
-    @property
-    def whereabouts(self) -> Whereabouts:
-        return self._whereabouts
-
-    def online(self) -> tuple[PresenceEntry, ...]:
-        return self._entries
-
-    def others(self) -> tuple[PresenceEntry, ...]:
-        return tuple(e for e in self._entries if e.console_id != self.console_id)
-
-    def announce(self, *, actor: Actor | _Keep = KEEP, screen: str | _Keep | None = KEEP,
-                 night_id: int | _Keep | None = KEEP, selected_table: int | _Keep | None = KEEP,
-                 held_table: int | _Keep | None = KEEP) -> None:
-        """Change what this console announces; sent at once by the background task."""
-        before = (self._actor, self._whereabouts)
-        if not isinstance(actor, _Keep):
-            self._actor = actor
-        w = self._whereabouts
-        if not isinstance(screen, _Keep):
-            w = replace(w, screen=screen)
-        if not isinstance(night_id, _Keep):
-            w = replace(w, night_id=night_id)
-        if not isinstance(selected_table, _Keep):
-            w = replace(w, selected_table=selected_table)
-        if not isinstance(held_table, _Keep):
-            w = replace(w, held_table=held_table)
-        self._whereabouts = w
-        if (self._actor, self._whereabouts) != before:
-            self._dirty = True
-            self._wake.set()
 
     # ------------------------------------------------------------------ the background task
 

@@ -33,13 +33,12 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from services.db import Actor
-from services.presence import KEEP, PresenceEntry, Whereabouts, _Keep
+from services.presence import Announcing, PresenceEntry, Whereabouts
 from services.supabase_config import SupabaseConfig
 
 log = logging.getLogger(__name__)
@@ -296,7 +295,7 @@ def _when(value: Any, default: datetime) -> datetime:
     return default
 
 
-class SupabasePresence:
+class SupabasePresence(Announcing):
     """Presence through Realtime presence on the private topic `backroom:presence`.
 
     Each console tracks one presence under its console id, carrying who is
@@ -357,40 +356,6 @@ class SupabasePresence:
     @property
     def connected(self) -> bool:
         return self._joined and self._socket is not None and self._socket.is_open
-
-    @property
-    def actor(self) -> Actor:
-        return self._actor
-
-    @property
-    def whereabouts(self) -> Whereabouts:
-        return self._whereabouts
-
-    def online(self) -> tuple[PresenceEntry, ...]:
-        return self._entries
-
-    def others(self) -> tuple[PresenceEntry, ...]:
-        return tuple(e for e in self._entries if e.console_id != self.console_id)
-
-    def announce(self, *, actor: Actor | _Keep = KEEP, screen: str | _Keep | None = KEEP,
-                 night_id: int | _Keep | None = KEEP, selected_table: int | _Keep | None = KEEP,
-                 held_table: int | _Keep | None = KEEP) -> None:
-        before = (self._actor, self._whereabouts)
-        if not isinstance(actor, _Keep):
-            self._actor = actor
-        w = self._whereabouts
-        if not isinstance(screen, _Keep):
-            w = replace(w, screen=screen)
-        if not isinstance(night_id, _Keep):
-            w = replace(w, night_id=night_id)
-        if not isinstance(selected_table, _Keep):
-            w = replace(w, selected_table=selected_table)
-        if not isinstance(held_table, _Keep):
-            w = replace(w, held_table=held_table)
-        self._whereabouts = w
-        if (self._actor, self._whereabouts) != before:
-            self._dirty = True
-            self._wake.set()
 
     def meta(self) -> dict[str, Any]:
         """What this console tracks (never a token or anything secret)."""
