@@ -256,7 +256,9 @@ class PostgresPresence(Announcing):
         try:
             while not self._stopping:
                 try:
-                    conn = await asyncio.wait_for(self._open(), self._open_timeout)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
+                    async with asyncio.timeout(self._open_timeout):
+                        conn = await self._open()
                 except Exception as err:
                     attempt += 1
                     self._disconnected(f"cannot connect: {_reason(err)}")
@@ -326,23 +328,26 @@ class PostgresPresence(Announcing):
                 raise ConnectionError("the connection closed")
             if self._stopping:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        conn.execute("select backroom.presence_leave($1::uuid)", self.console_id), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await conn.execute("select backroom.presence_leave($1::uuid)", self.console_id)
                 return
             if self._dirty or time.monotonic() >= next_beat:
                 self._dirty = False
-                await asyncio.wait_for(self._beat(conn), self._query_timeout)
+                async with asyncio.timeout(self._query_timeout):
+                    await self._beat(conn)
                 next_beat = time.monotonic() + self._beat_every
                 self._refresh_wanted = True
                 self._disconnected_at = None
                 self.error = None
             if self._refresh_wanted:
                 self._refresh_wanted = False
-                await asyncio.wait_for(self._refresh(conn), self._query_timeout)
+                async with asyncio.timeout(self._query_timeout):
+                    await self._refresh(conn)
             if self._dirty or self._refresh_wanted or lost.is_set() or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_beat - time.monotonic()))
+                async with asyncio.timeout(max(0.0, next_beat - time.monotonic())):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _beat(self, conn: asyncpg.Connection) -> None:
@@ -384,7 +389,8 @@ class PostgresPresence(Announcing):
             if self._entries and self._disconnected_at is not None:
                 wake = min(wake, self._disconnected_at + self._ttl)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), max(0.0, wake - now))
+                async with asyncio.timeout(max(0.0, wake - now)):
+                    await self._stopped.wait()
 
 
 def _reason(err: BaseException) -> str:

@@ -126,7 +126,7 @@ async def test_a_killed_console_drops_out(services: Services, door: Actor,
     # The process dies: no goodbye, and its connection goes with it.
     doomed.task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await doomed.task
+        await asyncio.wait_for(doomed.task, timeout=5)
     killed_at = time.monotonic()
     await until(lambda: not watcher.sees(doomed.id), timeout=DROP_OUT_BOUND + 1)
     took = time.monotonic() - killed_at
