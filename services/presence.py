@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -39,6 +38,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from services.db import CONSOLE_ROLE, Actor
+from services.realtime import jittered_backoff
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ class Announcing:
     _entries: tuple[PresenceEntry, ...]
     _dirty: bool
     _wake: asyncio.Event
+    _on_change: Callable[[tuple[PresenceEntry, ...]], None] | None
+    _backoff_base: float
+    _backoff_cap: float
 
     @property
     def actor(self) -> Actor:
@@ -186,6 +189,19 @@ class Announcing:
         if (self._actor, self._whereabouts) != before:
             self._dirty = True
             self._wake.set()
+
+
+    def backoff(self, attempt: int) -> float:
+        return jittered_backoff(attempt, self._backoff_base, self._backoff_cap)
+
+    def _set_entries(self, entries: tuple[PresenceEntry, ...]) -> None:
+        changed = [e._key() for e in entries] != [e._key() for e in self._entries]
+        self._entries = entries
+        if changed and self._on_change is not None:
+            try:
+                self._on_change(entries)
+            except Exception:
+                log.exception("a presence listener failed")
 
 
 class PostgresPresence(Announcing):
@@ -243,10 +259,6 @@ class PostgresPresence(Announcing):
         return self._conn is not None and not self._conn.is_closed()
 
     # ------------------------------------------------------------------ the background task
-
-    def backoff(self, attempt: int) -> float:
-        ceiling: float = min(self._backoff_cap, self._backoff_base * 2 ** max(0, attempt - 1))
-        return float(random.uniform(ceiling / 2, ceiling))
 
     async def run(self) -> None:
         """Keep announcing until `stop()`; reconnect with backoff when the connection fails."""
@@ -359,15 +371,6 @@ class PostgresPresence(Announcing):
     async def _refresh(self, conn: asyncpg.Connection) -> None:
         rows = await conn.fetch(_ROSTER, self._ttl)
         self._set_entries(tuple(PresenceEntry(**dict(r)) for r in rows))
-
-    def _set_entries(self, entries: tuple[PresenceEntry, ...]) -> None:
-        changed = [e._key() for e in entries] != [e._key() for e in self._entries]
-        self._entries = entries
-        if changed and self._on_change is not None:
-            try:
-                self._on_change(entries)
-            except Exception:
-                log.exception("a presence listener failed")
 
     def _disconnected(self, reason: str) -> None:
         self.error = reason

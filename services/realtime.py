@@ -86,6 +86,12 @@ class Change:
             return None
 
 
+def jittered_backoff(attempt: int, base: float, cap: float) -> float:
+    """A random wait between half and all of an exponentially growing, capped ceiling."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return float(random.uniform(ceiling / 2, ceiling))
+
+
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -332,9 +338,7 @@ class ChangeFeed:
         self._on_change(change)
 
     def backoff(self, attempt: int) -> float:
-        """Full jitter: a random wait up to an exponentially growing cap."""
-        ceiling: float = min(self._backoff_cap, self._backoff_base * 2 ** max(0, attempt - 1))
-        return float(random.uniform(ceiling / 2, ceiling))
+        return jittered_backoff(attempt, self._backoff_base, self._backoff_cap)
 
     async def run(self) -> None:
         attempt = 0

@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -367,10 +366,6 @@ class SupabasePresence(Announcing):
 
     # ------------------------------------------------------------------ the background task
 
-    def backoff(self, attempt: int) -> float:
-        ceiling: float = min(self._backoff_cap, self._backoff_base * 2 ** max(0, attempt - 1))
-        return float(random.uniform(ceiling / 2, ceiling))
-
     async def run(self) -> None:
         """Keep tracking until `stop()`; reconnect with backoff when the socket fails."""
         self._running = True
@@ -485,15 +480,6 @@ class SupabasePresence(Announcing):
                 last_seen=seen))
         entries.sort(key=lambda e: (e.staff_name, e.since, e.console_id))
         self._set_entries(tuple(entries))
-
-    def _set_entries(self, entries: tuple[PresenceEntry, ...]) -> None:
-        changed = [e._key() for e in entries] != [e._key() for e in self._entries]
-        self._entries = entries
-        if changed and self._on_change is not None:
-            try:
-                self._on_change(entries)
-            except Exception:
-                log.exception("a presence listener failed")
 
     async def _track(self, socket: PhoenixSocket) -> None:
         await socket.request(self._topic, "presence",
