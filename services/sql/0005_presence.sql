@@ -112,13 +112,9 @@ grant execute on function backroom.presence_leave(uuid) to backroom_console;
 -- moment at or just before the commit: consoles measure commit-to-console
 -- latency from it. Every other field is as before.
 
-create or replace function backroom.notify_change() returns trigger
-language plpgsql security definer set search_path = pg_catalog, backroom as $$
-declare
-    r jsonb := to_jsonb(coalesce(new, old));
-    payload jsonb;
-begin
-    payload := case tg_table_name
+create function backroom.change_payload(tbl text, op text, r jsonb) returns jsonb
+language sql volatile security definer set search_path = pg_catalog, backroom as $$
+    select case tbl
         when 'booking' then jsonb_build_object(
             'kind', 'booking', 'id', r->'id', 'night', r->'night_id', 'version', r->'version',
             'tables', (select coalesce(jsonb_agg(table_id), '[]') from backroom.booking_table
@@ -130,12 +126,16 @@ begin
         when 'hold' then jsonb_build_object(
             'kind', 'hold', 'id', r->'id', 'night', r->'night_id',
             'tables', jsonb_build_array(r->'table_id'))
-        else jsonb_build_object('kind', tg_table_name, 'id', r->'id', 'night', r->'night_id')
-    end;
-    payload := payload || jsonb_build_object(
-        'op', lower(tg_op),
-        'ts', round(extract(epoch from clock_timestamp()), 6));
-    perform pg_notify('backroom_changes', payload::text);
+        else jsonb_build_object('kind', tbl, 'id', r->'id', 'night', r->'night_id')
+    end || jsonb_build_object('op', lower(op), 'ts', round(extract(epoch from clock_timestamp()), 6))
+$$;
+revoke all on function backroom.change_payload(text, text, jsonb) from public;
+
+create or replace function backroom.notify_change() returns trigger
+language plpgsql security definer set search_path = pg_catalog, backroom as $$
+begin
+    perform pg_notify('backroom_changes',
+                      backroom.change_payload(tg_table_name, tg_op, to_jsonb(coalesce(new, old)))::text);
     return null;
 end
 $$;

@@ -187,33 +187,15 @@ begin
 
     -- Broadcast from the database --------------------------------------------------
     if to_regprocedure('realtime.send(jsonb, text, text, boolean)') is not null then
-        -- The payload of backroom.notify_change() (0005); keep the two in step.
+        -- The same payload as backroom.notify_change(), from backroom.change_payload() (0005).
         -- A failed send raises only a warning (realtime.send catches it), so a
         -- Realtime problem never refuses a booking.
         create or replace function backroom.broadcast_change() returns trigger
         language plpgsql security definer set search_path = pg_catalog, backroom as $b$
-        declare
-            r jsonb := to_jsonb(coalesce(new, old));
-            payload jsonb;
         begin
-            payload := case tg_table_name
-                when 'booking' then jsonb_build_object(
-                    'kind', 'booking', 'id', r->'id', 'night', r->'night_id', 'version', r->'version',
-                    'tables', (select coalesce(jsonb_agg(table_id), '[]') from backroom.booking_table
-                               where booking_id = (r->>'id')::int))
-                when 'booking_table' then jsonb_build_object(
-                    'kind', 'booking', 'id', r->'booking_id',
-                    'night', (select night_id from backroom.booking where id = (r->>'booking_id')::int),
-                    'tables', jsonb_build_array(r->'table_id'))
-                when 'hold' then jsonb_build_object(
-                    'kind', 'hold', 'id', r->'id', 'night', r->'night_id',
-                    'tables', jsonb_build_array(r->'table_id'))
-                else jsonb_build_object('kind', tg_table_name, 'id', r->'id', 'night', r->'night_id')
-            end;
-            payload := payload || jsonb_build_object(
-                'op', lower(tg_op),
-                'ts', round(extract(epoch from clock_timestamp()), 6));
-            perform realtime.send(payload, 'change', 'backroom:changes', true);
+            perform realtime.send(
+                backroom.change_payload(tg_table_name, tg_op, to_jsonb(coalesce(new, old))),
+                'change', 'backroom:changes', true);
             return null;
         end
         $b$;
