@@ -10,7 +10,11 @@ from services.bookings import BookingService
 from services.db import Actor, Database
 from services.floor import FloorService, utc_now
 from services.identity import IdentityService, SecretBox
+from services.presence import PostgresPresence, Presence, PresenceEntry
 from services.realtime import ListenTransport, Transport
+from services.reports import ReportService
+
+PresenceFactory = Callable[[Actor, Callable[[tuple[PresenceEntry, ...]], None]], Presence]
 
 
 @dataclass
@@ -24,11 +28,22 @@ class Services:
     identity: IdentityService | None = None
     clock: Callable[[], datetime] = utc_now
     transport_factory: Callable[[], Transport] | None = field(default=None)
+    presence_factory: PresenceFactory | None = field(default=None)
+    reports: ReportService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reports = ReportService(self.db)
 
     def transport(self) -> Transport:
         if self.transport_factory is not None:
             return self.transport_factory()
         return ListenTransport(self.db.listener_connection)
+
+    def presence(self, on_change: Callable[[tuple[PresenceEntry, ...]], None]) -> Presence:
+        """This console's presence, announcing `actor`; `on_change` gets the whole roster."""
+        if self.presence_factory is not None:
+            return self.presence_factory(self.actor, on_change)
+        return PostgresPresence(self.db.listener_connection, self.actor, on_change=on_change)
 
 
 async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,

@@ -1,0 +1,127 @@
+"""How screens follow the live feed the App keeps.
+
+The App owns one change feed for the whole console. It merges bursts of
+changes (per table, `services.realtime.ChangeBatcher`) and posts every screen
+in the stack a `NightChanged` with the merged batch, and a `FeedStatusChanged`
+whenever the connection's state changes. After every (re)connection, before
+the feed says Live, it awaits `resync()` on each screen that has one, so a
+screen that says Live shows everything committed up to then.
+
+`LiveScreen` is the base for main screens: it keeps a `TopBar` current (who
+is signed in, the badge) and answers `live`, which writes check before they
+start. A screen reads the App's feed, presence and status through `LiveApp`,
+so it can also run under a plain App in a test (then it is never Live).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from textual.message import Message
+from textual.screen import Screen
+
+from services.db import Actor
+from services.realtime import ChangeBatch, ChangeFeed, FeedState, FeedStatus
+from widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from services.presence import Presence, PresenceEntry
+
+
+@dataclass
+class NightChanged(Message):
+    """Changes committed by any console (this one included), merged over a short interval."""
+
+    batch: ChangeBatch
+
+
+@dataclass
+class FeedStatusChanged(Message):
+    """The feed connected, lost its connection or gave up."""
+
+    status: FeedStatus
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FeedStatusChanged)
+
+
+@dataclass
+class PresenceChanged(Message):
+    """Someone came online, left, or moved to another screen or table."""
+
+    entries: tuple[PresenceEntry, ...]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PresenceChanged)
+
+
+@runtime_checkable
+class LiveApp(Protocol):
+    """What the App offers screens about the live feed and who else is online."""
+
+    @property
+    def feed(self) -> ChangeFeed | None: ...
+
+    @property
+    def feed_status(self) -> FeedStatus: ...
+
+    @property
+    def presence(self) -> Presence | None: ...
+
+    def announce(self, *, screen: str | None = None, table_id: int | None = None,
+                 night_id: int | None = None) -> None: ...
+
+
+class LiveScreen(Screen[None]):
+    """A main screen that follows the feed: its `TopBar` shows who is signed in and the badge."""
+
+    # What presence says this screen is ("floor", "door", ...): other consoles show it.
+    PRESENCE_NAME = ""
+
+    @property
+    def live_app(self) -> LiveApp | None:
+        app = self.app
+        return app if isinstance(app, LiveApp) else None
+
+    @property
+    def feed_status(self) -> FeedStatus:
+        live = self.live_app
+        return live.feed_status if live is not None else FeedStatus(FeedState.OFFLINE)
+
+    @property
+    def live(self) -> bool:
+        return self.feed_status.state is FeedState.LIVE
+
+    @property
+    def actor(self) -> Actor:
+        services = getattr(self, "services", None)
+        return services.actor if services is not None else Actor()
+
+    def on_mount(self) -> None:
+        self.show_status(self.feed_status)
+        self.show_staff()
+
+    def on_screen_resume(self) -> None:
+        # Back on top: the person may have changed, and presence says where they are.
+        self.show_staff()
+        self.announce()
+
+    def announce(self, *, table_id: int | None = None, night_id: int | None = None) -> None:
+        live = self.live_app
+        if live is not None and self.PRESENCE_NAME:
+            live.announce(screen=self.PRESENCE_NAME, table_id=table_id, night_id=night_id)
+
+    def show_staff(self) -> None:
+        for bar in self.query(TopBar):
+            bar.show_staff(self.actor)
+
+    def show_status(self, status: FeedStatus) -> None:
+        for bar in self.query(TopBar):
+            bar.show_status(status)
+
+    def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
+        self.show_status(message.status)
+
+    async def resync(self) -> None:
+        """Read what the screen shows; the feed awaits this before it says Live."""
