@@ -7,6 +7,13 @@ someone else taking over a locked console, goes back there. The floor, once
 open, keeps running through sign-outs and locks (its feed stays live) and acts
 for whoever signs in next.
 
+The App keeps one change feed for the console (LISTEN/NOTIFY, or whatever
+transport the services were built with). Bursts are merged per table and
+posted to every screen in the stack as `NightChanged`; after each
+(re)connection it awaits each screen's `resync()` before it says Live. It
+also keeps this console's presence: who is signed in, on which screen, which
+table, for the other consoles to see.
+
 The idle lock: every key, mouse event or paste marks the time on `monotonic`
 (injectable, so a test moves time on instead of waiting), and a timer compares
 the time since with the signed-in role's limit in `idle_minutes`.
@@ -14,22 +21,32 @@ the time since with the signed-in role's limit in `idle_minutes`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from console.settings import DEFAULT_IDLE_MINUTES
+from screens.audit import AuditScreen
+from screens.door import DoorScreen
 from screens.floor import FloorScreen
 from screens.help import HelpScreen, describe_bindings
+from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
 from screens.lock import LockScreen, idle_words
+from screens.nights import NightsScreen
 from screens.sign_in import SignInScreen
+from screens.support import SupportScreen
 from services.db import Actor
 from services.identity import Session
+from services.presence import Presence, PresenceEntry
+from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
 
 if TYPE_CHECKING:
     from console.wiring import Services
@@ -56,19 +73,105 @@ class BackroomApp(App[None]):
                 tooltip="Cover the screen; your code opens it"),
         Binding("ctrl+o", "sign_out", "Sign out", show=False, priority=True, id="app.sign_out",
                 tooltip="The next staff member signs in"),
+        # Each job's screen, pushed over the floor (F2 goes back to it). Kept off the footers,
+        # which need every column at 80; listed in help and the palette.
+        Binding("f2", "go('floor')", "Floor", show=False, id="app.floor",
+                tooltip="Both floors, live"),
+        Binding("f3", "go('door')", "Door", show=False, id="app.door",
+                tooltip="Find tonight's bookings, check guests in"),
+        Binding("f4", "go('nights')", "Nights", show=False, id="app.nights",
+                tooltip="The coming nights, their occupancy and reports"),
+        Binding("f5", "go('support')", "Health", show=False, id="app.support",
+                tooltip="Health of the database and feed; who is online"),
+        Binding("f6", "go('audit')", "Audit", show=False, id="app.audit",
+                tooltip="The audit trail, by booking, staff and time"),
         # Staff expect Ctrl+C to leave; it stops the feed and the embedded server like Ctrl+Q.
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),
     ]
 
+    # Changes are merged for this long at most during a burst (the first one goes at once).
+    CHANGE_BATCH_SECONDS = 0.05
+
     def __init__(self, services: Services, *, night_id: int | None = None,
                  idle_minutes: dict[str, float] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 with_presence: bool = True) -> None:
         super().__init__()
         self.services = services
         self.night_id = night_id
         self.idle_minutes = dict(DEFAULT_IDLE_MINUTES if idle_minutes is None else idle_minutes)
         self._monotonic = monotonic
         self._last_input = monotonic()
+        self._with_presence = with_presence
+        self._feed: ChangeFeed | None = None
+        self._feed_status = FeedStatus(FeedState.CONNECTING)
+        self._batcher: ChangeBatcher | None = None
+        self._presence: Presence | None = None
+
+    # The live feed and presence ---------------------------------------------------------
+
+    @property
+    def feed(self) -> ChangeFeed | None:
+        return self._feed
+
+    @property
+    def feed_status(self) -> FeedStatus:
+        return self._feed_status
+
+    @property
+    def presence(self) -> Presence | None:
+        return self._presence
+
+    def announce(self, *, screen: str | None = None, table_id: int | None = None,
+                 night_id: int | None = None) -> None:
+        """Tell the other consoles where this one is (screen, night, selected table)."""
+        if self._presence is not None:
+            self._presence.announce(actor=self.services.actor, screen=screen,
+                                    selected_table=table_id, night_id=night_id)
+
+    def announce_hold(self, table_id: int | None) -> None:
+        if self._presence is not None:
+            self._presence.announce(held_table=table_id)
+
+    def _start_live(self) -> None:
+        self._batcher = ChangeBatcher(self._changes_merged, every=self.CHANGE_BATCH_SECONDS)
+        self._feed = ChangeFeed(self.services.transport(), on_change=self._change_heard,
+                                on_status=self._status_changed, resync=self._resync)
+        self.run_worker(self._feed.run(), name="feed", group="feed", exit_on_error=False)
+        if self._with_presence:
+            self._presence = self.services.presence(self._roster_changed)
+            self.run_worker(self._presence.run(), name="presence", group="presence",
+                            exit_on_error=False)
+
+    def _change_heard(self, change: Change) -> None:
+        if self._batcher is not None:
+            self._batcher.add(change)
+
+    def _changes_merged(self, batch: ChangeBatch) -> None:
+        self._broadcast(lambda: NightChanged(batch))
+
+    def _status_changed(self, status: FeedStatus) -> None:
+        self._feed_status = status
+        self._broadcast(lambda: FeedStatusChanged(status))
+
+    def _roster_changed(self, entries: tuple[PresenceEntry, ...]) -> None:
+        self._broadcast(lambda: PresenceChanged(entries))
+
+    def _broadcast(self, message: Callable[[], Message]) -> None:
+        """Post a message to every screen in the stack (each gets its own instance)."""
+        for screen in self.screen_stack:
+            screen.post_message(message())
+
+    async def _resync(self) -> None:
+        """Every live screen reads what it shows before the feed says Live."""
+        screens = [s for s in self.screen_stack if isinstance(s, LiveScreen) and s.is_mounted]
+        await asyncio.gather(*(screen.resync() for screen in screens))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "feed":
+            error = event.worker.error
+            self._status_changed(FeedStatus(FeedState.OFFLINE, error=str(error)))
+            self.notify(f"The live feed stopped: {error}", severity="error", timeout=10)
 
     # Who is at the console ----------------------------------------------------------
 
@@ -90,6 +193,9 @@ class BackroomApp(App[None]):
         # Lapsed holds and unconfirmed bookings expire even if no one touches them.
         self.run_worker(self.services.bookings.keep_sweeping(every=5.0), name="sweeper",
                         group="sweeper", exit_on_error=False)
+        # Supabase Realtime's private channels need a signed-in staff member's token.
+        if not self.services.live_after_sign_in or self.signed_in:
+            self._start_live()
         if self.services.identity is not None and not self.signed_in:
             self._ask_to_sign_in("")
         else:
@@ -97,6 +203,32 @@ class BackroomApp(App[None]):
 
     def _open_floor(self) -> None:
         self.push_screen(FloorScreen(self.services, night_id=self.night_id))
+        # Door staff start at the door, support staff at the health screen.
+        role = self.services.actor.role
+        if role == "door":
+            self.action_go("door")
+        elif role == "support":
+            self.action_go("support")
+
+    # Screen for each job ------------------------------------------------------------
+
+    SCREENS_BY_NAME: dict[str, type[Screen[Any]]] = {
+        "door": DoorScreen, "nights": NightsScreen, "support": SupportScreen, "audit": AuditScreen,
+    }
+
+    def action_go(self, name: str) -> None:
+        """Show the screen for a job over the floor, closing the one shown before."""
+        floor = self.floor_screen
+        if floor is None or self.locked or not self.check_action("go", (name,)):
+            return
+        wanted = self.SCREENS_BY_NAME.get(name)
+        if wanted is not None and isinstance(self.screen, wanted):
+            return
+        with self.batch_update():
+            while self.screen is not floor and len(self.screen_stack) > 1:
+                self.pop_screen()
+            if wanted is not None:
+                self.push_screen(wanted(self.services))  # type: ignore[call-arg, arg-type]
 
     def _ask_to_sign_in(self, note: str) -> None:
         identity = self.services.identity
@@ -108,6 +240,10 @@ class BackroomApp(App[None]):
             return
         self.services.actor = session.actor
         self._last_input = self._monotonic()
+        if self._feed is None:
+            self._start_live()
+        if self._presence is not None:
+            self._presence.announce(actor=session.actor)
         floor = self.floor_screen
         if floor is None:
             self._open_floor()
@@ -124,6 +260,9 @@ class BackroomApp(App[None]):
         note = (f"The console was locked for {leaving.name}. Sign in to take over."
                 if self.locked else f"{leaving.name} signed out.")
         self.services.actor = Actor()
+        if self._presence is not None:
+            self._presence.announce(actor=Actor(), screen="sign-in", selected_table=None,
+                                    held_table=None)
         # What the one leaving had open, and their toasts, are not for the next person.
         self.clear_notifications()
         floor = self.floor_screen
@@ -194,6 +333,20 @@ class BackroomApp(App[None]):
             return self._may_lock()
         if action == "sign_out":
             return self.services.identity is not None and self.signed_in
+        if action == "go":
+            return self._may_go(str(parameters[0]) if parameters else "")
+        return True
+
+    def _may_go(self, name: str) -> bool:
+        if self.services.identity is not None and not self.signed_in:
+            return False
+        role = self.services.actor.role
+        if name == "door":
+            return role in (None, "door", "manager", "admin")
+        if name == "support":
+            return role in (None, "support", "manager", "admin")
+        if name == "audit":
+            return role in (None, "support", "admin", "manager")
         return True
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -201,6 +354,13 @@ class BackroomApp(App[None]):
         if self._may_lock():
             yield SystemCommand("Lock the console", f"Cover it now; your code opens it again "
                                 f"({self._key_of('app.lock')})", self.action_lock)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action.startswith("go("):
+                name = binding.action[4:-2]
+                if self._may_go(name) and not self.locked:
+                    yield SystemCommand(f"Go to {binding.description}",
+                                        f"{binding.tooltip} ({key_words(binding.key)})",
+                                        lambda name=name: self.action_go(name))  # type: ignore[misc]
         if self.check_action("sign_out", ()):
             who = self.services.actor.name
             yield SystemCommand("Sign out", f"{who} signs out; the next staff member signs in "
@@ -212,8 +372,8 @@ class BackroomApp(App[None]):
             return
         # A screen may list more than its active keys: the floor lists every table action
         # staff may use, not only those that fit the table selected now.
-        bindings = (screen.help_bindings() if isinstance(screen, FloorScreen)
-                    else screen.active_bindings.items())
+        listed = getattr(screen, "help_bindings", None)
+        bindings = listed() if callable(listed) else screen.active_bindings.items()
         keys = describe_bindings(bindings, self.get_key_display)
         title = screen.sub_title or type(screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(title, keys))
@@ -223,7 +383,15 @@ class BackroomApp(App[None]):
         self.exit()
 
     async def stop_feeds(self) -> None:
-        """Close every live feed before the loop goes, so no LISTEN connection is left behind."""
-        for screen in self.screen_stack:
-            if isinstance(screen, FloorScreen):
-                await screen.stop_feed()
+        """Close the feed and presence before the loop goes, so no connection is left behind."""
+        if self._batcher is not None:
+            self._batcher.close()
+        stops: list[Any] = []
+        if self._feed is not None:
+            stops.append(self._feed.stop())
+        if self._presence is not None:
+            stops.append(self._presence.stop())
+        await asyncio.gather(*stops, return_exceptions=True)
+
+    async def on_unmount(self) -> None:
+        await self.stop_feeds()

@@ -10,19 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.settings import Settings
 from services.db import DatabaseError
 from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
 from services.errors import BookingError
 from services.secrets import SecretUnavailable
+
+if TYPE_CHECKING:
+    from services.supabase_config import SupabaseConfig
 
 EXIT_FAILURE = 2
 EXIT_INTERRUPTED = 130
@@ -137,17 +141,34 @@ def console_key(args: argparse.Namespace, settings: Settings) -> str:
     return venue_key(SecretStore())
 
 
+def console_supabase(args: argparse.Namespace, settings: Settings) -> SupabaseConfig | None:
+    """The Supabase project the console signs in through and follows, if one is configured:
+    --supabase-profile, else SUPABASE_URL with its key. None with --no-supabase."""
+    if getattr(args, "no_supabase", False):
+        return None
+    profile = getattr(args, "supabase_profile", None)
+    if not profile and not os.environ.get("SUPABASE_URL"):
+        return None  # the usual case: nothing of Supabase is loaded
+    from services import supabase_config
+
+    return supabase_config.resolve(settings.config_dir, profile=profile)
+
+
 async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
-                       settings: Settings) -> None:
+                       settings: Settings, *, supabase: SupabaseConfig | None = None) -> None:
     from console.wiring import open_services
     from services.provision import check_ready
 
     await check_ready(dsn)
-    key = console_key(args, settings)
+    # Supabase Auth checks the codes then; the venue key is not needed.
+    key = console_key(args, settings) if supabase is None else None
+    if supabase is not None:
+        note(f"Staff sign in through Supabase Auth at {supabase.host}; the live feed follows "
+             "its Realtime.")
     # Textual loads only once the database is known to be usable.
     from console.app import BackroomApp
 
-    services = await open_services(dsn, totp_key=key)
+    services = await open_services(dsn, totp_key=key, supabase=supabase)
     try:
         night_id = None
         if night is not None:
@@ -158,7 +179,7 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
         app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes)
         await app.run_async()
     finally:
-        await services.db.close()
+        await services.close()
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -177,13 +198,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _demo_accounts(dsn, settings, codes_only=False)
         if args.no_console:
             return 0
+        # The demo signs in with its own accounts, whatever SUPABASE_URL says: the embedded
+        # database has no Supabase users.
         asyncio.run(_run_console(dsn, None, args, settings))
     return 0
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    # Read before the database starts: a wrong Supabase setting is said at once.
+    supabase = console_supabase(args, settings)
     with database(args, settings) as dsn:
-        asyncio.run(_run_console(dsn, args.night, args, settings))
+        asyncio.run(_run_console(dsn, args.night, args, settings, supabase=supabase))
     return 0
 
 
@@ -321,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(or the embedded database). The schema must be migrated and a venue seeded."))
     console.add_argument("--night", type=_date, metavar="YYYY-MM-DD",
                          help="open this night instead of tonight")
+    console.add_argument("--supabase-profile", metavar="NAME",
+                         help="sign in through this Supabase project's Auth and follow its Realtime "
+                              "(saved with `backroom supabase configure NAME`; default: "
+                              "$SUPABASE_URL with its key, if set)")
+    console.add_argument("--no-supabase", action="store_true",
+                         help="ignore SUPABASE_URL: the console's own staff accounts and "
+                              "LISTEN/NOTIFY, as without Supabase")
     console.set_defaults(func=cmd_console)
 
     db = sub.add_parser("db", help="database chores: migrate, status, seed",

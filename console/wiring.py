@@ -1,10 +1,22 @@
-"""Builds the services a console needs and hands them to the App."""
+"""Builds the services a console needs and hands them to the App.
+
+Without Supabase: the console's own staff accounts (`IdentityService`), the
+live feed over LISTEN/NOTIFY and presence in `backroom.presence`, all on the
+console's database. With a Supabase project (`open_services(...,
+supabase=config)`, or `use_supabase` on services already open): staff sign in
+through Supabase Auth, and the live feed and presence go over Supabase
+Realtime with the signed-in staff member's access token. The database is the
+same either way. `supabase` is imported only in the second case.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from services.bookings import BookingService
 from services.db import Actor, Database
@@ -13,8 +25,19 @@ from services.identity import IdentityService, SecretBox
 from services.presence import PostgresPresence, Presence, PresenceEntry
 from services.realtime import ListenTransport, Transport
 from services.reports import ReportService
+from services.sign_in import SignInBackend
+
+if TYPE_CHECKING:
+    from services.secrets import SecretStore
+    from services.supabase_auth import SupabaseAuth
+    from services.supabase_config import SupabaseConfig
+
+log = logging.getLogger(__name__)
 
 PresenceFactory = Callable[[Actor, Callable[[tuple[PresenceEntry, ...]], None]], Presence]
+
+# How long a console waits, on its way out, for Supabase to end its session.
+SIGN_OUT_SECONDS = 5.0
 
 
 @dataclass
@@ -25,10 +48,16 @@ class Services:
     floor: FloorService
     bookings: BookingService
     actor: Actor = field(default_factory=Actor)
-    identity: IdentityService | None = None
+    identity: SignInBackend | None = None
+    """Who checks sign-ins and fresh codes; None: nobody signs in (a script, a test)."""
     clock: Callable[[], datetime] = utc_now
     transport_factory: Callable[[], Transport] | None = field(default=None)
     presence_factory: PresenceFactory | None = field(default=None)
+    supabase: SupabaseAuth | None = None
+    """The Supabase Auth client when staff sign in through Supabase."""
+    live_after_sign_in: bool = False
+    """The live feed and presence need a signed-in staff member (Supabase Realtime's
+    private channels): start them at the first sign-in, not before."""
     reports: ReportService = field(init=False)
 
     def __post_init__(self) -> None:
@@ -45,12 +74,79 @@ class Services:
             return self.presence_factory(self.actor, on_change)
         return PostgresPresence(self.db.listener_connection, self.actor, on_change=on_change)
 
+    async def close(self) -> None:
+        """Leave no session behind: end a Supabase session, then close the database."""
+        try:
+            if self.supabase is not None:
+                auth, self.supabase = self.supabase, None
+                try:
+                    await asyncio.wait_for(auth.sign_out(), SIGN_OUT_SECONDS)
+                except Exception as err:
+                    # The server keeps the session until it expires; here it is gone.
+                    log.info("Supabase sign-out on close failed: %s", type(err).__name__)
+                await auth.close()
+        finally:
+            await self.db.close()
+
+
+def use_supabase(services: Services, config: SupabaseConfig, *, auth: SupabaseAuth | None = None,
+                 store: SecretStore | None = None) -> SupabaseAuth:
+    """Sign staff in through Supabase Auth and follow Supabase Realtime of `config`'s project.
+
+    The staff member behind a Supabase user is looked up on the console's
+    database (`backroom.staff_for_auth_user`, migration 0006), and fresh codes
+    are recorded there as step-ups. `auth` replaces the Auth client (its own
+    project's address), e.g. to reach a stand-in of Supabase Auth.
+    """
+    from services.supabase_auth import DatabaseStaffLookup, SupabaseAuth
+    from services.supabase_realtime import SupabasePresence, SupabaseTransport
+
+    if auth is None:
+        lookup = DatabaseStaffLookup(services.db)
+        auth = SupabaseAuth(config, lookup, store, step_up=lookup.record_step_up)
+    signed_in = auth
+
+    def presence(actor: Actor, on_change: Callable[[tuple[PresenceEntry, ...]], None]) -> Presence:
+        return SupabasePresence(config, actor, access_token=signed_in.access_token, on_change=on_change)
+
+    services.identity = auth
+    services.supabase = auth
+    services.transport_factory = lambda: SupabaseTransport(config, signed_in.access_token)
+    services.presence_factory = presence
+    services.live_after_sign_in = True
+    return auth
+
+
+async def supabase_ready(db: Database) -> bool:
+    """Whether the database knows Supabase users (migration 0006 on a Supabase project)."""
+    async with db.transaction(readonly=True) as conn:
+        found = await conn.fetchval("select to_regprocedure('backroom.staff_for_auth_user(uuid)')")
+    return found is not None
+
 
 async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
                         pool_size: int = 5, actor: Actor | None = None,
-                        totp_key: str | None = None) -> Services:
+                        totp_key: str | None = None, supabase: SupabaseConfig | None = None,
+                        store: SecretStore | None = None) -> Services:
+    """The console's services on `dsn`: with `supabase`, signing in through that project's
+    Auth and following its Realtime; else with `totp_key`, the console's own accounts."""
     db = Database(dsn, max_size=pool_size)
     await db.open()
-    identity = IdentityService(db, SecretBox(totp_key)) if totp_key else None
-    return Services(db=db, floor=FloorService(db, clock), bookings=BookingService(db, clock),
-                    actor=actor or Actor(), identity=identity, clock=clock)
+    try:
+        identity = IdentityService(db, SecretBox(totp_key)) if totp_key and supabase is None else None
+        services = Services(db=db, floor=FloorService(db, clock), bookings=BookingService(db, clock),
+                            actor=actor or Actor(), identity=identity, clock=clock)
+        if supabase is not None:
+            if not await supabase_ready(db):
+                from services.supabase_config import SupabaseConfigError
+
+                raise SupabaseConfigError(
+                    f"Supabase is configured ({supabase.host}), but this database does not know "
+                    "Supabase users: run `backroom supabase enable` as the database's owner on the "
+                    "project's database, or start the console with --no-supabase.")
+            auth = use_supabase(services, supabase, store=store)
+            await auth.warm_up()
+    except BaseException:
+        await db.close()
+        raise
+    return services

@@ -6,8 +6,8 @@ with the change feed: every relevant change asks for a reload, reloads are
 coalesced so a burst of changes costs one or two reads, and each new snapshot
 updates only the tiles whose state changed.
 
-Changes (book, hold, confirm, check in, move, cancel, no-show, complete, seat
-a walk-in) are offered only when they fit the selected table and the signed-in
+Changes (book, hold, confirm, check in, move, edit, cancel, no-show, complete,
+seat a walk-in) are offered only when they fit the selected table and the signed-in
 role (`screens.table_actions`). The questions they ask are dialogs of their
 own; the call to the booking service always runs in the "action" worker, and
 its outcome comes back as a toast, or as alternatives to choose from.
@@ -31,16 +31,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
-from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.widgets import Footer
 
-from screens.alternatives import AlternativesDialog
-from screens.ask import CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
+from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
+from screens.live import FeedStatusChanged, NightChanged
 from screens.move_form import MoveForm, MoveRequest
 from screens.table_actions import (
     BY_NAME,
@@ -51,34 +49,26 @@ from screens.table_actions import (
     fits,
 )
 from screens.walk_in_form import WalkInForm, WalkInRequest
+from screens.writes import WritingScreen
 from services.bookings import GuestDetails
 from services.db import Actor, DatabaseError
-from services.errors import (
-    Alternative,
-    BookingError,
-    HoldExpired,
-    PartyDoesNotFit,
-    StaleBooking,
-    StepUpRequired,
-    TableTaken,
-)
+from services.errors import Alternative, HoldExpired
 from services.models import Booking, FloorSnapshot, Hold, Night, TableState, TileStatus
 from services.permissions import may
-from services.realtime import Change, ChangeFeed, FeedState, FeedStatus, Transport
+from services.realtime import ChangeBatch, FeedState
 from widgets.connection_badge import ConnectionBadge
 from widgets.display import BOOKING_WORDS, local_time
 from widgets.floor_plan import FloorPlan
 from widgets.table_detail import TableDetail
 from widgets.table_tile import TableTile
+from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from services.bookings import BookingService
     from services.floor import FloorService
-    from services.identity import IdentityService
+    from services.sign_in import SignInBackend
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
-OFFLINE = "Offline: changes are paused until the console is live again"
-BUSY = "Still saving the last change; one moment."
 # A hold lasts about 30 s; while its booking form is open it is renewed well before that.
 HOLD_RENEW_SECONDS = 10
 
@@ -101,12 +91,10 @@ class FloorServices(Protocol):
     def actor(self) -> Actor: ...
 
     @property
-    def identity(self) -> IdentityService | None: ...
+    def identity(self) -> SignInBackend | None: ...
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
-
-    def transport(self) -> Transport: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,29 +131,12 @@ def neighbour(cells: dict[int, Cell], current: int, direction: Direction) -> int
     return min(candidates)[2]
 
 
-class FloorScreen(Screen[None]):
+class FloorScreen(WritingScreen):
     """Both floors side by side, the selected table below, the feed's state in the header."""
 
     DEFAULT_CSS = """
     FloorScreen {
         layout: vertical;
-        #header {
-            height: 1;
-            background: $panel;
-        }
-        #venue {
-            width: 1fr;
-            padding: 0 1;
-            text-style: bold;
-        }
-        /* Who the console acts for: always in view, a long name cut short. */
-        #staff {
-            width: auto;
-            max-width: 32;
-            padding: 0 1;
-            text-wrap: nowrap;
-            text-overflow: ellipsis;
-        }
         #floors { height: 13; }
         /* The compact footer runs "Select" into the next key without this. */
         Footer.-compact FooterLabel { margin: 0 1 0 0; }
@@ -194,24 +165,9 @@ class FloorScreen(Screen[None]):
 
     COMMANDS = {TableCommands}
 
-    @dataclass
-    class ChangeArrived(Message):
-        """The feed announced a change that concerns the night on screen."""
+    PRESENCE_NAME = "floor"
 
-        change: Change
-
-        def can_replace(self, message: Message) -> bool:
-            # Any of them means "reload": a queue of them is worth one.
-            return isinstance(message, FloorScreen.ChangeArrived)
-
-    @dataclass
-    class FeedStatusChanged(Message):
-        """The feed connected, lost its connection or gave up."""
-
-        status: FeedStatus
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, FloorScreen.FeedStatusChanged)
+    services: FloorServices
 
     def __init__(self, services: FloorServices, *, night_id: int | None = None,
                  name: str | None = None, id: str | None = None,
@@ -224,41 +180,32 @@ class FloorScreen(Screen[None]):
         # Counters a test or a health view can read: snapshot reads, relevant changes heard.
         self.reads = 0
         self.changes_heard = 0
-        self.feed: ChangeFeed | None = None
-        self._feed_started = False
         self._reloading = False
         self._dirty = False
         self._read_seq = 0
         self._shown_seq = 0
         self._last_error = ""
         self._showing = asyncio.Lock()
-        self._writing = False
         self._my_holds: set[int] = set()
         self._hold_keeper: Timer | None = None
         self._every_table = False
         self._acting_for: int | None = services.actor.staff_id
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="header"):
-            yield Static("Loading tonight…", id="venue")
-            yield Static("", id="staff")
-            yield ConnectionBadge(id="badge")
+        yield TopBar("Loading tonight…")
         yield Horizontal(id="floors")
         yield TableDetail(clock=self.services.clock, id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
-        self.show_staff()
+        super().on_mount()
         self.request_reload()
 
     def on_resize(self) -> None:
         # Compact below 100 columns: five actions on a booked table still fit beside the
         # arrows at 80; a wide terminal can afford the roomier footer.
         self.query_one(Footer).compact = self.size.width < 100
-
-    async def on_unmount(self) -> None:
-        await self.stop_feed()
 
     @property
     def plans(self) -> list[FloorPlan]:
@@ -267,10 +214,6 @@ class FloorScreen(Screen[None]):
     @property
     def reloading(self) -> bool:
         return self._reloading
-
-    @property
-    def live(self) -> bool:
-        return self.query_one(ConnectionBadge).status.state is FeedState.LIVE
 
     # Loading -----------------------------------------------------------------
 
@@ -296,12 +239,8 @@ class FloorScreen(Screen[None]):
                 await self._show(snapshot, seq)
         finally:
             self._reloading = False
-        # Only after the first read, and not when the screen is closing (cancelled above).
-        if not self._feed_started:
-            self._feed_started = True
-            self._run_feed()
 
-    async def _resync(self) -> None:
+    async def resync(self) -> None:
         """The feed's resync: read the night before the feed reports Live."""
         seq = self._next_seq()
         try:
@@ -339,7 +278,7 @@ class FloorScreen(Screen[None]):
         self._shown_seq = seq
         detail = self.query_one(TableDetail)
         if snapshot is None:
-            self.query_one("#venue", Static).update("No night to show")
+            self.query_one(TopBar).set_title("No night to show")
             detail.note = NO_NIGHTS
             if self._last_error != NO_NIGHTS:
                 self._last_error = NO_NIGHTS
@@ -349,9 +288,7 @@ class FloorScreen(Screen[None]):
         detail.note = ""
         previous, self.snapshot = self.snapshot, snapshot
         self.query_one(ConnectionBadge).data_at = time.monotonic()
-        self.query_one("#venue", Static).update(
-            f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}"
-        )
+        self.query_one(TopBar).set_title(f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}")
         if (previous is None or previous.floors != snapshot.floors
                 or previous.timezone != snapshot.timezone or not self.plans):
             await self._build_plans(snapshot)
@@ -387,62 +324,22 @@ class FloorScreen(Screen[None]):
 
     # The live feed -----------------------------------------------------------
 
-    @work(exclusive=True, group="feed", exit_on_error=False)
-    async def _run_feed(self) -> None:
-        feed = ChangeFeed(
-            self.services.transport(),
-            on_change=self._on_change,
-            on_status=self._on_status,
-            resync=self._resync,
-        )
-        self.feed = feed
-        try:
-            await feed.run()
-        finally:
-            # Also on cancellation: the LISTEN connection must not outlive the screen.
-            await feed.stop()
+    def on_night_changed(self, message: NightChanged) -> None:
+        if self._concerns_us(message.batch):
+            self.changes_heard += message.batch.changes
+            self.request_reload()
 
-    async def stop_feed(self) -> None:
-        if self.feed is not None:
-            await self.feed.stop()
-
-    def _on_status(self, status: FeedStatus) -> None:
-        self.post_message(self.FeedStatusChanged(status))
-
-    def _on_change(self, change: Change) -> None:
-        if self._concerns_us(change):
-            self.changes_heard += 1
-            self.post_message(self.ChangeArrived(change))
-
-    def _concerns_us(self, change: Change) -> bool:
-        if change.kind in VENUE_KINDS:
+    def _concerns_us(self, batch: ChangeBatch) -> bool:
+        if batch.everything and not batch.nights:
             return True
         night = self.snapshot.night.id if self.snapshot is not None else self.night_id
-        return night is None or change.night is None or change.night == night
+        return batch.concerns(night) or bool(batch.kinds & VENUE_KINDS)
 
-    def on_floor_screen_change_arrived(self, _message: ChangeArrived) -> None:
-        self.request_reload()
-
-    def on_floor_screen_feed_status_changed(self, message: FeedStatusChanged) -> None:
-        self.query_one(ConnectionBadge).status = message.status
+    def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
+        super().on_feed_status_changed(message)
         stale = message.status.state is not FeedState.LIVE
         for plan in self.plans:
             plan.stale = stale
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state is WorkerState.ERROR and worker.group == "feed":
-            error = worker.error
-            self.query_one(ConnectionBadge).status = FeedStatus(FeedState.OFFLINE, error=str(error))
-            for plan in self.plans:
-                plan.stale = True
-            text = f"The live feed stopped: {error}"
-            self.query_one(TableDetail).note = text
-            self.notify(text, severity="error", timeout=10)
-        elif event.state is WorkerState.ERROR and worker.group == "action":
-            # Refusals and lost connections are handled in the worker; this is anything else.
-            self.notify(f"That change hit a problem: {worker.error}", severity="error", timeout=10)
-            self.request_reload()
 
     # Selection ---------------------------------------------------------------
 
@@ -519,12 +416,8 @@ class FloorScreen(Screen[None]):
         The App calls this after a sign-in or a sign-out: the floor keeps running
         from one staff member to the next, and reads `services.actor` afresh.
         """
+        super().show_staff()
         actor = self.services.actor
-        label = self.query_one("#staff", Static)
-        signed_in = actor.staff_id is not None
-        label.update(f"{actor.name} ({actor.role})" if signed_in and actor.role else
-                     actor.name if signed_in else "")
-        label.display = signed_in
         if actor.staff_id != self._acting_for:
             # Holds taken by the one before are theirs, not the new person's.
             self._acting_for = actor.staff_id
@@ -620,13 +513,7 @@ class FloorScreen(Screen[None]):
         state = self.selected_state
         if state is None or self.check_action(action, ()) is not True:
             return None
-        if not self.live:
-            self.notify(OFFLINE, severity="error")
-            return None
-        if self._writing:
-            self.notify(BUSY, severity="warning")
-            return None
-        return state
+        return state if self.may_write() else None
 
     # The actions -----------------------------------------------------------------
 
@@ -638,7 +525,7 @@ class FloorScreen(Screen[None]):
         hold = state.hold if self.held_by_me(state) else None
         form = BookingForm(
             state.table, night, timezone, arrival=self._default_arrival(night),
-            held=hold is not None,
+            held=hold is not None, guests=self.services.bookings.guests,
             on_answer=partial(self._book, Intent(), night.id, (state.table.id,)),
         )
         if hold is not None:
@@ -647,7 +534,7 @@ class FloorScreen(Screen[None]):
 
     def _book(self, intent: Intent, night_id: int, table_ids: Sequence[int],
               request: BookingRequest, dialog: Dialog[Any]) -> None:
-        self._start(self._booking_write(intent, night_id, tuple(table_ids), request), dialog)
+        self.start_write(self._booking_write(intent, night_id, tuple(table_ids), request), dialog)
 
     def _booking_write(self, intent: Intent, night_id: int, table_ids: tuple[int, ...],
                        request: BookingRequest, ends_at: datetime | None = None) -> Write:
@@ -687,9 +574,9 @@ class FloorScreen(Screen[None]):
 
         def done(hold: Hold) -> str:
             return (f"Table {table.number} is held for you until "
-                    f"{local_time(hold.expires_at, self._timezone, seconds=True)}")
+                    f"{local_time(hold.expires_at, self.timezone, seconds=True)}")
 
-        self._start(Write(f"hold table {table.number}", call, done))
+        self.start_write(Write(f"hold table {table.number}", call, done))
 
     def action_release(self) -> None:
         state = self._ready("release")
@@ -702,7 +589,7 @@ class FloorScreen(Screen[None]):
             await bookings.release_hold(actor, hold_id)
             self._my_holds.discard(hold_id)
 
-        self._start(Write(f"release table {number}", call,
+        self.start_write(Write(f"release table {number}", call,
                           lambda _none: f"Released your hold on table {number}"))
 
     def action_confirm(self) -> None:
@@ -714,7 +601,7 @@ class FloorScreen(Screen[None]):
         async def call(op_id: str) -> Booking:
             return await bookings.confirm(actor, booking.id, booking.version, op_id=op_id)
 
-        self._start(Write(f"confirm {booking.ref}", call,
+        self.start_write(Write(f"confirm {booking.ref}", call,
                           lambda b: f"Confirmed {b.ref} · {b.guest_name}"))
 
     def action_check_in(self) -> None:
@@ -743,7 +630,7 @@ class FloorScreen(Screen[None]):
             return (f"Checked in {arrived} · {b.ref} · {b.guest_name} "
                     f"({b.arrived_count}/{b.party_size} in)")
 
-        self._start(Write(f"check in {booking.ref}", call, done, intent), dialog)
+        self.start_write(Write(f"check in {booking.ref}", call, done, intent), dialog)
 
     def action_cancel_booking(self) -> None:
         booking = self._booking_for("cancel_booking")
@@ -772,7 +659,7 @@ class FloorScreen(Screen[None]):
         async def call(op_id: str) -> Booking:
             return await bookings.cancel(actor, booking.id, booking.version, reason, op_id=op_id)
 
-        self._start(Write(f"cancel {booking.ref}", call,
+        self.start_write(Write(f"cancel {booking.ref}", call,
                           lambda b: f"Cancelled {b.ref} · {b.guest_name}"), dialog)
 
     def action_no_show(self) -> None:
@@ -790,7 +677,7 @@ class FloorScreen(Screen[None]):
             f"{booking.ref} · {booking.guest_name}: no-show?",
             f"{self._summary(booking)}.\nThe party did not come: "
             f"this releases {self._where(booking, at=False)}.",
-            yes="mark no-show", on_answer=lambda _yes, dialog: self._start(write, dialog),
+            yes="mark no-show", on_answer=lambda _yes, dialog: self.start_write(write, dialog),
         ))
 
     def action_complete(self) -> None:
@@ -808,7 +695,7 @@ class FloorScreen(Screen[None]):
         self.app.push_screen(ConfirmDialog(
             f"Complete {booking.ref} · {booking.guest_name}?",
             f"{self._summary(booking)}.\nThe party has left; {where} is free again.",
-            yes="complete", on_answer=lambda _yes, dialog: self._start(write, dialog),
+            yes="complete", on_answer=lambda _yes, dialog: self.start_write(write, dialog),
         ))
 
     def action_move_booking(self) -> None:
@@ -824,7 +711,7 @@ class FloorScreen(Screen[None]):
 
     def _move(self, intent: Intent, booking: Booking, request: MoveRequest,
               dialog: Dialog[Any]) -> None:
-        self._start(self._move_write(intent, booking, request.table_ids, request.starts_at),
+        self.start_write(self._move_write(intent, booking, request.table_ids, request.starts_at),
                     dialog)
 
     def _move_write(self, intent: Intent, booking: Booking, table_ids: tuple[int, ...] | None,
@@ -851,6 +738,32 @@ class FloorScreen(Screen[None]):
                      lambda b: f"Moved {b.ref} · {b.guest_name} to {self._where(b)}",
                      intent, retarget=elsewhere, usable=a_change, instead="move it there")
 
+    def action_edit_booking(self) -> None:
+        booking = self._booking_for("edit_booking")
+        if booking is None or self.snapshot is None:
+            return
+        snapshot = self.snapshot
+        tables = [snapshot.tables[i].table for i in booking.table_ids if i in snapshot.tables]
+        self.app.push_screen(EditForm(
+            booking, tables, snapshot.night, snapshot.timezone, guests=self.services.bookings.guests,
+            on_answer=partial(self._edit, Intent(), booking),
+        ))
+
+    def _edit(self, intent: Intent, booking: Booking, request: EditRequest,
+              dialog: Dialog[Any]) -> None:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.amend(
+                actor, booking.id, booking.version, party_size=request.party_size,
+                starts_at=request.starts_at, notes=request.notes, guest=request.guest, op_id=op_id,
+            )
+
+        # No alternatives here: a party the tables cannot seat is a move, and the form says so.
+        self.start_write(Write(f"change {booking.ref}", call,
+                               lambda b: f"Changed {b.ref} · {b.guest_name} · {self._summary(b)}",
+                               intent), dialog)
+
     def action_walk_in(self) -> None:
         state = self._ready("walk_in")
         if state is None or self.snapshot is None:
@@ -868,7 +781,7 @@ class FloorScreen(Screen[None]):
 
     def _walk_in(self, intent: Intent, night_id: int, table_id: int | None,
                  request: WalkInRequest, dialog: Dialog[Any]) -> None:
-        self._start(self._walk_in_write(intent, night_id, table_id, request), dialog)
+        self.start_write(self._walk_in_write(intent, night_id, table_id, request), dialog)
 
     def _walk_in_write(self, intent: Intent, night_id: int, table_id: int | None,
                        request: WalkInRequest) -> Write:
@@ -901,90 +814,10 @@ class FloorScreen(Screen[None]):
         state = self._ready(action)
         return state.booking if state is not None else None
 
-    def _start(self, write: Write, dialog: Dialog[Any] | None = None) -> None:
-        self._writing = True
-        self._write(write, dialog)
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def _write(self, write: Write, dialog: Dialog[Any] | None) -> None:
-        try:
-            if not self.live:
-                # The feed may have dropped while the dialog was open.
-                self._failed(OFFLINE, dialog)
-                return
-            try:
-                result = await write.call(write.intent.op_id)
-            except BookingError as err:
-                # Refused: nothing was written, so another try is a new intent.
-                write.intent.renew()
-                await self._refused(write, err, dialog)
-                return
-            except Exception as err:
-                # The outcome is unknown (the answer may be lost, not the change): keep the
-                # operation id, so trying again from the same dialog cannot do it twice.
-                self._failed(f"Could not {write.what}: {_failure(err)}", dialog,
-                             again=" Enter tries again." if dialog is not None else "")
-                return
-            if dialog is not None:
-                dialog.finish()
-            self.notify(write.done(result))
-            await self._refresh_now()
-            self._follow(result)
-        finally:
-            self._writing = False
-
-    def _failed(self, text: str, dialog: Dialog[Any] | None, *, again: str = "") -> None:
-        if dialog is not None and dialog.is_attached:
-            dialog.failed(text + again)
-        self.notify(text, severity="error", timeout=8)
-
-    async def _refused(self, write: Write, err: BookingError, dialog: Dialog[Any] | None) -> None:
-        retarget = write.retarget
-        if isinstance(err, TableTaken | PartyDoesNotFit) and retarget is not None:
-            alternatives = [alt for alt in err.alternatives if write.usable(alt)]
-            if alternatives:
-                if dialog is not None:
-                    dialog.finish()
-                fresh = Intent()  # a new intent: booking there is a new decision
-                self.app.push_screen(AlternativesDialog(
-                    f"Could not {write.what}", str(err), alternatives, self._timezone,
-                    verb=write.instead,
-                    on_answer=lambda alt, chooser: self._start(retarget(alt, fresh), chooser),
-                ))
-                return
-        if isinstance(err, StepUpRequired) and self.services.identity is not None:
-            if dialog is not None:
-                dialog.finish()
-            self._ask_for_code(write, str(err))
-            return
-        if isinstance(err, StaleBooking):
-            title = f"Changed by {err.info.changed_by}"
-        else:
-            title = f"Could not {write.what}"
-        self.notify(str(err), title=title, severity="error", timeout=8)
-        if dialog is not None:
-            if dialog.keeps_open(err):
-                dialog.failed(str(err))
-            else:
-                dialog.finish()
-        # Whatever refused it is likely news to this console.
+    async def after_write(self, result: object) -> None:
         await self._refresh_now()
-
-    def _ask_for_code(self, write: Write, reason: str) -> None:
-        """A change that needs a fresh authenticator code: ask for it, then make the change."""
-        identity, actor = self.services.identity, self.services.actor
-        assert identity is not None
-
-        def with_code(code: str, dialog: Dialog[Any]) -> None:
-            async def call(op_id: str) -> Any:
-                await identity.verify_code(actor, code)
-                return await write.call(op_id)
-
-            self._start(replace(write, call=call), dialog)
-
-        self.app.push_screen(CodeDialog(f"A code is needed to {write.what}",
-                                        reason,
-                                        on_answer=with_code))
+        if result is not None:
+            self._follow(result)
 
     async def _refresh_now(self) -> None:
         """Read the night now, so the next key acts on what the database holds."""
@@ -1034,7 +867,7 @@ class FloorScreen(Screen[None]):
     # Words -------------------------------------------------------------------------
 
     @property
-    def _timezone(self) -> str:
+    def timezone(self) -> str:
         return self.snapshot.timezone if self.snapshot is not None else "UTC"
 
     def _numbers(self, table_ids: Iterable[int]) -> str:
@@ -1045,11 +878,11 @@ class FloorScreen(Screen[None]):
     def _where(self, booking: Booking, *, at: bool = True) -> str:
         where = f"table {self._numbers(booking.table_ids)}"
         if at:
-            where += f" at {local_time(booking.starts_at, self._timezone)}"
+            where += f" at {local_time(booking.starts_at, self.timezone)}"
         return where
 
     def _summary(self, booking: Booking) -> str:
-        return (f"Party of {booking.party_size} at {local_time(booking.starts_at, self._timezone)}"
+        return (f"Party of {booking.party_size} at {local_time(booking.starts_at, self.timezone)}"
                 f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}")
 
     def _default_arrival(self, night: Night) -> datetime:
@@ -1062,9 +895,3 @@ class FloorScreen(Screen[None]):
         # Near closing, the last quarter hour before it (never before the opening).
         return rounded if rounded < night.ends_at else max(night.starts_at, rounded - quarter)
 
-
-def _failure(err: Exception) -> str:
-    if isinstance(err, OSError | ConnectionError | TimeoutError) and not isinstance(
-            err, DatabaseError):
-        return "the database did not answer. Nothing is lost."
-    return str(err) or type(err).__name__

@@ -17,7 +17,8 @@ from textual.widgets import Input, Static
 
 from screens.cover import WORKING, CoverScreen, trouble
 from services.db import Actor
-from services.identity import IdentityService, SignInError
+from services.identity import SignInError
+from services.sign_in import SignInBackend
 from widgets.field import Field, ok
 
 
@@ -46,7 +47,7 @@ class LockScreen(CoverScreen[bool]):
 
     SUB_TITLE = "Locked"
 
-    def __init__(self, identity: IdentityService, actor: Actor, *, why: str,
+    def __init__(self, identity: SignInBackend, actor: Actor, *, why: str,
                  someone_else_key: str, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__("Locked", name=name, id=id, classes=classes)

@@ -2,14 +2,23 @@
 (or one of their recovery codes), at the start of a shift, after signing out, or
 when someone else takes over a locked console.
 
+The check is the sign-in backend's (`services.sign_in`): the console's own staff
+accounts, or Supabase Auth (password, then a challenge and verification of the
+staff member's TOTP factor). The screen says which one it signs in through, and
+offers recovery codes only where they exist. A backend with a session of its
+own (Supabase) is told to end it when the screen opens: whoever signed in
+before has left.
+
 Enter moves to the next field and, from the code, signs in. The check runs in a
-worker; a refusal shows the identity service's own sentence, which never says
-which of the three was wrong, how long to wait, or until when the account is
-locked. The screen closes with the `Session`; the App decides what comes next.
+worker; a refusal shows the backend's own sentence, which never says which of
+the three was wrong (only how long to wait when there were too many tries, or
+until when the account is locked). The screen closes with the `Session`; the
+App decides what comes next.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from textual import work
@@ -18,8 +27,11 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from screens.cover import WORKING, CoverScreen, trouble
-from services.identity import IdentityService, Session, SignInError
+from services.identity import Session, SignInError
+from services.sign_in import HoldsSession, SignInBackend, describe
 from widgets.field import Field, ok
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("email", "password", "code")
 MISSING = {"email": "your email", "password": "your password", "code": "the code"}
@@ -42,9 +54,9 @@ class SignInScreen(CoverScreen[Session]):
 
     DEFAULT_CSS = """
     SignInScreen {
-        & #sign-in-note { color: $text-muted; }
+        & #sign-in-note, & #sign-in-via { color: $text-muted; }
         & #advice { display: none; }
-        &.-advice Field, &.-advice #sign-in-note { display: none; }
+        &.-advice Field, &.-advice #sign-in-note, &.-advice #sign-in-via { display: none; }
         &.-advice #advice { display: block; }
     }
     """
@@ -61,11 +73,12 @@ class SignInScreen(CoverScreen[Session]):
         Binding("enter", "go_on", "Go to the floor", show=False, id="sign_in.go_on"),
     ]
 
-    def __init__(self, identity: IdentityService, *, note: str = "",
+    def __init__(self, identity: SignInBackend, *, note: str = "",
                  name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__("Backroom Console · sign in", name=name, id=id, classes=classes)
         self.identity = identity
+        self.via = describe(identity)
         self.note = note
         self.working = False
         self.session: Session | None = None  # set while the re-enrol advice shows
@@ -74,11 +87,14 @@ class SignInScreen(CoverScreen[Session]):
     def compose_body(self) -> Iterable[Widget]:
         yield Static(self.note or "Sign in with your staff account.", id="sign-in-note",
                      classes="cover--text")
+        yield Static(self.via.sentence(), id="sign-in-via", classes="cover--text")
         yield Static("", classes="cover--gap")
         yield Field("Email", placeholder="name@venue", max_length=254, input_width=34, id="email")
         yield Field("Password", password=True, max_length=200, input_width=34, id="password")
+        code_note = ("six digits, or a recovery code" if self.via.recovery_codes
+                     else "six digits from your authenticator")
         yield Field("Code", placeholder="123456", max_length=24, input_width=12, id="code",
-                    check=lambda _text: ok("six digits, or a recovery code"))
+                    check=lambda _text: ok(code_note))
         yield Static("", id="advice", classes="cover--text")
 
     def hint(self) -> str:
@@ -86,6 +102,16 @@ class SignInScreen(CoverScreen[Session]):
 
     def on_mount(self) -> None:
         self.field("email").focus()
+        if isinstance(self.identity, HoldsSession):
+            self._end_previous_session(self.identity)
+
+    @work(group="sign_in.end_session", exit_on_error=False)
+    async def _end_previous_session(self, backend: HoldsSession) -> None:
+        # A sign-in typed meanwhile waits for this inside the backend.
+        try:
+            await backend.sign_out()
+        except Exception as err:
+            log.info("ending the previous session failed: %s", type(err).__name__)
 
     def field(self, name: str) -> Field:
         return self.query_one(f"#{name}", Field)

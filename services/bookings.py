@@ -1,5 +1,5 @@
 """Booking operations: create, hold, confirm, check in, seat a walk-in, move,
-cancel, no-show, complete, and the waitlist.
+amend, cancel, no-show, complete, and the waitlist.
 
 Each operation is one transaction, carries a client operation id (a retry
 returns the first result and changes nothing more) and, where it changes a
@@ -41,12 +41,16 @@ from services.errors import (
     TableTaken,
 )
 from services.floor import BOOKING_SELECT, booking_from_row, utc_now
+from services.guests import GuestService, email_problem, phone_problem
 from services.models import Booking, Hold
-from services.permissions import require
+from services.permissions import may, require
 
 _ONE_BOOKING = BOOKING_SELECT + " where b.id = $1 group by b.id, g.id"
 _SLOT = timedelta(minutes=30)
 WALK_IN_MINIMUM = timedelta(minutes=60)
+NOTES_MOST = 500
+# Changing a booking where it is takes the same right as moving it: managers and admins.
+AMEND_RIGHT = "move"
 
 
 def new_op_id() -> str:
@@ -55,11 +59,26 @@ def new_op_id() -> str:
 
 @dataclass(frozen=True)
 class GuestDetails:
+    """Who a booking is for. With `guest_id` it is that guest on file, as they are;
+    without, a new guest with these details."""
+
     name: str
     phone: str | None = None
     email: str | None = None
     notes: str = ""
     vip: bool = False
+    guest_id: int | None = None
+
+
+def guest_problem(guest: GuestDetails) -> str | None:
+    """Why these details cannot be saved for a guest, in staff words; None if they can."""
+    if not guest.name.strip():
+        return "The guest needs a name."
+    if guest.phone and (problem := phone_problem(guest.phone)):
+        return f"The phone number is not right ({problem})."
+    if guest.email and (problem := email_problem(guest.email)):
+        return f"The email address is not right ({problem})."
+    return None
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,8 @@ class BookingService:
         self._db = db
         self._clock = clock
         self._tz: ZoneInfo | None = None
+        # The guests on file, for the forms that look a guest up while a booking is typed.
+        self.guests = GuestService(db, clock)
 
     # ------------------------------------------------------------------ core
 
@@ -128,8 +149,10 @@ class BookingService:
         entity: str = "booking",
         entity_id: int | None = None,
         context: dict[str, Any] | None = None,
+        permission: str | None = None,
     ) -> dict[str, Any]:
-        require(actor, kind)
+        # `permission` names the right the operation needs, when it is not the kind itself.
+        require(actor, permission or kind)
         op_id = op_id or new_op_id()
         try:
             async with self._db.transaction(actor, operation=kind, op_id=op_id) as conn:
@@ -214,6 +237,8 @@ class BookingService:
             return NotAllowed("The database refused this for your role.")
         if state == "23514" and "cancel" in str(err):
             return InvalidInput("A cancellation needs a reason.")
+        if state == "23503" and "guest" in str(err):
+            return NotFound("That guest is no longer on file: look them up again.")
         return BookingError(f"The database refused this: {err}")
 
     async def _local(self, moment: datetime) -> datetime:
@@ -417,9 +442,11 @@ class BookingService:
     ) -> Booking:
         if not table_ids:
             raise InvalidInput("Choose at least one table.")
+        if guest_id is None and guest is not None:
+            guest_id = guest.guest_id
         if guest is None and guest_id is None:
             raise InvalidInput("A booking needs a guest.")
-        if guest is not None and not guest.name.strip():
+        if guest is not None and guest_id is None and not guest.name.strip():
             raise InvalidInput("The guest needs a name.")
         if party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
@@ -565,6 +592,7 @@ class BookingService:
         ctx: dict[str, Any] | None = None,
         before: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]] | None = None,
         after: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+        permission: str | None = None,
     ) -> Booking:
         """Update one booking at the version the console saw."""
 
@@ -595,7 +623,7 @@ class BookingService:
             return _booking_json(await self._read(conn, booking_id))
 
         return _booking_from_json(await self._operation(
-            actor, kind, op_id, body, entity_id=booking_id, context=ctx,
+            actor, kind, op_id, body, entity_id=booking_id, context=ctx, permission=permission,
         ))
 
     async def confirm(self, actor: Actor, booking_id: int, version: int, *,
@@ -713,6 +741,106 @@ class BookingService:
             ctx=ctx, after=retable,
         )
 
+    async def amend(
+        self,
+        actor: Actor,
+        booking_id: int,
+        version: int,
+        *,
+        party_size: int | None = None,
+        starts_at: datetime | None = None,
+        notes: str | None = None,
+        guest: GuestDetails | None = None,
+        op_id: str | None = None,
+    ) -> Booking:
+        """Change a booking where it is: its party size, arrival time, notes or guest.
+
+        What is None stays as it is, and the tables always do (another table is a
+        move). `guest` with a `guest_id` hands the booking to that guest on file;
+        without one it corrects the name, phone and email of the booking's own
+        guest (their VIP mark and notes stay), which is audited with the booking.
+        A booking that ran to closing still does when its arrival changes; a
+        shorter one keeps its length, up to closing.
+        """
+        if actor.role is not None and not may(actor.role, AMEND_RIGHT):
+            raise NotAllowed(f"{actor.name} is signed in as {actor.role} staff, who may not "
+                             "change bookings.")
+        if party_size is None and starts_at is None and notes is None and guest is None:
+            raise InvalidInput("Nothing to change: give a party size, a time, notes or a guest.")
+        if party_size is not None and party_size < 1:
+            raise InvalidInput("The party must have at least one guest.")
+        if notes is not None:
+            notes = notes.strip()
+            if len(notes) > NOTES_MOST:
+                raise InvalidInput(f"Notes are at most {NOTES_MOST} characters; these are {len(notes)}.")
+        if guest is not None and guest.guest_id is None:
+            problem = guest_problem(guest)
+            if problem:
+                raise InvalidInput(problem)
+        current = await self.get(booking_id)
+        async with self._db.transaction(readonly=True) as conn:
+            night = await conn.fetchrow(
+                "select n.id, n.starts_at, n.ends_at from backroom.booking b"
+                " join backroom.night n on n.id = b.night_id where b.id = $1", booking_id,
+            )
+        assert night is not None  # the booking was just read
+        start = end = None
+        if starts_at is not None:
+            if not night["starts_at"] <= starts_at < night["ends_at"]:
+                raise OutsideHours("That time is outside the night's hours" + await self._hours(
+                    {"opens": night["starts_at"].isoformat(), "closes": night["ends_at"].isoformat()}))
+            start = starts_at
+            if current.ends_at >= night["ends_at"]:
+                end = night["ends_at"]
+            else:
+                end = min(starts_at + (current.ends_at - current.starts_at), night["ends_at"])
+        ctx = {"night_id": night["id"], "party": party_size or current.party_size,
+               "starts_at": start or current.starts_at, "ends_at": end or current.ends_at,
+               "table_ids": list(current.table_ids), "booking_id": booking_id,
+               "exclude_tables": list(current.table_ids)}
+
+        async def check(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+            if party_size is not None and party_size < row["arrived_count"]:
+                raise InvalidInput(f"{row['arrived_count']} of the party are already in: the party "
+                                   f"cannot be fewer than {row['arrived_count']}.")
+            if guest is None:
+                return
+            if guest.guest_id is not None:
+                if not await conn.fetchval("select exists (select from backroom.guest where id = $1)",
+                                           guest.guest_id):
+                    raise NotFound("That guest is no longer on file: look them up again.")
+                return
+            await self._correct_guest(conn, row["guest_id"], guest)
+
+        return await self._change(
+            actor, "amend", booking_id, version,
+            "party_size = coalesce($2::smallint, party_size),"
+            " starts_at = coalesce($3::timestamptz, starts_at),"
+            " ends_at = coalesce($4::timestamptz, ends_at),"
+            " notes = coalesce($5::text, notes), guest_id = coalesce($6::int, guest_id)",
+            (party_size, start, end, notes, guest.guest_id if guest is not None else None), op_id,
+            ctx=ctx, before=check, permission=AMEND_RIGHT,
+        )
+
+    async def _correct_guest(self, conn: asyncpg.Connection, guest_id: int,
+                             guest: GuestDetails) -> None:
+        """Set a guest's name, phone and email to `guest`'s (when they differ)."""
+        details = (guest.name.strip(), (guest.phone or "").strip() or None,
+                   (guest.email or "").strip() or None)
+        differs = await conn.fetchval(
+            "select (name, phone, email) is distinct from ($2::text, $3::text, $4::text)"
+            " from backroom.guest where id = $1", guest_id, *details,
+        )
+        if not differs:
+            return
+        changed = await conn.fetchval(
+            "update backroom.guest set name = $2, phone = $3, email = $4 where id = $1 returning true",
+            guest_id, *details,
+        )
+        if not changed:
+            # Row Level Security hides the row from an update this role may not make.
+            raise NotAllowed("The database refused this for your role.")
+
     async def _night_end_of(self, booking_id: int) -> datetime:
         async with self._db.transaction(readonly=True) as conn:
             end: datetime = await conn.fetchval(
@@ -813,16 +941,18 @@ class BookingService:
 
     async def waitlist_add(self, actor: Actor, *, night_id: int, guest: GuestDetails,
                            party_size: int, notes: str = "", op_id: str | None = None) -> int:
-        if not guest.name.strip():
+        if guest.guest_id is None and not guest.name.strip():
             raise InvalidInput("The guest needs a name.")
         if party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
 
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
-            gid = await conn.fetchval(
-                "insert into backroom.guest (name, phone, email, vip) values ($1, $2, $3, $4)"
-                " returning id", guest.name.strip(), guest.phone, guest.email, guest.vip,
-            )
+            gid = guest.guest_id
+            if gid is None:
+                gid = await conn.fetchval(
+                    "insert into backroom.guest (name, phone, email, vip) values ($1, $2, $3, $4)"
+                    " returning id", guest.name.strip(), guest.phone, guest.email, guest.vip,
+                )
             entry = await conn.fetchval(
                 "insert into backroom.waitlist_entry (night_id, guest_id, party_size, notes,"
                 " created_by) values ($1, $2, $3, $4, $5) returning id",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.db import Database, DatabaseError, explain
@@ -67,6 +68,9 @@ class HealthReport:
     connections: int | None = None
     connections_by_state: dict[str, int] = field(default_factory=dict)
     connections_by_application: dict[str, int] = field(default_factory=dict)
+    # Server-wide: every client connection to any database, and the server's limit.
+    server_connections: int | None = None
+    max_connections: int | None = None
     listeners: int | None = None
     presence_connections: int | None = None
     notify_queue_usage: float | None = None
@@ -154,6 +158,11 @@ async def _server_figures(db: Database) -> dict[str, Any]:
         row = await conn.fetchrow(
             "select current_setting('server_version') as version,"
             " pg_notification_queue_usage() as queue,"
+            " current_setting('max_connections')::int as max_connections,"
+            # Every role sees every session's row, but not always its type: a session
+            # connected to a database as a user is a client there.
+            " (select count(*) from pg_stat_activity where coalesce(backend_type = 'client backend',"
+            "  datid is not null and usesysid is not null))::int as server_connections,"
             " to_regprocedure('backroom.connection_stats()') is not null as has_stats"
         )
         assert row is not None
@@ -179,6 +188,8 @@ async def _server_figures(db: Database) -> dict[str, Any]:
         "connections": sum(by_state.values()),
         "connections_by_state": dict(sorted(by_state.items())),
         "connections_by_application": dict(sorted(by_app.items())),
+        "server_connections": row["server_connections"],
+        "max_connections": row["max_connections"],
         "listeners": by_app.get(LISTEN_APPLICATION, 0),
         "presence_connections": by_app.get(PRESENCE_APPLICATION, 0),
         "notify_queue_usage": float(row["queue"]),
@@ -208,11 +219,34 @@ async def _probe(db: Database, rounds: int) -> LatencyFigures:
     return LatencyFigures.of(stats.summary())
 
 
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """What the support screen needs to name what presence refers to by id:
+    the venue's timezone, each table's number, the date of each night asked for."""
+
+    timezone: str
+    tables: dict[int, int] = field(default_factory=dict)
+    nights: dict[int, date] = field(default_factory=dict)
+
+
+async def directory(db: Database, night_ids: Iterable[int] = ()) -> Directory:
+    """The venue's timezone and table numbers, and the dates of `night_ids`."""
+    async with db.transaction(readonly=True) as conn:
+        timezone = await conn.fetchval("select timezone from backroom.venue order by id limit 1")
+        tables = await conn.fetch("select id, number from backroom.venue_table")
+        nights = await conn.fetch("select id, date from backroom.night where id = any($1::int[])",
+                                  sorted(set(night_ids)))
+    return Directory(timezone=timezone or "UTC", tables={r["id"]: r["number"] for r in tables},
+                     nights={r["id"]: r["date"] for r in nights})
+
+
 __all__ = [
+    "Directory",
     "FeedHealth",
     "HealthReport",
     "LatencyFigures",
     "check",
+    "directory",
     "feed_health",
     "gather_health",
 ]

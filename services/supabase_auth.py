@@ -14,11 +14,21 @@ not care which one signed the staff member in.
 - Refusals are in staff words and never say which of email, password or code
   was wrong.
 - `supabase` is imported the first time it is needed, never at import: it costs
-  about 0.4 s and most consoles never use it.
+  about 0.4 s and most consoles never use it. A console that uses Supabase calls
+  `warm_up()` at start, so the import happens in a thread, not on the first
+  sign-in while the screen waits.
+- One session at a time: signing in ends the session that was there, and the
+  calls that change the session (sign-in, a fresh code, sign-out) run one after
+  the other. The live feed's token reads do not wait for them: while one runs
+  they get the token known before it.
+
+`SupabaseAuth` is a `services.sign_in.SignInBackend`: the console's sign-in
+screen, idle lock and step-up use it as they use `IdentityService`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +40,7 @@ import asyncpg
 from services.db import Actor, Database
 from services.identity import ISSUER, Session, SignInError, SignInFailed, Throttled, normalise_code
 from services.secrets import SecretStore, SecretUnavailable
+from services.sign_in import SignInVia
 from services.supabase_config import SupabaseConfig
 
 if TYPE_CHECKING:
@@ -67,6 +78,16 @@ class AuthenticatorExists(SignInError):
 
 class SupabaseNotSetUp(SignInError):
     code = "supabase_not_set_up"
+
+
+class SessionEnded(SignInError):
+    """A fresh code was asked for, but the Supabase session behind the console is gone."""
+
+    code = "supabase_session_ended"
+
+    def __init__(self) -> None:
+        super().__init__("The Supabase session of this console has ended (signed out elsewhere, "
+                         "expired, or the staff link changed). Sign in again.")
 
 
 @dataclass(frozen=True)
@@ -233,10 +254,24 @@ class SupabaseAuth:
         self._step_up = step_up
         self._client_: AsyncClient | None = None
         self._storage: Any = None
+        self._busy = asyncio.Lock()
+        self._token: str | None = None
 
     @property
     def config(self) -> SupabaseConfig:
         return self._config
+
+    @property
+    def via(self) -> SignInVia:
+        """What the sign-in screen says: Supabase Auth of this project, no recovery codes."""
+        return SignInVia("Supabase Auth", where=self._config.host, recovery_codes=False)
+
+    async def warm_up(self) -> None:
+        """Import `supabase` in a thread and make the client, before anyone signs in."""
+        import importlib
+
+        await asyncio.to_thread(importlib.import_module, "supabase")
+        await self._client()
 
     @property
     def session_persisted(self) -> bool:
@@ -259,10 +294,16 @@ class SupabaseAuth:
 
     async def sign_in(self, email: str, password: str, code: str) -> Session:
         """Password, then the TOTP factor; an AAL2 session for a linked staff member."""
+        async with self._busy:
+            return await self._sign_in(email, password, code)
+
+    async def _sign_in(self, email: str, password: str, code: str) -> Session:
         from supabase_auth.errors import AuthError
 
         email = email.strip().lower()
         client = await self._client()
+        # Whoever signed in before is signed out here and on the server first.
+        await self._forget(client)
         try:
             await client.auth.sign_in_with_password({"email": email, "password": password})
         except AuthError as err:
@@ -320,9 +361,11 @@ class SupabaseAuth:
                         access_token=session.access_token)
 
     async def _forget(self, client: AsyncClient) -> None:
-        """Drop a half-made session (password only) here and on the server."""
+        """Drop the session (a half-made one, or one whose staff member left) here and on
+        the server. Here it is gone even when the server cannot be reached."""
         from supabase_auth.errors import AuthError
 
+        self._token = None
         try:
             await client.auth.sign_out({"scope": "local"})
         except (AuthError, OSError) as err:
@@ -330,6 +373,10 @@ class SupabaseAuth:
 
     async def restore(self) -> Session | None:
         """The session kept from a previous run, if it is still AAL2 and linked."""
+        async with self._busy:
+            return await self._restore()
+
+    async def _restore(self) -> Session | None:
         from supabase_auth.errors import AuthError
 
         client = await self._client()
@@ -353,13 +400,30 @@ class SupabaseAuth:
         return Session(actor=actor, email=email, used_recovery_code=False, must_reenrol=False)
 
     async def verify_code(self, actor: Actor, code: str) -> None:
-        """A fresh code from the signed-in staff member: unlocking, and step-up."""
-        client = await self._client()
-        try:
-            await self._second_factor(client, code)
-        except SignInFailed:
-            raise SignInError("That code is not right (or was used already). "
-                              "Wait for the next one.") from None
+        """A fresh code from the signed-in staff member: unlocking, and step-up.
+
+        Supabase checks it through a new MFA challenge and verification on the
+        session `actor` signed in with; the session must still be theirs.
+        """
+        from supabase_auth.errors import AuthError
+
+        async with self._busy:
+            client = await self._client()
+            try:
+                session = await client.auth.get_session()
+            except AuthError as err:
+                raise _refusal(err, self._config) from None
+            if session is None:
+                raise SessionEnded()
+            owner = await self._lookup(AuthUser(session.user.id, session.user.email,
+                                                session.access_token))
+            if owner is None or owner.staff_id != actor.staff_id:
+                raise SessionEnded()
+            try:
+                await self._second_factor(client, code)
+            except SignInFailed:
+                raise SignInError("That code is not right (or was used already). "
+                                  "Wait for the next one.") from None
         if self._step_up is not None:
             await self._step_up(actor)
 
@@ -367,16 +431,23 @@ class SupabaseAuth:
         """The current access token (refreshed when near expiry), for Realtime and the API."""
         from supabase_auth.errors import AuthError
 
+        if self._busy.locked():
+            # A sign-in or a code check is changing the session: a refresh now could
+            # store the old session over the new one.
+            return self._token
         client = await self._client()
         try:
             session = await client.auth.get_session()
         except AuthError as err:
             raise _refusal(err, self._config) from None
-        return session.access_token if session else None
+        self._token = session.access_token if session else None
+        return self._token
 
     async def sign_out(self) -> None:
-        client = await self._client()
-        await self._forget(client)
+        """End the session here and on the server (the staff member left the console)."""
+        async with self._busy:
+            client = await self._client()
+            await self._forget(client)
 
     async def close(self) -> None:
         if self._client_ is not None:
@@ -388,6 +459,11 @@ class SupabaseAuth:
     async def start_enrolment(self, email: str, password: str,
                               friendly_name: str | None = None) -> TotpEnrolment:
         """Sign in with the password and create an unverified TOTP factor to scan."""
+        async with self._busy:
+            return await self._start_enrolment(email, password, friendly_name)
+
+    async def _start_enrolment(self, email: str, password: str,
+                               friendly_name: str | None) -> TotpEnrolment:
         from supabase_auth.errors import AuthError
 
         email = email.strip().lower()
@@ -419,6 +495,10 @@ class SupabaseAuth:
 
     async def finish_enrolment(self, enrolment: TotpEnrolment, code: str) -> None:
         """Verify the first code from the new authenticator; the session becomes AAL2."""
+        async with self._busy:
+            await self._finish_enrolment(enrolment, code)
+
+    async def _finish_enrolment(self, enrolment: TotpEnrolment, code: str) -> None:
         from supabase_auth.errors import AuthApiError, AuthError
 
         client = await self._client()

@@ -20,7 +20,10 @@ The Realtime protocol is Phoenix channels over a websocket (serializer
 
 Private topics need the staff member's access token (a Supabase Auth session,
 see `services.supabase_auth`) and the policies on `realtime.messages` that
-0006 creates. Nothing here imports `supabase`.
+0006 creates. While nobody is signed in (the token source answers None) no
+socket is opened: joining would only be refused. Both then say `NotSignedIn`
+and try again later; presence tries again as soon as the console announces
+someone. Nothing here imports `supabase`.
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ TokenSource = Callable[[], Awaitable[str | None]]
 
 class RealtimeRefused(ConnectionError):
     """The server refused to join a channel (usually: not allowed by its policies)."""
+
+
+class NotSignedIn(ConnectionError):
+    """There is no Supabase session to join the private channels with."""
+
+    def __init__(self) -> None:
+        super().__init__("nobody is signed in to Supabase yet; the live feed starts with the "
+                         "next sign-in")
 
 
 def socket_url(config: SupabaseConfig) -> str:
@@ -245,12 +256,14 @@ class SupabaseTransport:
             elif event == "system" and isinstance(payload, dict) and payload.get("status") == "error":
                 lost(f"Realtime: {payload.get('message') or 'channel error'}")
 
+        token = await self._token()
+        if token is None and self._token_source is not None:
+            raise NotSignedIn()
         socket = PhoenixSocket(socket_url(self._config), on_message=heard,
                                on_closed=lambda reason: lost(reason))
         self._socket = socket
         try:
             await socket.connect(self._timeout)
-            token = await self._token()
             self._join_ref = await socket.join(self._topic, join_payload(token), timeout=self._timeout)
             self._sent_token = token
         except BaseException:
@@ -379,7 +392,8 @@ class SupabasePresence(Announcing):
                 except Exception as err:
                     attempt += 1
                     self._disconnected(f"cannot join: {_reason(err)}")
-                    await self._pause(self.backoff(attempt))
+                    # Nobody signed in: the next announce (someone signing in) tries at once.
+                    await self._pause(self.backoff(attempt), until_announced=isinstance(err, NotSignedIn))
                     continue
                 attempt = 0
                 try:
@@ -415,10 +429,12 @@ class SupabasePresence(Announcing):
             self._wake.set()
 
         self._lost = lost  # a channel error during the join counts too
+        token = await self._token_source() if self._token_source is not None else None
+        if token is None and self._token_source is not None:
+            raise NotSignedIn()
         socket = PhoenixSocket(socket_url(self._config), on_message=self._heard, on_closed=closed)
         try:
             await socket.connect(self._timeout)
-            token = await self._token_source() if self._token_source is not None else None
             join_ref = await socket.join(self._topic, join_payload(token, presence_key=self.console_id),
                                          timeout=self._timeout)
         except BaseException:
@@ -528,10 +544,15 @@ class SupabasePresence(Announcing):
             self._disconnected_at = time.monotonic()
         log.info("Realtime presence lost: %s", reason)
 
-    async def _pause(self, delay: float) -> None:
-        """Wait before retrying; past `ttl` without a connection, the roster is too old to show."""
+    async def _pause(self, delay: float, *, until_announced: bool = False) -> None:
+        """Wait before retrying; past `ttl` without a connection, the roster is too old to show.
+        With `until_announced`, an announce ends the wait early."""
         until = time.monotonic() + delay
+        if until_announced:
+            self._wake.clear()
         while not self._stopping:
+            if until_announced and self._wake.is_set():
+                return
             now = time.monotonic()
             if self._entries and self._disconnected_at is not None \
                     and now - self._disconnected_at >= self._ttl:
@@ -542,8 +563,20 @@ class SupabasePresence(Announcing):
             wake = until
             if self._entries and self._disconnected_at is not None:
                 wake = min(wake, self._disconnected_at + self._ttl)
+            await self._wait(max(0.0, wake - now), announced=until_announced)
+
+    async def _wait(self, timeout: float, *, announced: bool) -> None:
+        """Until `stop()` (or, with `announced`, an announce), at most `timeout` seconds."""
+        if not announced:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), max(0.0, wake - now))
+                await asyncio.wait_for(self._stopped.wait(), timeout)
+            return
+        waits = {asyncio.ensure_future(self._stopped.wait()), asyncio.ensure_future(self._wake.wait())}
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
 
 def _reason(err: BaseException) -> str:

@@ -4,7 +4,8 @@ A field is a single row: the label, a compact input, and a note that says
 what the check found ("table 11 seats 2-6", "outside tonight's hours"). A
 check returns a `Verdict`: ok, a warning (allowed, but worth saying) or an
 error (the form will not send). Errors turn red once the field has been
-typed in or the form asks (`reveal`), so a fresh form is not all red.
+typed in or the form asks (`reveal`), so a fresh form is not all red; they
+also start with ✗, which reads the same on a terminal without colour.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def error(text: str) -> Verdict:
 
 
 Check = Callable[[str], Verdict]
+
+# Marks an error shown in full: the note says it without colour too.
+ERROR_MARK = "✗ "
 
 
 class Field(Widget):
@@ -147,4 +151,5 @@ class Field(Widget):
         self.set_class(verdict.level == "warn", "-warn")
         self._input.set_class(shown_error, "-invalid")
         # Before it is touched an error reads as a hint ("needed"), not in red.
-        self.query_one(".field--note", Static).update(verdict.text)
+        text = ERROR_MARK + verdict.text if shown_error and verdict.text else verdict.text
+        self.query_one(".field--note", Static).update(text)

@@ -31,9 +31,24 @@ def floor_ready(pilot: Pilot[Any]) -> bool:
             and not screen.reloading and len(screen.plans) > 0)
 
 
+def on_start_screen(pilot: Pilot[Any]) -> bool:
+    """Door and support staff start on their own screen, pushed over the floor."""
+    from screens.door import DoorScreen
+    from screens.support import SupportScreen
+
+    return isinstance(pilot.app.screen, DoorScreen | SupportScreen)
+
+
 async def floor_loaded(pilot: Pilot[Any]) -> FloorScreen:
-    """Wait until the floor shows a night and the feed is Live."""
-    await until(pilot, lambda: floor_ready(pilot), what="floor loaded and Live")
+    """Wait until the floor shows a night and the feed is Live (going to the floor with F2
+    when the role's start screen is shown over it)."""
+
+    def ready() -> bool:
+        if on_start_screen(pilot):
+            pilot.app.action_go("floor")  # type: ignore[attr-defined]
+        return floor_ready(pilot)
+
+    await until(pilot, ready, what="floor loaded and Live")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, FloorScreen)
@@ -77,3 +92,10 @@ class Keys:
 
     async def type(self, text: str) -> None:
         await self.press(*text)
+
+
+async def stop_feed(pilot: Pilot[Any]) -> None:
+    """Stop the console's live feed, as a lost connection that never comes back would."""
+    feed = getattr(pilot.app, "feed", None)
+    assert feed is not None, "the app has no live feed"
+    await feed.stop()

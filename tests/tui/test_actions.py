@@ -21,9 +21,10 @@ from console.wiring import Services
 from screens.alternatives import AlternativesDialog
 from screens.ask import CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm
-from screens.floor import OFFLINE, FloorScreen
+from screens.floor import FloorScreen
 from screens.move_form import MoveForm
 from screens.walk_in_form import WalkInForm
+from screens.writes import OFFLINE
 from services import staff
 from services.bookings import BookingService, GuestDetails
 from services.db import Actor
@@ -31,7 +32,7 @@ from services.identity import IdentityService, SecretBox
 from services.models import TableState
 from services.secrets import new_totp_key
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
-from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, toasts, until
+from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, stop_feed, toasts, until
 from widgets.table_tile import TableTile
 
 SMALL = (80, 24)
@@ -409,7 +410,7 @@ async def test_seat_a_walk_in_with_two_keys(services: Services, admin: asyncpg.C
 async def test_offline_refuses_changes_plainly(services: Services, admin: asyncpg.Connection) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         screen, _tile = await open_floor(pilot, 3)
-        await screen.stop_feed()
+        await stop_feed(pilot)
         await until(pilot, lambda: not screen.live, what="offline")
         await pilot.press("c")
         await pilot.pause()

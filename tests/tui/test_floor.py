@@ -17,7 +17,7 @@ from screens.help import HelpScreen
 from services.models import TileStatus
 from services.realtime import FeedState, ListenTransport
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT
-from tests.tui.helpers import floor_loaded, shown_text, until
+from tests.tui.helpers import floor_loaded, shown_text, stop_feed, until
 from widgets.connection_badge import ConnectionBadge
 from widgets.display import TILE_LABELS
 from widgets.floor_plan import FloorPlan
@@ -87,7 +87,7 @@ async def test_sixteen_tiles_on_two_floors_match_the_database(
         # Every status of the sample night is on the floor at once.
         assert {TileStatus.FREE, TileStatus.PENDING, TileStatus.CONFIRMED,
                 TileStatus.ARRIVED} <= set(statuses.values())
-        assert "The Backroom" in str(screen.query_one("#venue").render())
+        assert "The Backroom" in str(screen.query_one("#title").render())
 
 
 async def test_arrow_keys_move_the_selection_across_both_floors(
@@ -348,8 +348,8 @@ async def test_quitting_stops_the_feed(services: Services) -> None:
     services.transport_factory = lambda: RecordingTransport(services.db.listener_connection)
     RecordingTransport.closed = 0
     async with BackroomApp(services).run_test(size=(80, 24)) as pilot:
-        screen = await floor_loaded(pilot)
-        feed = screen.feed
+        await floor_loaded(pilot)
+        feed = getattr(pilot.app, "feed", None)
         assert feed is not None
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not pilot.app.is_running, what="app exited")
@@ -363,7 +363,7 @@ async def test_the_badge_says_live_and_the_grid_is_not_stale(services: Services)
         badge = screen.query_one(ConnectionBadge)
         assert "Live" in shown_text(badge)
         assert not any(plan.stale for plan in screen.plans)
-        await screen.stop_feed()
+        await stop_feed(pilot)
         await until(pilot, lambda: not screen.live, what="feed stopped")
         assert "Offline" in shown_text(badge)
         assert all(plan.stale for plan in screen.plans)

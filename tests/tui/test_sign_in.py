@@ -21,6 +21,7 @@ from textual.widgets._footer import FooterKey
 from console.app import BackroomApp
 from console.wiring import Services, open_services
 from screens.ask import CodeDialog, ConfirmDialog, ReasonDialog
+from screens.door import DoorScreen
 from screens.floor import FloorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
@@ -468,3 +469,29 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
         "select staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"
         " order by id desc limit 1", booking.id)
     assert last == services.actor.staff_id, "the cancellation is audited as Max"
+
+
+async def test_the_screen_says_it_signs_in_with_the_consoles_own_accounts(
+    services: Services, max_: Enrolment
+) -> None:
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        await at_sign_in(pilot)
+        shown = screen_text(pilot.app)
+        assert "Signing in through this console's own staff accounts." in shown, shown
+        assert "six digits, or a recovery code" in shown
+
+
+async def test_door_staff_start_at_the_door_and_f2_shows_the_floor(
+    services: Services, dana: Enrolment
+) -> None:
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        await type_in(pilot, dana.email, PASSWORD, code_at(dana, T0), quick=True)
+        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen), what="door screen")
+        assert "Door ·" in header(pilot.app) and "Dana Door (door)" in header(pilot.app)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen), what="floor")
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen), what="door again")
+        await pilot.press("f5")  # support's screen is not for door staff
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, DoorScreen)

@@ -18,6 +18,7 @@ from console.app import BackroomApp
 from console.wiring import open_services
 from screens.alternatives import AlternativesDialog
 from screens.booking_form import BookingForm
+from screens.door import DoorScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services import seed, staff
@@ -184,7 +185,9 @@ def test_sign_in_refused_at_80x24(snap_compare: Any, dsn: str) -> None:
 
 def test_idle_lock_at_80x24(snap_compare: Any, dsn: str) -> None:
     async def idle(pilot: Pilot[Any]) -> None:
-        await floor_loaded(pilot)
+        # Door staff start at the door screen, over the floor.
+        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
+                    what="door screen live")
         app = pilot.app
         assert isinstance(app, BackroomApp)
         app.lock(why="Nothing was pressed for 5 minutes.")

@@ -1,0 +1,695 @@
+"""The door: find tonight's booking by name, phone or reference and check the party in;
+seat walk-ins; mark no-shows. Keyboard only, on a shared terminal.
+
+The search box keeps the focus. Typing shows tonight's matches, best first
+(`ReportService.search`); with the box empty the list shows who is still
+expected, soonest first (`ReportService.expected`). The first row is
+selected; ↑↓ move. Enter checks the selected party in, asking how many
+arrived with the rest of the party as the answer, so a whole party takes the
+typed text and two Enters.
+
+Reads run in a worker and are coalesced: typing, a change from any console
+(`NightChanged`) or a finished write each ask for one; while one runs, the
+next waits and covers them all. A key that acts on the list (Enter, no-show)
+pressed before the list has caught up with the typed text waits for the
+matching list, so a fast typist acts on the best match for what they typed.
+
+Writes go through `WritingScreen`: refused when the feed is not Live, their
+outcome a toast in staff words. Only the keys the signed-in role allows show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Input, Static
+
+from screens.ask import ConfirmDialog, CountDialog, Dialog
+from screens.floor_commands import TableCommands
+from screens.live import NightChanged
+from screens.table_actions import Intent, TableCommand, Write
+from screens.walk_in_form import WalkInForm, WalkInRequest
+from screens.writes import WritingScreen
+from services.bookings import WALK_IN_MINIMUM, GuestDetails
+from services.db import Actor, DatabaseError
+from services.errors import Alternative
+from services.models import Booking, BookingStatus, FloorSnapshot, TableState
+from services.permissions import may
+from widgets.booking_list import BookingList, party_in, table_numbers
+from widgets.display import BOOKING_WORDS, capacity, local_time
+from widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from services.bookings import BookingService
+    from services.floor import FloorService
+    from services.reports import ReportService
+    from services.sign_in import SignInBackend
+
+NO_NIGHTS = "No nights in the database: run `backroom db seed`"
+SEARCH_HINT = "Name, phone or booking ref"
+# A new walk-in party is this size unless staff type another.
+WALK_IN_PARTY = 2
+
+
+class DoorServices(Protocol):
+    """What the door needs from the console's services."""
+
+    @property
+    def floor(self) -> FloorService: ...
+
+    @property
+    def bookings(self) -> BookingService: ...
+
+    @property
+    def reports(self) -> ReportService: ...
+
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def identity(self) -> SignInBackend | None: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DoorView:
+    """One read: the night (layout, timezone), the typed text and the bookings to list."""
+
+    snapshot: FloorSnapshot | None
+    text: str
+    bookings: tuple[Booking, ...]
+
+
+def free_now(snapshot: FloorSnapshot, now: datetime) -> list[TableState]:
+    """Tables a walk-in could sit at now: no hold, no active booking within the next while."""
+    until = min(now + WALK_IN_MINIMUM, snapshot.night.ends_at)
+    free = []
+    for state in snapshot.tables.values():
+        if state.hold is not None:
+            continue
+        if any(b.status.active and b.starts_at < until and b.ends_at > now for b in state.bookings):
+            continue
+        free.append(state)
+    return sorted(free, key=lambda s: s.table.number)
+
+
+class DoorScreen(WritingScreen):
+    """Search box, the list of bookings it finds (or who is still expected), the selected one."""
+
+    PRESENCE_NAME = "door"
+
+    DEFAULT_CSS = """
+    DoorScreen {
+        layout: vertical;
+        #heading {
+            height: 1;
+            padding: 0 1;
+            text-style: bold;
+            text-wrap: nowrap;
+            text-overflow: ellipsis;
+        }
+        #heading.-error { color: $text-error; }
+        #about {
+            height: auto;
+            border-top: solid $foreground 40%;
+            padding: 0 1;
+        }
+        #about Static {
+            height: 1;
+            text-wrap: nowrap;
+            text-overflow: ellipsis;
+        }
+        /* The selected booking may take two lines on a narrow terminal: it is not cut. */
+        #about #selected { height: auto; text-wrap: wrap; text-style: bold; }
+        #notes { display: none; }
+        #notes.-shown { display: block; }
+        #free { color: $text-muted; }
+        /* The compact footer runs "Select" into the next key without this. */
+        Footer.-compact FooterLabel { margin: 0 1 0 0; }
+    }
+    """
+
+    # The search box keeps the focus: the keys that act are ones it does not type. Enter, the
+    # arrows and Ctrl+W are priority keys, ahead of the box's own (submit, scroll, delete a word).
+    BINDINGS = [
+        Binding("enter", "check_in", "Check in", id="door.check_in", priority=True,
+                tooltip="Check in the selected party, all or some of them"),
+        Binding("up", "select(-1)", "Select", id="door.up", key_display="↑", priority=True,
+                group=Binding.Group("Select", compact=True)),
+        Binding("down", "select(1)", "Select", id="door.down", key_display="↓", priority=True,
+                group=Binding.Group("Select", compact=True)),
+        Binding("ctrl+w", "walk_in", "Walk-in", id="door.walk_in", priority=True,
+                tooltip="Seat a party now at the best free table that fits"),
+        Binding("ctrl+n", "no_show", "No-show", id="door.no_show",
+                tooltip="The selected party did not come (once they are due)"),
+        Binding("escape", "expected", "Expected", id="door.expected",
+                tooltip="Clear the search: who is still expected tonight"),
+        # The feed keeps the list current: reading again is a rare need, kept off the footer.
+        Binding("ctrl+r", "reload", "Reload", id="door.reload", show=False,
+                tooltip="Read tonight's bookings again"),
+    ]
+
+    COMMANDS = {TableCommands}
+
+    services: DoorServices
+
+    def __init__(self, services: DoorServices, *, night_id: int | None = None,
+                 name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.services = services
+        self.night_id = night_id
+        self.snapshot: FloorSnapshot | None = None
+        # Counters a test or a health view can read: reads of the list, and of the night.
+        self.reads = 0
+        self.night_reads = 0
+        self._dirty = False
+        self._night_dirty = False
+        self._reading = False
+        self._read_seq = 0
+        self._shown_seq = 0
+        self._showing = asyncio.Lock()
+        self._shown_text: str | None = None
+        self._last_error = ""
+        # A key that acts on the list, pressed before the list caught up with the typing.
+        self._waiting: tuple[str, str] | None = None
+        # The search text a write was started from: cleared once it succeeds.
+        self._written_from: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Door · loading tonight…")
+        yield Input(placeholder=SEARCH_HINT, id="search", max_length=60)
+        yield Static("Loading tonight…", id="heading")
+        yield BookingList(id="bookings")
+        with Vertical(id="about"):
+            yield Static("", id="selected")
+            yield Static("", id="notes")
+            yield Static("", id="free")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.search.focus()
+        self.request_read(night=True)
+
+    def on_resize(self) -> None:
+        # Compact below 100 columns, so every key the door uses fits on one line at 80.
+        self.query_one(Footer).compact = self.size.width < 100
+
+    def announce(self, *, table_id: int | None = None, night_id: int | None = None) -> None:
+        # Other consoles see which night the door is working, also after coming back to it.
+        if night_id is None and self.snapshot is not None:
+            night_id = self.snapshot.night.id
+        super().announce(table_id=table_id, night_id=night_id)
+
+    # Parts -------------------------------------------------------------------------
+
+    @property
+    def search(self) -> Input:
+        return self.query_one("#search", Input)
+
+    @property
+    def booking_list(self) -> BookingList:
+        return self.query_one(BookingList)
+
+    @property
+    def selected(self) -> Booking | None:
+        return self.booking_list.selected
+
+    @property
+    def shown_text(self) -> str | None:
+        """The search text the list was read for (None before the first read)."""
+        return self._shown_text
+
+    @property
+    def current(self) -> bool:
+        """Whether the list shows what the box says now, with no read pending."""
+        return (self._shown_text is not None and self._shown_text == self.search.value
+                and not self._reading)
+
+    @property
+    def timezone(self) -> str:
+        return self.snapshot.timezone if self.snapshot is not None else "UTC"
+
+    # Reading -----------------------------------------------------------------------
+
+    def request_read(self, *, night: bool = False) -> None:
+        """Read the list soon (and the night's layout, with `night`); coalesced."""
+        self._dirty = True
+        self._night_dirty |= night
+        if not self._reading:
+            self._reading = True
+            self._read_worker()
+
+    @work(exclusive=True, group="door-read", exit_on_error=False)
+    async def _read_worker(self) -> None:
+        try:
+            # What arrives during a read sets _dirty again: one more read covers it all.
+            while self._dirty:
+                self._dirty = False
+                night, self._night_dirty = self._night_dirty, False
+                seq = self._next_seq()
+                try:
+                    view = await self._read(self.search.value, night=night)
+                except Exception as err:
+                    self._show_error(err)
+                    continue
+                await self._show(view, seq)
+        finally:
+            self._reading = False
+        self._act_if_waiting()
+
+    async def resync(self) -> None:
+        """Read the night and the list before the feed says Live."""
+        seq = self._next_seq()
+        try:
+            view = await self._read(self.search.value, night=True)
+        except LookupError as err:
+            # A night that does not exist will not appear by reconnecting.
+            self._show_error(err)
+            return
+        await self._show(view, seq)
+
+    async def read_now(self) -> None:
+        """Read the list now, so the next key acts on what the database holds."""
+        seq = self._next_seq()
+        try:
+            view = await self._read(self.search.value, night=True)
+        except Exception:
+            self.request_read(night=True)
+            return
+        await self._show(view, seq)
+
+    def _next_seq(self) -> int:
+        self._read_seq += 1
+        return self._read_seq
+
+    async def _read(self, text: str, *, night: bool) -> DoorView:
+        services = self.services
+        snapshot = self.snapshot
+        if night or snapshot is None:
+            night_id = self.night_id if snapshot is None else snapshot.night.id
+            if night_id is None:
+                tonight = await services.floor.tonight()
+                if tonight is None:
+                    return DoorView(None, text, ())
+                night_id = tonight.id
+            self.night_reads += 1
+            snapshot = await services.floor.snapshot(night_id)
+        self.reads += 1
+        night_id = snapshot.night.id
+        if text.strip():
+            found = [m.booking for m in await services.reports.search(night_id, text)]
+        else:
+            found = await services.reports.expected(night_id)
+        return DoorView(snapshot, text, tuple(found))
+
+    async def _show(self, view: DoorView, seq: int) -> None:
+        # A resync and a read may finish together: one at a time, and never back in time.
+        async with self._showing:
+            if seq < self._shown_seq:
+                return
+            self._shown_seq = seq
+            self._show_now(view)
+
+    def _show_now(self, view: DoorView) -> None:
+        heading = self.query_one("#heading", Static)
+        snapshot = view.snapshot
+        if snapshot is None:
+            heading.update(NO_NIGHTS)
+            heading.add_class("-error")
+            if self._last_error != NO_NIGHTS:
+                self._last_error = NO_NIGHTS
+                self.notify(NO_NIGHTS, severity="warning", timeout=10)
+            return
+        first = self.snapshot is None
+        self.snapshot = snapshot
+        self._last_error = ""
+        heading.remove_class("-error")
+        for bar in self.query(TopBar):
+            bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}")
+        numbers = {table_id: state.table.number for table_id, state in snapshot.tables.items()}
+        same_search = view.text == self._shown_text
+        self._shown_text = view.text
+        self.booking_list.show(view.bookings, numbers=numbers, timezone=snapshot.timezone,
+                               keep_selection=same_search)
+        heading.update(self._heading(view))
+        self._show_free(snapshot)
+        self._show_selected(self.selected)
+        if first:
+            self.announce(night_id=snapshot.night.id)
+        self._act_if_waiting()
+
+    def _heading(self, view: DoorView) -> str:
+        text = view.text.strip()
+        count = len(view.bookings)
+        if not text:
+            if not count:
+                return "Nobody else is expected tonight."
+            to_come = sum(max(0, b.party_size - b.arrived_count) for b in view.bookings)
+            return (f"Still expected tonight: {_plural(count, 'party', 'parties')}, "
+                    f"{_plural(to_come, 'guest')} to come")
+        if not count:
+            return f"No booking tonight matches “{text}”."
+        return f"{_plural(count, 'booking')} tonight for “{text}”, best first"
+
+    def _show_free(self, snapshot: FloorSnapshot) -> None:
+        free = free_now(snapshot, self.services.clock())
+        line = self.query_one("#free", Static)
+        if not free:
+            line.update("No table is free for a walk-in now.")
+            return
+        tables = " · ".join(f"{s.table.number} ({capacity(s.table)})" for s in free)
+        line.update(f"Free now: {tables}")
+
+    def _show_selected(self, booking: Booking | None) -> None:
+        line = self.query_one("#selected", Static)
+        notes = self.query_one("#notes", Static)
+        line.update(f"▶ {self.summary(booking)}" if booking is not None else "")
+        # Notes get a line of their own: they are what the door must not miss.
+        shown = booking is not None and bool(booking.notes.strip())
+        notes.update(f"  Notes: {booking.notes.strip()}" if booking is not None and shown else "")
+        notes.set_class(shown, "-shown")
+
+    def _show_error(self, err: Exception) -> None:
+        text = str(err) or type(err).__name__
+        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
+            text = f"the database cannot be reached ({text}). Retrying in the background."
+        heading = self.query_one("#heading", Static)
+        heading.update(f"Could not read tonight's bookings: {text}")
+        heading.add_class("-error")
+        if text != self._last_error:
+            self._last_error = text
+            self.notify(text, title="Could not read tonight's bookings", severity="error",
+                        timeout=10)
+
+    # Following the feed, the typing and the selection --------------------------------
+
+    def on_night_changed(self, message: NightChanged) -> None:
+        night_id = self.snapshot.night.id if self.snapshot is not None else self.night_id
+        if message.batch.concerns(night_id):
+            self.request_read(night=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "search":
+            return
+        event.stop()
+        if event.value != self._shown_text or self._reading:
+            self.request_read()
+
+    def on_booking_list_selection_changed(self, message: BookingList.SelectionChanged) -> None:
+        self._show_selected(message.booking)
+
+    def action_select(self, step: int) -> None:
+        if step > 0:
+            self.booking_list.select_next()
+        else:
+            self.booking_list.select_previous()
+
+    def action_expected(self) -> None:
+        """Clear the search: the list goes back to who is still expected."""
+        if self.search.value:
+            self.search.value = ""
+        self.search.focus()
+
+    def action_reload(self) -> None:
+        self.request_read(night=True)
+
+    # Who may do what ---------------------------------------------------------------
+
+    def show_staff(self) -> None:
+        """Who the console acts for, and the keys their role allows (after a sign-in)."""
+        super().show_staff()
+        self.refresh_bindings()
+
+    def may(self, operation: str) -> bool:
+        """Whether the signed-in staff member's role allows `operation`."""
+        actor = self.services.actor
+        if actor.staff_id is None and self.services.identity is not None:
+            return False  # signed out: the screen runs on under the sign-in, for nobody
+        # No role is a script or test acting as the system, which the services allow too.
+        return actor.role is None or may(actor.role, operation)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        operation = {"check_in": "check_in", "walk_in": "seat_walk_in",
+                     "no_show": "no_show"}.get(action)
+        if operation is None:
+            return True
+        return self.may(operation)
+
+    def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
+        """The keys for the help screen: the door's and the console's, not the search box's
+        own editing keys."""
+        search = self.search
+        return [(key, active) for key, active in self.active_bindings.items()
+                if active.node is not search]
+
+    def table_commands(self) -> list[TableCommand]:
+        """The palette's entries: what this staff member may do here now."""
+        commands = []
+        booking = self.selected
+        if booking is not None and self.may("check_in") and _still_expected(booking):
+            commands.append(TableCommand(f"Check in · {booking.ref} {booking.guest_name}",
+                                         "All or some of the party (Enter)",
+                                         partial(self.perform, "check_in")))
+        if self.may("seat_walk_in"):
+            commands.append(TableCommand("Seat a walk-in · best free table",
+                                         "A party now, at a free table that fits (Ctrl+W)",
+                                         partial(self.perform, "walk_in")))
+        if booking is not None and self.may("no_show") and booking.status is BookingStatus.CONFIRMED:
+            commands.append(TableCommand(f"Mark no-show · {booking.ref} {booking.guest_name}",
+                                         "The party did not come (Ctrl+N)",
+                                         partial(self.perform, "no_show")))
+        commands.append(TableCommand("Who is still expected", "Clear the search (Esc)",
+                                     self.action_expected))
+        return commands
+
+    def perform(self, action: str) -> None:
+        """Run an action as its key would (the palette's way in)."""
+        if self.check_action(action, ()) is True:
+            getattr(self, f"action_{action}")()
+
+    # Keys that act on the list wait until it shows what was typed --------------------
+
+    def _when_current(self, action: str) -> None:
+        # Keys typed just before this one may still be on their way to the box: look once
+        # they are in.
+        self.search.call_later(self._now_or_when_read, action)
+
+    def _now_or_when_read(self, action: str) -> None:
+        if self.current:
+            self._waiting = None
+            getattr(self, f"_{action}")()
+            return
+        self._waiting = (action, self.search.value)
+        self.request_read()
+
+    def _act_if_waiting(self) -> None:
+        waiting = self._waiting
+        if waiting is None or self._reading:
+            return
+        action, text = waiting
+        if self.search.value != text:
+            self._waiting = None  # typed on since: the key was not meant for this list
+            return
+        if self._shown_text == text:
+            self._waiting = None
+            getattr(self, f"_{action}")()
+
+    # Check in ----------------------------------------------------------------------
+
+    def action_check_in(self) -> None:
+        if self.may("check_in"):
+            self._when_current("check_in")
+
+    def _check_in(self) -> None:
+        booking = self.selected
+        if booking is None:
+            self._nothing_selected()
+            return
+        if not _still_expected(booking):
+            self.notify(self._not_expected(booking), severity="warning")
+            return
+        if not self.may_write():
+            return
+        rest = booking.party_size - booking.arrived_count
+        so_far = (f"{booking.arrived_count} of {booking.party_size} are in"
+                  if booking.arrived_count else f"A party of {booking.party_size}")
+        self.app.push_screen(CountDialog(
+            f"Check in {booking.ref} · {booking.guest_name}",
+            f"{so_far}, {self.where(booking)}. How many have arrived now?",
+            default=rest, most=rest, verb=f"check in {rest}" if rest == 1 else "check in",
+            on_answer=partial(self._check_in_write, Intent(), booking, self.search.value),
+        ))
+
+    def _check_in_write(self, intent: Intent, booking: Booking, text: str, arrived: int,
+                        dialog: Dialog[Any]) -> None:
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.check_in(actor, booking.id, booking.version, arrived,
+                                           op_id=op_id)
+
+        def done(b: Booking) -> str:
+            return (f"Checked in {arrived} · {b.ref} · {b.guest_name} "
+                    f"({party_in(b)} in) · {self.where(b)}")
+
+        self._write_from(text, Write(f"check in {booking.ref}", call, done, intent), dialog)
+
+    # Walk-ins ----------------------------------------------------------------------
+
+    def action_walk_in(self) -> None:
+        if not self.may("seat_walk_in") or self.snapshot is None:
+            return
+        night = self.snapshot.night
+        now = self.services.clock()
+        if now < night.starts_at:
+            self.notify(f"Tonight opens at {local_time(night.starts_at, self.timezone)}: "
+                        "walk-ins are seated from then.", severity="warning")
+            return
+        if now >= night.ends_at:
+            self.notify("Tonight is over: there is nowhere to seat a walk-in.", severity="warning")
+            return
+        if not self.may_write():
+            return
+        self.app.push_screen(WalkInForm(
+            None, party=WALK_IN_PARTY,
+            on_answer=partial(self._walk_in, Intent(), night.id, self.search.value),
+        ))
+
+    def _walk_in(self, intent: Intent, night_id: int, text: str, request: WalkInRequest,
+                 dialog: Dialog[Any]) -> None:
+        self._write_from(text, self._walk_in_write(intent, night_id, None, request), dialog)
+
+    def _walk_in_write(self, intent: Intent, night_id: int, table_id: int | None,
+                       request: WalkInRequest) -> Write:
+        bookings, actor, clock = self.services.bookings, self.services.actor, self.services.clock
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.seat_walk_in(
+                actor, night_id=night_id, party_size=request.party_size,
+                guest=GuestDetails(request.name), table_id=table_id, op_id=op_id,
+            )
+
+        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
+            return self._walk_in_write(fresh, night_id, alternative.table_ids[0], request)
+
+        def now_and_one_table(alternative: Alternative) -> bool:
+            # A walk-in sits down now: other times, or tables pushed together, do not help.
+            return len(alternative.table_ids) == 1 and alternative.starts_at <= clock() + timedelta(minutes=1)
+
+        return Write(
+            "seat the walk-in", call,
+            lambda b: f"Seated {b.guest_name} · party of {b.party_size} at {self.where(b)} · {b.ref}",
+            intent, retarget=elsewhere, usable=now_and_one_table, instead="seat them there",
+        )
+
+    # No-shows ----------------------------------------------------------------------
+
+    def action_no_show(self) -> None:
+        if self.may("no_show"):
+            self._when_current("no_show")
+
+    def _no_show(self) -> None:
+        booking = self.selected
+        if booking is None:
+            self._nothing_selected()
+            return
+        if booking.status is not BookingStatus.CONFIRMED:
+            self.notify(self._not_a_no_show(booking), severity="warning")
+            return
+        if not self.may_write():
+            return
+        bookings, actor = self.services.bookings, self.services.actor
+
+        async def call(op_id: str) -> Booking:
+            return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
+
+        write = Write(f"mark {booking.ref} a no-show", call,
+                      lambda b: f"No-show {b.ref} · {b.guest_name} · {self.where(b)} is released")
+        text = self.search.value
+        self.app.push_screen(ConfirmDialog(
+            f"{booking.ref} · {booking.guest_name}: no-show?",
+            f"{self.summary(booking)}.\nThe party did not come: this releases {self.where(booking)}.",
+            yes="mark no-show",
+            on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
+        ))
+
+    # Running a change ----------------------------------------------------------------
+
+    def _write_from(self, text: str, write: Write, dialog: Dialog[Any]) -> None:
+        self._written_from = text
+        self.start_write(write, dialog)
+
+    async def after_write(self, result: object) -> None:
+        text, self._written_from = self._written_from, None
+        if isinstance(result, Booking) and text and self.search.value == text:
+            # Done with this guest: the box is ready for the next name.
+            self.search.value = ""
+        await self.read_now()
+
+    # Words -------------------------------------------------------------------------
+
+    def where(self, booking: Booking) -> str:
+        numbers = ({i: s.table.number for i, s in self.snapshot.tables.items()}
+                   if self.snapshot is not None else {})
+        tables = table_numbers(booking, numbers)
+        return f"tables {tables}" if len(booking.table_ids) > 1 else f"table {tables}"
+
+    def summary(self, booking: Booking) -> str:
+        """One line about a booking: who, how many, when, where, how it stands."""
+        if booking.arrived_count:
+            party = f"{booking.arrived_count} of {booking.party_size} in"
+        else:
+            party = f"party of {booking.party_size}"
+        facts = [booking.ref, booking.guest_name + (" ★ VIP" if booking.guest_vip else ""), party,
+                 local_time(booking.starts_at, self.timezone), self.where(booking),
+                 BOOKING_WORDS[booking.status]]
+        if booking.deposit:
+            facts.append(f"deposit {booking.deposit:,.0f}")
+        return " · ".join(facts)
+
+    def _nothing_selected(self) -> None:
+        text = self.search.value.strip()
+        if text:
+            self.notify(f"No booking tonight matches “{text}”. Esc shows who is expected.",
+                        severity="warning")
+        else:
+            self.notify("Nobody is expected now: type a name, phone or booking ref.",
+                        severity="warning")
+
+    def _not_expected(self, booking: Booking) -> str:
+        who = f"{booking.ref} · {booking.guest_name}"
+        if booking.status is BookingStatus.ARRIVED:
+            return f"{who} is in already: all {booking.party_size} of the party."
+        return f"{who} is {BOOKING_WORDS[booking.status]}: there is nobody to check in."
+
+    def _not_a_no_show(self, booking: Booking) -> str:
+        who = f"{booking.ref} · {booking.guest_name}"
+        if booking.status is BookingStatus.ARRIVED:
+            return f"{who} has arrived ({party_in(booking)} in): not a no-show."
+        if booking.status is BookingStatus.PENDING:
+            return f"{who} was never confirmed: it lapses by itself, not as a no-show."
+        return f"{who} is {BOOKING_WORDS[booking.status]} already."
+
+
+def _still_expected(booking: Booking) -> bool:
+    return (booking.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)
+            or (booking.status is BookingStatus.ARRIVED
+                and booking.arrived_count < booking.party_size))
+
+
+def _plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else many or word + 's'}"
+

@@ -1,0 +1,175 @@
+"""One way for every screen to make a change: a `Write` runs in the screen's
+"action" worker, its outcome comes back as a toast, a refusal as a clear
+message or as alternatives to choose from, and a change that needs a fresh
+authenticator code asks for it.
+
+A refusal means nothing was written, so the next try is a new intent with a
+new operation id. When the outcome is unknown (the connection dropped before
+the answer came back) the operation id is kept: trying again from the same
+dialog cannot make the change twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual import work
+from textual.worker import Worker, WorkerState
+
+from screens.alternatives import AlternativesDialog
+from screens.ask import CodeDialog, Dialog
+from screens.live import LiveScreen
+from screens.table_actions import Intent, Write
+from services.db import Actor, DatabaseError
+from services.errors import BookingError, PartyDoesNotFit, StaleBooking, StepUpRequired, TableTaken
+
+if TYPE_CHECKING:
+    from services.bookings import BookingService
+    from services.sign_in import SignInBackend
+
+OFFLINE = "Offline: changes are paused until the console is live again"
+BUSY = "Still saving the last change; one moment."
+
+
+class WritingServices(Protocol):
+    """What the write runner needs from the console's services."""
+
+    @property
+    def bookings(self) -> BookingService: ...
+
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def identity(self) -> SignInBackend | None: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+class WritingScreen(LiveScreen):
+    """A main screen whose keys change bookings. Subclasses set `services` and may
+    override `after_write` (what to read or select once a change is made) and
+    `timezone` (for the times in the alternatives dialog)."""
+
+    services: WritingServices
+    _writing = False
+
+    @property
+    def writing(self) -> bool:
+        return self._writing
+
+    @property
+    def timezone(self) -> str:
+        return "UTC"
+
+    def may_write(self) -> bool:
+        """Whether a change may start now; if not, say why."""
+        if not self.live:
+            self.notify(OFFLINE, severity="error")
+            return False
+        if self._writing:
+            self.notify(BUSY, severity="warning")
+            return False
+        return True
+
+    async def after_write(self, result: object) -> None:
+        """Called once a change is made (or refused: `result` is None); read what changed."""
+
+    def start_write(self, write: Write, dialog: Dialog[Any] | None = None) -> None:
+        self._writing = True
+        self._write(write, dialog)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def _write(self, write: Write, dialog: Dialog[Any] | None) -> None:
+        try:
+            if not self.live:
+                # The feed may have dropped while the dialog was open.
+                self._failed(OFFLINE, dialog)
+                return
+            try:
+                result = await write.call(write.intent.op_id)
+            except BookingError as err:
+                # Refused: nothing was written, so another try is a new intent.
+                write.intent.renew()
+                await self._refused(write, err, dialog)
+                return
+            except Exception as err:
+                # The outcome is unknown (the answer may be lost, not the change): keep the
+                # operation id, so trying again from the same dialog cannot do it twice.
+                self._failed(f"Could not {write.what}: {failure_words(err)}", dialog,
+                             again=" Enter tries again." if dialog is not None else "")
+                return
+            if dialog is not None:
+                dialog.finish()
+            self.notify(write.done(result))
+            await self.after_write(result)
+        finally:
+            self._writing = False
+
+    def _failed(self, text: str, dialog: Dialog[Any] | None, *, again: str = "") -> None:
+        if dialog is not None and dialog.is_attached:
+            dialog.failed(text + again)
+        self.notify(text, severity="error", timeout=8)
+
+    async def _refused(self, write: Write, err: BookingError, dialog: Dialog[Any] | None) -> None:
+        retarget = write.retarget
+        if isinstance(err, TableTaken | PartyDoesNotFit) and retarget is not None:
+            alternatives = [alt for alt in err.alternatives if write.usable(alt)]
+            if alternatives:
+                if dialog is not None:
+                    dialog.finish()
+                fresh = Intent()  # a new intent: booking there is a new decision
+                self.app.push_screen(AlternativesDialog(
+                    f"Could not {write.what}", str(err), alternatives, self.timezone,
+                    verb=write.instead,
+                    on_answer=lambda alt, chooser: self.start_write(retarget(alt, fresh), chooser),
+                ))
+                return
+        if isinstance(err, StepUpRequired) and self.services.identity is not None:
+            if dialog is not None:
+                dialog.finish()
+            self._ask_for_code(write, str(err))
+            return
+        title = (f"Changed by {err.info.changed_by}" if isinstance(err, StaleBooking)
+                 else f"Could not {write.what}")
+        self.notify(str(err), title=title, severity="error", timeout=8)
+        if dialog is not None:
+            if dialog.keeps_open(err):
+                dialog.failed(str(err))
+            else:
+                dialog.finish()
+        # Whatever refused it is likely news to this console.
+        await self.after_write(None)
+
+    def _ask_for_code(self, write: Write, reason: str) -> None:
+        """A change that needs a fresh authenticator code: ask for it, then make the change."""
+        identity, actor = self.services.identity, self.services.actor
+        assert identity is not None
+
+        def with_code(code: str, dialog: Dialog[Any]) -> None:
+            async def call(op_id: str) -> Any:
+                await identity.verify_code(actor, code)
+                return await write.call(op_id)
+
+            self.start_write(replace(write, call=call), dialog)
+
+        self.app.push_screen(CodeDialog(f"A code is needed to {write.what}", reason,
+                                        on_answer=with_code))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "action":
+            # Refusals and lost connections are handled in the worker; this is anything else.
+            self.notify(f"That change hit a problem: {event.worker.error}", severity="error",
+                        timeout=10)
+            self.run_worker(self.after_write(None), group="after", exit_on_error=False)
+
+
+def failure_words(err: Exception) -> str:
+    if isinstance(err, OSError | ConnectionError | TimeoutError) and not isinstance(
+            err, DatabaseError):
+        return "the database did not answer. Nothing is lost."
+    return str(err) or type(err).__name__

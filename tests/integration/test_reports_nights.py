@@ -1,0 +1,202 @@
+"""The nights calendar's occupancy and the night report, on a night with known bookings,
+and the report saved as CSV, whole or not at all."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from console.wiring import Services
+from services import seed
+from services.bookings import BookingService, GuestDetails
+from services.models import Booking
+from services.reports import (
+    ALL_FLOORS,
+    ExportFailed,
+    ReportRow,
+    ReportService,
+    export_night_report,
+    report_csv,
+)
+
+QUIET_NIGHT = date(2026, 12, 4)
+# A clock on the quiet night itself, so its parties can be checked in and marked no-show.
+ON_THE_NIGHT = datetime(2026, 12, 4, 23, 45, tzinfo=UTC)
+
+
+@pytest.fixture
+def reports(services: Services) -> ReportService:
+    return services.reports
+
+
+async def open_quiet_night(admin: asyncpg.Connection) -> asyncpg.Record:
+    """A night after the sample's fourteen, with no bookings at all."""
+    await seed.open_nights(admin, QUIET_NIGHT, 1)
+    night = await admin.fetchrow(
+        "select id, starts_at, ends_at from backroom.night where date = $1", QUIET_NIGHT)
+    assert night is not None
+    return night
+
+
+async def book(bookings: BookingService, services: Services, night: asyncpg.Record, tables: list[int],
+               party: int, name: str, *, deposit: int = 0, minutes: int = 0) -> Booking:
+    return await bookings.create(
+        services.actor, night_id=night["id"], table_ids=tables, party_size=party,
+        starts_at=night["starts_at"] + timedelta(minutes=minutes), guest=GuestDetails(name=name),
+        deposit=deposit,
+    )
+
+
+async def a_night_of_everything(services: Services, night: asyncpg.Record) -> None:
+    """Upstairs: one party partly in, one cancelled, one no-show; downstairs: one done, one to come.
+
+    Upstairs   1 booking,  4 covers, 3 arrived, 1 no-show, 1 cancelled, deposits 100 + 50
+    Downstairs 2 bookings, 15 covers, 3 arrived, deposits 0
+    """
+    bookings = BookingService(services.db, lambda: ON_THE_NIGHT)
+    actor = services.actor
+    partly = await book(bookings, services, night, [1], 4, "Ada Partly", deposit=100)
+    partly = await bookings.confirm(actor, partly.id, partly.version)
+    await bookings.check_in(actor, partly.id, partly.version, 3)
+    called_off = await book(bookings, services, night, [2], 2, "Ben Calledoff")
+    await bookings.cancel(actor, called_off.id, called_off.version, "Plans changed")
+    missing = await book(bookings, services, night, [3], 5, "Cy Missing", deposit=50)
+    missing = await bookings.confirm(actor, missing.id, missing.version)
+    await bookings.no_show(actor, missing.id, missing.version)
+    done = await book(bookings, services, night, [9], 3, "Di Done")
+    done = await bookings.check_in(actor, done.id, done.version, 3)
+    await bookings.complete(actor, done.id, done.version)
+    await book(bookings, services, night, [15, 16], 12, "Ed Later", minutes=120)
+
+
+EXPECTED = [
+    ReportRow("Upstairs", 1, 4, 3, 1, 1, Decimal("150.00")),
+    ReportRow("Downstairs", 2, 15, 3, 0, 0, Decimal("0.00")),
+    ReportRow(ALL_FLOORS, 3, 19, 6, 1, 1, Decimal("150.00")),
+]
+
+
+async def test_a_quiet_night_is_free_on_every_floor(reports: ReportService,
+                                                    admin: asyncpg.Connection) -> None:
+    night = await open_quiet_night(admin)
+    [shown] = await reports.occupancy(QUIET_NIGHT, 1)
+    assert shown.night_id == night["id"]
+    assert [(f.floor, f.booked, f.tables, f.covers, f.level) for f in shown.floors] == [
+        ("Upstairs", 0, 8, 0, "free"), ("Downstairs", 0, 8, 0, "free")]
+
+
+async def test_levels_follow_bookings(reports: ReportService, services: Services,
+                                      admin: asyncpg.Connection) -> None:
+    night = await open_quiet_night(admin)
+    downstairs = await admin.fetch(
+        "select id, min_party from backroom.venue_table where floor_id = 2 order by id")
+    for i, table in enumerate(downstairs):
+        await book(services.bookings, services, night, [table["id"]], table["min_party"], f"Guest {i}")
+    await book(services.bookings, services, night, [1], 2, "Upstairs Guest")
+    [shown] = await reports.occupancy(QUIET_NIGHT, 1)
+    up, down = shown.floors
+    assert (up.booked, up.level, up.covers) == (1, "partly", 2)
+    assert (down.booked, down.level) == (8, "full")
+    assert down.covers == sum(t["min_party"] for t in downstairs)
+
+
+async def test_sold_tables_and_covers_expected(reports: ReportService, services: Services,
+                                               admin: asyncpg.Connection) -> None:
+    night = await open_quiet_night(admin)
+    await a_night_of_everything(services, night)
+    [shown] = await reports.occupancy(QUIET_NIGHT, 1)
+    up, down = shown.floors
+    # Upstairs only table 1 is still sold: cancelled and no-show parties gave theirs back.
+    assert (up.booked, up.covers) == (1, 4)
+    # Downstairs: table 9's party has been and gone (sold, no covers still expected);
+    # the party of twelve on 15 and 16 counts its covers once.
+    assert (down.booked, down.covers) == (3, 12)
+
+
+async def test_night_report_counts_what_was_done(reports: ReportService, services: Services,
+                                                 admin: asyncpg.Connection) -> None:
+    night = await open_quiet_night(admin)
+    await a_night_of_everything(services, night)
+    assert await reports.night_report(night["id"]) == EXPECTED
+
+
+async def test_an_empty_night_reports_zeros_for_every_floor(reports: ReportService,
+                                                            admin: asyncpg.Connection) -> None:
+    night = await open_quiet_night(admin)
+    rows = await reports.night_report(night["id"])
+    assert [r.floor for r in rows] == ["Upstairs", "Downstairs", ALL_FLOORS]
+    assert all((r.bookings, r.covers_booked, r.covers_arrived, r.no_shows, r.cancellations,
+                r.deposits_taken) == (0, 0, 0, 0, 0, 0) for r in rows)
+
+
+async def test_night_report_of_no_such_night(reports: ReportService) -> None:
+    with pytest.raises(LookupError):
+        await reports.night_report(999_999)
+
+
+async def test_business_date(reports: ReportService) -> None:
+    # 02:00 in London on the 21st is still the night of the 20th; 04:00 is the 21st.
+    assert await reports.today(datetime(2026, 11, 21, 2, 0, tzinfo=UTC)) == date(2026, 11, 20)
+    assert await reports.today(datetime(2026, 11, 21, 4, 0, tzinfo=UTC)) == date(2026, 11, 21)
+
+
+# The CSV file -------------------------------------------------------------------------
+
+
+def test_export_writes_the_report(tmp_path: Path) -> None:
+    path = export_night_report(EXPECTED, QUIET_NIGHT, tmp_path)
+    assert path == tmp_path / "backroom-night-2026-12-04.csv"
+    assert path.read_bytes() == report_csv(EXPECTED).encode("utf-8")
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
+    assert rows[0] == ["floor", "bookings", "covers_booked", "covers_arrived", "no_shows",
+                       "cancellations", "deposits_taken"]
+    assert rows[1:] == [["Upstairs", "1", "4", "3", "1", "1", "150.00"],
+                        ["Downstairs", "2", "15", "3", "0", "0", "0.00"],
+                        ["All floors", "3", "19", "6", "1", "1", "150.00"]]
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_export_again_replaces_the_file(tmp_path: Path) -> None:
+    export_night_report(EXPECTED[:1], QUIET_NIGHT, tmp_path)
+    path = export_night_report(EXPECTED, QUIET_NIGHT, tmp_path)
+    assert path.read_bytes() == report_csv(EXPECTED).encode("utf-8")
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_export_to_a_missing_folder_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ExportFailed) as caught:
+        export_night_report(EXPECTED, QUIET_NIGHT, missing)
+    assert str(caught.value) == f"Could not save the night report: the folder {missing} does not exist."
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_to_a_file_instead_of_a_folder(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("keep me")
+    with pytest.raises(ExportFailed, match="is not a folder"):
+        export_night_report(EXPECTED, QUIET_NIGHT, not_a_folder)
+    assert os.listdir(tmp_path) == ["notes.txt"]
+    assert not_a_folder.read_text() == "keep me"
+
+
+def test_a_failure_half_way_leaves_the_last_export_whole(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = export_night_report(EXPECTED[:1], QUIET_NIGHT, tmp_path)
+
+    def disk_full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(ExportFailed, match="is full"):
+        export_night_report(EXPECTED, QUIET_NIGHT, tmp_path)
+    # The earlier file is as it was, and no temporary file is left behind.
+    assert os.listdir(tmp_path) == [first.name]
+    assert first.read_bytes() == report_csv(EXPECTED[:1]).encode("utf-8")

@@ -1,0 +1,71 @@
+"""One audit entry in full: when, who, what, the operation id, and every field
+of the row before and after, the changed ones marked with a star (so the
+difference reads without colour too).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from services.reports import AuditEntry
+from widgets.audit_table import entity_words, what_words
+
+ABSENT = ""
+NULL = "(none)"
+
+
+def value_words(row: dict[str, Any] | None, key: str) -> str:
+    if row is None or key not in row:
+        return ABSENT
+    value = row[key]
+    if value is None:
+        return NULL
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def field_order(entry: AuditEntry) -> list[str]:
+    """Every field of either side: those that changed first, then the rest by name."""
+    keys = sorted(set(entry.before or {}) | set(entry.after or {}))
+    changed = [k for k in keys if value_words(entry.before, k) != value_words(entry.after, k)]
+    return changed + [k for k in keys if k not in changed]
+
+
+def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
+    zone = ZoneInfo(timezone)
+    head = Text()
+    for label, value in (
+        ("When", f"{entry.at.astimezone(zone):%a %d %b %Y %H:%M:%S} ({timezone})"),
+        ("Who", entry.who if entry.staff_id is None else f"{entry.who} (staff {entry.staff_id})"),
+        ("What", what_words(entry)),
+        ("On", entity_words(entry)),
+        ("Entry", f"{entry.id}" + (f" · operation id {entry.op_id}" if entry.op_id else "")),
+    ):
+        head.append(f"{label:<7}", style="bold")
+        head.append(f"{value}\n")
+    head.rstrip()
+
+    keys = field_order(entry)
+    if not keys:
+        return Group(head, Text("\nNo row data was recorded for this entry.", style="italic"))
+    table = Table(show_edge=False, expand=True, pad_edge=False, header_style="bold",
+                  box=None, padding=(0, 1))
+    table.add_column("  Field", no_wrap=True, ratio=None)
+    table.add_column("Before", ratio=1, overflow="fold")
+    table.add_column("After", ratio=1, overflow="fold")
+    for key in keys:
+        before, after = value_words(entry.before, key), value_words(entry.after, key)
+        changed = before != after
+        mark = "* " if changed else "  "
+        style = "bold" if changed else ""
+        table.add_row(Text(mark + key, style=style), Text(before, style="red" if changed else ""),
+                      Text(after, style="green" if changed and after else style))
+    legend = Text("* changed", style="dim")
+    return Group(head, Text(""), table, Text(""), legend)
