@@ -341,8 +341,6 @@ class BackroomApp(App[None]):
         if self.services.identity is not None and not self.signed_in:
             return False
         role = self.services.actor.role
-        if name == "door":
-            return role in (None, "door", "manager", "admin")
         if name == "support":
             return role in (None, "support", "manager", "admin")
         if name == "audit":

@@ -25,8 +25,8 @@ from console.app import BackroomApp
 from console.wiring import Services, open_services
 from screens.ask import ConfirmDialog, CountDialog, Dialog
 from screens.door import NO_NIGHTS, DoorScreen
-from screens.floor import FloorScreen
 from screens.help import HelpScreen, describe_bindings
+from screens.live import LiveScreen
 from screens.walk_in_form import WalkInForm
 from screens.writes import OFFLINE
 from services import seed, staff
@@ -52,11 +52,11 @@ class DoorOnly(App[None]):
 
 
 async def open_door(pilot: Pilot[Any]) -> DoorScreen:
-    """The console opens on the floor; the door goes over it, as its key opens it."""
+    """Door staff start at the door, over the floor; others get there with F3."""
     app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FloorScreen), what="floor open")
-    assert isinstance(app, BackroomApp)
-    await app.push_screen(DoorScreen(app.services))
+    await until(pilot, lambda: isinstance(app.screen, LiveScreen), what="console open")
+    if not isinstance(app.screen, DoorScreen):
+        await pilot.press("f3")
     return await door_ready(pilot)
 
 
@@ -496,8 +496,7 @@ async def test_no_night_is_said_plainly_and_a_new_night_appears(
 ) -> None:
     await admin.execute("truncate backroom.night cascade")
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
-        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen), what="floor open")
-        await pilot.app.push_screen(DoorScreen(door))
+        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen), what="door open")
         screen = pilot.app.screen
         assert isinstance(screen, DoorScreen)
         await until(pilot, lambda: heading(screen) == NO_NIGHTS, what="no night said")
