@@ -33,11 +33,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from console.keymap import Keymap
 from console.settings import DEFAULT_IDLE_MINUTES
 from screens.audit import AuditScreen
 from screens.door import DoorScreen
 from screens.floor import FloorScreen
-from screens.help import HelpScreen, describe_bindings
+from screens.help import HelpScreen, describe_bindings, key_label
 from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
 from screens.lock import LockScreen, idle_words
 from screens.nights import NightsScreen
@@ -50,11 +51,6 @@ from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, Fe
 
 if TYPE_CHECKING:
     from console.wiring import Services
-
-
-def key_words(key: str) -> str:
-    """'ctrl+o' as staff read it on a keyboard: 'Ctrl+O'."""
-    return "+".join(part.upper() if len(part) == 1 else part.capitalize() for part in key.split("+"))
 
 
 class BackroomApp(App[None]):
@@ -95,9 +91,13 @@ class BackroomApp(App[None]):
     def __init__(self, services: Services, *, night_id: int | None = None,
                  idle_minutes: dict[str, float] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
-                 with_presence: bool = True) -> None:
+                 with_presence: bool = True, keymap: Keymap | None = None) -> None:
         super().__init__()
         self.services = services
+        # Keys staff changed in keymap.toml (by binding id), and what was wrong with the file.
+        self.keymap = keymap if keymap is not None else Keymap()
+        if self.keymap.keys:
+            self.set_keymap(self.keymap.keys)
         self.night_id = night_id
         self.idle_minutes = dict(DEFAULT_IDLE_MINUTES if idle_minutes is None else idle_minutes)
         self._monotonic = monotonic
@@ -189,6 +189,8 @@ class BackroomApp(App[None]):
 
     def on_mount(self) -> None:
         self._last_input = self._monotonic()
+        for problem in self.keymap.problems:
+            self.notify(problem, title="Keymap", severity="warning", timeout=20)
         self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
         # Lapsed holds and unconfirmed bookings expire even if no one touches them.
         self.run_worker(self.services.bookings.keep_sweeping(every=5.0), name="sweeper",
@@ -320,11 +322,14 @@ class BackroomApp(App[None]):
         self.refresh_bindings()
 
     def _key_of(self, binding_id: str) -> str:
-        for bindings in self._bindings.key_to_bindings.values():
-            for binding in bindings:
-                if binding.id == binding_id:
-                    return key_words(binding.key)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                return self.key_for(binding_id, binding.key)
         return binding_id
+
+    def key_for(self, binding_id: str, default: str) -> str:
+        """The key staff press for a binding, as they read it: the keymap's first, else `default`."""
+        return key_label(self, binding_id, default)
 
     # Keys, help and the palette -------------------------------------------------------
 
@@ -357,7 +362,8 @@ class BackroomApp(App[None]):
                 name = binding.action[4:-2]
                 if self._may_go(name) and not self.locked:
                     yield SystemCommand(f"Go to {binding.description}",
-                                        f"{binding.tooltip} ({key_words(binding.key)})",
+                                        f"{binding.tooltip} "
+                                        f"({self.key_for(binding.id or '', binding.key)})",
                                         lambda name=name: self.action_go(name))  # type: ignore[misc]
         if self.check_action("sign_out", ()):
             who = self.services.actor.name

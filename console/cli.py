@@ -176,7 +176,11 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
             if not found:
                 raise DatabaseError(f"There is no night on {night:%d %b %Y} in the database.")
             night_id = found[0].id
-        app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes)
+        from console import keymap
+
+        keys = keymap.load(settings.config_dir)
+        app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes,
+                          keymap=keys)
         await app.run_async()
     finally:
         await services.close()
@@ -268,6 +272,27 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
         say(f"Notify probe commit to listener p50 {p.p50_ms} ms, p95 {p.p95_ms} ms,"
             f" p99 {p.p99_ms} ms ({p.samples} rounds)")
     return 0
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from console import keymap
+
+    loaded = keymap.load(settings.config_dir)
+    known = keymap.catalogue()
+    say(f"Keymap file: {loaded.path}" + ("" if loaded.path and loaded.path.exists() else
+                                         " (none yet: every key is the default)"))
+    width = max(len(b.id) for b in known)
+    shown: set[str] = set()
+    for binding in known:
+        if binding.id in shown:
+            continue
+        shown.add(binding.id)
+        keys = loaded.keys.get(binding.id)
+        now = f"{keys}  (default {binding.keys})" if keys else binding.keys
+        say(f"  {binding.id:<{width}}  {now:<30}  {binding.description}")
+    for problem in loaded.problems:
+        note(problem)
+    return EXIT_FAILURE if loaded.problems else 0
 
 
 def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
@@ -398,6 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--probe", type=int, default=5, metavar="N",
                         help="NOTIFY round trips to time (default 5, 0 for none)")
     health.set_defaults(func=cmd_health)
+
+    keys = sub.add_parser(
+        "keys", help="list every key of the console by its id, and what keymap.toml changes",
+        description="List the console's keys by binding id. To change one, put a line such as "
+                    "\"floor.hold\" = \"space\" in keymap.toml in the config directory. Exits "
+                    "non-zero when the keymap file has a problem.")
+    keys.set_defaults(func=cmd_keys)
 
     connect = sub.add_parser(
         "connect", help="save a connection profile (the password goes to the keyring)",

@@ -24,6 +24,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from screens.help import mapped_bindings
 from screens.live import LiveScreen, NightChanged
 from screens.support import KeyCommand, KeyCommands, key_commands
 from services.reports import AuditEntry
@@ -322,7 +323,7 @@ class AuditScreen(LiveScreen):
         bindings = dict(self.active_bindings)
         # An input in focus hides the keys it types; list them all the same.
         for node in (self, self.table):
-            for key, binding in node._bindings:
+            for key, binding in mapped_bindings(node):
                 if key not in bindings or bindings[key].node is not node:
                     bindings[key] = ActiveBinding(node, binding, True, binding.tooltip)
         return [(key, active) for key, active in bindings.items() if _ours(active, "audit.")]

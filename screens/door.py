@@ -35,6 +35,7 @@ from textual.widgets import Footer, Input, Static
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog
 from screens.floor_commands import TableCommands
+from screens.help import key_label
 from screens.live import NightChanged
 from screens.table_actions import Intent, TableCommand, Write
 from screens.walk_in_form import WalkInForm, WalkInRequest
@@ -459,19 +460,25 @@ class DoorScreen(WritingScreen):
         """The palette's entries: what this staff member may do here now."""
         commands = []
         booking = self.selected
+
+        def key(binding_id: str, default: str) -> str:
+            return key_label(self.app, binding_id, default)
+
         if booking is not None and self.may("check_in") and _still_expected(booking):
             commands.append(TableCommand(f"Check in · {booking.ref} {booking.guest_name}",
-                                         "All or some of the party (Enter)",
+                                         f"All or some of the party ({key('door.check_in', 'enter')})",
                                          partial(self.perform, "check_in")))
         if self.may("seat_walk_in"):
             commands.append(TableCommand("Seat a walk-in · best free table",
-                                         "A party now, at a free table that fits (Ctrl+W)",
+                                         "A party now, at a free table that fits "
+                                         f"({key('door.walk_in', 'ctrl+w')})",
                                          partial(self.perform, "walk_in")))
         if booking is not None and self.may("no_show") and booking.status is BookingStatus.CONFIRMED:
             commands.append(TableCommand(f"Mark no-show · {booking.ref} {booking.guest_name}",
-                                         "The party did not come (Ctrl+N)",
+                                         f"The party did not come ({key('door.no_show', 'ctrl+n')})",
                                          partial(self.perform, "no_show")))
-        commands.append(TableCommand("Who is still expected", "Clear the search (Esc)",
+        commands.append(TableCommand("Who is still expected",
+                                     f"Clear the search ({key('door.expected', 'escape')})",
                                      self.action_expected))
         return commands
 

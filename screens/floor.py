@@ -38,12 +38,14 @@ from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
+from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged
 from screens.move_form import MoveForm, MoveRequest
 from screens.table_actions import (
     BY_NAME,
     TABLE_ACTIONS,
     Intent,
+    TableAction,
     TableCommand,
     Write,
     fits,
@@ -474,7 +476,7 @@ class FloorScreen(WritingScreen):
         try:
             own = [
                 (key, ActiveBinding(self, binding, True, binding.tooltip))
-                for key, bindings in self._bindings.key_to_bindings.items()
+                for key, bindings in mapped_bindings(self).key_to_bindings.items()
                 for binding in bindings
                 if self.check_action(binding.action, ()) is not False
             ]
@@ -499,9 +501,13 @@ class FloorScreen(WritingScreen):
             title = f"{spec.title} · {where if here else 'best free table'}"
             if spec.about_booking and booking is not None:
                 title += f" · {booking.ref} {booking.guest_name}"
-            commands.append(TableCommand(title, f"{spec.help} ({spec.key})",
+            commands.append(TableCommand(title, f"{spec.help} ({self.key_for(spec)})",
                                          partial(self.perform, spec.name)))
         return commands
+
+    def key_for(self, spec: TableAction) -> str:
+        """The key of a table action, as the keymap file may have changed it."""
+        return key_label(self.app, spec.binding_id, spec.key)
 
     def perform(self, action: str) -> None:
         """Run a table action as its key would (the palette's way in)."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
+from textual.app import App, ComposeResult
+from textual.binding import ActiveBinding, Binding, BindingsMap
 from textual.containers import Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
@@ -117,3 +119,24 @@ class HelpScreen(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
+
+
+def mapped_bindings(node: DOMNode) -> BindingsMap:
+    """`node`'s own bindings with the keys of the App's keymap, as Textual applies them."""
+    bindings = node._bindings.copy()
+    keymap = node.app._keymap
+    if keymap:
+        bindings.apply_keymap(keymap)
+    return bindings
+
+
+def key_label(app: App[Any], binding_id: str, default: str) -> str:
+    """The key staff press for a binding, as a keyboard names it ('Ctrl+W'): the keymap's
+    first key for it, else `default`."""
+    keys = app._keymap.get(binding_id, default)
+    return key_words(keys.split(",")[0].strip())
+
+
+def key_words(key: str) -> str:
+    """'ctrl+o' as staff read it on a keyboard: 'Ctrl+O'."""
+    return "+".join(part.upper() if len(part) == 1 else part.capitalize() for part in key.split("+"))
