@@ -34,6 +34,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Input, Static
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog
+from screens.changes import booking_news, news_title
 from screens.floor_commands import TableCommands
 from screens.help import key_label
 from screens.live import NightChanged
@@ -335,6 +336,7 @@ class DoorScreen(WritingScreen):
                 self.notify(NO_NIGHTS, severity="warning", timeout=10)
             return
         first = self.snapshot is None
+        looking_at, previous = self.selected, self.snapshot
         self.snapshot = snapshot
         self._last_error = ""
         heading.remove_class("-error")
@@ -348,9 +350,26 @@ class DoorScreen(WritingScreen):
         heading.update(self._heading(view))
         self._show_free(snapshot)
         self._show_selected(self.selected)
+        self._say_what_changed(looking_at, previous, view)
         if first:
             self.announce(night_id=snapshot.night.id)
         self._act_if_waiting()
+
+    def _say_what_changed(self, looking_at: Booking | None, previous: FloorSnapshot | None,
+                          view: DoorView) -> None:
+        """A toast when another console changed the booking this staff member has selected."""
+        snapshot = view.snapshot
+        if (looking_at is None or previous is None or snapshot is None or self.writing
+                or previous.night.id != snapshot.night.id or not self.in_front):
+            return
+        now = next((b for b in view.bookings if b.id == looking_at.id), None)
+        if now is None:
+            now = next((b for state in snapshot.tables.values() for b in state.bookings
+                        if b.id == looking_at.id), None)
+        numbers = {table_id: state.table.number for table_id, state in snapshot.tables.items()}
+        news = booking_news(looking_at, now, timezone=snapshot.timezone, numbers=numbers)
+        if news:
+            self.notify(news, title=news_title(now.changed_by if now is not None else ""), timeout=6)
 
     def _heading(self, view: DoorView) -> str:
         text = view.text.strip()

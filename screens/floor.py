@@ -36,10 +36,11 @@ from textual.widgets import Footer
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
+from screens.changes import booking_by, news_title, table_news
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
 from screens.help import key_label, mapped_bindings
-from screens.live import FeedStatusChanged, NightChanged
+from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
 from screens.move_form import MoveForm, MoveRequest
 from screens.table_actions import (
     BY_NAME,
@@ -68,6 +69,7 @@ from widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from services.bookings import BookingService
     from services.floor import FloorService
+    from services.presence import PresenceEntry
     from services.sign_in import SignInBackend
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
@@ -192,6 +194,9 @@ class FloorScreen(WritingScreen):
         self._hold_keeper: Timer | None = None
         self._every_table = False
         self._acting_for: int | None = services.actor.staff_id
+        # Who is online on other consoles (the App's presence), and the hold announced here.
+        self._others: tuple[PresenceEntry, ...] = ()
+        self._announced_hold: int | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar("Loading tonight…")
@@ -300,6 +305,24 @@ class FloorScreen(WritingScreen):
                     plan.tables = tuple(snapshot.tables_on(plan.floor.id))
         self._show_detail()
         self._ensure_selection()
+        self._say_what_changed(previous, snapshot)
+        if previous is None or previous.night.id != snapshot.night.id:
+            self.announce()
+        self._announce_hold(snapshot)
+
+    def _say_what_changed(self, previous: FloorSnapshot | None, snapshot: FloorSnapshot) -> None:
+        """A toast when another console changed the table in front of this staff member."""
+        if (previous is None or previous.night.id != snapshot.night.id or self.writing
+                or self.selected is None or not self.in_front):
+            return
+        before, after = previous.tables.get(self.selected), snapshot.tables.get(self.selected)
+        if before is None or after is None or before == after:
+            return
+        numbers = {table_id: state.table.number for table_id, state in snapshot.tables.items()}
+        news = table_news(before, after, timezone=snapshot.timezone,
+                          me=self.services.actor.staff_id, numbers=numbers)
+        if news:
+            self.notify(news, title=news_title(booking_by(before, after)), timeout=6)
 
     async def _build_plans(self, snapshot: FloorSnapshot) -> None:
         floors = self.query_one("#floors")
@@ -348,6 +371,44 @@ class FloorScreen(WritingScreen):
     def on_table_tile_selected(self, message: TableTile.Selected) -> None:
         self.selected = message.table_id
         self._show_detail()
+        self.announce()
+
+    def announce(self, *, table_id: int | None = None, night_id: int | None = None) -> None:
+        """Other consoles see the night on screen and the table selected here."""
+        if night_id is None and self.snapshot is not None:
+            night_id = self.snapshot.night.id
+        super().announce(table_id=table_id if table_id is not None else self.selected,
+                         night_id=night_id)
+
+    def _announce_hold(self, snapshot: FloorSnapshot) -> None:
+        """Other consoles see which table this staff member holds (one at a time on screen)."""
+        me = self.services.actor.staff_id
+        mine = next((t for t, state in snapshot.tables.items()
+                     if state.hold is not None and me is not None and state.hold.staff_id == me),
+                    None)
+        live = self.live_app
+        if mine != self._announced_hold and live is not None and self.in_front:
+            self._announced_hold = mine
+            live.announce_hold(mine)
+
+    def on_presence_changed(self, message: PresenceChanged) -> None:
+        self._others = message.entries
+        self._show_detail()
+
+    def _watchers(self, table_id: int) -> tuple[str, ...]:
+        """Who else, on another console, has this table selected or held now."""
+        live = self.live_app
+        presence = live.presence if live is not None else None
+        here = presence.console_id if presence is not None else None
+        night = self.snapshot.night.id if self.snapshot is not None else None
+        names = []
+        for entry in self._others:
+            if entry.console_id == here or entry.staff_id is None:
+                continue
+            if entry.looks_at(table_id, night) or entry.holds(table_id, night):
+                role = f" ({entry.role})" if entry.role else ""
+                names.append(f"{entry.staff_name}{role}")
+        return tuple(dict.fromkeys(names))
 
     def on_table_tile_hold_lapsed(self, _message: TableTile.HoldLapsed) -> None:
         self.request_reload()
@@ -363,6 +424,7 @@ class FloorScreen(WritingScreen):
                       if state is not None and f.id == state.table.floor_id), None)
         detail.timezone = snapshot.timezone
         detail.floor_name = floor.name if floor is not None else ""
+        detail.watchers = self._watchers(self.selected)
         detail.state = state
         # What fits the table decides what the footer and the palette offer.
         self.refresh_bindings()

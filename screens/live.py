@@ -72,6 +72,8 @@ class LiveApp(Protocol):
     def announce(self, *, screen: str | None = None, table_id: int | None = None,
                  night_id: int | None = None) -> None: ...
 
+    def announce_hold(self, table_id: int | None) -> None: ...
+
 
 class LiveScreen(Screen[None]):
     """A main screen that follows the feed: its `TopBar` shows who is signed in and the badge."""
@@ -83,6 +85,12 @@ class LiveScreen(Screen[None]):
     def live_app(self) -> LiveApp | None:
         app = self.app
         return app if isinstance(app, LiveApp) else None
+
+    @property
+    def in_front(self) -> bool:
+        """Whether this is the main screen staff see now (dialogs over it included)."""
+        mains = [s for s in self.app.screen_stack if isinstance(s, LiveScreen)]
+        return bool(mains) and mains[-1] is self
 
     @property
     def feed_status(self) -> FeedStatus:

@@ -38,6 +38,8 @@ _TABLES = """
 BOOKING_SELECT = """
     select b.id, b.ref, b.status, g.name as guest_name, g.vip as guest_vip, b.party_size,
            b.arrived_count, b.starts_at, b.ends_at, b.version, b.deposit, b.notes,
+           coalesce((select s.display_name from backroom.staff s where s.id = b.updated_by), '')
+               as changed_by,
            coalesce(array_agg(bt.table_id order by bt.table_id)
                     filter (where bt.table_id is not null), '{}') as table_ids
     from backroom.booking b

@@ -86,6 +86,7 @@ class Booking:
     table_ids: tuple[int, ...]
     deposit: Decimal = Decimal(0)
     notes: str = ""
+    changed_by: str = ""  # who made the last change (staff display name), if anyone did
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,8 @@ class TableDetail(Widget):
     floor_name: reactive[str] = reactive("")
     timezone: reactive[str] = reactive("UTC")
     note: reactive[str] = reactive("")
+    # Staff on other consoles who have this table selected or held.
+    watchers: reactive[tuple[str, ...]] = reactive(())
 
     def __init__(self, *, clock: Callable[[], datetime], name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
@@ -92,6 +94,10 @@ class TableDetail(Widget):
             left = countdown(hold.expires_at, self._clock())
             parts.append(Text(f"◆ Held by {hold.holder}: {left} left "
                               f"(until {local_time(hold.expires_at, self.timezone, seconds=True)})"))
+
+        if self.watchers:
+            parts.append(Text(f"◉ Also on this table: {', '.join(self.watchers)}", no_wrap=True,
+                              overflow="ellipsis"))
 
         if not state.bookings:
             parts.append(Text("No bookings for this table tonight."))

@@ -118,6 +118,11 @@ def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
                     booking, night["starts_at"], night["ends_at"])
         finally:
             await conn.close()
+        # The floor under the form hears of it first (and says so in a toast).
+        floor = pilot.app.floor_screen  # type: ignore[attr-defined]
+        await until(pilot, lambda: floor.snapshot is not None
+                    and floor.snapshot.tables[11].booking is not None, what="floor heard it")
+        await pilot.pause()
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(pilot.app.screen, AlternativesDialog),
                     what="alternatives offered")
