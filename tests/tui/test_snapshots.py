@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -19,6 +20,7 @@ from console.wiring import open_services
 from screens.alternatives import AlternativesDialog
 from screens.booking_form import BookingForm
 from screens.door import DoorScreen
+from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services import seed, staff
@@ -202,3 +204,70 @@ def test_idle_lock_at_80x24(snap_compare: Any, dsn: str) -> None:
 
     assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24),
                         run_before=idle)
+
+
+# The same screens without colour (NO_COLOR, a plain terminal over SSH) and at the other size --
+
+@pytest.fixture
+def no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read by App.__init__: the app draws without colour.
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_floor_without_colour(snap_compare: Any, dsn: str, no_colour: None,
+                              size: tuple[int, int]) -> None:
+    assert snap_compare(SnapshotApp(dsn), terminal_size=size, run_before=loaded)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_sign_in_without_colour(snap_compare: Any, dsn: str, no_colour: None,
+                                size: tuple[int, int]) -> None:
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=size,
+                        run_before=sign_in_typed)
+
+
+async def locked_door(pilot: Pilot[Any]) -> None:
+    await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
+                what="door screen live")
+    app = pilot.app
+    assert isinstance(app, BackroomApp)
+    app.lock(why="Nothing was pressed for 5 minutes.")
+    await until(pilot, lambda: isinstance(app.screen, LockScreen), what="locked")
+    await steady_cursor(pilot)
+
+
+def test_idle_lock_at_160x48(snap_compare: Any, dsn: str) -> None:
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(160, 48),
+                        run_before=locked_door)
+
+
+def test_idle_lock_without_colour_at_80x24(snap_compare: Any, dsn: str, no_colour: None) -> None:
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24),
+                        run_before=locked_door)
+
+
+def test_new_booking_form_at_160x48(snap_compare: Any, dsn: str) -> None:
+    assert snap_compare(SnapshotApp(dsn), terminal_size=(160, 48),
+                        run_before=new_booking_form_on_table_11)
+
+
+def test_new_booking_form_without_colour_at_80x24(snap_compare: Any, dsn: str, no_colour: None) -> None:
+    assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24),
+                        run_before=new_booking_form_on_table_11)
+
+
+async def floor_help(pilot: Pilot[Any]) -> None:
+    await floor_loaded(pilot)
+    await pilot.press("f1")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="help open")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_floor_help(snap_compare: Any, dsn: str, size: tuple[int, int]) -> None:
+    assert snap_compare(SnapshotApp(dsn), terminal_size=size, run_before=floor_help)
+
+
+def test_floor_help_without_colour_at_80x24(snap_compare: Any, dsn: str, no_colour: None) -> None:
+    assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24), run_before=floor_help)
