@@ -72,8 +72,6 @@ class LiveApp(Protocol):
     def announce(self, *, screen: str | None = None, table_id: int | None = None,
                  night_id: int | None = None) -> None: ...
 
-    def announce_hold(self, table_id: int | None) -> None: ...
-
 
 class LiveScreen(Screen[None]):
     """A main screen that follows the feed: its `TopBar` shows who is signed in and the badge."""

@@ -99,7 +99,7 @@ def _booking_json(b: Booking) -> dict[str, Any]:
         "guest_vip": b.guest_vip, "party_size": b.party_size, "arrived_count": b.arrived_count,
         "starts_at": b.starts_at.isoformat(), "ends_at": b.ends_at.isoformat(),
         "version": b.version, "table_ids": list(b.table_ids), "deposit": str(b.deposit),
-        "notes": b.notes,
+        "notes": b.notes, "changed_by": b.changed_by,
     }
 
 
