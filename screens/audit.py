@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from screens.help import mapped_bindings
 from screens.live import LiveScreen, NightChanged
@@ -31,6 +31,7 @@ from services.reports import AuditEntry
 from widgets.audit_detail import detail_renderable
 from widgets.audit_filters import AuditFilter, AuditFilters, FilterError
 from widgets.audit_table import AuditTable
+from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog
 from screens.changes import booking_news, news_title
@@ -48,6 +48,7 @@ from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.permissions import may
 from widgets.booking_list import BookingList, party_in, table_numbers
 from widgets.display import BOOKING_WORDS, capacity, local_time
+from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:

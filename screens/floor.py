@@ -32,7 +32,6 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
@@ -62,6 +61,7 @@ from services.realtime import ChangeBatch, FeedState
 from widgets.connection_badge import ConnectionBadge
 from widgets.display import BOOKING_WORDS, local_time
 from widgets.floor_plan import FloorPlan
+from widgets.footer import Footer
 from widgets.table_detail import TableDetail
 from widgets.table_tile import TableTile
 from widgets.top_bar import TopBar
@@ -197,6 +197,8 @@ class FloorScreen(WritingScreen):
         # Who is online on other consoles (the App's presence), and the hold announced here.
         self._others: tuple[PresenceEntry, ...] = ()
         self._announced_hold: int | None = None
+        # Which table actions fit the selection, as the footer last showed them.
+        self._fitting: tuple[bool, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield TopBar("Loading tonight…")
@@ -429,8 +431,12 @@ class FloorScreen(WritingScreen):
         detail.floor_name = floor.name if floor is not None else ""
         detail.watchers = self._watchers(self.selected)
         detail.state = state
-        # What fits the table decides what the footer and the palette offer.
-        self.refresh_bindings()
+        # What fits the table decides what the footer and the palette offer. Rebuilding the
+        # footer is the costliest part of moving the selection: only when that changes.
+        fitting = tuple(self.check_action(spec.name, ()) is True for spec in TABLE_ACTIONS)
+        if fitting != self._fitting:
+            self._fitting = fitting
+            self.refresh_bindings()
 
     def _tiles(self) -> dict[int, TableTile]:
         return {key: tile for plan in self.plans for key, tile in plan.tiles.items()}

@@ -23,12 +23,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from services.db import DatabaseError
 from services.reports import ExportFailed, ReportRow, export_night_report, report_file_name
+from widgets.footer import Footer
 from widgets.night_report_table import NightReportTable
 from widgets.top_bar import TopBar
 

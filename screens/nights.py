@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from screens.floor import FloorScreen, FloorServices
 from screens.live import LiveScreen, NightChanged
@@ -31,6 +31,7 @@ from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
 from services.db import DatabaseError
 from services.reports import NightOccupancy
+from widgets.footer import Footer
 from widgets.night_list import LEVELS, NightList, when_words
 from widgets.top_bar import TopBar
 

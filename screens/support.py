@@ -25,11 +25,11 @@ from textual.binding import ActiveBinding, Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from screens.live import LiveScreen, PresenceChanged
 from services.health import Directory, HealthReport, directory, gather_health
 from services.presence import PresenceEntry
+from widgets.footer import Footer
 from widgets.health_panel import HealthPanel, HealthView
 from widgets.presence_list import PresenceList, PresenceNames
 from widgets.top_bar import TopBar

@@ -394,3 +394,19 @@ async def test_a_table_added_to_the_layout_appears_live(
         await pilot.pause()
         await pilot.press("down")
         assert screen.focused is upstairs.tiles[17]
+
+
+async def test_moving_about_the_floor_lets_go_of_old_footer_keys(services: Services) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    async with BackroomApp(services).run_test(size=SIZE) as pilot:
+        screen = await floor_loaded(pilot)
+        footer = screen.query_one(Footer)
+        for key in ["right"] * 7 + ["down"] + ["left"] * 7 + ["up"]:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.pause(0.2)
+        shown = len(footer.query(FooterKey))
+        subscribed = len(getattr(footer, "__watchers", {}).get("compact", []))
+        assert shown > 0 and subscribed <= shown, (shown, subscribed)
