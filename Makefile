@@ -33,6 +33,8 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bookings.py
+	$(BIN)/python benchmarks/realtime.py
+	$(BIN)/python benchmarks/ui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
