@@ -190,15 +190,20 @@ def test_sign_in_refused_at_80x24(snap_compare: Any, dsn: str) -> None:
                         run_before=refused)
 
 
+async def locked_door(pilot: Pilot[Any]) -> None:
+    # Door staff start at the door screen, over the floor.
+    await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
+                what="door screen live")
+    app = pilot.app
+    assert isinstance(app, BackroomApp)
+    app.lock(why="Nothing was pressed for 5 minutes.")
+    await until(pilot, lambda: isinstance(app.screen, LockScreen), what="locked")
+    await steady_cursor(pilot)
+
+
 def test_idle_lock_at_80x24(snap_compare: Any, dsn: str) -> None:
     async def idle(pilot: Pilot[Any]) -> None:
-        # Door staff start at the door screen, over the floor.
-        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
-                    what="door screen live")
-        app = pilot.app
-        assert isinstance(app, BackroomApp)
-        app.lock(why="Nothing was pressed for 5 minutes.")
-        await until(pilot, lambda: isinstance(app.screen, LockScreen), what="locked")
+        await locked_door(pilot)
         await pilot.press(*"12")
         await steady_cursor(pilot)
 
@@ -225,16 +230,6 @@ def test_sign_in_without_colour(snap_compare: Any, dsn: str, no_colour: None,
                                 size: tuple[int, int]) -> None:
     assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=size,
                         run_before=sign_in_typed)
-
-
-async def locked_door(pilot: Pilot[Any]) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
-                what="door screen live")
-    app = pilot.app
-    assert isinstance(app, BackroomApp)
-    app.lock(why="Nothing was pressed for 5 minutes.")
-    await until(pilot, lambda: isinstance(app.screen, LockScreen), what="locked")
-    await steady_cursor(pilot)
 
 
 def test_idle_lock_at_160x48(snap_compare: Any, dsn: str) -> None:
