@@ -324,12 +324,8 @@ class BackroomApp(App[None]):
     def _key_of(self, binding_id: str) -> str:
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.id == binding_id:
-                return self.key_for(binding_id, binding.key)
+                return key_label(self, binding_id, binding.key)
         return binding_id
-
-    def key_for(self, binding_id: str, default: str) -> str:
-        """The key staff press for a binding, as they read it: the keymap's first, else `default`."""
-        return key_label(self, binding_id, default)
 
     # Keys, help and the palette -------------------------------------------------------
 
@@ -363,7 +359,7 @@ class BackroomApp(App[None]):
                 if self._may_go(name) and not self.locked:
                     yield SystemCommand(f"Go to {binding.description}",
                                         f"{binding.tooltip} "
-                                        f"({self.key_for(binding.id or '', binding.key)})",
+                                        f"({key_label(self, binding.id or '', binding.key)})",
                                         lambda name=name: self.action_go(name))  # type: ignore[misc]
         if self.check_action("sign_out", ()):
             who = self.services.actor.name

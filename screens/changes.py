@@ -21,17 +21,15 @@ def news_title(by: str) -> str:
     return f"Changed by {by} on another console" if by else ELSEWHERE
 
 
-def booking_by(before: TableState | Booking, after: TableState | Booking) -> str:
-    """Who made the change between `before` and `after`: the holder of a new hold, else the
-    staff member who last changed the booking shown."""
-    if isinstance(before, TableState) and isinstance(after, TableState):
-        if after.hold is not None and (before.hold is None or before.hold.id != after.hold.id):
-            return after.hold.holder
-        shown = after.booking or next(
-            (b for b in after.bookings if before.booking is not None and b.id == before.booking.id),
-            None)
-        return shown.changed_by if shown is not None else ""
-    return after.changed_by if isinstance(after, Booking) else ""
+def who_changed(before: TableState, after: TableState) -> str:
+    """Who changed a table between `before` and `after`: the holder of a new hold, else the
+    staff member who last changed the booking shown (or the one shown before)."""
+    if after.hold is not None and (before.hold is None or before.hold.id != after.hold.id):
+        return after.hold.holder
+    shown = after.booking or next(
+        (b for b in after.bookings if before.booking is not None and b.id == before.booking.id), None)
+    return shown.changed_by if shown is not None else ""
+
 
 _STATUS_NEWS = {
     BookingStatus.CONFIRMED: "is confirmed",

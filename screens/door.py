@@ -343,7 +343,7 @@ class DoorScreen(WritingScreen):
         heading.remove_class("-error")
         for bar in self.query(TopBar):
             bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}")
-        numbers = {table_id: state.table.number for table_id, state in snapshot.tables.items()}
+        numbers = snapshot.table_numbers
         same_search = view.text == self._shown_text
         self._shown_text = view.text
         self.booking_list.show(view.bookings, numbers=numbers, timezone=snapshot.timezone,
@@ -367,8 +367,8 @@ class DoorScreen(WritingScreen):
         if now is None:
             now = next((b for state in snapshot.tables.values() for b in state.bookings
                         if b.id == looking_at.id), None)
-        numbers = {table_id: state.table.number for table_id, state in snapshot.tables.items()}
-        news = booking_news(looking_at, now, timezone=snapshot.timezone, numbers=numbers)
+        news = booking_news(looking_at, now, timezone=snapshot.timezone,
+                            numbers=snapshot.table_numbers)
         if news:
             self.notify(news, title=news_title(now.changed_by if now is not None else ""), timeout=6)
 

@@ -35,7 +35,7 @@ from textual.timer import Timer
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
-from screens.changes import booking_by, news_title, table_news
+from screens.changes import news_title, table_news, who_changed
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
 from screens.help import key_label, mapped_bindings
@@ -320,11 +320,10 @@ class FloorScreen(WritingScreen):
         before, after = previous.tables.get(self.selected), snapshot.tables.get(self.selected)
         if before is None or after is None or before == after:
             return
-        numbers = {table_id: state.table.number for table_id, state in snapshot.tables.items()}
         news = table_news(before, after, timezone=snapshot.timezone,
-                          me=self.services.actor.staff_id, numbers=numbers)
+                          me=self.services.actor.staff_id, numbers=snapshot.table_numbers)
         if news:
-            self.notify(news, title=news_title(booking_by(before, after)), timeout=6)
+            self.notify(news, title=news_title(who_changed(before, after)), timeout=6)
 
     async def _build_plans(self, snapshot: FloorSnapshot) -> None:
         floors = self.query_one("#floors")

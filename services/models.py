@@ -120,6 +120,11 @@ class FloorSnapshot:
     tables: dict[int, TableState] = field(default_factory=dict)
     loaded_at: datetime | None = None
 
+    @property
+    def table_numbers(self) -> dict[int, int]:
+        """Table id -> the number staff know the table by."""
+        return {table_id: state.table.number for table_id, state in self.tables.items()}
+
     def tables_on(self, floor_id: int) -> list[TableState]:
         return sorted(
             (t for t in self.tables.values() if t.table.floor_id == floor_id),
