@@ -99,3 +99,13 @@ async def stop_feed(pilot: Pilot[Any]) -> None:
     feed = getattr(pilot.app, "feed", None)
     assert feed is not None, "the app has no live feed"
     await feed.stop()
+
+
+async def colleague(admin: Any, name: str, email: str, role: str = "manager") -> Any:
+    """Another staff member, for changes made 'on another console' (`admin`: an owner connection)."""
+    from services.db import Actor
+
+    staff_id = await admin.fetchval(
+        "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
+        email, name, role)
+    return Actor(staff_id=staff_id, name=name, role=role)

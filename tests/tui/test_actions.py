@@ -27,12 +27,11 @@ from screens.walk_in_form import WalkInForm
 from screens.writes import OFFLINE
 from services import staff
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor
 from services.identity import IdentityService, SecretBox
 from services.models import TableState
 from services.secrets import new_totp_key
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
-from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, stop_feed, toasts, until
+from tests.tui.helpers import Keys, colleague, floor_loaded, screen_text, shown_text, stop_feed, toasts, until
 from widgets.table_tile import TableTile
 
 SMALL = (80, 24)
@@ -278,10 +277,7 @@ async def test_n_on_a_table_with_a_no_means_nothing_changes(
 async def test_a_conflict_offers_alternatives_and_one_key_books_there(
     services: Services, admin: asyncpg.Connection
 ) -> None:
-    nico_id = await admin.fetchval(
-        "insert into backroom.staff (email, display_name, role)"
-        " values ('nico@backroom.test', 'Nico', 'manager') returning id")
-    nico = Actor(staff_id=nico_id, name="Nico", role="manager")
+    nico = await colleague(admin, "Nico", "nico@backroom.test")
     other_console = BookingService(services.db, fixed_clock)
     night = await night_id(admin)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -422,10 +418,7 @@ async def test_offline_refuses_changes_plainly(services: Services, admin: asyncp
 async def test_a_stale_booking_says_who_changed_it(
     services: Services, admin: asyncpg.Connection
 ) -> None:
-    nico_id = await admin.fetchval(
-        "insert into backroom.staff (email, display_name, role)"
-        " values ('nico@backroom.test', 'Nico', 'manager') returning id")
-    nico = Actor(staff_id=nico_id, name="Nico", role="manager")
+    nico = await colleague(admin, "Nico", "nico@backroom.test")
     other_console = BookingService(services.db, fixed_clock)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         _screen, tile = await open_floor(pilot, 3)

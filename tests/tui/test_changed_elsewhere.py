@@ -14,10 +14,9 @@ from console.wiring import Services
 from screens.changes import ELSEWHERE, booking_news, news_title, table_news
 from services import seed, staff
 from services.bookings import BookingService
-from services.db import Actor
 from services.models import Booking, BookingStatus, Hold, Table, TableState, TileStatus
 from tests.conftest import FIXED_NOW, fixed_clock
-from tests.tui.helpers import shown_text, toasts, until
+from tests.tui.helpers import colleague, shown_text, toasts, until
 from tests.tui.test_actions import SMALL, open_floor, state_of
 from tests.tui.test_door import booking, door, open_door, typed
 
@@ -72,19 +71,16 @@ async def test_no_toast_for_this_consoles_own_change(services: Services) -> None
 async def test_a_hold_by_a_colleague_on_the_selected_table_is_said(
     services: Services, admin: asyncpg.Connection
 ) -> None:
-    colleague_id = await admin.fetchval(
-        "insert into backroom.staff (email, display_name, role)"
-        " values ('sam@backroom.test', 'Sam Colleague', 'manager') returning id")
-    colleague = Actor(staff_id=colleague_id, name="Sam Colleague", role="manager")
+    sam = await colleague(admin, "Sam Colleague", "sam@backroom.test")
     other = BookingService(services.db, fixed_clock)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         _screen, tile = await open_floor(pilot, 11)
         table = state_of(tile).table
         snapshot = pilot.app.screen.snapshot  # type: ignore[attr-defined]
-        await other.hold(colleague, night_id=snapshot.night.id, table_id=table.id)
+        await other.hold(sam, night_id=snapshot.night.id, table_id=table.id)
         await until(pilot, lambda: "HELD" in shown_text(tile), what="held elsewhere")
         await until(pilot, lambda: bool(elsewhere(pilot.app)), what="toast")
-        assert elsewhere(pilot.app, by=colleague.name) == [f"Table 11 is held by {colleague.name}."]
+        assert elsewhere(pilot.app, by=sam.name) == [f"Table 11 is held by {sam.name}."]
 
 
 async def test_the_door_says_when_the_selected_party_is_checked_in_elsewhere(
