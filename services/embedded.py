@@ -17,11 +17,11 @@ Layout of ``data_dir``::
 Connections over the unix socket are trusted for every role; TCP is only on 127.0.0.1, never
 for the `postgres` superuser, and needs a SCRAM password for everyone else.
 
-Postgres refuses to run as root, so when we are root the server runs as the system user
-``backroom_pg`` (created if missing), and every ancestor of ``data_dir`` must stay
-traversable by it: we add o+x where missing on each start, but e.g. a new pytest session
-resets /tmp/pytest-of-root to 0700 under a running server.  We deliberately do not use the wheel's own
-``PostgresServer``: it is socket-only and stops servers from atexit hooks.
+Postgres refuses to run as root, so when we are root the server runs as a system user of its
+own (services/first_run.py creates it under a machine-wide lock), and every ancestor of
+``data_dir`` must stay traversable by it: we add o+x where missing on each start, since e.g. a
+new pytest session resets /tmp/pytest-of-root to 0700 under a running server.  We do not use
+the wheel's own ``PostgresServer``: it is socket-only and stops servers from atexit hooks.
 """
 
 from __future__ import annotations
@@ -52,9 +52,17 @@ from urllib.parse import quote
 
 import psutil
 
+from services.first_run import (
+    FirstRunError,
+    ensure_server_user,
+    ensure_traversable,
+    machine_lock,
+    prepare_install,
+    server_user_name,
+)
+
 __all__ = [
     "POSTGRES_BIN_PATH",
-    "SERVER_USER",
     "EmbeddedPostgres",
     "EmbeddedServerError",
     "ServerInfo",
@@ -72,9 +80,6 @@ def _find_bin_path() -> Path:
 
 POSTGRES_BIN_PATH: Path = _find_bin_path()
 """Directory holding initdb, pg_ctl, postgres, pg_isready and psql."""
-
-SERVER_USER = "backroom_pg"
-"""System user the server runs as when we are root."""
 
 SUPERUSER = "postgres"
 
@@ -107,8 +112,6 @@ _LOG_REASON = re.compile(r"(?:FATAL|PANIC|ERROR|error):\s*(.*)$")
 _LOG_ROTATE_BYTES = 10 * 1024 * 1024
 _LOCK_GRACE = 60.0  # extra wait for the lock: the holder may itself be running initdb
 
-_prepared_install = False
-_prepare_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -592,7 +595,10 @@ class EmbeddedPostgres:
         if os.geteuid() != 0:
             return None
         if self._user is None:
-            self._user = _ensure_user(SERVER_USER)
+            try:
+                self._user = ensure_server_user(server_user_name())
+            except FirstRunError as err:
+                raise EmbeddedServerError(str(err), self.log_path) from None
         return self._user
 
     def _as_server_user(self) -> dict[str, Any]:
@@ -637,8 +643,12 @@ class EmbeddedPostgres:
         user = self._server_user()
         if user is None:
             return
-        _prepare_install(user)
-        _ensure_traversable(self.data_dir, user)
+        try:
+            prepare_install(POSTGRES_BIN_PATH.parent, user)
+            with machine_lock():
+                ensure_traversable(self.data_dir, user)
+        except FirstRunError as err:
+            raise EmbeddedServerError(str(err), self.log_path) from None
         if self.is_initialised():
             # e.g. a cluster made by an earlier non-root run of the same data dir
             if self.pgdata.stat().st_uid != user.pw_uid:
@@ -748,65 +758,3 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _ensure_user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
-    result = subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        return pwd.getpwnam(name)  # also covers another process winning the race
-    except KeyError:
-        raise EmbeddedServerError(
-            f"could not create system user {name!r} to run PostgreSQL: {result.stderr.strip()}"
-        ) from None
-
-
-def _can_traverse(st: os.stat_result, user: pwd.struct_passwd) -> bool:
-    if st.st_uid == user.pw_uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid == user.pw_gid:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
-
-
-def _ensure_traversable(path: Path, user: pwd.struct_passwd) -> None:
-    """Add o+x (search only, not listing) to path and its ancestors where the user lacks it."""
-    for p in (path, *path.parents):
-        st = p.stat()
-        if not _can_traverse(st, user):
-            p.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
-
-
-def _prepare_install(user: pwd.struct_passwd) -> None:
-    """Make the wheel's pginstall tree (bin, lib, share) readable by the server user, once."""
-    global _prepared_install
-    with _prepare_lock:
-        if _prepared_install:
-            return
-        install = POSTGRES_BIN_PATH.parent.resolve()
-        _ensure_traversable(install, user)
-        for root, dirs, files in os.walk(install):
-            for name in dirs:
-                _add_mode(Path(root, name), stat.S_IROTH | stat.S_IXOTH)
-            for name in files:
-                p = Path(root, name)
-                mode = os.lstat(p).st_mode
-                if stat.S_ISLNK(mode):
-                    continue
-                _add_mode(p, stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0))
-        _add_mode(install, stat.S_IROTH | stat.S_IXOTH)
-        _prepared_install = True
-
-
-def _add_mode(path: Path, bits: int) -> None:
-    mode = stat.S_IMODE(os.lstat(path).st_mode)
-    if mode & bits != bits:
-        path.chmod(mode | bits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _modules_after(statement: str) -> set[str]:
@@ -27,3 +28,37 @@ def test_supabase_is_not_imported_by_the_console() -> None:
     loaded = _modules_after("import console.app, console.cli")
     assert "console.app" in loaded
     assert "supabase" not in loaded
+
+
+def test_every_third_party_import_is_declared() -> None:
+    import ast
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower().replace("_", "-")
+                for dep in project["dependencies"]}
+    ours = {"console", "screens", "widgets", "services"}
+    imported: dict[str, Path] = {}
+    for package in ours:
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in ours:
+                        imported.setdefault(top, path)
+    owners = packages_distributions()
+    undeclared = {
+        top: str(path.relative_to(root))
+        for top, path in imported.items()
+        if not {d.lower().replace("_", "-") for d in owners.get(top, [top])} & declared
+    }
+    assert not undeclared, f"imported but not in pyproject's dependencies: {undeclared}"

@@ -27,11 +27,11 @@ import pytest
 
 from services.embedded import (
     POSTGRES_BIN_PATH,
-    SERVER_USER,
     EmbeddedPostgres,
     EmbeddedServerError,
     ServerInfo,
 )
+from services.first_run import server_user_name
 
 REPO = Path(__file__).resolve().parents[1]
 # Test-only speedups: fsync=off risks data only on an OS crash; synchronous_commit=off can lose
@@ -188,8 +188,8 @@ def test_socket_dir_is_private_to_server_user(server: EmbeddedPostgres) -> None:
     if os.geteuid() == 0:
         import pwd
 
-        assert pwd.getpwuid(st.st_uid).pw_name == SERVER_USER
-        assert psutil.Process(info.pid).username() == SERVER_USER
+        assert pwd.getpwuid(st.st_uid).pw_name == server_user_name()
+        assert psutil.Process(info.pid).username() == server_user_name()
         assert stat.S_IMODE(server.pgdata.stat().st_mode) == 0o700
 
 
