@@ -76,7 +76,7 @@ async def test_help_lists_the_changed_key(services: Services, tmp_path: Path) ->
     async with BackroomApp(services, keymap=keymap.load(tmp_path)).run_test(size=(100, 40)) as pilot:
         await open_floor(pilot, 12)
         await pilot.press("f1")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: " New" in screen_text(pilot.app), what="help shown")
         shown = screen_text(pilot.app)
         assert any(line.split()[1:3] == ["f9", "New"] for line in shown.splitlines()
                    if len(line.split()) > 2), shown

@@ -422,11 +422,12 @@ async def test_help_lists_every_key_and_the_footer_fits(services: Services) -> N
          ("Back", "Filter", "Reload", "Details", "Older", "Newer")),
     ):
         async with ConsoleApp(services, make, feed=False, presence=False).run_test(size=SIZE) as pilot:
-            await pilot.pause(0.3)
             screen = pilot.app.screen
             assert isinstance(screen, SupportScreen | AuditScreen)
             listed = {b.binding.id: b.binding for _, b in screen.help_bindings()}
             assert ids <= set(listed)
+            await until(pilot, lambda: "Help" in screen_text(pilot.app).splitlines()[-1],
+                        what="footer painted")
             footer = screen_text(pilot.app).splitlines()[-1]
             for word in (*words, "Help"):
                 assert word in footer, f"{word!r} not in the footer {footer!r}"
