@@ -99,11 +99,68 @@ def transaction_pooler_reason(dsn: str) -> str | None:
     return None
 
 
+class ReadOnlyDatabase(DatabaseError):
+    pass
+
+
+class ServerOutOfRoom(DatabaseError):
+    """Out of disk, memory or connections: nothing was written."""
+
+
+_SCHEMA_STATES = {"3F000", "42P01", "42883"}  # no schema, no table, no function
+
+
+def _condition(err: asyncpg.PostgresError, target: Target, *,
+               schema: bool = True) -> DatabaseError | None:
+    """What a person can do about the server's own state, as opposed to a rule's refusal."""
+    state = getattr(err, "sqlstate", None)
+    if state == "25006":
+        return ReadOnlyDatabase(
+            f"The database {target} is read-only, so nothing was written. It is a standby "
+            "server, or writing was turned off (default_transaction_read_only). Connect to the "
+            "primary server, or ask whoever runs it to turn writing back on "
+            "(default_transaction_read_only = off), then try again.")
+    if state == "53100":
+        return ServerOutOfRoom(
+            f"The database server of {target} has run out of disk space, so nothing was written. "
+            "Free space on its disk (or give it a bigger one), then try again.")
+    if state == "53200":
+        return ServerOutOfRoom(
+            f"The database server of {target} ran out of memory, so nothing was written. Try "
+            "again when it is less busy, or give it more memory.")
+    if state == "53300":
+        return ServerOutOfRoom(
+            f"The database server of {target} has no connection to spare (max_connections is "
+            "reached). Close consoles and scripts that are not in use (`backroom health` counts "
+            "them), or raise max_connections, then try again.")
+    if schema and (state in _SCHEMA_STATES or (state == "22023" and CONSOLE_ROLE in str(err))):
+        return SchemaMissing(
+            f"The database {target} has no Backroom schema yet, or only part of it ({err}). "
+            "Run `backroom db migrate` first.")
+    return None
+
+
+def explain_refusal(err: BaseException, dsn: str) -> DatabaseError:
+    """A failure of a command's work (not of its connection) as a message a person can act on:
+    read-only, out of room, schema missing, else what Postgres said."""
+    if isinstance(err, DatabaseError):
+        # A message of our own around the server's: the server's state comes first.
+        cause = err.__cause__
+        known = (_condition(cause, describe(dsn), schema=False)
+                 if isinstance(cause, asyncpg.PostgresError) else None)
+        return known or err
+    if isinstance(err, asyncpg.PostgresError) and (known := _condition(err, describe(dsn))):
+        return known
+    return DatabaseError(f"Postgres at {describe(dsn)} refused this: {err}")
+
+
 def explain(err: BaseException, dsn: str) -> DatabaseError:
     """Turn a connection failure into a message a person can act on."""
     target = describe(dsn)
     if isinstance(err, DatabaseError):
         return err
+    if isinstance(err, asyncpg.PostgresError) and (known := _condition(err, target)) is not None:
+        return known
     if isinstance(err, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
         return AuthenticationFailed(
             f"Postgres at {target} refused the sign-in for user {target.user!r}: {err}. "

@@ -12,16 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
+
+import asyncpg
 
 from services.db import Database, DatabaseError, explain
 from services.presence import PRESENCE_APPLICATION
 from services.realtime import LISTEN_APPLICATION, ChangeFeed, LatencyStats, LatencySummary
 
 PROBE_CHANNEL = "backroom_health_probe"
+MAX_PROBE = 1000
+"""NOTIFY round trips one check may time: a few seconds' worth."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +81,16 @@ class HealthReport:
     notify_queue_usage: float | None = None
     notify_probe: LatencyFigures | None = None
     feed: FeedHealth | None = None
+    schema_problem: str | None = None
+    """Why the console cannot work on this database's schema (e.g. not migrated), or None."""
+    probe_error: str | None = None
+    """Why the NOTIFY probe did not finish, or None."""
 
     @property
     def ok(self) -> bool:
-        """Reachable, and Live if there is a feed."""
-        return self.reachable and (self.feed is None or self.feed.state == "live")
+        """Reachable, the schema ready, the probe through, and Live if there is a feed."""
+        return (self.reachable and self.schema_problem is None and self.probe_error is None
+                and (self.feed is None or self.feed.state == "live"))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -119,14 +129,22 @@ async def gather_health(db: Database, feed: ChangeFeed | None = None, *,
     checked_at = datetime.now(UTC)
     fed = feed_health(feed) if feed is not None else None
     try:
-        figures = await asyncio.wait_for(_server_figures(db), timeout)
-        notify_probe = await asyncio.wait_for(_probe(db, probe), timeout) if probe > 0 else None
+        schema = await asyncio.wait_for(_schema_problem(db), timeout)
+        # Without the schema there may be no console role to act as.
+        figures = await asyncio.wait_for(_server_figures(db, as_console=schema is None), timeout)
     except Exception as err:
         error = _why(err, db.dsn, timeout)
         return HealthReport(checked_at=checked_at, database=str(db.target), reachable=False,
                             error=error, feed=fed)
+    notify_probe = probe_error = None
+    if probe > 0:
+        try:
+            notify_probe = await _probe(db, probe, timeout)
+        except Exception as err:
+            probe_error = _why(err, db.dsn, timeout, what="A NOTIFY round trip")
     return HealthReport(checked_at=checked_at, database=str(db.target), reachable=True,
-                        notify_probe=notify_probe, feed=fed, **figures)
+                        notify_probe=notify_probe, feed=fed, schema_problem=schema,
+                        probe_error=probe_error, **figures)
 
 
 async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthReport:
@@ -144,14 +162,31 @@ async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthRepo
         await db.close()
 
 
-def _why(err: Exception, dsn: str, timeout: float) -> str:
+def _why(err: Exception, dsn: str, timeout: float, what: str = "Postgres") -> str:
     if isinstance(err, TimeoutError):
-        return f"Postgres did not answer within {timeout:.0f} s."
+        return f"{what} did not answer within {timeout:g} s."
     return str(err if isinstance(err, DatabaseError) else explain(err, dsn))
 
 
-async def _server_figures(db: Database) -> dict[str, Any]:
-    async with db.transaction(readonly=True) as conn:
+async def _schema_problem(db: Database) -> str | None:
+    from services.provision import schema_problem
+
+    async with db.pool.acquire() as conn:
+        return await schema_problem(cast(asyncpg.Connection, conn), str(db.target))
+
+
+@asynccontextmanager
+async def _reading(db: Database, as_console: bool) -> AsyncIterator[asyncpg.Connection]:
+    if as_console:
+        async with db.transaction(readonly=True) as conn:
+            yield conn
+    else:
+        async with db.pool.acquire() as pooled, pooled.transaction(readonly=True):
+            yield cast(asyncpg.Connection, pooled)
+
+
+async def _server_figures(db: Database, *, as_console: bool = True) -> dict[str, Any]:
+    async with _reading(db, as_console) as conn:
         start = time.perf_counter()
         await conn.fetchval("select 1")
         round_trip = time.perf_counter() - start
@@ -196,9 +231,11 @@ async def _server_figures(db: Database) -> dict[str, Any]:
     }
 
 
-async def _probe(db: Database, rounds: int) -> LatencyFigures:
-    """Time NOTIFY from a pooled connection to a listening one, `rounds` times."""
-    listener = await db.listener_connection()
+async def _probe(db: Database, rounds: int, timeout: float) -> LatencyFigures:
+    """Time NOTIFY from a pooled connection to a listening one, `rounds` times, each
+    bounded by `timeout`: many rounds take long, one lost round fails."""
+    async with asyncio.timeout(timeout):
+        listener = await db.listener_connection()
     arrived: asyncio.Queue[str] = asyncio.Queue()
 
     def heard(_c: object, _pid: int, _ch: str, payload: object) -> None:
@@ -209,11 +246,12 @@ async def _probe(db: Database, rounds: int) -> LatencyFigures:
         await listener.add_listener(PROBE_CHANNEL, heard)
         async with db.pool.acquire() as conn:
             for n in range(rounds):
-                start = time.perf_counter()
-                await conn.execute("select pg_notify($1, $2)", PROBE_CHANNEL, str(n))
-                while await arrived.get() != str(n):
-                    pass
-                stats.add(time.perf_counter() - start)
+                async with asyncio.timeout(timeout):
+                    start = time.perf_counter()
+                    await conn.execute("select pg_notify($1, $2)", PROBE_CHANNEL, str(n))
+                    while await arrived.get() != str(n):
+                        pass
+                    stats.add(time.perf_counter() - start)
     finally:
         listener.terminate()
     return LatencyFigures.of(stats.summary())

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from services import migrations, seed
-from services.db import DatabaseError, connect, describe
+from services.db import CONSOLE_ROLE, DatabaseError, SchemaMissing, connect, describe
 from services.floor import business_date
 
 DEMO_DATABASE = "backroom"
@@ -53,13 +53,47 @@ async def seed_database(
     days: int = 14,
     sample: bool = True,
 ) -> SeedReport:
-    """The venue (if missing), `days` nights from tonight, and optionally sample bookings."""
+    """The venue (if missing), `days` nights from tonight, and optionally sample bookings,
+    in one transaction: a failure part way leaves the database as it was."""
     layout = seed.load_layout(layout_path)
     first = start or tonight_for(layout)
-    created = await seed.seed_venue(conn, layout)
-    nights = await seed.open_nights(conn, first, days)
-    bookings = await seed.seed_sample(conn, first, days) if sample else 0
+    seed.check_nights(first, days)
+    async with conn.transaction():
+        created = await seed.seed_venue(conn, layout, str(layout_path or "of the reference venue"))
+        nights = await seed.open_nights(conn, first, days)
+        bookings = await seed.seed_sample(conn, first, days) if sample else 0
     return SeedReport(created, nights, bookings, first)
+
+
+async def schema_problem(conn: asyncpg.Connection, where: str) -> str | None:
+    """Why the console cannot work on this database's schema (missing, behind, changed), or None.
+
+    The owner can read the migration records and gets the full answer; any other user is
+    told only whether the schema and the console's role are there at all."""
+    row = await conn.fetchrow(
+        "select to_regnamespace('backroom') is not null as schema,"
+        " to_regrole($1) is not null as role,"
+        " case when to_regnamespace('backroom_meta') is null then false"
+        "  else has_schema_privilege(to_regnamespace('backroom_meta'), 'USAGE') end as records",
+        CONSOLE_ROLE)
+    assert row is not None
+    if row["records"] or not (row["schema"] and row["role"]):
+        try:
+            await migrations.check_current(conn, where)
+        except DatabaseError as err:
+            return str(err)
+    return None
+
+
+async def require_schema(dsn: str) -> None:
+    """Raise SchemaMissing unless the schema is there and current."""
+    conn = await connect(dsn)
+    try:
+        problem = await schema_problem(conn, str(describe(dsn)))
+    finally:
+        await conn.close()
+    if problem:
+        raise SchemaMissing(problem)
 
 
 @dataclass(frozen=True)

@@ -7,25 +7,151 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
+from services.errors import InvalidInput
+
 DEFAULT_LAYOUT = "backroom.json"
+SMALLINT = 32767
+REF_ATTEMPTS = 8
+"""Tries at a booking ref that no booking has yet (six characters of 32: collisions are rare)."""
+
+
+class LayoutError(InvalidInput):
+    """A venue layout file that cannot be loaded; nothing was written."""
+
+    code = "layout"
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"The venue layout {source} cannot be used: {problem} Correct it and run "
+                         "the command again; nothing was written.")
 
 
 def load_layout(path: Path | None = None) -> dict[str, Any]:
-    if path is None:
-        text = resources.files("services.venues").joinpath(DEFAULT_LAYOUT).read_text("utf-8")
-    else:
-        text = path.read_text("utf-8")
-    layout: dict[str, Any] = json.loads(text)
-    return layout
+    """The layout, checked: every field there and of its type, a real time zone and times."""
+    source = "of the reference venue" if path is None else str(path)
+    try:
+        if path is None:
+            data = resources.files("services.venues").joinpath(DEFAULT_LAYOUT).read_bytes()
+        else:
+            data = path.read_bytes()
+    except FileNotFoundError:
+        raise LayoutError(source, "there is no such file.") from None
+    except IsADirectoryError:
+        raise LayoutError(source, "it is a directory, not a file.") from None
+    except OSError as err:
+        raise LayoutError(source, f"it cannot be read ({err.strerror or err}).") from None
+    try:
+        layout = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise LayoutError(source, "it is not UTF-8 text (save it as UTF-8 JSON).") from None
+    except json.JSONDecodeError as err:
+        raise LayoutError(source, f"it is not valid JSON ({err.msg} at line {err.lineno}, "
+                                  f"column {err.colno}).") from None
+    check_layout(layout, source)
+    return dict(layout)
+
+
+_WANTED: dict[str, tuple[str, Callable[[Any, int, int], bool]]] = {
+    "text": ("text", lambda v, lo, hi: isinstance(v, str) and bool(v.strip())),
+    "whole": ("a whole number from {lo} to {hi}",
+              lambda v, lo, hi: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi),
+    "number": ("a number from 0 up", lambda v, lo, hi: isinstance(v, int | float)
+               and not isinstance(v, bool) and 0 <= v < 1e8),
+    "yes/no": ("true or false", lambda v, lo, hi: isinstance(v, bool)),
+    "list": ("a list [...]", lambda v, lo, hi: isinstance(v, list)),
+}
+
+
+@dataclass(frozen=True)
+class _Checker:
+    source: str
+
+    def fail(self, problem: str) -> LayoutError:
+        return LayoutError(self.source, problem)
+
+    def field(self, where: str, record: Any, key: str, kind: str, *, optional: bool = False,
+              low: int = 0, high: int = SMALLINT) -> Any:
+        """`record[key]` if it is of `kind` (see _WANTED), else LayoutError."""
+        if not isinstance(record, dict):
+            raise self.fail(f"{where} must be an object {{...}}.")
+        if key not in record:
+            if optional:
+                return None
+            raise self.fail(f"{where} has no {key!r}.")
+        wanted, ok = _WANTED[kind]
+        if not ok(record[key], low, high):
+            raise self.fail(f"{key!r} of {where} is {json.dumps(record[key])}; it must be "
+                            f"{wanted.format(lo=low, hi=high)}.")
+        return record[key]
+
+
+def check_layout(layout: Any, source: str = "of the venue") -> None:
+    """Raise LayoutError naming the first thing wrong with the layout."""
+    check = _Checker(source)
+    if not isinstance(layout, dict) or not isinstance(layout.get("venue"), dict):
+        raise check.fail('it must be an object with "venue", "floors" and "tables".')
+    venue = layout["venue"]
+    for key in ("name", "timezone", "opens_at", "closes_at"):
+        check.field("the venue", venue, key, "text")
+    try:
+        ZoneInfo(venue["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise check.fail(f"the venue's timezone {venue['timezone']!r} is not a time zone (use a "
+                         'name such as "Europe/London").') from None
+    for key in ("opens_at", "closes_at"):
+        try:
+            time.fromisoformat(venue[key])
+        except ValueError:
+            raise check.fail(f"the venue's {key} {venue[key]!r} is not a time of day (HH:MM, "
+                             "from 00:00 to 23:59).") from None
+    check.field("the venue", venue, "max_tables_per_guest", "whole", optional=True, low=1, high=100)
+    check.field("the venue", venue, "hold_seconds", "whole", optional=True, low=5, high=600)
+    check.field("the venue", venue, "pending_minutes", "whole", optional=True, low=1, high=1440)
+    floors = layout.get("floors")
+    if not isinstance(floors, list) or not floors:
+        raise check.fail('"floors" must be a list with at least one floor.')
+    codes = set()
+    for n, floor in enumerate(floors, start=1):
+        code = check.field(f"floor {n}", floor, "code", "text")
+        check.field(f"floor {n}", floor, "name", "text")
+        if code in codes:
+            raise check.fail(f"two floors have the code {code!r}.")
+        codes.add(code)
+    tables = layout.get("tables")
+    if not isinstance(tables, list) or not tables:
+        raise check.fail('"tables" must be a list with at least one table.')
+    numbers = set()
+    for n, table in enumerate(tables, start=1):
+        where = f"table {n} of the list"
+        number = check.field(where, table, "number", "whole", low=1)
+        if number in numbers:
+            raise check.fail(f"two tables have the number {number}.")
+        numbers.add(number)
+        if check.field(where, table, "floor", "text") not in codes:
+            raise check.fail(f"table {number} is on the floor {table['floor']!r}, which is not in "
+                             '"floors".')
+        check.field(where, table, "name", "text")
+        low = check.field(where, table, "min", "whole", low=1)
+        if check.field(where, table, "max", "whole", low=1) < low:
+            raise check.fail(f"table {number} seats at most {table['max']}, fewer than its "
+                             f"min {low}.")
+        check.field(where, table, "vip", "yes/no")
+        check.field(where, table, "min_spend", "number")
+        check.field(where, table, "row", "whole")
+        check.field(where, table, "col", "whole")
+        neighbours = check.field(where, table, "neighbours", "list", optional=True) or []
+        if not all(isinstance(t, int) and not isinstance(t, bool) and 0 < t <= SMALLINT
+                   for t in neighbours):
+            raise check.fail(f"the neighbours of table {number} must be table numbers.")
 
 
 def night_hours(day: date, opens: time, closes: time, tz: str) -> tuple[datetime, datetime]:
@@ -35,10 +161,20 @@ def night_hours(day: date, opens: time, closes: time, tz: str) -> tuple[datetime
     return starts, datetime.combine(end_day, closes, tzinfo=zone)
 
 
-async def seed_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> bool:
-    """Write the venue, floors and tables. Returns False if a venue is already there."""
+async def seed_venue(conn: asyncpg.Connection, layout: dict[str, Any],
+                     source: str = "of the venue") -> bool:
+    """Write the venue, floors and tables. Returns False if a venue is already there.
+    A layout the database's rules refuse raises LayoutError, with nothing written."""
     if await conn.fetchval("select exists (select from backroom.venue)"):
         return False
+    try:
+        await _write_venue(conn, layout)
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as err:
+        raise LayoutError(source, f"the database refused it ({err}).") from err
+    return True
+
+
+async def _write_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> None:
     v = layout["venue"]
     async with conn.transaction():
         await conn.execute(
@@ -67,11 +203,27 @@ async def seed_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> bool:
                 for t in layout["tables"]
             ],
         )
-    return True
+
+
+FIRST_NIGHT = date(1970, 1, 1)
+LAST_NIGHT = date(2999, 12, 31)
+MAX_DAYS = 3660
+"""About ten years of nights at a time."""
+
+
+def check_nights(start: date, days: int) -> None:
+    """Refuse a span of nights that is empty, too long, or off the calendar's sane part."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"The number of nights must be from 1 to {MAX_DAYS}, not {days}.")
+    if start < FIRST_NIGHT or start > LAST_NIGHT - timedelta(days=days - 1):
+        raise InvalidInput(
+            f"{days} night(s) from {start.isoformat()} do not fit between "
+            f"{FIRST_NIGHT.isoformat()} and {LAST_NIGHT.isoformat()}: choose another start.")
 
 
 async def open_nights(conn: asyncpg.Connection, start: date, days: int) -> int:
     """Create the venue's nights from `start`; existing nights are left alone."""
+    check_nights(start, days)
     venue = await conn.fetchrow("select timezone, opens_at, closes_at from backroom.venue where id = 1")
     if venue is None:
         raise LookupError("no venue: seed the venue first")
@@ -183,13 +335,21 @@ async def _book(conn: asyncpg.Connection, night: asyncpg.Record, guests: list[in
     starts = night["starts_at"] + timedelta(minutes=p.start_min)
     ends = night["ends_at"] if p.end_min is None else night["starts_at"] + timedelta(minutes=p.end_min)
     initial = "arrived" if p.status in ("arrived", "completed") else "pending"
-    booking_id = await conn.fetchval(
-        "insert into backroom.booking (night_id, guest_id, party_size, arrived_count, status,"
-        " starts_at, ends_at, deposit, deposit_paid)"
-        " values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $8::numeric > 0) returning id",
-        night["id"], guests[p.guest % len(guests)], p.party, p.arrived, initial, starts, ends,
-        p.deposit,
-    )
+    for _attempt in range(REF_ATTEMPTS):
+        # The ref is drawn by its column default; a ref that is taken draws again.
+        booking_id = await conn.fetchval(
+            "insert into backroom.booking (night_id, guest_id, party_size, arrived_count, status,"
+            " starts_at, ends_at, deposit, deposit_paid)"
+            " values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $8::numeric > 0)"
+            " on conflict (ref) do nothing returning id",
+            night["id"], guests[p.guest % len(guests)], p.party, p.arrived, initial, starts, ends,
+            p.deposit,
+        )
+        if booking_id is not None:
+            break
+    else:
+        raise InvalidInput(f"No free booking reference was found in {REF_ATTEMPTS} tries: the "
+                           "references are nearly used up. Nothing was written.")
     await conn.executemany(
         "insert into backroom.booking_table (booking_id, table_id, during, active)"
         " values ($1, $2, tstzrange($3, $4), true)",
@@ -226,9 +386,9 @@ async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14,
                       rng_seed: int = 7) -> int:
     """Sample bookings for `days` nights from `start`; nights that have bookings are skipped."""
     rng = random.Random(rng_seed)
-    await open_nights(conn, start, days)
     made = 0
     async with conn.transaction():
+        await open_nights(conn, start, days)
         await conn.execute("select set_config('backroom.op', 'seed', true)")
         await _demo_staff(conn)
         guests = await _guest_ids(conn)

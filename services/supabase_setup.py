@@ -50,6 +50,10 @@ class ExportChanged(DatabaseError):
     pass
 
 
+class ExportTarget(DatabaseError):
+    """The directory to export to is not one, or cannot be made or written."""
+
+
 @dataclass(frozen=True)
 class Exported:
     path: Path
@@ -79,7 +83,46 @@ def export_supabase_migrations(target: Path, *, now: datetime | None = None,
     directory = target
     if target.parts[-2:] != ("supabase", "migrations"):
         directory = target / "supabase" / "migrations"
-    directory.mkdir(parents=True, exist_ok=True)
+    _make_directory(target, directory)
+    try:
+        return _export(directory, loaded, now)
+    except OSError as err:
+        raise ExportTarget(f"Cannot write the migrations to {directory}: {err.strerror or err}. "
+                           "Check the path and that you may write there; each file written is "
+                           "complete, and a second run keeps them and writes the rest.") from err
+
+
+def _make_directory(target: Path, directory: Path) -> None:
+    """`target` itself may be made, not its parents: a mistyped path makes no tree."""
+    if target.exists() and not target.is_dir():
+        raise ExportTarget(f"{target} is a file, not a directory. Give the Supabase project "
+                           "directory (the one `supabase init` made).")
+    if not target.exists() and not target.parent.is_dir():
+        raise ExportTarget(f"{target.parent} does not exist (or is not a directory), so {target} "
+                           "cannot be made in it. Check the path, or make the directory first.")
+    try:
+        target.mkdir(exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as err:
+        raise ExportTarget(f"{err.filename} is a file, not a directory: move it away, or give "
+                           "another project directory.") from err
+    except OSError as err:
+        raise ExportTarget(f"Cannot make {directory}: {err.strerror or err}. Check that you may "
+                           "write there.") from err
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """The file complete, or not there at all."""
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(text, encoding="utf-8")
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _export(directory: Path, loaded: list[migrations.Migration],
+            now: datetime | None) -> list[Exported]:
     existing: dict[int, Path] = {}
     latest: datetime | None = None
     for path in directory.glob("*.sql"):
@@ -105,7 +148,7 @@ def export_supabase_migrations(target: Path, *, now: datetime | None = None,
             done.append(Exported(existing[m.version], written=False))
             continue
         path = directory / f"{next_stamp.strftime(_TIMESTAMP)}_backroom_{m.version:04d}_{m.name}.sql"
-        path.write_text(supabase_migration_text(m), encoding="utf-8")
+        _write_whole(path, supabase_migration_text(m))
         done.append(Exported(path, written=True))
         next_stamp += timedelta(seconds=1)
     return done
