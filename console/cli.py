@@ -19,7 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.settings import Settings
+from console.prompts import NoTerminal
+from console.settings import Settings, SettingsError
 from services.db import DatabaseError
 from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
 from services.errors import BookingError
@@ -41,11 +42,11 @@ def note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def fail(message: str) -> int:
-    width = 88
-    lines = textwrap.wrap("backroom: " + message, width=width, break_on_hyphens=False,
-                          break_long_words=False)
-    print("\n".join(lines), file=sys.stderr)
+def fail(message: str, *, wrap: bool = True) -> int:
+    text = "backroom: " + message
+    if wrap:
+        text = "\n".join(textwrap.wrap(text, width=88, break_on_hyphens=False, break_long_words=False))
+    print(text, file=sys.stderr)
     return EXIT_FAILURE
 
 
@@ -91,12 +92,27 @@ def database(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
 
     dsn = resolve_dsn(args, settings)
     if dsn:
-        yield dsn
+        with _explained(dsn):
+            yield dsn
         return
     with Embedded(settings).running() as info:
         if asyncio.run(ensure_database(info.dsn(), DEMO_DATABASE)):
             note(f"Created database {DEMO_DATABASE!r} on the embedded server.")
-        yield info.dsn(database=DEMO_DATABASE)
+        with _explained(info.dsn(database=DEMO_DATABASE)) as dsn:
+            yield dsn
+
+
+@contextlib.contextmanager
+def _explained(dsn: str) -> Iterator[str]:
+    """What the server said, as what to do: read-only, out of room, schema missing."""
+    import asyncpg
+
+    from services.db import explain_refusal
+
+    try:
+        yield dsn
+    except (asyncpg.PostgresError, DatabaseError) as err:
+        raise explain_refusal(err, dsn) from err
 
 
 async def _migrate(dsn: str) -> None:
@@ -117,11 +133,14 @@ async def _migrate(dsn: str) -> None:
 
 async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
                 start: date | None) -> None:
-    from services.db import connect
-    from services.provision import seed_database
+    from services.db import SchemaMissing, connect, describe
+    from services.provision import schema_problem, seed_database
 
     conn = await connect(dsn)
     try:
+        problem = await schema_problem(conn, str(describe(dsn)))
+        if problem:
+            raise SchemaMissing(problem)
         result = await seed_database(conn, layout_path=layout, start=start, days=days, sample=sample)
     finally:
         await conn.close()
@@ -155,7 +174,8 @@ def console_supabase(args: argparse.Namespace, settings: Settings) -> SupabaseCo
 
 
 async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
-                       settings: Settings, *, supabase: SupabaseConfig | None = None) -> None:
+                       settings: Settings, *, supabase: SupabaseConfig | None = None,
+                       demo: bool = False) -> None:
     from console.wiring import open_services
     from services.provision import check_ready
 
@@ -179,8 +199,12 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
         from console import keymap
 
         keys = keymap.load(settings.config_dir)
+        # The demo's sign-in screen offers its own accounts; no other console's does.
+        from console.demo import DemoSignIns
+
+        accounts = DemoSignIns(services.db, key) if demo and key else None
         app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes,
-                          keymap=keys)
+                          keymap=keys, demo_accounts=accounts)
         await app.run_async()
     finally:
         await services.close()
@@ -193,6 +217,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         server.reset()
     with database(args, settings) as dsn:
         if args.codes:
+            from services.provision import require_schema
+
+            asyncio.run(require_schema(dsn))
             _demo_accounts(dsn, settings, codes_only=True)
             return 0
         say("Applying migrations ...")
@@ -202,9 +229,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _demo_accounts(dsn, settings, codes_only=False)
         if args.no_console:
             return 0
+        say("  The console's sign-in screen lists these accounts: one key fills one in.")
         # The demo signs in with its own accounts, whatever SUPABASE_URL says: the embedded
         # database has no Supabase users.
-        asyncio.run(_run_console(dsn, None, args, settings))
+        asyncio.run(_run_console(dsn, None, args, settings, demo=True))
     return 0
 
 
@@ -263,6 +291,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
         say(f"Reachable    NO: {report.error}")
         return EXIT_FAILURE
     say(f"Reachable    yes, PostgreSQL {report.server_version}, round trip {report.round_trip_ms} ms")
+    say(f"Schema       {'NOT READY: ' + report.schema_problem if report.schema_problem else 'ready'}")
     by_state = ", ".join(f"{n} {s}" for s, n in sorted(report.connections_by_state.items()))
     say(f"Connections  {report.connections} ({by_state})")
     say(f"Listeners    {report.listeners} consoles listening, {report.presence_connections} present")
@@ -271,7 +300,9 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
         p = report.notify_probe
         say(f"Notify probe commit to listener p50 {p.p50_ms} ms, p95 {p.p95_ms} ms,"
             f" p99 {p.p99_ms} ms ({p.samples} rounds)")
-    return 0
+    if report.probe_error:
+        say(f"Notify probe FAILED: {report.probe_error}")
+    return 0 if report.ok else EXIT_FAILURE
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
@@ -309,9 +340,13 @@ def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from console import staff_cli
+    from services.provision import require_schema
 
+    # Every password and code first: without a terminal, nothing is started to no purpose.
+    secrets = staff_cli.read_secrets(args)
     with database(args, settings) as dsn:
-        return staff_cli.run(args, dsn, say)
+        asyncio.run(require_schema(dsn))
+        return staff_cli.run(args, dsn, say, secrets)
 
 
 def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
@@ -332,13 +367,35 @@ def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
 
 
 def _date(text: str) -> date:
+    from services.seed import FIRST_NIGHT, LAST_NIGHT
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    if not FIRST_NIGHT <= day <= LAST_NIGHT:
+        raise argparse.ArgumentTypeError(f"{text} is not between {FIRST_NIGHT} and {LAST_NIGHT}")
+    return day
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from services.health import MAX_PROBE
+    from services.seed import MAX_DAYS
+
     parser = argparse.ArgumentParser(
         prog="backroom",
         description="Backroom Console: the staff console for a venue that sells tables.",
@@ -397,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
         "seed", help="load the venue layout, open nights and add sample bookings",
         description="Load the venue layout (once), open nights from tonight, and add sample "
                     "bookings to nights that have none."))
-    seed_p.add_argument("--days", type=int, default=14, help="how many nights to open (default 14)")
+    seed_p.add_argument("--days", type=_count(1, MAX_DAYS), default=14, metavar="N",
+                        help=f"how many nights to open, 1 to {MAX_DAYS} (default 14)")
     seed_p.add_argument("--start", type=_date, metavar="YYYY-MM-DD",
                         help="first night (default: tonight)")
     seed_p.add_argument("--layout", type=Path, metavar="FILE",
@@ -420,8 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "commit-to-listener latency measured with a few NOTIFY round trips. "
                     "Exits non-zero when the database cannot be reached."))
     health.add_argument("--json", action="store_true", help="print the report as JSON")
-    health.add_argument("--probe", type=int, default=5, metavar="N",
-                        help="NOTIFY round trips to time (default 5, 0 for none)")
+    health.add_argument("--probe", type=_count(0, MAX_PROBE), default=5, metavar="N",
+                        help=f"NOTIFY round trips to time, 0 (none) to {MAX_PROBE} (default 5)")
     health.set_defaults(func=cmd_health)
 
     keys = sub.add_parser(
@@ -449,15 +507,20 @@ def _terminate_as_interrupt(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
     # A closed SSH session or a `kill` must clean up like Ctrl+C does.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate_as_interrupt)
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
-        return func(args, settings)
-    except (DatabaseError, EmbeddedServerError, BookingError, SecretUnavailable) as err:
+        return func(args, Settings.from_env())
+    except NoTerminal as err:
+        return fail(str(err), wrap=False)
+    except (DatabaseError, EmbeddedServerError, BookingError, SecretUnavailable, SettingsError) as err:
         return fail(str(err))
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename else ""
+        return fail(f"{err.strerror or err}{where}. Check that the path is right and that you may "
+                    "read and write there.")
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -5,20 +5,41 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from services.secrets import TOTP_KEY, SecretStore, SecretUnavailable, env_name, new_totp_key
 
 DEMO_KEY_FILE = "demo-totp.key"
 
 
+def checked(key: str) -> str:
+    """The key, if it is one (32 bytes in URL-safe base64, 44 characters)."""
+    try:
+        Fernet(key.strip().encode())
+    except (ValueError, TypeError):
+        raise SecretUnavailable(
+            f"The venue key (in the keyring, or {env_name(TOTP_KEY)}) is not a valid key: it is 44 "
+            "characters of letters, digits, '-', '_' and a final '=', as `backroom staff add` "
+            "showed it when it made the key. Put the venue's key there as it was shown."
+        ) from None
+    return key.strip()
+
+
 def venue_key(store: SecretStore) -> str:
     """The key from the keyring, or from BACKROOM_TOTP_KEY where there is no keyring."""
-    return store.require(TOTP_KEY)
+    return checked(store.require(TOTP_KEY))
+
+
+def known_key(store: SecretStore) -> str | None:
+    """The venue key if one is set, else None."""
+    existing = store.get(TOTP_KEY)
+    return checked(existing) if existing else None
 
 
 def first_key(store: SecretStore) -> tuple[str, str]:
     """The key for a venue's first staff account: the existing one, or a new one kept
     in the keyring. Returns the key and a sentence saying where it is."""
-    existing = store.get(TOTP_KEY)
+    existing = known_key(store)
     if existing:
         return existing, "the existing venue key"
     key = new_totp_key()

@@ -4,6 +4,7 @@ per-user directories (platformdirs), so tests can point them elsewhere.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,10 @@ APP_NAME = "backroom"
 
 # Minutes without a key press before a console locks itself, by role.
 DEFAULT_IDLE_MINUTES = {"door": 5.0, "manager": 15.0, "admin": 15.0, "support": 30.0}
+
+
+class SettingsError(Exception):
+    """A setting in the environment is not usable; `str(err)` says which and why."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,16 @@ class Settings:
         config = env.get("BACKROOM_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)
         idle = dict(DEFAULT_IDLE_MINUTES)
         if env.get("BACKROOM_IDLE_MINUTES"):
+            text = env["BACKROOM_IDLE_MINUTES"]
             try:
-                minutes = float(env["BACKROOM_IDLE_MINUTES"])
+                minutes = float(text)
             except ValueError:
-                raise ValueError("BACKROOM_IDLE_MINUTES must be a number of minutes") from None
+                minutes = math.nan
+            if math.isnan(minutes):
+                raise SettingsError(
+                    f"BACKROOM_IDLE_MINUTES is {text!r}, not a number of minutes. Set it to the "
+                    "minutes before an idle console locks (for example 10; 0 never locks), or unset "
+                    "it for the default of each role.")
             idle = dict.fromkeys(idle, minutes)
         return cls(
             data_dir=Path(data).expanduser(),

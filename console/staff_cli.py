@@ -1,34 +1,44 @@
 """`backroom staff ...`: accounts for the venue's staff.
 
 Run by the database owner (first set-up) or by an admin who signs in with
-`--admin EMAIL`. Passwords are typed at a prompt (or piped with
---password-stdin), never given on the command line.
+`--admin EMAIL`. Passwords are typed at a prompt, piped in on standard input or
+taken from the environment, never given on the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from console.keys import first_key, venue_key
+from console import prompts
+from console.keys import first_key, known_key, venue_key
 from services.db import Actor, Database
+from services.errors import InvalidInput
 from services.identity import MIN_PASSWORD, Enrolment, IdentityService, SecretBox
 from services.permissions import Role
-from services.secrets import TOTP_KEY, SecretStore
+from services.secrets import SecretStore
 
 
-def read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
-    if getattr(args, "password_stdin", False):
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(f"{prompt} (at least {MIN_PASSWORD} characters): ")
-    second = getpass.getpass(f"{prompt} again: ")
-    if first != second:
-        raise SystemExit("backroom: the two passwords differ; nothing was changed.")
-    return first
+def new_password(args: argparse.Namespace) -> prompts.Secret:
+    return prompts.Secret(
+        what=f"a password for {args.email}",
+        prompt=f"Password for {args.email} (at least {MIN_PASSWORD} characters): ",
+        stdin_flag="--password-stdin", from_stdin=args.password_stdin,
+        env=prompts.NEW_PASSWORD_ENV, confirm=True)
+
+
+def admin_secrets(args: argparse.Namespace) -> tuple[prompts.Secret, prompts.Secret]:
+    """The password and code the admin of --admin signs in with."""
+    password = prompts.Secret(
+        what=f"the password for {args.admin}", prompt=f"Password for {args.admin}: ",
+        stdin_flag="--admin-password-stdin", from_stdin=args.admin_password_stdin,
+        env=prompts.PASSWORD_ENV)
+    code = prompts.Secret(
+        what=f"a code from the authenticator of {args.admin}", prompt="Code from the authenticator: ",
+        option="--code", given=args.code, env=prompts.CODE_ENV, hidden=False)
+    return password, code
 
 
 def show_enrolment(enrolment: Enrolment, out: Callable[[str], None]) -> None:
@@ -42,12 +52,18 @@ def show_enrolment(enrolment: Enrolment, out: Callable[[str], None]) -> None:
     out("")
 
 
-def read_admin_sign_in(args: argparse.Namespace) -> tuple[str, str, str] | None:
-    if not args.admin:
-        return None
-    password = getpass.getpass(f"Password for {args.admin}: ")
-    code = input("Code from the authenticator: ")
-    return args.admin, password, code
+def read_secrets(args: argparse.Namespace) -> tuple[tuple[str, str, str] | None, str | None]:
+    """The admin's sign-in (email, password, code) if --admin, and the new password for
+    `add`; all checked before any is asked for."""
+    wanted = list(admin_secrets(args)) if args.admin else []
+    if not args.admin and (args.code or args.admin_password_stdin):
+        raise InvalidInput("--code and --admin-password-stdin go with --admin EMAIL.")
+    if args.staff_command == "add":
+        wanted.append(new_password(args))
+    prompts.check(*wanted)
+    values = [prompts.read(secret) for secret in wanted]
+    sign_in = (args.admin, values[0], values[1]) if args.admin else None
+    return sign_in, values[-1] if args.staff_command == "add" else None
 
 
 async def _admin_actor(identity: IdentityService, sign_in: tuple[str, str, str] | None) -> Actor | None:
@@ -66,13 +82,15 @@ async def _with_identity(dsn: str, key: str | None,
         await db.close()
 
 
-def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None]) -> int:
+def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None],
+        secrets: tuple[tuple[str, str, str] | None, str | None]) -> int:
+    """`secrets` are what read_secrets returned."""
     store = SecretStore()
     action = args.staff_command
-    admin = read_admin_sign_in(args)
+    admin, password = secrets
     if action == "add":
+        assert password is not None
         key, where = first_key(store)
-        password = read_password(args)
 
         async def add(identity: IdentityService) -> Enrolment:
             actor = await _admin_actor(identity, admin)
@@ -94,7 +112,7 @@ def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None]) -> int:
         return 0
 
     # list, disable, enable and set-role never open a TOTP secret; --admin sign-in does.
-    admin_key: str | None = store.get(TOTP_KEY) if args.admin else None
+    admin_key = known_key(store) if args.admin else None
 
     if action == "list":
         staff = asyncio.run(_with_identity(dsn, admin_key, lambda i: i.list_staff()))
@@ -131,7 +149,14 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
     def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         with_url(p)
         p.add_argument("--admin", metavar="EMAIL",
-                       help="sign in as this admin (asks for the password and a code)")
+                       help="sign in as this admin (asks for the password and a code; without a "
+                            f"terminal: ${prompts.PASSWORD_ENV} or --admin-password-stdin, and "
+                            f"--code or ${prompts.CODE_ENV})")
+        p.add_argument("--admin-password-stdin", action="store_true",
+                       help="read the admin's password from the first line of standard input")
+        p.add_argument("--code", metavar="CODE",
+                       help="the admin's current code from the authenticator (good for 30 s; "
+                            f"default: ${prompts.CODE_ENV}, else a prompt)")
         return p
 
     add = common(ssub.add_parser(
@@ -142,7 +167,8 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
     add.add_argument("--role", choices=roles, required=True)
     add.add_argument("--name", help="the name colleagues see (default: the email)")
     add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from standard input instead of a prompt")
+                     help="read the new account's password from the first line of standard input "
+                          f"(default: ${prompts.NEW_PASSWORD_ENV}, else a prompt)")
     common(ssub.add_parser("list", help="list the staff accounts",
                            description="List every staff account with its role."))
     for name, text in (("disable", "stop an account from signing in"),

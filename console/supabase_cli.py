@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from console import prompts
 from services.permissions import Role
 
 if TYPE_CHECKING:
@@ -109,19 +108,24 @@ def cmd_link_staff(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def read_secret(prompt: str, from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().strip()
-    return getpass.getpass(prompt)
+def user_password(args: argparse.Namespace) -> prompts.Secret:
+    """The Supabase password of the user signing in."""
+    return prompts.Secret(
+        what=f"the Supabase password for {args.email}", prompt=f"Supabase password for {args.email}: ",
+        stdin_flag="--password-stdin", from_stdin=args.password_stdin, env=prompts.PASSWORD_ENV)
 
 
 def cmd_configure(args: argparse.Namespace, settings: Settings) -> int:
     from services import supabase_config
     from services.secrets import SecretStore
 
+    secret = prompts.Secret(
+        what="the project's anon (publishable) key", prompt="The project's anon (publishable) key: ",
+        stdin_flag="--key-stdin", from_stdin=args.key_stdin, env=supabase_config.KEY_ENV[0])
+    prompts.check(secret)
     store = SecretStore()
     say(store.status().explain())
-    key = read_secret("The project's anon (publishable) key: ", args.key_stdin)
+    key = prompts.read(secret).strip()
     where = supabase_config.save_profile(settings.config_dir, store, args.name, args.url, key)
     say(f"Saved Supabase profile {args.name!r}: {args.url.rstrip('/')} ({where}).")
     say(f"Use it with --supabase-profile {args.name}.")
@@ -136,19 +140,26 @@ def _auth(config: SupabaseConfig, lookup: Any = None) -> Any:
 
 def cmd_enrol(args: argparse.Namespace, settings: Settings) -> int:
     config = _config(args, settings)
-    password = read_secret(f"Supabase password for {args.email}: ", args.password_stdin)
+    password = user_password(args)
+    # Its code exists only once the QR code is shown: the line after the password, or typed.
+    code = prompts.Secret(
+        what="the first code of the new authenticator", hidden=False,
+        prompt="Code from the authenticator, to confirm: ", from_stdin=args.password_stdin,
+        instead="give the password with --password-stdin and write the code on the next line "
+                "once the QR code is shown")
+    prompts.check(password, code)
+    typed = prompts.read(password)
 
     async def enrol() -> None:
         auth = _auth(config)
         try:
-            enrolment = await auth.start_enrolment(args.email, password)
+            enrolment = await auth.start_enrolment(args.email, typed)
             say(f"\nAuthenticator for {enrolment.email} (shown once; scan it now):\n")
             say(enrolment.qr_text())
             say(f"  otpauth URI : {enrolment.uri}")
             say(f"  or type in  : {enrolment.secret}  (time-based, 6 digits, 30 s)\n")
             # Nothing else runs meanwhile; a thread keeps the loop free all the same.
-            code = await asyncio.to_thread(input, "Code from the authenticator, to confirm: ")
-            await auth.finish_enrolment(enrolment, code)
+            await auth.finish_enrolment(enrolment, await asyncio.to_thread(prompts.read, code))
             await auth.sign_out()
         finally:
             await auth.close()
@@ -164,8 +175,11 @@ def cmd_sign_in(args: argparse.Namespace, settings: Settings) -> int:
     from services.supabase_auth import DatabaseStaffLookup
 
     config = _config(args, settings)
-    password = read_secret(f"Supabase password for {args.email}: ", args.password_stdin)
-    code = input("Code from the authenticator: ")
+    secrets = (user_password(args), prompts.Secret(
+        what=f"a code from the authenticator of {args.email}", prompt="Code from the authenticator: ",
+        option="--code", given=args.code, env=prompts.CODE_ENV, hidden=False))
+    prompts.check(*secrets)
+    password, code = (prompts.read(secret) for secret in secrets)
 
     async def sign_in(dsn: str) -> None:
         db = Database(dsn, max_size=1)
@@ -254,7 +268,8 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
     configure.add_argument("--url", required=True, metavar="URL",
                            help="https://<project>.supabase.co")
     configure.add_argument("--key-stdin", action="store_true",
-                           help="read the key from standard input instead of a prompt")
+                           help="read the key from the first line of standard input (default: "
+                                "$SUPABASE_ANON_KEY, else a prompt)")
     configure.set_defaults(func=cmd_configure)
 
     enrol = project(ssub.add_parser(
@@ -263,7 +278,9 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
                     "confirm it with a first code."))
     enrol.add_argument("email")
     enrol.add_argument("--password-stdin", action="store_true",
-                       help="read the password from standard input instead of a prompt")
+                       help="read the password from the first line of standard input, and the "
+                            "first code from the next line once the QR code is shown (default: "
+                            f"${prompts.PASSWORD_ENV}, else a prompt)")
     enrol.set_defaults(func=cmd_enrol)
 
     sign_in = project(with_url(ssub.add_parser(
@@ -272,7 +289,11 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
                     "staff link in the database, and keep the session in the keyring.")))
     sign_in.add_argument("email")
     sign_in.add_argument("--password-stdin", action="store_true",
-                         help="read the password from standard input instead of a prompt")
+                         help="read the password from the first line of standard input (default: "
+                              f"${prompts.PASSWORD_ENV}, else a prompt)")
+    sign_in.add_argument("--code", metavar="CODE",
+                         help="the current code from the authenticator (good for 30 s; default: "
+                              f"${prompts.CODE_ENV}, else a prompt)")
     sign_in.set_defaults(func=cmd_sign_in)
 
     project(ssub.add_parser("sign-out", help="forget the kept Supabase session",
