@@ -14,6 +14,9 @@ posted to every screen in the stack as `NightChanged`; after each
 also keeps this console's presence: who is signed in, on which screen, which
 table, for the other consoles to see.
 
+Only the demo hands in `demo_accounts`: every sign-in screen it shows then
+lists the demo's accounts and fills one in with a key.
+
 The idle lock: every key, mouse event or paste marks the time on `monotonic`
 (injectable, so a test moves time on instead of waiting), and a timer compares
 the time since with the signed-in role's limit in `idle_minutes`.
@@ -42,7 +45,7 @@ from screens.help import HelpScreen, describe_bindings, key_label
 from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
 from screens.lock import LockScreen, idle_words
 from screens.nights import NightsScreen
-from screens.sign_in import SignInScreen
+from screens.sign_in import DemoAccounts, SignInScreen
 from screens.support import SupportScreen
 from services.db import Actor
 from services.identity import Session
@@ -91,9 +94,12 @@ class BackroomApp(App[None]):
     def __init__(self, services: Services, *, night_id: int | None = None,
                  idle_minutes: dict[str, float] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
-                 with_presence: bool = True, keymap: Keymap | None = None) -> None:
+                 with_presence: bool = True, keymap: Keymap | None = None,
+                 demo_accounts: DemoAccounts | None = None) -> None:
         super().__init__()
         self.services = services
+        # The demo's own accounts, for its sign-in screen; a venue's console has none.
+        self.demo_accounts = demo_accounts
         # Keys staff changed in keymap.toml (by binding id), and what was wrong with the file.
         self.keymap = keymap if keymap is not None else Keymap()
         if self.keymap.keys:
@@ -235,7 +241,7 @@ class BackroomApp(App[None]):
     def _ask_to_sign_in(self, note: str) -> None:
         identity = self.services.identity
         assert identity is not None
-        self.push_screen(SignInScreen(identity, note=note), self._signed_in)
+        self.push_screen(SignInScreen(identity, note=note, demo=self.demo_accounts), self._signed_in)
 
     def _signed_in(self, session: Session | None) -> None:
         if session is None:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
@@ -76,11 +77,12 @@ class CoverScreen(Screen[R]):
             yield from self.compose_body()
             yield Static("", classes="cover--gap")
             yield Static("", classes="cover--status")
-            yield Static(self.hint(), classes="cover--hint")
+            yield Static(Content(self.hint()), classes="cover--hint")
 
     def say(self, text: str, *, error: bool = False) -> None:
         status = self.query_one(".cover--status", Static)
-        status.update(text)
+        # Plain text: a refusal or a note can carry a name or an email.
+        status.update(Content(text))
         status.set_class(error, "-error")
 
     @property
