@@ -41,14 +41,21 @@ from services.errors import (
     TableTaken,
 )
 from services.floor import BOOKING_SELECT, booking_from_row, utc_now
-from services.guests import GuestService, email_problem, phone_problem
+from services.guests import (
+    NAME_MOST,
+    NOTES_MOST,
+    REASON_MOST,
+    GuestService,
+    email_problem,
+    phone_problem,
+    text_problem,
+)
 from services.models import Booking, Hold
 from services.permissions import may, require
 
 _ONE_BOOKING = BOOKING_SELECT + " where b.id = $1 group by b.id, g.id"
 _SLOT = timedelta(minutes=30)
 WALK_IN_MINIMUM = timedelta(minutes=60)
-NOTES_MOST = 500
 # Changing a booking where it is takes the same right as moving it: managers and admins.
 AMEND_RIGHT = "move"
 
@@ -71,14 +78,44 @@ class GuestDetails:
 
 
 def guest_problem(guest: GuestDetails) -> str | None:
-    """Why these details cannot be saved for a guest, in staff words; None if they can."""
+    """Why these details cannot be saved for a guest, in staff words; None if they can.
+    A guest on file (`guest_id`) is taken as they are."""
+    if guest.guest_id is not None:
+        return None
     if not guest.name.strip():
         return "The guest needs a name."
+    if problem := text_problem("The guest's name", guest.name.strip(), NAME_MOST):
+        return problem
     if guest.phone and (problem := phone_problem(guest.phone)):
         return f"The phone number is not right ({problem})."
     if guest.email and (problem := email_problem(guest.email)):
         return f"The email address is not right ({problem})."
-    return None
+    return text_problem("The guest's notes", guest.notes.strip(), NOTES_MOST, plural=True,
+                        one_line=False)
+
+
+def notes_problem(notes: str) -> str | None:
+    """Why these booking notes cannot be saved (as typed, before trimming); None if they can."""
+    return text_problem("Notes", notes.strip(), NOTES_MOST, plural=True, one_line=False)
+
+
+def reason_problem(reason: str) -> str | None:
+    """Why this cancellation reason cannot be saved; None if it can."""
+    if not reason.strip():
+        return "A cancellation needs a reason."
+    return text_problem("The reason", reason.strip(), REASON_MOST, one_line=False)
+
+
+def _guest_fields(guest: GuestDetails) -> tuple[str, str | None, str | None]:
+    """Name, phone and email as they are saved: trimmed, and an empty one is none."""
+    return (guest.name.strip(), (guest.phone or "").strip() or None,
+            (guest.email or "").strip() or None)
+
+
+def _refuse(*problems: str | None) -> None:
+    for problem in problems:
+        if problem:
+            raise InvalidInput(problem)
 
 
 @dataclass(frozen=True)
@@ -235,8 +272,12 @@ class BookingService:
             return TablesApart("Tables booked together must stand next to each other on one floor.")
         if state == "42501":
             return NotAllowed("The database refused this for your role.")
+        if state == "23514" and "cancel_reason_limits" in str(err):
+            return InvalidInput(f"The reason is at most {REASON_MOST} characters.")
         if state == "23514" and "cancel" in str(err):
             return InvalidInput("A cancellation needs a reason.")
+        if state == "23514" and "_limits" in str(err):
+            return InvalidInput("Something typed is too long, or holds a control character.")
         if state == "23503" and "guest" in str(err):
             return NotFound("That guest is no longer on file: look them up again.")
         return BookingError(f"The database refused this: {err}")
@@ -446,8 +487,9 @@ class BookingService:
             guest_id = guest.guest_id
         if guest is None and guest_id is None:
             raise InvalidInput("A booking needs a guest.")
-        if guest is not None and guest_id is None and not guest.name.strip():
-            raise InvalidInput("The guest needs a name.")
+        _refuse(guest_problem(guest) if guest is not None and guest_id is None else None,
+                notes_problem(notes))
+        notes = notes.strip()
         if party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
         tables = sorted(set(table_ids))
@@ -488,7 +530,7 @@ class BookingService:
             gid = await conn.fetchval(
                 "insert into backroom.guest (name, phone, email, notes, vip)"
                 " values ($1, $2, $3, $4, $5) returning id",
-                guest.name.strip(), guest.phone, guest.email, guest.notes, guest.vip,
+                *_guest_fields(guest), guest.notes.strip(), guest.vip,
             )
         spend = min_spend
         if spend is None:
@@ -661,8 +703,7 @@ class BookingService:
 
     async def cancel(self, actor: Actor, booking_id: int, version: int, reason: str, *,
                      op_id: str | None = None) -> Booking:
-        if not reason.strip():
-            raise InvalidInput("A cancellation needs a reason.")
+        _refuse(reason_problem(reason))
         return await self._change(actor, "cancel", booking_id, version,
                                   "status = 'cancelled', cancel_reason = $2", (reason.strip(),),
                                   op_id)
@@ -769,14 +810,10 @@ class BookingService:
             raise InvalidInput("Nothing to change: give a party size, a time, notes or a guest.")
         if party_size is not None and party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
+        _refuse(notes_problem(notes) if notes is not None else None,
+                guest_problem(guest) if guest is not None else None)
         if notes is not None:
             notes = notes.strip()
-            if len(notes) > NOTES_MOST:
-                raise InvalidInput(f"Notes are at most {NOTES_MOST} characters; these are {len(notes)}.")
-        if guest is not None and guest.guest_id is None:
-            problem = guest_problem(guest)
-            if problem:
-                raise InvalidInput(problem)
         current = await self.get(booking_id)
         async with self._db.transaction(readonly=True) as conn:
             night = await conn.fetchrow(
@@ -825,8 +862,7 @@ class BookingService:
     async def _correct_guest(self, conn: asyncpg.Connection, guest_id: int,
                              guest: GuestDetails) -> None:
         """Set a guest's name, phone and email to `guest`'s (when they differ)."""
-        details = (guest.name.strip(), (guest.phone or "").strip() or None,
-                   (guest.email or "").strip() or None)
+        details = _guest_fields(guest)
         differs = await conn.fetchval(
             "select (name, phone, email) is distinct from ($2::text, $3::text, $4::text)"
             " from backroom.guest where id = $1", guest_id, *details,
@@ -941,8 +977,8 @@ class BookingService:
 
     async def waitlist_add(self, actor: Actor, *, night_id: int, guest: GuestDetails,
                            party_size: int, notes: str = "", op_id: str | None = None) -> int:
-        if guest.guest_id is None and not guest.name.strip():
-            raise InvalidInput("The guest needs a name.")
+        _refuse(guest_problem(guest), notes_problem(notes))
+        notes = notes.strip()
         if party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
 
@@ -951,7 +987,7 @@ class BookingService:
             if gid is None:
                 gid = await conn.fetchval(
                     "insert into backroom.guest (name, phone, email, vip) values ($1, $2, $3, $4)"
-                    " returning id", guest.name.strip(), guest.phone, guest.email, guest.vip,
+                    " returning id", *_guest_fields(guest), guest.vip,
                 )
             entry = await conn.fetchval(
                 "insert into backroom.waitlist_entry (night_id, guest_id, party_size, notes,"

@@ -10,6 +10,7 @@ digits (a number typed the national way, 07700..., also finds +44 7700...).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +26,13 @@ LEAST_LETTERS = 2
 LEAST_DIGITS = 3
 # A phone number has at most 15 digits (E.164); fewer than 7 is not a number anyone can call.
 PHONE_DIGITS = (7, 15)
+
+# The most a field may hold; the database checks the same (migration 0009).
+NAME_MOST = 120
+PHONE_MOST = 40
+EMAIL_MOST = 254
+NOTES_MOST = 500
+REASON_MOST = 300
 
 _PHONE = re.compile(r"^\+?[0-9(][0-9 ()\-]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
@@ -69,11 +77,31 @@ def searchable(text: str) -> bool:
     return len(digits_of(text)) >= LEAST_DIGITS
 
 
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control character (Unicode category Cc: tabs, line breaks, escapes)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def text_problem(what: str, text: str, most: int, *, plural: bool = False,
+                 one_line: bool = True) -> str | None:
+    """Why `text` cannot be saved as `what` (too long, or a control character in a
+    one-line field), as a sentence for staff; None if it can. The one check every
+    operation makes of what staff type."""
+    if len(text) > most:
+        verb, these = ("are", "these are") if plural else ("is", "this is")
+        return f"{what} {verb} at most {most} characters; {these} {len(text)}."
+    if one_line and has_control(text):
+        return f"{what} cannot hold a control character (a tab, a line break or the like)."
+    return None
+
+
 def phone_problem(text: str) -> str | None:
     """What is wrong with a phone number as typed, in a few words; None if it will do (or is empty)."""
     text = text.strip()
     if not text:
         return None
+    if len(text) > PHONE_MOST:
+        return f"at most {PHONE_MOST} characters"
     if not _PHONE.match(text):
         return "like +44 7700 900123"
     count = len(digits_of(text))
@@ -87,7 +115,13 @@ def phone_problem(text: str) -> str | None:
 def email_problem(text: str) -> str | None:
     """What is wrong with an email address as typed; None if it will do (or is empty)."""
     text = text.strip()
-    if not text or _EMAIL.match(text):
+    if not text:
+        return None
+    if len(text) > EMAIL_MOST:
+        return f"at most {EMAIL_MOST} characters"
+    if has_control(text):
+        return "no control characters"
+    if _EMAIL.match(text):
         return None
     return "like name@example.com"
 

@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from services.db import Actor, Database
 from services.errors import BookingError, InvalidInput, NotAllowed, NotFound
+from services.guests import EMAIL_MOST, NAME_MOST, text_problem
 from services.permissions import Role
 
 ISSUER = "Backroom"
@@ -183,6 +184,10 @@ class IdentityService:
             raise InvalidInput(f"The password needs at least {MIN_PASSWORD} characters.")
         if not name.strip():
             raise InvalidInput("The staff member needs a name.")
+        for problem in (text_problem("The email address", email, EMAIL_MOST),
+                        text_problem("The name", name.strip(), NAME_MOST)):
+            if problem:
+                raise InvalidInput(problem)
         enrolment, sealed, hashes = self._new_enrolment(email)
         hashed = await asyncio.to_thread(_hasher.hash, password)
         await self._admin_call(actor, "select backroom.save_staff($1, $2, $3, $4, $5, $6)",
@@ -205,6 +210,10 @@ class IdentityService:
 
     async def enable(self, actor: Actor | None, email: str) -> None:
         await self._admin_call(actor, "select backroom.update_staff($1, null, true)", email)
+
+    async def unlock(self, actor: Actor | None, email: str) -> None:
+        """Lift the lock that failed sign-ins put on an account, and start counting them afresh."""
+        await self._admin_call(actor, "select backroom.unlock_staff($1)", email.strip().lower())
 
     async def list_staff(self) -> list[StaffMember]:
         async with self._db.transaction(readonly=True) as conn:

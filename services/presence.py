@@ -137,8 +137,10 @@ _ROSTER = """
     order by p.staff_name, p.started_at, p.console_id
 """
 
-_BEAT = ("select backroom.presence_beat($1::uuid, $2::int, $3::text, $4::text, $5::text,"
-         " $6::int, $7::smallint, $8::smallint, $9::float8)")
+# The staff member is the connection's own (backroom.current_staff_id()), never an argument.
+_BEAT = ("select backroom.presence_beat($1::uuid, $2::text, $3::int, $4::smallint, $5::smallint,"
+         " $6::float8)")
+_AS_STAFF = "select set_config('backroom.staff_id', $1, false)"
 
 
 class Announcing:
@@ -248,6 +250,7 @@ class PostgresPresence(Announcing):
         self._refresh_wanted = True
         self._lost_reason: str | None = None
         self._conn: asyncpg.Connection | None = None
+        self._announced_as: int | None = None
         self._disconnected_at: float | None = None
         self.beats = 0
         self.error: str | None = None
@@ -333,6 +336,7 @@ class PostgresPresence(Announcing):
 
         conn.add_termination_listener(closed)
         self._conn = conn
+        self._announced_as = None  # a new connection has nobody set yet
         self._dirty = True
         next_beat = 0.0
         while True:
@@ -363,9 +367,20 @@ class PostgresPresence(Announcing):
             self._wake.clear()
 
     async def _beat(self, conn: asyncpg.Connection) -> None:
+        """Announce the staff member signed in; with nobody signed in, nobody: the
+        console leaves the roster until someone signs in. The row is this
+        connection's staff member's (`backroom.staff_id`, set here), whatever the
+        console claims."""
         a, w = self._actor, self._whereabouts
-        await conn.fetchval(_BEAT, self.console_id, a.staff_id, a.name, a.role, w.screen,
-                            w.night_id, w.selected_table, w.held_table, self._ttl)
+        if a.staff_id != self._announced_as:
+            if a.staff_id is None and self._announced_as is not None:
+                # Said as the one leaving: only they may take their row away.
+                await conn.execute("select backroom.presence_leave($1::uuid)", self.console_id)
+            await conn.execute(_AS_STAFF, "" if a.staff_id is None else str(a.staff_id))
+            self._announced_as = a.staff_id
+        if a.staff_id is not None:
+            await conn.fetchval(_BEAT, self.console_id, w.screen, w.night_id, w.selected_table,
+                                w.held_table, self._ttl)
         self.beats += 1
 
     async def _refresh(self, conn: asyncpg.Connection) -> None:

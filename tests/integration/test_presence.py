@@ -137,12 +137,12 @@ async def test_a_killed_console_drops_out(services: Services, door: Actor,
 async def fake_console(dsn: str, actor: Actor) -> tuple[asyncpg.Connection, str]:
     """A console seen from outside: one beat on its own connection, then nothing."""
     conn = await asyncpg.connect(dsn)
-    await conn.execute("select set_config('application_name', $1, false), set_config('role', $2, false)",
-                       PRESENCE_APPLICATION, CONSOLE_ROLE)
+    await conn.execute("select set_config('application_name', $1, false), set_config('role', $2, false),"
+                       " set_config('backroom.staff_id', $3, false)",
+                       PRESENCE_APPLICATION, CONSOLE_ROLE, str(actor.staff_id))
     console_id = str(uuid.uuid4())
     await conn.fetchval(
-        "select backroom.presence_beat($1::uuid, $2, $3, $4, 'door', null, 3::smallint, null, 10)",
-        console_id, actor.staff_id, actor.name, actor.role)
+        "select backroom.presence_beat($1::uuid, 'door', null, 3::smallint, null, 10)", console_id)
     return conn, console_id
 
 
