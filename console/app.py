@@ -51,6 +51,7 @@ from services.db import Actor
 from services.identity import Session
 from services.presence import Presence, PresenceEntry
 from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
+from widgets.display import plain
 
 if TYPE_CHECKING:
     from console.wiring import Services
@@ -177,7 +178,8 @@ class BackroomApp(App[None]):
         if event.state is WorkerState.ERROR and event.worker.group == "feed":
             error = event.worker.error
             self._status_changed(FeedStatus(FeedState.OFFLINE, error=str(error)))
-            self.notify(f"The live feed stopped: {error}", severity="error", timeout=10)
+            self.notify(plain(f"The live feed stopped: {error}"), severity="error", timeout=10,
+                        markup=False)
 
     # Who is at the console ----------------------------------------------------------
 
@@ -196,7 +198,7 @@ class BackroomApp(App[None]):
     def on_mount(self) -> None:
         self._last_input = self._monotonic()
         for problem in self.keymap.problems:
-            self.notify(problem, title="Keymap", severity="warning", timeout=20)
+            self.notify(plain(problem), title="Keymap", severity="warning", timeout=20, markup=False)
         self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
         # Lapsed holds and unconfirmed bookings expire even if no one touches them.
         self.run_worker(self.services.bookings.keep_sweeping(every=5.0), name="sweeper",

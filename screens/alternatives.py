@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from screens.ask import Dialog
 from services.errors import Alternative
+from widgets.display import literal
 
 MOST = 6
 
@@ -50,10 +51,10 @@ class AlternativesDialog(Dialog[Alternative]):
         self.timezone = timezone
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(self.reason, classes="dialog--text")
+        yield Static(literal(self.reason), classes="dialog--text")
         yield Static("Free instead:", classes="dialog--text")
         zone = ZoneInfo(self.timezone)
-        yield OptionList(*(Option(f"{n}  {alt.label(zone)}", id=str(n - 1))
+        yield OptionList(*(Option(literal(f"{n}  {alt.label(zone)}"), id=str(n - 1))
                            for n, alt in enumerate(self.alternatives, start=1)))
 
     def hint(self) -> str:

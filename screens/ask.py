@@ -24,6 +24,7 @@ from textual.widgets import Input, Static
 
 from services.errors import BookingError
 from services.identity import AccountLocked, SignInError
+from widgets.display import literal
 from widgets.entry import whole_number
 
 A = TypeVar("A")
@@ -80,11 +81,11 @@ class Dialog(ModalScreen[A | None], Generic[A]):
 
     def compose(self) -> ComposeResult:
         box = Vertical(classes="dialog--box")
-        box.border_title = self.heading
+        box.border_title = literal(self.heading)
         with box:
             yield from self.compose_body()
             yield Static("", classes="dialog--status")
-            yield Static(self.hint(), classes="dialog--hint")
+            yield Static(literal(self.hint()), classes="dialog--hint")
 
     def answer(self, value: A) -> None:
         if self.working:
@@ -124,7 +125,7 @@ class Dialog(ModalScreen[A | None], Generic[A]):
 
     def say(self, text: str, *, error: bool = False) -> None:
         status = self.query_one(".dialog--status", Static)
-        status.update(text)
+        status.update(literal(text))
         status.set_class(error, "-error")
 
     @property
@@ -151,7 +152,7 @@ class ConfirmDialog(Dialog[bool]):
         self.yes = yes
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(self.question, classes="dialog--text")
+        yield Static(literal(self.question), classes="dialog--text")
         yield Static("", classes="dialog--gap")
 
     def hint(self) -> str:
@@ -171,7 +172,7 @@ class ReasonDialog(Dialog[str]):
         self.placeholder = placeholder
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(self.question, classes="dialog--text")
+        yield Static(literal(self.question), classes="dialog--text")
         yield Input(placeholder=self.placeholder, max_length=200, id="reason")
 
     def hint(self) -> str:
@@ -203,7 +204,7 @@ class CountDialog(Dialog[int]):
         self.verb = verb
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(self.question, classes="dialog--text")
+        yield Static(literal(self.question), classes="dialog--text")
         # Prefilled and selected: Enter accepts it, typing replaces it.
         yield Input(str(self.default), restrict=r"\d*", max_length=3, id="count")
 
@@ -234,7 +235,7 @@ class CodeDialog(Dialog[str]):
         self.reason = reason
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(self.reason, classes="dialog--text")
+        yield Static(literal(self.reason), classes="dialog--text")
         yield Input(restrict=r"[0-9 ]*", max_length=7, placeholder="123456", id="code")
 
     def hint(self) -> str:

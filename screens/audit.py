@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
@@ -31,6 +30,7 @@ from services.reports import AuditEntry
 from widgets.audit_detail import detail_renderable
 from widgets.audit_filters import AuditFilter, AuditFilters, FilterError
 from widgets.audit_table import AuditTable
+from widgets.display import literal
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
@@ -239,7 +239,7 @@ class AuditScreen(LiveScreen):
         status = self.query_one("#audit-status", Static)
         status.set_class(self._error is not None, "-error")
         if self._error is not None:
-            status.update(self._error)
+            status.update(literal(self._error))
             return
         count = len(self.table.entries)
         what = self.filter.describe(self.timezone or "UTC")
@@ -250,7 +250,7 @@ class AuditScreen(LiveScreen):
             text = f"{count} entr{'y' if count == 1 else 'ies'} · {what} · newest first · {more}"
         if self._new_since_load:
             text = f"New entries since: r shows them · {text}"
-        status.update(Text(text))
+        status.update(literal(text))
 
     # Filters -------------------------------------------------------------------------
 

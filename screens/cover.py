@@ -13,13 +13,13 @@ from typing import TypeVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
 from services.db import DatabaseError
 from services.errors import BookingError
+from widgets.display import literal
 
 R = TypeVar("R")
 
@@ -77,12 +77,12 @@ class CoverScreen(Screen[R]):
             yield from self.compose_body()
             yield Static("", classes="cover--gap")
             yield Static("", classes="cover--status")
-            yield Static(Content(self.hint()), classes="cover--hint")
+            yield Static(literal(self.hint()), classes="cover--hint")
 
     def say(self, text: str, *, error: bool = False) -> None:
         status = self.query_one(".cover--status", Static)
         # Plain text: a refusal or a note can carry a name or an email.
-        status.update(Content(text))
+        status.update(literal(text))
         status.set_class(error, "-error")
 
     @property

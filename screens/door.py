@@ -47,7 +47,7 @@ from services.errors import Alternative
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.permissions import may
 from widgets.booking_list import BookingList, party_in, table_numbers
-from widgets.display import BOOKING_WORDS, capacity, local_time
+from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
@@ -348,7 +348,7 @@ class DoorScreen(WritingScreen):
         self._shown_text = view.text
         self.booking_list.show(view.bookings, numbers=numbers, timezone=snapshot.timezone,
                                keep_selection=same_search)
-        heading.update(self._heading(view))
+        heading.update(literal(self._heading(view)))
         self._show_free(snapshot)
         self._show_selected(self.selected)
         self._say_what_changed(looking_at, previous, view)
@@ -392,15 +392,16 @@ class DoorScreen(WritingScreen):
             line.update("No table is free for a walk-in now.")
             return
         tables = " · ".join(f"{s.table.number} ({capacity(s.table)})" for s in free)
-        line.update(f"Free now: {tables}")
+        line.update(literal(f"Free now: {tables}"))
 
     def _show_selected(self, booking: Booking | None) -> None:
         line = self.query_one("#selected", Static)
         notes = self.query_one("#notes", Static)
-        line.update(f"▶ {self.summary(booking)}" if booking is not None else "")
+        line.update(literal(f"▶ {self.summary(booking)}") if booking is not None else "")
         # Notes get a line of their own: they are what the door must not miss.
         shown = booking is not None and bool(booking.notes.strip())
-        notes.update(f"  Notes: {booking.notes.strip()}" if booking is not None and shown else "")
+        notes.update(literal(f"  Notes: {plain(booking.notes.strip())}")
+                     if booking is not None and shown else "")
         notes.set_class(shown, "-shown")
 
     def _show_error(self, err: Exception) -> None:
@@ -408,7 +409,7 @@ class DoorScreen(WritingScreen):
         if isinstance(err, OSError) and not isinstance(err, DatabaseError):
             text = f"the database cannot be reached ({text}). Retrying in the background."
         heading = self.query_one("#heading", Static)
-        heading.update(f"Could not read tonight's bookings: {text}")
+        heading.update(literal(f"Could not read tonight's bookings: {text}"))
         heading.add_class("-error")
         if text != self._last_error:
             self._last_error = text

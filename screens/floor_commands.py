@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hits, Provider
 
+from screens.palette import discovery_hit, search_hit
 from screens.table_actions import TableCommand
 
 
@@ -28,12 +29,11 @@ class TableCommands(Provider):
 
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.title, command.run, help=command.help)
+            yield discovery_hit(command.title, command.run, command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
-            score = matcher.match(command.title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.run,
-                          text=command.title, help=command.help)
+            hit = search_hit(matcher, command.title, command.run, command.help)
+            if hit is not None:
+                yield hit

@@ -10,7 +10,8 @@ screen that says Live shows everything committed up to then.
 `LiveScreen` is the base for main screens: it keeps a `TopBar` current (who
 is signed in, the badge) and answers `live`, which writes check before they
 start. A screen reads the App's feed, presence and status through `LiveApp`,
-so it can also run under a plain App in a test (then it is never Live).
+so it can also run under a plain App in a test (then it is never Live). Its
+toasts are plain text: they name guests and staff, which are never markup.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from services.db import Actor
 from services.realtime import ChangeBatch, ChangeFeed, FeedState, FeedStatus
+from widgets.display import plain
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
@@ -103,6 +106,13 @@ class LiveScreen(Screen[None]):
     def actor(self) -> Actor:
         services = getattr(self, "services", None)
         return services.actor if services is not None else Actor()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A toast as plain text: a guest's name or a note in it is never read as markup, and
+        no control character in it reaches the terminal."""
+        super().notify(plain(message, lines=True), title=plain(title), severity=severity,
+                       timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         self.show_status(self.feed_status)

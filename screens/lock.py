@@ -19,6 +19,7 @@ from screens.cover import WORKING, CoverScreen, trouble
 from services.db import Actor
 from services.identity import SignInError
 from services.sign_in import SignInBackend
+from widgets.display import literal
 from widgets.field import Field, ok
 
 
@@ -58,9 +59,9 @@ class LockScreen(CoverScreen[bool]):
         self.working = False
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(f"This console is locked for {staff_words(self.actor)}.", id="locked-for",
+        yield Static(literal(f"This console is locked for {staff_words(self.actor)}."), id="locked-for",
                      classes="cover--text")
-        yield Static(self.why, id="lock-why", classes="cover--text")
+        yield Static(literal(self.why), id="lock-why", classes="cover--text")
         yield Static("", classes="cover--gap")
         yield Field("Code", placeholder="123456", restrict=r"[\d ]*", max_length=7, input_width=12,
                     id="code", check=lambda _text: ok("from your authenticator"))

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hits, Provider
+
+from screens.palette import discovery_hit, search_hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +38,12 @@ class NightCommands(Provider):
 
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.title, lambda a=command.action: self._run(a), help=command.help)
+            yield discovery_hit(command.title, lambda a=command.action: self._run(a), command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
-            score = matcher.match(command.title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(command.title),
-                          lambda a=command.action: self._run(a), text=command.title, help=command.help)
+            hit = search_hit(matcher, command.title, lambda a=command.action: self._run(a),
+                             command.help)
+            if hit is not None:
+                yield hit

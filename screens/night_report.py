@@ -29,6 +29,7 @@ from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from services.db import DatabaseError
 from services.reports import ExportFailed, ReportRow, export_night_report, report_file_name
+from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_report_table import NightReportTable
 from widgets.top_bar import TopBar
@@ -163,12 +164,12 @@ class NightReportScreen(LiveScreen):
         self._last_error = ""
         self.query_one(NightReportTable).show(rows)
         self.query_one("#report-status", Static).update(
-            f"e saves it as {report_file_name(self.night_date)} in {self.folder}")
+            literal(f"e saves it as {report_file_name(self.night_date)} in {self.folder}"))
         self.query_one(TopBar).badge.data_at = time.monotonic()
         self.refresh_bindings()
 
     def _show_problem(self, text: str) -> None:
-        self.query_one("#report-status", Static).update(text)
+        self.query_one("#report-status", Static).update(literal(text))
         if text != self._last_error:
             self._last_error = text
             self.notify(text, severity="error", timeout=10)

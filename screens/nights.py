@@ -31,6 +31,7 @@ from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
 from services.db import DatabaseError
 from services.reports import NightOccupancy
+from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_list import LEVELS, NightList, when_words
 from widgets.top_bar import TopBar
@@ -232,7 +233,7 @@ class NightsScreen(LiveScreen):
         self.refresh_bindings()
 
     def _show_problem(self, text: str) -> None:
-        self.query_one("#night-detail", Static).update(text)
+        self.query_one("#night-detail", Static).update(literal(text))
         if text != self._last_error:
             self._last_error = text
             self.notify(text, severity="error" if text != NO_VENUE else "warning", timeout=10)
@@ -243,14 +244,14 @@ class NightsScreen(LiveScreen):
         if night is None:
             start = self.start or self.today
             span = span_words(start, self.WINDOW_DAYS) if start else ""
-            detail.update(f"No nights open {span}.\n{LEGEND}")
+            detail.update(literal(f"No nights open {span}.\n{LEGEND}"))
             return
         when = when_words(night.date, self.today) if self.today else ""
         head = f"{night.date:%a %d %b %Y}" + (f", {when}" if when else "")
         covers = sum(f.covers for f in night.floors)
         floors = " · ".join(f"{f.floor}: {f.booked} of {f.tables} tables, {f.covers} covers"
                             for f in night.floors)
-        detail.update(f"{head}: {covers} covers expected on live bookings\n{floors}\n{LEGEND}")
+        detail.update(literal(f"{head}: {covers} covers expected on live bookings\n{floors}\n{LEGEND}"))
 
     def on_data_table_row_highlighted(self, _message: DataTable.RowHighlighted) -> None:
         self._show_detail()

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hits, Provider
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 
 from screens.live import LiveScreen, PresenceChanged
+from screens.palette import discovery_hit, search_hit
 from services.health import Directory, HealthReport, directory, gather_health
 from services.presence import PresenceEntry
 from widgets.footer import Footer
@@ -81,15 +82,14 @@ class KeyCommands(Provider):
 
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.title, command.run, help=command.help)
+            yield discovery_hit(command.title, command.run, command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
-            score = matcher.match(command.title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.run,
-                          text=command.title, help=command.help)
+            hit = search_hit(matcher, command.title, command.run, command.help)
+            if hit is not None:
+                yield hit
 
 
 PALETTE_TITLES = {

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from services.reports import AuditEntry
 from widgets.audit_table import entity_words, what_words
+from widgets.display import plain
 
 ABSENT = ""
 NULL = "(none)"
@@ -49,7 +50,7 @@ def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
         ("Entry", f"{entry.id}" + (f" · operation id {entry.op_id}" if entry.op_id else "")),
     ):
         head.append(f"{label:<7}", style="bold")
-        head.append(f"{value}\n")
+        head.append(f"{plain(value)}\n")
     head.rstrip()
 
     keys = field_order(entry)
@@ -65,7 +66,8 @@ def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
         changed = before != after
         mark = "* " if changed else "  "
         style = "bold" if changed else ""
-        table.add_row(Text(mark + key, style=style), Text(before, style="red" if changed else ""),
-                      Text(after, style="green" if changed and after else style))
+        table.add_row(Text(mark + plain(key), style=style),
+                      Text(plain(before), style="red" if changed else ""),
+                      Text(plain(after), style="green" if changed and after else style))
     legend = Text("* changed", style="dim")
     return Group(head, Text(""), table, Text(""), legend)

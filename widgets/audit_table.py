@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from services.reports import AuditEntry
+from widgets.display import plain
 
 TIME_WIDTH = 12
 WHO_WIDTH = 12
@@ -48,6 +49,7 @@ def when_words(entry: AuditEntry, timezone: str) -> str:
 
 
 def _cell(text: str, width: int) -> Text:
+    text = plain(text)
     if len(text) > width:
         text = text[: max(0, width - 1)] + "…"
     return Text(text, no_wrap=True, overflow="ellipsis")

@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from services.models import Booking, BookingStatus
-from widgets.display import local_time
+from widgets.display import local_time, plain
 
 # (symbol, word, style) per status; a party partly in has its own.
 _STATUS: dict[BookingStatus, tuple[str, str, str]] = {
@@ -183,7 +183,7 @@ class BookingList(DataTable[Text | str], can_focus=False):
     def _row(self, booking: Booking) -> _Row:
         return _Row(
             time=local_time(booking.starts_at, self._timezone),
-            guest=booking.guest_name,
+            guest=plain(booking.guest_name),
             vip=booking.guest_vip,
             party=party_in(booking),
             tables=table_numbers(booking, self._numbers),

@@ -1,7 +1,14 @@
-"""How statuses, times and countdowns read on screen, shared by the floor widgets.
+"""How statuses, times and countdowns read on screen, shared by the floor widgets, and how
+text that staff or guests typed is shown: as itself.
 
 Every status has a word and a symbol as well as a colour, so the floor reads
 the same on a monochrome terminal or with NO_COLOR set.
+
+A name, a note, a reason or a message that quotes them is data, never markup:
+`[b]` shows as `[b]`. A control character in it (an ANSI escape, a bell, a
+backspace) must not reach the terminal, so `plain` replaces each with `�`;
+`literal` is that text as Textual `Content`, for a `Static`, a border title
+or an option.
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from textual.content import Content
 
 from services.models import BookingStatus, Table, TileStatus
 
@@ -30,6 +39,24 @@ BOOKING_WORDS: dict[BookingStatus, str] = {
     BookingStatus.NO_SHOW: "no-show",
     BookingStatus.EXPIRED: "expired",
 }
+
+
+REPLACEMENT = "\ufffd"
+# Every C0 and C1 control character and DEL (Unicode category Cc); a tab reads as a space.
+_CONTROLS = {code: REPLACEMENT for code in (*range(0x20), *range(0x7F, 0xA0))} | {0x09: " "}
+_CONTROLS_IN_LINES = {code: shown for code, shown in _CONTROLS.items() if code != 0x0A}
+
+
+def plain(text: str, *, lines: bool = False) -> str:
+    """`text` with its control characters replaced, so none reaches the terminal; with
+    `lines`, line breaks are kept (a message of several lines), else they are replaced too."""
+    return text.translate(_CONTROLS_IN_LINES if lines else _CONTROLS)
+
+
+def literal(text: str) -> Content:
+    """`text` to show exactly as it reads: never parsed as markup, control characters
+    replaced, line breaks kept."""
+    return Content(plain(text, lines=True))
 
 
 def status_word(status: TileStatus, *, wide: bool) -> str:

@@ -18,6 +18,8 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from widgets.display import literal
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -94,7 +96,7 @@ class Field(Widget):
             self._input.styles.width = input_width
 
     def compose(self) -> ComposeResult:
-        yield Static(self.label, classes="field--label")
+        yield Static(literal(self.label), classes="field--label")
         yield self._input
         yield Static("", classes="field--note")
 
@@ -152,4 +154,4 @@ class Field(Widget):
         self._input.set_class(shown_error, "-invalid")
         # Before it is touched an error reads as a hint ("needed"), not in red.
         text = ERROR_MARK + verdict.text if shown_error and verdict.text else verdict.text
-        self.query_one(".field--note", Static).update(text)
+        self.query_one(".field--note", Static).update(literal(text))

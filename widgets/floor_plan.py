@@ -16,6 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from services.models import Floor, TableState
+from widgets.display import literal
 from widgets.table_tile import TableTile
 
 
@@ -72,7 +73,7 @@ class FloorPlan(Widget):
         return self._grid_size[0]
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title(), classes="floor-plan--title")
+        yield Static(literal(self._title()), classes="floor-plan--title")
         yield Grid(*self._build_tiles(self.tables))
 
     async def watch_tables(self, tables: tuple[TableState, ...]) -> None:
@@ -91,7 +92,7 @@ class FloorPlan(Widget):
     def watch_stale(self, stale: bool) -> None:
         self.set_class(stale, "-stale")
         if self.is_mounted:
-            self.query_one(".floor-plan--title", Static).update(self._title())
+            self.query_one(".floor-plan--title", Static).update(literal(self._title()))
 
     def _title(self) -> str:
         return f"{self.floor.name} · STALE" if self.stale else self.floor.name

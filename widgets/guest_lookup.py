@@ -20,6 +20,7 @@ from textual import work
 from textual.widget import Widget
 
 from services.guests import GuestMatch, searchable
+from widgets.display import plain
 
 Search = Callable[[str], Awaitable[Sequence[GuestMatch]]]
 
@@ -31,8 +32,8 @@ PAUSE = 0.15
 
 def describe(match: GuestMatch) -> str:
     """One guest on one line: name, phone, what they have booked before."""
-    phone = match.phone or "no phone"
-    return f"{match.name[:22]:<22} {phone[:16]:<16} {match.summary(short=True)}"
+    name, phone = plain(match.name), plain(match.phone or "no phone")
+    return f"{name[:22]:<22} {phone[:16]:<16} {match.summary(short=True)}"
 
 
 class GuestLookup(Widget):
@@ -175,7 +176,8 @@ class GuestLookup(Widget):
                 text.append(("▸ " if marked else "  ") + describe(match),
                             style="bold reverse" if marked else "")
         elif self._trouble:
-            text.append(self._trouble)
+            text.append(plain(self._trouble))
         elif self._chosen is not None:
-            text.append(f"✓ On file: {self._chosen.name} · {self._chosen.summary()}", style="bold")
+            text.append(f"✓ On file: {plain(self._chosen.name)} · {self._chosen.summary()}",
+                        style="bold")
         return text

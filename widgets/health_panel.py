@@ -20,7 +20,7 @@ from textual.widget import Widget
 
 from services.health import FeedHealth, HealthReport, LatencyFigures
 from widgets.connection_badge import age
-from widgets.display import local_time
+from widgets.display import local_time, plain
 
 LABEL_WIDTH = 13
 
@@ -116,7 +116,7 @@ def health_renderable(view: HealthView) -> RenderableType:
     figures = None if latest is None else latest if latest.reachable else view.last_good
     heading = Text("Server", style="bold underline")
     if latest is not None:
-        heading.append(f"  {latest.database}", style="not underline")
+        heading.append(f"  {plain(latest.database)}", style="not underline")
     if figures is not None:
         heading.append(f" · checked {local_time(figures.checked_at, view.timezone, seconds=True)}",
                        style="not underline dim")
@@ -128,7 +128,8 @@ def health_renderable(view: HealthView) -> RenderableType:
                                               f" · PostgreSQL {latest.server_version or '?'}"
                                               f" · round trip {milliseconds(latest.round_trip_ms)}"))
     else:
-        server.line("Database", Text.assemble(("✕ UNREACHABLE", "bold red"), f": {latest.error or ''}"))
+        server.line("Database", Text.assemble(("✕ UNREACHABLE", "bold red"),
+                                              f": {plain(latest.error or '')}"))
         if figures is not None:
             how_old = "" if view.good_age_s is None else f", {age(view.good_age_s)} ago"
             server.line("", f"Last figures below are from "

@@ -22,6 +22,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from services.reports import FloorOccupancy, NightOccupancy
+from widgets.display import plain
 
 # level -> (symbol, word): the word is what the level means without its colour.
 LEVELS: dict[str, tuple[str, str]] = {
@@ -116,7 +117,7 @@ class NightList(DataTable[Text], inherit_bindings=False):
             self.add_column("Day", key="day")
             self.add_column("Date", key="date")
             for index, floor in enumerate(floors):
-                self.add_column(floor, key=f"floor-{index}")
+                self.add_column(Text(plain(floor)), key=f"floor-{index}")
             self.add_column("Covers", key="covers")
             self.add_column("", key="when")
             self._order = []

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from services.reports import ALL_FLOORS, ReportRow
+from widgets.display import plain
 
 # (field of ReportRow, heading): short headings, so the table fits 80 columns.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -65,5 +67,6 @@ class NightReportTable(Widget):
             table.add_column(heading, justify="right", no_wrap=True,
                              footer=figure(total, field) if total else "")
         for row in floors:
-            table.add_row(row.floor, *(figure(row, f) for f, _h in COLUMNS))
+            # Text, not a string: a Rich table reads a string cell as markup.
+            table.add_row(Text(plain(row.floor)), *(figure(row, f) for f, _h in COLUMNS))
         return table

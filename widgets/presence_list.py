@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from services.presence import PresenceEntry
-from widgets.display import local_time
+from widgets.display import literal, local_time, plain
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("who", "Who"), ("role", "Role"), ("screen", "Screen"), ("night", "Night"),
@@ -58,13 +58,18 @@ def table_words(entry: PresenceEntry, names: PresenceNames) -> str:
 
 
 def row_of(entry: PresenceEntry, names: PresenceNames) -> tuple[str, ...]:
-    who = entry.staff_name or "(nobody signed in)"
+    who = plain(entry.staff_name) or "(nobody signed in)"
     if entry.console_id == names.this_console:
         who = f"{who} (here)"
     if len(who) > NAME_WIDTH:
         who = who[: NAME_WIDTH - 1] + "…"
-    return (who, entry.role or "-", entry.screen or "-", names.night(entry.night_id),
+    return (who, plain(entry.role or "-"), plain(entry.screen or "-"), names.night(entry.night_id),
             table_words(entry, names), local_time(entry.since, names.timezone))
+
+
+def _cell(text: str) -> Text:
+    # Text, not a string: a table reads a string cell as markup.
+    return Text(text, no_wrap=True, end="")
 
 
 def roster_order(entries: Iterable[PresenceEntry]) -> list[PresenceEntry]:
@@ -108,7 +113,7 @@ class PresenceList(Vertical):
 
     def show_unavailable(self, why: str) -> None:
         self.known = False
-        self.query_one("#presence-title", Static).update(f"Online: {why}")
+        self.query_one("#presence-title", Static).update(literal(f"Online: {why}"))
 
     def show(self, entries: Iterable[PresenceEntry], names: PresenceNames | None = None) -> None:
         """Show `entries`; rows that did not change are left alone."""
@@ -127,7 +132,7 @@ class PresenceList(Vertical):
                 # Someone came or went: a short list, so lay it out again in the roster's order.
                 table.clear()
                 for key, row in wanted.items():
-                    table.add_row(*row, key=key)
+                    table.add_row(*(_cell(cell) for cell in row), key=key)
             else:
                 for key, row in wanted.items():
                     old = self._rows.get(key)
@@ -135,7 +140,7 @@ class PresenceList(Vertical):
                         continue
                     for (column, _), before, after in zip(COLUMNS, old, row, strict=True):
                         if before != after:
-                            table.update_cell(RowKey(key), ColumnKey(column), after,
+                            table.update_cell(RowKey(key), ColumnKey(column), _cell(after),
                                               update_width=True)
         self._rows = wanted
         self._order = order

@@ -18,7 +18,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from services.models import TableState
-from widgets.display import BOOKING_WORDS, capacity, countdown, local_time, status_word
+from widgets.display import BOOKING_WORDS, capacity, countdown, local_time, plain, status_word
 
 
 class TableDetail(Widget):
@@ -68,7 +68,8 @@ class TableDetail(Widget):
     def render(self) -> RenderableType:
         parts: list[RenderableType] = []
         if self.note:
-            parts.append(Text(self.note, style=self.get_component_rich_style("table-detail--note")))
+            parts.append(Text(plain(self.note, lines=True),
+                              style=self.get_component_rich_style("table-detail--note")))
         state = self.state
         if state is None:
             if not self.note:
@@ -78,9 +79,9 @@ class TableDetail(Widget):
         table = state.table
         title = f"Table {table.number}"
         if table.name and not table.name.endswith(str(table.number)):
-            title += f" ({table.name})"
+            title += f" ({plain(table.name)})"
         # The status comes first after the name: on a narrow terminal the line is cut, not wrapped.
-        facts = [title, status_word(state.status, wide=True), self.floor_name,
+        facts = [title, status_word(state.status, wide=True), plain(self.floor_name),
                  f"{capacity(table)} guests"]
         if table.vip:
             facts.append("★ VIP")
@@ -92,11 +93,12 @@ class TableDetail(Widget):
         if state.hold is not None:
             hold = state.hold
             left = countdown(hold.expires_at, self._clock())
-            parts.append(Text(f"◆ Held by {hold.holder}: {left} left "
+            parts.append(Text(f"◆ Held by {plain(hold.holder)}: {left} left "
                               f"(until {local_time(hold.expires_at, self.timezone, seconds=True)})"))
 
         if self.watchers:
-            parts.append(Text(f"◉ Also on this table: {', '.join(self.watchers)}", no_wrap=True,
+            watchers = ", ".join(plain(who) for who in self.watchers)
+            parts.append(Text(f"◉ Also on this table: {watchers}", no_wrap=True,
                               overflow="ellipsis"))
 
         if not state.bookings:
@@ -115,17 +117,18 @@ class TableDetail(Widget):
         inactive = self.get_component_rich_style("table-detail--inactive")
         shown_id = state.booking.id if state.booking is not None else None
         for booking in state.bookings:
-            guest = booking.guest_name + (" ★" if booking.guest_vip else "")
+            guest = plain(booking.guest_name) + (" ★" if booking.guest_vip else "")
+            # Text, not strings: a Rich table reads a string cell as markup.
             rows.add_row(
                 # The booking the tile shows, when a table has several tonight.
-                "▸" if booking.id == shown_id else "",
-                booking.ref,
-                f"{local_time(booking.starts_at, self.timezone)}-"
-                f"{local_time(booking.ends_at, self.timezone)}",
-                guest,
-                str(booking.party_size),
-                str(booking.arrived_count),
-                BOOKING_WORDS[booking.status],
+                Text("▸" if booking.id == shown_id else ""),
+                Text(plain(booking.ref)),
+                Text(f"{local_time(booking.starts_at, self.timezone)}-"
+                     f"{local_time(booking.ends_at, self.timezone)}"),
+                Text(guest),
+                Text(str(booking.party_size)),
+                Text(str(booking.arrived_count)),
+                Text(BOOKING_WORDS[booking.status]),
                 style=None if booking.status.active else inactive or Style(dim=True),
             )
         parts.append(rows)

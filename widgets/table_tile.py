@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from services.models import TableState, TileStatus
-from widgets.display import TILE_LABELS, capacity, countdown, local_time
+from widgets.display import TILE_LABELS, capacity, countdown, local_time, plain
 
 # Below this inner width the tile uses four-letter words and drops the table name.
 WIDE_AT = 14
@@ -132,7 +132,7 @@ class TableTile(Widget, can_focus=True):
         if table.vip:
             title.append("★" if not wide else " ★")
         if wide and table.name and not table.name.endswith(str(table.number)):
-            title.append(f" {table.name}")
+            title.append(f" {plain(table.name)}")
         lines = [_spread(title, Text(capacity(table), style=dim), width)]
 
         short, symbol, long = TILE_LABELS[state.status]
@@ -154,15 +154,15 @@ class TableTile(Widget, can_focus=True):
 
         if held is not None:
             if wide:
-                lines.append(_fit(Text(f"by {held.holder}"), width))
+                lines.append(_fit(Text(f"by {plain(held.holder)}"), width))
                 lines.append(_fit(Text(f"until {local_time(held.expires_at, self.timezone, seconds=True)}",
                                        style=dim), width))
             else:
-                lines.append(_fit(Text(held.holder), width))
+                lines.append(_fit(Text(plain(held.holder)), width))
                 lines.append(_fit(Text(countdown(held.expires_at, self._clock()),
                                        style=Style(bold=True)), width))
         elif booking is not None:
-            guest = Text(booking.guest_name)
+            guest = Text(plain(booking.guest_name))
             if booking.guest_vip and wide:
                 guest.append(" ★")
             lines.append(_fit(guest, width))
@@ -179,7 +179,7 @@ class TableTile(Widget, can_focus=True):
                      if b.status.active and booking is not None and b.starts_at > booking.starts_at]
             if later:
                 lines.append(_fit(Text(f"then {local_time(later[0].starts_at, self.timezone)} "
-                                       f"{later[0].guest_name}", style=dim), width))
+                                       f"{plain(later[0].guest_name)}", style=dim), width))
             elif table.min_spend and booking is None:
                 lines.append(_fit(Text(f"min spend {table.min_spend:,.0f}", style=dim), width))
         if height >= 6:

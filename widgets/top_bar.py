@@ -9,6 +9,7 @@ from textual.widgets import Static
 from services.db import Actor
 from services.realtime import FeedStatus
 from widgets.connection_badge import ConnectionBadge
+from widgets.display import literal
 
 
 class TopBar(Horizontal):
@@ -41,7 +42,7 @@ class TopBar(Horizontal):
         self._title = title
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title, id="title")
+        yield Static(literal(self._title), id="title")
         yield Static("", id="staff")
         yield ConnectionBadge(id="badge")
 
@@ -51,13 +52,13 @@ class TopBar(Horizontal):
 
     def set_title(self, title: str) -> None:
         self._title = title
-        self.query_one("#title", Static).update(title)
+        self.query_one("#title", Static).update(literal(title))
 
     def show_staff(self, actor: Actor) -> None:
         label = self.query_one("#staff", Static)
         signed_in = actor.staff_id is not None
-        label.update(f"{actor.name} ({actor.role})" if signed_in and actor.role else
-                     actor.name if signed_in else "")
+        label.update(literal(f"{actor.name} ({actor.role})" if signed_in and actor.role else
+                             actor.name if signed_in else ""))
         label.display = signed_in
 
     def show_status(self, status: FeedStatus) -> None:
