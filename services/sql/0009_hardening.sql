@@ -117,13 +117,14 @@ declare
 begin
     select * into o from backroom.audit_operation where name = p_op;
     if not found or o.kind = 'function' or (o.kind = 'owner' and not backroom.acting_as_owner()) then
-        raise exception '% is not an operation this change can be recorded as', p_op
+        raise exception '% is not an operation this change can be recorded as', left(p_op, 60)
             using errcode = 'BR011', detail = json_build_object('operation', left(p_op, 60))::text;
     end if;
     if p_table = 'booking' then
         if (o.reaches is not null and o.reaches is distinct from p_to)
            or (o.kind = 'console' and p_from <> p_to and o.reaches is distinct from p_to) then
-            raise exception 'a booking going from % to % cannot be recorded as %', p_from, p_to, p_op
+            raise exception 'a booking going from % to % cannot be recorded as %', p_from, p_to,
+                left(p_op, 60)
                 using errcode = 'BR011',
                       detail = json_build_object('operation', p_op, 'from', p_from, 'to', p_to)::text;
         end if;
@@ -293,6 +294,10 @@ begin
        and to_regprocedure('auth.uid()') is not null then
         revoke update on backroom.booking_table from authenticated;
         alter policy staff_insert on backroom.booking_table to backroom_console, authenticated;
+        -- What enable_supabase() gives every table the console reads.
+        grant select on backroom.audit_operation to authenticated;
+        create policy api_staff_read on backroom.audit_operation for select to authenticated
+            using (backroom.current_staff_role() is not null);
     end if;
 end
 $$;
