@@ -189,6 +189,10 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
     from console.app import BackroomApp
 
     services = await open_services(dsn, totp_key=key, supabase=supabase)
+    # The demo alone reads its accounts' codes, as the owner of its own embedded database.
+    from services.db import Database
+
+    owner = Database(dsn, min_size=0, max_size=1) if demo and key else None
     try:
         night_id = None
         if night is not None:
@@ -202,12 +206,17 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
         # The demo's sign-in screen offers its own accounts; no other console's does.
         from console.demo import DemoSignIns
 
-        accounts = DemoSignIns(services.db, key) if demo and key else None
+        accounts = None
+        if owner is not None and key:
+            await owner.open()
+            accounts = DemoSignIns(owner, key)
         app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes,
                           keymap=keys, demo_accounts=accounts)
         await app.run_async()
     finally:
         await services.close()
+        if owner is not None:
+            await owner.close()
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -256,6 +265,35 @@ def cmd_db_seed(args: argparse.Namespace, settings: Settings) -> int:
         say("Seeding ...")
         asyncio.run(_seed(dsn, days=args.days, sample=not args.no_sample, layout=args.layout,
                           start=args.start))
+    return 0
+
+
+async def _console_url(dsn: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    from services.console_login import login_of, with_login
+    from services.db import connect
+
+    conn = await connect(dsn)
+    try:
+        login = await login_of(conn)
+    finally:
+        await conn.close()
+    if login is None:
+        raise DatabaseError("Only the database's owner can read the console's login: give "
+                            "`backroom db console-url` the owner's address (the one migrations use).")
+    parts = urlsplit(dsn)
+    socket_port = parse_qs(parts.query).get("port")
+    if not parts.hostname and socket_port:
+        # The embedded server's own socket: a console elsewhere comes in over loopback TCP.
+        database = parts.path.lstrip("/") or "postgres"
+        dsn = f"postgresql://127.0.0.1:{socket_port[0]}/{database}"
+    return with_login(dsn, login)
+
+
+def cmd_db_console_url(args: argparse.Namespace, settings: Settings) -> int:
+    with database(args, settings) as dsn:
+        say(asyncio.run(_console_url(dsn)))
     return 0
 
 
@@ -450,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show the server version, each migration's state and row counts. "
                     "Exits non-zero if a migration is pending or changed.")
     ).set_defaults(func=cmd_db_status)
+    with_url(dbsub.add_parser(
+        "console-url", help="print the address consoles connect with (not the owner's)",
+        description="Print the connection string of the console's own login: a member of the "
+                    "console role only, which can do nothing until a staff member signs in. "
+                    "Give it to consoles as DATABASE_URL. Needs the owner's address.")
+    ).set_defaults(func=cmd_db_console_url)
     seed_p = with_url(dbsub.add_parser(
         "seed", help="load the venue layout, open nights and add sample bookings",
         description="Load the venue layout (once), open nights from tonight, and add sample "

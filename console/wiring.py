@@ -129,8 +129,13 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
                         totp_key: str | None = None, supabase: SupabaseConfig | None = None,
                         store: SecretStore | None = None) -> Services:
     """The console's services on `dsn`: with `supabase`, signing in through that project's
-    Auth and following its Realtime; else with `totp_key`, the console's own accounts."""
-    db = Database(dsn, max_size=pool_size)
+    Auth and following its Realtime; else with `totp_key`, the console's own accounts.
+
+    Given the owner's address, the console connects as its own login instead (migration 0010):
+    nothing it does can reach the owner."""
+    from services.console_login import console_dsn
+
+    db = Database(await console_dsn(dsn), max_size=pool_size)
     await db.open()
     try:
         identity = IdentityService(db, SecretBox(totp_key)) if totp_key and supabase is None else None

@@ -154,8 +154,11 @@ class SecretBox:
 
 class IdentityService:
     def __init__(self, db: Database, box: SecretBox | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *, owner: Database | None = None) -> None:
+        """`owner`: the database owner's connection, for staff management with no admin signed
+        in (first set-up); by default `db`, which is the owner's in the `backroom staff` CLI."""
         self._db = db
+        self._owner = owner or db
         self._sealer = box
         self._clock = clock
 
@@ -229,7 +232,7 @@ class IdentityService:
                              "may manage staff accounts.")
         try:
             if actor is None:
-                async with self._db.pool.acquire() as owner, owner.transaction():
+                async with self._owner.pool.acquire() as owner, owner.transaction():
                     await owner.execute(sql, *args)
             else:
                 async with self._db.transaction(actor, operation="manage_staff") as conn:

@@ -24,6 +24,7 @@ import pytest
 
 from console.wiring import Services, open_services
 from services import migrations, seed, staff
+from services.db import Database
 from services.embedded import EmbeddedPostgres
 
 SAMPLE_NIGHT = date(2026, 11, 20)
@@ -136,6 +137,15 @@ async def admin(dsn: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(dsn)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+async def owner_db(dsn: str) -> AsyncIterator[Database]:
+    """The database owner's pool: first set-up, which a console's own login cannot do."""
+    db = Database(dsn, max_size=2)
+    await db.open()
+    yield db
+    await db.close()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from screens.walk_in_form import WalkInForm
 from screens.writes import OFFLINE
 from services import staff
 from services.bookings import BookingService, GuestDetails
+from services.db import Database
 from services.identity import IdentityService, SecretBox
 from services.models import TableState
 from services.secrets import new_totp_key
@@ -223,10 +224,10 @@ async def test_cancel_needs_a_reason_and_a_yes(services: Services, admin: asyncp
 
 
 async def test_cancelling_a_deposit_asks_for_a_fresh_code(
-    services: Services, admin: asyncpg.Connection
+    services: Services, owner_db: Database, admin: asyncpg.Connection
 ) -> None:
     """A booking with a deposit needs a step-up code; a wrong one can be typed again."""
-    identity = IdentityService(services.db, SecretBox(new_totp_key()), lambda: T0)
+    identity = IdentityService(services.db, SecretBox(new_totp_key()), lambda: T0, owner=owner_db)
     ann = await identity.add_staff(None, email="ann@backroom.test", name="Ann", role="manager",
                                    password="correct horse battery")
     services.identity = identity

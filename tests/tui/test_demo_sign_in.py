@@ -22,7 +22,7 @@ from console.wiring import Services
 from screens.door import DoorScreen
 from screens.help import HelpScreen
 from screens.sign_in import SignInScreen
-from services.db import Actor
+from services.db import Actor, Database
 from services.identity import STEP_SECONDS, Enrolment, IdentityService, SecretBox
 from services.secrets import new_totp_key
 from tests.tui.helpers import screen_text, until
@@ -38,6 +38,7 @@ class Demo:
     """The demo's accounts on the test's database, and consoles that offer them."""
 
     services: Services
+    owner: Database
     key: str
     clock: Clock
     enrolled: dict[str, Enrolment] = field(default_factory=dict)
@@ -56,14 +57,14 @@ class Demo:
     def app(self, accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS, *,
             keymap: Keymap | None = None) -> BackroomApp:
         return BackroomApp(self.services, keymap=keymap, demo_accounts=DemoSignIns(
-            self.services.db, self.key, accounts, self.clock))
+            self.owner, self.key, accounts, self.clock))
 
 
 @pytest.fixture
-async def demo(services: Services) -> Demo:
+async def demo(services: Services, owner_db: Database) -> Demo:
     """Nobody signed in; the identity service and the demo's codes on one moved clock."""
-    made = Demo(services, new_totp_key(), Clock(T0))
-    services.identity = IdentityService(services.db, SecretBox(made.key), made.clock)
+    made = Demo(services, owner_db, new_totp_key(), Clock(T0))
+    services.identity = IdentityService(services.db, SecretBox(made.key), made.clock, owner=owner_db)
     services.actor = Actor()
     return made
 

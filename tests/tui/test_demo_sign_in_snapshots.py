@@ -32,12 +32,13 @@ class DemoSnapshotApp(IdentitySnapshotApp):
     async def on_load(self) -> None:
         await super().on_load()
         key = new_totp_key()
-        identity = IdentityService(self.services.db, SecretBox(key), lambda: SNAPSHOT_T0)
+        identity = IdentityService(self.services.db, SecretBox(key), lambda: SNAPSHOT_T0,
+                                   owner=self.owner)
         for account in DEMO_ACCOUNTS:
             await identity.add_staff(None, email=account.email, name=account.name,
                                      role=account.role, password=account.password)
         self.services.identity = identity
-        self.demo_accounts = DemoSignIns(self.services.db, key, clock=lambda: SNAPSHOT_T0)
+        self.demo_accounts = DemoSignIns(self.owner, key, clock=lambda: SNAPSHOT_T0)
 
 
 async def demo_sign_in(pilot: Pilot[Any]) -> None:

@@ -26,7 +26,7 @@ from screens.floor import FloorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.db import Actor
+from services.db import Actor, Database
 from services.identity import Enrolment, IdentityService, SecretBox
 from services.secrets import new_totp_key
 from tests.conftest import fixed_clock
@@ -69,9 +69,9 @@ def monotonic() -> Clock:
 
 
 @pytest.fixture
-def identity(services: Services, key: str, clock: Clock) -> IdentityService:
+def identity(services: Services, owner_db: Database, key: str, clock: Clock) -> IdentityService:
     """The console with an identity service and nobody signed in: it opens on sign-in."""
-    services.identity = IdentityService(services.db, SecretBox(key), clock)
+    services.identity = IdentityService(services.db, SecretBox(key), clock, owner=owner_db)
     services.actor = Actor()
     return services.identity
 

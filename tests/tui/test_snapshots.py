@@ -24,7 +24,7 @@ from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services import seed, staff
-from services.db import Actor
+from services.db import Actor, Database
 from services.identity import IdentityService, SecretBox
 from services.secrets import new_totp_key
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
@@ -150,7 +150,10 @@ class IdentitySnapshotApp(BackroomApp):
     async def on_load(self) -> None:
         await stable_refs(self.dsn)
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        identity = IdentityService(self.services.db, SecretBox(new_totp_key()), lambda: SNAPSHOT_T0)
+        self.owner = Database(self.dsn, max_size=1)
+        await self.owner.open()
+        identity = IdentityService(self.services.db, SecretBox(new_totp_key()), lambda: SNAPSHOT_T0,
+                                   owner=self.owner)
         await identity.add_staff(None, email=DOOR_EMAIL, name="Dana Door", role="door",
                                  password="correct horse battery")
         self.services.identity = identity
@@ -159,6 +162,7 @@ class IdentitySnapshotApp(BackroomApp):
 
     async def on_unmount(self) -> None:
         await self.services.db.close()
+        await self.owner.close()
 
 
 async def sign_in_typed(pilot: Pilot[Any]) -> None:

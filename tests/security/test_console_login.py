@@ -1,0 +1,97 @@
+"""The console's own login, attacked with exactly what a console holds: its connection string."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from console.cli import main
+from services.console_login import console_dsn
+
+
+@pytest.fixture
+async def login(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(await console_dsn(dsn))
+    yield conn
+    await conn.close()
+
+
+async def test_a_console_given_the_owners_address_connects_as_its_own_login(
+    login: asyncpg.Connection, admin: asyncpg.Connection
+) -> None:
+    me = await login.fetchval("select current_user")
+    owner = await admin.fetchval("select nspowner::regrole::text from pg_namespace where nspname = 'backroom'")
+    assert me != owner and me.endswith("_login")
+    flags = await login.fetchrow("select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication "
+                                 "from pg_roles where rolname = current_user")
+    assert not any(flags.values())
+    member_of = await admin.fetch(
+        "select r.rolname from pg_auth_members m join pg_roles r on r.oid = m.roleid "
+        "where m.member = $1::regrole", me)
+    assert [r["rolname"] for r in member_of] == ["backroom_console"]
+
+
+@pytest.mark.parametrize("escape", ["reset role", "set role none", "set session authorization default"])
+async def test_no_way_back_to_more_than_the_console_role(login: asyncpg.Connection, escape: str) -> None:
+    await login.execute(escape)
+    assert await login.fetchval(
+        "select pg_has_role(current_user, nspowner, 'member') from pg_namespace where nspname = 'backroom'"
+    ) is False
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await login.execute("delete from backroom.audit_log")
+
+
+async def test_the_owner_cannot_be_taken_on(login: asyncpg.Connection, admin: asyncpg.Connection) -> None:
+    owner = await admin.fetchval("select current_user")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await login.execute(f'set role "{owner}"')
+
+
+@pytest.mark.parametrize("statement", [
+    "select * from backroom_meta.console_login",
+    "select * from backroom_meta.migration",
+    "delete from backroom.audit_log",
+    "update backroom.audit_log set operation = 'expire'",
+    "truncate backroom.audit_log",
+    "select backroom_meta.ensure_console_login()",
+    "select backroom_private.sha1('abc')",
+    "create table public.planted (id int)",
+])
+async def test_the_login_reaches_nothing_of_the_owners(login: asyncpg.Connection, statement: str) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await login.execute(statement)
+
+
+async def test_door_limits_hold_when_the_console_role_is_not_taken(
+    login: asyncpg.Connection, admin: asyncpg.Connection
+) -> None:
+    """Skipping SET ROLE used to skip the door's limits (they checked current_user)."""
+    door = await admin.fetchval("select id from backroom.staff where role = 'door' limit 1")
+    booking = await admin.fetchrow("select id, party_size from backroom.booking "
+                                   "where status in ('pending', 'confirmed') limit 1")
+    await login.execute("select set_config('backroom.staff_id', $1, false)", str(door))
+    assert await login.fetchval("select current_user") != "backroom_console"
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await login.execute("update backroom.booking set party_size = party_size + 1 where id = $1",
+                            booking["id"])
+    assert await admin.fetchval("select party_size from backroom.booking where id = $1",
+                                booking["id"]) == booking["party_size"]
+
+
+def test_backroom_db_console_url_prints_a_login_that_is_not_the_owner(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "console-url", "--database-url", dsn]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("postgresql://") and "_login:" in printed
+    assert "postgres@" not in printed
+
+
+def test_console_url_needs_the_owner(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    console_url = asyncio.run(console_dsn(dsn))
+    assert main(["db", "console-url", "--database-url", console_url]) == 2
+    assert "owner" in capsys.readouterr().err
