@@ -56,7 +56,19 @@ select backroom_meta.ensure_console_login();
 
 create function backroom_meta.apply_console_rules() returns void
 language plpgsql set search_path = pg_catalog as $fn$
+declare
+    f regprocedure;
 begin
+    -- pg_temp last on every definer, also on those enable_supabase() has just made.
+    for f in
+        select p.oid::regprocedure from pg_proc p
+        where p.prosecdef and p.pronamespace in (select oid from pg_namespace
+                                                 where nspname in ('backroom', 'backroom_meta'))
+          and not exists (select from unnest(p.proconfig) c where c like 'search_path=%pg_temp')
+    loop
+        execute format('alter function %s set search_path = pg_catalog, backroom, pg_temp', f);
+    end loop;
+
     -- It only tells the caller about itself.
     grant execute on function backroom.acting_as_owner() to backroom_console;
     if exists (select from pg_roles where rolname = 'authenticated') then

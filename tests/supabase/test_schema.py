@@ -117,6 +117,11 @@ async def test_with_supabase_everything_is_set_up_and_can_be_run_again(sb: async
     assert len(again) == 5
     assert await sb.fetchval("select count(*) from pg_policy") == policies_before
     assert (await supabase_setup.state(sb)).published_tables == state.published_tables
+    unsafe = await sb.fetch(
+        "select p.oid::regprocedure::text as f from pg_proc p where p.prosecdef"
+        " and p.pronamespace in ('backroom'::regnamespace, 'backroom_meta'::regnamespace)"
+        " and not exists (select from unnest(p.proconfig) c where c like 'search_path=%pg_temp')")
+    assert unsafe == [], "every definer keeps pg_temp last after enabling Supabase again"
 
 
 @pytest.mark.parametrize(("who", "allowed"), [("door", False), ("manager", True)])
