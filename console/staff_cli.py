@@ -19,6 +19,7 @@ from services.errors import InvalidInput
 from services.identity import MIN_PASSWORD, Enrolment, IdentityService, SecretBox
 from services.permissions import Role
 from services.secrets import SecretStore
+from services.text import plain
 
 
 def new_password(args: argparse.Namespace) -> prompts.Secret:
@@ -118,7 +119,8 @@ def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None],
         staff = asyncio.run(_with_identity(dsn, admin_key, lambda i: i.list_staff()))
         out(f"{'email':<34} {'name':<22} {'role':<8} state")
         for s in staff:
-            out(f"{s.email:<34} {s.display_name:<22} {s.role:<8} {'active' if s.active else 'disabled'}")
+            out(f"{plain(s.email):<34} {plain(s.display_name)[:60]:<22} {s.role:<8} "
+                f"{'active' if s.active else 'disabled'}")
         return 0
 
     async def change(identity: IdentityService) -> None:
@@ -129,18 +131,21 @@ def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None],
             await identity.enable(actor, args.email)
         elif action == "set-role":
             await identity.set_role(actor, args.email, args.role)
+        elif action == "unlock":
+            await identity.unlock(actor, args.email)
 
     asyncio.run(_with_identity(dsn, admin_key, change))
     out({"disable": f"Disabled {args.email}; they can no longer sign in.",
          "enable": f"Enabled {args.email}.",
-         "set-role": f"{args.email} is now {getattr(args, 'role', '')} staff."}[action])
+         "set-role": f"{args.email} is now {getattr(args, 'role', '')} staff.",
+         "unlock": f"Unlocked {args.email}; earlier failed sign-ins no longer count."}[action])
     return 0
 
 
 def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
                ) -> argparse.ArgumentParser:
     staff = sub.add_parser(
-        "staff", help="staff accounts: add, list, disable, enable, reset-totp, set-role",
+        "staff", help="staff accounts: add, list, disable, enable, unlock, reset-totp, set-role",
         description="Staff accounts. The database owner may run these at first set-up; "
                     "afterwards an admin signs in with --admin EMAIL.")
     ssub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
@@ -173,6 +178,7 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
                            description="List every staff account with its role."))
     for name, text in (("disable", "stop an account from signing in"),
                        ("enable", "allow a disabled account again"),
+                       ("unlock", "lift the lock that failed sign-ins put on an account"),
                        ("reset-totp", "new authenticator and recovery codes for a lost phone")):
         p = common(ssub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + "."))
         p.add_argument("email")

@@ -161,3 +161,38 @@ def test_health_json_is_clean_and_says_ok(dsn: str) -> None:
     down = backroom("health", "--json", "--database-url", "postgresql://x:y@127.0.0.1:1/z")
     assert down.returncode == 2 and json.loads(down.stdout)["reachable"] is False
     assert "y@" not in down.stdout
+
+
+def test_staff_unlock_lifts_a_lock_and_staff_list_prints_no_control_character(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from console.cli import main
+
+    async def owner(*statements: str) -> object:
+        conn = await asyncpg.connect(dsn)
+        try:
+            result: object = None
+            for statement in statements:
+                result = await conn.fetchval(statement)
+            return result
+        finally:
+            await conn.close()
+
+    asyncio.run(owner(
+        "update backroom.staff set locked_until = now() + interval '15 minutes'"
+        " where email = 'door@backroom.demo'",
+        # A name from before names were checked, with a terminal escape in it.
+        "alter table backroom.staff drop constraint staff_display_name_limits",
+        "update backroom.staff set display_name = E'Evil \\x1b[2J\\x07Name'"
+        " where email = 'door@backroom.demo'"))
+    assert main(["staff", "unlock", "door@backroom.demo", "--database-url", dsn]) == 0
+    assert "Unlocked door@backroom.demo" in capsys.readouterr().out
+    assert asyncio.run(owner("select locked_until from backroom.staff"
+                             " where email = 'door@backroom.demo'")) is None
+    assert asyncio.run(owner("select operation from backroom.audit_log order by id desc limit 1")) \
+        == "staff_unlocked"
+    assert main(["staff", "list", "--database-url", dsn]) == 0
+    listed = capsys.readouterr().out
+    assert "Evil \ufffd[2J\ufffdName" in listed and "\x1b" not in listed and "\x07" not in listed

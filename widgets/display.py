@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from textual.content import Content
 
 from services.models import BookingStatus, Table, TileStatus
+from services.text import REPLACEMENT as REPLACEMENT
+from services.text import plain as plain
 
 # (short word for a narrow tile, symbol, long word)
 TILE_LABELS: dict[TileStatus, tuple[str, str, str]] = {
@@ -39,18 +41,6 @@ BOOKING_WORDS: dict[BookingStatus, str] = {
     BookingStatus.NO_SHOW: "no-show",
     BookingStatus.EXPIRED: "expired",
 }
-
-
-REPLACEMENT = "\ufffd"
-# Every C0 and C1 control character and DEL (Unicode category Cc); a tab reads as a space.
-_CONTROLS = {code: REPLACEMENT for code in (*range(0x20), *range(0x7F, 0xA0))} | {0x09: " "}
-_CONTROLS_IN_LINES = {code: shown for code, shown in _CONTROLS.items() if code != 0x0A}
-
-
-def plain(text: str, *, lines: bool = False) -> str:
-    """`text` with its control characters replaced, so none reaches the terminal; with
-    `lines`, line breaks are kept (a message of several lines), else they are replaced too."""
-    return text.translate(_CONTROLS_IN_LINES if lines else _CONTROLS)
 
 
 def literal(text: str) -> Content:
