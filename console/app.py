@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -370,7 +371,8 @@ class BackroomApp(App[None]):
                                         f"({key_label(self, binding.id or '', binding.key)})",
                                         lambda name=name: self.action_go(name))  # type: ignore[misc]
         if self.check_action("sign_out", ()):
-            who = self.services.actor.name
+            # The palette reads help text as markup: a name is data.
+            who = escape(plain(self.services.actor.name))
             yield SystemCommand("Sign out", f"{who} signs out; the next staff member signs in "
                                 f"({self._key_of('app.sign_out')})", self.action_sign_out)
 

@@ -274,3 +274,22 @@ async def test_the_audit_trail_shows_hostile_names_and_notes_as_typed(
                     what="filtered")
         assert "[b]" in str(screen.query_one("#audit-status", Static).content)
         still_running(pilot)
+
+
+async def test_the_sign_out_command_names_a_hostile_staff_member_as_typed(
+    services: Services, admin: asyncpg.Connection
+) -> None:
+    from textual.content import Content
+
+    from services.identity import IdentityService, SecretBox
+    from services.secrets import new_totp_key
+
+    services.identity = IdentityService(services.db, SecretBox(new_totp_key()))
+    services.actor = Actor(staff_id=services.actor.staff_id, name="Zed [/] [b]Markup\x1b[2J",
+                           role=services.actor.role)
+    async with BackroomApp(services).run_test(size=(100, 30)) as pilot:
+        await open_floor(pilot, 1)
+        commands = [c for c in pilot.app.get_system_commands(pilot.app.screen) if c.title == "Sign out"]
+        assert len(commands) == 1
+        shown = Content.from_markup(commands[0].help).plain
+        assert shown.startswith("Zed [/] [b]Markup\ufffd[2J signs out")
