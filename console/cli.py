@@ -271,14 +271,9 @@ def cmd_db_seed(args: argparse.Namespace, settings: Settings) -> int:
 async def _console_url(dsn: str) -> str:
     from urllib.parse import parse_qs, urlsplit
 
-    from services.console_login import login_of, with_login
-    from services.db import connect
+    from services.console_login import read_login, with_login
 
-    conn = await connect(dsn)
-    try:
-        login = await login_of(conn)
-    finally:
-        await conn.close()
+    login = await read_login(dsn)
     if login is None:
         raise DatabaseError("Only the database's owner can read the console's login: give "
                             "`backroom db console-url` the owner's address (the one migrations use).")

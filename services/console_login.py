@@ -15,7 +15,7 @@ import asyncpg
 
 from services.db import DatabaseError, connect
 
-__all__ = ["ConsoleLogin", "console_dsn", "login_of", "with_login"]
+__all__ = ["ConsoleLogin", "console_dsn", "login_of", "read_login", "with_login"]
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,16 @@ async def login_of(conn: asyncpg.Connection) -> ConsoleLogin | None:
     return ConsoleLogin(row["rolname"], row["password"])
 
 
-async def console_dsn(dsn: str) -> str:
-    """The address a console uses: `dsn` itself, or the console login's when `dsn` is the owner's."""
+async def read_login(dsn: str) -> ConsoleLogin | None:
+    """The console login, when `dsn` is the owner's; else None."""
     conn = await connect(dsn)
     try:
-        login = await login_of(conn)
+        return await login_of(conn)
     finally:
         await conn.close()
+
+
+async def console_dsn(dsn: str) -> str:
+    """The address a console uses: `dsn` itself, or the console login's when `dsn` is the owner's."""
+    login = await read_login(dsn)
     return dsn if login is None else with_login(dsn, login)
