@@ -26,11 +26,12 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from screens.ask import A, Dialog
-from screens.form import FormDialog, arrival_check, money_check, party_check
+from screens.form import ARRIVAL_KEYS, ARRIVAL_LENGTH, FormDialog, arrival_check, money_check, party_check
 from services.bookings import GuestDetails
 from services.guests import GuestMatch, email_problem, phone_problem
 from services.models import Night, Table
-from widgets.display import capacity, local_time
+from services.venue_time import as_typed
+from widgets.display import capacity
 from widgets.entry import clock_in_night, money
 from widgets.field import Field, Verdict, error, ok
 from widgets.guest_lookup import GuestLookup
@@ -274,9 +275,9 @@ class BookingForm(GuestForm[BookingRequest]):
         yield from self.guest_lookup()
         yield Field("Party size", str(self.table.min_party), check=party_check(self.table),
                     restrict=r"\d*", max_length=2, input_width=6, id="party")
-        yield Field("Arrival", local_time(self.arrival, self.timezone),
-                    check=arrival_check(self.night, self.timezone), restrict=r"[0-9:]*",
-                    max_length=5, input_width=6, id="arrival")
+        yield Field("Arrival", as_typed(self.arrival, self.timezone),
+                    check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
+                    max_length=ARRIVAL_LENGTH, input_width=6, id="arrival")
         yield Field("Deposit", "0", check=money_check, restrict=r"[0-9.]*", max_length=9,
                     input_width=10, id="deposit")
         yield Field("Email", check=email_check, restrict=r"\S*", max_length=120, input_width=28,

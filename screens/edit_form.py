@@ -30,11 +30,11 @@ from screens.booking_form import (
     seats,
     tidy,
 )
-from screens.form import arrival_check
+from screens.form import ARRIVAL_KEYS, ARRIVAL_LENGTH, arrival_check
 from services.bookings import NOTES_MOST, GuestDetails
 from services.guests import GuestMatch
 from services.models import Booking, Night, Table
-from widgets.display import local_time
+from services.venue_time import as_typed, same_minute
 from widgets.entry import clock_in_night, whole_number
 from widgets.field import Field, Verdict, error, ok
 
@@ -86,9 +86,9 @@ class EditForm(GuestForm[EditRequest]):
         yield from self.guest_lookup()
         yield Field("Party size", str(self.booking.party_size), check=self._party_check,
                     restrict=r"\d*", max_length=2, input_width=6, id="party")
-        yield Field("Arrival", local_time(self.booking.starts_at, self.timezone),
-                    check=arrival_check(self.night, self.timezone), restrict=r"[0-9:]*",
-                    max_length=5, input_width=6, id="arrival")
+        yield Field("Arrival", as_typed(self.booking.starts_at, self.timezone),
+                    check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
+                    max_length=ARRIVAL_LENGTH, input_width=6, id="arrival")
         yield Field("Notes", self.booking.notes, max_length=NOTES_MOST, input_width=44, id="notes")
 
     def hint(self) -> str:
@@ -157,7 +157,7 @@ class EditForm(GuestForm[EditRequest]):
         starts_at = clock_in_night(self.value_of("arrival"), self.night.starts_at,
                                    self.night.ends_at, self.timezone)
         # Minutes are what the form shows: a walk-in's start has seconds that must not count.
-        same_time = local_time(starts_at, self.timezone) == local_time(booking.starts_at, self.timezone)
+        same_time = same_minute(starts_at, booking.starts_at)
         notes = self.value_of("notes").strip()
         request = EditRequest(
             party_size=None if party == booking.party_size else party,

@@ -14,6 +14,7 @@ from textual.widgets import Input
 from screens.ask import A, Dialog
 from services.errors import BookingError, NotFound, StaleBooking
 from services.models import Night, Table
+from services.venue_time import clock_change
 from widgets.display import capacity
 from widgets.entry import clock_in_night, money, night_hours, whole_number
 from widgets.field import Field, Verdict, error, ok, warn
@@ -37,14 +38,23 @@ def party_check(table: Table | None, *, fits_hint: str = "Enter offers tables th
     return check
 
 
+# An arrival is typed as 23:30, or with the zone's name to pick the second of a time the
+# clocks go back over ("01:30 GMT"); see services.venue_time.
+ARRIVAL_KEYS = r"[0-9: A-Za-z]*"
+ARRIVAL_LENGTH = 9
+
+
 def arrival_check(night: Night, timezone: str) -> Check:
-    """A time within the night's hours."""
+    """A time within the night's hours; on a night the clocks change, the rule for it."""
+    change = clock_change(night.starts_at, night.ends_at, timezone)
+
     def check(text: str) -> Verdict:
         try:
             clock_in_night(text, night.starts_at, night.ends_at, timezone)
         except ValueError as err:
             return error(str(err))
-        return ok(f"tonight {night_hours(night.starts_at, night.ends_at, timezone)}")
+        hours = f"tonight {night_hours(night.starts_at, night.ends_at, timezone)}"
+        return ok(f"{hours}; {change}" if change else hours)
     return check
 
 

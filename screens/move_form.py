@@ -14,9 +14,9 @@ from datetime import datetime
 from textual.widget import Widget
 
 from screens.ask import Dialog
-from screens.form import Check, FormDialog, arrival_check
+from screens.form import ARRIVAL_KEYS, ARRIVAL_LENGTH, Check, FormDialog, arrival_check
 from services.models import Booking, Night, Table
-from widgets.display import local_time
+from services.venue_time import as_typed, same_minute
 from widgets.entry import clock_in_night, table_numbers
 from widgets.field import Field, Verdict, error, ok, warn
 
@@ -72,9 +72,9 @@ class MoveForm(FormDialog[MoveRequest]):
         yield Field("Table", joined(self.current),
                     check=tables_check(self.tables, self.booking.party_size),
                     restrict=r"[0-9+, ]*", max_length=12, input_width=8, id="tables")
-        yield Field("Arrival", local_time(self.booking.starts_at, self.timezone),
-                    check=arrival_check(self.night, self.timezone), restrict=r"[0-9:]*",
-                    max_length=5, input_width=8, id="arrival")
+        yield Field("Arrival", as_typed(self.booking.starts_at, self.timezone),
+                    check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
+                    max_length=ARRIVAL_LENGTH, input_width=8, id="arrival")
 
     def hint(self) -> str:
         return "Enter  move · Tab/↑↓  fields · Esc  close"
@@ -86,8 +86,7 @@ class MoveForm(FormDialog[MoveRequest]):
         new_tables = None if numbers == self.current else tuple(
             self.tables[n].id for n in numbers)
         # Minutes are what the form shows: a walk-in's start has seconds that must not count.
-        same_time = (local_time(starts_at, self.timezone)
-                     == local_time(self.booking.starts_at, self.timezone))
+        same_time = same_minute(starts_at, self.booking.starts_at)
         new_start = None if same_time else starts_at
         if new_tables is None and new_start is None:
             self.say("Change the table or the time (or Esc to leave it).", error=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from services.guests import (
 )
 from services.models import Booking, Hold
 from services.permissions import may, require
+from services.venue_time import add_duration, duration, to_utc
 
 _ONE_BOOKING = BOOKING_SELECT + " where b.id = $1 group by b.id, g.id"
 _SLOT = timedelta(minutes=30)
@@ -164,6 +166,15 @@ def _detail(err: asyncpg.PostgresError) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+_CLASH = re.compile(r"conflicts with existing key \(table_id, during\)=\((\d+),")
+
+
+def _clashing_table(err: asyncpg.PostgresError) -> int | None:
+    """The table an exclusion constraint's refusal names, when its DETAIL says."""
+    found = _CLASH.search(getattr(err, "detail", None) or "")
+    return int(found.group(1)) if found else None
 
 
 class BookingService:
@@ -308,8 +319,10 @@ class BookingService:
                 table_id=int(detail.get("table_id", 0)), holder=detail.get("holder"), until=until,
                 alternatives=alts,
             )
-        # Who is in the way: a booking or a hold on one of the tables asked for.
-        tables = ctx.get("table_ids") or []
+        # Who is in the way: a booking or a hold on one of the tables asked for, the one
+        # the constraint names when it says.
+        clash = _clashing_table(err)
+        tables = [clash] if clash is not None else ctx.get("table_ids") or []
         starts, ends = ctx.get("starts_at"), ctx.get("ends_at")
         async with self._db.transaction(readonly=True) as conn:
             if starts is not None and ends is not None:
@@ -493,7 +506,8 @@ class BookingService:
         if party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
         tables = sorted(set(table_ids))
-        end = ends_at or await self._night_end(night_id)
+        starts_at = to_utc(starts_at)
+        end = to_utc(ends_at) if ends_at is not None else await self._night_end(night_id)
         ctx = {"night_id": night_id, "party": party_size, "starts_at": starts_at, "ends_at": end,
                "table_ids": tables}
 
@@ -606,7 +620,7 @@ class BookingService:
                                     and h.expires_at > clock_timestamp())
                 order by t.max_party - $1, t.number limit 1
                 """,
-                party, now, min(now + WALK_IN_MINIMUM, night_end),
+                party, now, min(add_duration(now, WALK_IN_MINIMUM), night_end),
             )
         if table is None:
             raise TableTaken(f"No free table fits a party of {party} right now.", table_id=0)
@@ -746,11 +760,11 @@ class BookingService:
             raise InvalidInput("Choose at least one table.")
         if party_size is not None and party_size < 1:
             raise InvalidInput("The party must have at least one guest.")
-        start = starts_at or current.starts_at
+        start = to_utc(starts_at) if starts_at is not None else current.starts_at
         if ends_at is not None:
-            end = ends_at
+            end = to_utc(ends_at)
         elif starts_at is not None:
-            end = start + (current.ends_at - current.starts_at)
+            end = add_duration(start, duration(current.starts_at, current.ends_at))
             end = min(end, await self._night_end_of(booking_id))
         else:
             end = current.ends_at
@@ -762,11 +776,16 @@ class BookingService:
                "table_ids": tables, "booking_id": booking_id,
                "exclude_tables": list(current.table_ids)}
 
-        async def retable(conn: asyncpg.Connection) -> None:
+        # The tables given up go before the time changes and the new ones come after,
+        # so no step claims a table at a time the end state does not: a table kept
+        # is checked at the new time, a table given up never is.
+        async def untable(conn: asyncpg.Connection, _current: asyncpg.Record) -> None:
             await conn.execute(
                 "delete from backroom.booking_table where booking_id = $1"
                 " and table_id <> all($2::smallint[])", booking_id, tables,
             )
+
+        async def retable(conn: asyncpg.Connection) -> None:
             # Plain insert of the new tables only: ON CONFLICT DO NOTHING would
             # also swallow the exclusion constraint's refusal.
             await conn.execute(
@@ -779,7 +798,7 @@ class BookingService:
         return await self._change(
             actor, "move", booking_id, version,
             "starts_at = $2, ends_at = $3, party_size = $4", (start, end, party), op_id,
-            ctx=ctx, after=retable,
+            ctx=ctx, before=untable, after=retable,
         )
 
     async def amend(
@@ -823,6 +842,7 @@ class BookingService:
         assert night is not None  # the booking was just read
         start = end = None
         if starts_at is not None:
+            starts_at = to_utc(starts_at)
             if not night["starts_at"] <= starts_at < night["ends_at"]:
                 raise OutsideHours("That time is outside the night's hours" + await self._hours(
                     {"opens": night["starts_at"].isoformat(), "closes": night["ends_at"].isoformat()}))
@@ -830,7 +850,8 @@ class BookingService:
             if current.ends_at >= night["ends_at"]:
                 end = night["ends_at"]
             else:
-                end = min(starts_at + (current.ends_at - current.starts_at), night["ends_at"])
+                end = min(add_duration(starts_at, duration(current.starts_at, current.ends_at)),
+                          night["ends_at"])
         ctx = {"night_id": night["id"], "party": party_size or current.party_size,
                "starts_at": start or current.starts_at, "ends_at": end or current.ends_at,
                "table_ids": list(current.table_ids), "booking_id": booking_id,

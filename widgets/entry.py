@@ -8,13 +8,12 @@ No Textual here: the same readers serve every form and are easy to test.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
+from services import venue_time
+from services.errors import InvalidInput
 from widgets.display import local_time
-
-_CLOCK = re.compile(r"^\s*(\d{1,2})(?::?(\d{2}))?\s*$")
 
 
 def whole_number(text: str, *, least: int = 1, most: int | None = None) -> int:
@@ -35,24 +34,18 @@ def night_hours(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
 
 
 def clock_in_night(text: str, starts_at: datetime, ends_at: datetime, timezone: str) -> datetime:
-    """A local time typed as HH:MM (or HHMM, H:MM, HH), placed on the night it falls in.
+    """A local time typed as HH:MM (or HHMM, H:MM, HH), placed on the night it falls in (UTC).
 
     A night runs past midnight, so 01:30 is the next calendar day; the time
-    must fall from the opening up to (not at) the closing.
+    must fall from the opening up to (not at) the closing. On the night the
+    clocks go forward the skipped hour is refused; on the night they go back a
+    repeated time is the first one, and "01:30 GMT" (the zone's name for the
+    second) is the second. See services.venue_time.
     """
-    match = _CLOCK.match(text)
-    if match is None:
-        raise ValueError("a time like 23:30" if text.strip() else "needed")
-    hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    if hour > 23 or minute > 59:
-        raise ValueError("a time like 23:30")
-    zone = ZoneInfo(timezone)
-    first: date = starts_at.astimezone(zone).date()
-    for day in (first, first + timedelta(days=1)):
-        moment = datetime.combine(day, time(hour, minute), tzinfo=zone)
-        if starts_at <= moment < ends_at:
-            return moment
-    raise ValueError(f"outside tonight's hours {night_hours(starts_at, ends_at, timezone)}")
+    try:
+        return venue_time.clock_in_night(text, starts_at, ends_at, timezone)
+    except InvalidInput as err:
+        raise ValueError(str(err)) from None
 
 
 def money(text: str) -> Decimal:
