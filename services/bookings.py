@@ -291,6 +291,16 @@ class BookingService:
             return InvalidInput("Something typed is too long, or holds a control character.")
         if state == "23503" and "guest" in str(err):
             return NotFound("That guest is no longer on file: look them up again.")
+        if state == "BR014":
+            return HoldExpired("That hold has lapsed; hold the table again.")
+        if state in ("40001", "40P01"):
+            # A rival's change to the same table, guest or booking committed
+            # while this one ran (serialization failure or deadlock): nothing
+            # of this change was written.
+            return BookingError(
+                "Someone changed this table, booking or guest at the same moment; "
+                "nothing was saved. Try again."
+            )
         return BookingError(f"The database refused this: {err}")
 
     async def _local(self, moment: datetime) -> datetime:
