@@ -4,9 +4,10 @@ message or as alternatives to choose from, and a change that needs a fresh
 authenticator code asks for it.
 
 A refusal means nothing was written, so the next try is a new intent with a
-new operation id. When the outcome is unknown (the connection dropped before
-the answer came back) the operation id is kept: trying again from the same
-dialog cannot make the change twice.
+new operation id. When the connection failed on the way (the service then
+found out whether the change was made, or could not: `Interrupted`), or
+anything else went wrong, the operation id is kept: trying again from the
+same dialog cannot make the change twice.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from screens.alternatives import AlternativesDialog
 from screens.ask import CodeDialog, Dialog
 from screens.live import LiveScreen
 from screens.table_actions import Intent, Write
-from services.db import Actor, DatabaseError
-from services.errors import BookingError, PartyDoesNotFit, StaleBooking, StepUpRequired, TableTaken
+from services.db import Actor, DatabaseError, connection_lost
+from services.errors import (
+    BookingError,
+    Interrupted,
+    PartyDoesNotFit,
+    StaleBooking,
+    StepUpRequired,
+    TableTaken,
+)
 
 if TYPE_CHECKING:
     from services.bookings import BookingService
@@ -92,6 +100,11 @@ class WritingScreen(LiveScreen):
                 return
             try:
                 result = await write.call(write.intent.op_id)
+            except Interrupted as err:
+                # Not a refusal: keep the operation id, so another try cannot do it twice.
+                self._failed(f"Could not {write.what}: {err}", dialog,
+                             again=" Enter tries again." if dialog is not None else "")
+                return
             except BookingError as err:
                 # Refused: nothing was written, so another try is a new intent.
                 write.intent.renew()
@@ -168,8 +181,14 @@ class WritingScreen(LiveScreen):
             self.run_worker(self.after_write(None), group="after", exit_on_error=False)
 
 
+UNANSWERED = ("the database did not answer, so we cannot tell whether this was saved. "
+              "Try again: it will not be done twice.")
+
+
 def failure_words(err: Exception) -> str:
-    if isinstance(err, OSError | ConnectionError | TimeoutError) and not isinstance(
-            err, DatabaseError):
-        return "the database did not answer. Nothing is lost."
+    """A failure that is not a refusal, in staff words: never the driver's own."""
+    if isinstance(err, DatabaseError):
+        return str(err)
+    if connection_lost(err):
+        return UNANSWERED
     return str(err) or type(err).__name__

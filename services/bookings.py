@@ -23,16 +23,27 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.db import Actor, Database, DatabaseError
+from services.db import (
+    Actor,
+    ConnectionLost,
+    Database,
+    DatabaseError,
+    abandon,
+    act_as,
+    connection_lost,
+)
 from services.errors import (
     Alternative,
     BookingError,
     GuestTableLimit,
     HoldExpired,
     IllegalTransition,
+    Interrupted,
     InvalidInput,
     NotAllowed,
     NotFound,
+    NotSaved,
+    OutcomeUnknown,
     OutsideHours,
     PartyDoesNotFit,
     StaleBooking,
@@ -58,6 +69,7 @@ from services.venue_time import add_duration, duration, to_utc
 _ONE_BOOKING = BOOKING_SELECT + " where b.id = $1 group by b.id, g.id"
 _SLOT = timedelta(minutes=30)
 WALK_IN_MINIMUM = timedelta(minutes=60)
+SETTLE_TRIES = 2  # fresh connections tried to learn what became of a lost operation
 # Changing a booking where it is takes the same right as moving it: managers and admins.
 AMEND_RIGHT = "move"
 
@@ -226,6 +238,12 @@ class BookingService:
                     op_id, json.dumps(result),
                 )
                 return result
+        except ConnectionLost as lost:
+            # Not a refusal: find out what happened before saying anything.
+            settled = await self._settle(actor, kind, op_id, lost)
+            if isinstance(settled, Interrupted):
+                raise settled from lost
+            return settled
         except asyncpg.PostgresError as err:
             refusal = await self._explain(err, context or {})
             await self._record_refusal(actor, kind, entity, entity_id, op_id, refusal)
@@ -233,6 +251,46 @@ class BookingService:
         except BookingError as refusal:
             await self._record_refusal(actor, kind, entity, entity_id, op_id, refusal)
             raise
+
+    async def _settle(self, actor: Actor, kind: str, op_id: str,
+                      lost: ConnectionLost) -> dict[str, Any] | Interrupted:
+        """What became of an operation whose connection failed: its stored result if it
+        committed, else NotSaved, or OutcomeUnknown when the database cannot tell us."""
+        not_saved = NotSaved(
+            "The database stopped answering before this was saved, so nothing was written. "
+            "Try again.", op_id=op_id)
+        if not lost.maybe_committed:
+            return not_saved  # COMMIT was never sent
+        for _ in range(SETTLE_TRIES):
+            try:
+                conn = await self._db.direct()
+            except DatabaseError:
+                continue
+            try:
+                # The operation row commits with the change, so its absence means
+                # nothing was written, once the old server process has surely ended.
+                if lost.backend is None or not await self._db.ended(conn, lost.backend):
+                    break
+                async with conn.transaction(readonly=True):
+                    await act_as(conn, actor)
+                    row = await conn.fetchrow(
+                        "select kind, result from backroom.operation where op_id = $1", op_id)
+            except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError,
+                    asyncpg.InternalClientError) as err:
+                if connection_lost(err):
+                    continue
+                break
+            finally:
+                abandon(conn)
+            if row is None:
+                return not_saved
+            if row["kind"] == kind and row["result"] is not None:
+                stored: dict[str, Any] = json.loads(row["result"])
+                return stored
+            break
+        return OutcomeUnknown(
+            "We could not tell whether this was saved: the database stopped answering. "
+            "Try again: it will not be done twice.", op_id=op_id)
 
     async def _record_refusal(self, actor: Actor, kind: str, entity: str, entity_id: int | None,
                               op_id: str, refusal: BookingError) -> None:
@@ -242,7 +300,7 @@ class BookingService:
                     "select backroom.log_refusal($1, $2, $3, $4, $5)",
                     kind, entity, entity_id, op_id, json.dumps(refusal.details(), default=str),
                 )
-        except (asyncpg.PostgresError, OSError):
+        except (asyncpg.PostgresError, OSError, TimeoutError, DatabaseError):
             # The refusal itself is what the user must see; a lost audit
             # row of it must not hide it.
             pass

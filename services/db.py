@@ -4,14 +4,21 @@ transaction every console operation runs in.
 Every transaction the console makes runs as the `backroom_console` role
 (`SET LOCAL ROLE`), so Row Level Security applies even when the login role in
 DATABASE_URL owns the tables.
+
+No wait is without a bound: every command has a timeout (`command_timeout`),
+so do acquiring and releasing a pooled connection, and TCP connections probe
+a silent peer (SO_KEEPALIVE on the client's socket). A connection that fails
+or stops answering in a transaction is terminated, never awaited, and the
+transaction ends in `ConnectionLost`, which says whether COMMIT had been sent:
+only then can the transaction have committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +48,63 @@ class SchemaMissing(DatabaseError):
 
 class PoolerNotSupported(DatabaseError):
     pass
+
+
+COMMAND_TIMEOUT = 5.0  # seconds a console's command may take before its connection is given up
+DIRECT_COMMAND_TIMEOUT = 60.0  # direct connections (migrations, the command line)
+ACQUIRE_TIMEOUT = 5.0
+RELEASE_TIMEOUT = 2.0
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The server process a transaction ran in: `pid` and when it started, which
+    together name it even after the pid is reused."""
+
+    pid: int
+    started: Any
+
+
+class ConnectionLost(DatabaseError):
+    """The connection failed during a transaction, or stopped answering. When
+    `maybe_committed` is false COMMIT was never sent, so nothing was written;
+    when true it may have committed, and only asking the database can tell."""
+
+    def __init__(self, message: str, *, maybe_committed: bool, backend: Backend | None) -> None:
+        super().__init__(message)
+        self.maybe_committed = maybe_committed
+        self.backend = backend
+
+
+# SQLSTATE classes that mean the connection or the server failed, not a rule:
+# connection exception, operator intervention (terminated, shut down, cancelled),
+# system error, internal error.
+_LOST_CLASSES = frozenset({"08", "57", "58", "XX"})
+
+
+def connection_lost(err: BaseException) -> bool:
+    """Whether `err` means the connection failed (the answer may be lost), as opposed
+    to the server refusing the command on a connection that still works."""
+    if isinstance(err, asyncpg.PostgresError):
+        return str(getattr(err, "sqlstate", "") or "")[:2] in _LOST_CLASSES
+    return isinstance(err, OSError | TimeoutError | ConnectionError | asyncpg.InterfaceError
+                      | asyncpg.InternalClientError)
+
+
+def keep_alive(conn: asyncpg.Connection) -> None:
+    """Turn on TCP keepalives on a connection's socket (unix sockets need none)."""
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+                        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+                        ("TCP_USER_TIMEOUT", 1000 * KEEPALIVE_IDLE * 2)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 @dataclass(frozen=True)
@@ -182,15 +246,50 @@ def explain(err: BaseException, dsn: str) -> DatabaseError:
     return DatabaseError(f"Could not connect to Postgres at {target}: {err!r}")
 
 
-async def connect(dsn: str, *, timeout: float = 10, **kwargs: Any) -> asyncpg.Connection:
-    """One direct connection, with failures explained."""
+async def connect(dsn: str, *, timeout: float = 10,
+                  command_timeout: float = DIRECT_COMMAND_TIMEOUT,
+                  **kwargs: Any) -> asyncpg.Connection:
+    """One direct connection, with failures explained; every command on it has a bound."""
     reason = transaction_pooler_reason(dsn)
     if reason:
         raise PoolerNotSupported(reason)
     try:
-        return await asyncpg.connect(dsn, timeout=timeout, **kwargs)
+        conn = await asyncpg.connect(dsn, timeout=timeout, command_timeout=command_timeout,
+                                     **kwargs)
     except Exception as err:
         raise explain(err, dsn) from err
+    keep_alive(conn)
+    return conn
+
+
+async def _tune(conn: asyncpg.Connection) -> None:
+    keep_alive(conn)
+
+
+def abandon(conn: asyncpg.Connection) -> None:
+    """Drop a connection without waiting for it (its server process ends when it
+    notices, or when it is terminated)."""
+    with suppress(Exception):
+        conn.terminate()
+
+
+async def act_as(conn: asyncpg.Connection, actor: Actor, *, operation: str | None = None,
+                 op_id: str | None = None) -> Any:
+    """In a transaction on `conn`: become the console role, acting for `actor`; returns
+    when the connection's server process started (see `Backend`)."""
+    # One round trip; set_config('role', ..., true) is SET LOCAL ROLE.
+    return await conn.fetchval(
+        "select (select backend_start from pg_catalog.pg_stat_activity"
+        "         where pid = pg_catalog.pg_backend_pid()),"
+        " set_config('role', $1, true),"
+        " set_config('backroom.staff_id', $2, true),"
+        " set_config('backroom.op', $3, true),"
+        " set_config('backroom.op_id', $4, true)",
+        CONSOLE_ROLE,
+        "" if actor.staff_id is None else str(actor.staff_id),
+        operation or "",
+        op_id or "",
+    )
 
 
 @dataclass(frozen=True)
@@ -205,11 +304,13 @@ class Actor:
 class Database:
     """A pool of connections to one Postgres database."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 5) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 5,
+                 command_timeout: float = COMMAND_TIMEOUT) -> None:
         self.dsn = dsn
         self.target = describe(dsn)
         self._min = min_size
         self._max = max_size
+        self.command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -218,7 +319,8 @@ class Database:
             raise PoolerNotSupported(reason)
         try:
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=self._min, max_size=self._max, timeout=10
+                self.dsn, min_size=self._min, max_size=self._max, timeout=10,
+                command_timeout=self.command_timeout, init=_tune,
             )
         except Exception as err:
             raise explain(err, self.dsn) from err
@@ -239,7 +341,31 @@ class Database:
 
     async def listener_connection(self) -> asyncpg.Connection:
         """A dedicated connection, outside the pool, for LISTEN."""
-        return await connect(self.dsn)
+        return await connect(self.dsn, command_timeout=self.command_timeout)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        try:
+            return cast(asyncpg.Connection, await self.pool.acquire(timeout=ACQUIRE_TIMEOUT))
+        except asyncpg.PostgresError as err:
+            if connection_lost(err):
+                raise explain(OSError(str(err)), self.dsn) from err
+            raise
+        except (OSError, TimeoutError) as err:
+            raise explain(err, self.dsn) from err
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        """Back to the pool within a bound, else abandoned."""
+        try:
+            await asyncio.wait_for(self.pool.release(cast(Any, conn), timeout=RELEASE_TIMEOUT),
+                                   RELEASE_TIMEOUT + 0.5)
+        except (Exception, asyncio.CancelledError):
+            abandon(conn)
+            raise
+
+    async def direct(self) -> asyncpg.Connection:
+        """A fresh connection outside the pool (whose connections may all be frozen)."""
+        return await connect(self.dsn, timeout=self.command_timeout,
+                             command_timeout=self.command_timeout)
 
     @asynccontextmanager
     async def transaction(
@@ -253,17 +379,78 @@ class Database:
     ) -> AsyncIterator[asyncpg.Connection]:
         """A transaction as the console role, tagged with who and what for the audit."""
         actor = actor or Actor()
-        async with self.pool.acquire() as conn:
-            async with conn.transaction(isolation=isolation, readonly=readonly):
-                # One round trip; set_config('role', ..., true) is SET LOCAL ROLE.
-                await conn.execute(
-                    "select set_config('role', $1, true),"
-                    " set_config('backroom.staff_id', $2, true),"
-                    " set_config('backroom.op', $3, true),"
-                    " set_config('backroom.op_id', $4, true)",
-                    CONSOLE_ROLE,
-                    "" if actor.staff_id is None else str(actor.staff_id),
-                    operation or "",
-                    op_id or "",
-                )
-                yield cast(asyncpg.Connection, conn)
+        conn = await self._acquire()
+        tx = conn.transaction(isolation=isolation, readonly=readonly)
+        backend: Backend | None = None
+        committing = False
+        try:
+            await tx.start()
+            started = await act_as(conn, actor, operation=operation, op_id=op_id)
+            backend = Backend(conn.get_server_pid(), started)
+            yield cast(asyncpg.Connection, conn)
+            committing = True
+            await tx.commit()
+        except BaseException as err:
+            if committing and not isinstance(err, asyncpg.PostgresError | DatabaseError):
+                lost = True  # no answer to COMMIT: the connection cannot be trusted
+            else:
+                lost = connection_lost(err)
+            if lost or isinstance(err, asyncio.CancelledError):
+                abandon(conn)
+            elif not committing:
+                try:
+                    await tx.rollback()
+                except (Exception, asyncio.CancelledError):
+                    abandon(conn)
+            await self._release_quietly(conn)
+            if lost and not isinstance(err, asyncio.CancelledError):
+                raise ConnectionLost(
+                    "The database stopped answering before this was done, so we cannot tell "
+                    "whether it was saved." if committing else
+                    "The database stopped answering before this was done, so nothing was saved.",
+                    maybe_committed=committing, backend=backend) from err
+            raise
+        await self._release_quietly(conn)
+
+    async def _release_quietly(self, conn: asyncpg.Connection) -> None:
+        with suppress(Exception):
+            await self._release(conn)
+
+    async def ended(self, conn: asyncpg.Connection, backend: Backend) -> bool:
+        """Whether `backend` has certainly ended, asked on `conn` (another connection as
+        the same login, before any SET ROLE): if it still runs it is terminated, and
+        waited for within the command bound. False if that is not allowed or not done."""
+        if await self._gone(conn, backend):
+            return True
+        wait_ms = int(max(0.5, self.command_timeout - 1) * 1000)
+        try:
+            with _no_warnings(conn):
+                await conn.fetchval("select pg_catalog.pg_terminate_backend($1, $2)",
+                                    backend.pid, wait_ms)
+        except asyncpg.InsufficientPrivilegeError:
+            return False
+        return await self._gone(conn, backend)
+
+    @staticmethod
+    async def _gone(conn: asyncpg.Connection, backend: Backend) -> bool:
+        rows = await conn.fetch(
+            "select backend_start from pg_catalog.pg_stat_activity where pid = $1", backend.pid)
+        if not rows:
+            return True
+        # A start time that is not the one noted is another process with the pid reused;
+        # one this login may not see (null) could be either.
+        started = rows[0]["backend_start"]
+        return started is not None and backend.started is not None and started != backend.started
+
+
+@contextmanager
+def _no_warnings(conn: asyncpg.Connection) -> Iterator[None]:
+    """pg_terminate_backend warns when it gives up waiting; that answer is read, not logged."""
+    def ignore(_conn: Any, _message: Any) -> None:
+        return None
+
+    conn.add_log_listener(ignore)
+    try:
+        yield
+    finally:
+        conn.remove_log_listener(ignore)

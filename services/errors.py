@@ -20,6 +20,30 @@ class BookingError(Exception):
         return {"code": self.code, "message": str(self)}
 
 
+class Interrupted(BookingError):
+    """Not a refusal: the connection to the database failed while the change was
+    made. The operation id is kept, so trying again cannot do it twice."""
+
+    code = "interrupted"
+
+    def __init__(self, message: str, *, op_id: str) -> None:
+        super().__init__(message)
+        self.op_id = op_id
+
+
+class NotSaved(Interrupted):
+    """The connection failed and the database says the change was not made."""
+
+    code = "not_saved"
+
+
+class OutcomeUnknown(Interrupted):
+    """The connection failed after the change was sent, and the database could not
+    be asked whether it was made."""
+
+    code = "unknown"
+
+
 class NotAllowed(BookingError):
     code = "not_allowed"
 
