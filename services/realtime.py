@@ -29,7 +29,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -354,11 +354,7 @@ class ChangeFeed:
                     lost.set()
 
             try:
-                await asyncio.wait_for(self._transport.open(self._deliver, on_lost), self._open_timeout)
-                await self._ping()
-                if self._stopping:
-                    break
-                await asyncio.wait_for(self._resync(), self._resync_timeout)
+                await self._offline_on_time(self._connect_and_resync(on_lost))
             except Exception as err:
                 await self._close_transport()
                 if self._stopping:
@@ -384,6 +380,32 @@ class ChangeFeed:
             await self._retry_later(attempt, self._lost_reason, close_first=True)
         await self._close_transport()
         self._set_status(FeedStatus(FeedState.OFFLINE))
+
+    async def _connect_and_resync(self, on_lost: Callable[[str], None]) -> None:
+        await asyncio.wait_for(self._transport.open(self._deliver, on_lost), self._open_timeout)
+        await self._ping()
+        if self._stopping:
+            return
+        await asyncio.wait_for(self._resync(), self._resync_timeout)
+
+    async def _offline_on_time(self, attempt: Awaitable[None]) -> None:
+        """Await a (re)connection attempt, turning Offline on time if the outage
+        outlasts `offline_after` while the attempt is still under way."""
+        task = asyncio.ensure_future(attempt)
+        try:
+            while True:
+                wait = None
+                if self.status.state is FeedState.RECONNECTING and self._down_since is not None:
+                    wait = max(0.0, self._down_since + self._offline_after - time.monotonic())
+                done, _ = await asyncio.wait({task}, timeout=wait)
+                if done:
+                    return task.result()
+                if self._outage_state() is not self.status.state:
+                    self._set_status(replace(self.status, state=self._outage_state(),
+                                              since=time.monotonic()))
+        finally:
+            if not task.done():
+                task.cancel()
 
     def _outage_state(self) -> FeedState:
         down = self._down_since

@@ -26,8 +26,16 @@ from services.db import Database
 from services.embedded import EmbeddedPostgres, ServerInfo
 from services.floor import FloorService
 from services.models import FloorSnapshot
-from services.realtime import Change, ChangeFeed, FeedState, FeedStatus, ListenTransport
+from services.realtime import (
+    LISTEN_APPLICATION,
+    Change,
+    ChangeFeed,
+    FeedState,
+    FeedStatus,
+    ListenTransport,
+)
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
+from tests.faults import SilentProxy
 from tests.integration.test_realtime import until
 
 DATABASE = "backroom"
@@ -104,6 +112,7 @@ class FloorConsole:
                                on_status=lambda s: self.statuses.append((time.monotonic(), s)),
                                resync=self._resync, backoff_base=0.1, backoff_cap=1.0)
         self.task: asyncio.Task[None] | None = None
+        self.before_resync: Callable[[], None] | None = None
 
     async def _connect(self) -> asyncpg.Connection:
         if self.gate is not None:
@@ -111,6 +120,8 @@ class FloorConsole:
         return await self.db.listener_connection()
 
     async def _resync(self) -> None:
+        if self.before_resync is not None:
+            self.before_resync()
         night = await self.floor.tonight()
         assert night is not None
         self.snapshot = await self.floor.snapshot(night.id)
@@ -193,68 +204,6 @@ async def test_postgres_stopped_and_started_again(server: OwnServer) -> None:
         await console.stop()
 
 
-class SilentProxy:
-    """TCP on loopback that can stop forwarding without closing anything: bytes
-    are held, no FIN, no RST, as with a hung network path."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.flowing = asyncio.Event()
-        self.flowing.set()
-        self.links = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    def hang(self) -> None:
-        self.flowing.clear()
-
-    def resume(self) -> None:
-        self.flowing.set()
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._writers.append(writer)
-        try:
-            await self.flowing.wait()  # a silent path does not connect onwards either
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-            self._writers.append(up_writer)
-            self.links += 1
-            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
-        except OSError:
-            writer.close()
-        finally:
-            self._tasks.discard(task)
-
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                await self.flowing.wait()
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            await self.flowing.wait()  # not even a FIN while hung
-            writer.close()
-
-    async def close(self) -> None:
-        self.resume()
-        if self._server is not None:
-            self._server.close()
-        for writer in self._writers:
-            writer.close()  # every pump then ends by itself
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=2)
-
-
 class TimedPings(ListenTransport):
     """The real transport, noting when each ping was answered."""
 
@@ -301,6 +250,36 @@ async def test_a_silent_hang_is_noticed_within_five_seconds_and_recovered(server
         assert console.feed.reconnects == 1
         later, _ = await change_a_booking(server.owner_dsn)
         await until(lambda: any(c.id == later for c in console.changes))
+    finally:
+        await console.stop()
+        await proxy.close()
+
+
+OFFLINE_AFTER = 10.0  # the feed's default: an outage this long reads Offline
+
+
+async def test_a_freeze_in_the_middle_of_a_resync_still_turns_offline_on_time(
+        server: OwnServer) -> None:
+    proxy = SilentProxy(server.info.port)
+    port = await proxy.start()
+    console = await FloorConsole(server.tcp_dsn(port)).start()
+    try:
+        console.before_resync = proxy.hang  # the next resync meets a silent path
+        admin = await asyncpg.connect(server.owner_dsn)
+        try:
+            await admin.execute("select pg_terminate_backend(pid) from pg_stat_activity"
+                                " where application_name = $1", LISTEN_APPLICATION)
+        finally:
+            await admin.close()
+        lost_at = time.monotonic()
+        await until(lambda: console.reported(FeedState.OFFLINE, lost_at) is not None,
+                    timeout=OFFLINE_AFTER + 5)
+        offline_at = console.reported(FeedState.OFFLINE, lost_at)
+        assert offline_at is not None and offline_at - lost_at <= OFFLINE_AFTER + 1.5
+
+        console.before_resync = None
+        proxy.resume()
+        await until(lambda: console.live, timeout=20)
     finally:
         await console.stop()
         await proxy.close()
