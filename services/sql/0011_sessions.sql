@@ -210,6 +210,18 @@ begin
 end
 $$;
 
+-- Attempts are counted after the lock on the address is taken; a snapshot taken
+-- before it (repeatable read, serializable) would miss a rival's failure.
+create function backroom_private.require_read_committed() returns void
+language plpgsql stable set search_path = pg_catalog, pg_temp as $$
+begin
+    if current_setting('transaction_isolation') <> 'read committed' then
+        raise exception 'sign-in and codes are checked at read committed only'
+            using errcode = '25001';
+    end if;
+end
+$$;
+
 create function backroom.sign_in(p_email text, p_password text, p_code text)
 returns table (outcome text, token text, staff_id int, display_name text, role text,
                must_reenrol boolean, used_recovery boolean, wait_seconds int,
@@ -227,6 +239,7 @@ declare
     new_token text;
     derived bytea;
 begin
+    perform backroom_private.require_read_committed();
     -- One attempt at a time per address, so forty at once are counted one by one.
     perform pg_advisory_xact_lock(hashtextextended('backroom.sign_in:' || encode(hashed, 'hex'), 0));
     select * into member from backroom.staff s where s.email = lower(btrim(coalesce(p_email, '')));
@@ -300,6 +313,7 @@ begin
     if sess.token_hash is null then
         raise exception 'no staff member is signed in on this connection' using errcode = '42501';
     end if;
+    perform backroom_private.require_read_committed();
     select * into member from backroom.staff s where s.id = sess.staff_id;
     hashed := backroom_private.email_hash(member.email);
     perform pg_advisory_xact_lock(hashtextextended('backroom.sign_in:' || encode(hashed, 'hex'), 0));

@@ -321,3 +321,15 @@ async def test_only_a_token_signed_with_the_projects_secret_is_believed(admin: a
 async def test_the_console_cannot_store_a_jwt_secret(console: asyncpg.Connection) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await console.execute("select backroom_meta.set_supabase_jwt_secret($1)", os.urandom(32))
+
+
+@pytest.mark.parametrize("level", ["repeatable read", "serializable"])
+async def test_attempts_are_counted_only_at_read_committed(
+    admin: asyncpg.Connection, console: asyncpg.Connection, level: str
+) -> None:
+    """A snapshot older than the lock on the address would miss a rival's failures."""
+    kim = await enrol(admin, "kim@backroom.test")
+    async with console.transaction(isolation=level.replace(" ", "_")):  # type: ignore[arg-type]
+        with pytest.raises(asyncpg.ActiveSQLTransactionError):
+            await sign_in(console, kim.email, "wrong guess", "123456")
+    assert await admin.fetchval("select count(*) from backroom_private.attempt") == 0
