@@ -66,7 +66,7 @@ async def _current(db: Database, identity: IdentityService, email: str) -> str |
 
 async def _secret(db: Database, email: str) -> tuple[bytes, int] | None:
     """The account's sealed TOTP secret and the last time step it signed in with."""
-    async with db.pool.acquire() as conn:
+    async with db.connection() as conn:
         row = await conn.fetchrow(
             "select totp_secret, totp_last_step from backroom.staff where email = $1", email)
     if row is None or row["totp_secret"] is None:

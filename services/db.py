@@ -362,6 +362,20 @@ class Database:
             abandon(conn)
             raise
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection as it logged in (no role taken), acquired and given back within
+        bounds: health probes, and the owner's own work."""
+        conn = await self._acquire()
+        try:
+            yield conn
+        except BaseException as err:
+            if connection_lost(err) or isinstance(err, asyncio.CancelledError | TimeoutError):
+                abandon(conn)
+            raise
+        finally:
+            await self._release_quietly(conn)
+
     async def direct(self) -> asyncpg.Connection:
         """A fresh connection outside the pool (whose connections may all be frozen)."""
         return await connect(self.dsn, timeout=self.command_timeout,

@@ -171,7 +171,7 @@ def _why(err: Exception, dsn: str, timeout: float, what: str = "Postgres") -> st
 async def _schema_problem(db: Database) -> str | None:
     from services.provision import schema_problem
 
-    async with db.pool.acquire() as conn:
+    async with db.connection() as conn:
         return await schema_problem(cast(asyncpg.Connection, conn), str(db.target))
 
 
@@ -181,7 +181,7 @@ async def _reading(db: Database, as_console: bool) -> AsyncIterator[asyncpg.Conn
         async with db.transaction(readonly=True) as conn:
             yield conn
     else:
-        async with db.pool.acquire() as pooled, pooled.transaction(readonly=True):
+        async with db.connection() as pooled, pooled.transaction(readonly=True):
             yield cast(asyncpg.Connection, pooled)
 
 
@@ -244,7 +244,7 @@ async def _probe(db: Database, rounds: int, timeout: float) -> LatencyFigures:
     stats = LatencyStats()
     try:
         await listener.add_listener(PROBE_CHANNEL, heard)
-        async with db.pool.acquire() as conn:
+        async with db.connection() as conn:
             for n in range(rounds):
                 async with asyncio.timeout(timeout):
                     start = time.perf_counter()

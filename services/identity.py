@@ -232,7 +232,7 @@ class IdentityService:
                              "may manage staff accounts.")
         try:
             if actor is None:
-                async with self._owner.pool.acquire() as owner, owner.transaction():
+                async with self._owner.connection() as owner, owner.transaction():
                     await owner.execute(sql, *args)
             else:
                 async with self._db.transaction(actor, operation="manage_staff") as conn:
