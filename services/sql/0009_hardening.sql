@@ -548,7 +548,8 @@ grant execute on function backroom.unlock_staff(text) to backroom_console;
 -- pg_temp last, everywhere: otherwise a caller's temporary objects come first
 -- and a definer function runs them with its owner's rights.
 
-do $$
+create function backroom_meta.put_pg_temp_last() returns void
+language plpgsql set search_path = pg_catalog as $$
 declare
     f regprocedure;
 begin
@@ -556,8 +557,11 @@ begin
         select p.oid::regprocedure from pg_proc p
         where p.prosecdef and p.pronamespace in (select oid from pg_namespace
                                                  where nspname in ('backroom', 'backroom_meta'))
+          and not exists (select from unnest(p.proconfig) c where c like 'search_path=%pg_temp')
     loop
         execute format('alter function %s set search_path = pg_catalog, backroom, pg_temp', f);
     end loop;
 end
 $$;
+revoke all on function backroom_meta.put_pg_temp_last() from public;
+select backroom_meta.put_pg_temp_last();

@@ -21,6 +21,13 @@ create table backroom_meta.console_login (
 );
 revoke all on backroom_meta.console_login from public;
 
+-- 64 hex digits from two random UUIDs: 244 random bits, from the server's strong source.
+create function backroom_private.random_token() returns text
+language sql volatile set search_path = pg_catalog, pg_temp as $$
+    select encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())), 'hex')
+$$;
+revoke all on function backroom_private.random_token() from public;
+
 create function backroom_meta.ensure_console_login() returns text
 language plpgsql volatile set search_path = pg_catalog, backroom_private, pg_temp as $$
 declare
@@ -33,7 +40,7 @@ begin
     if known.rolname is not null and exists (select from pg_roles where rolname = known.rolname) then
         return known.rolname;
     end if;
-    password := encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())), 'hex');
+    password := backroom_private.random_token();
     -- A SCRAM verifier, so the password itself never appears in a statement.
     salted := backroom_private.pbkdf2_sha256(convert_to(password, 'UTF8'), salt, 4096);
     if not exists (select from pg_roles where rolname = wanted) then
@@ -56,18 +63,9 @@ select backroom_meta.ensure_console_login();
 
 create function backroom_meta.apply_console_rules() returns void
 language plpgsql set search_path = pg_catalog as $fn$
-declare
-    f regprocedure;
 begin
     -- pg_temp last on every definer, also on those enable_supabase() has just made.
-    for f in
-        select p.oid::regprocedure from pg_proc p
-        where p.prosecdef and p.pronamespace in (select oid from pg_namespace
-                                                 where nspname in ('backroom', 'backroom_meta'))
-          and not exists (select from unnest(p.proconfig) c where c like 'search_path=%pg_temp')
-    loop
-        execute format('alter function %s set search_path = pg_catalog, backroom, pg_temp', f);
-    end loop;
+    perform backroom_meta.put_pg_temp_last();
 
     -- It only tells the caller about itself.
     grant execute on function backroom.acting_as_owner() to backroom_console;

@@ -183,6 +183,26 @@ begin
 end
 $$;
 
+-- A new session for a staff member, until `p_expires`: its token, whose hash alone is kept.
+create function backroom_private.open_session(p_staff int, p_expires timestamptz) returns text
+language plpgsql volatile set search_path = pg_catalog, backroom_private, pg_temp as $$
+declare
+    new_token text := backroom_private.random_token();
+begin
+    insert into backroom_private.session (token_hash, staff_id, expires_at)
+    values (backroom_private.token_hash(new_token), p_staff, p_expires);
+    return new_token;
+end
+$$;
+
+-- The staff member's recovery codes, all new.
+create function backroom_private.replace_recovery_codes(p_staff int, p_hashes bytea[]) returns void
+language sql volatile set search_path = pg_catalog, backroom_private, pg_temp as $$
+    delete from backroom_private.recovery_code where staff_id = p_staff;
+    insert into backroom_private.recovery_code (staff_id, code_hash)
+    select p_staff, h from unnest(p_hashes) as h;
+$$;
+
 -- Locked, or throttled: the answer before any check is made, else null.
 create function backroom_private.refuse_early(p_email_hash bytea, p_cred backroom_private.credential,
                                               out outcome text, out wait_seconds int,
@@ -281,10 +301,8 @@ begin
     end if;
 
     perform backroom_private.record_attempt(hashed, member.id, 'sign_in', 'ok', reason, cred.count_failures_from);
-    new_token := encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())), 'hex');
-    insert into backroom_private.session (token_hash, staff_id, expires_at)
-    values (backroom_private.token_hash(new_token), member.id,
-            clock_timestamp() + make_interval(hours => rules.session_hours));
+    new_token := backroom_private.open_session(
+        member.id, clock_timestamp() + make_interval(hours => rules.session_hours));
     return query
         select 'ok'::text, new_token, member.id, member.display_name, member.role,
                (select c.must_reenrol from backroom_private.credential c where c.staff_id = member.id),
@@ -388,9 +406,7 @@ begin
             password_key = excluded.password_key, totp_secret = excluded.totp_secret,
             totp_last_step = 0, must_reenrol = false, locked_until = null,
             count_failures_from = clock_timestamp();
-    delete from backroom_private.recovery_code where staff_id = sid;
-    insert into backroom_private.recovery_code (staff_id, code_hash)
-    select sid, h from unnest(p_code_hashes) as h;
+    perform backroom_private.replace_recovery_codes(sid, p_code_hashes);
     update backroom_private.session set ended_at = clock_timestamp(), ended_why = 're-enrolled'
     where staff_id = sid and ended_at is null;
     insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)
@@ -416,9 +432,7 @@ begin
     if sid is null then
         raise exception 'no enrolled staff member %', p_email using errcode = 'P0002';
     end if;
-    delete from backroom_private.recovery_code where staff_id = sid;
-    insert into backroom_private.recovery_code (staff_id, code_hash)
-    select sid, h from unnest(p_code_hashes) as h;
+    perform backroom_private.replace_recovery_codes(sid, p_code_hashes);
     insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)
     values (backroom.current_staff_id(), 'totp_reset', 'staff', sid,
             jsonb_build_object('email', lower(btrim(p_email))));
@@ -451,13 +465,8 @@ on conflict (name) do nothing;
 -- password or code, for set-up tools and tests connected as the owner.
 create function backroom_meta.open_session(p_staff int, p_hours int default 16) returns text
 language plpgsql volatile set search_path = pg_catalog, backroom_private, pg_temp as $$
-declare
-    new_token text := encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())), 'hex');
 begin
-    insert into backroom_private.session (token_hash, staff_id, expires_at)
-    values (backroom_private.token_hash(new_token), p_staff,
-            clock_timestamp() + make_interval(hours => p_hours));
-    return new_token;
+    return backroom_private.open_session(p_staff, clock_timestamp() + make_interval(hours => p_hours));
 end
 $$;
 revoke all on function backroom_meta.open_session(int, int) from public;
@@ -522,11 +531,9 @@ begin
         return query select 'failed'::text, null::text, null::int, null::text, null::text;
         return;
     end if;
-    new_token := encode(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())), 'hex');
-    insert into backroom_private.session (token_hash, staff_id, expires_at)
-    values (backroom_private.token_hash(new_token), member.id,
-            least(to_timestamp((claims->>'exp')::numeric) + interval '16 hours',
-                  clock_timestamp() + make_interval(hours => (backroom_private.sign_in_rules()).session_hours)));
+    new_token := backroom_private.open_session(member.id,
+        least(to_timestamp((claims->>'exp')::numeric) + interval '16 hours',
+              clock_timestamp() + make_interval(hours => (backroom_private.sign_in_rules()).session_hours)));
     insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)
     values (member.id, 'sign_in', 'staff', member.id, jsonb_build_object('reason', 'supabase'));
     return query select 'ok'::text, new_token, member.id, member.display_name, member.role;
