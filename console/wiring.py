@@ -133,11 +133,17 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
 
     Given the owner's address, the console connects as its own login instead (migration 0010):
     nothing it does can reach the owner."""
-    from services.console_login import console_dsn
+    from services.console_login import login_of, with_login
 
-    db = Database(await console_dsn(dsn), max_size=pool_size)
+    db = Database(dsn, max_size=pool_size)
     await db.open()
     try:
+        async with db.connection() as conn:
+            login = await login_of(conn)
+        if login is not None:
+            await db.close()
+            db = Database(with_login(dsn, login), max_size=pool_size)
+            await db.open()
         identity = IdentityService(db, SecretBox(totp_key)) if totp_key and supabase is None else None
         services = Services(db=db, floor=FloorService(db, clock), bookings=BookingService(db, clock),
                             actor=actor or Actor(), identity=identity, clock=clock)

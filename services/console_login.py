@@ -15,7 +15,7 @@ import asyncpg
 
 from services.db import DatabaseError, connect
 
-__all__ = ["ConsoleLogin", "console_dsn", "login_of", "read_login", "with_login"]
+__all__ = ["ConsoleLogin", "login_of", "read_login", "with_login"]
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,3 @@ async def read_login(dsn: str) -> ConsoleLogin | None:
         return await login_of(conn)
     finally:
         await conn.close()
-
-
-async def console_dsn(dsn: str) -> str:
-    """The address a console uses: `dsn` itself, or the console login's when `dsn` is the owner's."""
-    login = await read_login(dsn)
-    return dsn if login is None else with_login(dsn, login)

@@ -8,7 +8,14 @@ import asyncpg
 import pytest
 
 from console.cli import main
-from services.console_login import console_dsn
+from services.console_login import read_login, with_login
+
+
+async def console_dsn(owner_dsn: str) -> str:
+    """The address a console given the owner's ends up using."""
+    login = await read_login(owner_dsn)
+    assert login is not None
+    return with_login(owner_dsn, login)
 
 
 @pytest.fixture
@@ -95,3 +102,11 @@ def test_console_url_needs_the_owner(dsn: str, capsys: pytest.CaptureFixture[str
     console_url = asyncio.run(console_dsn(dsn))
     assert main(["db", "console-url", "--database-url", console_url]) == 2
     assert "owner" in capsys.readouterr().err
+
+
+async def test_the_consoles_services_given_the_owners_address_run_as_the_login(services: object) -> None:
+    from console.wiring import Services
+
+    assert isinstance(services, Services)
+    async with services.db.connection() as conn:
+        assert (await conn.fetchval("select current_user")).endswith("_login")
