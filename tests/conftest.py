@@ -26,6 +26,7 @@ from console.wiring import Services, open_services
 from services import migrations, seed, staff
 from services.db import Database
 from services.embedded import EmbeddedPostgres
+from services.models import Night
 
 SAMPLE_NIGHT = date(2026, 11, 20)
 FIXED_NOW = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 23:30 in London (GMT in November)
@@ -154,3 +155,11 @@ async def services(dsn: str) -> AsyncIterator[Services]:
     opened.actor = await staff.find_by_email(opened.db, seed.DEMO_MANAGER)
     yield opened
     await opened.db.close()
+
+
+@pytest.fixture
+async def night(services: Services) -> Night:
+    """The sample night the services' fixed clock is in."""
+    found = await services.floor.tonight()
+    assert found is not None and found.date == SAMPLE_NIGHT
+    return found

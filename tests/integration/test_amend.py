@@ -45,13 +45,6 @@ async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
 
 
 @pytest.fixture
-async def night(services: Services) -> Night:
-    found = await services.floor.tonight()
-    assert found is not None and str(found.date) == "2026-11-20"
-    return found
-
-
-@pytest.fixture
 def bookings(services: Services) -> BookingService:
     return BookingService(services.db, services.clock)
 

@@ -40,13 +40,6 @@ async def consoles(dsn: str, services: Services) -> AsyncIterator[list[BookingSe
     await asyncio.gather(*(db.close() for db in dbs))
 
 
-@pytest.fixture
-async def night(services: Services) -> Night:
-    found = await services.floor.tonight()
-    assert found is not None
-    return found
-
-
 async def test_fifty_consoles_book_one_table_one_wins(
     consoles: list[BookingService], crowd: list[Actor], night: Night, admin: asyncpg.Connection
 ) -> None:

@@ -80,13 +80,6 @@ class ServiceConsole:
 
 
 @pytest.fixture
-async def night(services: Services) -> Night:
-    found = await services.floor.tonight()
-    assert found is not None
-    return found
-
-
-@pytest.fixture
 async def watching(dsn: str, night: Night) -> AsyncIterator[list[ServiceConsole]]:
     consoles = [ServiceConsole(dsn, night.id) for _ in range(CONSOLES)]
     await asyncio.gather(*(c.start() for c in consoles))

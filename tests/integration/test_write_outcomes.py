@@ -61,13 +61,6 @@ async def proxied(dsn: str, admin: asyncpg.Connection) -> AsyncIterator[Proxied]
 
 
 @pytest.fixture
-async def night(services: Services) -> Night:
-    found = await services.floor.tonight()
-    assert found is not None
-    return found
-
-
-@pytest.fixture
 async def slow_commit(proxied: Proxied, admin: asyncpg.Connection, dsn: str,
                       ) -> AsyncIterator[None]:
     """The proxied login's COMMIT waits, after its commit record is written, for a

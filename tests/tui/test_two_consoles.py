@@ -199,13 +199,6 @@ def tile_problems(seat: Seat, expected: dict[int, TableState]) -> list[str]:
 
 
 @pytest.fixture
-async def night(services: Services) -> Night:
-    found = await services.floor.tonight()
-    assert found is not None
-    return found
-
-
-@pytest.fixture
 async def staff_accounts(admin: asyncpg.Connection) -> list[Actor]:
     """An admin for the second console and the burst's managers (as in the integration test);
     nothing lapses while a test runs."""
