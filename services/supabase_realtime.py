@@ -163,11 +163,11 @@ class PhoenixSocket:
     async def close(self) -> None:
         self._closing = True
         ws, self._ws = self._ws, None
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-            self._reader = None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            # wait() neither raises the reader's own end nor swallows a cancel of this task.
+            await asyncio.wait([reader], timeout=1.0)
         if ws is not None:
             try:
                 await asyncio.wait_for(ws.close(), 1.0)

@@ -19,7 +19,7 @@ from services.db import Actor
 from services.presence import PresenceEntry
 from services.realtime import Change, ChangeFeed, FeedState, FeedStatus
 from services.supabase_config import SupabaseConfig
-from services.supabase_realtime import SupabasePresence, SupabaseTransport
+from services.supabase_realtime import PhoenixSocket, SupabasePresence, SupabaseTransport, socket_url
 from tests.supabase.conftest import API_KEY, SupabaseDb
 from tests.supabase.standins import RealtimeStandIn
 
@@ -246,6 +246,18 @@ async def test_a_console_that_dies_drops_out(config: SupabaseConfig, realtime: R
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await until(lambda: not a.others(), timeout=2.0)
+
+
+async def test_a_close_that_is_itself_cancelled_stays_cancelled(config: SupabaseConfig,
+                                                               realtime: RealtimeStandIn) -> None:
+    socket = PhoenixSocket(socket_url(config), on_message=lambda _m: None, on_closed=lambda _r: None)
+    await socket.connect(1.0)
+    closing = asyncio.create_task(socket.close())
+    await asyncio.sleep(0)  # close() is now waiting for its reader to end
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(closing, 2.0)
+    assert not socket.is_open
 
 
 async def test_presence_survives_a_server_restart_of_sockets(config: SupabaseConfig,
