@@ -419,7 +419,7 @@ async def open_console(dsn: str, email: str) -> Services:
     from services import staff
 
     services = await open_services(dsn, clock=fixed_clock)
-    services.actor = await staff.find_by_email(services.db, email)
+    services.actor = await staff.owner_session(dsn, email)
     return services
 
 

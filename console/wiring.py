@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from services.bookings import BookingService
 from services.db import Actor, Database
 from services.floor import FloorService, utc_now
-from services.identity import IdentityService, SecretBox
+from services.identity import IdentityService
 from services.presence import PostgresPresence, Presence, PresenceEntry
 from services.realtime import ListenTransport, Transport
 from services.reports import ReportService
@@ -126,10 +126,11 @@ async def supabase_ready(db: Database) -> bool:
 
 async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
                         pool_size: int = 5, actor: Actor | None = None,
-                        totp_key: str | None = None, supabase: SupabaseConfig | None = None,
+                        own_accounts: bool = False, supabase: SupabaseConfig | None = None,
                         store: SecretStore | None = None) -> Services:
     """The console's services on `dsn`: with `supabase`, signing in through that project's
-    Auth and following its Realtime; else with `totp_key`, the console's own accounts.
+    Auth and following its Realtime; else with `own_accounts`, the console's own accounts
+    (checked by Postgres); with neither, nobody signs in and `actor` is who acts.
 
     Given the owner's address, the console connects as its own login instead (migration 0010):
     nothing it does can reach the owner."""
@@ -144,7 +145,7 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
             await db.close()
             db = Database(with_login(dsn, login), max_size=pool_size)
             await db.open()
-        identity = IdentityService(db, SecretBox(totp_key)) if totp_key and supabase is None else None
+        identity = IdentityService(db) if own_accounts and supabase is None else None
         services = Services(db=db, floor=FloorService(db, clock), bookings=BookingService(db, clock),
                             actor=actor or Actor(), identity=identity, clock=clock)
         if supabase is not None:

@@ -2,8 +2,10 @@
 transaction every console operation runs in.
 
 Every transaction the console makes runs as the `backroom_console` role
-(`SET LOCAL ROLE`), so Row Level Security applies even when the login role in
-DATABASE_URL owns the tables.
+(`SET LOCAL ROLE`) and presents the signed-in staff member's session token
+(`backroom.session`); Postgres takes who is acting from that token alone, and
+Row Level Security applies even when the login role in DATABASE_URL owns the
+tables.
 
 No wait is without a bound: every command has a timeout (`command_timeout`),
 so do acquiring and releasing a pooled connection, and TCP connections probe
@@ -19,7 +21,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -275,18 +277,18 @@ def abandon(conn: asyncpg.Connection) -> None:
 
 async def act_as(conn: asyncpg.Connection, actor: Actor, *, operation: str | None = None,
                  op_id: str | None = None) -> Any:
-    """In a transaction on `conn`: become the console role, acting for `actor`; returns
+    """In a transaction on `conn`: become the console role, presenting `actor`'s session; returns
     when the connection's server process started (see `Backend`)."""
     # One round trip; set_config('role', ..., true) is SET LOCAL ROLE.
     return await conn.fetchval(
         "select (select backend_start from pg_catalog.pg_stat_activity"
         "         where pid = pg_catalog.pg_backend_pid()),"
         " set_config('role', $1, true),"
-        " set_config('backroom.staff_id', $2, true),"
+        " set_config('backroom.session', $2, true),"
         " set_config('backroom.op', $3, true),"
         " set_config('backroom.op_id', $4, true)",
         CONSOLE_ROLE,
-        "" if actor.staff_id is None else str(actor.staff_id),
+        actor.session or "",
         operation or "",
         op_id or "",
     )
@@ -294,11 +296,14 @@ async def act_as(conn: asyncpg.Connection, actor: Actor, *, operation: str | Non
 
 @dataclass(frozen=True)
 class Actor:
-    """Who a transaction acts for; recorded in the audit trail."""
+    """Who a transaction acts for. `staff_id`, `name` and `role` are what the console
+    shows and checks first; Postgres acts for the owner of `session`, the token a
+    sign-in handed out, and for nobody without one."""
 
     staff_id: int | None = None
     name: str = "system"
     role: str | None = None
+    session: str | None = field(default=None, repr=False)
 
 
 class Database:

@@ -3,7 +3,10 @@
 (`services.supabase_auth.SupabaseAuth`).
 
 The sign-in screen, the idle lock and the step-up code talk to a
-`SignInBackend`; both classes are one. `describe` names the backend in the
+`SignInBackend`; both classes are one. Either way the outcome is a session in
+Postgres (`backroom_private.session`), whose token the console presents in
+every transaction; locking and ending it are the database's
+(`services.identity.lock_session`, `end_session`). `describe` names the backend in the
 words the sign-in screen shows, and says whether recovery codes exist there.
 A backend that holds a session of its own (Supabase's tokens) also has
 `sign_out`, which the console calls when nobody is signed in any more.
@@ -29,8 +32,10 @@ class SignInBackend(Protocol):
 
     async def sign_in(self, email: str, password: str, code: str) -> Session: ...
 
-    async def verify_code(self, actor: Actor, code: str) -> None:
-        """A fresh authenticator code from `actor`: unlocking, and the step-up."""
+    async def verify_code(self, actor: Actor, code: str, purpose: str = "step_up") -> None:
+        """A fresh authenticator code from `actor`, confirmed by Postgres on `actor`'s
+        session: `unlock` opens the session the idle lock closed, `step_up` allows a
+        guarded change for a while."""
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ import asyncpg
 import pytest
 
 from console.wiring import Services, open_services
-from services import migrations, seed, staff
+from services import migrations, seed
 from services.db import Database
 from services.embedded import EmbeddedPostgres
 from services.models import Night
+from tests import sessions
 
 SAMPLE_NIGHT = date(2026, 11, 20)
 FIXED_NOW = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 23:30 in London (GMT in November)
@@ -60,6 +61,7 @@ def server_dsn() -> Iterator[str]:
     """A superuser (or database-creating) DSN on the session's Postgres."""
     external = os.environ.get("BACKROOM_TEST_DATABASE_URL")
     if external:
+        sessions.SERVER["dsn"] = external
         yield external
         return
     # Outside pytest's own temp tree: pytest resets that tree's permissions
@@ -71,6 +73,7 @@ def server_dsn() -> Iterator[str]:
         extra_settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
     )
     info = pg.start()
+    sessions.SERVER["dsn"] = info.dsn()
     try:
         yield info.dsn()
     finally:
@@ -152,7 +155,7 @@ async def owner_db(dsn: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def services(dsn: str) -> AsyncIterator[Services]:
     opened = await open_services(dsn, clock=fixed_clock)
-    opened.actor = await staff.find_by_email(opened.db, seed.DEMO_MANAGER)
+    opened.actor = await sessions.signed_in(dsn, seed.DEMO_MANAGER)
     yield opened
     await opened.db.close()
 

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from console.wiring import Services
-from services import seed, staff
+from services import seed
 from services.db import CONSOLE_ROLE, Actor, Database
 from services.presence import (
     PRESENCE_APPLICATION,
@@ -24,6 +24,7 @@ from services.presence import (
     looking_at,
 )
 from tests.integration.test_realtime import until
+from tests.sessions import signed_in
 
 # The bound; the design's worst cases are beat_every (killed) and
 # ttl + beat_every (hung with its connection open).
@@ -80,7 +81,7 @@ async def consoles(services: Services, dsn: str) -> AsyncIterator[Callable[..., 
 
 @pytest.fixture
 async def door(services: Services) -> Actor:
-    return await staff.find_by_email(services.db, seed.DEMO_STAFF[1][0])
+    return await signed_in(services.db, seed.DEMO_STAFF[1][0])
 
 
 async def test_join_announce_and_leave(services: Services, door: Actor,

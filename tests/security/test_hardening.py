@@ -16,7 +16,7 @@ import pyotp
 import pytest
 
 from console.wiring import Services
-from services import seed, staff
+from services import seed
 from services.bookings import BookingService, GuestDetails
 from services.db import Actor, Database
 from services.errors import InvalidInput, NotAllowed
@@ -24,6 +24,7 @@ from services.guests import NAME_MOST, NOTES_MOST, REASON_MOST
 from services.identity import AccountLocked, Enrolment, IdentityService, SecretBox, SignInFailed
 from services.secrets import new_totp_key
 from tests.conftest import FIXED_NOW
+from tests.sessions import signed_in
 
 FREE_TABLE = 11  # 2 to 6 guests, nothing booked on the sample night
 OTHER_FREE = 13  # free on the sample night too
@@ -153,7 +154,7 @@ async def test_door_staff_cannot_add_a_table_to_their_own_earlier_walk_in(
     services: Services, admin: asyncpg.Connection, console: Console, door: int
 ) -> None:
     n = await sample_night(admin)
-    actor = await staff.find_by_email(services.db, seed.DEMO_STAFF[1][0])
+    actor = await signed_in(services.db, seed.DEMO_STAFF[1][0])
     walk_in = await services.bookings.seat_walk_in(actor, night_id=n["id"], party_size=2,
                                                    guest=GuestDetails("Pat Walker"),
                                                    table_id=FREE_TABLE)
@@ -233,7 +234,7 @@ async def test_every_change_of_a_covered_table_is_audited_and_announced(
 async def test_a_no_show_at_the_door_frees_the_table(services: Services, admin: asyncpg.Connection) -> None:
     """The door writes no covered table, yet the copy of the status still follows."""
     booking = await a_confirmed_booking(admin, due_by=FIXED_NOW)
-    door = await staff.find_by_email(services.db, seed.DEMO_STAFF[1][0])
+    door = await signed_in(services.db, seed.DEMO_STAFF[1][0])
     current = await services.bookings.get(booking["id"])
     done = await services.bookings.no_show(door, current.id, current.version)
     assert done.status.value == "no_show"
@@ -421,7 +422,7 @@ async def test_limits_hold_in_every_operation(services: Services, admin: asyncpg
     with pytest.raises(InvalidInput, match=f"Notes are at most {NOTES_MOST} characters"):
         await bookings.waitlist_add(services.actor, night_id=n["id"], party_size=2,
                                     guest=GuestDetails("Ann"), notes=huge)
-    door = await staff.find_by_email(services.db, seed.DEMO_STAFF[1][0])
+    door = await signed_in(services.db, seed.DEMO_STAFF[1][0])
     with pytest.raises(InvalidInput, match="notes are at most"):
         await bookings.seat_walk_in(door, night_id=n["id"], party_size=2,
                                     guest=GuestDetails("Ann", notes=huge))
@@ -511,7 +512,7 @@ async def test_attempts_while_locked_do_not_extend_the_lock_and_an_admin_unlocks
     assert await admin.fetchval("select locked_until from backroom.staff where email = $1",
                                 ann.email) == locked_until
 
-    door = await staff.find_by_email(identity._db, seed.DEMO_STAFF[1][0])
+    door = await signed_in(identity._db, seed.DEMO_STAFF[1][0])
     with pytest.raises(NotAllowed):
         await identity.unlock(door, ann.email)
     boss = await identity.add_staff(None, email="boss@backroom.test", name="Boss", role="admin",
@@ -540,7 +541,7 @@ async def test_only_an_admin_unlocks_in_the_database(
 
 async def test_door_staff_seat_a_walk_in(services: Services, admin: asyncpg.Connection) -> None:
     n = await sample_night(admin)
-    door = await staff.find_by_email(services.db, seed.DEMO_STAFF[1][0])
+    door = await signed_in(services.db, seed.DEMO_STAFF[1][0])
     walk_in = await services.bookings.seat_walk_in(door, night_id=n["id"], party_size=2,
                                                    guest=GuestDetails("Sam Door"), table_id=FREE_TABLE)
     assert walk_in.status.value == "arrived" and walk_in.table_ids == (FREE_TABLE,)

@@ -25,13 +25,13 @@ from screens.floor import FloorScreen
 from screens.move_form import MoveForm
 from screens.walk_in_form import WalkInForm
 from screens.writes import OFFLINE
-from services import staff
 from services.bookings import BookingService, GuestDetails
 from services.db import Database
 from services.identity import IdentityService, SecretBox
 from services.models import TableState
 from services.secrets import new_totp_key
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import Keys, colleague, floor_loaded, screen_text, shown_text, stop_feed, toasts, until
 from widgets.table_tile import TableTile
 
@@ -231,7 +231,7 @@ async def test_cancelling_a_deposit_asks_for_a_fresh_code(
     ann = await identity.add_staff(None, email="ann@backroom.test", name="Ann", role="manager",
                                    password="correct horse battery")
     services.identity = identity
-    services.actor = await staff.find_by_email(services.db, ann.email)
+    services.actor = await signed_in(services.db, ann.email)
     right = pyotp.TOTP(ann.secret).at(T0)
     wrong = str((int(right) + 1) % 1_000_000).zfill(6)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -321,7 +321,7 @@ async def test_a_conflict_offers_alternatives_and_one_key_books_there(
 async def test_door_staff_see_no_new_booking_but_can_check_in(
     services: Services, admin: asyncpg.Connection
 ) -> None:
-    services.actor = await staff.find_by_email(services.db, "door@backroom.demo")
+    services.actor = await signed_in(services.db, "door@backroom.demo")
     before = await admin.fetchval("select count(*) from backroom.booking")
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         screen, free = await open_floor(pilot, 11)

@@ -24,11 +24,12 @@ from console.wiring import Services, open_services
 from screens.ask import Dialog
 from screens.booking_form import BookingForm, BookingRequest
 from screens.edit_form import EditForm, EditRequest
-from services import seed, staff
+from services import seed
 from services.bookings import GuestDetails
 from services.errors import BookingError
 from services.models import Booking, FloorSnapshot
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, screen_text, until
 from widgets.field import Field
 from widgets.guest_lookup import GuestLookup
@@ -82,7 +83,7 @@ class FloorApp(BackroomApp):
         finally:
             await conn.close()
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await staff.find_by_email(self.services.db, seed.DEMO_MANAGER)
+        self.services.actor = await signed_in(self.services.db, seed.DEMO_MANAGER)
 
     async def on_unmount(self) -> None:
         await self.services.db.close()

@@ -12,10 +12,11 @@ import asyncpg
 from console.app import BackroomApp
 from console.wiring import Services
 from screens.changes import ELSEWHERE, booking_news, news_title, table_news
-from services import seed, staff
+from services import seed
 from services.bookings import BookingService
 from services.models import Booking, BookingStatus, Hold, Table, TableState, TileStatus
 from tests.conftest import FIXED_NOW, fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import colleague, shown_text, toasts, until
 from tests.tui.test_actions import SMALL, open_floor, state_of
 from tests.tui.test_door import booking, door, open_door, typed
@@ -87,7 +88,7 @@ async def test_the_door_says_when_the_selected_party_is_checked_in_elsewhere(
     door: Services, admin: asyncpg.Connection
 ) -> None:
     alice = await booking(admin, "Alice Moreau")
-    manager = await staff.find_by_email(door.db, seed.DEMO_MANAGER)
+    manager = await signed_in(door.db, seed.DEMO_MANAGER)
     other = BookingService(door.db, fixed_clock)
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)

@@ -29,9 +29,10 @@ from screens.help import HelpScreen, describe_bindings
 from screens.live import LiveScreen
 from screens.walk_in_form import WalkInForm
 from screens.writes import OFFLINE
-from services import seed, staff
+from services import seed
 from services.bookings import BookingService
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import Keys, screen_text, toasts, until
 from tests.tui.test_snapshots import stable_refs
 
@@ -90,7 +91,7 @@ def moving_clock(start: datetime) -> tuple[Callable[[], datetime], Callable[[dat
 async def door(dsn: str) -> AsyncIterator[Services]:
     """Services as the demo's door staff, on the sample night at 23:30."""
     opened = await open_services(dsn, clock=fixed_clock)
-    opened.actor = await staff.find_by_email(opened.db, DOOR)
+    opened.actor = await signed_in(opened.db, DOOR)
     yield opened
     await opened.db.close()
 
@@ -320,7 +321,7 @@ async def test_a_party_already_in_is_said_plainly(door: Services, admin: asyncpg
 
 async def test_arrivals_at_two_consoles_add_up(door: Services, admin: asyncpg.Connection) -> None:
     alice = await booking(admin, "Alice Moreau")
-    manager = await staff.find_by_email(door.db, seed.DEMO_MANAGER)
+    manager = await signed_in(door.db, seed.DEMO_MANAGER)
     other_console = BookingService(door.db, fixed_clock)
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         await open_door(pilot)
@@ -398,7 +399,7 @@ async def test_a_walk_in_nobody_can_seat_is_refused_in_staff_words(door: Service
 async def test_a_no_show_only_once_the_party_is_due(dsn: str, admin: asyncpg.Connection) -> None:
     clock, set_clock = moving_clock(FIXED_NOW)  # 23:30; Kemi Adeyemi is due at 00:00
     services = await open_services(dsn, clock=clock)
-    services.actor = await staff.find_by_email(services.db, DOOR)
+    services.actor = await signed_in(services.db, DOOR)
     kemi = await booking(admin, "Kemi Adeyemi")
     try:
         async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -450,7 +451,7 @@ async def test_changes_by_another_console_appear_and_the_search_stays(
     door: Services, admin: asyncpg.Connection
 ) -> None:
     maya = await booking(admin, "Maya Cohen")
-    manager = await staff.find_by_email(door.db, seed.DEMO_MANAGER)
+    manager = await signed_in(door.db, seed.DEMO_MANAGER)
     other_console = BookingService(door.db, fixed_clock)
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
@@ -511,14 +512,14 @@ async def test_no_night_is_said_plainly_and_a_new_night_appears(
 async def test_keys_follow_the_role(dsn: str, admin: asyncpg.Connection) -> None:
     services = await open_services(dsn, clock=fixed_clock)
     try:
-        services.actor = await staff.find_by_email(services.db, DOOR)
+        services.actor = await signed_in(services.db, DOOR)
         async with BackroomApp(services).run_test(size=SMALL) as pilot:
             screen = await open_door(pilot)
             words = footer_words(screen)
             for word in ("⏎ Check in", "↑", "↓", "^w Walk-in", "^n No-show", "esc Expected"):
                 assert word in words, words
 
-        services.actor = await staff.find_by_email(services.db, SUPPORT)
+        services.actor = await signed_in(services.db, SUPPORT)
         async with BackroomApp(services).run_test(size=SMALL) as pilot:
             screen = await open_door(pilot)
             words = footer_words(screen)

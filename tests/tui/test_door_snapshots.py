@@ -17,8 +17,8 @@ from console.app import BackroomApp
 from console.wiring import open_services
 from screens.ask import CountDialog
 from screens.door import DoorScreen
-from services import staff
 from tests.conftest import fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, until
 from tests.tui.test_door import DOOR, open_door
 from tests.tui.test_snapshots import stable_refs, steady_cursor
@@ -37,7 +37,7 @@ class DoorSnapshotApp(BackroomApp):
     async def on_load(self) -> None:
         await stable_refs(self.dsn)
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await staff.find_by_email(self.services.db, DOOR)
+        self.services.actor = await signed_in(self.services.db, DOOR)
 
     async def on_unmount(self) -> None:
         await self.stop_feeds()

@@ -20,7 +20,7 @@ from screens.help import HelpScreen
 from screens.live import NightChanged
 from screens.night_report import NightReportScreen
 from screens.nights import NightsScreen
-from services import seed, staff
+from services import seed
 from services.bookings import BookingService
 from services.models import TileStatus
 from services.realtime import ChangeBatch
@@ -34,6 +34,7 @@ from tests.integration.test_reports_nights import (
     book,
     open_quiet_night,
 )
+from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, screen_text, shown_text, toasts, until
 from widgets.night_list import NightList
 from widgets.night_report_table import NightReportTable
@@ -246,7 +247,7 @@ async def test_a_folder_that_cannot_be_written_says_why_and_writes_nothing(
 
 async def test_help_lists_every_key_and_support_staff_may_read(
         services: Services) -> None:
-    services.actor = await staff.find_by_email(services.db, seed.DEMO_STAFF[2][0])
+    services.actor = await signed_in(services.db, seed.DEMO_STAFF[2][0])
     assert services.actor.role == "support"
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
         screen = await open_nights(pilot, services)

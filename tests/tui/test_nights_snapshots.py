@@ -20,10 +20,11 @@ from console.app import BackroomApp
 from console.wiring import open_services
 from screens.night_report import NightReportScreen
 from screens.nights import NightsScreen
-from services import seed, staff
+from services import seed
 from services.bookings import GuestDetails
 from tests.conftest import fixed_clock
 from tests.integration.test_reports_nights import QUIET_NIGHT
+from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, until
 
 # Shown on the report; it need not exist for the picture.
@@ -47,7 +48,7 @@ class NightsSnapshotApp(BackroomApp):
 
     async def on_load(self) -> None:
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await staff.find_by_email(self.services.db, seed.DEMO_MANAGER)
+        self.services.actor = await signed_in(self.services.db, seed.DEMO_MANAGER)
         conn = await asyncpg.connect(self.dsn)
         try:
             await seed.open_nights(conn, QUIET_NIGHT, 1)

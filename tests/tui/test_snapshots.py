@@ -23,11 +23,12 @@ from screens.door import DoorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services import seed, staff
+from services import seed
 from services.db import Actor, Database
 from services.identity import IdentityService, SecretBox
 from services.secrets import new_totp_key
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, until
 
 
@@ -54,7 +55,7 @@ class SnapshotApp(BackroomApp):
     async def on_load(self) -> None:
         await stable_refs(self.dsn)
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await staff.find_by_email(self.services.db, seed.DEMO_MANAGER)
+        self.services.actor = await signed_in(self.services.db, seed.DEMO_MANAGER)
 
     async def on_unmount(self) -> None:
         await self.services.db.close()
@@ -157,7 +158,7 @@ class IdentitySnapshotApp(BackroomApp):
         await identity.add_staff(None, email=DOOR_EMAIL, name="Dana Door", role="door",
                                  password="correct horse battery")
         self.services.identity = identity
-        self.services.actor = (await staff.find_by_email(self.services.db, DOOR_EMAIL)
+        self.services.actor = (await signed_in(self.services.db, DOOR_EMAIL)
                                if self.start_signed_in else Actor())
 
     async def on_unmount(self) -> None:

@@ -20,7 +20,6 @@ from screens.audit import AuditEntryScreen, AuditScreen
 from screens.help import HelpScreen, describe_bindings
 from screens.live import FeedStatusChanged, LiveApp, LiveScreen, NightChanged, PresenceChanged
 from screens.support import NO_PRESENCE, SupportScreen
-from services import staff
 from services.bookings import BookingService
 from services.models import BookingStatus
 from services.presence import Presence, PresenceEntry
@@ -34,6 +33,7 @@ from services.realtime import (
     ListenTransport,
 )
 from tests.conftest import SAMPLE_NIGHT
+from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, until
 from widgets.audit_filters import AuditFilter, read_filter, read_moment
 from widgets.audit_table import AuditTable
@@ -247,7 +247,7 @@ async def test_presence_lists_two_consoles(services: Services, admin: asyncpg.Co
     night = await admin.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
     table_5, table_7 = [await admin.fetchval(
         "select id from backroom.venue_table where number = $1", n) for n in (5, 7)]
-    door = await staff.find_by_email(services.db, "door@backroom.demo")
+    door = await signed_in(services.db, "door@backroom.demo")
     other = services.presence(lambda _entries: None)
     other.announce(actor=door, screen="floor", night_id=night, selected_table=table_5,
                    held_table=table_7)

@@ -24,7 +24,7 @@ from console.wiring import Services, open_services
 from screens.audit import AuditEntryScreen, AuditScreen
 from screens.live import PresenceChanged
 from screens.support import SupportScreen
-from services import seed, staff
+from services import seed
 from services.bookings import BookingService
 from services.db import Database
 from services.health import FeedHealth, HealthReport, LatencyFigures
@@ -32,6 +32,7 @@ from services.models import BookingStatus
 from services.presence import Presence, PresenceEntry
 from services.realtime import ChangeFeed, FeedState, FeedStatus
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
+from tests.sessions import signed_in
 from tests.tui.helpers import until
 from widgets.audit_table import AuditTable
 from widgets.presence_list import PresenceList
@@ -133,7 +134,7 @@ class SupportSnapshotApp(App[None]):
     async def on_load(self) -> None:
         await self.prepare()
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await staff.find_by_email(self.services.db, SUPPORT_EMAIL)
+        self.services.actor = await signed_in(self.services.db, SUPPORT_EMAIL)
         conn = await asyncpg.connect(self.dsn)
         try:
             night = await conn.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
@@ -228,7 +229,7 @@ class AuditSnapshotApp(SupportSnapshotApp):
     async def prepare(self) -> None:
         services = await open_services(self.dsn, clock=fixed_clock)
         try:
-            manager = await staff.find_by_email(services.db, seed.DEMO_MANAGER)
+            manager = await signed_in(services.db, seed.DEMO_MANAGER)
             night = await services.floor.tonight()
             assert night is not None
             snap = await services.floor.snapshot(night.id)

@@ -34,12 +34,13 @@ from textual.pilot import Pilot
 from console.app import BackroomApp
 from console.wiring import Services, open_services
 from screens.floor import FloorScreen
-from services import seed, staff
+from services import seed
 from services.db import Actor, Database
 from services.floor import FloorService
 from services.models import Night, TableState, TileStatus
 from tests.conftest import fixed_clock
 from tests.integration.test_realtime_consoles import WORKERS, burst, notes_storm
+from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, shown_text, until
 from widgets.display import TILE_LABELS
 from widgets.table_detail import TableDetail
@@ -91,7 +92,7 @@ async def consoles(dsn: str, *accounts: tuple[str, str, tuple[int, int]]) -> Asy
         for name, email, size in accounts:
             services = await open_services(dsn, clock=fixed_clock)
             stack.push_async_callback(services.db.close)
-            services.actor = await staff.find_by_email(services.db, email)
+            services.actor = await signed_in(services.db, email)
             assert services.actor.staff_id is not None, email
             seat = Seat(name, BackroomApp(services), services)
             seat.pilot = await stack.enter_async_context(
@@ -272,7 +273,7 @@ async def test_a_change_by_keys_on_one_console_shows_on_the_other(
     dsn: str, services: Services, night: Night, staff_accounts: list[Actor],
     admin: asyncpg.Connection,
 ) -> None:
-    manager = await staff.find_by_email(services.db, seed.DEMO_MANAGER)
+    manager = await signed_in(services.db, seed.DEMO_MANAGER)
     start = await truth(services.db, night.id)
     free = min((s for s in start.values() if s.status is TileStatus.FREE), key=lambda s: s.table.number)
     pending = min((s for s in start.values() if s.status is TileStatus.PENDING),

@@ -1,0 +1,183 @@
+-- Identity comes from the session: the staff member a transaction acts for is
+-- the one whose session token it presents (backroom.session), never a
+-- setting the client names someone with.
+--
+-- After this migration:
+--   backroom.current_staff_id()      the presented session's staff member, or,
+--                                    for Supabase API requests (role
+--                                    authenticated), the JWT's staff member
+--   backroom.stepped_up_recently()   a code was confirmed on this session lately
+--   update_staff / unlock_staff      end sessions and lift locks in backroom_private
+-- and the sign-in of 0004, which the console checked itself, is gone: its
+-- functions, its tables, and the credential columns on backroom.staff.
+-- Accounts enrolled that way have no credential here and are enrolled again
+-- (`backroom staff add` or `backroom staff reset-totp` by an admin).
+
+-- Who is acting ---------------------------------------------------------------------
+create function backroom_meta.apply_session_identity() returns void
+language plpgsql set search_path = pg_catalog as $fn$
+begin
+    if to_regprocedure('backroom.auth_staff_id()') is not null
+       and exists (select from pg_roles where rolname = 'authenticated') then
+        -- 'role' is what SET ROLE set, also inside definer functions; only a member of
+        -- authenticated (Supabase's API, after checking the JWT) can have set it.
+        create or replace function backroom.current_staff_id() returns int
+        language sql stable set search_path = pg_catalog, backroom, pg_temp as $b$
+            select case when current_setting('role', true) = 'authenticated'
+                        then backroom.auth_staff_id()
+                        else backroom.session_staff_id() end
+        $b$;
+        grant execute on function backroom.session_staff_id() to authenticated;
+    else
+        create or replace function backroom.current_staff_id() returns int
+        language sql stable set search_path = pg_catalog, backroom, pg_temp as $b$
+            select backroom.session_staff_id()
+        $b$;
+    end if;
+
+    create or replace function backroom.stepped_up_recently() returns boolean
+    language sql stable security definer set search_path = pg_catalog, backroom, pg_temp as $b$
+        select backroom.session_stepped_up()
+    $b$;
+
+    -- A console finds who signed in through Supabase by the verified token
+    -- (backroom.supabase_session), never by naming a user.
+    if to_regprocedure('backroom.staff_for_auth_user(uuid)') is not null then
+        revoke execute on function backroom.staff_for_auth_user(uuid) from backroom_console;
+    end if;
+
+    perform backroom_meta.put_pg_temp_last();
+end
+$fn$;
+revoke all on function backroom_meta.apply_session_identity() from public;
+
+-- enable_supabase() redefines current_staff_id() its way: apply ours after it.
+create or replace function backroom_meta.enable_supabase() returns text[]
+language plpgsql set search_path = pg_catalog as $fn$
+declare
+    done text[] := backroom_meta.enable_supabase_parts();
+begin
+    perform backroom_meta.apply_console_rules();
+    perform backroom_meta.apply_session_identity();
+    return done;
+end
+$fn$;
+revoke all on function backroom_meta.enable_supabase() from public;
+
+-- Staff management ends sessions it makes wrong ------------------------------------
+create or replace function backroom.update_staff(p_email text, p_role text, p_active boolean)
+returns int
+language plpgsql volatile security definer
+set search_path = pg_catalog, backroom, backroom_private, pg_temp as $$
+declare
+    member backroom.staff;
+begin
+    perform backroom.require_admin();
+    select * into member from backroom.staff where email = lower(btrim(p_email)) for update;
+    if member.id is null then
+        raise exception 'no staff member %', p_email using errcode = 'P0002';
+    end if;
+    update backroom.staff set role = coalesce(p_role, role), active = coalesce(p_active, active)
+    where id = member.id;
+    if p_active then
+        update backroom_private.credential
+        set locked_until = null, count_failures_from = clock_timestamp()
+        where staff_id = member.id;
+    end if;
+    -- A console keeps the role it signed in with: a new role needs a new sign-in.
+    if p_active is false or coalesce(p_role, member.role) <> member.role then
+        update backroom_private.session
+        set ended_at = clock_timestamp(),
+            ended_why = case when p_active is false then 'disabled' else 'role_changed' end
+        where staff_id = member.id and ended_at is null;
+    end if;
+    insert into backroom.audit_log (staff_id, operation, entity, entity_id, before, after)
+    values (backroom.current_staff_id(), 'staff_updated', 'staff', member.id,
+            jsonb_build_object('role', member.role, 'active', member.active),
+            (select jsonb_build_object('role', role, 'active', active)
+             from backroom.staff where id = member.id));
+    return member.id;
+end
+$$;
+
+create or replace function backroom.unlock_staff(p_email text) returns int
+language plpgsql volatile security definer
+set search_path = pg_catalog, backroom, backroom_private, pg_temp as $$
+declare
+    sid int;
+    was timestamptz;
+begin
+    perform backroom.require_admin();
+    select s.id, c.locked_until into sid, was
+    from backroom.staff s left join backroom_private.credential c on c.staff_id = s.id
+    where s.email = lower(btrim(p_email))
+    for update of s;
+    if sid is null then
+        raise exception 'no staff member %', p_email using errcode = 'P0002';
+    end if;
+    update backroom_private.credential
+    set locked_until = null, count_failures_from = clock_timestamp()
+    where staff_id = sid;
+    insert into backroom.audit_log (staff_id, operation, entity, entity_id, before, after)
+    values (backroom.current_staff_id(), 'staff_unlocked', 'staff', sid,
+            jsonb_build_object('locked_until', was), jsonb_build_object('locked_until', null));
+    return sid;
+end
+$$;
+
+-- Locking and leaving are recorded -------------------------------------------------
+create or replace function backroom.lock_session() returns void
+language plpgsql volatile security definer
+set search_path = pg_catalog, backroom, backroom_private, pg_temp as $$
+declare
+    sess backroom_private.session := backroom_private.presented_session();
+begin
+    if sess.token_hash is null or sess.locked then
+        return;
+    end if;
+    update backroom_private.session set locked = true where token_hash = sess.token_hash;
+    insert into backroom.audit_log (staff_id, operation, entity, entity_id)
+    values (sess.staff_id, 'lock', 'staff', sess.staff_id);
+end
+$$;
+
+create or replace function backroom.end_session(p_why text default 'signed_out') returns void
+language plpgsql volatile security definer
+set search_path = pg_catalog, backroom, backroom_private, pg_temp as $$
+declare
+    sess backroom_private.session := backroom_private.presented_session();
+    why text := case when p_why in ('signed_out', 'handover', 'closed', 'idle') then p_why
+                     else 'signed_out' end;
+begin
+    if sess.token_hash is null then
+        return;
+    end if;
+    update backroom_private.session set ended_at = clock_timestamp(), ended_why = why
+    where token_hash = sess.token_hash;
+    insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)
+    values (sess.staff_id, 'sign_out', 'staff', sess.staff_id, jsonb_build_object('reason', why));
+end
+$$;
+
+-- The console's own sign-in check goes ------------------------------------------------
+drop function backroom.staff_credentials(text);
+drop function backroom.take_totp_step(int, bigint);
+drop function backroom.take_recovery_code(int, text);
+drop function backroom.record_sign_in(int, text, boolean, text);
+drop function backroom.record_step_up(int);
+drop function backroom.save_staff(text, text, text, text, bytea, text[]);
+drop function backroom.reset_totp(text, bytea, text[]);
+drop function backroom.sign_in_failures(text);
+drop function backroom.sign_in_key(text);
+drop table backroom.staff_recovery_code;
+drop table backroom.sign_in_attempt;
+alter table backroom.staff
+    drop column password_hash,
+    drop column totp_secret,
+    drop column totp_last_step,
+    drop column must_reenrol,
+    drop column locked_until,
+    drop column stepped_up_at,
+    drop column count_failures_from;
+
+select backroom_meta.apply_session_identity();

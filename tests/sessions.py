@@ -1,0 +1,28 @@
+"""Sessions for tests: what a sign-in hands out, opened by the database's owner.
+
+Screens and services under test act through the console's own login, which
+can open no session; `signed_in` asks the owner of the same database for one,
+as `backroom_meta.open_session` lets the owner alone.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from services import staff
+from services.db import Actor, Database
+
+SERVER: dict[str, str] = {}
+"""The test server's superuser DSN, set once per test session by conftest."""
+
+
+def as_owner(dsn: str) -> str:
+    """`dsn` (any login's, on the test server) with the server's superuser in its place."""
+    owner = urlsplit(SERVER["dsn"])
+    return urlunsplit(urlsplit(dsn)._replace(netloc=owner.netloc, query=owner.query))
+
+
+async def signed_in(db: Database | str, email: str) -> Actor:
+    """`email`'s staff member with a live session on `db`'s database."""
+    dsn = db if isinstance(db, str) else db.dsn
+    return await staff.owner_session(as_owner(dsn), email)
