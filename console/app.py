@@ -25,12 +25,13 @@ the time since with the signed-in role's limit in `idle_minutes`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from textual import events
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -57,6 +58,8 @@ from widgets.display import plain
 if TYPE_CHECKING:
     from console.wiring import Services
 
+
+log = logging.getLogger(__name__)
 
 class BackroomApp(App[None]):
     """The staff console. The services come from outside, so a test can hand in its own."""
@@ -271,6 +274,7 @@ class BackroomApp(App[None]):
         note = (f"The console was locked for {leaving.name}. Sign in to take over."
                 if self.locked else f"{leaving.name} signed out.")
         self.services.actor = Actor()
+        self._end_session(leaving, "handover" if self.locked else "signed_out")
         if self._presence is not None:
             self._presence.announce(actor=Actor(), screen="sign-in", selected_table=None,
                                     held_table=None)
@@ -324,6 +328,23 @@ class BackroomApp(App[None]):
         self.push_screen(LockScreen(identity, self.services.actor, why=why,
                                     someone_else_key=self._key_of("app.sign_out")),
                          self._unlocked)
+        self._lock_session(self.services.actor)
+
+    @work(group="session", exit_on_error=False)
+    async def _end_session(self, leaving: Actor, why: str) -> None:
+        try:
+            await self.services.end(leaving, why)
+        except Exception as err:
+            # Nothing left to act with: the token is forgotten here and expires there.
+            log.info("ending the session failed: %s", type(err).__name__)
+
+    @work(group="session", exit_on_error=False)
+    async def _lock_session(self, actor: Actor) -> None:
+        try:
+            await self.services.lock(actor)
+        except Exception as err:
+            # The cover is up whatever the database said; the code opens both.
+            log.info("locking the session failed: %s", type(err).__name__)
 
     def _unlocked(self, opened: bool | None) -> None:
         if opened:

@@ -149,17 +149,6 @@ async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
         f" {result.bookings_created} sample booking(s)")
 
 
-def console_key(args: argparse.Namespace, settings: Settings) -> str:
-    """The TOTP key this console verifies codes with: the demo's own on the embedded
-    database, else the venue key from the keyring or BACKROOM_TOTP_KEY."""
-    from console.keys import demo_key, venue_key
-    from services.secrets import SecretStore
-
-    if resolve_dsn(args, settings) is None:
-        return demo_key(settings.embedded_dir)
-    return venue_key(SecretStore())
-
-
 def console_supabase(args: argparse.Namespace, settings: Settings) -> SupabaseConfig | None:
     """The Supabase project the console signs in through and follows, if one is configured:
     --supabase-profile, else SUPABASE_URL with its key. None with --no-supabase."""
@@ -180,19 +169,17 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
     from services.provision import check_ready
 
     await check_ready(dsn)
-    # Supabase Auth checks the codes then; the venue key is not needed.
-    key = console_key(args, settings) if supabase is None else None
     if supabase is not None:
         note(f"Staff sign in through Supabase Auth at {supabase.host}; the live feed follows "
              "its Realtime.")
     # Textual loads only once the database is known to be usable.
     from console.app import BackroomApp
 
-    services = await open_services(dsn, totp_key=key, supabase=supabase)
+    services = await open_services(dsn, own_accounts=supabase is None, supabase=supabase)
     # The demo alone reads its accounts' codes, as the owner of its own embedded database.
     from services.db import Database
 
-    owner = Database(dsn, min_size=0, max_size=1) if demo and key else None
+    owner = Database(dsn, min_size=0, max_size=1) if demo and supabase is None else None
     try:
         night_id = None
         if night is not None:
@@ -207,9 +194,9 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
         from console.demo import DemoSignIns
 
         accounts = None
-        if owner is not None and key:
+        if owner is not None:
             await owner.open()
-            accounts = DemoSignIns(owner, key)
+            accounts = DemoSignIns(owner)
         app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes,
                           keymap=keys, demo_accounts=accounts)
         await app.run_async()
@@ -384,15 +371,13 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
 
 def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
     from console import demo
-    from console.keys import demo_key
 
-    key = demo_key(settings.embedded_dir)
     if not codes_only:
-        made = asyncio.run(demo.ensure_accounts(dsn, key))
+        made = asyncio.run(demo.ensure_accounts(dsn))
         if made:
             say(f"  {made} demo staff account(s) enrolled")
     say("Demo sign-in (the demo only: never use these accounts for a venue):")
-    for account, code in asyncio.run(demo.current_codes(dsn, key)):
+    for account, code in asyncio.run(demo.current_codes(dsn)):
         say(f"  {account.role:<8} {account.email:<28} password {account.password:<18}"
             f" code now {code or '-'}")
     say(f"  Codes change every 30 s ({demo.seconds_left()} s left); "

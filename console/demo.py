@@ -1,9 +1,11 @@
 """The demo's staff accounts, one per role, and their current codes.
 
-For the demo only: the passwords are printed and the TOTP key sits in the
-demo's data directory. A venue creates its accounts with `backroom staff add`.
-`DemoSignIns` hands the accounts to the sign-in screen of the demo's console,
-which fills one in with a key; no other console is given one.
+For the demo only: the passwords are printed, and the demo, as the owner of
+its own embedded database, reads the accounts' TOTP secrets to show their
+codes. A venue creates its accounts with `backroom staff add`, and no console
+of a venue can read a secret. `DemoSignIns` hands the accounts to the sign-in
+screen of the demo's console, which fills one in with a key; no other console
+is given one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.db import Database
-from services.identity import STEP_SECONDS, IdentityService, SecretBox, SignInError
+from services.identity import STEP_SECONDS, IdentityService, code_at, enrolled_secret
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,17 @@ DEMO_ACCOUNTS = (
 )
 
 
-async def ensure_accounts(dsn: str, key: str) -> int:
-    """Enrol every demo account the demo key cannot open yet. Returns how many."""
+async def ensure_accounts(dsn: str) -> int:
+    """Enrol every demo account that has no credential yet. Returns how many."""
     db = Database(dsn, max_size=2)
     await db.open()
     try:
-        identity = IdentityService(db, SecretBox(key))
+        identity = IdentityService(db)
         made = 0
         for account in DEMO_ACCOUNTS:
-            if await _current(db, identity, account.email) is None:
+            async with db.connection() as conn:
+                known = await enrolled_secret(conn, account.email)
+            if known is None:
                 await identity.add_staff(None, email=account.email, name=account.name,
                                          role=account.role, password=account.password)
                 made += 1
@@ -49,36 +53,14 @@ async def ensure_accounts(dsn: str, key: str) -> int:
         await db.close()
 
 
-async def current_codes(dsn: str, key: str) -> list[tuple[DemoAccount, str | None]]:
+async def current_codes(dsn: str) -> list[tuple[DemoAccount, str | None]]:
     db = Database(dsn, max_size=2)
     await db.open()
     try:
-        identity = IdentityService(db, SecretBox(key))
-        return [(a, await _current(db, identity, a.email)) for a in DEMO_ACCOUNTS]
+        signs = DemoSignIns(db)
+        return [(a, await signs.code_now(a.email)) for a in DEMO_ACCOUNTS]
     finally:
         await db.close()
-
-
-async def _current(db: Database, identity: IdentityService, email: str) -> str | None:
-    found = await _secret(db, email)
-    return _code(identity, found[0]) if found is not None else None
-
-
-async def _secret(db: Database, email: str) -> tuple[bytes, int] | None:
-    """The account's sealed TOTP secret and the last time step it signed in with."""
-    async with db.connection() as conn:
-        row = await conn.fetchrow(
-            "select totp_secret, totp_last_step from backroom.staff where email = $1", email)
-    if row is None or row["totp_secret"] is None:
-        return None
-    return bytes(row["totp_secret"]), int(row["totp_last_step"])
-
-
-def _code(identity: IdentityService, sealed: bytes) -> str | None:
-    try:
-        return identity.current_code(sealed)
-    except SignInError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -92,20 +74,20 @@ class DemoSignIns:
     """
 
     db: Database
-    key: str
     accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS
     clock: Callable[[], float] = time.time
 
     async def code_now(self, email: str) -> str | None:
-        """None: the account has no code this demo's key opens (`backroom demo --reset`)."""
-        found = await _secret(self.db, email)
+        """None: the account is not enrolled (`backroom demo --reset`)."""
+        async with self.db.connection() as conn:
+            found = await enrolled_secret(conn, email)
         if found is None:
             return None
-        sealed, last_step = found
+        secret, last_step = found
         now = self.clock()
         if last_step >= int(now) // STEP_SECONDS:
             now += STEP_SECONDS
-        return _code(IdentityService(self.db, SecretBox(self.key), lambda: now), sealed)
+        return code_at(secret, now)
 
 
 def seconds_left(now: float | None = None) -> int:

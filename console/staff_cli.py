@@ -13,12 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from console import prompts
-from console.keys import first_key, known_key, venue_key
 from services.db import Actor, Database
 from services.errors import InvalidInput
-from services.identity import MIN_PASSWORD, Enrolment, IdentityService, SecretBox
+from services.identity import MIN_PASSWORD, Enrolment, IdentityService, end_session
 from services.permissions import Role
-from services.secrets import SecretStore
 from services.text import plain
 
 
@@ -67,18 +65,19 @@ def read_secrets(args: argparse.Namespace) -> tuple[tuple[str, str, str] | None,
     return sign_in, values[-1] if args.staff_command == "add" else None
 
 
-async def _admin_actor(identity: IdentityService, sign_in: tuple[str, str, str] | None) -> Actor | None:
-    if sign_in is None:
-        return None
-    return (await identity.sign_in(*sign_in)).actor
-
-
-async def _with_identity(dsn: str, key: str | None,
-                         work: Callable[[IdentityService], Awaitable[Any]]) -> Any:
+async def _with_identity(dsn: str, sign_in: tuple[str, str, str] | None,
+                         work: Callable[[IdentityService, Actor | None], Awaitable[Any]]) -> Any:
+    """`work` as the admin of `sign_in` (whose session ends with it), or as the owner."""
     db = Database(dsn, max_size=2)
     await db.open()
     try:
-        return await work(IdentityService(db, SecretBox(key) if key else None))
+        identity = IdentityService(db)
+        actor = None if sign_in is None else (await identity.sign_in(*sign_in)).actor
+        try:
+            return await work(identity, actor)
+        finally:
+            if actor is not None:
+                await end_session(db, actor)
     finally:
         await db.close()
 
@@ -86,45 +85,39 @@ async def _with_identity(dsn: str, key: str | None,
 def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None],
         secrets: tuple[tuple[str, str, str] | None, str | None]) -> int:
     """`secrets` are what read_secrets returned."""
-    store = SecretStore()
     action = args.staff_command
     admin, password = secrets
     if action == "add":
         assert password is not None
-        key, where = first_key(store)
 
-        async def add(identity: IdentityService) -> Enrolment:
-            actor = await _admin_actor(identity, admin)
+        async def add(identity: IdentityService, actor: Actor | None) -> Enrolment:
             return await identity.add_staff(actor, email=args.email, name=args.name or args.email,
                                             role=args.role, password=password)
 
-        enrolment = asyncio.run(_with_identity(dsn, key, add))
-        out(f"Added {enrolment.email} as {args.role}. TOTP secrets are sealed with {where}.")
+        enrolment = asyncio.run(_with_identity(dsn, admin, add))
+        out(f"Added {enrolment.email} as {args.role}. Postgres keeps the password's verifier and "
+            "the authenticator's secret, where no console can read them.")
         show_enrolment(enrolment, out)
         return 0
 
     if action == "reset-totp":
-        async def reset(identity: IdentityService) -> Enrolment:
-            return await identity.reset_totp(await _admin_actor(identity, admin), args.email)
+        async def reset(identity: IdentityService, actor: Actor | None) -> Enrolment:
+            return await identity.reset_totp(actor, args.email)
 
-        enrolment = asyncio.run(_with_identity(dsn, venue_key(store), reset))
+        enrolment = asyncio.run(_with_identity(dsn, admin, reset))
         out(f"New authenticator for {enrolment.email}; the old codes and recovery codes no longer work.")
         show_enrolment(enrolment, out)
         return 0
 
-    # list, disable, enable and set-role never open a TOTP secret; --admin sign-in does.
-    admin_key = known_key(store) if args.admin else None
-
     if action == "list":
-        staff = asyncio.run(_with_identity(dsn, admin_key, lambda i: i.list_staff()))
+        staff = asyncio.run(_with_identity(dsn, admin, lambda i, a: i.list_staff(a)))
         out(f"{'email':<34} {'name':<22} {'role':<8} state")
         for s in staff:
             out(f"{plain(s.email):<34} {plain(s.display_name)[:60]:<22} {s.role:<8} "
                 f"{'active' if s.active else 'disabled'}")
         return 0
 
-    async def change(identity: IdentityService) -> None:
-        actor = await _admin_actor(identity, admin)
+    async def change(identity: IdentityService, actor: Actor | None) -> None:
         if action == "disable":
             await identity.disable(actor, args.email)
         elif action == "enable":
@@ -134,10 +127,10 @@ def run(args: argparse.Namespace, dsn: str, out: Callable[[str], None],
         elif action == "unlock":
             await identity.unlock(actor, args.email)
 
-    asyncio.run(_with_identity(dsn, admin_key, change))
-    out({"disable": f"Disabled {args.email}; they can no longer sign in.",
+    asyncio.run(_with_identity(dsn, admin, change))
+    out({"disable": f"Disabled {args.email}; they can no longer sign in, and their sessions ended.",
          "enable": f"Enabled {args.email}.",
-         "set-role": f"{args.email} is now {getattr(args, 'role', '')} staff.",
+         "set-role": f"{args.email} is now {getattr(args, 'role', '')} staff; they sign in again.",
          "unlock": f"Unlocked {args.email}; earlier failed sign-ins no longer count."}[action])
     return 0
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from services.bookings import BookingService
 from services.db import Actor, Database
 from services.floor import FloorService, utc_now
-from services.identity import IdentityService
+from services.identity import IdentityService, end_session, lock_session
 from services.presence import PostgresPresence, Presence, PresenceEntry
 from services.realtime import ListenTransport, Transport
 from services.reports import ReportService
@@ -62,6 +62,8 @@ class Services:
 
     def __post_init__(self) -> None:
         self.reports = ReportService(self.db)
+        # Reads present the signed-in staff member's session too: without one, Postgres shows nothing.
+        self.db.acting = lambda: self.actor
 
     def transport(self) -> Transport:
         if self.transport_factory is not None:
@@ -74,9 +76,24 @@ class Services:
             return self.presence_factory(self.actor, on_change)
         return PostgresPresence(self.db.listener_connection, self.actor, on_change=on_change)
 
+    async def lock(self, actor: Actor) -> None:
+        """Lock `actor`'s session in Postgres: it reads, and changes nothing, until a code opens it."""
+        await lock_session(self.db, actor)
+
+    async def end(self, actor: Actor, why: str) -> None:
+        """End `actor`'s session in Postgres for good; its token opens nothing any more."""
+        await end_session(self.db, actor, why)
+
     async def close(self) -> None:
-        """Leave no session behind: end a Supabase session, then close the database."""
+        """Leave no session behind: end the database's and Supabase's, then close the database."""
         try:
+            if self.actor.session:
+                leaving, self.actor = self.actor, Actor()
+                try:
+                    await asyncio.wait_for(self.end(leaving, "closed"), SIGN_OUT_SECONDS)
+                except Exception as err:
+                    # It expires on its own; the token is gone with this process.
+                    log.info("ending the session on close failed: %s", type(err).__name__)
             if self.supabase is not None:
                 auth, self.supabase = self.supabase, None
                 try:

@@ -194,6 +194,7 @@ class FloorScreen(WritingScreen):
         self._hold_keeper: Timer | None = None
         self._every_table = False
         self._acting_for: int | None = services.actor.staff_id
+        self._session_read: str | None = services.actor.session
         # Who is online on other consoles (the App's presence), and the hold announced here.
         self._others: tuple[PresenceEntry, ...] = ()
         self._announced_hold: int | None = None
@@ -495,6 +496,10 @@ class FloorScreen(WritingScreen):
             self._acting_for = actor.staff_id
             self._my_holds.clear()
             self._stop_keeping_hold()
+        if actor.session is not None and actor.session != self._session_read:
+            # Postgres shows a night only to someone signed in: read it again as them.
+            self._session_read = actor.session
+            self.request_reload()
         self._show_detail()
         self.refresh_bindings()
 

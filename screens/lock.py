@@ -1,8 +1,9 @@
 """The idle lock: covers the console when the staff member signed in has left it alone
 (or locked it on purpose), and says whom it is locked for.
 
-Their current authenticator code opens it again (the identity service checks it
-and records the step-up); anyone else signs in instead with the App's sign-out
+The lock closes the session in Postgres too: until their current authenticator
+code opens it again (checked there, against this session), it reads and changes
+nothing. Anyone else signs in instead with the App's sign-out
 key, which this screen names in its hint. The floor keeps running underneath:
 the feed stays live, so the floor is current the moment the lock opens.
 """
@@ -87,7 +88,7 @@ class LockScreen(CoverScreen[bool]):
     @work(exclusive=True, group="unlock", exit_on_error=False)
     async def _unlock(self, code: str) -> None:
         try:
-            await self.identity.verify_code(self.actor, code)
+            await self.identity.verify_code(self.actor, code, "unlock")
         except SignInError as err:
             self._refused(str(err))
             return

@@ -165,7 +165,7 @@ class WritingScreen(LiveScreen):
 
         def with_code(code: str, dialog: Dialog[Any]) -> None:
             async def call(op_id: str) -> Any:
-                await identity.verify_code(actor, code)
+                await identity.verify_code(actor, code, "step_up")
                 return await write.call(op_id)
 
             self.start_write(replace(write, call=call), dialog)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -317,6 +317,8 @@ class Database:
         self._max = max_size
         self.command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
+        self.acting: Callable[[], Actor] | None = None
+        """Who a transaction given no actor acts for: the console's signed-in staff member."""
 
     async def open(self) -> None:
         reason = transaction_pooler_reason(self.dsn)
@@ -396,8 +398,9 @@ class Database:
         readonly: bool = False,
         isolation: Isolation = "read_committed",
     ) -> AsyncIterator[asyncpg.Connection]:
-        """A transaction as the console role, tagged with who and what for the audit."""
-        actor = actor or Actor()
+        """A transaction as the console role, tagged with who and what for the audit;
+        without `actor`, for whoever `acting` names (nobody if it is unset)."""
+        actor = actor or (self.acting() if self.acting is not None else Actor())
         conn = await self._acquire()
         tx = conn.transaction(isolation=isolation, readonly=readonly)
         backend: Backend | None = None

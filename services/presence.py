@@ -140,7 +140,7 @@ _ROSTER = """
 # The staff member is the connection's own (backroom.current_staff_id()), never an argument.
 _BEAT = ("select backroom.presence_beat($1::uuid, $2::text, $3::int, $4::smallint, $5::smallint,"
          " $6::float8)")
-_AS_STAFF = "select set_config('backroom.staff_id', $1, false)"
+_AS_STAFF = "select set_config('backroom.session', $1, false)"
 
 
 class Announcing:
@@ -250,7 +250,7 @@ class PostgresPresence(Announcing):
         self._refresh_wanted = True
         self._lost_reason: str | None = None
         self._conn: asyncpg.Connection | None = None
-        self._announced_as: int | None = None
+        self._announced_as: str | None = None
         self._disconnected_at: float | None = None
         self.beats = 0
         self.error: str | None = None
@@ -369,16 +369,16 @@ class PostgresPresence(Announcing):
     async def _beat(self, conn: asyncpg.Connection) -> None:
         """Announce the staff member signed in; with nobody signed in, nobody: the
         console leaves the roster until someone signs in. The row is this
-        connection's staff member's (`backroom.staff_id`, set here), whatever the
+        connection's staff member's (the session presented here), whatever the
         console claims."""
         a, w = self._actor, self._whereabouts
-        if a.staff_id != self._announced_as:
-            if a.staff_id is None and self._announced_as is not None:
-                # Said as the one leaving: only they may take their row away.
+        if a.session != self._announced_as:
+            if a.session is None and self._announced_as is not None:
+                # On the connection that announced it: nobody else may take the row away.
                 await conn.execute("select backroom.presence_leave($1::uuid)", self.console_id)
-            await conn.execute(_AS_STAFF, "" if a.staff_id is None else str(a.staff_id))
-            self._announced_as = a.staff_id
-        if a.staff_id is not None:
+            await conn.execute(_AS_STAFF, a.session or "")
+            self._announced_as = a.session
+        if a.session is not None:
             await conn.fetchval(_BEAT, self.console_id, w.screen, w.night_id, w.selected_table,
                                 w.held_table, self._ttl)
         self.beats += 1

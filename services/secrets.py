@@ -4,12 +4,10 @@ backend exists (a headless server, an SSH session). Never a plain file.
 
 from __future__ import annotations
 
-import base64
 import os
 from dataclasses import dataclass
 
 SERVICE = "backroom-console"
-TOTP_KEY = "totp-key"
 
 
 def env_name(name: str) -> str:
@@ -84,8 +82,3 @@ class SecretStore:
                 f"Set {env_name(name)} or store it in the keyring."
             )
         return value
-
-
-def new_totp_key() -> str:
-    """A fresh venue key for TOTP secrets at rest (Fernet: AES-128-CBC with HMAC-SHA256)."""
-    return base64.urlsafe_b64encode(os.urandom(32)).decode()

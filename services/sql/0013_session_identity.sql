@@ -3,9 +3,13 @@
 -- setting the client names someone with.
 --
 -- After this migration:
---   backroom.current_staff_id()      the presented session's staff member, or,
---                                    for Supabase API requests (role
---                                    authenticated), the JWT's staff member
+--   backroom.current_staff_id()      the presented session's staff member (a
+--                                    locked session's too), or, for Supabase
+--                                    API requests (role authenticated), the
+--                                    JWT's staff member
+--   backroom.current_staff_role()    their role, but none while the session is
+--                                    locked: a locked console reads, and
+--                                    changes nothing
 --   backroom.stepped_up_recently()   a code was confirmed on this session lately
 --   update_staff / unlock_staff      end sessions and lift locks in backroom_private
 -- and the sign-in of 0004, which the console checked itself, is gone: its
@@ -14,6 +18,29 @@
 -- (`backroom staff add` or `backroom staff reset-totp` by an admin).
 
 -- Who is acting ---------------------------------------------------------------------
+-- The staff member holding the presented session, locked or not: a locked console
+-- keeps its floor and its presence up to date behind the cover...
+create function backroom.session_holder_id() returns int
+language sql stable security definer set search_path = pg_catalog, backroom_private, pg_temp as $$
+    select (backroom_private.presented_session()).staff_id
+$$;
+revoke all on function backroom.session_holder_id() from public;
+grant execute on function backroom.session_holder_id() to backroom_console;
+
+-- ...and changes nothing: every write needs a role, and a locked session has none
+-- until its own staff member's code opens it (backroom.confirm_code).
+create or replace function backroom.current_staff_role() returns text
+language sql stable security definer set search_path = pg_catalog, backroom, backroom_private, pg_temp as $$
+    select s.role from backroom.staff s
+    where s.id = backroom.current_staff_id() and s.active
+      and (current_setting('role', true) = 'authenticated'
+           or not coalesce((backroom_private.presented_session()).locked, false))
+$$;
+
+-- Its own operations' outcomes are a write like any other.
+alter policy staff_update on backroom.operation
+    using (staff_id = backroom.current_staff_id() and backroom.current_staff_role() is not null);
+
 create function backroom_meta.apply_session_identity() returns void
 language plpgsql set search_path = pg_catalog as $fn$
 begin
@@ -25,13 +52,12 @@ begin
         language sql stable set search_path = pg_catalog, backroom, pg_temp as $b$
             select case when current_setting('role', true) = 'authenticated'
                         then backroom.auth_staff_id()
-                        else backroom.session_staff_id() end
+                        else backroom.session_holder_id() end
         $b$;
-        grant execute on function backroom.session_staff_id() to authenticated;
     else
         create or replace function backroom.current_staff_id() returns int
         language sql stable set search_path = pg_catalog, backroom, pg_temp as $b$
-            select backroom.session_staff_id()
+            select backroom.session_holder_id()
         $b$;
     end if;
 
@@ -156,6 +182,20 @@ begin
     where token_hash = sess.token_hash;
     insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)
     values (sess.staff_id, 'sign_out', 'staff', sess.staff_id, jsonb_build_object('reason', why));
+end
+$$;
+
+-- A console leaves the roster on the connection it announced itself on, also
+-- once the session it announced with has ended (signed out, locked).
+create or replace function backroom.presence_leave(p_console uuid) returns void
+language plpgsql volatile security definer set search_path = pg_catalog, backroom, pg_temp as $$
+begin
+    delete from backroom.presence
+    where console_id = p_console
+      and (staff_id = backroom.current_staff_id() or backend_pid = pg_backend_pid());
+    if found then
+        perform pg_notify('backroom_presence', p_console::text);
+    end if;
 end
 $$;
 
