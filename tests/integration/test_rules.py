@@ -18,16 +18,17 @@ NEIGHBOUR = 12   # 4 to 10 guests, next to table 11, free on the sample night
 
 
 async def as_console(conn: asyncpg.Connection, staff_id: int | None = None) -> None:
-    """Act as the console's role for the rest of the current transaction,
-    for a staff member (by default the demo's duty manager)."""
+    """Act as the console's role for the rest of the current transaction, presenting a
+    session of a staff member (by default the demo's duty manager) that the owner opens."""
     if staff_id is None:
         staff_id = await conn.fetchval(
             "select id from backroom.staff where email = 'duty.manager@backroom.demo'"
         )
+    token = await conn.fetchval("select backroom_meta.open_session($1)", staff_id)
     await conn.execute(
         "select set_config('role', 'backroom_console', true),"
-        " set_config('backroom.staff_id', $1, true)",
-        str(staff_id),
+        " set_config('backroom.session', $1, true)",
+        token,
     )
 
 
@@ -382,3 +383,20 @@ async def test_console_role_cannot_touch_what_it_does_not_own(admin: asyncpg.Con
             async with admin.transaction():
                 await as_console(admin)
                 await admin.execute(sql)
+
+
+async def test_a_staff_id_named_in_a_setting_is_nobody(admin: asyncpg.Connection) -> None:
+    """Only a session token names who acts: the old setting, or a token no sign-in handed
+    out, writes nothing."""
+    guests = await admin.fetchval("select count(*) from backroom.guest")
+    manager = await admin.fetchval(
+        "select id from backroom.staff where email = 'duty.manager@backroom.demo'")
+    for setting, value in (("backroom.staff_id", str(manager)), ("backroom.session", "made-up")):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with admin.transaction():
+                await admin.execute(
+                    "select set_config('role', 'backroom_console', true), set_config($1, $2, true)",
+                    setting, value)
+                assert await admin.fetchval("select backroom.current_staff_id()") is None
+                await admin.execute("insert into backroom.guest (name) values ('Nobody')")
+    assert await admin.fetchval("select count(*) from backroom.guest") == guests
