@@ -41,9 +41,13 @@ class World:
 
 
 async def as_console(dsn: str, staff_id: int) -> asyncpg.Connection:
+    """A connection as the console role for good, presenting a session of `staff_id` that
+    the owner opened on it first."""
     conn = await asyncpg.connect(dsn)
+    token = await conn.fetchval("select backroom_meta.open_session($1)", staff_id)
     await conn.execute("set role backroom_console")
-    await conn.execute("select set_config('backroom.staff_id', $1, false)", str(staff_id))
+    await conn.execute("select set_config('backroom.session', $1, false)", token)
+    assert await conn.fetchval("select backroom.current_staff_id()") == staff_id
     return conn
 
 
