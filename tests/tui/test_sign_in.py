@@ -1,13 +1,18 @@
 """Staff identity at the console, by keys, against a real database: signing in, the
 idle lock, handing over, signing out and the step-up, asserted on what is shown.
 
-The identity service gets a clock the test moves (`clock`, for the TOTP steps) and
-the App a monotonic clock of its own (`monotonic`, for the idle lock), so no test
-waits for real time to pass.
+Postgres checks the codes against its own clock, so each test starts clear of a
+step's edge and makes its codes from `T0`, the real time it started: `T0 + 30` is
+the next step's code, which the one step of drift accepts, so no test waits for a
+step to pass. The App gets a monotonic clock of its own (`monotonic`, for the idle
+lock), moved by the test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -27,14 +32,14 @@ from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services.db import Actor, Database
-from services.identity import Enrolment, IdentityService, SecretBox
-from services.secrets import new_totp_key
+from services.identity import Enrolment, IdentityService
 from tests.conftest import fixed_clock
 from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, until
 from widgets.table_tile import TableTile
 
 SMALL = (80, 24)
-T0 = 1_795_000_000.0  # the authenticators' clock, on a step boundary
+T0 = 0.0
+"""When the test began, in real time (set by `_clear_of_a_step_edge`)."""
 PASSWORD = "correct horse battery"
 GENERIC = "The email, password or code is not right."
 
@@ -53,14 +58,14 @@ def _quick_idle_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BackroomApp, "IDLE_CHECK_SECONDS", 0.02)
 
 
-@pytest.fixture
-def key() -> str:
-    return new_totp_key()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
+@pytest.fixture(autouse=True)
+async def _clear_of_a_step_edge() -> None:
+    """Codes are made here and checked there: start with most of a step ahead."""
+    global T0
+    left = 30 - time.time() % 30
+    if left < 5:
+        await asyncio.sleep(left + 0.1)
+    T0 = time.time()
 
 
 @pytest.fixture
@@ -69,9 +74,9 @@ def monotonic() -> Clock:
 
 
 @pytest.fixture
-def identity(services: Services, owner_db: Database, key: str, clock: Clock) -> IdentityService:
+def identity(services: Services, owner_db: Database) -> IdentityService:
     """The console with an identity service and nobody signed in: it opens on sign-in."""
-    services.identity = IdentityService(services.db, SecretBox(key), clock, owner=owner_db)
+    services.identity = IdentityService(services.db, owner=owner_db)
     services.actor = Actor()
     return services.identity
 
@@ -94,6 +99,24 @@ def code_at(enrolment: Enrolment, t: float) -> str:
 
 def not_this(code: str) -> str:
     return str((int(code) + 1) % 1_000_000).zfill(6)
+
+
+async def session_state(admin: asyncpg.Connection, token: str) -> str:
+    """What Postgres holds of a console's session: live, locked, or ended and why."""
+    row = await admin.fetchrow("select locked, ended_at, ended_why from backroom_private.session"
+                               " where token_hash = backroom_private.token_hash($1)", token)
+    assert row is not None
+    if row["ended_at"] is not None:
+        return f"ended: {row['ended_why']}"
+    return "locked" if row["locked"] else "live"
+
+
+async def until_async(pilot: Pilot[Any], read: Callable[[], Awaitable[str]], wanted: str) -> None:
+    for _ in range(100):
+        if await read() == wanted:
+            return
+        await pilot.pause(0.05)
+    assert await read() == wanted
 
 
 def header(app: BackroomApp) -> str:
@@ -168,7 +191,7 @@ async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTi
 
 
 async def test_the_right_code_opens_the_floor_and_says_who_is_signed_in(
-    services: Services, max_: Enrolment, dsn: str, key: str, clock: Clock
+    services: Services, max_: Enrolment, dsn: str
 ) -> None:
     code = code_at(max_, T0)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -183,7 +206,7 @@ async def test_the_right_code_opens_the_floor_and_says_who_is_signed_in(
 
     # A second console on the same database: the code is spent everywhere.
     other = await open_services(dsn, clock=fixed_clock)
-    other.identity = IdentityService(other.db, SecretBox(key), clock)
+    other.identity = IdentityService(other.db)
     try:
         async with BackroomApp(other).run_test(size=SMALL) as pilot:
             assert await refused(pilot, max_.email, PASSWORD, code, quick=False) == GENERIC
@@ -239,13 +262,16 @@ async def test_what_was_wrong_is_never_said_then_throttled_then_locked(
         assert message.startswith("Too many failed attempts: wait ") and " s " in message, message
 
         # Ten failures in fifteen minutes lock the account: the screen says until when.
+        hashed = await admin.fetchval("select backroom_private.email_hash($1)", max_.email)
         failures = await admin.fetchval(
-            "select count(*) from backroom.sign_in_attempt where email = $1 and not ok", max_.email)
+            "select count(*) from backroom_private.attempt where email_hash = $1 and outcome = 'failed'",
+            hashed)
         await admin.execute(
-            "insert into backroom.sign_in_attempt (staff_id, email, ok, reason, at)"
-            " select id, email, false, 'bad_password', clock_timestamp() - interval '1 minute'"
-            " from backroom.staff, generate_series(1, $2) where email = $1", max_.email, 9 - failures)
-        await admin.execute("update backroom.sign_in_attempt set at = at - interval '1 minute'")
+            "insert into backroom_private.attempt (email_hash, staff_id, purpose, outcome, reason, at)"
+            " select $1, s.id, 'sign_in', 'failed', 'bad_password', clock_timestamp() - interval '1 minute'"
+            " from backroom.staff s, generate_series(1, $3) where s.email = $2", hashed, max_.email,
+            9 - failures)
+        await admin.execute("update backroom_private.attempt set at = at - interval '1 minute'")
         message = await refused(pilot, max_.email, "wrong password!", right)
         assert "locked" in message and "until" in message, message
         # Even the right code is refused while locked, with the same sentence.
@@ -296,12 +322,15 @@ async def test_door_staff_get_the_doors_keys(services: Services, dana: Enrolment
 
 
 async def test_idle_lock_covers_the_floor_and_the_same_code_opens_it(
-    services: Services, dana: Enrolment, clock: Clock, monotonic: Clock
+    services: Services, dana: Enrolment, monotonic: Clock, admin: asyncpg.Connection
 ) -> None:
     app = BackroomApp(services, monotonic=monotonic)
     async with app.run_test(size=SMALL, notifications=True) as pilot:
         floor = await signed_in(pilot, dana.email, code_at(dana, T0))
         assert "Upstairs" in screen_text(app)
+
+        token = services.actor.session
+        assert token and await session_state(admin, token) == "live"
 
         # A key resets the door's five minutes.
         monotonic.now += 4 * 60 + 59
@@ -322,8 +351,9 @@ async def test_idle_lock_covers_the_floor_and_the_same_code_opens_it(
         assert "Ctrl+O  someone else signs in" in shown
         for secret in ("The Backroom", "Upstairs", "Downstairs", "Alice", "CONF", "FREE", "Table"):
             assert secret not in shown, secret
-        # The floor stays live under the lock.
+        # The floor stays live under the lock; Postgres lets the session change nothing.
         assert floor.live and floor.is_attached
+        await until_async(pilot, lambda: session_state(admin, token), "locked")
 
         # The code used to sign in is spent; a wrong one is refused; the lock stays.
         await pilot.press(*code_at(dana, T0), "enter")
@@ -333,12 +363,11 @@ async def test_idle_lock_covers_the_floor_and_the_same_code_opens_it(
                     what="wrong code refused")
         assert app.screen is lock and app.locked
         assert "not right" in screen_text(app)
-
-        clock.now = T0 + 30
         await pilot.press(*code_at(dana, T0 + 30), "enter")
         await until(pilot, lambda: app.screen is floor, what="unlocked")
         assert "Dana Door (door)" in header(app) and "Upstairs" in screen_text(app)
         assert not app.locked and floor.live
+        assert await session_state(admin, token) == "live"
         # A fresh five minutes from the unlock.
         monotonic.now += 4 * 60
         await pilot.pause(0.1)
@@ -346,16 +375,19 @@ async def test_idle_lock_covers_the_floor_and_the_same_code_opens_it(
 
 
 async def test_someone_else_takes_over_a_locked_console(
-    services: Services, dana: Enrolment, max_: Enrolment, monotonic: Clock
+    services: Services, dana: Enrolment, max_: Enrolment, monotonic: Clock, admin: asyncpg.Connection
 ) -> None:
     app = BackroomApp(services, monotonic=monotonic)
     async with app.run_test(size=SMALL) as pilot:
         floor = await signed_in(pilot, dana.email, code_at(dana, T0))
+        danas = services.actor.session
+        assert danas
         monotonic.now += 5 * 60
         await locked(pilot)
         await pilot.press("ctrl+o")
         await at_sign_in(pilot)
         assert services.actor.staff_id is None
+        await until_async(pilot, lambda: session_state(admin, danas), "ended: handover")
         shown = screen_text(app)
         assert "The console was locked for Dana Door. Sign in to take over." in shown
         assert "Upstairs" not in shown
@@ -374,10 +406,12 @@ async def test_someone_else_takes_over_a_locked_console(
 
 
 async def test_sign_out_then_door_staff_on_the_same_floor(
-    services: Services, dana: Enrolment, max_: Enrolment
+    services: Services, dana: Enrolment, max_: Enrolment, admin: asyncpg.Connection
 ) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         floor = await signed_in(pilot, max_.email, code_at(max_, T0))
+        maxs = services.actor.session
+        assert maxs
         await select(pilot, floor, 3)
         await pilot.press("x")  # a dialog left open when the shift ends
         await until(pilot, lambda: isinstance(pilot.app.screen, ReasonDialog), what="dialog open")
@@ -385,6 +419,11 @@ async def test_sign_out_then_door_staff_on_the_same_floor(
         await at_sign_in(pilot)
         assert services.actor.staff_id is None
         assert "Max Manager signed out." in screen_text(pilot.app)
+        await until_async(pilot, lambda: session_state(admin, maxs), "ended: signed_out")
+        audit = await admin.fetchval("select count(*) from backroom.audit_log a join backroom.staff s"
+                                     " on s.id = a.staff_id where a.operation = 'sign_out'"
+                                     " and s.email = $1", max_.email)
+        assert audit == 1
         assert [type(s) for s in pilot.app.screen_stack[1:]] == [FloorScreen, SignInScreen]
 
         await type_in(pilot, dana.email, PASSWORD, code_at(dana, T0), quick=True)
@@ -399,7 +438,7 @@ async def test_sign_out_then_door_staff_on_the_same_floor(
 
 
 async def test_lock_now_help_and_palette_offer_the_new_keys(
-    services: Services, max_: Enrolment, clock: Clock
+    services: Services, max_: Enrolment
 ) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         floor = await signed_in(pilot, max_.email, code_at(max_, T0))
@@ -419,7 +458,6 @@ async def test_lock_now_help_and_palette_offer_the_new_keys(
         await pilot.press("enter")
         await locked(pilot)
         assert "Max Manager locked it." in screen_text(pilot.app)
-        clock.now = T0 + 30
         await pilot.press(*code_at(max_, T0 + 30), "enter")
         await until(pilot, lambda: pilot.app.screen is floor, what="unlocked")
 
@@ -433,7 +471,7 @@ async def test_lock_now_help_and_palette_offer_the_new_keys(
 
 
 async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
-    services: Services, max_: Enrolment, clock: Clock, admin: asyncpg.Connection
+    services: Services, max_: Enrolment, admin: asyncpg.Connection
 ) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         floor = await signed_in(pilot, max_.email, code_at(max_, T0))
@@ -456,7 +494,6 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
         # The code that signed Max in is spent: it is no step-up.
         await pilot.press(*code_at(max_, T0), "enter")
         await until(pilot, lambda: "not right" in dialog.status_text, what="spent code refused")
-        clock.now = T0 + 30
         await keys.type(code_at(max_, T0 + 30))
         await keys.press("enter")
         await until(pilot, lambda: pilot.app.screen is floor, what="back on the floor")
@@ -487,6 +524,7 @@ async def test_door_staff_start_at_the_door_and_f2_shows_the_floor(
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         await type_in(pilot, dana.email, PASSWORD, code_at(dana, T0), quick=True)
         await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen), what="door screen")
+        await until(pilot, lambda: "Door ·" in screen_text(pilot.app), what="door header")
         assert "Door ·" in header(pilot.app) and "Dana Door (door)" in header(pilot.app)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen), what="floor")
