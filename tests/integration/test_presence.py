@@ -139,8 +139,8 @@ async def fake_console(dsn: str, actor: Actor) -> tuple[asyncpg.Connection, str]
     """A console seen from outside: one beat on its own connection, then nothing."""
     conn = await asyncpg.connect(dsn)
     await conn.execute("select set_config('application_name', $1, false), set_config('role', $2, false),"
-                       " set_config('backroom.staff_id', $3, false)",
-                       PRESENCE_APPLICATION, CONSOLE_ROLE, str(actor.staff_id))
+                       " set_config('backroom.session', $3, false)",
+                       PRESENCE_APPLICATION, CONSOLE_ROLE, actor.session)
     console_id = str(uuid.uuid4())
     await conn.fetchval(
         "select backroom.presence_beat($1::uuid, 'door', null, 3::smallint, null, 10)", console_id)
@@ -213,3 +213,23 @@ async def test_the_console_role_cannot_write_presence_rows_directly(dsn: str, do
         assert await conn.fetchval("select count(*) from backroom.presence") == 0
     finally:
         await conn.close()
+
+
+async def test_only_a_session_announces_a_console(dsn: str, door: Actor, admin: asyncpg.Connection) -> None:
+    """Naming a staff member is not being them: without a live session of theirs no beat is taken."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("select set_config('role', $1, false), set_config('backroom.staff_id', $2, false)",
+                           CONSOLE_ROLE, str(door.staff_id))
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="signed-in staff member"):
+            await conn.fetchval("select backroom.presence_beat(gen_random_uuid(), 'door', null,"
+                                " null, null, 10)")
+        await admin.execute("update backroom_private.session set ended_at = now(), ended_why = 'closed'"
+                            " where staff_id = $1", door.staff_id)
+        await conn.execute("select set_config('backroom.session', $1, false)", door.session)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="signed-in staff member"):
+            await conn.fetchval("select backroom.presence_beat(gen_random_uuid(), 'door', null,"
+                                " null, null, 10)")
+    finally:
+        await conn.close()
+    assert await admin.fetchval("select count(*) from backroom.presence") == 0
