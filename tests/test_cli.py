@@ -6,6 +6,7 @@ with a non-zero exit code and no traceback.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -15,9 +16,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import pyotp
 import pytest
 
+from services.db import Database
 from services.embedded import EmbeddedPostgres
+from services.identity import IdentityService, end_session
 
 
 def backroom(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -118,35 +122,101 @@ def test_malformed_url_is_explained(url: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_staff_add_shows_the_authenticator_once(dsn: str) -> None:
-    env = {"DATABASE_URL": dsn, "BACKROOM_TOTP_KEY": "q3wVqXr0m5KxV3J8mYv2T0n6pQ1sA9dF4gH7jK2lZ0c="}
-    result = subprocess.run(
-        [sys.executable, "-m", "console.cli", "staff", "add", "Nina@Venue.test", "--role", "door",
-         "--name", "Nina", "--password-stdin"],
-        input="a long enough password\n", capture_output=True, text=True, timeout=60,
-        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **env},
+def staff_add(dsn: str, email: str, role: str, password: str, *extra: str,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`backroom staff add` as a real process, the new password piped in."""
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", "staff", "add", email, "--role", role, *extra,
+         "--password-stdin"],
+        input=password + "\n", capture_output=True, text=True, timeout=60,
+        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+             "DATABASE_URL": dsn, **(env or {})},
     )
+
+
+def typed_secret(out: str) -> str:
+    """The authenticator's secret as `staff add` shows it to be typed in."""
+    return next(line.split(":", 1)[1].split()[0] for line in out.splitlines()
+                if line.strip().startswith("or type in"))
+
+
+def sign_in_with(dsn: str, email: str, password: str, secret: str) -> str:
+    """Sign in as the console does, with a code of the authenticator `secret`; the name."""
+    async def go() -> str:
+        db = Database(dsn, max_size=1)
+        await db.open()
+        try:
+            session = await IdentityService(db).sign_in(email, password, pyotp.TOTP(secret).now())
+            await end_session(db, session.actor)
+            return session.actor.name
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
+
+
+def test_staff_add_shows_the_authenticator_once(dsn: str) -> None:
+    env = {"DATABASE_URL": dsn}
+    result = staff_add(dsn, "Nina@Venue.test", "door", "a long enough password", "--name", "Nina")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Added nina@venue.test as door" in out and "the existing venue key" in out
+    assert "Added nina@venue.test as door" in out
+    assert "Postgres keeps the password's verifier and the authenticator's secret" in out
     assert "otpauth://totp/Backroom:nina%40venue.test?secret=" in out
     assert out.count("-") >= 10 and "Recovery codes" in out
     assert "a long enough password" not in out + result.stderr
+    # What it showed is the authenticator Postgres checks the codes of.
+    assert sign_in_with(dsn, "nina@venue.test", "a long enough password", typed_secret(out)) == "Nina"
 
     listed = backroom("staff", "list", env=env)
     assert "nina@venue.test" in listed.stdout and "door" in listed.stdout
-    assert backroom("staff", "set-role", "nina@venue.test", "manager", env=env).returncode == 0
-    assert backroom("staff", "disable", "nina@venue.test", env=env).returncode == 0
+    set_role = backroom("staff", "set-role", "nina@venue.test", "manager", env=env)
+    assert set_role.returncode == 0 and "nina@venue.test is now manager staff" in set_role.stdout
+    disabled = backroom("staff", "disable", "nina@venue.test", env=env)
+    assert disabled.returncode == 0 and "their sessions ended" in disabled.stdout
     listed = backroom("staff", "list", env=env)
     row = next(line for line in listed.stdout.splitlines() if line.startswith("nina@venue.test"))
     assert "manager" in row and "disabled" in row
 
 
+def test_staff_add_needs_no_venue_key_and_shows_no_secret_but_the_enrolment(dsn: str) -> None:
+    """No keyring and no BACKROOM_TOTP_KEY: the first account and the next are made all the
+    same, and nothing but the new authenticator (its secret and recovery codes) is shown."""
+    outputs = []
+    for email, password in (("first@venue.test", "the first password"),
+                            ("second@venue.test", "the second password")):
+        result = staff_add(dsn, email, "manager", password)
+        assert result.returncode == 0, result.stderr
+        text = result.stdout + result.stderr
+        assert password not in text
+        for about_a_key in ("venue key", "BACKROOM_TOTP_KEY", "keyring", "sealed"):
+            assert about_a_key not in text, text
+        secret = typed_secret(result.stdout)
+        assert text.count(secret) == 2, "the secret is shown in the URI and to type in, once each"
+        assert sign_in_with(dsn, email, password, secret) == email
+        outputs.append(secret)
+    assert outputs[0] != outputs[1]
+
+
 def test_staff_commands_explain_what_is_missing(dsn: str) -> None:
+    # A seeded account has no authenticator yet: there is none to replace.
     result = backroom("staff", "reset-totp", "door@backroom.demo", env={"DATABASE_URL": dsn})
-    assert_explained(result, "BACKROOM_TOTP_KEY", "No keyring backend is available here")
+    assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
+    assert "door@backroom.demo" in result.stderr
     result = backroom("staff", "disable", "nobody@venue.test", env={"DATABASE_URL": dsn})
     assert_explained(result, "There is no such staff member")
+
+
+def test_staff_reset_totp_needs_no_venue_key(dsn: str) -> None:
+    added = staff_add(dsn, "rita@venue.test", "door", "a long enough password", "--name", "Rita")
+    assert added.returncode == 0, added.stderr
+    old = typed_secret(added.stdout)
+    reset = backroom("staff", "reset-totp", "rita@venue.test", env={"DATABASE_URL": dsn})
+    assert reset.returncode == 0, reset.stderr
+    assert "New authenticator for rita@venue.test" in reset.stdout
+    new = typed_secret(reset.stdout)
+    assert new != old and "BACKROOM_TOTP_KEY" not in reset.stdout + reset.stderr
+    assert sign_in_with(dsn, "rita@venue.test", "a long enough password", new) == "Rita"
 
 
 def test_health_json_is_clean_and_says_ok(dsn: str) -> None:
@@ -166,8 +236,6 @@ def test_health_json_is_clean_and_says_ok(dsn: str) -> None:
 def test_staff_unlock_lifts_a_lock_and_staff_list_prints_no_control_character(
     dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
     from console.cli import main
 
     async def owner(*statements: str) -> object:
@@ -180,17 +248,29 @@ def test_staff_unlock_lifts_a_lock_and_staff_list_prints_no_control_character(
         finally:
             await conn.close()
 
+    async def enrol_door() -> None:
+        db = Database(dsn, max_size=1)
+        await db.open()
+        try:
+            await IdentityService(db).add_staff(None, email="door@backroom.demo", name="Door",
+                                                role="door", password="a long enough password")
+        finally:
+            await db.close()
+
+    asyncio.run(enrol_door())
     asyncio.run(owner(
-        "update backroom.staff set locked_until = now() + interval '15 minutes'"
-        " where email = 'door@backroom.demo'",
+        "update backroom_private.credential set locked_until = now() + interval '15 minutes'"
+        " where staff_id = (select id from backroom.staff where email = 'door@backroom.demo')",
         # A name from before names were checked, with a terminal escape in it.
         "alter table backroom.staff drop constraint staff_display_name_limits",
         "update backroom.staff set display_name = E'Evil \\x1b[2J\\x07Name'"
         " where email = 'door@backroom.demo'"))
     assert main(["staff", "unlock", "door@backroom.demo", "--database-url", dsn]) == 0
     assert "Unlocked door@backroom.demo" in capsys.readouterr().out
-    assert asyncio.run(owner("select locked_until from backroom.staff"
-                             " where email = 'door@backroom.demo'")) is None
+    assert asyncio.run(owner(
+        "select locked_until is null and count_failures_from is not null"
+        " from backroom_private.credential"
+        " where staff_id = (select id from backroom.staff where email = 'door@backroom.demo')"))
     assert asyncio.run(owner("select operation from backroom.audit_log order by id desc limit 1")) \
         == "staff_unlocked"
     assert main(["staff", "list", "--database-url", dsn]) == 0
