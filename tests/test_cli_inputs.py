@@ -25,10 +25,9 @@ from console import cli
 from services import migrations
 from services.db import Database, explain_refusal
 from services.health import check
-from services.identity import IdentityService, SecretBox
+from services.identity import IdentityService
 from tests.test_cli import assert_explained, backroom
 
-KEY = "q3wVqXr0m5KxV3J8mYv2T0n6pQ1sA9dF4gH7jK2lZ0c="
 SECRET_ENV = ("BACKROOM_PASSWORD", "BACKROOM_CODE", "BACKROOM_NEW_PASSWORD", "BACKROOM_IDLE_MINUTES",
               "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_PUBLISHABLE_KEY", "SUPABASE_KEY")
 
@@ -163,7 +162,6 @@ def test_staff_add_with_no_terminal_as_a_real_process() -> None:
 
 def test_staff_add_takes_the_password_from_the_environment(run: Run, dsn: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BACKROOM_TOTP_KEY", KEY)
     monkeypatch.setenv("BACKROOM_NEW_PASSWORD", "a long enough password")
     code, out, err = run("staff", "add", "env@venue.test", "--role", "door", "--database-url", dsn)
     assert code == 0, err
@@ -175,7 +173,7 @@ async def _admin(dsn: str, email: str) -> str:
     db = Database(dsn, max_size=1)
     await db.open()
     try:
-        enrolment = await IdentityService(db, SecretBox(KEY)).add_staff(
+        enrolment = await IdentityService(db).add_staff(
             None, email=email, name="Boss", role="admin", password="the admin's password")
     finally:
         await db.close()
@@ -183,7 +181,6 @@ async def _admin(dsn: str, email: str) -> str:
 
 
 def test_an_admin_signs_in_without_a_terminal(run: Run, dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BACKROOM_TOTP_KEY", KEY)
     first = pyotp.TOTP(asyncio.run(_admin(dsn, "one@venue.test"))).now()
     second = pyotp.TOTP(asyncio.run(_admin(dsn, "two@venue.test"))).now()
     code, out, err = run("staff", "set-role", "door@backroom.demo", "manager", "--database-url", dsn,
@@ -197,6 +194,10 @@ def test_an_admin_signs_in_without_a_terminal(run: Run, dsn: str, monkeypatch: p
                          "--admin", "two@venue.test")
     assert code == 0, err
     assert "Disabled door@backroom.demo" in out
+    # Each admin's sign-in was a session of its own, ended when the command was done.
+    sessions = sql(dsn, "select json_agg(json_build_array(s.email, p.ended_why) order by s.email)"
+                        " from backroom_private.session p join backroom.staff s on s.id = p.staff_id")
+    assert json.loads(sessions) == [["one@venue.test", "signed_out"], ["two@venue.test", "signed_out"]]
 
 
 # ---------------------------------------------------------------- nonsense arguments
@@ -239,14 +240,21 @@ def test_bad_settings_are_explained(run: Run, monkeypatch: pytest.MonkeyPatch, e
     run.refused("db", "status", says=(says,))
 
 
-def test_a_venue_key_that_is_not_one_is_explained(run: Run, dsn: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_leftover_venue_key_changes_nothing(run: Run, dsn: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """BACKROOM_TOTP_KEY from before sessions were Postgres's is read by nothing: not
+    even a value that was never a key stops staff add, reset-totp or an admin's sign-in."""
     monkeypatch.setenv("BACKROOM_TOTP_KEY", "garbage")
-    says = ("BACKROOM_TOTP_KEY) is not a valid key", "as `backroom staff add` showed it")
-    run.refused("staff", "reset-totp", "door@backroom.demo", "--database-url", dsn, says=says)
-    run.refused("staff", "add", "k@venue.test", "--role", "door", "--password-stdin",
-                "--database-url", dsn, stdin="a long enough password\n", says=says)
-    run.refused("console", "--database-url", dsn, says=says)
+    secret = asyncio.run(_admin(dsn, "boss@venue.test"))
+    code, out, err = run("staff", "add", "k@venue.test", "--role", "door", "--password-stdin",
+                         "--database-url", dsn, stdin="a long enough password\n")
+    assert code == 0, err
+    assert "Added k@venue.test as door" in out and "TOTP_KEY" not in out + err
+    code, out, err = run("staff", "reset-totp", "k@venue.test", "--database-url", dsn,
+                         "--admin", "boss@venue.test", "--admin-password-stdin",
+                         "--code", pyotp.TOTP(secret).now(), stdin="the admin's password\n")
+    assert code == 0, err
+    assert "New authenticator for k@venue.test" in out and "TOTP_KEY" not in out + err
 
 
 def test_export_migrations_refuses_a_file_and_a_missing_parent(run: Run, tmp_path: Path) -> None:
@@ -378,9 +386,7 @@ async def read_only(dsn: str, server_dsn: str) -> str:
     ["db", "migrate"], ["db", "seed", "--start", "2027-06-01", "--days", "2"],
     ["staff", "add", "ro@venue.test", "--role", "door", "--password-stdin"],
 ])
-def test_a_read_only_database_is_explained(run: Run, read_only: str, argv: list[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BACKROOM_TOTP_KEY", KEY)
+def test_a_read_only_database_is_explained(run: Run, read_only: str, argv: list[str]) -> None:
     run.refused(*argv, "--database-url", read_only, stdin="a long enough password\n",
                 says=("is read-only, so nothing was written", "default_transaction_read_only",
                       "Connect to the primary server"))
