@@ -3,14 +3,18 @@ never a plain file."""
 
 from __future__ import annotations
 
+import io
+import signal
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as FailKeyring
 
-from console.keys import DEMO_KEY_FILE, demo_key, first_key
-from services.secrets import SecretStore, SecretUnavailable, env_name
+from services.secrets import SecretStore, SecretUnavailable
 
 
 class MemoryKeyring(KeyringBackend):
@@ -53,10 +57,10 @@ class KeyringModule:
 
 
 def test_without_a_keyring_secrets_come_from_the_environment(tmp_path: Path) -> None:
-    store = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_TOTP_KEY": "from-env"})
+    store = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
     status = store.status()
     assert not status.usable and "environment variables" in status.explain()
-    assert store.get("totp-key") == "from-env"
+    assert store.get("profile:bar") == "from-env"
     with pytest.raises(SecretUnavailable, match="BACKROOM_PROFILE_VENUE"):
         store.set("profile:venue", "secret")
     assert list(tmp_path.iterdir()) == [], "nothing is written to disk instead"
@@ -73,19 +77,42 @@ def test_with_a_keyring_secrets_go_there() -> None:
     assert store.get("profile:venue") is None
 
 
-def test_a_venue_key_is_kept_in_the_keyring_or_shown_once() -> None:
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """A working keyring for the whole process, as on a desktop."""
     backend = MemoryKeyring()
-    key, where = first_key(SecretStore(KeyringModule(backend), env={}))
-    assert "keyring" in where and backend.items[("backroom-console", "totp-key")] == key
-    key2, where2 = first_key(SecretStore(KeyringModule(FailKeyring()), env={}))
-    assert key2 in where2 and env_name("totp-key") in where2
+    before = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(before)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
-def test_the_demo_key_file_is_private(tmp_path: Path) -> None:
-    key = demo_key(tmp_path)
-    path = tmp_path / DEMO_KEY_FILE
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert demo_key(tmp_path) == key
+def test_staff_accounts_and_the_demo_keep_no_secret_in_the_keyring_or_a_file(
+    dsn: str, tmp_path: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With a keyring to hand, enrolling a venue's accounts and the demo's still puts no
+    key or secret in it, or in the console's own directories: Postgres alone keeps them."""
+    from console import cli
+
+    monkeypatch.setenv("BACKROOM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BACKROOM_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    for argv in (["staff", "add", "first@venue.test", "--role", "admin", "--password-stdin"],
+                 ["staff", "add", "next@venue.test", "--role", "door", "--password-stdin"],
+                 ["demo", "--no-console"], ["demo", "--codes"]):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
+        assert cli.main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "Added next@venue.test as door" in out
+    assert "code now" in out and "code now -" not in out, "the demo reads its codes from Postgres"
+    assert memory_keyring.items == {}
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_a_profile_keeps_its_password_out_of_the_file(tmp_path: Path) -> None:
