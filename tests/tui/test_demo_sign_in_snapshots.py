@@ -14,8 +14,7 @@ from textual.pilot import Pilot
 
 from console.demo import DEMO_ACCOUNTS, DemoSignIns
 from screens.sign_in import SignInScreen
-from services.identity import IdentityService, SecretBox
-from services.secrets import new_totp_key
+from services.identity import IdentityService
 from tests.tui.helpers import screen_text
 from tests.tui.test_door_snapshots import colour  # noqa: F401 (the fixture: with colour and without)
 from tests.tui.test_sign_in import at_sign_in
@@ -31,14 +30,12 @@ class DemoSnapshotApp(IdentitySnapshotApp):
 
     async def on_load(self) -> None:
         await super().on_load()
-        key = new_totp_key()
-        identity = IdentityService(self.services.db, SecretBox(key), lambda: SNAPSHOT_T0,
-                                   owner=self.owner)
+        identity = IdentityService(self.services.db, owner=self.owner)
         for account in DEMO_ACCOUNTS:
             await identity.add_staff(None, email=account.email, name=account.name,
                                      role=account.role, password=account.password)
         self.services.identity = identity
-        self.demo_accounts = DemoSignIns(self.owner, key, clock=lambda: SNAPSHOT_T0)
+        self.demo_accounts = DemoSignIns(self.owner, clock=lambda: SNAPSHOT_T0)
 
 
 async def demo_sign_in(pilot: Pilot[Any]) -> None:

@@ -281,12 +281,11 @@ async def test_the_sign_out_command_names_a_hostile_staff_member_as_typed(
 ) -> None:
     from textual.content import Content
 
-    from services.identity import IdentityService, SecretBox
-    from services.secrets import new_totp_key
+    from services.identity import IdentityService
 
-    services.identity = IdentityService(services.db, SecretBox(new_totp_key()))
+    services.identity = IdentityService(services.db)
     services.actor = Actor(staff_id=services.actor.staff_id, name="Zed [/] [b]Markup\x1b[2J",
-                           role=services.actor.role)
+                           role=services.actor.role, session=services.actor.session)
     async with BackroomApp(services).run_test(size=(100, 30)) as pilot:
         await open_floor(pilot, 1)
         commands = [c for c in pilot.app.get_system_commands(pilot.app.screen) if c.title == "Sign out"]

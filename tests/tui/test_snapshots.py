@@ -25,8 +25,7 @@ from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services import seed
 from services.db import Actor, Database
-from services.identity import IdentityService, SecretBox
-from services.secrets import new_totp_key
+from services.identity import IdentityService
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, until
@@ -153,8 +152,7 @@ class IdentitySnapshotApp(BackroomApp):
         self.services = await open_services(self.dsn, clock=fixed_clock)
         self.owner = Database(self.dsn, max_size=1)
         await self.owner.open()
-        identity = IdentityService(self.services.db, SecretBox(new_totp_key()), lambda: SNAPSHOT_T0,
-                                   owner=self.owner)
+        identity = IdentityService(self.services.db, owner=self.owner)
         await identity.add_staff(None, email=DOOR_EMAIL, name="Dana Door", role="door",
                                  password="correct horse battery")
         self.services.identity = identity
