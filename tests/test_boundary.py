@@ -30,6 +30,19 @@ def test_supabase_is_not_imported_by_the_console() -> None:
     assert "supabase" not in loaded
 
 
+def test_no_console_module_can_check_a_password_or_open_a_secret() -> None:
+    """Postgres checks passwords and codes: the console loads no password hasher and no
+    cipher, and the venue key's module is gone."""
+    loaded = _modules_after(
+        "import console.app, console.cli, console.wiring, console.demo, console.staff_cli, "
+        "services.identity, services.sign_in, services.secrets"
+    )
+    assert "services.identity" in loaded and "console.keys" not in loaded
+    assert not {m for m in loaded if m.split(".")[0] in {"argon2", "cryptography", "nacl"}}
+    root = Path(__file__).resolve().parents[1]
+    assert not (root / "console" / "keys.py").exists()
+
+
 def test_every_third_party_import_is_declared() -> None:
     import ast
     import re
