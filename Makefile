@@ -33,6 +33,7 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bookings.py
+	$(BIN)/python benchmarks/identity.py
 	$(BIN)/python benchmarks/realtime.py
 	$(BIN)/python benchmarks/ui.py
 

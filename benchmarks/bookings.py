@@ -89,7 +89,8 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> None:
         "insert into backroom.staff (email, display_name, role)"
         " values ('bench@backroom.test', 'Bench', 'manager') returning id"
     )
-    actor = Actor(staff_id=manager, name="Bench", role="manager")
+    token = await owner.fetchval("select backroom_meta.open_session($1)", manager)
+    actor = Actor(staff_id=manager, name="Bench", role="manager", session=token)
     ids = await make_pending(owner, 2 * n)
     await owner.close()
 
@@ -137,7 +138,8 @@ async def contention(dsn: str, consoles: int, rounds: int) -> None:
     rows = await owner.fetch(
         "insert into backroom.staff (email, display_name, role)"
         " select 'c' || n || '@backroom.test', 'Console ' || n, 'manager'"
-        " from generate_series(1, $1) n returning id, display_name", consoles,
+        " from generate_series(1, $1) n"
+        " returning id, display_name, backroom_meta.open_session(id) as token", consoles,
     )
     nights = await owner.fetch(
         "select id, starts_at, ends_at from backroom.night where date >= $1 order by date limit $2",
@@ -146,7 +148,8 @@ async def contention(dsn: str, consoles: int, rounds: int) -> None:
     await owner.close()
     if len(nights) < rounds:
         raise SystemExit("not enough empty nights for the rounds")
-    actors = [Actor(staff_id=r["id"], name=r["display_name"], role="manager") for r in rows]
+    actors = [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
+              for r in rows]
     dbs = [Database(dsn, min_size=1, max_size=1) for _ in range(consoles)]
     await asyncio.gather(*(d.open() for d in dbs))
     services = [BookingService(d) for d in dbs]
