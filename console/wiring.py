@@ -110,17 +110,17 @@ def use_supabase(services: Services, config: SupabaseConfig, *, auth: SupabaseAu
                  store: SecretStore | None = None) -> SupabaseAuth:
     """Sign staff in through Supabase Auth and follow Supabase Realtime of `config`'s project.
 
-    The staff member behind a Supabase user is looked up on the console's
-    database (`backroom.staff_for_auth_user`, migration 0006), and fresh codes
-    are recorded there as step-ups. `auth` replaces the Auth client (its own
-    project's address), e.g. to reach a stand-in of Supabase Auth.
+    Postgres turns the signed-in staff member's access token into a session of the
+    console's database (`backroom.supabase_session`, migration 0011) and takes a fresh
+    code's token as that session's step-up or unlock (`backroom.supabase_confirm`).
+    `auth` replaces the Auth client (its own project's address), e.g. to reach a
+    stand-in of Supabase Auth.
     """
-    from services.supabase_auth import DatabaseStaffLookup, SupabaseAuth
+    from services.supabase_auth import DatabaseSessions, SupabaseAuth
     from services.supabase_realtime import SupabasePresence, SupabaseTransport
 
     if auth is None:
-        lookup = DatabaseStaffLookup(services.db)
-        auth = SupabaseAuth(config, lookup, store, step_up=lookup.record_step_up)
+        auth = SupabaseAuth(config, DatabaseSessions(services.db), store)
     signed_in = auth
 
     def presence(actor: Actor, on_change: Callable[[tuple[PresenceEntry, ...]], None]) -> Presence:
@@ -135,10 +135,18 @@ def use_supabase(services: Services, config: SupabaseConfig, *, auth: SupabaseAu
 
 
 async def supabase_ready(db: Database) -> bool:
-    """Whether the database knows Supabase users (migration 0006 on a Supabase project)."""
-    async with db.transaction(readonly=True) as conn:
-        found = await conn.fetchval("select to_regprocedure('backroom.staff_for_auth_user(uuid)')")
-    return found is not None
+    """Whether the database can sign Supabase users in: it has `backroom.supabase_session`
+    (migration 0011), which the console may call, and staff linked to Supabase users
+    (`backroom.staff.auth_user_id`, migration 0006 on a Supabase project). Whether the
+    project's JWT secret is stored only the owner can see; `backroom supabase enable`
+    stores it, and a sign-in without it says so."""
+    async with db.transaction(Actor(), readonly=True) as conn:
+        found = await conn.fetchval(
+            "select coalesce(has_function_privilege("
+            "           to_regprocedure('backroom.supabase_session(text)')::oid, 'execute'), false)"
+            " and exists (select from pg_attribute where attrelid = to_regclass('backroom.staff')"
+            "             and attname = 'auth_user_id' and not attisdropped)")
+    return bool(found)
 
 
 async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,

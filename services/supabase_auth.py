@@ -1,16 +1,23 @@
 """Sign-in through Supabase Auth, as an alternative to the console's own
 accounts: email and password, then the staff member's TOTP factor (an MFA
-challenge and its verification), which lifts the session to AAL2. The result
-is the same `Session` that `IdentityService.sign_in` returns, so a screen does
-not care which one signed the staff member in.
+challenge and its verification), which lifts the Supabase session to AAL2. The
+result is the same `Session` that `IdentityService.sign_in` returns, with a
+session in Postgres, so a screen does not care which one signed the staff
+member in.
 
-- The staff member behind a Supabase user is found by `backroom.staff.auth_user_id`
-  (migration 0006): through the console's database (`DatabaseStaffLookup`) or,
-  for a console that reaches the project only through its API, through the
-  `backroom.my_staff()` function (`ApiStaffLookup`).
-- The Supabase session (access and refresh tokens) is kept with keyring through
-  `SecretStore`, never in a file; without a keyring it lives in memory only,
-  and the console asks for the code again after a restart.
+- Postgres decides who signed in (migration 0011): the console hands the AAL2
+  access token to `backroom.supabase_session`, which checks its signature (HS256,
+  with the project's JWT secret that the owner stored), its expiry and its `aal`,
+  finds the active staff member linked to its `sub` (`backroom.staff.auth_user_id`)
+  and opens a session whose token every transaction then presents
+  (`DatabaseSessions`). The console names nobody itself.
+- A fresh code (unlocking, step-up) is a new MFA verification on the staff
+  member's own Supabase session; its new access token, whose `amr` says when the
+  code was checked, goes to `backroom.supabase_confirm` on the console's session,
+  which accepts it only from that session's own staff member, within two minutes.
+- The Supabase session (access and refresh tokens) lives in memory only: a
+  refresh token kept in the keyring would let whoever has the keyring open a
+  session without a code. A restarted console asks for a sign-in again.
 - Refusals are in staff words and never say which of email, password or code
   was wrong.
 - `supabase` is imported the first time it is needed, never at import: it costs
@@ -30,16 +37,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 
 from services.db import Actor, Database
+from services.errors import InvalidInput
 from services.identity import ISSUER, Session, SignInError, SignInFailed, Throttled, normalise_code
-from services.secrets import SecretStore, SecretUnavailable
+from services.secrets import SecretStore
 from services.sign_in import SignInVia
 from services.supabase_config import SupabaseConfig
 
@@ -51,20 +58,46 @@ log = logging.getLogger(__name__)
 RATE_LIMIT_WAIT = 60
 """Supabase Auth does not say how long a rate limit lasts; a minute is its usual window."""
 
+JWT_SECRET_ENV = "SUPABASE_JWT_SECRET"
+"""Where `backroom supabase enable` may find the project's JWT secret."""
+JWT_SECRET_MIN = 16
+"""Bytes; Postgres refuses a shorter secret (backroom_private.supabase_jwt)."""
+
+PURPOSES = ("unlock", "step_up")
+
+ENABLE = "`backroom supabase enable`"
+
 
 class SupabaseUnreachable(SignInError):
     code = "supabase_unreachable"
 
 
 class NotLinked(SignInError):
-    """Signed in to Supabase, but no active staff member is linked to that user."""
+    """Supabase Auth signed the user in, but Postgres gave no session for the token: no
+    active staff member is linked to that user, or the database cannot check the token
+    (the project's JWT secret is not stored, or is another project's). Only the owner can
+    tell which, so both remedies are named."""
 
     code = "not_linked"
 
     def __init__(self, email: str) -> None:
         super().__init__(
-            f"{email} signed in to Supabase, but no active staff account is linked to it. "
-            f"An admin links it with `backroom supabase link-staff {email} --role ROLE`.")
+            f"{email} signed in to Supabase, but the database opened no session for it. Either "
+            f"no active staff account is linked to it (an admin links it with "
+            f"`backroom supabase link-staff {email} --role ROLE`), or the database does not have "
+            f"this project's JWT secret (the database owner runs {ENABLE}).")
+
+
+class NotConfirmed(SignInError):
+    """Supabase accepted the code, but Postgres did not take its token for this session."""
+
+    code = "not_confirmed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database did not accept that code for this sign-in (it may have ended, or the "
+            "code was checked too long ago). Try the next code; if it is refused again, sign in "
+            "again.")
 
 
 class AuthenticatorExists(SignInError):
@@ -99,73 +132,44 @@ class AuthUser:
     access_token: str = field(repr=False)
 
 
-class StaffLookup(Protocol):
-    """Who on the staff a Supabase user is (None: nobody active)."""
+class StaffSessions(Protocol):
+    """The database's side of a Supabase sign-in: Postgres checks each token itself."""
 
-    async def __call__(self, user: AuthUser) -> Actor | None: ...
+    async def open(self, user: AuthUser) -> Actor | None:
+        """A session for the staff member `user.access_token` proves (AAL2), or None."""
+
+    async def confirm(self, actor: Actor, purpose: str, access_token: str) -> bool:
+        """Whether `access_token`, fresh from an MFA verification, confirms a code for
+        `actor`'s session: `unlock` opens it, `step_up` allows a guarded change."""
 
 
-class DatabaseStaffLookup:
-    """Looks the staff member up on the console's own connection (as the console role)."""
+class DatabaseSessions:
+    """`backroom.supabase_session` and `backroom.supabase_confirm` on the console's own
+    connection, as the console role."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def __call__(self, user: AuthUser) -> Actor | None:
+    async def open(self, user: AuthUser) -> Actor | None:
         try:
-            async with self._db.transaction(readonly=True) as conn:
+            # Nobody is presented: the token alone says who this is.
+            async with self._db.transaction(Actor()) as conn:
                 row = await conn.fetchrow(
-                    "select id, display_name, role from backroom.staff_for_auth_user($1::uuid)",
-                    user.id)
-        except asyncpg.UndefinedFunctionError as err:
+                    "select outcome, token, staff_id, display_name, role"
+                    " from backroom.supabase_session($1)", user.access_token)
+        except (asyncpg.UndefinedFunctionError, asyncpg.UndefinedColumnError) as err:
             raise SupabaseNotSetUp(
-                "This database does not know Supabase users yet. Run `backroom supabase enable` "
-                "as the database owner (it needs Supabase's auth schema).") from err
-        if row is None:
+                "This database cannot sign Supabase users in yet. Run `backroom db migrate`, "
+                f"then {ENABLE} as the database owner (it needs Supabase's auth schema).") from err
+        if row is None or row["outcome"] != "ok":
             return None
-        return Actor(staff_id=row["id"], name=row["display_name"], role=row["role"])
+        return Actor(staff_id=row["staff_id"], name=row["display_name"], role=row["role"],
+                     session=row["token"])
 
-    async def record_step_up(self, actor: Actor) -> None:
-        """A fresh code was entered: cancelling a booking with a deposit is allowed for a while."""
+    async def confirm(self, actor: Actor, purpose: str, access_token: str) -> bool:
         async with self._db.transaction(actor) as conn:
-            await conn.execute("select backroom.record_step_up($1)", actor.staff_id)
-
-
-class ApiStaffLookup:
-    """Looks the staff member up through the project's API: `rpc/my_staff` in the
-    `backroom` schema, which answers for the signed-in user only. The schema
-    must be exposed (Project Settings > API > Exposed schemas)."""
-
-    def __init__(self, config: SupabaseConfig, *, timeout: float = 10.0) -> None:
-        self._config = config
-        self._timeout = timeout
-
-    async def __call__(self, user: AuthUser) -> Actor | None:
-        import httpx
-
-        headers = {"apikey": self._config.key, "Authorization": f"Bearer {user.access_token}",
-                   "Content-Profile": "backroom", "Accept-Profile": "backroom",
-                   "Content-Type": "application/json"}
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
-                reply = await http.post(f"{self._config.rest_url}/rpc/my_staff", headers=headers,
-                                        json={})
-        except httpx.HTTPError as err:
-            raise SupabaseUnreachable(
-                f"Cannot reach the Supabase API at {self._config.host} ({type(err).__name__}).") from err
-        if reply.status_code in (404, 406) or (reply.status_code == 400 and "schema" in reply.text):
-            raise SupabaseNotSetUp(
-                "The project's API does not offer backroom.my_staff(): expose the backroom schema "
-                "(Project Settings > API) and run the migrations.")
-        if reply.status_code >= 400:
-            raise SupabaseUnreachable(
-                f"The Supabase API at {self._config.host} refused the staff lookup "
-                f"(HTTP {reply.status_code}).")
-        rows = reply.json()
-        if not rows:
-            return None
-        row = rows[0]
-        return Actor(staff_id=int(row["id"]), name=str(row["display_name"]), role=str(row["role"]))
+            return bool(await conn.fetchval("select backroom.supabase_confirm($1, $2)",
+                                            purpose, access_token))
 
 
 @dataclass(frozen=True)
@@ -187,40 +191,26 @@ class TotpEnrolment:
         return out.getvalue()
 
 
+def jwt_secret_key(typed: str) -> bytes:
+    """The project's JWT secret as Supabase Auth signs with it: the text's UTF-8 bytes."""
+    key = typed.strip().encode()
+    if len(key) < JWT_SECRET_MIN:
+        raise InvalidInput(
+            f"That is not a JWT secret: it has {len(key)} characters, and a project's has at least "
+            f"{JWT_SECRET_MIN} (Project Settings > JWT Keys, the legacy JWT secret).")
+    return key
+
+
+async def store_jwt_secret(conn: asyncpg.Connection, key: bytes) -> None:
+    """Store the project's JWT secret, with which Postgres checks access tokens (as the
+    owner: no console can read or write it)."""
+    await conn.execute("select backroom_meta.set_supabase_jwt_secret($1)", key)
+
+
 def session_secret(config: SupabaseConfig, key: str) -> str:
-    """The keyring entry for one item the auth client stores (its session, mostly)."""
+    """The keyring entry where earlier versions kept one item of the auth client's
+    session; `SupabaseAuth.end_kept_session` ends and removes it."""
     return f"supabase:{config.project_ref}:{key}"
-
-
-def _keyring_storage(config: SupabaseConfig, store: SecretStore) -> Any:
-    """The auth client's storage, kept with keyring; in memory where there is none."""
-    from supabase_auth import AsyncSupportedStorage
-
-    class KeyringStorage(AsyncSupportedStorage):
-        def __init__(self) -> None:
-            self.memory: dict[str, str] = {}
-            self.persisted = store.status().usable
-
-        async def get_item(self, key: str) -> str | None:
-            if key in self.memory:
-                return self.memory[key]
-            return store.get(session_secret(config, key)) if self.persisted else None
-
-        async def set_item(self, key: str, value: str) -> None:
-            if self.persisted:
-                try:
-                    store.set(session_secret(config, key), value)
-                    self.memory.pop(key, None)
-                    return
-                except SecretUnavailable:
-                    self.persisted = False
-            self.memory[key] = value
-
-        async def remove_item(self, key: str) -> None:
-            self.memory.pop(key, None)
-            store.delete(session_secret(config, key))
-
-    return KeyringStorage()
 
 
 def _refusal(err: BaseException, config: SupabaseConfig) -> SignInError:
@@ -243,19 +233,29 @@ def _refusal(err: BaseException, config: SupabaseConfig) -> SignInError:
     return SignInFailed()
 
 
-class SupabaseAuth:
-    """Sign-in, unlock and TOTP enrolment through Supabase Auth for one project."""
+@dataclass(frozen=True)
+class _Holder:
+    """Whose Supabase session the console holds, and the database session it bought."""
 
-    def __init__(self, config: SupabaseConfig, lookup: StaffLookup, store: SecretStore | None = None,
-                 *, step_up: Callable[[Actor], Awaitable[None]] | None = None) -> None:
+    session: str | None = field(repr=False)
+    user_id: str
+
+
+class SupabaseAuth:
+    """Sign-in, unlock and TOTP enrolment through Supabase Auth for one project.
+
+    `sessions` is the database's side (`DatabaseSessions`); without it (enrolment,
+    sign-out) nobody can sign in to the console."""
+
+    def __init__(self, config: SupabaseConfig, sessions: StaffSessions | None = None,
+                 store: SecretStore | None = None) -> None:
         self._config = config
-        self._lookup = lookup
-        self._store = store or SecretStore()
-        self._step_up = step_up
+        self._sessions = sessions
+        self._store = store
         self._client_: AsyncClient | None = None
-        self._storage: Any = None
         self._busy = asyncio.Lock()
         self._token: str | None = None
+        self._holder: _Holder | None = None
 
     @property
     def config(self) -> SupabaseConfig:
@@ -267,33 +267,60 @@ class SupabaseAuth:
         return SignInVia("Supabase Auth", where=self._config.host, recovery_codes=False)
 
     async def warm_up(self) -> None:
-        """Import `supabase` in a thread and make the client, before anyone signs in."""
+        """Import `supabase` in a thread and make the client, before anyone signs in; end a
+        session an earlier version kept in the keyring."""
         import importlib
 
         await asyncio.to_thread(importlib.import_module, "supabase")
         await self._client()
+        await self.end_kept_session()
 
-    @property
-    def session_persisted(self) -> bool:
-        """Whether the session outlives this process (kept with keyring)."""
-        return bool(self._storage is not None and self._storage.persisted)
+    async def end_kept_session(self) -> bool:
+        """End, on the server too, the session earlier versions kept in the keyring (its
+        refresh token would buy a session for whoever has the keyring), and remove it.
+        Whether there was one."""
+        import json
+
+        from supabase_auth.constants import STORAGE_KEY
+        from supabase_auth.errors import AuthError
+
+        store = self._store or SecretStore()
+        name = session_secret(self._config, STORAGE_KEY)
+        kept = await asyncio.to_thread(store.get, name)
+        if kept is None:
+            return False
+        try:
+            async with self._busy:
+                tokens = json.loads(kept)
+                client = await self._client()
+                await client.auth.set_session(tokens["access_token"], tokens["refresh_token"])
+                await self._forget(client)
+        except (AuthError, OSError, ValueError, KeyError, TypeError) as err:
+            log.info("ending the kept Supabase session failed: %s", type(err).__name__)
+        finally:
+            await asyncio.to_thread(store.delete, name)
+        return True
 
     async def _client(self) -> AsyncClient:
         if self._client_ is None:
             from supabase import AsyncClient, AsyncClientOptions
 
-            self._storage = _keyring_storage(self._config, self._store)
-            # No background refresh timer: get_session() refreshes a token near
-            # its expiry whenever it is used (each Realtime ping, each lookup).
-            options = AsyncClientOptions(storage=self._storage, persist_session=True,
-                                         auto_refresh_token=False, flow_type="implicit")
+            # In memory only. No background refresh timer: get_session() refreshes a token
+            # near its expiry whenever it is used (each Realtime ping, each code check).
+            options = AsyncClientOptions(persist_session=False, auto_refresh_token=False,
+                                         flow_type="implicit")
             self._client_ = AsyncClient(self._config.url, self._config.key, options)
         return self._client_
+
+    def _database(self) -> StaffSessions:
+        if self._sessions is None:
+            raise SupabaseNotSetUp("This command has no database to sign in to.")
+        return self._sessions
 
     # ------------------------------------------------------------------ sign-in
 
     async def sign_in(self, email: str, password: str, code: str) -> Session:
-        """Password, then the TOTP factor; an AAL2 session for a linked staff member."""
+        """Password, then the TOTP factor; a database session for the linked staff member."""
         async with self._busy:
             return await self._sign_in(email, password, code)
 
@@ -301,6 +328,7 @@ class SupabaseAuth:
         from supabase_auth.errors import AuthError
 
         email = email.strip().lower()
+        sessions = self._database()
         client = await self._client()
         # Whoever signed in before is signed out here and on the server first.
         await self._forget(client)
@@ -311,13 +339,14 @@ class SupabaseAuth:
         try:
             await self._second_factor(client, code)
             user = await self._user(client)
-            actor = await self._lookup(user)
+            actor = await sessions.open(user)
         except BaseException:
             await self._forget(client)
             raise
         if actor is None:
             await self._forget(client)
             raise NotLinked(email)
+        self._holder = _Holder(actor.session, user.id)
         return Session(actor=actor, email=email, used_recovery_code=False, must_reenrol=False)
 
     async def _second_factor(self, client: AsyncClient, code: str) -> None:
@@ -366,66 +395,51 @@ class SupabaseAuth:
         from supabase_auth.errors import AuthError
 
         self._token = None
+        self._holder = None
         try:
             await client.auth.sign_out({"scope": "local"})
         except (AuthError, OSError) as err:
             log.info("Supabase sign-out failed: %s", type(err).__name__)
 
-    async def restore(self) -> Session | None:
-        """The session kept from a previous run, if it is still AAL2 and linked."""
-        async with self._busy:
-            return await self._restore()
+    async def verify_code(self, actor: Actor, code: str, purpose: str = "step_up") -> None:
+        """A fresh code from the signed-in staff member: `unlock` opens the session the
+        idle lock closed, `step_up` allows a guarded change for a while.
 
-    async def _restore(self) -> Session | None:
-        from supabase_auth.errors import AuthError
-
-        client = await self._client()
-        try:
-            session = await client.auth.get_session()
-            if session is None:
-                return None
-            level = await client.auth.mfa.get_authenticator_assurance_level()
-        except AuthError as err:
-            log.info("the kept Supabase session is no longer valid: %s", type(err).__name__)
-            await self._forget(client)
-            return None
-        if level.current_level != "aal2":
-            await self._forget(client)
-            return None
-        user = AuthUser(session.user.id, session.user.email, session.access_token)
-        actor = await self._lookup(user)
-        if actor is None:
-            return None
-        email = (session.user.email or "").lower()
-        return Session(actor=actor, email=email, used_recovery_code=False, must_reenrol=False)
-
-    async def verify_code(self, actor: Actor, code: str) -> None:
-        """A fresh code from the signed-in staff member: unlocking, and step-up.
-
-        Supabase checks it through a new MFA challenge and verification on the
-        session `actor` signed in with; the session must still be theirs.
+        Supabase checks the code through a new MFA challenge and verification on the
+        Supabase session `actor` signed in with (never on a colleague's, which a wrong
+        code would count against); Postgres then takes the new access token as the
+        confirmation for `actor`'s session (`backroom.supabase_confirm`).
         """
         from supabase_auth.errors import AuthError
 
+        if purpose not in PURPOSES:
+            raise ValueError(f"no such confirmation: {purpose!r}")
         async with self._busy:
+            sessions = self._database()
             client = await self._client()
+            holder = self._holder
+            if holder is None or actor.session is None or holder.session != actor.session:
+                raise SessionEnded()
             try:
-                session = await client.auth.get_session()
+                current = await client.auth.get_session()
             except AuthError as err:
                 raise _refusal(err, self._config) from None
-            if session is None:
-                raise SessionEnded()
-            owner = await self._lookup(AuthUser(session.user.id, session.user.email,
-                                                session.access_token))
-            if owner is None or owner.staff_id != actor.staff_id:
+            if current is None or current.user.id != holder.user_id:
                 raise SessionEnded()
             try:
                 await self._second_factor(client, code)
             except SignInFailed:
                 raise SignInError("That code is not right (or was used already). "
                                   "Wait for the next one.") from None
-        if self._step_up is not None:
-            await self._step_up(actor)
+            try:
+                verified = await client.auth.get_session()
+            except AuthError as err:
+                raise _refusal(err, self._config) from None
+            if verified is None:
+                raise SessionEnded()
+            self._token = verified.access_token
+            if not await sessions.confirm(actor, purpose, verified.access_token):
+                raise NotConfirmed()
 
     async def access_token(self) -> str | None:
         """The current access token (refreshed when near expiry), for Realtime and the API."""
@@ -444,7 +458,8 @@ class SupabaseAuth:
         return self._token
 
     async def sign_out(self) -> None:
-        """End the session here and on the server (the staff member left the console)."""
+        """End the Supabase session here and on the server (the staff member left the
+        console). The database session is ended by the console (`identity.end_session`)."""
         async with self._busy:
             client = await self._client()
             await self._forget(client)
