@@ -1,13 +1,13 @@
 """`backroom supabase ...`: a venue on a Supabase project.
 
     export-migrations DIR   the migrations as Supabase CLI migrations
-    enable                  set up Supabase's parts again (a database moved to Supabase)
+    enable                  set up Supabase's parts and store the project's JWT secret
     status                  what of Supabase the database has
     link-staff EMAIL        tie a staff member to their Supabase Auth user
     configure NAME          save the project URL and anon key as a profile
     enrol EMAIL             add a TOTP authenticator to a Supabase user
-    sign-in EMAIL           sign in through Supabase Auth (password and code)
-    sign-out                forget the kept Supabase session
+    sign-in EMAIL           check a sign-in through Supabase Auth (password and code)
+    sign-out                forget a Supabase session an earlier version kept
 
 Each subcommand sets its own `func(args, settings) -> int`. `supabase` is
 imported only by the commands that talk to Supabase Auth.
@@ -76,15 +76,40 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def jwt_secret(args: argparse.Namespace) -> prompts.Secret:
+    """The project's JWT secret, with which Postgres checks Supabase access tokens."""
+    from services.supabase_auth import JWT_SECRET_ENV
+
+    return prompts.Secret(
+        what="the project's JWT secret (Project Settings > JWT Keys, the legacy JWT secret)",
+        prompt="The project's JWT secret: ", stdin_flag="--jwt-secret-stdin",
+        from_stdin=args.jwt_secret_stdin, env=JWT_SECRET_ENV)
+
+
 def cmd_enable(args: argparse.Namespace, settings: Settings) -> int:
     from services import supabase_setup
+    from services.supabase_auth import jwt_secret_key, store_jwt_secret
 
-    done = _with_connection(args, settings, supabase_setup.enable)
+    secret = jwt_secret(args)
+    prompts.check(secret)
+    key = jwt_secret_key(prompts.read(secret))
+
+    async def enable(conn: Any) -> list[str]:
+        # Both or neither: a project set up without its secret could sign nobody in.
+        async with conn.transaction():
+            done = await supabase_setup.enable(conn)
+            if done:
+                await store_jwt_secret(conn, key)
+        return done
+
+    done = _with_connection(args, settings, enable)
     if not done:
-        say("No Supabase auth schema in this database: nothing to set up (plain Postgres).")
+        say("No Supabase auth schema in this database: nothing to set up (plain Postgres), "
+            "and no JWT secret stored.")
         return 0
     for line in done:
         say(f"  {line}")
+    say("  stored the project's JWT secret: Postgres checks each access token with it")
     return 0
 
 
@@ -132,10 +157,10 @@ def cmd_configure(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _auth(config: SupabaseConfig, lookup: Any = None) -> Any:
-    from services.supabase_auth import ApiStaffLookup, SupabaseAuth
+def _auth(config: SupabaseConfig, sessions: Any = None) -> Any:
+    from services.supabase_auth import SupabaseAuth
 
-    return SupabaseAuth(config, lookup or ApiStaffLookup(config))
+    return SupabaseAuth(config, sessions)
 
 
 def cmd_enrol(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,7 +197,8 @@ def cmd_enrol(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sign_in(args: argparse.Namespace, settings: Settings) -> int:
     from console.cli import database
     from services.db import Database
-    from services.supabase_auth import DatabaseStaffLookup
+    from services.identity import end_session
+    from services.supabase_auth import DatabaseSessions
 
     config = _config(args, settings)
     secrets = (user_password(args), prompts.Secret(
@@ -184,13 +210,14 @@ def cmd_sign_in(args: argparse.Namespace, settings: Settings) -> int:
     async def sign_in(dsn: str) -> None:
         db = Database(dsn, max_size=1)
         await db.open()
-        auth = _auth(config, DatabaseStaffLookup(db))
+        auth = _auth(config, DatabaseSessions(db))
         try:
             session = await auth.sign_in(args.email, password, code)
-            kept = ("kept in the system keyring" if auth.session_persisted
-                    else "not kept: there is no keyring here")
-            say(f"Signed in as {session.actor.name} ({session.actor.role}) at AAL2; the session is "
-                f"{kept}.")
+            # A check, not a sign-in to keep: nothing outlives the command.
+            await end_session(db, session.actor, "signed_out")
+            await auth.sign_out()
+            say(f"Signed in as {session.actor.name} ({session.actor.role}) at AAL2, and the "
+                "database accepted the token. Signed out again: nothing is kept.")
         finally:
             await auth.close()
             await db.close()
@@ -203,15 +230,16 @@ def cmd_sign_in(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sign_out(args: argparse.Namespace, settings: Settings) -> int:
     config = _config(args, settings)
 
-    async def sign_out() -> None:
+    async def sign_out() -> bool:
         auth = _auth(config)
         try:
-            await auth.sign_out()
+            return bool(await auth.end_kept_session())
         finally:
             await auth.close()
 
-    asyncio.run(sign_out())
-    say("Signed out of Supabase; the kept session is gone.")
+    ended = asyncio.run(sign_out())
+    say("Ended the Supabase session kept in the keyring; none is kept any more." if ended
+        else "No Supabase session is kept on this machine: there was nothing to end.")
     return 0
 
 
@@ -238,11 +266,16 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
     export.add_argument("dir", metavar="DIR")
     export.set_defaults(func=cmd_export)
 
-    with_url(ssub.add_parser(
-        "enable", help="set up Supabase's auth, API role and Realtime parts of the schema",
-        description="Run the Supabase part of migration 0006 again, e.g. for a database moved to "
-                    "Supabase after it was migrated. Connect as the schema's owner.")
-    ).set_defaults(func=cmd_enable)
+    enable = with_url(ssub.add_parser(
+        "enable", help="set up Supabase's parts of the schema and store the project's JWT secret",
+        description="Run the Supabase part of migration 0006 again (e.g. for a database moved to "
+                    "Supabase after it was migrated) and store the project's JWT secret, with "
+                    "which Postgres checks the access tokens consoles sign in with. Connect as "
+                    "the schema's owner."))
+    enable.add_argument("--jwt-secret-stdin", action="store_true",
+                        help="read the JWT secret from the first line of standard input "
+                             "(default: $SUPABASE_JWT_SECRET, else a prompt)")
+    enable.set_defaults(func=cmd_enable)
     with_url(ssub.add_parser(
         "status", help="what of Supabase this database has",
         description="Whether the database has Supabase's auth schema, API role, Realtime and "
@@ -284,9 +317,9 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
     enrol.set_defaults(func=cmd_enrol)
 
     sign_in = project(with_url(ssub.add_parser(
-        "sign-in", help="sign in through Supabase Auth (password and code)",
-        description="Sign in with the Supabase password and the authenticator's code, check the "
-                    "staff link in the database, and keep the session in the keyring.")))
+        "sign-in", help="check a sign-in through Supabase Auth (password and code)",
+        description="Sign in with the Supabase password and the authenticator's code, have the "
+                    "database check the token and the staff link, then sign out again.")))
     sign_in.add_argument("email")
     sign_in.add_argument("--password-stdin", action="store_true",
                          help="read the password from the first line of standard input (default: "
@@ -296,7 +329,8 @@ def add_parser(sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.
                               f"${prompts.CODE_ENV}, else a prompt)")
     sign_in.set_defaults(func=cmd_sign_in)
 
-    project(ssub.add_parser("sign-out", help="forget the kept Supabase session",
-                            description="Sign out of Supabase and forget the kept session.")
+    project(ssub.add_parser("sign-out", help="forget a Supabase session an earlier version kept",
+                            description="Remove the Supabase session that earlier versions kept "
+                                        "in the keyring. Sessions now live in memory only.")
             ).set_defaults(func=cmd_sign_out)
     return parser
