@@ -2,6 +2,12 @@
 server can be reached from the tests; these follow the documented protocols
 closely enough that the real clients (supabase-py's auth client, our Phoenix
 socket) cannot tell the difference for the calls we make.
+
+Both work with the access tokens a Supabase project uses: HS256 JWTs signed
+with the project's JWT secret. The tests store the same secret in the database
+(`backroom_meta.set_supabase_jwt_secret`), so Postgres checks what the Auth
+stand-in issues as it would check Supabase Auth's own tokens, and the Realtime
+stand-in refuses a token that secret did not sign, as Realtime does.
 """
 
 from __future__ import annotations
@@ -28,6 +34,49 @@ import pyotp
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def mint(secret: bytes, claims: dict[str, Any], *, alg: str = "HS256") -> str:
+    """A JWT with `claims`, signed with HMAC-SHA256 under `secret` (as Supabase Auth signs
+    with the project's JWT secret); `alg="none"` leaves the signature empty."""
+    head = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    if alg == "none":
+        return f"{head}.{body}."
+    sig = _b64(hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{sig}"
+
+
+def staff_claims(sub: str, *, aal: str = "aal2", totp_at: float | None = None,
+                 seconds: int = 3600, role: str = "authenticated") -> dict[str, Any]:
+    """The claims of a Supabase Auth access token for user `sub`: at aal2 with a TOTP
+    verification at `totp_at` (default now), after a password sign-in."""
+    now = int(time.time())
+    amr: list[dict[str, Any]] = [{"method": "password", "timestamp": now}]
+    if aal == "aal2":
+        amr.insert(0, {"method": "totp", "timestamp": int(now if totp_at is None else totp_at)})
+    return {"sub": sub, "aud": "authenticated", "role": role, "aal": aal, "amr": amr,
+            "session_id": str(uuid.uuid4()), "jti": uuid.uuid4().hex, "iat": now,
+            "exp": now + seconds}
+
+
+def verified(secret: bytes, token: str | None) -> dict[str, Any] | None:
+    """The claims of `token` if `secret` signed it (HS256) and it has not expired."""
+    try:
+        head, body, sig = (token or "").split(".")
+        if json.loads(_unb64(head)).get("alg") != "HS256":
+            return None
+        expected = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _unb64(sig)):
+            return None
+        claims: dict[str, Any] = json.loads(_unb64(body))
+    except ValueError:
+        return None
+    return claims if float(claims.get("exp", 0)) > time.time() else None
 
 
 @dataclass
@@ -64,38 +113,36 @@ class GoTrueStandIn:
     TOTP sign-in and a TOTP enrolment:
 
     - POST /token?grant_type=password   {email, password} -> a session (aal1, amr password)
-    - POST /token?grant_type=refresh_token {refresh_token} -> a new session, same aal
+    - POST /token?grant_type=refresh_token {refresh_token} -> a new session, same aal and amr
     - GET  /user                          -> the user with its `factors`
     - POST /factors                       {factor_type: totp, friendly_name, issuer} -> {id, type,
       friendly_name, totp: {qr_code, secret, uri}}; refused with insufficient_aal when the user
       already has a verified factor and the session is aal1
     - POST /factors/{id}/challenge        -> {id, type: totp, expires_at}
-    - POST /factors/{id}/verify           {challenge_id, code} -> a session at aal2 (amr gains
-      mfa/totp); a wrong code is 422 mfa_verification_failed
+    - POST /factors/{id}/verify           {challenge_id, code} -> a session at aal2 whose amr
+      starts with {method: totp, timestamp: now}; a wrong code is 422 mfa_verification_failed
     - DELETE /factors/{id}                -> {id}
     - POST /logout?scope=...              -> 204
 
     Errors carry the `X-Supabase-Api-Version: 2024-01-01` header and the body
     `{"code": <error code>, "message": ...}`, as GoTrue sends them; 400
     invalid_credentials for a wrong email or password, 429 over_request_rate_limit
-    when `rate_limited` is set. Access tokens are HS256 JWTs with sub, role, aal,
-    amr, session_id and exp.
-
-    It also stands in for one PostgREST call: POST /rest/v1/rpc/my_staff with
-    `Content-Profile: backroom`, answering the rows of `staff[user id]` for the
-    bearer of the token (what backroom.my_staff() returns).
+    when `rate_limited` is set. Access tokens are HS256 JWTs signed with
+    `jwt_secret` (the project's JWT secret), with sub, role authenticated, aal,
+    amr (each method with the time it was used), session_id and exp; a refresh
+    keeps the session's aal and amr, as GoTrue does.
     """
 
-    def __init__(self, *, token_seconds: int = 3600) -> None:
+    def __init__(self, jwt_secret: bytes, *, token_seconds: int = 3600) -> None:
         self.users: dict[str, StandInUser] = {}
-        self.staff: dict[str, dict[str, Any]] = {}
         self.token_seconds = token_seconds
         self.rate_limited = False
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[str] = []
-        self._secret = uuid.uuid4().bytes
+        self._secret = jwt_secret
         self._tokens: dict[str, tuple[str, str, str]] = {}  # access token -> user, aal, session
         self._refresh: dict[str, tuple[str, str, str]] = {}
+        self._amr: dict[str, list[dict[str, Any]]] = {}  # session -> methods, newest first
         self._challenges: dict[str, tuple[str, float]] = {}  # id -> factor, expires
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -124,19 +171,18 @@ class GoTrueStandIn:
 
     # ------------------------------------------------------------------ tokens
 
+    def _used(self, session_id: str, method: str) -> None:
+        """`method` was used on the session now: its amr entry moves to the front."""
+        amr = [m for m in self._amr.get(session_id, []) if m["method"] != method]
+        self._amr[session_id] = [{"method": method, "timestamp": int(time.time())}, *amr]
+
     def _jwt(self, user: StandInUser, aal: str, session_id: str) -> str:
         now = int(time.time())
-        amr = [{"method": "password", "timestamp": now}]
-        if aal == "aal2":
-            amr.insert(0, {"method": "totp", "timestamp": now})
         claims = {"iss": f"{self.url}/auth/v1", "sub": user.id, "aud": "authenticated",
-                  "role": "authenticated", "email": user.email, "aal": aal, "amr": amr,
-                  "session_id": session_id, "jti": uuid.uuid4().hex, "iat": now,
-                  "exp": now + self.token_seconds}
-        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        body = _b64(json.dumps(claims).encode())
-        sig = _b64(hmac.new(self._secret, f"{head}.{body}".encode(), hashlib.sha256).digest())
-        return f"{head}.{body}.{sig}"
+                  "role": "authenticated", "email": user.email, "aal": aal,
+                  "amr": self._amr.get(session_id, []), "session_id": session_id,
+                  "jti": uuid.uuid4().hex, "iat": now, "exp": now + self.token_seconds}
+        return mint(self._secret, claims)
 
     def _session(self, user: StandInUser, aal: str, session_id: str | None = None) -> dict[str, Any]:
         session_id = session_id or str(uuid.uuid4())
@@ -214,7 +260,9 @@ class GoTrueStandIn:
                         user = standin.users.get(str(body.get("email", "")).lower())
                         if user is None or user.password != body.get("password"):
                             return self._error(400, "invalid_credentials", "Invalid login credentials")
-                        return self._reply(200, standin._session(user, "aal1"))
+                        session_id = str(uuid.uuid4())
+                        standin._used(session_id, "password")
+                        return self._reply(200, standin._session(user, "aal1", session_id))
                     if grant == "refresh_token":
                         found = standin._refresh.pop(str(body.get("refresh_token")), None)
                         if found is None:
@@ -223,14 +271,6 @@ class GoTrueStandIn:
                         user = standin.user_by_id(found[0])
                         return self._reply(200, standin._session(user, found[1], found[2]))
                     return self._error(400, "validation_failed", "unsupported grant_type")
-                if path == "/rest/v1/rpc/my_staff" and method == "POST":
-                    who = self._bearer()
-                    if self.headers.get("Content-Profile") != "backroom":
-                        return self._reply(406, {"code": "PGRST106", "message": "Invalid schema"})
-                    if who is None:
-                        return self._reply(401, {"code": "PGRST301", "message": "JWT invalid"})
-                    row = standin.staff.get(who[0].id)
-                    return self._reply(200, [row] if row else [])
                 who = self._bearer()
                 if who is None:
                     return self._error(401, "bad_jwt", "invalid JWT")
@@ -256,12 +296,12 @@ class GoTrueStandIn:
                         return self._error(422, "mfa_factor_name_conflict",
                                            "A factor with the friendly name already exists")
                     secret = pyotp.random_base32()
-                    factor = StandInFactor(str(uuid.uuid4()), str(body.get("friendly_name")), secret)
-                    user.factors.append(factor)
+                    new = StandInFactor(str(uuid.uuid4()), str(body.get("friendly_name")), secret)
+                    user.factors.append(new)
                     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email,
                                                               issuer_name=body.get("issuer"))
-                    return self._reply(200, {"id": factor.id, "type": "totp",
-                                             "friendly_name": factor.friendly_name,
+                    return self._reply(200, {"id": new.id, "type": "totp",
+                                             "friendly_name": new.friendly_name,
                                              "totp": {"qr_code": "<svg/>", "secret": secret,
                                                       "uri": uri}})
                 factor = next((f for f in user.factors if f.id == segments[1]), None)
@@ -278,14 +318,15 @@ class GoTrueStandIn:
                     standin._challenges[challenge] = (factor.id, expires)
                     return self._reply(200, {"id": challenge, "type": "totp", "expires_at": expires})
                 if segments[2:] == ["verify"] and method == "POST":
-                    found = standin._challenges.pop(str(body.get("challenge_id")), None)
-                    if found is None or found[0] != factor.id:
+                    asked = standin._challenges.pop(str(body.get("challenge_id")), None)
+                    if asked is None or asked[0] != factor.id:
                         return self._error(404, "mfa_challenge_expired", "Challenge not found")
-                    if found[1] < time.time():
+                    if asked[1] < time.time():
                         return self._error(422, "mfa_challenge_expired", "Challenge expired")
                     if not pyotp.TOTP(factor.secret).verify(str(body.get("code")), valid_window=1):
                         return self._error(422, "mfa_verification_failed", "Invalid TOTP code entered")
                     factor.status = "verified"
+                    standin._used(session_id, "totp")
                     return self._reply(200, standin._session(user, "aal2", session_id))
                 return self._error(404, "not_found", "not found")
 
@@ -311,17 +352,20 @@ class RealtimeStandIn:
     - the socket is refused (HTTP 403) without the project's `apikey` query parameter;
     - `phx_join` on `realtime:<topic>` with `{config: {broadcast, presence: {key, enabled},
       postgres_changes, private}, access_token}` is answered by `phx_reply`
-      `{status: ok, response: {postgres_changes: []}}`, or, when `authorize(topic,
-      token)` says no (the RLS check on realtime.messages), `{status: error,
-      response: {reason: "Unauthorized: ..."}}`; a channel with presence gets
-      `presence_state` right after its join;
+      `{status: ok, response: {postgres_changes: []}}`; with `{status: error, response:
+      {reason: "Invalid JWT ..."}}` when the token of a private channel is not an unexpired
+      HS256 JWT signed with `jwt_secret` (the project's JWT secret, which Realtime checks
+      tokens with), or with `{status: error, response: {reason: "Unauthorized: ..."}}` when
+      `authorize(topic, token)` says no (the RLS check on realtime.messages); a channel
+      with presence gets `presence_state` right after its join;
     - `heartbeat` on topic `phoenix` is answered `{status: ok, response: {}}`
       (unless `silent`, which stands in for a hung server);
     - `presence` `{type: presence, event: track|untrack, payload}` updates that
       socket's presence under its key and sends every member of the topic a
       `presence_diff` `{joins: {key: {metas: [...]}}, leaves: {...}}`, each meta
       carrying its `phx_ref`; a socket that closes leaves;
-    - `access_token` replaces the channel's token; `phx_leave` leaves;
+    - `access_token` replaces the channel's token, or, for a token that does not verify,
+      sends a `system` error and closes the channel (`phx_close`); `phx_leave` leaves;
     - `broadcast(topic, event, payload)` sends `{event: broadcast, topic,
       payload: {type: broadcast, event, payload}}` to the topic's members, as a
       database broadcast (realtime.send) arrives;
@@ -329,8 +373,9 @@ class RealtimeStandIn:
       `system` error then `phx_close`, and `drop()` closes every socket.
     """
 
-    def __init__(self, apikey: str) -> None:
+    def __init__(self, apikey: str, jwt_secret: bytes) -> None:
         self.apikey = apikey
+        self.jwt_secret = jwt_secret
         self.authorize: Callable[[str, str | None], bool] = lambda topic, token: bool(token)
         self.silent = False
         self.received: list[dict[str, Any]] = []
@@ -406,6 +451,10 @@ class RealtimeStandIn:
             config = payload.get("config") or {}
             token = payload.get("access_token")
             private = bool(config.get("private"))
+            if private and verified(self.jwt_secret, token) is None:
+                await self._reply(ws, msg, "error", {"reason": "Invalid JWT: the token does not "
+                                                               "verify or has expired"})
+                return
             if private and not self.authorize(name, token):
                 await self._reply(ws, msg, "error", {
                     "reason": f"Unauthorized: You do not have permissions to read from this "
@@ -423,6 +472,14 @@ class RealtimeStandIn:
             await self._reply(ws, msg, "error", {"reason": "unmatched topic"})
             return
         if event == "access_token":
+            if joined.private and verified(self.jwt_secret, payload.get("access_token")) is None:
+                await self._send(ws, topic, "system", {
+                    "channel": name, "extension": "system", "status": "error",
+                    "message": "Invalid JWT: the token does not verify or has expired"})
+                await self._send(ws, topic, "phx_close", {})
+                self._sockets[ws].pop(topic, None)
+                await self._leave_presence(ws, topic)
+                return
             joined.token = payload.get("access_token")
         elif event == "presence":
             if payload.get("event") == "track":
