@@ -1,62 +1,92 @@
 """Sign-in through Supabase Auth against the GoTrue stand-in: password, then
-the TOTP factor, giving an AAL2 session kept with keyring; enrolment; and
-refusals in staff words that never say which factor was wrong."""
+the TOTP factor, giving an AAL2 token that buys a session from the database
+side; fresh codes for unlocking and step-up; enrolment; and refusals in staff
+words that never say which factor was wrong.
+
+The database side here is `Sessions`, which answers as Postgres does
+(tests/supabase/test_tokens.py checks Postgres itself); the console's tests
+(test_console.py) use the real one."""
 
 from __future__ import annotations
 
 import base64
 import json
 import socket
-from pathlib import Path
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
 
 import pyotp
 import pytest
-from keyring.backends.fail import Keyring as FailKeyring
 
 from services.db import Actor
 from services.identity import SignInError, SignInFailed, Throttled
 from services.secrets import SERVICE, SecretStore
 from services.supabase_auth import (
-    ApiStaffLookup,
     AuthenticatorExists,
     AuthUser,
+    NotConfirmed,
     NotLinked,
     SupabaseAuth,
     SupabaseUnreachable,
     session_secret,
 )
 from services.supabase_config import SupabaseConfig
-from tests.supabase.conftest import API_KEY
-from tests.supabase.standins import GoTrueStandIn
-from tests.test_secrets import KeyringModule, MemoryKeyring
+from tests.supabase.conftest import API_KEY, JWT_KEY
+from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
+from tests.supabase.standins import GoTrueStandIn, verified
 
 PASSWORD = "correct horse battery"
 SECRET = pyotp.random_base32()
 GENERIC = str(SignInFailed())
+STEP_UP_SECONDS = 120
+Keyring = KeyringModule[MemoryKeyring]
 
 
-class Lookup:
-    """The staff behind Supabase users, as the database would answer."""
+class Sessions:
+    """The database's side of a Supabase sign-in, answering as backroom.supabase_session
+    and backroom.supabase_confirm do: a session for a verified aal2 token of a linked
+    staff member; a confirmation for a fresh TOTP token of the session's own member."""
 
     def __init__(self) -> None:
         self.staff: dict[str, Actor] = {}
-        self.step_ups: list[Actor] = []
+        self.owners: dict[str, str] = {}  # session token -> Supabase user
+        self.confirmed: list[tuple[Actor, str, dict[str, Any]]] = []
+        self.accept = True
 
-    async def __call__(self, user: AuthUser) -> Actor | None:
-        return self.staff.get(user.id)
+    async def open(self, user: AuthUser) -> Actor | None:
+        claims = verified(JWT_KEY, user.access_token)
+        if claims is None or claims.get("aal") != "aal2" or claims["sub"] not in self.staff:
+            return None
+        token = uuid.uuid4().hex
+        self.owners[token] = claims["sub"]
+        return replace(self.staff[claims["sub"]], session=token)
 
-    async def record_step_up(self, actor: Actor) -> None:
-        self.step_ups.append(actor)
+    async def confirm(self, actor: Actor, purpose: str, access_token: str) -> bool:
+        claims = verified(JWT_KEY, access_token)
+        if not self.accept or claims is None or actor.session is None:
+            return False
+        fresh = any(m["method"] == "totp" and m["timestamp"] > time.time() - STEP_UP_SECONDS
+                    for m in claims.get("amr", []))
+        if self.owners.get(actor.session) != claims["sub"] or not fresh:
+            return False
+        self.confirmed.append((actor, purpose, claims))
+        return True
 
 
-def claims(token: str) -> dict[str, object]:
+def claims(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
-    data: dict[str, object] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return data
 
 
+def who(actor: Actor) -> tuple[int | None, str, str | None]:
+    return actor.staff_id, actor.name, actor.role
+
+
 @pytest.fixture
-def keyring() -> KeyringModule:
+def keyring() -> Keyring:
     return KeyringModule(MemoryKeyring())
 
 
@@ -66,103 +96,122 @@ def config(gotrue: GoTrueStandIn) -> SupabaseConfig:
 
 
 @pytest.fixture
-def lookup() -> Lookup:
-    return Lookup()
+def sessions() -> Sessions:
+    return Sessions()
 
 
 @pytest.fixture
-async def door(gotrue: GoTrueStandIn, lookup: Lookup) -> str:
+async def door(gotrue: GoTrueStandIn, sessions: Sessions) -> str:
     user = gotrue.add_user("door@venue.test", PASSWORD, totp_secret=SECRET)
-    lookup.staff[user.id] = Actor(staff_id=2, name="Door Team", role="door")
+    sessions.staff[user.id] = Actor(staff_id=2, name="Door Team", role="door")
     return user.id
 
 
-def auth_for(config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule) -> SupabaseAuth:
-    return SupabaseAuth(config, lookup, SecretStore(keyring, env={}), step_up=lookup.record_step_up)
+def auth_for(config: SupabaseConfig, sessions: Sessions, keyring: Keyring) -> SupabaseAuth:
+    return SupabaseAuth(config, sessions, SecretStore(keyring, env={}))
 
 
-async def test_password_then_code_gives_an_aal2_session_kept_with_keyring(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule,
-        door: str, tmp_path: Path) -> None:
-    auth = auth_for(config, lookup, keyring)
+async def test_password_then_code_gives_a_database_session_and_keeps_nothing(
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
+        door: str) -> None:
+    auth = auth_for(config, sessions, keyring)
     try:
         session = await auth.sign_in(" Door@Venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
+        token = await auth.access_token()
     finally:
         await auth.close()
-    assert session.actor == Actor(staff_id=2, name="Door Team", role="door")
+    assert who(session.actor) == (2, "Door Team", "door")
+    assert session.actor.session is not None and sessions.owners[session.actor.session] == door
     assert session.email == "door@venue.test" and not session.must_reenrol
     paths = [p for _m, p in gotrue.requests]
     assert paths[:1] == ["/auth/v1/token"]
     assert any(p.endswith("/challenge") for p in paths) and any(p.endswith("/verify") for p in paths)
-    kept = json.loads(keyring.backend.items[(SERVICE, session_secret(config, "supabase.auth.token"))])
-    assert claims(kept["access_token"])["aal"] == "aal2"
-    assert auth.session_persisted
-    # A new console process picks the session up from the keyring, without a code.
-    again = auth_for(config, lookup, keyring)
+    assert token is not None and claims(token)["aal"] == "aal2" and claims(token)["sub"] == door
+    # Nothing in the keyring: a refresh token there would buy a session without a code.
+    assert not keyring.backend.items
+    again = auth_for(config, sessions, keyring)
     try:
-        restored = await again.restore()
-        assert restored is not None and restored.actor == session.actor
-        token = await again.access_token()
-        assert token is not None and claims(token)["sub"] == door
+        assert await again.access_token() is None
     finally:
         await again.close()
 
 
+async def test_a_session_an_earlier_version_kept_is_ended_at_start(
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
+        door: str) -> None:
+    user = gotrue.user_by_id(door)
+    kept = gotrue._session(user, "aal2")
+    name = session_secret(config, "supabase.auth.token")
+    keyring.set_password(SERVICE, name, json.dumps(kept))
+    auth = auth_for(config, sessions, keyring)
+    try:
+        await auth.warm_up()
+        assert await auth.access_token() is None
+    finally:
+        await auth.close()
+    assert not keyring.backend.items
+    assert ("POST", "/auth/v1/logout") in gotrue.requests
+    assert kept["access_token"] not in gotrue._tokens, "ended on the server too"
+
+
 @pytest.mark.parametrize("wrong", ["email", "password", "code", "garbage code"])
 async def test_refusals_never_say_which_factor_was_wrong(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule,
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
         door: str, wrong: str) -> None:
     totp = pyotp.TOTP(SECRET)
     email = "nobody@venue.test" if wrong == "email" else "door@venue.test"
     password = "not the password" if wrong == "password" else PASSWORD
     code = {"code": f"{(int(totp.now()) + 1) % 1_000_000:06d}", "garbage code": "12ab"}.get(wrong, totp.now())
-    auth = auth_for(config, lookup, keyring)
+    auth = auth_for(config, sessions, keyring)
     try:
         with pytest.raises(SignInFailed) as refused:
             await auth.sign_in(email, password, code)
+        # The half-made (password only) session is dropped.
+        assert await auth.access_token() is None
     finally:
         await auth.close()
     assert str(refused.value) == GENERIC
     assert PASSWORD not in str(refused.value) and "door@" not in str(refused.value)
-    # The half-made (password only) session is dropped: nothing kept, nothing to resume.
-    assert not keyring.backend.items
-    again = auth_for(config, lookup, keyring)
-    assert await again.restore() is None
-    await again.close()
+    assert not sessions.owners, "no database session"
 
 
-async def test_a_supabase_user_who_is_not_on_the_staff_is_told_how_to_fix_it(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule) -> None:
+async def test_a_supabase_user_who_gets_no_session_is_told_how_to_fix_it(
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring) -> None:
     gotrue.add_user("new@venue.test", PASSWORD, totp_secret=SECRET)
-    auth = auth_for(config, lookup, keyring)
-    with pytest.raises(NotLinked, match="link-staff new@venue.test"):
-        await auth.sign_in("new@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
-    await auth.close()
-    assert not keyring.backend.items
+    auth = auth_for(config, sessions, keyring)
+    try:
+        with pytest.raises(NotLinked) as refused:
+            await auth.sign_in("new@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
+        assert await auth.access_token() is None
+    finally:
+        await auth.close()
+    # Not linked, or the database lacks the project's JWT secret: both remedies are named.
+    assert "backroom supabase link-staff new@venue.test" in str(refused.value)
+    assert "backroom supabase enable" in str(refused.value)
 
 
 async def test_rate_limits_and_outages_in_staff_words(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule,
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
         door: str) -> None:
     gotrue.rate_limited = True
-    auth = auth_for(config, lookup, keyring)
+    auth = auth_for(config, sessions, keyring)
     with pytest.raises(Throttled, match="wait 60 s"):
         await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
     await auth.close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    gone = auth_for(SupabaseConfig(f"http://127.0.0.1:{port}", API_KEY), lookup, keyring)
+    gone = auth_for(SupabaseConfig(f"http://127.0.0.1:{port}", API_KEY), sessions, keyring)
     with pytest.raises(SupabaseUnreachable, match="Cannot reach Supabase Auth at 127.0.0.1"):
         await gone.sign_in("door@venue.test", PASSWORD, "123456")
     await gone.close()
 
 
 async def test_enrolment_then_sign_in_with_the_new_authenticator(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule) -> None:
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring) -> None:
     user = gotrue.add_user("host@venue.test", PASSWORD)
-    lookup.staff[user.id] = Actor(staff_id=5, name="Host", role="manager")
-    auth = auth_for(config, lookup, keyring)
+    sessions.staff[user.id] = Actor(staff_id=5, name="Host", role="manager")
+    auth = auth_for(config, sessions, keyring)
     try:
         enrolment = await auth.start_enrolment("host@venue.test", PASSWORD)
         assert enrolment.uri.startswith("otpauth://totp/") and "Backroom" in enrolment.uri
@@ -183,25 +232,37 @@ async def test_enrolment_then_sign_in_with_the_new_authenticator(
         await auth.close()
 
 
-async def test_unlocking_asks_for_a_fresh_code_and_records_the_step_up(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule,
-        door: str) -> None:
-    auth = auth_for(config, lookup, keyring)
+@pytest.mark.parametrize("purpose", ["unlock", "step_up"])
+async def test_a_fresh_code_is_a_new_verification_whose_token_the_database_confirms(
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
+        door: str, purpose: str) -> None:
+    auth = auth_for(config, sessions, keyring)
     try:
         session = await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
+        signed_in = await auth.access_token()
+        assert signed_in is not None
         with pytest.raises(SignInError, match="not right"):
-            await auth.verify_code(session.actor, "99999")
-        await auth.verify_code(session.actor, pyotp.TOTP(SECRET).now())
-        assert lookup.step_ups == [session.actor]
+            await auth.verify_code(session.actor, "99999", purpose)
+        assert sessions.confirmed == []
+        verifies = sum(p.endswith("/verify") for _m, p in gotrue.requests)
+        await auth.verify_code(session.actor, pyotp.TOTP(SECRET).now(), purpose)
+        assert sum(p.endswith("/verify") for _m, p in gotrue.requests) == verifies + 1
+        [(actor, said, token)] = sessions.confirmed
+        assert actor == session.actor and said == purpose
+        assert token["amr"][0]["method"] == "totp" and token["jti"] != claims(signed_in)["jti"]
+        # The database refusing the token is said in staff words.
+        sessions.accept = False
+        with pytest.raises(NotConfirmed, match="sign in again"):
+            await auth.verify_code(session.actor, pyotp.TOTP(SECRET).now(), purpose)
     finally:
         await auth.close()
 
 
-async def test_tokens_are_refreshed_near_their_expiry(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, keyring: KeyringModule,
+async def test_tokens_are_refreshed_near_their_expiry_and_keep_their_amr(
+        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
         door: str) -> None:
     gotrue.token_seconds = 5  # inside the client's 10 s margin: every use refreshes
-    auth = auth_for(config, lookup, keyring)
+    auth = auth_for(config, sessions, keyring)
     try:
         await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
         first = await auth.access_token()
@@ -210,33 +271,6 @@ async def test_tokens_are_refreshed_near_their_expiry(
         await auth.close()
     assert first and second and first != second
     assert claims(second)["aal"] == "aal2"
+    # A refresh is not a fresh code: the TOTP entry keeps the time it was used.
+    assert claims(second)["amr"] == claims(first)["amr"]
     assert ("POST", "/auth/v1/token") in gotrue.requests[1:]
-
-
-async def test_without_a_keyring_the_session_lives_in_memory_only(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, lookup: Lookup, door: str) -> None:
-    store = SecretStore(KeyringModule(FailKeyring()), env={})
-    auth = SupabaseAuth(config, lookup, store)
-    try:
-        session = await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
-        assert session.actor.role == "door" and not auth.session_persisted
-        assert await auth.access_token()
-    finally:
-        await auth.close()
-    fresh = SupabaseAuth(config, lookup, store)
-    assert await fresh.restore() is None
-    await fresh.close()
-
-
-async def test_the_staff_lookup_through_the_api(gotrue: GoTrueStandIn, config: SupabaseConfig,
-                                                keyring: KeyringModule) -> None:
-    user = gotrue.add_user("door@venue.test", PASSWORD, totp_secret=SECRET)
-    gotrue.staff[user.id] = {"id": 2, "email": "door@venue.test", "display_name": "Door Team",
-                             "role": "door"}
-    auth = SupabaseAuth(config, ApiStaffLookup(config), SecretStore(keyring, env={}))
-    try:
-        session = await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
-    finally:
-        await auth.close()
-    assert session.actor == Actor(staff_id=2, name="Door Team", role="door")
-    assert ("POST", "/rest/v1/rpc/my_staff") in gotrue.requests

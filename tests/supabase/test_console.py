@@ -1,8 +1,9 @@
 """The console on a Supabase project, by keys: staff sign in on the sign-in
 screen through Supabase Auth (the GoTrue stand-in: password, then the TOTP
-factor's challenge and verification), the floor opens as the staff member
-linked to that Supabase user, and the live feed and presence go over
-Supabase Realtime (the Phoenix stand-in) with the session's access token.
+factor's challenge and verification), Postgres checks the access token and
+opens a session for the staff member linked to that Supabase user, the floor
+opens as them, and the live feed and presence go over Supabase Realtime (the
+Phoenix stand-in) with the session's access token.
 
 The database is the Supabase-like one of tests/supabase/conftest.py: its
 `realtime.send` also NOTIFYs `standin_realtime`, and a test relays those to
@@ -31,15 +32,15 @@ from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services.db import Actor
 from services.models import TileStatus
-from services.secrets import SERVICE, SecretStore
+from services.secrets import SecretStore
 from services.sign_in import describe
-from services.supabase_auth import DatabaseStaffLookup, SupabaseAuth, session_secret
+from services.supabase_auth import DatabaseSessions, SupabaseAuth
 from services.supabase_config import SupabaseConfig
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.supabase.conftest import API_KEY, SupabaseDb
+from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn
 from tests.supabase.test_auth import claims
-from tests.test_secrets import KeyringModule, MemoryKeyring
 from tests.tui.helpers import floor_loaded, screen_text, shown_text, until
 from widgets.table_tile import TableTile
 
@@ -94,9 +95,8 @@ async def console(supabase_db: SupabaseDb, project: GoTrueStandIn, realtime: Rea
     nobody signed in. Auth and Realtime are two stand-ins at two addresses, so the Auth
     client is given its own (the stand-in's) project address."""
     services = await open_services(supabase_db.dsn, clock=fixed_clock)
-    lookup = DatabaseStaffLookup(services.db)
-    auth = SupabaseAuth(SupabaseConfig(project.url, API_KEY), lookup, SecretStore(keyring, env={}),
-                        step_up=lookup.record_step_up)
+    auth = SupabaseAuth(SupabaseConfig(project.url, API_KEY), DatabaseSessions(services.db),
+                        SecretStore(keyring, env={}))
     use_supabase(services, SupabaseConfig(realtime.url, API_KEY), auth=auth)
     yield services
     await services.close()
@@ -108,6 +108,21 @@ async def staff_name(supabase_db: SupabaseDb, staff_id: int) -> str:
         return str(await conn.fetchval("select display_name from backroom.staff where id = $1", staff_id))
     finally:
         await conn.close()
+
+
+async def session_row(supabase_db: SupabaseDb, actor: Actor) -> asyncpg.Record:
+    """The database's record of `actor`'s session (read as the owner)."""
+    conn = await asyncpg.connect(supabase_db.dsn)
+    try:
+        row = await conn.fetchrow(
+            "select staff_id, locked, ended_why,"
+            "       stepped_up_at > clock_timestamp() - interval '1 minute' as stepped_up"
+            " from backroom_private.session where token_hash = sha256(convert_to($1, 'UTF8'))",
+            actor.session)
+    finally:
+        await conn.close()
+    assert row is not None, "no such session"
+    return row
 
 
 def header(app: App[Any]) -> str:
@@ -170,15 +185,18 @@ async def test_signing_in_through_supabase_opens_the_floor_as_the_linked_staff_m
         await floor_loaded(pilot)
         assert f"{door_name} (door)" in header(pilot.app)
         assert "The Backroom · Fri 20 Nov 2026" in header(pilot.app)
-        assert console.actor == Actor(staff_id=supabase_db.door_id, name=door_name, role="door")
+        signed_in = console.actor
+        assert (signed_in.staff_id, signed_in.name, signed_in.role) == (
+            supabase_db.door_id, door_name, "door")
+        # Postgres opened the session, from the token it checked itself.
+        row = await session_row(supabase_db, signed_in)
+        assert row["staff_id"] == supabase_db.door_id and row["ended_why"] is None
 
     paths = [path for _method, path in project.requests]
     assert paths.index("/auth/v1/token") < max(i for i, p in enumerate(paths) if p.endswith("/challenge"))
     assert any(p.endswith("/verify") for p in paths)
-    # The session is AAL2 and kept with keyring (until the console closes).
-    assert console.supabase is not None
-    kept = memory.items.get((SERVICE, session_secret(console.supabase.config, "supabase.auth.token")))
-    assert kept is not None and claims(json.loads(kept)["access_token"])["aal"] == "aal2"
+    # The Supabase session lives in memory only: nothing of it is kept with keyring.
+    assert not memory.items
     # The live feed joined with that staff member's token.
     token = joins(realtime, "backroom:changes")[-1]["payload"]["access_token"]
     assert claims(token)["sub"] == supabase_db.door_user and claims(token)["aal"] == "aal2"
@@ -218,6 +236,22 @@ async def test_a_supabase_user_not_on_the_staff_is_told_what_an_admin_does(
         assert "no active staff account is linked" in message
         assert f"backroom supabase link-staff {STRANGER_EMAIL}" in message
         assert console.actor.staff_id is None
+
+
+async def test_without_the_projects_jwt_secret_the_sign_in_names_the_owners_command(
+        console: Services, supabase_db: SupabaseDb) -> None:
+    owner = await asyncpg.connect(supabase_db.dsn)
+    stored = await owner.fetchval("select secret from backroom_private.supabase_jwt")
+    await owner.execute("delete from backroom_private.supabase_jwt")
+    try:
+        async with BackroomApp(console).run_test(size=SMALL) as pilot:
+            message = await refused(pilot, DOOR_EMAIL, PASSWORD, pyotp.TOTP(DOOR_SECRET).now())
+            assert "does not have this project's JWT secret" in message
+            assert "backroom supabase enable" in message
+            assert console.actor.staff_id is None
+    finally:
+        await owner.execute("select backroom_meta.set_supabase_jwt_secret($1)", stored)
+        await owner.close()
 
 
 async def test_a_broadcast_through_realtime_reaches_the_floor(
@@ -295,14 +329,9 @@ async def test_the_idle_lock_opens_with_a_fresh_mfa_verification(
         await pilot.press(*pyotp.TOTP(DOOR_SECRET).now(), "enter")
         await until(pilot, lambda: app.screen is floor, what="unlocked")
         assert sum(p.endswith("/challenge") for _m, p in project.requests) == challenges + 2
-        conn = await asyncpg.connect(supabase_db.dsn)
-        try:
-            stepped = await conn.fetchval(
-                "select stepped_up_at > clock_timestamp() - interval '1 minute'"
-                " from backroom.staff where id = $1", supabase_db.door_id)
-        finally:
-            await conn.close()
-        assert stepped, "the fresh code counts as a step-up"
+        row = await session_row(supabase_db, console.actor)
+        assert not row["locked"], "Postgres unlocked the session"
+        assert row["stepped_up"], "the fresh code counts as a step-up"
 
 
 async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTile:
@@ -360,12 +389,14 @@ async def test_signing_out_ends_the_supabase_session_and_the_next_one_takes_over
     async with BackroomApp(console).run_test(size=SMALL) as pilot:
         await type_in(pilot, DOOR_EMAIL, PASSWORD, pyotp.TOTP(DOOR_SECRET).now())
         floor = await floor_loaded(pilot)
+        door = console.actor
         logouts = project.requests.count(("POST", "/auth/v1/logout"))
         await pilot.press("ctrl+o")
         await at_sign_in(pilot)
         await until(pilot, lambda: project.requests.count(("POST", "/auth/v1/logout")) > logouts,
                     what="the door's session ended on the server")
         assert not memory.items, "nothing of the door's session is kept"
+        assert (await session_row(supabase_db, door))["ended_why"] == "signed_out"
 
         await type_in(pilot, MANAGER_EMAIL, PASSWORD, pyotp.TOTP(MANAGER_SECRET).now())
         assert await floor_loaded(pilot) is floor
@@ -451,3 +482,39 @@ def test_a_console_without_supabase_never_imports_it() -> None:
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
                          env=env)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_sign_in_command_checks_with_the_database_and_keeps_nothing(
+        project: GoTrueStandIn, supabase_db: SupabaseDb, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    import signal
+
+    from console import cli
+
+    for name, value in (("SUPABASE_URL", project.url), ("SUPABASE_ANON_KEY", API_KEY),
+                        ("BACKROOM_PASSWORD", PASSWORD), ("BACKROOM_CONFIG_DIR", str(tmp_path)),
+                        ("BACKROOM_DATA_DIR", str(tmp_path))):
+        monkeypatch.setenv(name, value)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = cli.main(["supabase", "sign-in", DOOR_EMAIL, "--database-url", supabase_db.dsn,
+                         "--code", pyotp.TOTP(DOOR_SECRET).now()])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "Signed in as" in out.out and "(door) at AAL2" in out.out and "nothing is kept" in out.out
+    assert ("POST", "/auth/v1/logout") in project.requests
+
+    async def last_session() -> asyncpg.Record | None:
+        conn = await asyncpg.connect(supabase_db.dsn)
+        try:
+            return await conn.fetchrow(
+                "select ended_why from backroom_private.session where staff_id = $1"
+                " order by started_at desc limit 1", supabase_db.door_id)
+        finally:
+            await conn.close()
+
+    row = asyncio.run(last_session())
+    assert row is not None and row["ended_why"] == "signed_out", "the session it opened is ended"

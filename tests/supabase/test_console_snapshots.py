@@ -18,7 +18,7 @@ from services.secrets import SecretStore
 from services.supabase_config import SupabaseConfig
 from tests.conftest import fixed_clock
 from tests.supabase.conftest import API_KEY, SupabaseDb
-from tests.test_secrets import KeyringModule, MemoryKeyring
+from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
 from tests.tui.helpers import until
 
 PROJECT = "https://abcdefghijklmnopqrst.supabase.co"

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -20,10 +21,19 @@ from services.presence import PresenceEntry
 from services.realtime import Change, ChangeFeed, FeedState, FeedStatus
 from services.supabase_config import SupabaseConfig
 from services.supabase_realtime import PhoenixSocket, SupabasePresence, SupabaseTransport, socket_url
-from tests.supabase.conftest import API_KEY, SupabaseDb
-from tests.supabase.standins import RealtimeStandIn
+from tests.supabase.conftest import API_KEY, JWT_KEY, SupabaseDb
+from tests.supabase.standins import RealtimeStandIn, mint, staff_claims
 
 CHANGES = "realtime:backroom:changes"
+DAY = 24 * 3600
+
+
+def signed(sub: str | None = None, *, seconds: int = DAY) -> str:
+    """An access token of the project (signed with its JWT secret) for user `sub`."""
+    return mint(JWT_KEY, staff_claims(sub or str(uuid.uuid4()), seconds=seconds))
+
+
+STAFF_TOKEN = signed()
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -34,7 +44,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def token(value: str = "staff-token") -> Callable[[], Awaitable[str | None]]:
+def token(value: str = STAFF_TOKEN) -> Callable[[], Awaitable[str | None]]:
     async def source() -> str | None:
         return value
 
@@ -91,7 +101,7 @@ async def test_broadcast_changes_reach_the_feed(realtime: RealtimeStandIn, confi
         assert run.resyncs == 1
         join = next(m for m in realtime.received if m["event"] == "phx_join")
         assert join["topic"] == CHANGES and join["payload"]["config"]["private"] is True
-        assert join["payload"]["access_token"] == "staff-token"
+        assert join["payload"]["access_token"] == STAFF_TOKEN
         await realtime.broadcast("backroom:changes", "something_else", {"kind": "noise"})
         await realtime.broadcast("backroom:changes", "change", change(5, [3, 4]))
         await until(lambda: bool(run.changes))
@@ -132,9 +142,21 @@ async def test_a_refused_join_never_reports_live(realtime: RealtimeStandIn, conf
         assert run.feed.status.state is FeedState.RECONNECTING
         assert "Unauthorized" in (run.feed.status.error or "")
         assert run.resyncs == 0
-        realtime.authorize = lambda topic, tok: tok == "staff-token"
+        realtime.authorize = lambda topic, tok: tok == STAFF_TOKEN
         await until(lambda: run.feed.status.state is FeedState.LIVE)
         assert run.resyncs == 1
+
+
+@pytest.mark.parametrize("forged", ["another secret", "expired"])
+async def test_a_token_the_project_did_not_sign_is_refused(realtime: RealtimeStandIn,
+                                                            config: SupabaseConfig, forged: str) -> None:
+    bad = (mint(b"not the project's jwt secret", staff_claims(str(uuid.uuid4())))
+           if forged == "another secret" else signed(seconds=-5))
+    async with running_feed(config, token(bad)) as run:
+        await until(lambda: len(run.statuses) >= 2)
+        assert run.feed.status.state is FeedState.RECONNECTING
+        assert "Invalid JWT" in (run.feed.status.error or "")
+        assert run.resyncs == 0
 
 
 async def test_a_wrong_api_key_is_refused_before_any_channel(realtime: RealtimeStandIn) -> None:
@@ -146,8 +168,9 @@ async def test_a_wrong_api_key_is_refused_before_any_channel(realtime: RealtimeS
 
 async def test_a_refreshed_token_reaches_the_channel(realtime: RealtimeStandIn,
                                                      config: SupabaseConfig) -> None:
-    tokens = iter(f"token-{n}" for n in range(1000))
-    current = ["token-start"]
+    fresh = [signed() for _ in range(3)]
+    tokens = iter(fresh)
+    current = [STAFF_TOKEN]
 
     async def source() -> str | None:
         return current[0]
@@ -155,9 +178,9 @@ async def test_a_refreshed_token_reaches_the_channel(realtime: RealtimeStandIn,
     async with running_feed(config, source) as run:
         await until(lambda: run.feed.status.state is FeedState.LIVE)
         current[0] = next(tokens)
-        await until(lambda: realtime.tokens(CHANGES) == ["token-0"])
+        await until(lambda: realtime.tokens(CHANGES) == [fresh[0]])
         sent = [m for m in realtime.received if m["event"] == "access_token"]
-        assert sent and sent[-1]["payload"] == {"access_token": "token-0"}
+        assert sent and sent[-1]["payload"] == {"access_token": fresh[0]}
 
 
 async def test_from_the_database_trigger_to_the_feed(realtime: RealtimeStandIn, config: SupabaseConfig,
@@ -177,10 +200,11 @@ async def test_from_the_database_trigger_to_the_feed(realtime: RealtimeStandIn, 
     try:
         async with running_feed(config) as run:
             await until(lambda: run.feed.status.state is FeedState.LIVE)
+            session = await writer.fetchval("select backroom_meta.open_session($1)",
+                                            supabase_db.manager_id)
             async with writer.transaction():
                 await writer.execute("select set_config('role', 'backroom_console', true),"
-                                     " set_config('backroom.staff_id', $1, true)",
-                                     str(supabase_db.manager_id))
+                                     " set_config('backroom.session', $1, true)", session)
                 hold = await writer.fetchval(
                     "insert into backroom.hold (table_id, night_id, during, holder)"
                     " select 14, n.id, tstzrange(n.starts_at, n.starts_at + interval '1 hour'), 'test'"
@@ -225,7 +249,7 @@ async def test_consoles_see_each_other_join_announce_and_leave(config: SupabaseC
             assert a.others()[0].staff_name == "Door Team" and a.others()[0].role == "door"
             assert b.others()[0].console_id == a.console_id
             b.announce(screen="door", night_id=1, selected_table=4)
-            await until(lambda: a.others() and a.others()[0].looks_at(4, 1))
+            await until(lambda: bool(a.others()) and a.others()[0].looks_at(4, 1))
             assert a.others()[0].screen == "door"
         # b said goodbye (untrack, leave): gone at once.
         await until(lambda: not a.others(), timeout=1.0)
@@ -271,8 +295,8 @@ async def test_presence_survives_a_server_restart_of_sockets(config: SupabaseCon
 
 
 async def test_presence_is_refused_to_non_staff(config: SupabaseConfig, realtime: RealtimeStandIn) -> None:
-    realtime.authorize = lambda topic, tok: tok == "staff-token"
-    async with present(config, Actor(None, "Somebody", None), source=token("app-user")) as (p, _task):
+    realtime.authorize = lambda topic, tok: tok == STAFF_TOKEN
+    async with present(config, Actor(None, "Somebody", None), source=token(signed())) as (p, _task):
         await until(lambda: p.error is not None)
-        assert not p.connected and "Unauthorized" in p.error
+        assert not p.connected and "Unauthorized" in (p.error or "")
         assert p.online() == ()

@@ -31,10 +31,16 @@ async def sb(supabase_db: SupabaseDb) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
+async def session_of(conn: asyncpg.Connection, staff_id: int) -> str:
+    """A session token for the staff member, opened by the owner (as a sign-in would)."""
+    return str(await conn.fetchval("select backroom_meta.open_session($1)", staff_id))
+
+
 async def as_console(conn: asyncpg.Connection, staff_id: int) -> None:
-    """The console's way: its own role, the staff id in a setting."""
+    """The console's way: its own role, presenting the staff member's session."""
+    token = await session_of(conn, staff_id)
     await conn.execute("select set_config('role', 'backroom_console', true),"
-                       " set_config('backroom.staff_id', $1, true)", str(staff_id))
+                       " set_config('backroom.session', $1, true)", token)
 
 
 async def as_api_user(conn: asyncpg.Connection, user_id: str) -> None:
@@ -45,7 +51,7 @@ async def as_api_user(conn: asyncpg.Connection, user_id: str) -> None:
 
 async def reset(conn: asyncpg.Connection) -> None:
     await conn.execute("reset role; select set_config('request.jwt.claim.sub', '', true),"
-                       " set_config('backroom.staff_id', '', true)")
+                       " set_config('backroom.session', '', true)")
 
 
 async def new_booking(conn: asyncpg.Connection, status: str, table: int = FREE_TABLE) -> int:
@@ -155,10 +161,11 @@ async def test_the_console_way_still_works_on_supabase(sb: asyncpg.Connection,
     assert await attempt(sb, "pending") > 0
 
 
-async def test_a_jwt_is_not_outranked_by_the_console_setting(sb: asyncpg.Connection,
-                                                             supabase_db: SupabaseDb) -> None:
+async def test_a_jwt_is_not_outranked_by_a_console_session(sb: asyncpg.Connection,
+                                                           supabase_db: SupabaseDb) -> None:
+    manager = await session_of(sb, supabase_db.manager_id)
     await as_api_user(sb, supabase_db.door_user)
-    await sb.execute("select set_config('backroom.staff_id', $1, true)", str(supabase_db.manager_id))
+    await sb.execute("select set_config('backroom.session', $1, true)", manager)
     assert await sb.fetchval("select backroom.current_staff_role()") == "door"
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await attempt(sb, "pending")
@@ -176,9 +183,10 @@ async def test_an_app_user_who_is_not_staff_reads_nothing(sb: asyncpg.Connection
     await reset(sb)
     await as_api_user(sb, supabase_db.door_user)
     assert await sb.fetchval("select count(*) from backroom.booking") > 0
-    # Never the credentials, for anyone through the API.
-    for query in ("select password_hash from backroom.staff limit 1",
-                  "select * from backroom.staff_credentials('door@backroom.demo')"):
+    # Never the credentials or the project's JWT secret, for anyone through the API.
+    for query in ("select * from backroom_private.credential limit 1",
+                  "select secret from backroom_private.supabase_jwt",
+                  "select backroom_meta.set_supabase_jwt_secret('0123456789abcdef0123')"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with sb.transaction():
                 await sb.fetchval(query)
@@ -265,31 +273,19 @@ async def test_link_staff_by_email_and_create_on_the_way(sb: asyncpg.Connection)
     await sb.execute("insert into auth.users (id, email) values (gen_random_uuid(), 'new.host@venue.test')")
     linked = await supabase_setup.link_staff(sb, "New.Host@venue.test", role="manager", name="New Host")
     assert linked.created
-    row = await sb.fetchrow("select s.role, s.display_name, s.password_hash, u.email from backroom.staff s"
-                            " join auth.users u on u.id = s.auth_user_id where s.email = 'new.host@venue.test'")
+    row = await sb.fetchrow(
+        "select s.role, s.display_name, u.email,"
+        "       exists (select from backroom_private.credential c where c.staff_id = s.id) as own"
+        " from backroom.staff s join auth.users u on u.id = s.auth_user_id"
+        " where s.email = 'new.host@venue.test'")
     assert row is not None and (row["role"], row["display_name"], row["email"]) == \
         ("manager", "New Host", "new.host@venue.test")
-    assert row["password_hash"] is None  # no console password: Supabase Auth only
+    assert not row["own"]  # no console password: Supabase Auth only
     with pytest.raises(Exception, match="no Supabase Auth user"):
         await supabase_setup.link_staff(sb, "nobody@venue.test", role="door")
     with pytest.raises(Exception, match="not a Supabase user id"):
         await supabase_setup.link_staff(sb, "new.host@venue.test", auth_user_id="42")
     assert await sb.fetchval("select count(*) from backroom.audit_log where operation = 'staff_linked'") == 1
-
-
-async def test_the_console_finds_the_staff_member_of_a_supabase_user(supabase_db: SupabaseDb) -> None:
-    from services.db import Database
-    from services.supabase_auth import AuthUser, DatabaseStaffLookup
-
-    db = Database(supabase_db.dsn, max_size=1)
-    await db.open()
-    try:
-        lookup = DatabaseStaffLookup(db)
-        door = await lookup(AuthUser(supabase_db.door_user, "door@backroom.demo", "t"))
-        assert door is not None and (door.staff_id, door.role) == (supabase_db.door_id, "door")
-        assert await lookup(AuthUser(supabase_db.stranger_user, "guest@example.com", "t")) is None
-    finally:
-        await db.close()
 
 
 # Supabase CLI migrations ----------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """One Supabase session at a time on a console, against the stand-ins: a new
 sign-in ends the one before, a fresh code is checked only on the session of
-the staff member who asks, and Realtime waits for a session instead of
-knocking on private channels without one."""
+the staff member who asks (never on a colleague's, whom a wrong code would
+count against), and Realtime waits for a session instead of knocking on
+private channels without one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 
 import pyotp
 import pytest
@@ -17,28 +19,27 @@ from services.sign_in import HoldsSession, SignInBackend, describe
 from services.supabase_auth import SessionEnded, SupabaseAuth
 from services.supabase_config import SupabaseConfig
 from services.supabase_realtime import SupabasePresence
-from tests.supabase.conftest import API_KEY
-from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn
-from tests.supabase.test_auth import PASSWORD, SECRET, Lookup, claims
-from tests.test_secrets import KeyringModule, MemoryKeyring
+from tests.supabase.conftest import API_KEY, JWT_KEY
+from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
+from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn, mint, staff_claims
+from tests.supabase.test_auth import PASSWORD, SECRET, Sessions, claims
 
 OTHER_SECRET = pyotp.random_base32()
 
 
 @pytest.fixture
-def lookup() -> Lookup:
-    return Lookup()
+def sessions() -> Sessions:
+    return Sessions()
 
 
 @pytest.fixture
-def auth(gotrue: GoTrueStandIn, lookup: Lookup) -> SupabaseAuth:
+def auth(gotrue: GoTrueStandIn, sessions: Sessions) -> SupabaseAuth:
     door = gotrue.add_user("door@venue.test", PASSWORD, totp_secret=SECRET)
     host = gotrue.add_user("host@venue.test", PASSWORD, totp_secret=OTHER_SECRET)
-    lookup.staff[door.id] = Actor(staff_id=2, name="Door Team", role="door")
-    lookup.staff[host.id] = Actor(staff_id=5, name="Host", role="manager")
-    return SupabaseAuth(SupabaseConfig(gotrue.url, API_KEY), lookup,
-                        SecretStore(KeyringModule(MemoryKeyring()), env={}),
-                        step_up=lookup.record_step_up)
+    sessions.staff[door.id] = Actor(staff_id=2, name="Door Team", role="door")
+    sessions.staff[host.id] = Actor(staff_id=5, name="Host", role="manager")
+    return SupabaseAuth(SupabaseConfig(gotrue.url, API_KEY), sessions,
+                        SecretStore(KeyringModule(MemoryKeyring()), env={}))
 
 
 def test_supabase_auth_is_a_sign_in_backend_that_says_so(auth: SupabaseAuth) -> None:
@@ -63,21 +64,24 @@ async def test_a_new_sign_in_ends_the_session_before_it(auth: SupabaseAuth, gotr
 
 
 async def test_a_fresh_code_is_checked_only_on_the_askers_session(
-        auth: SupabaseAuth, lookup: Lookup) -> None:
-    door = Actor(staff_id=2, name="Door Team", role="door")
+        auth: SupabaseAuth, sessions: Sessions, gotrue: GoTrueStandIn) -> None:
     try:
         # No session at all: said plainly, not as a wrong code.
         with pytest.raises(SessionEnded, match="Sign in again"):
-            await auth.verify_code(door, pyotp.TOTP(SECRET).now())
-        await auth.sign_in("host@venue.test", PASSWORD, pyotp.TOTP(OTHER_SECRET).now())
-        # The session is the host's: the door cannot step up on it.
-        with pytest.raises(SessionEnded):
-            await auth.verify_code(door, pyotp.TOTP(SECRET).now())
-        assert lookup.step_ups == []
+            await auth.verify_code(Actor(staff_id=2, name="Door Team", role="door", session="x"),
+                                   pyotp.TOTP(SECRET).now())
+        door = (await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())).actor
+        host = (await auth.sign_in("host@venue.test", PASSWORD, pyotp.TOTP(OTHER_SECRET).now())).actor
+        verifies = sum(p.endswith("/verify") for _m, p in gotrue.requests)
+        # The Supabase session is the host's now: the door's code is not tried on it.
+        for purpose in ("unlock", "step_up"):
+            with pytest.raises(SessionEnded):
+                await auth.verify_code(door, pyotp.TOTP(SECRET).now(), purpose)
+        assert sum(p.endswith("/verify") for _m, p in gotrue.requests) == verifies
+        assert sessions.confirmed == []
         await auth.sign_out()
         with pytest.raises(SessionEnded):
-            await auth.verify_code(Actor(staff_id=5, name="Host", role="manager"),
-                                   pyotp.TOTP(OTHER_SECRET).now())
+            await auth.verify_code(host, pyotp.TOTP(OTHER_SECRET).now())
     finally:
         await auth.close()
 
@@ -85,9 +89,8 @@ async def test_a_fresh_code_is_checked_only_on_the_askers_session(
 async def test_token_reads_do_not_refresh_during_a_code_check(
         auth: SupabaseAuth, gotrue: GoTrueStandIn) -> None:
     gotrue.token_seconds = 5  # inside the client's refresh margin: every read would refresh
-    door = Actor(staff_id=2, name="Door Team", role="door")
     try:
-        await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
+        door = (await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())).actor
         before = await auth.access_token()
         checking = asyncio.create_task(auth.verify_code(door, pyotp.TOTP(SECRET).now()))
         await asyncio.sleep(0)  # the check holds the session now
@@ -116,7 +119,7 @@ async def test_presence_waits_for_a_session_then_joins_when_someone_is_announced
         await realtime.wait_for(lambda: presence.error is not None)
         assert "nobody is signed in to Supabase" in (presence.error or "")
         assert realtime.connections == 0, "no socket without a session"
-        token[0] = "staff-token"
+        token[0] = mint(JWT_KEY, staff_claims(str(uuid.uuid4())))
         presence.announce(actor=Actor(staff_id=2, name="Door Team", role="door"))
         await realtime.wait_for(lambda: presence.connected and len(presence.online()) == 1, timeout=3.0)
         assert presence.online()[0].staff_name == "Door Team"
