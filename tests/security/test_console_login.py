@@ -8,7 +8,9 @@ import asyncpg
 import pytest
 
 from console.cli import main
+from services import seed
 from services.console_login import read_login, with_login
+from tests.sessions import signed_in
 
 
 async def console_dsn(owner_dsn: str) -> str:
@@ -72,14 +74,15 @@ async def test_the_login_reaches_nothing_of_the_owners(login: asyncpg.Connection
 
 
 async def test_door_limits_hold_when_the_console_role_is_not_taken(
-    login: asyncpg.Connection, admin: asyncpg.Connection
+    login: asyncpg.Connection, admin: asyncpg.Connection, dsn: str
 ) -> None:
     """Skipping SET ROLE used to skip the door's limits (they checked current_user)."""
-    door = await admin.fetchval("select id from backroom.staff where role = 'door' limit 1")
+    door = await signed_in(dsn, seed.DEMO_STAFF[1][0])
     booking = await admin.fetchrow("select id, party_size from backroom.booking "
                                    "where status in ('pending', 'confirmed') limit 1")
-    await login.execute("select set_config('backroom.staff_id', $1, false)", str(door))
+    await login.execute("select set_config('backroom.session', $1, false)", door.session)
     assert await login.fetchval("select current_user") != "backroom_console"
+    assert await login.fetchval("select backroom.current_staff_role()") == "door"
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await login.execute("update backroom.booking set party_size = party_size + 1 where id = $1",
                             booking["id"])
