@@ -23,6 +23,7 @@ from console import profiles
 from console.wiring import open_services
 from services.db import Database
 from services.identity import Enrolment, IdentityService, SignInError
+from services.presence import PostgresPresence
 from services.secrets import SecretStore
 from tests.integration.test_realtime import until
 
@@ -94,6 +95,7 @@ async def test_no_secret_is_written_anywhere_readable(
                     errors.append(repr(err) + str(err))
 
             presence = services.presence(lambda roster: None)
+            assert isinstance(presence, PostgresPresence)
             beating = asyncio.create_task(presence.run())
             try:
                 await until(lambda: presence.beats >= 1)

@@ -130,7 +130,7 @@ async def test_joined_tables_must_be_neighbours_on_one_floor(admin: asyncpg.Conn
 async def test_party_outside_capacity_is_refused(admin: asyncpg.Connection, party: int) -> None:
     with pytest.raises(asyncpg.PostgresError, match="does not fit table 11") as err:
         await book(admin, (FREE_TABLE,), party)
-    assert err.value.sqlstate == "BR002"
+    assert err.value.sqlstate == "BR002" and err.value.detail is not None
     assert json.loads(err.value.detail) == {"party": party, "max": 6, "min": 2, "tables": "11"}
 
 
@@ -176,6 +176,7 @@ async def test_legal_lifecycle_and_version(admin: asyncpg.Connection) -> None:
     row = await admin.fetchrow(
         "select status, version, arrived_count, expires_at from backroom.booking where id = $1", booking
     )
+    assert row is not None
     assert dict(row) == {"status": "completed", "version": 4, "arrived_count": 4, "expires_at": None}
     # Completed frees the table.
     await book(admin, (FREE_TABLE,), 2)
@@ -366,6 +367,7 @@ async def test_racing_status_changes_apply_once(dsn: str, admin: asyncpg.Connect
     failures = [r for r in results if isinstance(r, BaseException)]
     assert len(failures) == 1 and getattr(failures[0], "sqlstate", None) in ("BR001", "BR006")
     row = await admin.fetchrow("select status, version from backroom.booking where id = $1", booking)
+    assert row is not None
     assert row["status"] in ("confirmed", "expired") and row["version"] == 2
 
 
