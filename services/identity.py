@@ -251,6 +251,9 @@ class IdentityService:
                              "staff accounts.") from err
         except asyncpg.NoDataFoundError as err:
             raise NotFound(f"There is no such staff member ({args[0]}).") from err
+        except asyncpg.ObjectNotInPrerequisiteStateError as err:
+            raise InvalidInput(f"{args[0]} has no password here yet, so no authenticator to replace: "
+                               f"enrol the account with `backroom staff add {args[0]}`.") from err
 
     # ------------------------------------------------------------ sign-in
 

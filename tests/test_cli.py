@@ -202,7 +202,8 @@ def test_staff_commands_explain_what_is_missing(dsn: str) -> None:
     # A seeded account has no authenticator yet: there is none to replace.
     result = backroom("staff", "reset-totp", "door@backroom.demo", env={"DATABASE_URL": dsn})
     assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
-    assert "door@backroom.demo" in result.stderr
+    assert "door@backroom.demo has no password here yet" in result.stderr
+    assert "backroom staff add door@backroom.demo" in result.stderr
     result = backroom("staff", "disable", "nobody@venue.test", env={"DATABASE_URL": dsn})
     assert_explained(result, "There is no such staff member")
 

@@ -14,8 +14,8 @@
 --   update_staff / unlock_staff      end sessions and lift locks in backroom_private
 -- and the sign-in of 0004, which the console checked itself, is gone: its
 -- functions, its tables, and the credential columns on backroom.staff.
--- Accounts enrolled that way have no credential here and are enrolled again
--- (`backroom staff add` or `backroom staff reset-totp` by an admin).
+-- Accounts enrolled that way have no credential here; `backroom staff add`
+-- enrols them again (it sets a password, which `reset-totp` cannot).
 
 -- Who is acting ---------------------------------------------------------------------
 -- The staff member holding the presented session, locked or not: a locked console
@@ -147,6 +147,35 @@ begin
     insert into backroom.audit_log (staff_id, operation, entity, entity_id, before, after)
     values (backroom.current_staff_id(), 'staff_unlocked', 'staff', sid,
             jsonb_build_object('locked_until', was), jsonb_build_object('locked_until', null));
+    return sid;
+end
+$$;
+
+-- A new authenticator needs an account that has a password here.
+create or replace function backroom.enrol_totp(p_email text, p_totp_secret bytea, p_code_hashes bytea[])
+returns int
+language plpgsql volatile security definer
+set search_path = pg_catalog, backroom, backroom_private, pg_temp as $$
+declare
+    sid int;
+begin
+    perform backroom.require_admin();
+    select id into sid from backroom.staff where email = lower(btrim(p_email));
+    if sid is null then
+        raise exception 'no staff member %', p_email using errcode = 'P0002';
+    end if;
+    update backroom_private.credential
+    set totp_secret = p_totp_secret, totp_last_step = 0, must_reenrol = false
+    where staff_id = sid;
+    if not found then
+        raise exception '% has no password yet', p_email using errcode = '55000';
+    end if;
+    perform backroom_private.replace_recovery_codes(sid, p_code_hashes);
+    update backroom_private.session set ended_at = clock_timestamp(), ended_why = 're-enrolled'
+    where staff_id = sid and ended_at is null;
+    insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)
+    values (backroom.current_staff_id(), 'totp_reset', 'staff', sid,
+            jsonb_build_object('email', lower(btrim(p_email))));
     return sid;
 end
 $$;
