@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
+
 from services import staff
 from services.db import Actor, Database
 
@@ -20,6 +22,15 @@ def as_owner(dsn: str) -> str:
     """`dsn` (any login's, on the test server) with the server's superuser in its place."""
     owner = urlsplit(SERVER["dsn"])
     return urlunsplit(urlsplit(dsn)._replace(netloc=owner.netloc, query=owner.query))
+
+
+async def new_staff(owner: asyncpg.Connection, email: str, name: str, role: str) -> Actor:
+    """A new staff member, signed in: inserted and given a session by the owner (`owner`)."""
+    row = await owner.fetchrow(
+        "insert into backroom.staff (email, display_name, role) values ($1, $2, $3)"
+        " returning id, backroom_meta.open_session(id) as token", email, name, role)
+    assert row is not None
+    return Actor(staff_id=row["id"], name=name, role=role, session=row["token"])
 
 
 async def signed_in(db: Database | str, email: str) -> Actor:

@@ -54,6 +54,7 @@ begin
                         then backroom.auth_staff_id()
                         else backroom.session_holder_id() end
         $b$;
+        grant execute on function backroom.session_holder_id() to authenticated;
     else
         create or replace function backroom.current_staff_id() returns int
         language sql stable set search_path = pg_catalog, backroom, pg_temp as $b$

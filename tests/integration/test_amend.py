@@ -26,6 +26,7 @@ from services.errors import (
     TableTaken,
 )
 from services.models import Booking, Night
+from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night
 OTHER_FREE = 12  # downstairs, 4 to 10, free on the sample night
@@ -36,11 +37,7 @@ async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
     actors = {}
     for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Ada", "admin"), ("Dora", "door"),
                        ("Sam", "support")):
-        staff_id = await admin.fetchval(
-            "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
-            f"{name.lower()}@backroom.test", name, role,
-        )
-        actors[name] = Actor(staff_id=staff_id, name=name, role=role)
+        actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
     return actors
 
 
@@ -62,7 +59,7 @@ async def rita(bookings: BookingService, staff: dict[str, Actor], night: Night) 
 
 def as_console(actor: Actor) -> Actor:
     """The same staff member with Python's role check out of the way: only Postgres decides."""
-    return Actor(staff_id=actor.staff_id, name=actor.name, role=None)
+    return Actor(staff_id=actor.staff_id, name=actor.name, role=None, session=actor.session)
 
 
 async def audit_rows(admin: asyncpg.Connection, entity: str, entity_id: int) -> list[asyncpg.Record]:

@@ -16,6 +16,7 @@ from services.bookings import BookingService, GuestDetails, new_op_id
 from services.db import Actor, Database
 from services.errors import BookingError
 from tests.conftest import TEMPLATE, fixed_clock, with_database
+from tests.sessions import new_staff
 
 LEGAL = {("pending", "confirmed"), ("pending", "arrived"), ("pending", "cancelled"),
          ("pending", "expired"), ("confirmed", "arrived"), ("confirmed", "cancelled"),
@@ -82,11 +83,7 @@ async def test_random_operations_keep_the_invariants(server_dsn: str, template_d
         svc = BookingService(db, fixed_clock)
         staff = []
         for i, role in enumerate(("manager", "manager", "door")):
-            sid = await owner.fetchval(
-                "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
-                f"p{i}@backroom.test", f"Staff {i}", role,
-            )
-            staff.append(Actor(staff_id=sid, name=f"Staff {i}", role=role))
+            staff.append(await new_staff(owner, f"p{i}@backroom.test", f"Staff {i}", role))
         night = await owner.fetchrow("select id, starts_at, ends_at from backroom.night where date = '2026-11-20'")
         mine: list[int] = []
         holds: list[tuple[Actor, int]] = []

@@ -25,10 +25,12 @@ async def crowd(admin: asyncpg.Connection) -> list[Actor]:
     rows = await admin.fetch(
         "insert into backroom.staff (email, display_name, role)"
         " select 'racer' || n || '@backroom.test', 'Racer ' || n, 'manager'"
-        " from generate_series(1, $1) n returning id, display_name",
+        " from generate_series(1, $1) n"
+        " returning id, display_name, backroom_meta.open_session(id) as token",
         RACERS,
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager") for r in rows]
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
+            for r in rows]
 
 
 @pytest.fixture

@@ -93,10 +93,12 @@ async def managers(admin: asyncpg.Connection) -> list[Actor]:
     rows = await admin.fetch(
         "insert into backroom.staff (email, display_name, role)"
         " select 'burst' || n || '@backroom.test', 'Burst ' || n, 'manager'"
-        " from generate_series(1, $1) n returning id, display_name",
+        " from generate_series(1, $1) n"
+        " returning id, display_name, backroom_meta.open_session(id) as token",
         WORKERS,
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager") for r in rows]
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
+            for r in rows]
 
 
 async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int:

@@ -29,6 +29,7 @@ from services.venue_time import (
     duration,
     local_to_utc,
 )
+from tests.sessions import new_staff
 from widgets.entry import clock_in_night as typed_in_form
 
 LONDON = ZoneInfo("Europe/London")
@@ -41,11 +42,7 @@ TWO_HOURS = timedelta(hours=2)
 
 @pytest.fixture
 async def maya(admin: asyncpg.Connection) -> Actor:
-    staff_id = await admin.fetchval(
-        "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
-        "maya@backroom.test", "Maya", "manager",
-    )
-    return Actor(staff_id=staff_id, name="Maya", role="manager")
+    return await new_staff(admin, "maya@backroom.test", "Maya", "manager")
 
 
 @pytest.fixture

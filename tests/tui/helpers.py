@@ -104,10 +104,6 @@ async def stop_feed(pilot: Pilot[Any]) -> None:
 async def colleague(admin: Any, name: str, email: str, role: str = "manager") -> Any:
     """Another staff member, signed in, for changes made 'on another console' (`admin`: an
     owner connection, which opens their session)."""
-    from services.db import Actor
+    from tests.sessions import new_staff
 
-    staff_id = await admin.fetchval(
-        "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
-        email, name, role)
-    token = await admin.fetchval("select backroom_meta.open_session($1)", staff_id)
-    return Actor(staff_id=staff_id, name=name, role=role, session=token)
+    return await new_staff(admin, email, name, role)

@@ -424,5 +424,5 @@ async def test_joined_tables_seat_the_party_together(services: Services, admin: 
                     and "move it first" not in screen_text(pilot.app), what="22 fit")
         await pilot.press("enter")
         await until(pilot, lambda: bool(app.made), what="saved")
-        assert form.is_attached is False
+        await until(pilot, lambda: not form.is_attached, what="the form closed")
     assert app.made[0].party_size == 22

@@ -230,6 +230,7 @@ class AuditSnapshotApp(SupportSnapshotApp):
         services = await open_services(self.dsn, clock=fixed_clock)
         try:
             manager = await signed_in(services.db, seed.DEMO_MANAGER)
+            services.actor = manager
             night = await services.floor.tonight()
             assert night is not None
             snap = await services.floor.snapshot(night.id)

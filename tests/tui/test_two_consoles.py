@@ -209,7 +209,8 @@ async def staff_accounts(admin: asyncpg.Connection) -> list[Actor]:
     rows = await admin.fetch(
         "insert into backroom.staff (email, display_name, role)"
         " select 'burst' || n || '@backroom.test', 'Burst ' || n, 'manager'"
-        " from generate_series(1, $1) n returning id, display_name",
+        " from generate_series(1, $1) n"
+        " returning id, display_name, backroom_meta.open_session(id) as token",
         WORKERS,
     )
     # Each app sweeps lapsed holds and unconfirmed bookings by the database's clock, not
@@ -218,7 +219,8 @@ async def staff_accounts(admin: asyncpg.Connection) -> list[Actor]:
     await admin.execute("update backroom.venue set hold_seconds = 600")
     await admin.execute("update backroom.booking set expires_at = now() + interval '1 hour'"
                         " where status = 'pending'")
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager") for r in rows]
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
+            for r in rows]
 
 
 async def test_two_consoles_end_on_what_the_database_holds_after_a_burst(
