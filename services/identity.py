@@ -1,11 +1,12 @@
 """Staff identity: enrolment, sign-in with password and TOTP (RFC 6238),
 recovery codes, throttling and lockout, and staff management.
 
-Postgres decides every sign-in (migration 0011): `backroom.sign_in` checks the
-password against a PBKDF2-HMAC-SHA256 verifier, the code against the TOTP
-secret (one use per time step, one step of drift either side), the throttle
-and the lockout in one transaction, and hands out a session token whose hash
-alone it keeps. No console can read a verifier, a secret or a recovery code;
+Postgres decides every sign-in (migrations 0011, 0015): `backroom.sign_in`
+checks the password against a PBKDF2-HMAC-SHA256 verifier, the code against
+the TOTP secret (one use per time step, one step of drift either side), the
+throttle and the lockout, and records the attempt; once that is committed,
+`backroom.sign_in_answer` says how it went and hands out a session token
+whose hash alone it keeps. No console can read a verifier, a secret or a recovery code;
 what the console holds is the token, and every transaction presents it.
 Enrolment derives the verifier here, so the password is never stored, and
 hands the secret to the database once. Messages never say which of email,
@@ -19,7 +20,8 @@ import base64
 import hashlib
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -257,12 +259,23 @@ class IdentityService:
 
     # ------------------------------------------------------------ sign-in
 
+    @staticmethod
+    @asynccontextmanager
+    async def _checking() -> AsyncIterator[None]:
+        try:
+            yield
+        except asyncpg.LockNotAvailableError as err:
+            raise SignInError("Another sign-in for this account is being checked right now. "
+                              "Try again in a moment.") from err
+
     async def sign_in(self, email: str, password: str, code: str) -> Session:
         """Password plus a TOTP code, or plus a recovery code (once): Postgres decides."""
         email = email.strip().lower()
+        # The answer comes only once the attempt is committed, so every try is counted.
+        async with self._checking(), self._db.transaction() as conn:
+            handle = await conn.fetchval("select backroom.sign_in($1, $2, $3)", email, password, code)
         async with self._db.transaction() as conn:
-            row = await conn.fetchrow("select * from backroom.sign_in($1, $2, $3)",
-                                      email, password, code)
+            row = await conn.fetchrow("select * from backroom.sign_in_answer($1)", handle)
         assert row is not None  # the function always returns one row
         _refuse(row, SignInFailed)
         return Session(
@@ -276,10 +289,12 @@ class IdentityService:
         """A fresh TOTP code from the signed-in staff member, checked against their session:
         `unlock` opens a locked console, `step_up` allows a guarded change for a while."""
         try:
-            async with self._db.transaction(actor) as conn:
-                row = await conn.fetchrow("select * from backroom.confirm_code($1, $2)", purpose, code)
+            async with self._checking(), self._db.transaction(actor) as conn:
+                handle = await conn.fetchval("select backroom.confirm_code($1, $2)", purpose, code)
         except asyncpg.InsufficientPrivilegeError as err:
             raise SessionEnded() from err
+        async with self._db.transaction(actor) as conn:
+            row = await conn.fetchrow("select * from backroom.confirm_answer($1)", handle)
         assert row is not None
         _refuse(row, lambda: SignInError(
             "That code is not right (or was used already). Wait for the next one."))

@@ -37,3 +37,19 @@ async def signed_in(db: Database | str, email: str) -> Actor:
     """`email`'s staff member with a live session on `db`'s database."""
     dsn = db if isinstance(db, str) else db.dsn
     return await staff.owner_session(as_owner(dsn), email)
+
+
+async def db_sign_in(conn: asyncpg.Connection, email: str, password: str, code: str) -> asyncpg.Record:
+    """`backroom.sign_in` then its answer, each committed on its own, as a console does."""
+    handle = await conn.fetchval("select backroom.sign_in($1, $2, $3)", email, password, code)
+    row = await conn.fetchrow("select * from backroom.sign_in_answer($1)", handle)
+    assert row is not None
+    return row
+
+
+async def db_confirm(conn: asyncpg.Connection, purpose: str, code: str) -> asyncpg.Record:
+    """`backroom.confirm_code` then its answer, on the session `conn` presents."""
+    handle = await conn.fetchval("select backroom.confirm_code($1, $2)", purpose, code)
+    row = await conn.fetchrow("select * from backroom.confirm_answer($1)", handle)
+    assert row is not None
+    return row

@@ -65,6 +65,7 @@ EXPECTED: dict[str, tuple[str, str, str, str, str]] = {
     "backroom.waitlist_entry":    ("HAAAA", "DDAAD", "HHAAH", "DDDDD", "DDDDD"),
     "backroom_meta.console_login": NOTHING,
     "backroom_meta.migration":     NOTHING,
+    "backroom_private.answer":     NOTHING,
     "backroom_private.attempt":    NOTHING,
     "backroom_private.credential": NOTHING,
     "backroom_private.recovery_code": NOTHING,
@@ -85,7 +86,9 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "backroom.acting_as_owner()": "whether the caller is the owner connected as itself (never a login)",
     # Signing in and the session's own life.
     "backroom.sign_in(text,text,text)": "the sign-in: password and code checked, throttled, locked in Postgres",
+    "backroom.sign_in_answer(uuid)": "how a committed sign-in went, once, and its session",
     "backroom.confirm_code(text,text)": "a fresh code of the presented session's own staff member",
+    "backroom.confirm_answer(uuid)": "how a committed code check went, on the session it was typed on",
     "backroom.lock_session()": "locks the presented session only",
     "backroom.end_session(text)": "ends the presented session only",
     "backroom.supabase_session(text)": "a session for an AAL2 token signed with the project's secret only",

@@ -27,7 +27,7 @@ import pytest
 from services import seed
 from services.console_login import read_login, with_login
 from tests.conftest import SAMPLE_NIGHT
-from tests.sessions import signed_in
+from tests.sessions import db_confirm, db_sign_in, signed_in
 
 ITERATIONS = 1000  # the least the database accepts: these tests sign in often
 PASSWORD = "correct horse battery"
@@ -130,9 +130,7 @@ async def away_from_step_edge() -> None:
 
 
 async def sign_in(conn: asyncpg.Connection, email: str, password: str, code: str) -> asyncpg.Record:
-    row = await conn.fetchrow("select * from backroom.sign_in($1, $2, $3)", email, password, code)
-    assert row is not None
-    return row
+    return await db_sign_in(conn, email, password, code)
 
 
 @pytest.fixture
@@ -453,18 +451,17 @@ async def test_a_step_up_needs_a_fresh_code_of_the_sessions_own_staff_member(
     near = {max_.code(step) for step in (-1, 0, 1, 2)}
     wrong = next(c for c in ("000000", "111111", "222222") if c not in near)
     for code in ("", wrong, first):  # the last is the code that signed in: spent
-        row = await conn.fetchrow("select * from backroom.confirm_code('step_up', $1)", code)
+        row = await db_confirm(conn, "step_up", code)
         assert row["outcome"] == "failed", code
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await conn.execute("update backroom_private.session set stepped_up_at = now()")
     # A colleague's fresh code steps up the colleague's session, not this one.
     sams = await sign_in(theirs, sam.email, sam.password, sam.code())
     await present(theirs, sams["token"])
-    assert (await theirs.fetchrow("select * from backroom.confirm_code('step_up', $1)",
-                                  sam.code(1)))["outcome"] == "ok"
+    assert (await db_confirm(theirs, "step_up", sam.code(1)))["outcome"] == "ok"
     await refused()
 
-    fresh = await conn.fetchrow("select * from backroom.confirm_code('step_up', $1)", max_.code(1))
+    fresh = await db_confirm(conn, "step_up", max_.code(1))
     assert fresh["outcome"] == "ok"
     await rolled_back(conn, give_up_the_deposit_then_cancel)
     await cancel()
@@ -483,7 +480,7 @@ async def test_a_colleagues_codes_cannot_be_burnt(
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await conn.execute("update backroom_private.credential set totp_last_step = 9223372036854775807")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await conn.fetchrow("select * from backroom.confirm_code('unlock', $1)", code)
+        await db_confirm(conn, "unlock", code)
     # Without the password, even the right code is never taken...
     for step in (0, 1, -1):
         assert (await sign_in(conn, kim.email, "a guess", kim.code(step)))["outcome"] == "failed"
@@ -530,6 +527,85 @@ async def test_a_colleague_is_locked_out_for_one_window_at_most(
     await away_from_step_edge()
     row = await sign_in(conn, kim.email, kim.password, kim.code())
     assert row["outcome"] == "ok", dict(row)
+
+
+async def test_a_failed_try_cannot_be_rolled_back_to_go_uncounted(
+    outsider: Outsider, admin: asyncpg.Connection
+) -> None:
+    """The answer comes only after the try is committed: no transaction learns how its own
+    try went, so none can roll back its failures and guess without end."""
+    conn = await outsider()
+    kim = await enrol(admin, "kim.manager@backroom.test", "manager")
+    await away_from_step_edge()
+    for password in (kim.password, "a guess"):
+        tx = conn.transaction()
+        await tx.start()
+        handle = await conn.fetchval("select backroom.sign_in($1, $2, $3)", kim.email, password, kim.code())
+        with pytest.raises(asyncpg.InvalidTransactionStateError):
+            await conn.fetchrow("select * from backroom.sign_in_answer($1)", handle)
+        await tx.rollback()
+        # Rolled back: there is no answer to give any more, and no session was opened.
+        row = await conn.fetchrow("select * from backroom.sign_in_answer($1)", handle)
+        assert row["outcome"] == "failed" and row["token"] is None
+    assert await admin.fetchval("select count(*) from backroom_private.session where staff_id = $1",
+                                kim.id) == 0
+    # Answered, a failure is counted: the sixth try in a row is throttled, right or wrong.
+    for _ in range(5):
+        assert (await sign_in(conn, kim.email, "a guess", "123456"))["outcome"] == "failed"
+    assert (await sign_in(conn, kim.email, kim.password, kim.code()))["outcome"] == "throttled"
+
+
+async def test_nothing_in_the_checking_transaction_tells_a_right_try_from_a_wrong_one(
+    outsider: Outsider, admin: asyncpg.Connection, dsn: str
+) -> None:
+    """What a transaction can see of its own try (its own writes' counts, the audit rows a
+    signed-in door account reads) is the same for the right password and code as for a
+    guess."""
+    conn = await outsider()
+    door = await signed_in(dsn, DOOR_EMAIL)
+    await present(conn, door.session)
+    kim = await enrol(admin, "kim.admin@backroom.test", "admin")
+    await away_from_step_edge()
+
+    async def seen(password: str, code: str) -> tuple[object, ...]:
+        counts = ("select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_xact_user_tables"
+                  " order by relname")
+
+        async def work() -> tuple[object, ...]:
+            # The counts may still hold earlier transactions' (they are sent on at intervals).
+            before = {r["relname"]: tuple(r)[1:] for r in await conn.fetch(counts)}
+            await conn.fetchval("select backroom.sign_in($1, $2, $3)", kim.email, password, code)
+            after = {r["relname"]: tuple(r)[1:] for r in await conn.fetch(counts)}
+            written = tuple(sorted((name, tuple(a - b for a, b in zip(n, before.get(name, (0, 0, 0)),
+                                                                         strict=True)))
+                                   for name, n in after.items() if n != before.get(name)))
+            audit = await conn.fetch("select operation, after from backroom.audit_log"
+                                     " where entity = 'staff' and entity_id = $1", kim.id)
+            return written, tuple(tuple(r) for r in audit)
+        result = await rolled_back(conn, work)
+        assert isinstance(result, tuple)
+        return result
+
+    right = await seen(kim.password, kim.code())
+    assert right == await seen("a guess", kim.code())
+    assert right == await seen(kim.password, "000000" if kim.code() != "000000" else "111111")
+
+
+async def test_a_check_left_open_holds_a_colleague_for_seconds_only(
+    outsider: Outsider, admin: asyncpg.Connection
+) -> None:
+    kim = await enrol(admin, "kim.door@backroom.test", "door")
+    holder, colleague = await outsider(), await outsider()
+    tx = holder.transaction()
+    await tx.start()
+    await holder.fetchval("select backroom.sign_in($1, 'a guess', '123456')", kim.email)
+    started = time.monotonic()
+    with pytest.raises(asyncpg.LockNotAvailableError):
+        await sign_in(colleague, kim.email, kim.password, kim.code())
+    assert time.monotonic() - started < 5
+    await tx.rollback()
+    await away_from_step_edge()
+    assert (await sign_in(colleague, kim.email, kim.password, kim.code()))["outcome"] == "ok"
 
 
 # ------------------------------------------------------------------ holds

@@ -21,6 +21,7 @@ import pyotp
 import pytest
 
 from services.console_login import read_login, with_login
+from tests.sessions import db_confirm, db_sign_in
 
 ITERATIONS = 1000  # the least the database accepts: tests sign in often
 
@@ -66,9 +67,7 @@ async def console(login_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def sign_in(conn: asyncpg.Connection, email: str, password: str, code: str) -> asyncpg.Record:
-    row = await conn.fetchrow("select * from backroom.sign_in($1, $2, $3)", email, password, code)
-    assert row is not None
-    return row
+    return await db_sign_in(conn, email, password, code)
 
 
 async def present(conn: asyncpg.Connection, token: str | None) -> int | None:
@@ -181,10 +180,10 @@ async def test_a_locked_session_is_nobody_until_its_own_code_opens_it(
     await present(console, token)
     await console.execute("select backroom.lock_session()")
     assert await present(console, token) is None
-    wrong = await console.fetchrow("select * from backroom.confirm_code('unlock', $1)", sam.code())
+    wrong = await db_confirm(console, "unlock", sam.code())
     assert wrong["outcome"] == "failed"
     await asyncio.sleep(30 - time.time() % 30 + 0.2)  # the sign-in took this step's code
-    right = await console.fetchrow("select * from backroom.confirm_code('unlock', $1)", kim.code())
+    right = await db_confirm(console, "unlock", kim.code())
     assert right["outcome"] == "ok"
     assert await present(console, token) == kim.id
 
@@ -196,17 +195,17 @@ async def test_step_up_needs_a_fresh_code_of_the_session(
     await away_from_step_edge()
     await present(console, (await sign_in(console, kim.email, kim.password, kim.code()))["token"])
     assert await console.fetchval("select backroom.session_stepped_up()") is False
-    replay = await console.fetchrow("select * from backroom.confirm_code('step_up', $1)", kim.code())
+    replay = await db_confirm(console, "step_up", kim.code())
     assert replay["outcome"] == "failed"
     await asyncio.sleep(30 - time.time() % 30 + 0.2)
-    ok = await console.fetchrow("select * from backroom.confirm_code('step_up', $1)", kim.code())
+    ok = await db_confirm(console, "step_up", kim.code())
     assert ok["outcome"] == "ok"
     assert await console.fetchval("select backroom.session_stepped_up()") is True
 
 
 async def test_without_a_session_no_code_can_be_confirmed(console: asyncpg.Connection) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await console.fetchrow("select * from backroom.confirm_code('step_up', '123456')")
+        await db_confirm(console, "step_up", "123456")
 
 
 async def test_signing_out_ends_the_session(admin: asyncpg.Connection, console: asyncpg.Connection) -> None:
