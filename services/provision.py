@@ -85,6 +85,29 @@ async def schema_problem(conn: asyncpg.Connection, where: str) -> str | None:
     return None
 
 
+async def _reads_records(conn: asyncpg.Connection) -> bool:
+    """Whether this connection may read the migration records (the owner may)."""
+    return bool(await conn.fetchval(
+        "select case when to_regnamespace('backroom_meta') is null then true"
+        " else has_schema_privilege(to_regnamespace('backroom_meta'), 'USAGE') end"))
+
+
+async def _ready_for_console(conn: asyncpg.Connection, where: str) -> bool:
+    """For a console's own login, which reads no records: is the schema as far as this
+    console needs? Returns whether there is a venue."""
+    latest = max(m.version for m in migrations.load())
+    try:
+        row = await conn.fetchrow("select migrated, venue from backroom.readiness()")
+    except (asyncpg.UndefinedFunctionError, asyncpg.InvalidSchemaNameError):
+        row = None
+    if row is None or (row["migrated"] or 0) < latest:
+        at = "an older schema" if row is None else f"migration {row['migrated']}"
+        raise SchemaMissing(
+            f"The database {where} is at {at}; this console needs migration {latest}. "
+            "The database's owner runs `backroom db migrate` with the owner's address.")
+    return bool(row["venue"])
+
+
 async def require_schema(dsn: str) -> None:
     """Raise SchemaMissing unless the schema is there and current."""
     conn = await connect(dsn)
@@ -145,8 +168,12 @@ async def check_ready(dsn: str) -> None:
     """Raise a DatabaseError the user can act on unless the console can run here."""
     conn = await connect(dsn)
     try:
-        await migrations.check_current(conn, str(describe(dsn)))
-        if not await conn.fetchval("select exists (select from backroom.venue)"):
+        if await _reads_records(conn):
+            await migrations.check_current(conn, str(describe(dsn)))
+            venue = await conn.fetchval("select exists (select from backroom.venue)")
+        else:
+            venue = await _ready_for_console(conn, str(describe(dsn)))
+        if not venue:
             raise DatabaseError(
                 f"The database {describe(dsn)} has the schema but no venue. "
                 "Run `backroom db seed` to load the reference venue."

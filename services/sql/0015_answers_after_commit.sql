@@ -437,6 +437,17 @@ revoke all on function backroom_private.verified_claims(text) from public;
 
 select backroom_meta.put_pg_temp_last();
 
+-- What a console needs to know before it starts: how far the schema is migrated,
+-- and whether there is a venue. Nothing else, and no session needed.
+create function backroom.readiness(out migrated int, out venue boolean)
+language sql stable security definer
+set search_path = pg_catalog, backroom, backroom_meta, pg_temp as $$
+    select (select max(m.version) from backroom_meta.migration m),
+           exists (select from backroom.venue)
+$$;
+revoke all on function backroom.readiness() from public;
+grant execute on function backroom.readiness() to backroom_console;
+
 -- What the one-call check of 0011 used, and nothing uses now.
 drop function backroom_private.take_code(backroom_private.credential, text, boolean);
 drop function backroom_private.record_attempt(bytea, int, text, text, text, timestamptz);

@@ -113,3 +113,50 @@ async def test_the_consoles_services_given_the_owners_address_run_as_the_login(s
     assert isinstance(services, Services)
     async with services.db.connection() as conn:
         assert (await conn.fetchval("select current_user")).endswith("_login")
+
+
+async def test_a_console_started_with_the_console_url_runs_and_signs_in(
+    dsn: str, admin: asyncpg.Connection
+) -> None:
+    """The owner's credential is for migrations only: a venue's console, given nothing but
+    the address `backroom db console-url` prints, checks the schema, opens and signs in."""
+    import time
+
+    import pyotp
+
+    from console.wiring import open_services
+    from services.db import Database, SchemaMissing
+    from services.identity import IdentityService
+    from services.provision import check_ready
+    from tests.conftest import fixed_clock
+
+    address = await console_dsn(dsn)
+    owner = Database(dsn, max_size=1)
+    await owner.open()
+    try:
+        ann = await IdentityService(owner).add_staff(None, email="ann@backroom.test", name="Ann",
+                                                      role="manager", password="correct horse battery")
+    finally:
+        await owner.close()
+    await check_ready(address)
+    services = await open_services(address, own_accounts=True, clock=fixed_clock)
+    try:
+        identity = services.identity
+        assert isinstance(identity, IdentityService)
+        left = 30 - time.time() % 30
+        if left < 3:
+            import asyncio
+
+            await asyncio.sleep(left + 0.2)
+        session = await identity.sign_in(ann.email, "correct horse battery", pyotp.TOTP(ann.secret).now())
+        services.actor = session.actor
+        night = await services.floor.tonight()
+        assert night is not None, "signed in, the console reads the night"
+    finally:
+        await services.db.close()
+
+    # A schema behind this console's migrations: the console says who must do what.
+    await admin.execute("delete from backroom_meta.migration"
+                        " where version = (select max(version) from backroom_meta.migration)")
+    with pytest.raises(SchemaMissing, match="backroom db migrate"):
+        await check_ready(address)
