@@ -11,6 +11,7 @@ does; its refusals come back here as typed errors with alternatives.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import uuid
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -30,6 +31,7 @@ from services.db import (
     DatabaseError,
     abandon,
     act_as,
+    acting_for,
     connection_lost,
 )
 from services.errors import (
@@ -189,6 +191,24 @@ def _clashing_table(err: asyncpg.PostgresError) -> int | None:
     return int(found.group(1)) if found else None
 
 
+
+_S = TypeVar("_S")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _for_actor(
+    method: Callable[Concatenate[_S, Actor, _P], Awaitable[_R]],
+) -> Callable[Concatenate[_S, Actor, _P], Awaitable[_R]]:
+    """The operation reads what it needs as its own actor, whoever the console shows."""
+
+    @functools.wraps(method)
+    async def run(self: _S, actor: Actor, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with acting_for(actor):
+            return await method(self, actor, *args, **kwargs)
+
+    return run
+
 class BookingService:
     def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
         self._db = db
@@ -332,8 +352,10 @@ class BookingService:
                 f"the venue allows {detail.get('limit')} per guest per night."
             )
         if state == "BR010":
+            giving_up = "giving up the deposit" in (err.args[0] if err.args else "")
             return StepUpRequired(
-                "This booking has a deposit: enter a fresh code from your authenticator to cancel it."
+                "This booking has a deposit: enter a fresh code from your authenticator to "
+                + ("lower it or mark it unpaid." if giving_up else "cancel it.")
             )
         if state == "BR009":
             return InvalidInput("A booking needs at least one table.")
@@ -544,6 +566,7 @@ class BookingService:
 
     # ------------------------------------------------------------------ writes
 
+    @_for_actor
     async def create(
         self,
         actor: Actor,
@@ -642,6 +665,7 @@ class BookingService:
         await conn.execute("set constraints all immediate")
         return booking_id
 
+    @_for_actor
     async def seat_walk_in(
         self,
         actor: Actor,
@@ -750,6 +774,7 @@ class BookingService:
             actor, kind, op_id, body, entity_id=booking_id, context=ctx, permission=permission,
         ))
 
+    @_for_actor
     async def confirm(self, actor: Actor, booking_id: int, version: int, *,
                       deposit: Decimal | int | None = None, op_id: str | None = None) -> Booking:
         if deposit is None:
@@ -761,6 +786,7 @@ class BookingService:
             (Decimal(deposit),), op_id,
         )
 
+    @_for_actor
     async def check_in(self, actor: Actor, booking_id: int, version: int, arrived: int, *,
                        op_id: str | None = None) -> Booking:
         """Record `arrived` more guests of the party; partial arrivals add up."""
@@ -783,6 +809,7 @@ class BookingService:
             before=room,
         )
 
+    @_for_actor
     async def cancel(self, actor: Actor, booking_id: int, version: int, reason: str, *,
                      op_id: str | None = None) -> Booking:
         _refuse(reason_problem(reason))
@@ -790,6 +817,7 @@ class BookingService:
                                   "status = 'cancelled', cancel_reason = $2", (reason.strip(),),
                                   op_id)
 
+    @_for_actor
     async def no_show(self, actor: Actor, booking_id: int, version: int, *,
                       op_id: str | None = None) -> Booking:
         now = self._clock()
@@ -804,11 +832,13 @@ class BookingService:
         return await self._change(actor, "no_show", booking_id, version, "status = 'no_show'", (),
                                   op_id, before=due)
 
+    @_for_actor
     async def complete(self, actor: Actor, booking_id: int, version: int, *,
                        op_id: str | None = None) -> Booking:
         return await self._change(actor, "complete", booking_id, version, "status = 'completed'",
                                   (), op_id)
 
+    @_for_actor
     async def move(
         self,
         actor: Actor,
@@ -869,6 +899,7 @@ class BookingService:
             ctx=ctx, before=untable, after=retable,
         )
 
+    @_for_actor
     async def amend(
         self,
         actor: Actor,
@@ -976,6 +1007,7 @@ class BookingService:
 
     # ------------------------------------------------------------------ holds
 
+    @_for_actor
     async def hold(self, actor: Actor, *, night_id: int, table_id: int,
                    starts_at: datetime | None = None, ends_at: datetime | None = None,
                    seconds: int | None = None, party_size: int | None = None,
@@ -1020,6 +1052,7 @@ class BookingService:
         return _hold_from_json(
             await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx))
 
+    @_for_actor
     async def renew_hold(self, actor: Actor, hold_id: int, *, seconds: int | None = None) -> Hold:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
             row = await conn.fetchrow(
@@ -1037,6 +1070,7 @@ class BookingService:
         return _hold_from_json(await self._operation(actor, "renew_hold", None, body, entity="hold",
                                                      entity_id=hold_id))
 
+    @_for_actor
     async def release_hold(self, actor: Actor, hold_id: int) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
             await conn.execute("delete from backroom.hold where id = $1 and staff_id = $2",
@@ -1064,6 +1098,7 @@ class BookingService:
 
     # ------------------------------------------------------------------ waitlist
 
+    @_for_actor
     async def waitlist_add(self, actor: Actor, *, night_id: int, guest: GuestDetails,
                            party_size: int, notes: str = "", op_id: str | None = None) -> int:
         _refuse(guest_problem(guest), notes_problem(notes))
@@ -1088,6 +1123,7 @@ class BookingService:
         result = await self._operation(actor, "waitlist_add", op_id, body, entity="waitlist_entry")
         return int(result["id"])
 
+    @_for_actor
     async def waitlist_offer(self, actor: Actor, entry_id: int, table_id: int) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
             done = await conn.execute(
@@ -1101,6 +1137,7 @@ class BookingService:
         await self._operation(actor, "waitlist_offer", None, body, entity="waitlist_entry",
                               entity_id=entry_id)
 
+    @_for_actor
     async def waitlist_book(self, actor: Actor, entry_id: int, *, table_ids: list[int],
                             starts_at: datetime, ends_at: datetime | None = None,
                             op_id: str | None = None) -> Booking:
@@ -1142,6 +1179,7 @@ class BookingService:
             context=ctx,
         ))
 
+    @_for_actor
     async def waitlist_leave(self, actor: Actor, entry_id: int) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
             await conn.execute(

@@ -21,6 +21,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
@@ -306,6 +307,20 @@ class Actor:
     session: str | None = field(default=None, repr=False)
 
 
+_ACTING: ContextVar[Actor | None] = ContextVar("backroom_acting", default=None)
+
+
+@contextmanager
+def acting_for(actor: Actor) -> Iterator[None]:
+    """Within this block a transaction given no actor acts for `actor` (an operation's own
+    reads: what it may see is what `actor` may)."""
+    token = _ACTING.set(actor)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
 class Database:
     """A pool of connections to one Postgres database."""
 
@@ -399,8 +414,9 @@ class Database:
         isolation: Isolation = "read_committed",
     ) -> AsyncIterator[asyncpg.Connection]:
         """A transaction as the console role, tagged with who and what for the audit;
-        without `actor`, for whoever `acting` names (nobody if it is unset)."""
-        actor = actor or (self.acting() if self.acting is not None else Actor())
+        without `actor`, for the one `acting_for` names, else whoever `acting` names
+        (nobody if it is unset)."""
+        actor = actor or _ACTING.get() or (self.acting() if self.acting is not None else Actor())
         conn = await self._acquire()
         tx = conn.transaction(isolation=isolation, readonly=readonly)
         backend: Backend | None = None

@@ -25,6 +25,7 @@ from services.errors import (
     TableTaken,
 )
 from services.models import BookingStatus, Night
+from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night
 
@@ -33,11 +34,7 @@ FREE = 11  # downstairs, 2 to 6, free on the sample night
 async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
     actors = {}
     for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Dora", "door"), ("Sam", "support")):
-        staff_id = await admin.fetchval(
-            "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
-            f"{name.lower()}@backroom.test", name, role,
-        )
-        actors[name] = Actor(staff_id=staff_id, name=name, role=role)
+        actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
     return actors
 
 

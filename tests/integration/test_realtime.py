@@ -19,6 +19,8 @@ from services.realtime import (
     FeedStatus,
     ListenTransport,
 )
+from services.seed import DEMO_MANAGER
+from tests.sessions import signed_in
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -55,6 +57,9 @@ async def start_feed(dsn: str, rec: Recorder, *, gate: asyncio.Event | None = No
     """A live feed; while `gate` is cleared, its (re)connections wait."""
     db = Database(dsn)
     await db.open()
+    # The resync reads as a signed-in manager: with no session Postgres shows nothing.
+    manager = await signed_in(dsn, DEMO_MANAGER)
+    db.acting = lambda: manager
     rec.db = rec.db or db
 
     async def connect() -> asyncpg.Connection:

@@ -24,8 +24,10 @@ from services.errors import BookingError
 from services.floor import FloorService
 from services.models import Night, TableState
 from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, ListenTransport
+from services.seed import DEMO_MANAGER
 from tests.conftest import fixed_clock
 from tests.integration.test_realtime import until
+from tests.sessions import signed_in
 
 CONSOLES = 20
 WORKERS = 8
@@ -35,9 +37,10 @@ OPERATIONS_EACH = 30
 class ServiceConsole:
     """A console without a screen: keeps table -> latest state for one night."""
 
-    def __init__(self, dsn: str, night_id: int) -> None:
+    def __init__(self, dsn: str, night_id: int, actor: Actor) -> None:
         self.night_id = night_id
         self.db = Database(dsn, min_size=1, max_size=2)
+        self.db.acting = lambda: actor
         self.floor = FloorService(self.db, fixed_clock)
         self.tables: dict[int, TableState] = {}
         self.reloads = 0
@@ -81,7 +84,8 @@ class ServiceConsole:
 
 @pytest.fixture
 async def watching(dsn: str, night: Night) -> AsyncIterator[list[ServiceConsole]]:
-    consoles = [ServiceConsole(dsn, night.id) for _ in range(CONSOLES)]
+    watcher = await signed_in(dsn, DEMO_MANAGER)
+    consoles = [ServiceConsole(dsn, night.id, watcher) for _ in range(CONSOLES)]
     await asyncio.gather(*(c.start() for c in consoles))
     await until(lambda: all(c.feed.status.state is FeedState.LIVE for c in consoles), timeout=20)
     yield consoles
@@ -104,6 +108,8 @@ async def managers(admin: asyncpg.Connection) -> list[Actor]:
 async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int:
     """Random operations from several staff at once; returns how many succeeded."""
     dbs = [Database(dsn, min_size=1, max_size=2) for _ in managers]
+    for db, actor in zip(dbs, managers, strict=True):
+        db.acting = lambda actor=actor: actor  # its reads (get) as its own staff member
     await asyncio.gather(*(db.open() for db in dbs))
     done = 0
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services import migrations, seed
-from services.db import Database
+from services import migrations, seed, staff
+from services.db import Actor, Database
 from services.embedded import EmbeddedPostgres, ServerInfo
 from services.floor import FloorService
 from services.models import FloorSnapshot
@@ -56,6 +56,10 @@ class OwnServer:
     @property
     def owner_dsn(self) -> str:
         return self.info.dsn(database=DATABASE)
+
+    async def manager(self) -> Actor:
+        """The sample's duty manager, signed in (the owner opens the session)."""
+        return await staff.owner_session(self.owner_dsn, seed.DEMO_MANAGER)
 
     def tcp_dsn(self, port: int) -> str:
         """The console's login over TCP, to `port` (the server's, or a proxy's)."""
@@ -99,9 +103,10 @@ async def server(own_server: OwnServer) -> OwnServer:
 class FloorConsole:
     """A console without a screen: its feed, and the floor its resync last read."""
 
-    def __init__(self, dsn: str, *, connect_gate: asyncio.Event | None = None,
+    def __init__(self, dsn: str, actor: Actor, *, connect_gate: asyncio.Event | None = None,
                  transport: type[ListenTransport] = ListenTransport) -> None:
         self.db = Database(dsn, min_size=1, max_size=2)
+        self.db.acting = lambda: actor
         self.floor = FloorService(self.db, fixed_clock)
         self.gate = connect_gate
         self.snapshot: FloorSnapshot | None = None
@@ -178,7 +183,7 @@ async def change_a_booking(dsn: str) -> tuple[int, str]:
 async def test_postgres_stopped_and_started_again(server: OwnServer) -> None:
     gate = asyncio.Event()
     gate.set()
-    console = await FloorConsole(server.owner_dsn, connect_gate=gate).start()
+    console = await FloorConsole(server.owner_dsn, await server.manager(), connect_gate=gate).start()
     try:
         stopped_at = time.monotonic()
         await asyncio.to_thread(server.pg.stop)
@@ -220,7 +225,7 @@ class TimedPings(ListenTransport):
 async def test_a_silent_hang_is_noticed_within_five_seconds_and_recovered(server: OwnServer) -> None:
     proxy = SilentProxy(server.info.port)
     port = await proxy.start()
-    console = await FloorConsole(server.tcp_dsn(port), transport=TimedPings).start()
+    console = await FloorConsole(server.tcp_dsn(port), await server.manager(), transport=TimedPings).start()
     try:
         pings = console.transport
         assert isinstance(pings, TimedPings)
@@ -262,7 +267,7 @@ async def test_a_freeze_in_the_middle_of_a_resync_still_turns_offline_on_time(
         server: OwnServer) -> None:
     proxy = SilentProxy(server.info.port)
     port = await proxy.start()
-    console = await FloorConsole(server.tcp_dsn(port)).start()
+    console = await FloorConsole(server.tcp_dsn(port), await server.manager()).start()
     try:
         console.before_resync = proxy.hang  # the next resync meets a silent path
         admin = await asyncpg.connect(server.owner_dsn)
