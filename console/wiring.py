@@ -11,7 +11,6 @@ same either way. `supabase` is imported only in the second case.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from services.presence import PostgresPresence, Presence, PresenceEntry
 from services.realtime import ListenTransport, Transport
 from services.reports import ReportService
 from services.sign_in import SignInBackend
+from services.waiting import within
 
 if TYPE_CHECKING:
     from services.secrets import SecretStore
@@ -90,14 +90,14 @@ class Services:
             if self.actor.session:
                 leaving, self.actor = self.actor, Actor()
                 try:
-                    await asyncio.wait_for(self.end(leaving, "closed"), SIGN_OUT_SECONDS)
+                    await within(self.end(leaving, "closed"), SIGN_OUT_SECONDS)
                 except Exception as err:
                     # It expires on its own; the token is gone with this process.
                     log.info("ending the session on close failed: %s", type(err).__name__)
             if self.supabase is not None:
                 auth, self.supabase = self.supabase, None
                 try:
-                    await asyncio.wait_for(auth.sign_out(), SIGN_OUT_SECONDS)
+                    await within(auth.sign_out(), SIGN_OUT_SECONDS)
                 except Exception as err:
                     # The server keeps the session until it expires; here it is gone.
                     log.info("Supabase sign-out on close failed: %s", type(err).__name__)

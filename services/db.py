@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from services.waiting import within
+
 CONSOLE_ROLE = "backroom_console"
 Isolation = Literal["read_committed", "repeatable_read", "serializable"]
 CHANGES_CHANNEL = "backroom_changes"
@@ -351,7 +353,7 @@ class Database:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await asyncio.wait_for(pool.close(), timeout=5)
+                await within(pool.close(), 5)
             except (TimeoutError, asyncpg.PostgresError, OSError):
                 pool.terminate()
 
@@ -378,8 +380,7 @@ class Database:
     async def _release(self, conn: asyncpg.Connection) -> None:
         """Back to the pool within a bound, else abandoned."""
         try:
-            await asyncio.wait_for(self.pool.release(cast(Any, conn), timeout=RELEASE_TIMEOUT),
-                                   RELEASE_TIMEOUT + 0.5)
+            await within(self.pool.release(cast(Any, conn), timeout=RELEASE_TIMEOUT), RELEASE_TIMEOUT + 0.5)
         except (Exception, asyncio.CancelledError):
             abandon(conn)
             raise

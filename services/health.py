@@ -23,6 +23,7 @@ import asyncpg
 from services.db import Database, DatabaseError, explain
 from services.presence import PRESENCE_APPLICATION
 from services.realtime import LISTEN_APPLICATION, ChangeFeed, LatencyStats, LatencySummary
+from services.waiting import within
 
 PROBE_CHANNEL = "backroom_health_probe"
 MAX_PROBE = 1000
@@ -129,9 +130,9 @@ async def gather_health(db: Database, feed: ChangeFeed | None = None, *,
     checked_at = datetime.now(UTC)
     fed = feed_health(feed) if feed is not None else None
     try:
-        schema = await asyncio.wait_for(_schema_problem(db), timeout)
+        schema = await within(_schema_problem(db), timeout)
         # Without the schema there may be no console role to act as.
-        figures = await asyncio.wait_for(_server_figures(db, as_console=schema is None), timeout)
+        figures = await within(_server_figures(db, as_console=schema is None), timeout)
     except Exception as err:
         error = _why(err, db.dsn, timeout)
         return HealthReport(checked_at=checked_at, database=str(db.target), reachable=False,
@@ -151,7 +152,7 @@ async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthRepo
     """`gather_health` on a database of its own, opened and closed here."""
     db = Database(dsn, min_size=1, max_size=2)
     try:
-        await asyncio.wait_for(db.open(), timeout)
+        await within(db.open(), timeout)
     except Exception as err:
         error = _why(err, dsn, timeout)
         return HealthReport(checked_at=datetime.now(UTC), database=str(db.target),

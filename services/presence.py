@@ -39,6 +39,7 @@ import asyncpg
 
 from services.db import CONSOLE_ROLE, Actor
 from services.realtime import jittered_backoff
+from services.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ class PostgresPresence(Announcing):
         self._wake.set()
         if self._running:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._finished.wait(), timeout)
+                await within(self._finished.wait(), timeout)
         conn = self._conn
         if conn is not None:
             conn.terminate()

@@ -15,6 +15,7 @@ import asyncpg
 from services import migrations, seed
 from services.db import CONSOLE_ROLE, DatabaseError, SchemaMissing, connect, describe
 from services.floor import business_date
+from services.waiting import within
 
 DEMO_DATABASE = "backroom"
 
@@ -156,7 +157,7 @@ async def _listen_works(conn: asyncpg.Connection) -> bool:
     try:
         await conn.execute("select pg_notify($1, 'probe')", channel)
         try:
-            await asyncio.wait_for(got.wait(), timeout=2)
+            await within(got.wait(), 2)
         except TimeoutError:
             return False
         return True

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from services.db import CHANGES_CHANNEL
+from services.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -382,11 +383,11 @@ class ChangeFeed:
         self._set_status(FeedStatus(FeedState.OFFLINE))
 
     async def _connect_and_resync(self, on_lost: Callable[[str], None]) -> None:
-        await asyncio.wait_for(self._transport.open(self._deliver, on_lost), self._open_timeout)
+        await within(self._transport.open(self._deliver, on_lost), self._open_timeout)
         await self._ping()
         if self._stopping:
             return
-        await asyncio.wait_for(self._resync(), self._resync_timeout)
+        await within(self._resync(), self._resync_timeout)
 
     async def _offline_on_time(self, attempt: Awaitable[None]) -> None:
         """Await a (re)connection attempt, turning Offline on time if the outage
@@ -433,13 +434,13 @@ class ChangeFeed:
             if self.status.state is FeedState.RECONNECTING and self._down_since is not None:
                 wake = min(wake, self._down_since + self._offline_after)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), timeout=max(0.0, wake - now))
+                await within(self._stopped.wait(), max(0.0, wake - now))
             if not self._stopping and self._outage_state() is not self.status.state:
                 self._set_status(status())
 
     async def _ping(self) -> None:
         sent = time.time()
-        server = await asyncio.wait_for(self._transport.ping(), timeout=self._ping_timeout)
+        server = await within(self._transport.ping(), self._ping_timeout)
         received = time.time()
         self.last_alive_at = time.monotonic()
         if server is not None:
@@ -449,7 +450,7 @@ class ChangeFeed:
         """Return once the connection is lost (closed, or silent past the ping timeout)."""
         while not self._stopping:
             try:
-                await asyncio.wait_for(lost.wait(), timeout=self._ping_every)
+                await within(lost.wait(), self._ping_every)
                 return
             except TimeoutError:
                 pass
@@ -461,7 +462,7 @@ class ChangeFeed:
 
     async def _close_transport(self) -> None:
         try:
-            await asyncio.wait_for(self._transport.close(), timeout=2)
+            await within(self._transport.close(), 2)
         except Exception as err:
             log.warning("closing the change transport failed: %s", _reason(err))
 

@@ -42,6 +42,7 @@ from urllib.parse import urlencode
 from services.db import Actor
 from services.presence import Announcing, PresenceEntry, Whereabouts
 from services.supabase_config import SupabaseConfig
+from services.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class PhoenixSocket:
         self._waiting[ref] = waiter
         try:
             await self.push(topic, event, payload, join_ref=join_ref, ref=ref)
-            reply = await asyncio.wait_for(waiter, timeout)
+            reply = await within(waiter, timeout)
         finally:
             self._waiting.pop(ref, None)
         if reply.get("status") != "ok":
@@ -170,7 +171,7 @@ class PhoenixSocket:
             await asyncio.wait([reader], timeout=1.0)
         if ws is not None:
             try:
-                await asyncio.wait_for(ws.close(), 1.0)
+                await within(ws.close(), 1.0)
             except Exception:
                 # A hung peer never answers a goodbye.
                 with contextlib.suppress(Exception):
@@ -418,7 +419,7 @@ class SupabasePresence(Announcing):
         self._wake.set()
         if self._running:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._finished.wait(), timeout)
+                await within(self._finished.wait(), timeout)
         socket = self._socket
         if socket is not None:
             await socket.close()
@@ -535,7 +536,7 @@ class SupabasePresence(Announcing):
             if self._dirty or lost.is_set() or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_beat - time.monotonic()))
+                await within(self._wake.wait(), max(0.0, next_beat - time.monotonic()))
             self._wake.clear()
 
     def _disconnected(self, reason: str) -> None:
@@ -569,7 +570,7 @@ class SupabasePresence(Announcing):
         """Until `stop()` (or, with `announced`, an announce), at most `timeout` seconds."""
         if not announced:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), timeout)
+                await within(self._stopped.wait(), timeout)
             return
         waits = {asyncio.ensure_future(self._stopped.wait()), asyncio.ensure_future(self._wake.wait())}
         try:
