@@ -144,8 +144,8 @@ async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
         result = await seed_database(conn, layout_path=layout, start=start, days=days, sample=sample)
     finally:
         await conn.close()
-    say(f"  venue {'loaded' if result.venue_created else 'already there'};"
-        f" {result.nights_created} new night(s) from {result.first_night:%a %d %b %Y};"
+    say(f"  venue {'loaded' if result.venue_created else 'already there'}")
+    say(f"  {result.nights_created} new night(s) from {result.first_night:%a %d %b %Y},"
         f" {result.bookings_created} sample booking(s)")
 
 
@@ -377,11 +377,12 @@ def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
         if made:
             say(f"  {made} demo staff account(s) enrolled")
     say("Demo sign-in (the demo only: never use these accounts for a venue):")
+    # Within 80 columns, so a code never splits over two lines.
+    say(f"  {'role':<8} {'email':<27} {'password':<18} code now")
     for account, code in asyncio.run(demo.current_codes(dsn)):
-        say(f"  {account.role:<8} {account.email:<28} password {account.password:<18}"
-            f" code now {code or '-'}")
+        say(f"  {account.role:<8} {account.email:<27} {account.password:<18} {code or '-'}")
     say(f"  Codes change every 30 s ({demo.seconds_left()} s left); "
-        "`backroom demo --codes` shows the current ones.")
+        "`backroom demo --codes` shows them.")
 
 
 def _date(text: str) -> date:

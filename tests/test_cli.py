@@ -277,3 +277,16 @@ def test_staff_unlock_lifts_a_lock_and_staff_list_prints_no_control_character(
     assert main(["staff", "list", "--database-url", dsn]) == 0
     listed = capsys.readouterr().out
     assert "Evil \ufffd[2J\ufffdName" in listed and "\x1b" not in listed and "\x07" not in listed
+
+
+def test_the_demo_accounts_fit_an_80_column_terminal(dsn: str) -> None:
+    """`make demo` prints the accounts before the console covers them: each on one line."""
+    result = backroom("demo", "--no-console", env={"DATABASE_URL": dsn}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("Demo sign-in"))
+    shown = lines[start:start + 6]
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    rows = [line.split() for line in shown if "@backroom.demo" in line]
+    assert [row[0] for row in rows] == ["door", "manager", "admin", "support"]
+    assert all(len(row[-1]) == 6 and row[-1].isdigit() for row in rows), shown
