@@ -21,6 +21,7 @@ from services.bookings import BookingService
 from services.db import Actor, Database
 from services.floor import FloorService, utc_now
 from services.identity import IdentityService, end_session, lock_session
+from services.nights import NightService
 from services.presence import PostgresPresence, Presence, PresenceEntry
 from services.realtime import ListenTransport, Transport
 from services.reports import ReportService
@@ -59,9 +60,11 @@ class Services:
     """The live feed and presence need a signed-in staff member (Supabase Realtime's
     private channels): start them at the first sign-in, not before."""
     reports: ReportService = field(init=False)
+    nights: NightService = field(init=False)
 
     def __post_init__(self) -> None:
         self.reports = ReportService(self.db)
+        self.nights = NightService(self.db)
         # Reads present the signed-in staff member's session too: without one, Postgres shows nothing.
         self.db.acting = lambda: self.actor
 

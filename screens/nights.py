@@ -25,11 +25,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from screens.ask import Dialog
 from screens.floor import FloorScreen, FloorServices
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
+from screens.open_night import OpenNightDialog
 from services.db import DatabaseError
+from services.errors import BookingError
+from services.permissions import may
 from services.reports import NightOccupancy
 from widgets.display import literal
 from widgets.footer import Footer
@@ -37,6 +41,7 @@ from widgets.night_list import LEVELS, NightList, when_words
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
+    from services.nights import NightService
     from services.reports import ReportService
 
 NO_VENUE = "No venue in the database: run `backroom db seed`"
@@ -47,6 +52,9 @@ class NightsServices(FloorServices, Protocol):
 
     @property
     def reports(self) -> ReportService: ...
+
+    @property
+    def nights(self) -> NightService: ...
 
 
 def plain_error(err: BaseException) -> str:
@@ -121,6 +129,8 @@ class NightsScreen(LiveScreen):
                 tooltip="Open the selected night's floor"),
         Binding("r", "report", "Report", id="nights.report",
                 tooltip="The selected night's report: covers, no-shows, cancellations, deposits"),
+        Binding("o", "open_night", "Open a night", id="nights.open_night", show=False,
+                tooltip="Open a night that is not on the list yet (managers)"),
         # Off the footer, which has no room left at 80 columns; the line under the list names them.
         Binding("left_square_bracket", "shift(-1)", "Earlier", id="nights.earlier", key_display="[",
                 show=False, tooltip="Look four weeks back"),
@@ -277,6 +287,8 @@ class NightsScreen(LiveScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("open_floor", "report"):
             return True if self.selected is not None else None
+        if action == "open_night":
+            return may(self.services.actor.role, "open_night")
         if action == "back":
             return len(self.app.screen_stack) > 1
         return True
@@ -344,6 +356,44 @@ class NightsScreen(LiveScreen):
         self.app.push_screen(NightReportScreen(self.services, night_id=night.night_id,
                                                night_date=night.date, export_dir=self.export_dir))
 
+    def first_unopened(self) -> date | None:
+        """The first date of the list's window that has no night, else the day after it."""
+        start = self.start or self.today
+        if start is None:
+            return None
+        opened = {n.date for n in self.night_list.nights}
+        for offset in range(self.WINDOW_DAYS):
+            day = start + timedelta(days=offset)
+            if day not in opened and (self.today is None or day >= self.today):
+                return day
+        return start + timedelta(days=self.WINDOW_DAYS)
+
+    def action_open_night(self) -> None:
+        suggested = self.first_unopened()
+        if suggested is None or not may(self.services.actor.role, "open_night"):
+            return
+        self.app.push_screen(OpenNightDialog(suggested, on_answer=self._open_night))
+
+    def _open_night(self, day: date, dialog: Dialog[date]) -> None:
+        self._opening(day, dialog)
+
+    @work(group="open_night", exit_on_error=False)
+    async def _opening(self, day: date, dialog: Dialog[date]) -> None:
+        try:
+            await self.services.nights.open_night(self.services.actor, day)
+        except BookingError as err:
+            dialog.failed(str(err))
+            return
+        except Exception as err:
+            dialog.failed(f"Could not open the night: {plain_error(err)}")
+            return
+        dialog.finish()
+        self.notify(f"{day:%a %d %b %Y} is open.", title="Night opened", markup=False)
+        start = self.start or self.today or day
+        if not start <= day < start + timedelta(days=self.WINDOW_DAYS):
+            start = day
+        self._move_to(start, day, forward=True)
+
     def palette_commands(self) -> list[NightCommand]:
         commands = []
         night = self.selected
@@ -355,6 +405,9 @@ class NightsScreen(LiveScreen):
                 NightCommand(f"Night report · {day}",
                              "Covers, no-shows, cancellations and deposits, per floor", "report"),
             ]
+        if may(self.services.actor.role, "open_night"):
+            commands.append(NightCommand("Open a night", "A night that is not on the list yet",
+                                         "open_night"))
         commands += [
             NightCommand("Earlier nights", "Look four weeks back", "shift(-1)"),
             NightCommand("Later nights", "Look four weeks ahead", "shift(1)"),

@@ -19,7 +19,7 @@ class Role(StrEnum):
 DOOR_OPERATIONS = frozenset({"check_in", "seat_walk_in", "no_show"})
 MANAGER_OPERATIONS = DOOR_OPERATIONS | {
     "create", "hold", "renew_hold", "release_hold", "confirm", "move", "cancel", "complete",
-    "waitlist_add", "waitlist_offer", "waitlist_book", "waitlist_leave",
+    "waitlist_add", "waitlist_offer", "waitlist_book", "waitlist_leave", "open_night",
 }
 
 ALLOWED: dict[Role, frozenset[str]] = {
@@ -36,6 +36,7 @@ WORDS = {
     "cancel": "cancel bookings", "complete": "complete bookings", "waitlist_add": "use the waitlist",
     "waitlist_offer": "use the waitlist", "waitlist_book": "use the waitlist",
     "waitlist_leave": "use the waitlist", "manage_staff": "manage staff accounts",
+    "open_night": "open nights",
 }
 
 

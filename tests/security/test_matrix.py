@@ -86,6 +86,7 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "backroom.acting_as_owner()": "whether the caller is the owner connected as itself (never a login)",
     # Signing in and the session's own life.
     "backroom.sign_in(text,text,text)": "the sign-in: password and code checked, throttled, locked in Postgres",
+    "backroom.open_night(date)": "a manager's or an admin's session opens a night within the venue's rules",
     "backroom.readiness()": "how far the schema is migrated and whether a venue exists, nothing else",
     "backroom.sign_in_answer(uuid)": "how a committed sign-in went, once, and its session",
     "backroom.confirm_code(text,text)": "a fresh code of the presented session's own staff member",
