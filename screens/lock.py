@@ -76,10 +76,13 @@ class LockScreen(CoverScreen[bool]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self.working:
+            self.say("Still checking the last code; Enter again once it is answered.")
             return
         code = "".join(event.value.split())
+        # Empty at once: what is typed from here on is the next code, never added to this one.
+        self.query_one("#code", Field).clear()
         if len(code) != 6:
-            self.say("The code is six digits.", error=True)
+            self.say("The code is six digits. Type it again.", error=True)
             return
         self.working = True
         self.say(WORKING)
@@ -100,5 +103,5 @@ class LockScreen(CoverScreen[bool]):
         self.dismiss(True)
 
     def _refused(self, text: str) -> None:
+        # The field was emptied when the code went: anything in it now is the next code.
         self.say(text, error=True)
-        self.query_one("#code", Field).clear()
