@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -68,6 +69,9 @@ class Dialog(ModalScreen[A | None], Generic[A]):
         self.heading = heading
         self._on_answer = on_answer
         self._finish_on_resume = False
+        # Whether the answer went on its way and has not failed since: closed then, the
+        # dialog is done with; closed before (Esc), the user let it go.
+        self.answered = False
 
     # What a subclass provides -----------------------------------------------
 
@@ -90,6 +94,7 @@ class Dialog(ModalScreen[A | None], Generic[A]):
     def answer(self, value: A) -> None:
         if self.working:
             return
+        self.answered = True
         if self._on_answer is None:
             self.dismiss(value)
             return
@@ -104,6 +109,7 @@ class Dialog(ModalScreen[A | None], Generic[A]):
     def failed(self, text: str) -> None:
         """The change was refused or did not reach the database: say why, stay open."""
         self.working = False
+        self.answered = False
         if self.is_attached:
             self.say(text, error=True)
 
@@ -146,8 +152,9 @@ class ConfirmDialog(Dialog[bool]):
     ]
 
     def __init__(self, heading: str, question: str, *, yes: str,
-                 on_answer: Callable[[bool, Dialog[bool]], None] | None = None) -> None:
-        super().__init__(heading, on_answer=on_answer)
+                 on_answer: Callable[[bool, Dialog[bool]], None] | None = None,
+                 id: str | None = None) -> None:
+        super().__init__(heading, on_answer=on_answer, id=id)
         self.question = question
         self.yes = yes
 
@@ -187,8 +194,22 @@ class ReasonDialog(Dialog[str]):
         self.answer(reason)
 
 
+class CountInput(Input):
+    """The count's box: a key it refuses (a letter) is said, not only rung."""
+
+    class Refused(Message):
+        """A key the box does not take was typed."""
+
+    def restricted(self) -> None:
+        self.post_message(self.Refused())
+
+
 class CountDialog(Dialog[int]):
-    """A number between 1 and `most`; Enter alone accepts `default`."""
+    """A number between 1 and `most`, prefilled with `default` (so Enter alone accepts it).
+
+    The number is checked as it is typed; an empty or invalid box never means the
+    default: Enter then says what to type and does nothing.
+    """
 
     DEFAULT_CSS = """
     CountDialog #count { width: 10; }
@@ -206,20 +227,38 @@ class CountDialog(Dialog[int]):
     def compose_body(self) -> Iterable[Widget]:
         yield Static(literal(self.question), classes="dialog--text")
         # Prefilled and selected: Enter accepts it, typing replaces it.
-        yield Input(str(self.default), restrict=r"\d*", max_length=3, id="count")
+        yield CountInput(str(self.default), restrict=r"\d*", max_length=3, id="count")
 
     def hint(self) -> str:
         return f"Enter  {self.verb} · Esc  close"
 
+    def problem(self, text: str) -> str | None:
+        """What is wrong with `text` as the count, in a sentence; None when it will do."""
+        try:
+            whole_number(text, least=1, most=self.most)
+        except ValueError as err:
+            return f"Type {_range(self.most)}: {err}."
+        return None
+
+    def on_count_input_refused(self, event: CountInput.Refused) -> None:
+        event.stop()
+        if not self.working:
+            self.say(f"Type {_range(self.most)} (digits only).", error=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.working:
+            return
+        problem = self.problem(event.value)
+        self.say(problem or "", error=problem is not None)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        text = event.value.strip() or str(self.default)
-        try:
-            count = whole_number(text, least=1, most=self.most)
-        except ValueError as err:
-            self.say(f"Type {_range(self.most)}: {err}.", error=True)
+        problem = self.problem(event.value)
+        if problem is not None:
+            self.say(problem, error=True)
             return
-        self.answer(count)
+        self.answer(whole_number(event.value, least=1, most=self.most))
 
 
 class CodeDialog(Dialog[str]):
