@@ -15,6 +15,11 @@ its outcome comes back as a toast, or as alternatives to choose from.
 The header says who is signed in. The screen reads `services.actor` afresh for
 each change, so after a sign-out or a handover it acts for the next staff
 member; the App calls `show_staff` to update the header and the keys.
+
+A table action's key that cannot act on the selected table (a role that may
+not, a table taken or held by someone else, a walk-in before the night opens,
+a check-in on another night) says why in a toast instead of doing nothing.
+Check-in is for tonight's floor only.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
@@ -55,7 +61,16 @@ from screens.writes import WritingScreen
 from services.bookings import GuestDetails
 from services.db import Actor, DatabaseError
 from services.errors import Alternative, HoldExpired
-from services.models import Booking, FloorSnapshot, Hold, Night, TableState, TileStatus
+from services.floor import business_date
+from services.models import (
+    Booking,
+    BookingStatus,
+    FloorSnapshot,
+    Hold,
+    Night,
+    TableState,
+    TileStatus,
+)
 from services.permissions import may
 from services.realtime import ChangeBatch, FeedState
 from widgets.connection_badge import ConnectionBadge
@@ -80,6 +95,23 @@ HOLD_RENEW_SECONDS = 10
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
 
 Direction = Literal["left", "right", "up", "down"]
+
+
+def is_tonight(night: Night, timezone: str, now: datetime) -> bool:
+    """Whether `night` is the one under way (or still to open) on the business day of `now`:
+    until that night's closing hour, the small hours belong to the night before."""
+    closes = night.ends_at.astimezone(ZoneInfo(timezone)).hour
+    return business_date(now, timezone, closes) == night.date
+
+
+ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers",
+              "admin": "Admins"}
+# What each table action does, for "Door staff may not make bookings".
+ACTION_WORDS = {"new_booking": "make bookings", "hold": "hold tables", "release": "release holds",
+                "confirm": "confirm bookings", "check_in": "check guests in",
+                "move_booking": "move bookings", "edit_booking": "change bookings",
+                "cancel_booking": "cancel bookings", "no_show": "mark no-shows",
+                "complete": "complete bookings", "walk_in": "seat walk-ins"}
 
 
 class FloorServices(Protocol):
@@ -445,7 +477,12 @@ class FloorScreen(WritingScreen):
         tiles = self._tiles()
         if not tiles:
             return
-        if isinstance(self.focused, TableTile) and self.focused.table_id in tiles:
+        focused = self.focused
+        if isinstance(focused, TableTile) and focused.table_id in tiles:
+            if focused.table_id != self.selected:
+                # The highlighted tile is the selection: the detail names the same table.
+                self.selected = focused.table_id
+                self._show_detail()
             return
         target = tiles.get(self.selected) if self.selected is not None else None
         (target or next(iter(tiles.values()))).focus()
@@ -500,6 +537,9 @@ class FloorScreen(WritingScreen):
             # Postgres shows a night only to someone signed in: read it again as them.
             self._session_read = actor.session
             self.request_reload()
+        # Back in front (after a handover, or F2 from the door): the detail follows the tile
+        # that is highlighted.
+        self._ensure_selection()
         self._show_detail()
         self.refresh_bindings()
 
@@ -543,7 +583,93 @@ class FloorScreen(WritingScreen):
             night = self.snapshot.night
             if not night.starts_at <= now < night.ends_at:
                 return False
+        if action == "check_in" and not self.tonight:
+            return False  # guests arrive tonight, not on a night opened from the list
         return fits(action, state, held_by_me=self.held_by_me(state), now=now)
+
+    @property
+    def tonight(self) -> bool:
+        """Whether the night on screen is tonight's (F4 opens others)."""
+        snapshot = self.snapshot
+        return snapshot is not None and is_tonight(snapshot.night, snapshot.timezone,
+                                                   self.services.clock())
+
+    # Keys that cannot act say why ---------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        # Before the bindings run (they are the App's last step): a table action's key that
+        # no binding will act on gets a toast that says why, not silence.
+        names = [binding.action for binding in mapped_bindings(self).key_to_bindings.get(event.key, ())
+                 if binding.action in BY_NAME]
+        if not names or any(self.check_action(name, ()) is True for name in names):
+            return
+        why = self.why_not(names)
+        if why:
+            event.stop()
+            self.notify(why, severity="warning", timeout=6)
+
+    def why_not(self, names: Sequence[str]) -> str | None:
+        """Why none of the table actions `names` (one key's) can act now, in one line."""
+        state, snapshot = self.selected_state, self.snapshot
+        if state is None or snapshot is None:
+            return None  # loading, or nothing to select: the detail says so
+        actor = self.services.actor
+        allowed = [name for name in names if self.may(BY_NAME[name].operation)]
+        if not allowed:
+            if actor.staff_id is None and self.services.identity is not None:
+                return None  # signed out: the sign-in screen is in front
+            role = ROLE_WORDS.get(actor.role or "", "This account")
+            return f"{role} may not {ACTION_WORDS[names[0]]}: ask a manager."
+        name = allowed[0]
+        table = f"Table {state.table.number}"
+        night = snapshot.night
+        now = self.services.clock()
+        at = partial(local_time, timezone=snapshot.timezone)
+        if name == "walk_in":
+            if now < night.starts_at:
+                when = "Tonight" if self.tonight else f"{night.date:%a %d %b}"
+                return (f"{when} opens at {at(night.starts_at)}: walk-ins are seated from "
+                        "then, on tonight's floor.")
+            return f"{night.date:%a %d %b} is over: walk-ins are seated on tonight's floor."
+        if name == "check_in" and not self.tonight:
+            return (f"Check-in is for tonight only: this is {night.date:%a %d %b}. "
+                    "F2 shows tonight's floor.")
+        hold = state.hold
+        if name in ("new_booking", "hold", "release"):
+            if hold is not None and not self.held_by_me(state):
+                return (f"{table} is held by {hold.holder} until "
+                        f"{at(hold.expires_at, seconds=True)}: it is free to book once "
+                        "they book it or let go.")
+            if name == "release":
+                return f"You hold no table here: {table} is not held."
+            booking = state.booking
+            if booking is not None:
+                doing = "A new booking" if name == "new_booking" else "A hold"
+                if booking.status is BookingStatus.ARRIVED:
+                    return (f"{table} is taken: {booking.guest_name}'s party is in. "
+                            f"{doing} needs a free table.")
+                return (f"{table} is booked at {at(booking.starts_at)} "
+                        f"({booking.guest_name}, {BOOKING_WORDS[booking.status]}): "
+                        f"{doing.lower()} needs a free table.")
+            return f"{table} cannot be booked now."
+        booking = state.booking
+        spec = BY_NAME[name]
+        if booking is None:
+            return f"{table} has no booking: {spec.title} needs one."
+        who = f"{booking.ref} · {booking.guest_name}"
+        status = BOOKING_WORDS[booking.status]
+        if name == "no_show" and booking.status is BookingStatus.CONFIRMED:
+            return f"{who} is due at {at(booking.starts_at)}: a no-show only from then."
+        if name == "check_in" and booking.status is BookingStatus.ARRIVED:
+            return f"{who} is in already: all {booking.party_size} of the party."
+        if name == "complete":
+            return f"{who} is {status}: only a party that is in can be completed."
+        if name == "confirm":
+            return f"{who} is {status}: only a pending booking is confirmed."
+        if name == "cancel_booking" and booking.status is BookingStatus.ARRIVED:
+            return (f"{who} is in: a party that is in is completed "
+                    f"({self.key_for(BY_NAME['complete'])}), not cancelled.")
+        return f"{who} is {status}: {spec.title} does not apply."
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """Every key this staff member may use here, whichever table is selected (for help)."""
@@ -686,6 +812,10 @@ class FloorScreen(WritingScreen):
                           lambda b: f"Confirmed {b.ref} · {b.guest_name}"))
 
     def action_check_in(self) -> None:
+        if self.snapshot is not None and not self.tonight:
+            self.notify(self.why_not(["check_in"]) or "Check-in is for tonight only.",
+                        severity="warning")
+            return
         booking = self._booking_for("check_in")
         if booking is None:
             return
