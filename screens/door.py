@@ -16,6 +16,12 @@ matching list, so a fast typist acts on the best match for what they typed.
 
 Writes go through `WritingScreen`: refused when the feed is not Live, their
 outcome a toast in staff words. Only the keys the signed-in role allows show.
+
+A dialog the door opens (check in, no-show, walk-in) that staff close without
+an answer (Esc) leaves an empty box behind: the next guest is a new search. A
+change that is made empties it too; a refusal keeps it, beside the reason.
+Check-in is for tonight only: a night whose business day is over (the door left
+open past closing) refuses it and says so.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from textual.widgets import Input, Static
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog
 from screens.changes import booking_news, news_title
+from screens.floor import is_tonight
 from screens.floor_commands import TableCommands
 from screens.help import key_label
 from screens.live import NightChanged
@@ -549,12 +556,18 @@ class DoorScreen(WritingScreen):
         if not _still_expected(booking):
             self.notify(self._not_expected(booking), severity="warning")
             return
+        snapshot = self.snapshot
+        if snapshot is not None and not is_tonight(snapshot.night, snapshot.timezone,
+                                                   self.services.clock()):
+            self.notify(f"Check-in is for tonight only: {snapshot.night.date:%a %d %b} is not "
+                        "tonight. F2 then F3 opens tonight's door.", severity="warning")
+            return
         if not self.may_write():
             return
         rest = booking.party_size - booking.arrived_count
         so_far = (f"{booking.arrived_count} of {booking.party_size} are in"
                   if booking.arrived_count else f"A party of {booking.party_size}")
-        self.app.push_screen(CountDialog(
+        self._ask(CountDialog(
             f"Check in {booking.ref} · {booking.guest_name}",
             f"{so_far}, {self.where(booking)}. How many have arrived now?",
             default=rest, most=rest, verb=f"check in {rest}" if rest == 1 else "check in",
@@ -591,7 +604,7 @@ class DoorScreen(WritingScreen):
             return
         if not self.may_write():
             return
-        self.app.push_screen(WalkInForm(
+        self._ask(WalkInForm(
             None, party=WALK_IN_PARTY,
             on_answer=partial(self._walk_in, Intent(), night.id, self.search.value),
         ))
@@ -647,12 +660,21 @@ class DoorScreen(WritingScreen):
         write = Write(f"mark {booking.ref} a no-show", call,
                       lambda b: f"No-show {b.ref} · {b.guest_name} · {self.where(b)} is released")
         text = self.search.value
-        self.app.push_screen(ConfirmDialog(
+        self._ask(ConfirmDialog(
             f"{booking.ref} · {booking.guest_name}: no-show?",
             f"{self.summary(booking)}.\nThe party did not come: this releases {self.where(booking)}.",
             yes="mark no-show",
             on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
         ))
+
+    def _ask(self, dialog: Dialog[Any]) -> None:
+        self.app.push_screen(dialog, lambda _answer: self._dialog_closed(dialog))
+
+    def _dialog_closed(self, dialog: Dialog[Any]) -> None:
+        """Closed without an answer (Esc, or after a failed try): the next search starts
+        fresh. (A change made empties the box in `after_write`; a refusal keeps it.)"""
+        if not dialog.answered:
+            self.action_expected()
 
     # Running a change ----------------------------------------------------------------
 
