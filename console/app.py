@@ -20,6 +20,10 @@ lists the demo's accounts and fills one in with a key.
 The idle lock: every key, mouse event or paste marks the time on `monotonic`
 (injectable, so a test moves time on instead of waiting), and a timer compares
 the time since with the signed-in role's limit in `idle_minutes`.
+
+Quitting: a locked console never quits (its code opens it first). Ctrl+C asks
+before it quits, as it is pressed by reflex. On a `kiosk` (a shared terminal)
+Ctrl+Q asks too, and quitting needs a staff member signed in.
 """
 
 from __future__ import annotations
@@ -35,15 +39,17 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from console.keymap import Keymap
 from console.settings import DEFAULT_IDLE_MINUTES
+from screens.ask import ConfirmDialog
 from screens.audit import AuditScreen
+from screens.cover import CoverScreen
 from screens.door import DoorScreen
 from screens.floor import FloorScreen
-from screens.help import HelpScreen, describe_bindings, key_label
+from screens.help import HelpScreen, describe_bindings, key_label, mapped_bindings
 from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
 from screens.lock import LockScreen, idle_words
 from screens.nights import NightsScreen
@@ -89,9 +95,18 @@ class BackroomApp(App[None]):
                 tooltip="Health of the database and feed; who is online"),
         Binding("f6", "go('audit')", "Audit", show=False, id="app.audit",
                 tooltip="The audit trail, by booking, staff and time"),
-        # Staff expect Ctrl+C to leave; it stops the feed and the embedded server like Ctrl+Q.
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),
+        # Staff press Ctrl+C by reflex: it asks before it quits (and copies nothing: the
+        # screens' own Ctrl+C copy never gets the key). Ctrl+Q is Textual's own.
+        Binding("ctrl+c", "interrupt", "Quit, after asking", show=False, priority=True,
+                id="app.interrupt", tooltip="Asks, then quits like Ctrl+Q"),
     ]
+
+    # What a role is called in a sentence ("door staff").
+    ROLE_WORDS = {"door": "door staff", "support": "support staff", "manager": "a manager",
+                  "admin": "an admin"}
+    # Who may open each job's screen that not every role may (see _may_go).
+    GO_ROLES = {"support": "support staff, managers and admins",
+                "audit": "support staff, managers and admins"}
 
     # Changes are merged for this long at most during a burst (the first one goes at once).
     CHANGE_BATCH_SECONDS = 0.05
@@ -100,9 +115,11 @@ class BackroomApp(App[None]):
                  idle_minutes: dict[str, float] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  with_presence: bool = True, keymap: Keymap | None = None,
-                 demo_accounts: DemoAccounts | None = None) -> None:
+                 demo_accounts: DemoAccounts | None = None, kiosk: bool = False) -> None:
         super().__init__()
         self.services = services
+        # A shared terminal: quitting asks first and needs someone signed in.
+        self.kiosk = kiosk
         # The demo's own accounts, for its sign-in screen; a venue's console has none.
         self.demo_accounts = demo_accounts
         # Keys staff changed in keymap.toml (by binding id), and what was wrong with the file.
@@ -217,12 +234,18 @@ class BackroomApp(App[None]):
 
     def _open_floor(self) -> None:
         self.push_screen(FloorScreen(self.services, night_id=self.night_id))
-        # Door staff start at the door, support staff at the health screen.
+        self._go_to_start()
+
+    def _go_to_start(self) -> None:
+        """Door staff start at the door, support staff at the health screen, others on the
+        floor: after a first sign-in and after a handover alike."""
         role = self.services.actor.role
         if role == "door":
             self.action_go("door")
         elif role == "support":
             self.action_go("support")
+        else:
+            self.action_go("floor")
 
     # Screen for each job ------------------------------------------------------------
 
@@ -262,8 +285,10 @@ class BackroomApp(App[None]):
         if floor is None:
             self._open_floor()
         else:
-            # The floor kept running under the sign-in; from now on it acts for this person.
+            # The floor kept running under the sign-in; from now on it acts for this person,
+            # who starts where their job is, as after a first sign-in.
             floor.show_staff()
+            self._go_to_start()
         self.refresh_bindings()
 
     def action_sign_out(self) -> None:
@@ -368,6 +393,26 @@ class BackroomApp(App[None]):
             return self._may_go(str(parameters[0]) if parameters else "")
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        """A job's key that this staff member may not use says why (no binding acts on it)."""
+        if (self.floor_screen is None or self.locked or not self.signed_in
+                or isinstance(self.screen, ModalScreen | CoverScreen)):
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled:
+            return  # something on the screen acts on it
+        for binding in mapped_bindings(self).key_to_bindings.get(event.key, ()):
+            if not binding.action.startswith("go("):
+                continue
+            name = binding.action[4:-2]
+            if not self._may_go(name) and name in self.GO_ROLES:
+                role = self.services.actor.role or ""
+                self.notify(f"{binding.description} ({key_label(self, binding.id or '', event.key)})"
+                            f" is for {self.GO_ROLES[name]}, not {self.ROLE_WORDS.get(role, role)}.",
+                            severity="warning", markup=False)
+                event.stop()
+                return
+
     def _may_go(self, name: str) -> bool:
         if self.services.identity is not None and not self.signed_in:
             return False
@@ -409,7 +454,56 @@ class BackroomApp(App[None]):
         title = screen.sub_title or type(screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(title, keys))
 
+    # Quitting ------------------------------------------------------------------------
+
+    QUIT_QUESTION = "quit-question"
+
     async def action_quit(self) -> None:
+        """Ctrl+Q and the palette's Quit: at once, unless locked (never) or on a kiosk (asks)."""
+        if self._may_not_quit():
+            return
+        if self.kiosk:
+            self._ask_to_quit()
+            return
+        await self.quit_now()
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C: asks before quitting, so a reflex does not close a shared console."""
+        if not self._may_not_quit():
+            self._ask_to_quit()
+
+    def _may_not_quit(self) -> bool:
+        """Whether quitting is refused now; if so, say why where the staff are looking."""
+        quit_key = "Ctrl+Q"
+        if self.locked:
+            why = (f"Locked: it cannot be quit. Your code opens it; then {quit_key} quits. "
+                   f"{self._key_of('app.sign_out')} lets someone else sign in.")
+        elif self.kiosk and self.services.identity is not None and not self.signed_in:
+            why = "This terminal keeps the console open: sign in to quit."
+        else:
+            return False
+        screen = self.screen
+        if isinstance(screen, CoverScreen):
+            # A cover hides the toasts: its own status line says it.
+            screen.say(why, error=True)
+        else:
+            self.notify(why, severity="warning", markup=False)
+        return True
+
+    def _ask_to_quit(self) -> None:
+        if self.screen.id == self.QUIT_QUESTION:
+            return  # asking already
+        who = plain(self.services.actor.name) if self.signed_in else "Nobody is signed in"
+        where = ("The next staff member needs the console started again." if self.kiosk
+                 else "The live floor stops here until the console is started again.")
+        self.push_screen(ConfirmDialog("Quit the console?", f"{who} · {where}", yes="quit",
+                                       id=self.QUIT_QUESTION), self._quit_answered)
+
+    async def _quit_answered(self, yes: bool | None) -> None:
+        if yes and not self.locked:
+            await self.quit_now()
+
+    async def quit_now(self) -> None:
         await self.stop_feeds()
         self.exit()
 

@@ -28,6 +28,8 @@ class Settings:
     config_dir: Path
     database_url: str | None
     idle_minutes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_IDLE_MINUTES))
+    # A shared terminal (the door's): quitting asks first, and needs someone signed in.
+    kiosk: bool = False
 
     @property
     def embedded_dir(self) -> Path:
@@ -57,4 +59,21 @@ class Settings:
             config_dir=Path(config).expanduser(),
             database_url=env.get("DATABASE_URL") or None,
             idle_minutes=idle,
+            kiosk=_switch(env, "BACKROOM_KIOSK", default=False),
         )
+
+
+_ON = frozenset({"1", "yes", "on", "true"})
+_OFF = frozenset({"0", "no", "off", "false"})
+
+
+def _switch(env: dict[str, str], name: str, *, default: bool) -> bool:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if text.lower() in _ON:
+        return True
+    if text.lower() in _OFF:
+        return False
+    raise SettingsError(f"{name} is {text!r}: set it to 1 (on) or 0 (off), or unset it for "
+                        f"the default ({'on' if default else 'off'}).")

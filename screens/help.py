@@ -29,13 +29,19 @@ def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
     The screen's own keys come first, then the app's, then Textual's generic
     ones (focus moves, copy), which are true but least interesting. Actions
     that share one key ("h" holds a free table, releases your own hold) share
-    a line. A footer word that has a longer tooltip keeps it as the detail.
+    a line. A footer word that has a longer tooltip keeps it as the detail. A key
+    that a priority binding takes (the App's Ctrl+C) is listed for that binding
+    only: the others never get it.
     """
     generic = {(b.action, b.description) for b in Screen.BINDINGS if isinstance(b, Binding)}
+    active = list(active)
+    taken = {key for key, active_binding in active if active_binding.binding.priority}
     grouped: dict[tuple[str, str], tuple[int, list[str], str]] = {}
-    for _key, active_binding in active:
+    for key, active_binding in active:
         binding = active_binding.binding
         if binding.system or not binding.description:
+            continue
+        if key in taken and not binding.priority:
             continue
         description = binding.group.description if binding.group else binding.description
         detail = binding.tooltip if binding.tooltip != description else ""
