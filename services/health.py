@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
 
-from services.db import Database, DatabaseError, explain
+from services.db import Database, DatabaseError, describe, explain
 from services.presence import PRESENCE_APPLICATION
-from services.realtime import LISTEN_APPLICATION, ChangeFeed, LatencyStats, LatencySummary
+from services.realtime import LISTEN_APPLICATION, ChangeFeed, FeedState, LatencyStats, LatencySummary
 from services.waiting import within
 
 PROBE_CHANNEL = "backroom_health_probe"
@@ -61,6 +64,10 @@ class FeedHealth:
     commit_to_console: LatencyFigures
     clock_offset_ms: float | None
     detection_bound_s: float
+    offline_s: float | None = None
+    """Seconds since the outage began (None while Live, or if unknown)."""
+    retry_in_s: float | None = None
+    """Seconds to the next reconnection attempt; 0 while one is under way; None when none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,10 @@ def feed_health(feed: ChangeFeed) -> FeedHealth:
     def rounded(value: float | None, digits: int = 3) -> float | None:
         return None if value is None else round(value, digits)
 
+    status = feed.status
+    now = time.monotonic()
+    down = status.down_since if status.state is not FeedState.LIVE else None
+    retry = status.retry_at if status.state is not FeedState.LIVE else None
     return FeedHealth(
         state=feed.status.state.value,
         attempt=feed.status.attempt,
@@ -116,6 +127,8 @@ def feed_health(feed: ChangeFeed) -> FeedHealth:
         commit_to_console=LatencyFigures.of(feed.latency.summary()),
         clock_offset_ms=round(feed.clock.offset * 1000, 2) if feed.clock.known else None,
         detection_bound_s=feed.detection_bound,
+        offline_s=None if down is None else rounded(max(0.0, now - down)),
+        retry_in_s=None if retry is None else rounded(max(0.0, retry - now)),
     )
 
 
@@ -165,8 +178,45 @@ async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthRepo
 
 def _why(err: Exception, dsn: str, timeout: float, what: str = "Postgres") -> str:
     if isinstance(err, TimeoutError):
-        return f"{what} did not answer within {timeout:g} s."
-    return str(err if isinstance(err, DatabaseError) else explain(err, dsn))
+        return fit_advice(f"{what} did not answer within {timeout:g} s.", dsn)
+    return fit_advice(str(err if isinstance(err, DatabaseError) else explain(err, dsn)), dsn)
+
+
+EMBEDDED = "embedded"
+ENVIRONMENT = "DATABASE_URL"
+SAVED = "profile"
+
+
+def configured_by(dsn: str, env: Mapping[str, str] | None = None) -> str:
+    """Where this console's database came from: DATABASE_URL, the embedded server, or a
+    saved profile (or --database-url) otherwise."""
+    env = os.environ if env is None else env
+    if env.get("DATABASE_URL"):
+        return ENVIRONMENT
+    host = describe(dsn).host
+    # The embedded server listens only on a socket of its own: <data>/run, or backroom-pg-* in /tmp.
+    if host.startswith("/") and (host.rstrip("/").endswith("/run")
+                                 or Path(host).name.startswith("backroom-pg-")):
+        return EMBEDDED
+    return SAVED
+
+
+_ADVICE = {
+    EMBEDDED: ("This console runs its own embedded Postgres: quit and start the console again, "
+               "which starts it; its log is in the data directory, under postgres/."),
+    SAVED: ("Is the server running, and are the host, port, user and password of the saved "
+            "profile (or --database-url) right?"),
+}
+
+
+def fit_advice(text: str, dsn: str, env: Mapping[str, str] | None = None) -> str:
+    """`text` with its advice fitted to how this console is configured: no word of
+    DATABASE_URL when it is not set, the embedded server's own advice when it is that."""
+    source = configured_by(dsn, env)
+    if source == ENVIRONMENT or "DATABASE_URL" not in text:
+        return text
+    kept = [s for s in re.split(r"(?<=[.?!])\s+", text) if "DATABASE_URL" not in s]
+    return " ".join([*kept, _ADVICE[source]])
 
 
 async def _schema_problem(db: Database) -> str | None:
@@ -285,7 +335,9 @@ __all__ = [
     "HealthReport",
     "LatencyFigures",
     "check",
+    "configured_by",
     "directory",
     "feed_health",
+    "fit_advice",
     "gather_health",
 ]

@@ -1,7 +1,10 @@
 """The state of the live feed, in words: Live, Connecting, Reconnecting (attempt n), Offline.
 
-When the feed is not Live the badge also says how old the shown data is, so
-staff know how far to trust the floor.
+When the feed is down the badge says how long it has been down, counted from
+when the outage began (what is shown is as it was then), and whether the
+console is trying again: "✕ Offline 3m00s · next try in 4s", or "not
+reconnecting" once the feed has stopped. `outage_words` is the same for a
+screen's own stale marker.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ def age(seconds: float) -> str:
 
 
 class ConnectionBadge(Widget):
-    """Shows a `FeedStatus`; `data_at` is the monotonic time the shown data was read."""
+    """Shows a `FeedStatus`. `data_at` is the monotonic time the shown data was read (kept
+    for screens that set it; the words count from when the outage began, not from it)."""
 
     DEFAULT_CSS = """
     ConnectionBadge {
@@ -73,13 +77,47 @@ class ConnectionBadge(Widget):
         self.refresh(layout=True)
 
     def render(self) -> Text:
-        symbol, word = _WORDS[self.status.state]
-        text = f"{symbol} {word}"
-        if self.status.state is FeedState.RECONNECTING and self.status.attempt:
-            text += f" (attempt {self.status.attempt})"
-        if self.status.state is not FeedState.LIVE:
-            if self.data_at is None:
-                text += " · no data yet"
-            else:
-                text += f" · data {age(time.monotonic() - self.data_at)} old"
-        return Text(text)
+        return Text(badge_words(self.status))
+
+
+def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
+    """'offline 3m00s, next try in 4s' while the feed is down; None while it is Live
+    (or still making its first connection, with nothing shown yet to doubt)."""
+    if status.state is FeedState.LIVE:
+        return None
+    now = time.monotonic() if now is None else now
+    parts = []
+    if status.down_since is not None:
+        parts.append(f"offline {age(now - status.down_since)}")
+    elif status.state is FeedState.OFFLINE:
+        parts.append("offline")
+    if status.state is FeedState.OFFLINE:
+        if status.retry_at is None and status.down_since is None:
+            parts.append("not reconnecting")
+        elif status.retry_at is None or status.retry_at <= now:
+            parts.append("reconnecting now")
+        else:
+            parts.append(f"next try in {age(status.retry_at - now)}")
+    return ", ".join(parts) if parts else None
+
+
+def badge_words(status: FeedStatus, now: float | None = None) -> str:
+    """'● Live', '↻ Reconnecting (attempt 2) · offline 12s', '✕ Offline 3m00s · next try in 4s'."""
+    symbol, word = _WORDS[status.state]
+    text = f"{symbol} {word}"
+    if status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt:
+        text += f" (attempt {status.attempt})"
+    if status.state in (FeedState.LIVE, FeedState.CONNECTING) and status.down_since is None:
+        return text
+    now = time.monotonic() if now is None else now
+    if status.down_since is not None and status.state is not FeedState.LIVE:
+        how_long = age(now - status.down_since)
+        text += f" {how_long}" if status.state is FeedState.OFFLINE else f" · offline {how_long}"
+    if status.state is FeedState.OFFLINE:
+        if status.retry_at is None and status.down_since is None:
+            text += " · not reconnecting"
+        elif status.retry_at is None or status.retry_at <= now:
+            text += " · reconnecting now"
+        else:
+            text += f" · next try in {age(status.retry_at - now)}"
+    return text

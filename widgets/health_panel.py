@@ -67,12 +67,33 @@ def connection_words(report: HealthReport) -> str:
 
 
 def feed_state_words(feed: FeedHealth) -> str:
+    """The feed's state, how long it has been down and whether it is trying again,
+    and how often it came back before (not a count of failures)."""
     symbol, word = FEED_WORDS.get(feed.state, ("?", feed.state.capitalize()))
     text = f"{symbol} {word}"
-    if feed.state == "reconnecting" and feed.attempt:
-        text += f" (attempt {feed.attempt})"
-    reconnects = "1 reconnect" if feed.reconnects == 1 else f"{feed.reconnects} reconnects"
-    return f"{text} · {reconnects} since start"
+    if feed.state == "offline":
+        if feed.offline_s is not None:
+            text += f" {age(feed.offline_s)}"
+        if feed.retry_in_s is None:
+            text += " · not reconnecting" if feed.offline_s is None else ""
+        else:
+            attempt = f"attempt {feed.attempt}, " if feed.attempt else ""
+            text += (f" · {attempt}reconnecting now" if feed.retry_in_s < 1
+                     else f" · {attempt}next try in {age(feed.retry_in_s)}")
+    elif feed.state != "live":
+        if feed.attempt:
+            text += f" (attempt {feed.attempt})"
+        if feed.offline_s is not None:
+            text += f" · offline {age(feed.offline_s)}"
+    before = "once" if feed.reconnects == 1 else f"{feed.reconnects} times"
+    if feed.state == "live":
+        history = "no outage since start" if not feed.reconnects else f"reconnected {before} since start"
+    elif feed.state == "connecting":
+        return text
+    else:
+        history = ("first outage since start" if not feed.reconnects
+                   else f"came back {before} before")
+    return f"{text} · {history}"
 
 
 def event_words(feed: FeedHealth) -> str:
