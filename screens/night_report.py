@@ -1,10 +1,14 @@
 """One night's report for managers: covers booked and arrived, no-shows, cancellations and
-deposits taken, per floor and in total; e saves it as CSV.
+deposits taken, per floor and in total; e saves it as CSV, s saves it where staff say.
 
-The file goes into the export folder the screen is given (the current working
-directory if none), named `backroom-night-<date>.csv`, written whole or not at
-all (`services.reports.export_night_report`); the toast names the full path,
-or says plainly why nothing was saved.
+The CSV has a line per booking as well as the floors' and the night's totals.
+e puts it into the export folder the screen is given (the console's data
+directory, `reports/` under it, if none) as `backroom-night-<date>.csv`, or
+`...-2.csv` and on if that is taken: an earlier export is never replaced. s
+asks for the file's path; a file already there is replaced only when staff
+press Enter a second time on the question. The file is written whole or not
+at all (`services.reports.export_night_report`); the toast names the full
+path, or says plainly why nothing was saved.
 
 Read only. The figures follow the App's feed: a `NightChanged` about this
 night reads them again, coalesced, in the "report" worker.
@@ -13,8 +17,9 @@ night reads them again, coalesced, in the "report" worker.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,12 +28,22 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.widget import Widget
+from textual.widgets import Input, Static
 
+from console.settings import Settings
+from screens.ask import Dialog
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from services.db import DatabaseError
-from services.reports import ExportFailed, ReportRow, export_night_report, report_file_name
+from services.reports import (
+    ExportFailed,
+    ReportBooking,
+    ReportExists,
+    ReportRow,
+    export_night_report,
+    free_report_path,
+)
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_report_table import NightReportTable
@@ -53,6 +68,55 @@ class ReportServices(Protocol):
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
+
+
+def data_folder() -> Path:
+    """Where reports go when the console is given no folder: `reports/` in its data directory."""
+    # Only the folders: a setting of something else cannot stand in the way of a report.
+    folders = {k: v for k, v in os.environ.items() if k in ("BACKROOM_DATA_DIR", "BACKROOM_CONFIG_DIR")}
+    return Settings.from_env(folders).data_dir / "reports"
+
+
+class SaveAsDialog(Dialog[str]):
+    """The file the report goes to, prefilled with the next free name in the export folder."""
+
+    DEFAULT_CSS = """
+    SaveAsDialog > .dialog--box { width: 100; }
+    """
+
+    def __init__(self, suggested: Path, *,
+                 on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
+        super().__init__("Save the night report as", on_answer=on_answer)
+        self.suggested = suggested
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static("The CSV file (a folder puts it there under the next free name):",
+                     classes="dialog--text")
+        yield Input(str(self.suggested), id="report-path")
+
+    def hint(self) -> str:
+        return "Enter  save · Esc  close, nothing saved"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            self.say("Type where the file goes.", error=True)
+            return
+        self.answer(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # A changed name is a new question: the warning about the old one no longer holds.
+        if not self.working:
+            self.say("")
+
+
+def _write_to(rows: list[ReportRow], bookings: list[ReportBooking], night: date, target: Path,
+              replace: bool) -> Path:
+    """Save as `target`: a folder takes the next free name, a file is not replaced unless asked."""
+    if target.is_dir():
+        return export_night_report(rows, night, target, bookings)
+    return export_night_report(rows, night, target.parent, bookings, path=target, replace=replace)
 
 
 def _plain(err: BaseException) -> str:
@@ -80,7 +144,9 @@ class NightReportScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="report.back", tooltip="Back to the nights"),
         Binding("e", "export", "Export CSV", id="report.export",
-                tooltip="Save the report as a CSV file in the export folder"),
+                tooltip="Save the report as a CSV file in the export folder, under a new name"),
+        Binding("s", "save_as", "Save as", id="report.save_as",
+                tooltip="Save the report as a CSV file where you say"),
         Binding("r", "reload", "Reload", id="report.reload", show=False,
                 tooltip="Read the figures again (they follow changes by themselves)"),
     ]
@@ -96,17 +162,20 @@ class NightReportScreen(LiveScreen):
         self.night_date = night_date
         self.export_dir = export_dir
         self.rows: list[ReportRow] | None = None
+        self.bookings: list[ReportBooking] = []
         self.reads = 0
         self.exported: Path | None = None
         self._dirty = False
         self._reloading = False
         self._loading = asyncio.Lock()
         self._last_error = ""
+        # The file staff were asked about replacing: Enter on the same path again replaces it.
+        self._replace_asked: Path | None = None
 
     @property
     def folder(self) -> Path:
-        """Where the CSV goes: the folder given, else the working directory."""
-        return (self.export_dir or Path.cwd()).expanduser().absolute()
+        """Where the CSV goes: the folder given, else `reports/` in the data directory."""
+        return (self.export_dir or data_folder()).expanduser().absolute()
 
     @property
     def reloading(self) -> bool:
@@ -152,19 +221,22 @@ class NightReportScreen(LiveScreen):
     async def _load(self) -> None:
         async with self._loading:
             try:
-                rows = await self.services.reports.night_report(self.night_id)
+                report = await self.services.reports.night_report_with_bookings(self.night_id)
             except Exception as err:
                 self._show_problem(f"Could not read the report: {_plain(err)}")
                 return
             self.reads += 1
-            self._show(rows)
+            self.bookings = report.bookings
+            self._show(report.rows)
 
     def _show(self, rows: list[ReportRow]) -> None:
         self.rows = rows
         self._last_error = ""
         self.query_one(NightReportTable).show(rows)
-        self.query_one("#report-status", Static).update(
-            literal(f"e saves it as {report_file_name(self.night_date)} in {self.folder}"))
+        count = len(self.bookings)
+        self.query_one("#report-status", Static).update(literal(
+            f"e saves the totals and {count} booking{'' if count == 1 else 's'} as CSV in "
+            f"{self.folder} (a new file each time) · s asks where"))
         self.query_one(TopBar).badge.data_at = time.monotonic()
         self.refresh_bindings()
 
@@ -181,7 +253,7 @@ class NightReportScreen(LiveScreen):
     # Keys ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "export":
+        if action in ("export", "save_as"):
             return True if self.rows is not None else None
         if action == "back":
             return len(self.app.screen_stack) > 1
@@ -198,23 +270,69 @@ class NightReportScreen(LiveScreen):
         if self.rows is None:
             self.notify("The figures are still being read; try again in a moment.", timeout=5)
             return
-        self._export(list(self.rows), self.folder)
+        self._export(list(self.rows), list(self.bookings), self.folder)
 
     @work(exclusive=True, group="export", exit_on_error=False)
-    async def _export(self, rows: list[ReportRow], folder: Path) -> None:
+    async def _export(self, rows: list[ReportRow], bookings: list[ReportBooking], folder: Path) -> None:
         try:
-            path = await asyncio.to_thread(export_night_report, rows, self.night_date, folder)
+            path = await asyncio.to_thread(export_night_report, rows, self.night_date, folder, bookings,
+                                           make_folder=self.export_dir is None)
         except ExportFailed as err:
             self.notify(f"{err} Nothing was written.", title="Report not saved", severity="error",
                         timeout=15)
             return
+        self._saved(path)
+
+    def _saved(self, path: Path) -> None:
         self.exported = path
         self.notify(str(path), title="Night report saved", timeout=10)
+
+    def action_save_as(self) -> None:
+        if self.rows is None:
+            self.notify("The figures are still being read; try again in a moment.", timeout=5)
+            return
+        self._replace_asked = None
+        suggested = free_report_path(self.folder, self.night_date)
+        self.app.push_screen(SaveAsDialog(suggested, on_answer=self._save_as))
+
+    def _save_as(self, text: str, dialog: Dialog[str]) -> None:
+        if self.rows is None:
+            dialog.failed("The figures are being read again; try again in a moment.")
+            return
+        self._write_as(list(self.rows), list(self.bookings), text, dialog)
+
+    @work(exclusive=True, group="export", exit_on_error=False)
+    async def _write_as(self, rows: list[ReportRow], bookings: list[ReportBooking], text: str,
+                        dialog: Dialog[str]) -> None:
+        target = self._target(text)
+        replace = self._replace_asked == target
+        try:
+            path = await asyncio.to_thread(_write_to, rows, bookings, self.night_date, target, replace)
+        except ReportExists:
+            self._replace_asked = target
+            dialog.failed(f"{target.name} is there already. Enter again replaces it; "
+                          "or change the name.")
+            return
+        except ExportFailed as err:
+            self._replace_asked = None
+            dialog.failed(f"{err} Nothing was written.")
+            return
+        self._replace_asked = None
+        dialog.finish()
+        self._saved(path)
+
+    def _target(self, text: str) -> Path:
+        target = Path(text).expanduser()
+        return (target if target.is_absolute() else self.folder / target).absolute()
 
     def palette_commands(self) -> list[NightCommand]:
         commands = [NightCommand("Reload the report", "Read the figures again", "reload")]
         if self.rows is not None:
-            commands.insert(0, NightCommand(
-                f"Export the report as CSV · {self.night_date:%a %d %b}",
-                f"Saves {report_file_name(self.night_date)} in {self.folder}", "export"))
+            commands[:0] = [
+                NightCommand(f"Export the report as CSV · {self.night_date:%a %d %b}",
+                             f"Saves the totals and each booking in {self.folder}, as a new file",
+                             "export"),
+                NightCommand(f"Save the report as… · {self.night_date:%a %d %b}",
+                             "Asks for the CSV file's path; asks before replacing a file", "save_as"),
+            ]
         return commands

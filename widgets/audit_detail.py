@@ -39,12 +39,19 @@ def field_order(entry: AuditEntry) -> list[str]:
     return changed + [k for k in keys if k not in changed]
 
 
+def _who(entry: AuditEntry) -> str:
+    if entry.staff_id is not None:
+        return f"{entry.who} (staff {entry.staff_id})"
+    # Support may need to know which login the database saw.
+    return f"{entry.who} (database user {entry.db_user})" if entry.db_user else entry.who
+
+
 def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
     zone = ZoneInfo(timezone)
     head = Text()
     for label, value in (
         ("When", f"{entry.at.astimezone(zone):%a %d %b %Y %H:%M:%S} ({timezone})"),
-        ("Who", entry.who if entry.staff_id is None else f"{entry.who} (staff {entry.staff_id})"),
+        ("Who", _who(entry)),
         ("What", what_words(entry)),
         ("On", entity_words(entry)),
         ("Entry", f"{entry.id}" + (f" · operation id {entry.op_id}" if entry.op_id else "")),

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
-from services.reports import AuditEntry
+from services.reports import AuditEntry, audit_words
 from widgets.display import plain
 
 TIME_WIDTH = 12
@@ -30,18 +30,21 @@ WHO_MOST = 24
 ENTITY_MOST = 22
 
 def entity_words(entry: AuditEntry) -> str:
-    """'booking R00012', 'tables of R00012', 'hold 7', 'staff 3'."""
+    """'booking R00012', 'tables of R00012', 'hold, table 7', 'staff 3'."""
     if entry.entity == "booking":
         return f"booking {entry.ref}" if entry.ref else f"booking {entry.entity_id}"
     if entry.entity == "booking_table":
         return f"tables of {entry.ref}" if entry.ref else f"tables of {entry.entity_id}"
+    if entry.entity == "hold" and entry.table_number is not None:
+        # A hold's own number means nothing to staff; its table does.
+        return f"hold, table {entry.table_number}"
     name = entry.entity.replace("_", " ")
     return name if entry.entity_id is None else f"{name} {entry.entity_id}"
 
 
 def what_words(entry: AuditEntry) -> str:
-    operation = entry.operation.replace("_", " ")
-    return f"{operation}: {entry.change}" if entry.change else operation
+    """What happened, in staff words ('wrong step-up code', 'the hold on table 7 lapsed')."""
+    return audit_words(entry)
 
 
 def when_words(entry: AuditEntry, timezone: str) -> str:

@@ -89,7 +89,8 @@ async def test_night_report_and_csv(reports: ReportService, services: Services,
     assert total.covers_arrived == arrived
     assert total.deposits_taken == sum(r.deposits_taken for r in rows[:-1])
     text = report_csv(rows)
-    assert text.splitlines()[0] == "floor,bookings,covers_booked,covers_arrived,no_shows,cancellations,deposits_taken"
+    assert text.splitlines()[0] == ("row,floor,ref,guest,tables,starts,status,party_size,"
+                                    "bookings,covers_booked,covers_arrived,no_shows,cancellations,deposits_taken")
     assert len(text.splitlines()) == 4
 
 

@@ -155,19 +155,22 @@ def test_export_writes_the_report(tmp_path: Path) -> None:
     assert path == tmp_path / "backroom-night-2026-12-04.csv"
     assert path.read_bytes() == report_csv(EXPECTED).encode("utf-8")
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
-    assert rows[0] == ["floor", "bookings", "covers_booked", "covers_arrived", "no_shows",
+    assert rows[0] == ["row", "floor", "ref", "guest", "tables", "starts", "status", "party_size",
+                       "bookings", "covers_booked", "covers_arrived", "no_shows",
                        "cancellations", "deposits_taken"]
-    assert rows[1:] == [["Upstairs", "1", "4", "3", "1", "1", "150.00"],
-                        ["Downstairs", "2", "15", "3", "0", "0", "0.00"],
-                        ["All floors", "3", "19", "6", "1", "1", "150.00"]]
+    blank = [""] * 6
+    assert rows[1:] == [["floor", "Upstairs", *blank, "1", "4", "3", "1", "1", "150.00"],
+                        ["floor", "Downstairs", *blank, "2", "15", "3", "0", "0", "0.00"],
+                        ["total", "All floors", *blank, "3", "19", "6", "1", "1", "150.00"]]
     assert os.listdir(tmp_path) == [path.name]
 
 
-def test_export_again_replaces_the_file(tmp_path: Path) -> None:
-    export_night_report(EXPECTED[:1], QUIET_NIGHT, tmp_path)
+def test_export_again_keeps_the_first_file(tmp_path: Path) -> None:
+    first = export_night_report(EXPECTED[:1], QUIET_NIGHT, tmp_path)
     path = export_night_report(EXPECTED, QUIET_NIGHT, tmp_path)
     assert path.read_bytes() == report_csv(EXPECTED).encode("utf-8")
-    assert os.listdir(tmp_path) == [path.name]
+    assert first.read_bytes() == report_csv(EXPECTED[:1]).encode("utf-8")
+    assert sorted(os.listdir(tmp_path)) == sorted([first.name, path.name])
 
 
 def test_export_to_a_missing_folder_says_so_and_writes_nothing(tmp_path: Path) -> None:
@@ -194,7 +197,8 @@ def test_a_failure_half_way_leaves_the_last_export_whole(tmp_path: Path,
     def disk_full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", disk_full)
+    # The disk fills as the new file is flushed.
+    monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(ExportFailed, match="is full"):
         export_night_report(EXPECTED, QUIET_NIGHT, tmp_path)
     # The earlier file is as it was, and no temporary file is left behind.

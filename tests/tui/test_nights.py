@@ -214,7 +214,8 @@ async def test_report_shows_the_night_and_saves_it_as_csv(
         target = tmp_path / "backroom-night-2026-12-04.csv"
         await until(pilot, lambda: report.exported is not None, what="the file saved")
         assert report.exported == target
-        assert target.read_bytes() == report_csv(EXPECTED).encode("utf-8")
+        assert target.read_bytes() == report_csv(EXPECTED, report.bookings).encode("utf-8")
+        assert len(report.bookings) == 5
         assert os.listdir(tmp_path) == [target.name]
         assert any(str(target) in toast for toast in toasts(pilot.app))
 
