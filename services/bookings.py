@@ -69,6 +69,20 @@ from services.permissions import may, require
 from services.venue_time import add_duration, duration, to_utc
 
 _ONE_BOOKING = BOOKING_SELECT + " where b.id = $1 group by b.id, g.id"
+
+
+def _in_the_way(start: str, end: str, night: str, now: str) -> str:
+    """SQL: the covered table `bt` (of booking `ob`) is taken somewhere in [start, end).
+
+    Its occupied span counts (from the party's arrival when it came early), and a party
+    of the night that is in stays in until it is completed, so past its booked end it
+    is there until now at least. The arguments are parameter names such as "$2"."""
+    return (
+        f"bt.active and case when ob.status = 'arrived' and ob.night_id = {night}"
+        f" then tstzrange(least(lower(bt.during), {now}),"
+        f" greatest(upper(bt.during), {now} + interval '1 second'))"
+        f" else bt.during end && tstzrange({start}, {end})"
+    )
 _SLOT = timedelta(minutes=30)
 WALK_IN_MINIMUM = timedelta(minutes=60)
 SETTLE_TRIES = 2  # fresh connections tried to learn what became of a lost operation
@@ -153,6 +167,7 @@ def _booking_json(b: Booking) -> dict[str, Any]:
         "starts_at": b.starts_at.isoformat(), "ends_at": b.ends_at.isoformat(),
         "version": b.version, "table_ids": list(b.table_ids), "deposit": str(b.deposit),
         "notes": b.notes, "changed_by": b.changed_by,
+        "arrived_at": b.arrived_at.isoformat() if b.arrived_at is not None else None,
     }
 
 
@@ -162,6 +177,7 @@ def _booking_from_json(d: dict[str, Any]) -> Booking:
         "starts_at": datetime.fromisoformat(d["starts_at"]),
         "ends_at": datetime.fromisoformat(d["ends_at"]),
         "deposit": Decimal(d["deposit"]),
+        "arrived_at": datetime.fromisoformat(d["arrived_at"]) if d.get("arrived_at") else None,
     })
 
 
@@ -339,6 +355,8 @@ class BookingService:
                 party=int(detail.get("party", 0)), min_party=int(detail.get("min", 0)),
                 max_party=int(detail.get("max", 0)), alternatives=alts,
             )
+        if state == "BRS01":
+            return await self._no_seats(detail, ctx)
         if state in ("BR001", "BR006"):
             return IllegalTransition(
                 _sentence(err.args[0] if err.args else str(err)),
@@ -417,13 +435,21 @@ class BookingService:
         async with self._db.transaction(readonly=True) as conn:
             if starts is not None and ends is not None:
                 booked = await conn.fetchrow(
-                    "select bt.table_id, b.ref, g.name, b.ends_at from backroom.booking_table bt"
-                    " join backroom.booking b on b.id = bt.booking_id"
-                    " join backroom.guest g on g.id = b.guest_id"
-                    " where bt.table_id = any($1::smallint[]) and bt.active"
-                    " and bt.during && tstzrange($2, $3) and b.id <> coalesce($4, 0) limit 1",
-                    tables, starts, ends, ctx.get("booking_id"),
+                    "select bt.table_id, ob.ref, g.name, ob.ends_at, ob.status, ob.arrived_count,"
+                    " ob.party_size, ob.arrived_at from backroom.booking_table bt"
+                    " join backroom.booking ob on ob.id = bt.booking_id"
+                    " join backroom.guest g on g.id = ob.guest_id"
+                    " where bt.table_id = any($1::smallint[]) and ob.id <> coalesce($4, 0)"
+                    " and " + _in_the_way("$2", "$3", "$5", "$6") +
+                    " order by ob.status = 'arrived' desc limit 1",
+                    tables, starts, ends, ctx.get("booking_id"), ctx.get("night_id"), self._clock(),
                 )
+                if booked and booked["status"] == "arrived":
+                    return TableTaken(
+                        f"Table {booked['table_id']} has {await self._party_in(booked)} in "
+                        "then: a party that is in keeps its table until it is completed.",
+                        table_id=booked["table_id"], booking_ref=booked["ref"], alternatives=alts,
+                    )
                 if booked:
                     return TableTaken(
                         f"Table {booked['table_id']} is already booked then ({booked['ref']}, "
@@ -448,6 +474,22 @@ class BookingService:
         return TableTaken(f"Table {table} is taken for that time.", table_id=table,
                           booking_ref=detail.get("ref"), alternatives=alts)
 
+    async def _no_seats(self, detail: dict[str, Any], ctx: dict[str, Any]) -> TableTaken:
+        """The parties in at a table would be more than its seats (BRS01)."""
+        others = detail.get("others") or []
+        people = int(detail.get("people", 0))
+        party = people - sum(int(o.get("party", 0)) for o in others)
+        who = " and ".join(f"{o.get('name')}'s party of {o.get('party')}" for o in others)
+        tables = str(detail.get("tables", ""))
+        first = int(tables.split("+")[0]) if tables.split("+")[0].isdigit() else 0
+        return TableTaken(
+            f"Table {tables} seats {detail.get('seats')}, and {who or 'another party'} "
+            f"{'are' if len(others) > 1 else 'is'} still in there: with this party of {party} "
+            f"that would be {people}. Complete a party once it has left, or choose another table.",
+            table_id=first, booking_ref=others[0].get("ref") if others else None,
+            alternatives=await self._alternatives_for(ctx, other_times=False),
+        )
+
     async def _alternatives_for(self, ctx: dict[str, Any], *,
                                 other_times: bool = True) -> list[Alternative]:
         if not ctx.get("night_id") or not ctx.get("party") or ctx.get("starts_at") is None:
@@ -455,7 +497,8 @@ class BookingService:
         return await self.alternatives(
             ctx["night_id"], ctx["party"], ctx["starts_at"], ctx["ends_at"],
             near_tables=ctx.get("table_ids") or [], ignore_booking=ctx.get("booking_id"),
-            other_times=other_times, exclude_tables=ctx.get("exclude_tables") or [],
+            other_times=other_times and ctx.get("other_times", True),
+            exclude_tables=ctx.get("exclude_tables") or [],
         )
 
     # ------------------------------------------------------------------ reads
@@ -482,40 +525,48 @@ class BookingService:
         other_times: bool = True,
         exclude_tables: list[int] | tuple[int, ...] = (),
         limit: int = 6,
+        conn: asyncpg.Connection | None = None,
     ) -> list[Alternative]:
         """Free tables that fit the party: the same floor first, then the other
-        floor; then the nearest free times at the tables asked for."""
-        async with self._db.transaction(readonly=True) as conn:
-            free = await conn.fetch(
-                """
-                select t.id, t.number, f.name as floor_name, t.max_party,
-                       (f.id = (select floor_id from backroom.venue_table
-                                where id = any($4::smallint[]) limit 1)) as same_floor
-                from backroom.venue_table t join backroom.floor f on f.id = t.floor_id
-                where $1 between t.min_party and t.max_party
-                  and t.id <> all($4::smallint[]) and t.id <> all($7::smallint[])
-                  and not exists (
-                      select from backroom.booking_table bt
-                      where bt.table_id = t.id and bt.active and bt.during && tstzrange($2, $3)
-                        and bt.booking_id <> coalesce($5, 0))
-                  and not exists (
-                      select from backroom.hold h
-                      where h.table_id = t.id and h.during && tstzrange($2, $3)
-                        and h.expires_at > clock_timestamp())
-                order by same_floor desc nulls last, t.max_party - $1, t.number
-                limit $6
-                """,
-                party, starts_at, ends_at, list(near_tables), ignore_booking, limit,
-                list(exclude_tables),
-            )
-            result = [
-                Alternative((r["id"],), (r["number"],), r["floor_name"], starts_at, ends_at,
-                            "same floor" if r["same_floor"] else "other floor")
-                for r in free
-            ]
-            if other_times and near_tables and len(result) < limit:
-                result += await self._other_times(conn, night_id, list(near_tables), starts_at,
-                                                  ends_at, ignore_booking, limit - len(result))
+        floor; then the nearest free times at the tables asked for. Read on `conn`
+        when given (inside an operation), else in a transaction of its own."""
+        if conn is None:
+            async with self._db.transaction(readonly=True) as own:
+                return await self.alternatives(
+                    night_id, party, starts_at, ends_at, near_tables=near_tables,
+                    ignore_booking=ignore_booking, other_times=other_times,
+                    exclude_tables=exclude_tables, limit=limit, conn=own)
+        free = await conn.fetch(
+            """
+            select t.id, t.number, f.name as floor_name, t.max_party,
+                   (f.id = (select floor_id from backroom.venue_table
+                            where id = any($4::smallint[]) limit 1)) as same_floor
+            from backroom.venue_table t join backroom.floor f on f.id = t.floor_id
+            where $1 between t.min_party and t.max_party
+              and t.id <> all($4::smallint[]) and t.id <> all($7::smallint[])
+              and not exists (
+                  select from backroom.booking_table bt
+                  join backroom.booking ob on ob.id = bt.booking_id
+                  where bt.table_id = t.id and bt.booking_id <> coalesce($5, 0)
+                    and """ + _in_the_way("$2", "$3", "$8", "$9") + """)
+              and not exists (
+                  select from backroom.hold h
+                  where h.table_id = t.id and h.during && tstzrange($2, $3)
+                    and h.expires_at > clock_timestamp())
+            order by same_floor desc nulls last, t.max_party - $1, t.number
+            limit $6
+            """,
+            party, starts_at, ends_at, list(near_tables), ignore_booking, limit,
+            list(exclude_tables), night_id, self._clock(),
+        )
+        result = [
+            Alternative((r["id"],), (r["number"],), r["floor_name"], starts_at, ends_at,
+                        "same floor" if r["same_floor"] else "other floor")
+            for r in free
+        ]
+        if other_times and near_tables and len(result) < limit:
+            result += await self._other_times(conn, night_id, list(near_tables), starts_at,
+                                              ends_at, ignore_booking, limit - len(result))
         return result
 
     async def _other_times(self, conn: asyncpg.Connection, night_id: int, tables: list[int],
@@ -530,15 +581,21 @@ class BookingService:
             " on f.id = t.floor_id where t.id = any($1::smallint[]) order by t.number", tables,
         )
         length = ends_at - starts_at
-        busy = await conn.fetch(
-            "select lower(during) as s, upper(during) as e from backroom.booking_table"
-            " where table_id = any($1::smallint[]) and active and during && tstzrange($2, $3)"
-            " and booking_id <> coalesce($4, 0)"
-            " union all select lower(during), upper(during) from backroom.hold"
+        now = self._clock()
+        rows = await conn.fetch(
+            "select lower(bt.during) as s, upper(bt.during) as e,"
+            " ob.status = 'arrived' and ob.night_id = $5 as seated"
+            " from backroom.booking_table bt join backroom.booking ob on ob.id = bt.booking_id"
+            " where bt.table_id = any($1::smallint[]) and bt.booking_id <> coalesce($4, 0)"
+            " and " + _in_the_way("$2", "$3", "$5", "$6") +
+            " union all select lower(during), upper(during), false from backroom.hold"
             " where table_id = any($1::smallint[]) and during && tstzrange($2, $3)"
             " and expires_at > clock_timestamp()",
-            tables, night["starts_at"], night["ends_at"], ignore,
+            tables, night["starts_at"], night["ends_at"], ignore, night_id, now,
         )
+        # A party still in is there until now at least, whatever its booked end.
+        busy = [{"s": r["s"], "e": max(r["e"], now + timedelta(seconds=1)) if r["seated"] else r["e"]}
+                for r in rows]
         candidates = []
         t = night["starts_at"]
         while t + min(length, _SLOT * 2) <= night["ends_at"]:
@@ -603,6 +660,7 @@ class BookingService:
                "table_ids": tables}
 
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
+            await self._nobody_in(conn, night_id, tables, party_size, starts_at, end)
             booking_id = await self._insert_booking(
                 conn, actor, night_id=night_id, tables=tables, party=party_size, starts_at=starts_at,
                 ends_at=end, guest=guest, guest_id=guest_id, deposit=deposit, min_spend=min_spend,
@@ -643,11 +701,13 @@ class BookingService:
                 "select coalesce(sum(min_spend), 0) from backroom.venue_table"
                 " where id = any($1::smallint[])", tables,
             )
+        # A walk-in arrives as it is seated.
         booking_id: int = await conn.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
-            " ends_at, deposit, deposit_paid, min_spend, notes)"
-            " values ($1, $2, $3, $4, $5, $6, $7::numeric, $7::numeric > 0, $8, $9) returning id",
+            " ends_at, deposit, deposit_paid, min_spend, notes, arrived_at)"
+            " values ($1, $2, $3, $4, $5, $6, $7::numeric, $7::numeric > 0, $8, $9, $10) returning id",
             night_id, gid, party, status, starts_at, ends_at, Decimal(deposit), spend, notes,
+            starts_at if status == "arrived" else None,
         )
         await conn.executemany(
             "insert into backroom.booking_table (booking_id, table_id, during, active)"
@@ -676,7 +736,8 @@ class BookingService:
         table_id: int | None = None,
         op_id: str | None = None,
     ) -> Booking:
-        """Seat a party now at a free table that fits: checked in at once."""
+        """Seat a party now at a free table that fits: checked in at once. A table with a
+        party in is never free, whatever that party's booked time."""
         now = self._clock()
         night_end = await self._night_end(night_id)
         if now >= night_end:
@@ -705,18 +766,56 @@ class BookingService:
                 select t.id from backroom.venue_table t
                 where $1 between t.min_party and t.max_party
                   and not exists (select from backroom.booking_table bt
-                                  where bt.table_id = t.id and bt.active
-                                    and bt.during && tstzrange($2, $3))
+                                  join backroom.booking ob on ob.id = bt.booking_id
+                                  where bt.table_id = t.id
+                                    and """ + _in_the_way("$2", "$3", "$4", "$2") + """)
                   and not exists (select from backroom.hold h
                                   where h.table_id = t.id and h.during && tstzrange($2, $3)
                                     and h.expires_at > clock_timestamp())
                 order by t.max_party - $1, t.number limit 1
                 """,
-                party, now, min(add_duration(now, WALK_IN_MINIMUM), night_end),
+                party, now, min(add_duration(now, WALK_IN_MINIMUM), night_end), night_id,
             )
         if table is None:
             raise TableTaken(f"No free table fits a party of {party} right now.", table_id=0)
         return int(table)
+
+    async def _nobody_in(self, conn: asyncpg.Connection, night_id: int, tables: list[int],
+                         party: int, start: datetime, until: datetime, *,
+                         ignore: int | None = None) -> None:
+        """Refuse tables where a party of the night is in during [start, until): it
+        occupies them from its arrival until it is completed, past its booked end too,
+        where no constraint sees it. Asked inside the operation, so a retry of one that
+        was done finds its result, not its own party in the way."""
+        if not tables:
+            return
+        seated = await conn.fetchrow(
+            "select bt.table_id, vt.number, ob.ref, g.name, ob.arrived_count, ob.party_size,"
+            " ob.arrived_at from backroom.booking_table bt"
+            " join backroom.booking ob on ob.id = bt.booking_id"
+            " join backroom.guest g on g.id = ob.guest_id"
+            " join backroom.venue_table vt on vt.id = bt.table_id"
+            " where bt.table_id = any($1::smallint[]) and ob.status = 'arrived'"
+            " and ob.id <> coalesce($3, 0) and " + _in_the_way("$4", "$5", "$2", "$6") +
+            " order by vt.number limit 1",
+            tables, night_id, ignore, start, until, self._clock(),
+        )
+        if seated is None:
+            return
+        alts = await self.alternatives(night_id, party, start, until, exclude_tables=tables,
+                                       ignore_booking=ignore, other_times=False, conn=conn)
+        raise TableTaken(
+            f"Table {seated['number']} has {await self._party_in(seated)} in: "
+            "choose another table.",
+            table_id=seated["table_id"], booking_ref=seated["ref"], alternatives=alts,
+        )
+
+    async def _party_in(self, row: asyncpg.Record) -> str:
+        """"Kemi Adeyemi's party (4 of 10, since 21:05)", in staff words."""
+        since = (f", since {await self._local(row['arrived_at']):%H:%M}"
+                 if row["arrived_at"] is not None else "")
+        return (f"{row['name']}'s party ({row['arrived_count']} of {row['party_size']}"
+                f"{since})")
 
     async def _free_until(self, table_id: int, now: datetime, night_end: datetime) -> datetime:
         async with self._db.transaction(readonly=True) as conn:
@@ -792,8 +891,16 @@ class BookingService:
         """Record `arrived` more guests of the party; partial arrivals add up."""
         if arrived < 1:
             raise InvalidInput("Check in at least one guest.")
+        now = self._clock()
+        # Filled in once the booking is read: what a refusal names and offers instead.
+        ctx: dict[str, Any] = {}
 
-        async def room(_conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+        async def room(conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+            tables = [r["table_id"] for r in await conn.fetch(
+                "select table_id from backroom.booking_table where booking_id = $1", booking_id)]
+            ctx.update(night_id=current["night_id"], party=current["party_size"], starts_at=now,
+                       ends_at=max(current["ends_at"], now + _SLOT), booking_id=booking_id,
+                       table_ids=tables, exclude_tables=tables, other_times=False)
             expected = current["party_size"] - current["arrived_count"]
             if current["status"] == "arrived" and expected <= 0:
                 raise InvalidInput(f"The whole party of {current['party_size']} is already in.")
@@ -803,10 +910,12 @@ class BookingService:
                     "change the party size first if more have come."
                 )
 
+        # The party occupies its tables from now if it came early (0016).
         return await self._change(
             actor, "check_in", booking_id, version,
-            "status = 'arrived', arrived_count = arrived_count + $2", (arrived,), op_id,
-            before=room,
+            "status = 'arrived', arrived_count = arrived_count + $2,"
+            " arrived_at = coalesce(arrived_at, $3)", (arrived, now), op_id,
+            ctx=ctx, before=room,
         )
 
     @_for_actor
@@ -873,11 +982,13 @@ class BookingService:
         ctx = {"night_id": night_id, "party": party, "starts_at": start, "ends_at": end,
                "table_ids": tables, "booking_id": booking_id,
                "exclude_tables": list(current.table_ids)}
-
         # The tables given up go before the time changes and the new ones come after,
         # so no step claims a table at a time the end state does not: a table kept
-        # is checked at the new time, a table given up never is.
+        # is checked at the new time, a table given up never is. A party in at a new
+        # table keeps it (_nobody_in).
         async def untable(conn: asyncpg.Connection, _current: asyncpg.Record) -> None:
+            new_tables = [t for t in tables if t not in current.table_ids]
+            await self._nobody_in(conn, night_id, new_tables, party, start, end, ignore=booking_id)
             await conn.execute(
                 "delete from backroom.booking_table where booking_id = $1"
                 " and table_id <> all($2::smallint[])", booking_id, tables,
@@ -1163,6 +1274,7 @@ class BookingService:
             )
             if not still:
                 raise NotFound("That party is no longer on the waitlist.")
+            await self._nobody_in(conn, entry["night_id"], tables, entry["party_size"], starts_at, end)
             booking_id = await self._insert_booking(
                 conn, actor, night_id=entry["night_id"], tables=tables, party=entry["party_size"],
                 starts_at=starts_at, ends_at=end, guest=None, guest_id=entry["guest_id"],

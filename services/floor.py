@@ -37,7 +37,7 @@ _TABLES = """
 """
 BOOKING_SELECT = """
     select b.id, b.ref, b.status, g.name as guest_name, g.vip as guest_vip, b.party_size,
-           b.arrived_count, b.starts_at, b.ends_at, b.version, b.deposit, b.notes,
+           b.arrived_count, b.starts_at, b.ends_at, b.version, b.deposit, b.notes, b.arrived_at,
            coalesce((select s.display_name from backroom.staff s where s.id = b.updated_by), '')
                as changed_by,
            coalesce(array_agg(bt.table_id order by bt.table_id)
@@ -69,10 +69,15 @@ def business_date(now: datetime, timezone: str, closes_hour: int) -> date:
 
 
 def tile_for(table: Table, bookings: list[Booking], hold: Hold | None, now: datetime) -> TableState:
-    """Which booking a table shows: the one seated now, else the next active one."""
+    """Which booking a table shows: the party sitting there now, else the next active one.
+
+    A party that is in (arrived) occupies the table from its arrival until it is
+    completed, whatever its booked time: one that came early for a later booking,
+    or stays past its booked end, is still the one sitting there."""
+    seated = tuple(sorted((b for b in bookings if b.status is BookingStatus.ARRIVED),
+                          key=lambda b: (b.occupied_from, b.id)))
     active = [b for b in bookings if b.status.active and b.ends_at > now]
-    arrived = [b for b in active if b.status is BookingStatus.ARRIVED]
-    shown = arrived[0] if arrived else (active[0] if active else None)
+    shown = seated[0] if seated else (active[0] if active else None)
     if hold is not None:
         status = TileStatus.HELD
     elif shown is None:
@@ -80,7 +85,7 @@ def tile_for(table: Table, bookings: list[Booking], hold: Hold | None, now: date
     else:
         status = TileStatus(shown.status.value)
     return TableState(table=table, status=status, booking=shown, hold=hold,
-                      bookings=tuple(bookings))
+                      bookings=tuple(bookings), seated=seated)
 
 
 class FloorService:

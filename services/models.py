@@ -87,6 +87,15 @@ class Booking:
     deposit: Decimal = Decimal(0)
     notes: str = ""
     changed_by: str = ""  # who made the last change (staff display name), if anyone did
+    arrived_at: datetime | None = None  # when the party's first guests were checked in
+
+    @property
+    def occupied_from(self) -> datetime:
+        """When the booking starts to hold its tables: its start, or its party's arrival
+        if that came first."""
+        if self.arrived_at is not None and self.arrived_at < self.starts_at:
+            return self.arrived_at
+        return self.starts_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +109,28 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class TableState:
-    """One table on one night: its layout, the booking it shows, any hold."""
+    """One table on one night: its layout, the booking it shows, any hold.
+
+    `seated` are the parties in there now, first in first, whatever their booked
+    times: a party that came early or stays late still occupies the table."""
 
     table: Table
     status: TileStatus
     booking: Booking | None
     hold: Hold | None
     bookings: tuple[Booking, ...] = ()
+    seated: tuple[Booking, ...] = ()
+
+    @property
+    def occupied(self) -> bool:
+        return bool(self.seated)
+
+    def free_for_walk_in(self, now: datetime, until: datetime) -> bool:
+        """Nobody in, no hold, and no active booking between `now` and `until`."""
+        if self.seated or self.hold is not None:
+            return False
+        return not any(b.status.active and b.occupied_from < until and b.ends_at > now
+                       for b in self.bookings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +148,11 @@ class FloorSnapshot:
     def table_numbers(self) -> dict[int, int]:
         """Table id -> the number staff know the table by."""
         return {table_id: state.table.number for table_id, state in self.tables.items()}
+
+    def free_now(self, now: datetime, until: datetime) -> list[TableState]:
+        """Tables a walk-in could sit at from `now` to `until`, by number."""
+        return sorted((t for t in self.tables.values() if t.free_for_walk_in(now, until)),
+                      key=lambda t: t.table.number)
 
     def tables_on(self, floor_id: int) -> list[TableState]:
         return sorted(
