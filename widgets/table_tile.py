@@ -1,5 +1,8 @@
 """One table on the floor plan: number, capacity, status, guest, time or hold countdown.
 
+A table with a party in shows that party, whatever its booked time: one that came
+early says since when it is in, and any other party still in there is named too.
+
 The tile is given a `TableState` and draws it to fit its size: about 10x6 cells
 on an 80x24 terminal, larger on a bigger one. The status is a colour, a word
 and (when there is room) a symbol, so it reads without colour too.
@@ -166,18 +169,23 @@ class TableTile(Widget, can_focus=True):
             if booking.guest_vip and wide:
                 guest.append(" ★")
             lines.append(_fit(guest, width))
-            when = local_time(booking.starts_at, self.timezone)
-            if wide:
-                when += f"-{local_time(booking.ends_at, self.timezone)}"
-            lines.append(_fit(Text(when, style=dim), width))
+            lines.append(_fit(Text(self._when(state, wide), style=dim), width))
         else:
             lines.append(Text(""))
             lines.append(Text(""))
 
         if wide and height > len(lines):
+            also_in = [b for b in state.seated if booking is None or b.id != booking.id]
             later = [b for b in state.bookings
-                     if b.status.active and booking is not None and b.starts_at > booking.starts_at]
-            if later:
+                     if b.status.active and booking is not None and b.starts_at > booking.starts_at
+                     and b not in also_in]
+            if also_in:
+                # Another party still in here too (one stays past its booked end).
+                other = also_in[0]
+                more = f" +{len(also_in) - 1}" if len(also_in) > 1 else ""
+                lines.append(_fit(Text(f"also {other.arrived_count}/{other.party_size} "
+                                       f"{plain(other.guest_name)}{more}", style=dim), width))
+            elif later:
                 lines.append(_fit(Text(f"then {local_time(later[0].starts_at, self.timezone)} "
                                        f"{plain(later[0].guest_name)}", style=dim), width))
             elif table.min_spend and booking is None:
@@ -186,6 +194,21 @@ class TableTile(Widget, can_focus=True):
             # Room to spare: a gap under the number makes the status easier to find.
             lines.insert(1, Text(""))
         return Text("\n").join(lines[: max(1, height)])
+
+    def _when(self, state: TableState, wide: bool) -> str:
+        """The booking's time; for a party that came early, since when it is in."""
+        booking = state.booking
+        assert booking is not None
+        early = (state.status is TileStatus.ARRIVED and booking.arrived_at is not None
+                 and booking.arrived_at < booking.starts_at)
+        if early:
+            assert booking.arrived_at is not None
+            since = f"in {local_time(booking.arrived_at, self.timezone)}"
+            return f"{since} · for {local_time(booking.starts_at, self.timezone)}" if wide else since
+        when = local_time(booking.starts_at, self.timezone)
+        if wide:
+            when += f"-{local_time(booking.ends_at, self.timezone)}"
+        return when
 
 
 def _fit(text: Text, width: int) -> Text:
