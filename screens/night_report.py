@@ -144,9 +144,9 @@ class NightReportScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="report.back", tooltip="Back to the nights"),
         Binding("e", "export", "Export CSV", id="report.export",
-                tooltip="Save the report as a CSV file in the export folder, under a new name"),
+                tooltip="Totals and bookings as a new CSV file in the export folder"),
         Binding("s", "save_as", "Save as", id="report.save_as",
-                tooltip="Save the report as a CSV file where you say"),
+                tooltip="The same CSV, to a file you name; asks before replacing one"),
         Binding("r", "reload", "Reload", id="report.reload", show=False,
                 tooltip="Read the figures again (they follow changes by themselves)"),
     ]
