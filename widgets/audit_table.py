@@ -1,8 +1,8 @@
 """The audit trail as a list: time (venue time), who, what changed, and on what.
 
 The columns share the width so nothing runs off the screen; the "what" column
-takes what the others leave and cuts its text short with an ellipsis (Enter
-shows it all). Page Down past the last row asks for older entries
+takes what the others leave, and a long "what" takes a second or third line
+rather than being cut (Enter shows the entry in full). Page Down past the last row asks for older entries
 (`AuditTable.NeedOlder`); the screen loads them and appends them.
 """
 
@@ -56,6 +56,16 @@ def _cell(text: str, width: int) -> Text:
     if len(text) > width:
         text = text[: max(0, width - 1)] + "…"
     return Text(text, no_wrap=True, overflow="ellipsis")
+
+
+def _wrapped(text: str, width: int, lines: int = 3) -> Text:
+    """The "what" of an entry over as many lines as it needs, up to `lines`: what happened
+    is the point of the list, so it is not cut to one line."""
+    text = plain(text)
+    most = max(1, width * lines)
+    if len(text) > most:
+        text = text[: most - 1] + "…"
+    return Text(text, overflow="fold")
 
 
 class AuditTable(DataTable[Text]):
@@ -119,13 +129,14 @@ class AuditTable(DataTable[Text]):
         assert self._widths is not None
         time_w, who_w, what_w, entity_w = self._widths
         return (_cell(when_words(entry, self.timezone), time_w), _cell(entry.who, who_w),
-                _cell(what_words(entry), what_w), _cell(entity_words(entry), entity_w))
+                _wrapped(what_words(entry), what_w), _cell(entity_words(entry), entity_w))
 
     def _add(self, entries: list[AuditEntry]) -> None:
         if self._widths is None:
             return
         for entry in entries:
-            self.add_row(*self._row(entry), key=str(entry.id))
+            # As tall as its "what" needs (most rows take one line).
+            self.add_row(*self._row(entry), key=str(entry.id), height=None)
 
     def show(self, entries: list[AuditEntry], timezone: str) -> None:
         """Replace the list (a new filter, or a reload)."""

@@ -13,6 +13,7 @@ import time
 import asyncpg
 import pyotp
 import pytest
+from textual.widgets.data_table import RowKey
 
 from console.wiring import Services
 from screens.audit import AuditEntryScreen, AuditScreen
@@ -148,3 +149,24 @@ async def test_the_audit_browser_shows_the_words(services: Services, night: Nigh
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(pilot.app.screen, AuditEntryScreen), what="entry")
         assert f"booked as {booking.ref}" in screen_text(pilot.app)
+
+
+async def test_at_80_columns_a_long_what_takes_more_lines_not_an_ellipsis(
+        services: Services, night: Night) -> None:
+    bookings = BookingService(services.db, services.clock)
+    await bookings.hold(services.actor, night_id=night.id, table_id=FREE)
+    booking = await bookings.create(services.actor, night_id=night.id, table_ids=[FREE],
+                                    party_size=4, starts_at=night.starts_at,
+                                    guest=GuestDetails("Held For"))
+    app = ConsoleApp(services, lambda s: AuditScreen(s, page_size=10), feed=False, presence=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await audit_loaded(pilot)
+        table = screen.query_one(AuditTable)
+        entry = next(e for e in table.entries if e.entity == "hold")
+        words = audit_words(entry)
+        assert words.endswith(f"booked as {booking.ref}")
+        row = table.get_row(str(entry.id))
+        assert row[2].plain == words
+        assert table.rows[RowKey(str(entry.id))].height > 1
+        flat = " ".join(screen_text(pilot.app).split())
+        assert "the hold on table" in flat and "…" not in row[2].plain
