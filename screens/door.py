@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
@@ -43,7 +43,7 @@ from screens.ask import ConfirmDialog, CountDialog, Dialog
 from screens.changes import booking_news, news_title
 from screens.floor import is_tonight
 from screens.floor_commands import TableCommands
-from screens.help import key_label
+from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
 from screens.table_actions import Intent, TableCommand, Write
 from screens.walk_in_form import WalkInForm, WalkInRequest
@@ -52,7 +52,7 @@ from services.bookings import WALK_IN_MINIMUM, GuestDetails
 from services.db import Actor, DatabaseError
 from services.errors import Alternative
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
-from services.permissions import may
+from services.permissions import WORDS, may
 from widgets.booking_list import BookingList, party_in, table_numbers
 from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
 from widgets.footer import Footer
@@ -470,12 +470,28 @@ class DoorScreen(WritingScreen):
         # No role is a script or test acting as the system, which the services allow too.
         return actor.role is None or may(actor.role, operation)
 
+    OPERATIONS = {"check_in": "check_in", "walk_in": "seat_walk_in", "no_show": "no_show"}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        operation = {"check_in": "check_in", "walk_in": "seat_walk_in",
-                     "no_show": "no_show"}.get(action)
+        operation = self.OPERATIONS.get(action)
         if operation is None:
             return True
         return self.may(operation)
+
+    def on_key(self, event: events.Key) -> None:
+        # Before the bindings run: a door key this staff member's role may not use says why,
+        # rather than nothing (or the search box taking it).
+        actor = self.services.actor
+        if actor.staff_id is None and self.services.identity is not None:
+            return  # signed out: the sign-in screen is in front
+        for binding in mapped_bindings(self).key_to_bindings.get(event.key, ()):
+            operation = self.OPERATIONS.get(binding.action)
+            if operation is not None and not self.may(operation):
+                event.stop()
+                role = f"{actor.role.capitalize()} staff" if actor.role else actor.name
+                self.notify(f"{role} may not {WORDS.get(operation, operation)} at the door.",
+                            severity="warning")
+                return
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """The keys for the help screen: the door's and the console's, not the search box's

@@ -249,3 +249,22 @@ async def test_tonight_runs_from_one_closing_to_the_next(night: Night) -> None:
     assert is_tonight(night, tz, night.ends_at - timedelta(minutes=1))
     assert not is_tonight(night, tz, night.ends_at + timedelta(minutes=1))
     assert not is_tonight(night, tz, datetime(2026, 11, 20, 2, 0, tzinfo=FIXED_NOW.tzinfo))
+
+
+async def test_door_keys_a_role_may_not_use_say_so(dsn: str, admin: asyncpg.Connection) -> None:
+    services = await open_services(dsn, clock=fixed_clock)
+    services.actor = await signed_in(services.db, "support@backroom.demo")
+    try:
+        async with BackroomApp(services).run_test(size=SMALL, notifications=True) as pilot:
+            await floor_loaded(pilot)
+            await pilot.press("f3")
+            screen = await door_ready(pilot)
+            await typed(pilot, screen, "alice")
+            await pilot.press("enter")
+            await said(pilot, "Support staff may not check guests in at the door.")
+            await pilot.press("ctrl+n")
+            await said(pilot, "Support staff may not mark no-shows at the door.")
+            assert pilot.app.screen is screen and screen.search.value == "alice"
+    finally:
+        await services.db.close()
+    assert (await guest(admin, "Alice Moreau"))["arrived_count"] == 0
