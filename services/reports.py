@@ -648,10 +648,31 @@ _SIGN_IN_FAMILY = {"sign_in", "sign_in_failed", "unlock", "unlock_failed", "step
                    "step_up_failed", "account_locked"}
 
 
+# What a console asked for, as the thing the database refused.
+REFUSED_WORDS: dict[str, str] = {
+    "create": "new booking",
+    "seat_walk_in": "walk-in",
+    "amend": "change",
+    "confirm": "confirmation",
+    "check_in": "check-in",
+    "cancel": "cancellation",
+    "no_show": "no-show",
+    "complete": "completion",
+    "renew_hold": "hold renewal",
+    "release_hold": "hold release",
+    "waitlist_add": "waitlist entry",
+    "waitlist_offer": "waitlist offer",
+    "waitlist_book": "booking from the waitlist",
+    "waitlist_leave": "leaving the waitlist",
+    "manage_staff": "staff change",
+}
+
+
 def operation_words(operation: str) -> str:
-    """'step_up_failed' -> 'wrong step-up code'; 'refused:move' -> 'move refused'."""
+    """'step_up_failed' -> 'wrong step-up code'; 'refused:check_in' -> 'check-in refused'."""
     if operation.startswith("refused:"):
-        return f"refused: {operation_words(operation.removeprefix('refused:'))}"
+        asked = operation.removeprefix("refused:")
+        return f"{REFUSED_WORDS.get(asked, asked.replace('_', ' '))} refused"
     return OPERATION_WORDS.get(operation, operation.replace("_", " "))
 
 

@@ -43,7 +43,11 @@ async def test_every_operation_the_database_records_has_staff_words(admin: async
     assert not missing, f"operations without staff words: {missing}"
     for name in names:
         assert "_" not in OPERATION_WORDS[name], name
-    assert operation_words("refused:check_in") == "refused: checked in"
+    assert operation_words("refused:check_in") == "check-in refused"
+    console = [r["name"] for r in await admin.fetch(
+        "select name from backroom.audit_operation where kind = 'console'")]
+    for name in console:
+        assert "_" not in operation_words(f"refused:{name}"), name
     assert operation_words("step_up") == "step-up code"
     assert operation_words("step_up_failed") == "wrong step-up code"
 
