@@ -198,6 +198,7 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
             await owner.open()
             accounts = DemoSignIns(owner)
         app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes,
+                          kiosk=settings.kiosk,
                           keymap=keys, demo_accounts=accounts)
         await app.run_async()
     finally:
