@@ -434,3 +434,60 @@ async def test_a_walk_in_against_an_early_arrival(
         in_one(rival, level, snapshot, walk_in(night, ISLA_TABLE, 2, at(22, 10), at(0, 0))))
     assert results.count("committed") == 1 and set(results) - {"committed"} <= REFUSALS
     assert await overlaps(admin, night) == 0
+
+
+async def confirmed(admin: asyncpg.Connection, night: Night, table: int, party: int,
+                    starts: datetime, ends: datetime, name: str) -> int:
+    async with admin.transaction():
+        guest = await admin.fetchval("insert into backroom.guest (name) values ($1) returning id",
+                                     name)
+        booking: int = await admin.fetchval(
+            "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
+            " ends_at) values ($1, $2, $3, 'confirmed', $4, $5) returning id",
+            night.id, guest, party, starts, ends)
+        await admin.execute("insert into backroom.booking_table (booking_id, table_id) values ($1, $2)",
+                            booking, table)
+    return booking
+
+
+def arrive_on_time(booking: int, count: int) -> Step:
+    """A check-in naming no arrival time: the database's clock is long past the sample
+    night, so the party counts as come at its booked time and its span stays as booked."""
+    async def run(conn: asyncpg.Connection) -> None:
+        await conn.execute("update backroom.booking set status = 'arrived', arrived_count = $2"
+                           " where id = $1", booking, count)
+    return run
+
+
+@pytest.mark.parametrize("level", LEVELS)
+async def test_two_check_ins_for_the_last_seats_beside_a_party_still_in(
+    consoles: list[asyncpg.Connection], level: str, night: Night, admin: asyncpg.Connection
+) -> None:
+    """No span overlaps here, so only the seats rule stands between them."""
+    mine, rival = consoles
+    await party_in(admin, night, FREE_ALL_NIGHT, 6, at(22, 0), at(23, 0))
+    first = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(23, 0), at(0, 0), "Ada Four")
+    second = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(0, 0), at(1, 0), "Bo Four")
+
+    results = await asyncio.gather(in_one(mine, level, snapshot, arrive_on_time(first, 4)),
+                                   in_one(rival, level, snapshot, arrive_on_time(second, 4)))
+    assert results.count("committed") == 1 and set(results) - {"committed"} <= REFUSALS
+    assert await over_capacity(admin, night) == []
+
+    # And one after the other: the rival in first, then this one, from an older snapshot.
+    await admin.execute("update backroom.booking set status = 'completed'"
+                        " where id = any($1::int[]) and status = 'arrived'", [first, second])
+    third = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(1, 0), at(2, 0), "Cy Four")
+    fourth = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(2, 0), at(3, 0), "Di Four")
+    await mine.execute(f"begin isolation level {level}")
+    await snapshot(mine)
+    assert await in_one(rival, level, arrive_on_time(third, 4)) == "committed"
+    try:
+        await arrive_on_time(fourth, 4)(mine)
+        await mine.execute("commit")
+        outcome = "committed"
+    except asyncpg.PostgresError as err:
+        await mine.execute("rollback")
+        outcome = str(err.sqlstate)
+    assert outcome in {"BRS01", "40001", "40P01"}
+    assert await over_capacity(admin, night) == []
