@@ -102,16 +102,8 @@ class DoorView:
 
 
 def free_now(snapshot: FloorSnapshot, now: datetime) -> list[TableState]:
-    """Tables a walk-in could sit at now: no hold, no active booking within the next while."""
-    until = min(now + WALK_IN_MINIMUM, snapshot.night.ends_at)
-    free = []
-    for state in snapshot.tables.values():
-        if state.hold is not None:
-            continue
-        if any(b.status.active and b.starts_at < until and b.ends_at > now for b in state.bookings):
-            continue
-        free.append(state)
-    return sorted(free, key=lambda s: s.table.number)
+    """Tables a walk-in could sit at now: no party in, no hold, no booking within the next while."""
+    return snapshot.free_now(now, min(now + WALK_IN_MINIMUM, snapshot.night.ends_at))
 
 
 class DoorScreen(WritingScreen):
