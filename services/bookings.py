@@ -85,6 +85,8 @@ def _in_the_way(start: str, end: str, night: str, now: str) -> str:
     )
 _SLOT = timedelta(minutes=30)
 WALK_IN_MINIMUM = timedelta(minutes=60)
+EARLIEST_ARRIVAL = timedelta(hours=12)
+"""How long before the night opens a party may be checked in (as migration 0016 allows)."""
 SETTLE_TRIES = 2  # fresh connections tried to learn what became of a lost operation
 # Changing a booking where it is takes the same right as moving it: managers and admins.
 AMEND_RIGHT = "move"
@@ -896,6 +898,11 @@ class BookingService:
         ctx: dict[str, Any] = {}
 
         async def room(conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+            night = await conn.fetchrow("select date, starts_at, ends_at from backroom.night where id = $1",
+                                        current["night_id"])
+            if night is not None and not night["starts_at"] - EARLIEST_ARRIVAL <= now <= night["ends_at"]:
+                raise InvalidInput(f"Check-in is for tonight only: this booking is for "
+                                   f"{night['date']:%a %d %b %Y}.")
             tables = [r["table_id"] for r in await conn.fetch(
                 "select table_id from backroom.booking_table where booking_id = $1", booking_id)]
             ctx.update(night_id=current["night_id"], party=current["party_size"], starts_at=now,

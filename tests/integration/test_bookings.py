@@ -377,3 +377,18 @@ async def test_a_hold_says_whose_it_is(
     snap = await services.floor.snapshot(night.id)
     shown = snap.tables[FREE].hold
     assert shown is not None and shown.staff_id == staff["Maya"].staff_id
+
+
+async def test_check_in_is_for_tonight_only(
+    bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
+) -> None:
+    """Checked in on another night's booking (the floor of Thursday opened on a Tuesday):
+    refused in staff words, and nothing recorded as arrived."""
+    other = await admin.fetchrow(
+        "select b.id, b.version, n.date from backroom.booking b join backroom.night n on n.id = b.night_id"
+        " where n.date > $1 and b.status = 'confirmed' order by n.date, b.id limit 1", night.date)
+    assert other is not None
+    with pytest.raises(InvalidInput, match=f"tonight only: this booking is for {other['date']:%a %d %b %Y}"):
+        await bookings.check_in(staff["Dora"], other["id"], other["version"], 1)
+    row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1", other["id"])
+    assert (row["status"], row["arrived_count"]) == ("confirmed", 0)
