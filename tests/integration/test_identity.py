@@ -31,6 +31,7 @@ from services.identity import (
     lock_session,
 )
 from services.permissions import ALLOWED, Role, may
+from tests.conftest import fixed_clock
 from tests.sessions import signed_in
 
 PASSWORD = "correct horse battery"
@@ -367,7 +368,7 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
     db = Database(dsn)
     await db.open()
     try:
-        svc = BookingService(db)
+        svc = BookingService(db, fixed_clock)
         night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
         with pytest.raises(NotAllowed):
             await svc.create(door, night_id=night["id"], table_ids=[11], party_size=2,

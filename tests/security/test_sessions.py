@@ -93,7 +93,8 @@ async def test_a_right_password_and_code_give_a_session_that_only_its_token_open
     assert len(row["token"]) == 64
     assert await present(console, row["token"]) == kim.id
     assert await present(console, None) is None
-    assert await present(console, row["token"][:-1] + "0") is None
+    other_last = "1" if row["token"].endswith("0") else "0"
+    assert await present(console, row["token"][:-1] + other_last) is None
     stored = await admin.fetchval("select count(*) from backroom_private.session where token_hash = $1",
                                   row["token"].encode())
     assert stored == 0, "the token itself is never stored"
