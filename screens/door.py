@@ -136,7 +136,8 @@ class DoorScreen(WritingScreen):
         #about #selected { height: auto; text-wrap: wrap; text-style: bold; }
         #notes { display: none; }
         #notes.-shown { display: block; }
-        #free { color: $text-muted; }
+        /* Every free table is named, on a second line if need be: none is cut off. */
+        #about #free { color: $text-muted; height: auto; text-wrap: wrap; }
         /* The compact footer runs "Select" into the next key without this. */
         Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }

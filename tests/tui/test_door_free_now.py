@@ -26,3 +26,15 @@ async def test_a_party_in_early_takes_its_table_off_free_now(services: Services,
         line = next(li for li in screen_text(pilot.app).splitlines() if "Free now:" in li)
         assert "12 (4-10)" not in line, line
         assert "11 (2-6)" in line, line
+
+
+async def test_free_now_names_every_table_on_a_narrow_terminal(services: Services) -> None:
+    async with BackroomApp(services).run_test(size=(50, 24)) as pilot:
+        await open_door(pilot)
+        await until(pilot, lambda: "Free now:" in screen_text(pilot.app), what="free now shown")
+        lines = screen_text(pilot.app).splitlines()
+        start = next(n for n, li in enumerate(lines) if "Free now:" in li)
+        shown = " ".join(" ".join(lines[start:start + 2]).split())
+        assert "…" not in lines[start], lines[start]
+        for table in ("6 (2-6)", "7 (4-8)", "10 (2-4)", "11 (2-6)", "12 (4-10)"):
+            assert table in shown, shown
