@@ -11,49 +11,10 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as FailKeyring
 
 from services.secrets import SecretStore, SecretUnavailable
-
-
-class MemoryKeyring(KeyringBackend):
-    """Stands in for an OS keyring (Secret Service, macOS Keychain): the same
-    backend interface the keyring package calls, kept in memory."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
-class KeyringModule:
-    """The three calls SecretStore makes on the `keyring` module, over one backend."""
-
-    def __init__(self, backend: KeyringBackend) -> None:
-        self.backend = backend
-
-    def get_keyring(self) -> KeyringBackend:
-        return self.backend
-
-    def get_password(self, service: str, name: str) -> str | None:
-        return self.backend.get_password(service, name)
-
-    def set_password(self, service: str, name: str, value: str) -> None:
-        self.backend.set_password(service, name, value)
-
-    def delete_password(self, service: str, name: str) -> None:
-        self.backend.delete_password(service, name)
+from tests.memory_keyring import KeyringModule, MemoryKeyring
 
 
 def test_without_a_keyring_secrets_come_from_the_environment(tmp_path: Path) -> None:

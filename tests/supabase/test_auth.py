@@ -33,8 +33,8 @@ from services.supabase_auth import (
     session_secret,
 )
 from services.supabase_config import SupabaseConfig
+from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, JWT_KEY
-from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.standins import GoTrueStandIn, verified
 
 PASSWORD = "correct horse battery"

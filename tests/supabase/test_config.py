@@ -26,7 +26,7 @@ from services.supabase_config import (
     load_profile,
     save_profile,
 )
-from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
+from tests.memory_keyring import KeyringModule, MemoryKeyring
 
 
 def legacy_key(role: str) -> str:

@@ -37,8 +37,8 @@ from services.sign_in import describe
 from services.supabase_auth import DatabaseSessions, SupabaseAuth
 from services.supabase_config import SupabaseConfig
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
+from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, SupabaseDb
-from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn
 from tests.supabase.test_auth import claims
 from tests.tui.helpers import floor_loaded, screen_text, shown_text, until

@@ -17,8 +17,8 @@ from services.db import Actor
 from services.secrets import SecretStore
 from services.supabase_config import SupabaseConfig
 from tests.conftest import fixed_clock
+from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, SupabaseDb
-from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
 from tests.tui.helpers import until
 
 PROJECT = "https://abcdefghijklmnopqrst.supabase.co"

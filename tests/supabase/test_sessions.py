@@ -19,8 +19,8 @@ from services.sign_in import HoldsSession, SignInBackend, describe
 from services.supabase_auth import SessionEnded, SupabaseAuth
 from services.supabase_config import SupabaseConfig
 from services.supabase_realtime import SupabasePresence
+from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, JWT_KEY
-from tests.supabase.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn, mint, staff_claims
 from tests.supabase.test_auth import PASSWORD, SECRET, Sessions, claims
 

@@ -1,6 +1,6 @@
-"""A keyring in memory, for the Supabase tests: what `SecretStore` calls on the
-`keyring` module, over a backend that stands in for an OS keyring (Secret
-Service, macOS Keychain) and shows what was written to it."""
+"""A keyring in memory, for the tests: what `SecretStore` calls on the `keyring`
+module, over a backend that stands in for an OS keyring (Secret Service, macOS
+Keychain) and shows what was written to it."""
 
 from __future__ import annotations
 
