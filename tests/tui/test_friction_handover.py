@@ -12,7 +12,6 @@ import asyncio
 import time
 from typing import Any
 
-import pyotp
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -26,14 +25,14 @@ from screens.floor import FloorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.db import Actor, Database
-from services.identity import Enrolment, IdentityService
+from services.identity import Enrolment
+from tests.tui.conftest import PASSWORD
 from tests.tui.helpers import floor_loaded, screen_text, shown_text, toasts, until
+from tests.tui.test_sign_in import code_at, locked, not_this
 from widgets.table_detail import TableDetail
 from widgets.table_tile import TableTile
 
 SMALL = (80, 24)
-PASSWORD = "correct horse battery"
 T0 = 0.0
 
 
@@ -47,33 +46,6 @@ async def _clear_of_a_step_edge() -> None:
     T0 = time.time()
 
 
-@pytest.fixture
-def identity(services: Services, owner_db: Database) -> IdentityService:
-    services.identity = IdentityService(services.db, owner=owner_db)
-    services.actor = Actor()
-    return services.identity
-
-
-@pytest.fixture
-async def dana(identity: IdentityService) -> Enrolment:
-    return await identity.add_staff(None, email="dana@backroom.test", name="Dana Door", role="door",
-                                    password=PASSWORD)
-
-
-@pytest.fixture
-async def max_(identity: IdentityService) -> Enrolment:
-    return await identity.add_staff(None, email="max@backroom.test", name="Max Manager",
-                                    role="manager", password=PASSWORD)
-
-
-def code_at(enrolment: Enrolment, t: float) -> str:
-    return pyotp.TOTP(enrolment.secret).at(t)
-
-
-def not_this(code: str) -> str:
-    return str((int(code) + 1) % 1_000_000).zfill(6)
-
-
 async def sign_in(pilot: Pilot[Any], email: str, code: str) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen), what="sign-in shown")
     await pilot.pause()
@@ -83,14 +55,6 @@ async def sign_in(pilot: Pilot[Any], email: str, code: str) -> None:
         screen.field(name).value = value
     screen.field("code").focus()
     await pilot.press("enter")
-
-
-async def locked(pilot: Pilot[Any]) -> LockScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, LockScreen), what="locked")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, LockScreen)
-    return screen
 
 
 def code_field(lock: LockScreen) -> Input:

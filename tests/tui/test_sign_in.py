@@ -31,16 +31,15 @@ from screens.floor import FloorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.db import Actor, Database
 from services.identity import Enrolment, IdentityService
 from tests.conftest import fixed_clock
+from tests.tui.conftest import PASSWORD
 from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, until
 from widgets.table_tile import TableTile
 
 SMALL = (80, 24)
 T0 = 0.0
 """When the test began, in real time (set by `_clear_of_a_step_edge`)."""
-PASSWORD = "correct horse battery"
 GENERIC = "The email, password or code is not right."
 
 
@@ -71,26 +70,6 @@ async def _clear_of_a_step_edge() -> None:
 @pytest.fixture
 def monotonic() -> Clock:
     return Clock(1_000.0)
-
-
-@pytest.fixture
-def identity(services: Services, owner_db: Database) -> IdentityService:
-    """The console with an identity service and nobody signed in: it opens on sign-in."""
-    services.identity = IdentityService(services.db, owner=owner_db)
-    services.actor = Actor()
-    return services.identity
-
-
-@pytest.fixture
-async def dana(identity: IdentityService) -> Enrolment:
-    return await identity.add_staff(None, email="dana@backroom.test", name="Dana Door", role="door",
-                                    password=PASSWORD)
-
-
-@pytest.fixture
-async def max_(identity: IdentityService) -> Enrolment:
-    return await identity.add_staff(None, email="max@backroom.test", name="Max Manager",
-                                    role="manager", password=PASSWORD)
 
 
 def code_at(enrolment: Enrolment, t: float) -> str:
