@@ -6,7 +6,11 @@
 2. 64 consoles contending for one table and time, round after round: exactly
    one winner each round, and how long a loser waits for its answer.
 
-Run: .venv/bin/python benchmarks/bookings.py [--n 400] [--rounds 40]
+Each figure is checked against its target (benchmarks/targets.py): a line per
+target, or with --json one JSON object of the figures in milliseconds (and
+operations per second), the bare figures of the same run alongside.
+
+Run: .venv/bin/python benchmarks/bookings.py [--n 400] [--rounds 40] [--json]
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import asyncpg
-from harness import SAMPLE_NIGHT, bench_database, summary
+from harness import SAMPLE_NIGHT, bench_database, percentile, summary
+from targets import Target, as_json, readable_to_stderr, report
 
 from services.bookings import BookingService, GuestDetails
 from services.db import Actor, Database
@@ -27,6 +32,23 @@ from services.errors import TableTaken
 from services.seed import open_nights
 
 FIRST_EXTRA_NIGHT = 14  # nights after the sample fortnight are left empty for the benchmark
+RACE_LIMIT_MS = 50
+
+
+def targets(clients: int) -> list[Target]:
+    found = []
+    for suffix, who in (("", "1 client"), (f"_{clients}", f"{clients} clients")):
+        for op in ("confirm", "checkin"):
+            found.append(Target(f"{op}{suffix}_p50_ms", f"{op} p50, {who}",
+                                bare=f"bare_update{suffix}_p50_ms", times=2))
+            found.append(Target(f"{op}{suffix}_per_s", f"{op} throughput, {who}",
+                                bare=f"bare_update{suffix}_per_s", times=0.5, at_least=True,
+                                unit="/s"))
+    found.append(Target("winner_p99_ms", "racing consoles: the winner booked, p99",
+                        limit_ms=RACE_LIMIT_MS))
+    found.append(Target("loser_p99_ms", "racing consoles: each loser's typed answer, p99",
+                        limit_ms=RACE_LIMIT_MS))
+    return found
 
 
 async def make_pending(owner: asyncpg.Connection, count: int) -> dict[int, datetime]:
@@ -80,7 +102,7 @@ async def timed(calls: list[Callable[[], Awaitable[object]]], concurrency: int) 
     return latencies, time.perf_counter() - start
 
 
-async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> None:
+async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str, float]:
     owner = await asyncpg.connect(dsn)
     await owner.execute(
         "create schema bench; create table bench.counter (id int primary key, n bigint not null);"
@@ -129,8 +151,16 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> None:
     await db.close()
 
     print("Latency and throughput (the same server, the same run)")
+    figures: dict[str, float] = {}
     for label, (lat, wall) in results.items():
         print(f"  {summary(label, lat)}  {len(lat) / wall:8.0f} ops/s")
+        op, clients = label.split(" (")
+        key = op.replace(" ", "_").replace("-", "").lower()
+        if not clients.startswith("1 "):
+            key += f"_{concurrency}"
+        figures[f"{key}_p50_ms"] = statistics.median(lat) * 1000
+        figures[f"{key}_p99_ms"] = percentile(lat, 99) * 1000
+        figures[f"{key}_per_s"] = len(lat) / wall
     for clients in (1, concurrency):
         bare_lat, bare_wall = results[f"bare UPDATE ({clients} client{'s' if clients > 1 else ''})"]
         for op in ("confirm", "check-in"):
@@ -139,9 +169,10 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> None:
             rate_ratio = (len(bare_lat) / bare_wall) / (len(lat) / wall)
             print(f"  {op} / bare, {clients} client(s): p50 x{p50_ratio:.1f},"
                   f" throughput x{rate_ratio:.1f} lower")
+    return figures
 
 
-async def contention(dsn: str, consoles: int, rounds: int) -> None:
+async def contention(dsn: str, consoles: int, rounds: int) -> dict[str, float]:
     owner = await asyncpg.connect(dsn)
     rows = await owner.fetch(
         "insert into backroom.staff (email, display_name, role)"
@@ -199,6 +230,12 @@ async def contention(dsn: str, consoles: int, rounds: int) -> None:
     print(f"  {summary('loser: time to TableTaken answer', loser_latency)}")
     if exact != rounds:
         raise SystemExit("a round did not have exactly one winner")
+    return {
+        "winner_p50_ms": statistics.median(winner_latency) * 1000,
+        "winner_p99_ms": percentile(winner_latency, 99) * 1000,
+        "loser_p50_ms": statistics.median(loser_latency) * 1000,
+        "loser_p99_ms": percentile(loser_latency, 99) * 1000,
+    }
 
 
 async def main() -> None:
@@ -207,10 +244,19 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for throughput")
     parser.add_argument("--consoles", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object of the figures; the report goes to standard error")
     args = parser.parse_args()
-    async with bench_database() as dsn:
-        await latency_and_throughput(dsn, args.n, args.clients)
-        await contention(dsn, args.consoles, args.rounds)
+    with readable_to_stderr(args.json):
+        async with bench_database() as dsn:
+            figures = await latency_and_throughput(dsn, args.n, args.clients)
+            figures |= await contention(dsn, args.consoles, args.rounds)
+        print()
+        checked = targets(args.clients)
+        report(figures, checked)
+    if args.json:
+        print(as_json("bookings", figures, checked,
+                      {"clients": args.clients, "consoles": args.consoles}), flush=True)
 
 
 if __name__ == "__main__":

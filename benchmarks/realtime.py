@@ -22,7 +22,11 @@ on receipt), whose round trip is the floor for anything over LISTEN/NOTIFY.
 
 All clocks are this machine's, so the times compare directly.
 
-Run: .venv/bin/python benchmarks/realtime.py [--commits 200] [--gap-ms 20] [--workers 2]
+Each figure is checked against its target (benchmarks/targets.py): a line per
+target, or with --json one JSON object of the figures in milliseconds, the bare
+figures of the same run alongside (feed_<n>_p95_ms beside bare_<n>_p95_ms).
+
+Run: .venv/bin/python benchmarks/realtime.py [--commits 200] [--gap-ms 20] [--workers 2] [--json]
 """
 
 from __future__ import annotations
@@ -39,12 +43,19 @@ from typing import Any
 
 import asyncpg
 from harness import bench_database, percentile
+from targets import Target, as_json, readable_to_stderr, report
 
 from services.realtime import Change, ChangeFeed, ListenTransport
 
 BARE_CHANNEL = "bench_bare"
 CONSOLE_COUNTS = (1, 10, 50, 200)
 TARGET_P95_MS, TARGET_P99_MS, TARGET_AT = 50.0, 100.0, 50
+TARGETS = [
+    Target(f"feed_{TARGET_AT}_p95_ms", f"commit -> feed with {TARGET_AT} consoles listening, p95",
+           limit_ms=TARGET_P95_MS),
+    Target(f"feed_{TARGET_AT}_p99_ms", f"commit -> feed with {TARGET_AT} consoles listening, p99",
+           limit_ms=TARGET_P99_MS),
+]
 
 
 # ------------------------------------------------------------------ worker processes
@@ -116,6 +127,12 @@ class Result:
     latencies: list[float]
     in_payload: list[float]
     expected: int
+
+    def figures(self) -> dict[str, float]:
+        ms = [x * 1000 for x in self.latencies]
+        key = f"{self.label}_{self.consoles}"
+        return {f"{key}_p50_ms": percentile(ms, 50), f"{key}_p95_ms": percentile(ms, 95),
+                f"{key}_p99_ms": percentile(ms, 99), f"{key}_lost": float(self.expected - len(ms))}
 
     def line(self) -> str:
         ms = sorted(x * 1000 for x in self.latencies)
@@ -217,30 +234,30 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="processes the consoles are spread over")
     parser.add_argument("--consoles", type=int, nargs="*", default=list(CONSOLE_COUNTS))
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object of the figures; the report goes to standard error")
     args = parser.parse_args()
 
-    async with bench_database() as dsn:
-        print(f"{os.cpu_count()} cores; {args.commits} commits {args.gap_ms:.0f} ms apart per row;"
-              f" consoles over {args.workers} worker processes; times writer-sends -> console-has-it")
-        trips = sorted(t * 1000 for t in await ping_pong(dsn, args.commits))
-        print(f"ping-pong (2 connections)  n={len(trips)}  round trip p50={percentile(trips, 50):.2f}"
-              f"  p95={percentile(trips, 95):.2f}  p99={percentile(trips, 99):.2f} ms"
-              f"  (one way ~{percentile(trips, 50) / 2:.2f} ms)")
-        results: list[Result] = []
-        for consoles in args.consoles:
-            for mode in ("bare", "feed"):
-                result = await _run(dsn, mode, consoles, args.commits, args.gap_ms / 1000,
-                                    min(args.workers, consoles))
-                results.append(result)
-                print(result.line(), flush=True)
-
-    at = [r for r in results if r.label == "feed" and r.consoles == TARGET_AT]
-    if at:
-        ms = sorted(x * 1000 for x in at[0].latencies)
-        p95, p99 = percentile(ms, 95), percentile(ms, 99)
-        met = p95 < TARGET_P95_MS and p99 < TARGET_P99_MS
-        print(f"Target at {TARGET_AT} consoles (p95 < {TARGET_P95_MS:.0f} ms, p99 < {TARGET_P99_MS:.0f} ms):"
-              f" p95 {p95:.1f} ms, p99 {p99:.1f} ms -> {'MET' if met else 'NOT MET'}")
+    figures: dict[str, float] = {}
+    with readable_to_stderr(args.json):
+        async with bench_database() as dsn:
+            print(f"{os.cpu_count()} cores; {args.commits} commits {args.gap_ms:.0f} ms apart per row;"
+                  f" consoles over {args.workers} worker processes; times writer-sends -> console-has-it")
+            trips = sorted(t * 1000 for t in await ping_pong(dsn, args.commits))
+            figures["ping_pong_p50_ms"] = percentile(trips, 50)
+            print(f"ping-pong (2 connections)  n={len(trips)}  round trip p50={percentile(trips, 50):.2f}"
+                  f"  p95={percentile(trips, 95):.2f}  p99={percentile(trips, 99):.2f} ms"
+                  f"  (one way ~{percentile(trips, 50) / 2:.2f} ms)")
+            for consoles in args.consoles:
+                for mode in ("bare", "feed"):
+                    result = await _run(dsn, mode, consoles, args.commits, args.gap_ms / 1000,
+                                        min(args.workers, consoles))
+                    figures |= result.figures()
+                    print(result.line(), flush=True)
+        print()
+        report(figures, TARGETS)
+    if args.json:
+        print(as_json("realtime", figures, TARGETS, {"commits": args.commits}), flush=True)
 
 
 if __name__ == "__main__":

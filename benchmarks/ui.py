@@ -71,7 +71,10 @@ tenth of the spell in CPU time).
    start-up processes half a second after they are ready: bare once its first
    frame is painted, Backroom once the floor is interactive. Medians.
 
-Run: .venv/bin/python benchmarks/ui.py [--presses 150] [--checkins 30] [--commits 100]
+Each figure is checked against its target (benchmarks/targets.py): a line per target, or with
+--json one JSON object of the figures in milliseconds, the bare figures of the same run alongside.
+
+Run: .venv/bin/python benchmarks/ui.py [--presses 150] [--checkins 30] [--commits 100] [--json]
      [--startups 5] [--gap-ms 60]
 
 This module imports only the standard library at the top, so that a start-up
@@ -106,12 +109,18 @@ if TYPE_CHECKING:
 
 STARTED_AT = time.monotonic()  # as near to the start of the process as this file gets
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from targets import Target, as_json, readable_to_stderr, report  # noqa: E402
+
 FIXED_NOW = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 23:30 on the sample night
 FLOOR_SIZE = (160, 48)
 DOOR_SIZE = (80, 24)
 DOOR_TABLE = 11  # free all night on the sample night; seats 2 to 6
 COMMIT_TABLE = 1  # Alice Moreau, confirmed, party of 4; seats 2 to 4
 ARROWS = ("right", "right", "right", "down", "left", "left", "up", "right", "down", "left")
+HELD_RATE, HELD_SECONDS = 30.0, 3.0  # a terminal's key repeat, held for three seconds
+CROWD = 50  # consoles listening on the server, this one included
+FRAME_MS = 1000 / 60
 RESULT = "UI-BENCH-RESULT "
 THIS_FILE = str(Path(__file__).resolve())
 
@@ -521,7 +530,8 @@ def console_app(services: Services) -> App[Any]:
     return Timed(services)
 
 
-async def floor_and_commits(dsn: str, presses: int, commits: int, gap: float) -> dict[str, Any]:
+async def floor_and_commits(dsn: str, presses: int, commits: int, gap: float, *,
+                            size: tuple[int, int] = FLOOR_SIZE, held: bool = True) -> dict[str, Any]:
     import asyncpg
 
     from services import seed
@@ -538,23 +548,133 @@ async def floor_and_commits(dsn: str, presses: int, commits: int, gap: float) ->
             read_back.append(time.perf_counter())
 
     services.floor.snapshot = timed_snapshot  # type: ignore[method-assign]
+    found: dict[str, Any] = {}
     try:
         app = console_app(services)
-        frames = Frames(app, FLOOR_SIZE)
+        frames = Frames(app, size)
         ready = frames.when(lambda f: floor_interactive(app, f))
-        async with app.run_test(size=FLOOR_SIZE):
+        async with app.run_test(size=size):
             await asyncio.wait_for(ready, 30)
             await frames.settle(quiet=0.2)
-            selection, detail, cpu, growth = await floor_presses(app, frames, presses)
-            arrows = frames.per_frame()
-            to_feed, to_read, to_paint, acked, commit_growth = await commit_to_paint(
-                app, frames, owner, commits, gap, read_back)
+            if presses:
+                selection, detail, cpu, growth = await floor_presses(app, frames, presses)
+                found |= {"selection": selection, "detail": detail, "cpu": cpu, "growth": growth,
+                          "frames": frames.per_frame()}
+            if held:
+                found["held"] = await held_arrow(app, frames)
+            if commits:
+                to_feed, to_read, to_paint, acked, commit_growth = await commit_to_paint(
+                    app, frames, owner, commits, gap, read_back)
+                found |= {"to_feed": to_feed, "to_read": to_read, "to_paint": to_paint, "acked": acked,
+                          "commit_growth": commit_growth}
     finally:
         await services.db.close()
         await owner.close()
-    return {"selection": selection, "detail": detail, "cpu": cpu, "growth": growth, "frames": arrows,
-            "to_feed": to_feed, "to_read": to_read, "to_paint": to_paint, "acked": acked,
-            "commit_growth": commit_growth}
+    return found
+
+
+async def held_arrow(app: App[Any], frames: Frames, key: str = "right", rate: float = HELD_RATE,
+                     seconds: float = HELD_SECONDS) -> dict[str, float]:
+    """An arrow held down: repeats sent at the terminal's repeat rate, without waiting for paint.
+
+    The tile it must end on is where that many presses lead (the floor's own wrap-around
+    rule, `neighbour`). Timed: the last repeat sent -> the first frame with that tile
+    selected once every repeat has been handled. Also: how many repeats were still
+    waiting to be handled when the last one was sent (the backlog).
+    """
+    from screens.floor import FloorScreen, neighbour
+    from widgets.table_tile import TableTile
+
+    screen = app.screen
+    assert isinstance(screen, FloorScreen)
+    await frames.settle()
+    focused = screen.focused
+    assert isinstance(focused, TableTile)
+    cells = screen._cells()
+    repeats = round(rate * seconds)
+    expected = focused.table_id
+    for _ in range(repeats):
+        expected = neighbour(cells, expected, key)  # type: ignore[arg-type]
+    tiles = {tile.table_id: tile for plan in screen.plans for tile in plan.tiles.values()}
+    target = tiles[expected]
+    handled = 0
+    move = screen.action_move
+
+    def counted(direction: Any) -> None:
+        nonlocal handled
+        handled += 1
+        move(direction)
+
+    screen.action_move = counted  # type: ignore[method-assign]
+    try:
+        def landed(f: Frames) -> bool:
+            r = target.region
+            return handled == repeats and screen.focused is target and f.char(r.x, r.y) == "╔"
+
+        start = time.perf_counter()
+        backlog = 0
+        for n in range(repeats):
+            due = start + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if n == repeats - 1:
+                backlog = n - handled
+                painted = frames.when(landed)
+            last = send_key(app, key)
+        # A floor slower than the repeats works through a backlog first: allow for it.
+        try:
+            landed_after = await asyncio.wait_for(painted, 120) - last
+        except TimeoutError:
+            landed_after = float("nan")  # never on its tile: the target says so
+        await frames.settle()
+    finally:
+        del screen.action_move
+    return {"last_to_painted": landed_after, "backlog": float(backlog), "repeats": float(repeats)}
+
+
+async def listening_consoles(dsn: str, count: int) -> asyncio.subprocess.Process:
+    """`count` other consoles' live feeds, in a process of their own, Live before this returns."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, THIS_FILE, "--child", "listeners", "--dsn", dsn, "--count", str(count),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 120)
+    if not line.startswith(RESULT.encode()):
+        raise SystemExit(f"the {count} listening consoles did not start: {line!r}")
+    return proc
+
+
+async def stop_listening(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    await asyncio.wait_for(proc.wait(), 60)
+
+
+async def child_listeners(dsn: str, count: int) -> None:
+    import asyncpg
+
+    from services.realtime import ChangeFeed, ListenTransport
+
+    live = 0
+    all_live = asyncio.Event()
+
+    def status(s: object) -> None:
+        nonlocal live
+        live += getattr(s, "state", None) == "live"
+        if live >= count:
+            all_live.set()
+
+    async def nothing() -> None:
+        return None
+
+    feeds = [ChangeFeed(ListenTransport(lambda: asyncpg.connect(dsn)), on_change=lambda _c: None,
+                        on_status=status, resync=nothing) for _ in range(count)]
+    tasks = [asyncio.create_task(feed.run()) for feed in feeds]
+    await asyncio.wait_for(all_live.wait(), 60)
+    print(RESULT + json.dumps({"live": live}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for feed in feeds:
+        await feed.stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def bare_notify(dsn: str, commits: int, gap: float) -> list[float]:
@@ -804,6 +924,76 @@ def median_ms(results: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in results) * 1000
 
 
+def targets() -> list[Target]:
+    small = f"{DOOR_SIZE[0]}x{DOOR_SIZE[1]}"
+    return [
+        Target("arrow_p95_ms", f"floor arrow -> painted, p95, {FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}",
+               limit_ms=16),
+        Target("arrow_80x24_p95_ms", f"floor arrow -> painted, p95, {small}", limit_ms=16),
+        Target("cpu_per_arrow_p50_ms", "floor CPU per arrow, p50", bare="bare_cpu_per_key_p50_ms",
+               times=5),
+        Target("held_last_to_painted_ms", "held arrow: last repeat -> on its tile",
+               limit_ms=FRAME_MS),
+        Target("held_backlog_keys", "held arrow: repeats waiting at the last one", limit_ms=0,
+               unit=" keys"),
+        Target("checkin_toast_p95_ms", "door final Enter -> 'Checked in' toast, p95", limit_ms=40),
+        Target("door_widgets_alive", "door: removed widgets still alive after the check-ins",
+               limit_ms=0, unit=" widgets"),
+        Target("floor_rss_growth_mib", "floor resident memory growth over the arrows", limit_ms=1,
+               unit=" MiB"),
+        Target("door_rss_growth_mib", "door resident memory growth over the check-ins", limit_ms=1,
+               unit=" MiB"),
+        Target("commit_to_tile_p95_ms", "commit on another connection -> tile painted, p95",
+               limit_ms=20),
+        Target(f"commit_to_tile_{CROWD}_p95_ms",
+               f"commit -> tile painted with {CROWD} consoles listening, p95", limit_ms=30),
+        Target("startup_spawn_to_interactive_ms", "start-up: spawn -> interactive floor",
+               bare="bare_startup_ms", times=1.5),
+    ]
+
+
+def figures_of(bare_floor: list[float], bare_cpu: list[float], bare_door: list[float],
+               floor: dict[str, Any], small: dict[str, Any], crowd: dict[str, Any],
+               door: dict[str, Any], starts: dict[str, list[dict[str, Any]]],
+               bare_listen: list[float]) -> dict[str, float]:
+    def mib(growth: Growth) -> float:
+        return (growth.rss_after - growth.rss_before) / 1024
+
+    return {
+        "bare_key_p95_ms": ms(bare_floor, 95),
+        "bare_key_80x24_p95_ms": ms(bare_door, 95),
+        "arrow_p50_ms": ms(floor["selection"], 50),
+        "arrow_p95_ms": ms(floor["selection"], 95),
+        "arrow_p99_ms": ms(floor["selection"], 99),
+        "arrow_80x24_p95_ms": ms(small["selection"], 95),
+        "detail_p95_ms": ms(floor["detail"], 95),
+        "bare_cpu_per_key_p50_ms": ms(bare_cpu, 50),
+        "cpu_per_arrow_p50_ms": ms(floor["cpu"], 50),
+        "cpu_per_arrow_80x24_p50_ms": ms(small["cpu"], 50),
+        "held_last_to_painted_ms": floor["held"]["last_to_painted"] * 1000,
+        "held_backlog_keys": floor["held"]["backlog"],
+        "held_80x24_last_to_painted_ms": small["held"]["last_to_painted"] * 1000,
+        "held_80x24_backlog_keys": small["held"]["backlog"],
+        "checkin_dialog_p95_ms": ms(door["dialog"], 95),
+        "checkin_toast_p50_ms": ms(door["toast"], 50),
+        "checkin_toast_p95_ms": ms(door["toast"], 95),
+        "checkin_db_p50_ms": ms(door["db"], 50),
+        "door_widgets_alive": float(door["growth"].detached_after - door["growth"].detached_before),
+        "floor_rss_growth_mib": mib(floor["growth"]),
+        "door_rss_growth_mib": mib(door["growth"]),
+        "bare_notify_p95_ms": ms(bare_listen, 95),
+        "commit_to_feed_p95_ms": ms(floor["to_feed"], 95),
+        "commit_to_tile_p50_ms": ms(floor["to_paint"], 50),
+        "commit_to_tile_p95_ms": ms(floor["to_paint"], 95),
+        "commit_to_tile_p99_ms": ms(floor["to_paint"], 99),
+        f"commit_to_tile_{CROWD}_p95_ms": ms(crowd["to_paint"], 95),
+        "startup_spawn_to_interactive_ms": median_ms(starts["console"], "spawn_to_ready"),
+        "bare_startup_ms": median_ms(starts["bare"], "spawn_to_ready"),
+        "app_to_interactive_ms": median_ms(starts["console"], "interactive"),
+        "bare_app_to_first_paint_ms": median_ms(starts["bare"], "first_paint"),
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--presses", type=int, default=150, help="arrow key presses (and bare presses)")
@@ -812,7 +1002,20 @@ async def main() -> None:
     parser.add_argument("--startups", type=int, default=5, help="start-up runs of each app")
     parser.add_argument("--gap-ms", type=float, default=60,
                         help="pause after each painted commit (more than the App's 50 ms batching)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object of the figures; the report goes to standard error")
     args = parser.parse_args()
+    with readable_to_stderr(args.json):
+        figures = await measure(args)
+        print()
+        checked = targets()
+        report(figures, checked)
+    if args.json:
+        print(as_json("ui", figures, checked, {"presses": args.presses, "checkins": args.checkins,
+                                               "commits": args.commits}), flush=True)
+
+
+async def measure(args: argparse.Namespace) -> dict[str, float]:
     gap = args.gap_ms / 1000
 
     import textual
@@ -847,6 +1050,14 @@ async def main() -> None:
         lap("bare notify")
         floor = await floor_and_commits(dsn, args.presses, args.commits, gap)
         lap("floor keys and commits")
+        small = await floor_and_commits(dsn, args.presses, 0, gap, size=DOOR_SIZE)
+        lap(f"floor keys at {DOOR_SIZE[0]}x{DOOR_SIZE[1]}")
+        others = await listening_consoles(dsn, CROWD - 1)
+        try:
+            crowd = await floor_and_commits(dsn, 0, args.commits, gap, held=False)
+        finally:
+            await stop_listening(others)
+        lap(f"commits with {CROWD} consoles")
         door = await door_checkins(dsn, args.checkins)
         lap("door")
 
@@ -862,6 +1073,14 @@ async def main() -> None:
     print(f"  floor over the {len(cpu)} arrows: CPU per arrow p50 {ms(cpu[:tenth], 50):.0f} ms in the first"
           f" tenth, {ms(cpu[-tenth:], 50):.0f} ms in the last; {floor['growth'].words()}")
     print(row(f"bare App: key -> Static text ({DOOR_SIZE[0]}x{DOOR_SIZE[1]})", bare_door))
+    print(row(f"floor at {DOOR_SIZE[0]}x{DOOR_SIZE[1]}: arrow -> new tile's focus border",
+              small["selection"], bare_door))
+    print(row(f"floor at {DOOR_SIZE[0]}x{DOOR_SIZE[1]}: CPU time per arrow", small["cpu"], bare_cpu))
+    for label, held in ((f"{FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}", floor["held"]),
+                        (f"{DOOR_SIZE[0]}x{DOOR_SIZE[1]}", small["held"])):
+        print(f"  floor at {label}: right arrow held ({held['repeats']:.0f} repeats, {HELD_RATE:.0f}/s):"
+              f" last repeat -> on its tile {held['last_to_painted'] * 1000:.1f} ms,"
+              f" {held['backlog']:.0f} repeats still waiting at the last")
     print(row("door: Enter on the name -> count dialog", door["dialog"], bare_door))
     print(row("door: final Enter -> 'Checked in' toast", door["toast"], bare_door))
     print(row("  of which BookingService.check_in (database)", door["db"]))
@@ -894,6 +1113,8 @@ async def main() -> None:
     print(row("booking UPDATE: send -> floor's snapshot read back", floor["to_read"]))
     print(row("booking UPDATE: send -> tile shows it", floor["to_paint"], bare_listen))
     print(f"  floor over the {len(floor['to_paint'])} commits: {floor['commit_growth'].words()}")
+    print(row(f"  with {CROWD - 1} other consoles listening: send -> tile shows it", crowd["to_paint"],
+              bare_listen))
 
     print()
     print("4. Resident memory of the start-up processes, median (0.5 s after ready)")
@@ -907,15 +1128,19 @@ async def main() -> None:
     print()
     print(f"Took {time.monotonic() - began:.0f} s: "
           + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in took.items()))
+    return figures_of(bare_floor, bare_cpu, bare_door, floor, small, crowd, door, starts, bare_listen)
 
 
 if __name__ == "__main__":
     cli = argparse.ArgumentParser(add_help=False)
-    cli.add_argument("--child", choices=["bare", "console"])
+    cli.add_argument("--child", choices=["bare", "console", "listeners"])
     cli.add_argument("--dsn", default="")
     cli.add_argument("--size", default=f"{FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}")
+    cli.add_argument("--count", type=int, default=CROWD - 1)
     known, _rest = cli.parse_known_args()
-    if known.child:
+    if known.child == "listeners":
+        asyncio.run(child_listeners(known.dsn, known.count))
+    elif known.child:
         w, h = (int(v) for v in known.size.split("x"))
         child_main(known.child, known.dsn, (w, h))
     else:

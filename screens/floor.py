@@ -213,6 +213,9 @@ class FloorScreen(WritingScreen):
         self.night_id = night_id
         self.snapshot: FloorSnapshot | None = None
         self.selected: int | None = None
+        # The tile an arrow key sent focus to, until that focus lands: a focus from an
+        # earlier repeat of a held key arrives late and must not move the selection back.
+        self._focus_due: int | None = None
         # Counters a test or a health view can read: snapshot reads, relevant changes heard.
         self.reads = 0
         self.changes_heard = 0
@@ -403,6 +406,15 @@ class FloorScreen(WritingScreen):
     # Selection ---------------------------------------------------------------
 
     def on_table_tile_selected(self, message: TableTile.Selected) -> None:
+        # Each tile tells of its focus from its own queue, so these can arrive out of order:
+        # only the tile that has focus now, and that no arrow key has since moved on from, counts.
+        focused = self.focused
+        if not isinstance(focused, TableTile) or focused.table_id != message.table_id:
+            return
+        if self._focus_due is not None and self._focus_due in self._tiles():
+            if message.table_id != self._focus_due:
+                return
+        self._focus_due = None
         self.selected = message.table_id
         self._show_detail()
         self.announce()
@@ -512,6 +524,9 @@ class FloorScreen(WritingScreen):
         else:
             target = neighbour(self._cells(), current, direction)
         self.selected = target
+        focused = self.focused
+        already = isinstance(focused, TableTile) and focused.table_id == target
+        self._focus_due = None if already else target
         self._show_detail()
         tiles[target].focus()
 

@@ -413,3 +413,28 @@ async def test_moving_about_the_floor_lets_go_of_old_footer_keys(services: Servi
         shown = len(footer.query(FooterKey))
         subscribed = len(getattr(footer, "__watchers", {}).get("compact", []))
         assert shown > 0 and subscribed <= shown, (shown, subscribed)
+
+
+async def test_a_held_arrow_ends_on_the_tile_its_repeats_lead_to(
+    services: Services, admin: asyncpg.Connection
+) -> None:
+    by_number = {r["number"]: r["id"] for r in await admin.fetch(
+        "select id, number from backroom.venue_table")}
+    top_row = (1, 2, 3, 4, 9, 10, 11, 12)
+    repeats = 21  # a held key: two laps of the top row and five tiles more
+    async with BackroomApp(services).run_test(size=SIZE) as pilot:
+        screen = await floor_loaded(pilot)
+        detail = screen.query_one(TableDetail)
+        for _ in range(repeats):
+            pilot.app.post_message(events.Key("right", None))
+        expected = by_number[top_row[repeats % len(top_row)]]
+
+        def settled() -> bool:
+            focused = screen.focused
+            return (isinstance(focused, TableTile) and focused.table_id == expected
+                    and screen.selected == expected and detail.state is not None
+                    and detail.state.table.id == expected)
+
+        await until(pilot, settled, what=f"table {top_row[repeats % len(top_row)]} after a held arrow")
+        await pilot.pause(0.2)
+        assert settled(), "a late focus from an earlier repeat moved the selection back"
