@@ -44,6 +44,11 @@ tenth of the spell in CPU time).
             spent in `BookingService.check_in` (the database's share). Between
             check-ins (not timed) toasts are cleared and the owner connection
             marks the booking completed, freeing the table for the next one.
+   held     floor, at 160x48 and at 80x24: the right arrow held down, 90
+            repeats sent 1/30 s apart without waiting for paint. Timed: the last
+            repeat sent -> the first frame with the tile that many presses lead to
+            selected, once every repeat has been handled; and how many repeats
+            were still waiting when the last was sent (the backlog).
 2. Start-up: each run a fresh Python process (warm disk cache, .pyc files
    compiled; one warm-up run of each is not counted), bare and Backroom
    alternating. Imports (textual.app; the console and its services);
@@ -67,6 +72,8 @@ tenth of the spell in CPU time).
    process and event loop. Alongside, in the same process with no app
    running: bare asyncpg LISTEN/NOTIFY, writer sends `pg_notify` -> the
    listener's callback.
+   Then the same again with 49 other consoles' live feeds (a child process of
+   ChangeFeeds, all Live) listening on the same server: 50 consoles in all.
 4. Resident memory (VmRSS, and the peak VmHWM, from /proc/self/status) of the
    start-up processes half a second after they are ready: bare once its first
    frame is painted, Backroom once the floor is interactive. Medians.
