@@ -44,6 +44,7 @@ from screens.booking_form import BookingForm, BookingRequest
 from screens.changes import news_title, table_news, who_changed
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
+from screens.form import default_arrival
 from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
 from screens.move_form import MoveForm, MoveRequest
@@ -56,6 +57,7 @@ from screens.table_actions import (
     Write,
     fits,
 )
+from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.walk_in_form import WalkInForm, WalkInRequest
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails
@@ -197,6 +199,9 @@ class FloorScreen(WritingScreen):
         *(action.binding() for action in TABLE_ACTIONS),
         # The feed keeps the floor current: reloading is a rare need, kept off the footer.
         Binding("r", "reload", "Reload", id="floor.reload", show=False),
+        # Off the footer, which needs every column at 80; in help and the palette.
+        Binding("l", "waitlist", "Waitlist", id="floor.waitlist", show=False,
+                tooltip="Parties waiting for a table"),
     ]
 
     COMMANDS = {TableCommands}
@@ -567,6 +572,8 @@ class FloorScreen(WritingScreen):
         return mine or hold.id in self._my_holds
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "waitlist":
+            return self.snapshot is not None and self.may("waitlist_add")
         spec = BY_NAME.get(action)
         if spec is None:
             return True
@@ -599,8 +606,14 @@ class FloorScreen(WritingScreen):
     def on_key(self, event: events.Key) -> None:
         # Before the bindings run (they are the App's last step): a table action's key that
         # no binding will act on gets a toast that says why, not silence.
-        names = [binding.action for binding in mapped_bindings(self).key_to_bindings.get(event.key, ())
-                 if binding.action in BY_NAME]
+        bindings = mapped_bindings(self).key_to_bindings.get(event.key, ())
+        refusal = (self._waitlist_refusal() if any(b.action == "waitlist" for b in bindings)
+                   else None)
+        if refusal:
+            event.stop()
+            self.notify(refusal, severity="warning", timeout=6)
+            return
+        names = [binding.action for binding in bindings if binding.action in BY_NAME]
         if not names or any(self.check_action(name, ()) is True for name in names):
             return
         why = self.why_not(names)
@@ -692,9 +705,9 @@ class FloorScreen(WritingScreen):
         state = self.selected_state
         if state is None:
             return []
+        commands = self._waitlist_commands()
         where = f"table {state.table.number}"
         booking = state.booking
-        commands = []
         for spec in TABLE_ACTIONS:
             if self.check_action(spec.name, ()) is not True:
                 continue
@@ -705,6 +718,28 @@ class FloorScreen(WritingScreen):
             commands.append(TableCommand(title, f"{spec.help} ({self.key_for(spec)})",
                                          partial(self.perform, spec.name)))
         return commands
+
+    # The waitlist of the night on screen -----------------------------------------------
+
+    def _waitlist_refusal(self) -> str | None:
+        """Why this staff member cannot open the waitlist, in one line; None when they can."""
+        actor = self.services.actor
+        if actor.staff_id is None and self.services.identity is not None:
+            return None  # signed out: the sign-in screen is in front
+        return why_not_waitlist(actor)
+
+    def _waitlist_commands(self) -> list[TableCommand]:
+        if self.check_action("waitlist", ()) is not True or self.snapshot is None:
+            return []
+        key = key_label(self.app, "floor.waitlist", "l")
+        return [TableCommand(f"Waitlist · {self.snapshot.night.date:%a %d %b}",
+                             f"Parties waiting for a table: add, offer, book, remove ({key})",
+                             self.action_waitlist)]
+
+    def action_waitlist(self) -> None:
+        if self.snapshot is None or self.check_action("waitlist", ()) is not True:
+            return
+        self.app.push_screen(WaitlistScreen(self.services, night_id=self.snapshot.night.id))
 
     def key_for(self, spec: TableAction) -> str:
         """The key of a table action, as the keymap file may have changed it."""
@@ -1097,12 +1132,5 @@ class FloorScreen(WritingScreen):
                 f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}")
 
     def _default_arrival(self, night: Night) -> datetime:
-        """Now, rounded up to the quarter hour, if the night is under way; else its opening."""
-        now = self.services.clock()
-        if not night.starts_at <= now < night.ends_at:
-            return night.starts_at
-        quarter = timedelta(minutes=15)
-        rounded = now.replace(microsecond=0) + timedelta(seconds=-int(now.timestamp()) % 900)
-        # Near closing, the last quarter hour before it (never before the opening).
-        return rounded if rounded < night.ends_at else max(night.starts_at, rounded - quarter)
+        return default_arrival(night, self.services.clock())
 
