@@ -47,7 +47,7 @@ from screens.floor_commands import TableCommands
 from screens.form import default_arrival
 from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
-from screens.move_form import MoveForm, MoveRequest
+from screens.move_form import MoveForm, MoveRequest, higher_spend
 from screens.table_actions import (
     BY_NAME,
     TABLE_ACTIONS,
@@ -70,6 +70,7 @@ from services.models import (
     FloorSnapshot,
     Hold,
     Night,
+    Table,
     TableState,
     TileStatus,
 )
@@ -980,9 +981,22 @@ class FloorScreen(WritingScreen):
             return (tuple(sorted(alternative.table_ids)) != tuple(sorted(booking.table_ids))
                     or alternative.starts_at != booking.starts_at)
 
-        return Write(f"move {booking.ref}", call,
-                     lambda b: f"Moved {b.ref} · {b.guest_name} to {self._where(b)}",
+        def done(b: Booking) -> str:
+            moved = f"Moved {b.ref} · {b.guest_name} to {self._where(b)}"
+            higher = higher_spend(self._by_number(), self._numbers_of(booking.table_ids),
+                                  self._numbers_of(b.table_ids))
+            return f"{moved}. {higher}." if higher else moved
+
+        return Write(f"move {booking.ref}", call, done,
                      intent, retarget=elsewhere, usable=a_change, instead="move it there")
+
+    def _by_number(self) -> dict[int, Table]:
+        tables = self.snapshot.tables if self.snapshot is not None else {}
+        return {state.table.number: state.table for state in tables.values()}
+
+    def _numbers_of(self, table_ids: Iterable[int]) -> list[int]:
+        tables = self.snapshot.tables if self.snapshot is not None else {}
+        return sorted(tables[i].table.number for i in table_ids if i in tables)
 
     def action_edit_booking(self) -> None:
         booking = self._booking_for("edit_booking")
