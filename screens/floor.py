@@ -77,7 +77,7 @@ from services.models import (
 from services.permissions import may
 from services.realtime import ChangeBatch, FeedState
 from widgets.connection_badge import ConnectionBadge
-from widgets.display import BOOKING_WORDS, local_time
+from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
 from widgets.floor_plan import FloorPlan
 from widgets.footer import Footer
 from widgets.table_detail import TableDetail
@@ -93,6 +93,8 @@ if TYPE_CHECKING:
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 # A hold lasts about 30 s; while its booking form is open it is renewed well before that.
 HOLD_RENEW_SECONDS = 10
+# A hold of yours this close to lapsing (and not being renewed) says so, once.
+HOLD_WARN_SECONDS = 10
 
 # Changes that are not tied to one night but alter what every night shows.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
@@ -134,6 +136,15 @@ class FloorServices(Protocol):
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
+
+
+@dataclass(slots=True)
+class HoldWatch:
+    """A hold of this staff member's, watched so that its end is said, not silent."""
+
+    table: int  # the table's number
+    expires_at: datetime
+    warned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +241,9 @@ class FloorScreen(WritingScreen):
         self._showing = asyncio.Lock()
         self._my_holds: set[int] = set()
         self._hold_keeper: Timer | None = None
+        # This staff member's holds on screen, by hold id: warned before they lapse, and said
+        # when they have.
+        self._watched: dict[int, HoldWatch] = {}
         self._every_table = False
         self._acting_for: int | None = services.actor.staff_id
         self._session_read: str | None = services.actor.session
@@ -248,6 +262,7 @@ class FloorScreen(WritingScreen):
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
         super().on_mount()
+        self.set_interval(1, self._watch_holds)
         self.request_reload()
 
     def on_resize(self) -> None:
@@ -350,6 +365,7 @@ class FloorScreen(WritingScreen):
         if previous is None or previous.night.id != snapshot.night.id:
             self.announce()
         self._announce_hold(snapshot)
+        self._track_holds(previous, snapshot)
 
     def _say_what_changed(self, previous: FloorSnapshot | None, snapshot: FloorSnapshot) -> None:
         """A toast when another console changed the table in front of this staff member."""
@@ -468,6 +484,7 @@ class FloorScreen(WritingScreen):
         detail.timezone = snapshot.timezone
         detail.floor_name = floor.name if floor is not None else ""
         detail.watchers = self._watchers(self.selected)
+        detail.me = self.services.actor.staff_id
         detail.state = state
         # What fits the table decides what the footer and the palette offer. Rebuilding the
         # footer is the costliest part of moving the selection: only when that changes.
@@ -538,6 +555,7 @@ class FloorScreen(WritingScreen):
             # Holds taken by the one before are theirs, not the new person's.
             self._acting_for = actor.staff_id
             self._my_holds.clear()
+            self._watched.clear()
             self._stop_keeping_hold()
         if actor.session is not None and actor.session != self._session_read:
             # Postgres shows a night only to someone signed in: read it again as them.
@@ -831,6 +849,7 @@ class FloorScreen(WritingScreen):
         async def call(_op_id: str) -> None:
             await bookings.release_hold(actor, hold_id)
             self._my_holds.discard(hold_id)
+            self._watched.pop(hold_id, None)
 
         self.start_write(Write(f"release table {number}", call,
                           lambda _none: f"Released your hold on table {number}"))
@@ -1116,13 +1135,72 @@ class FloorScreen(WritingScreen):
     @work(exclusive=True, group="hold", exit_on_error=False)
     async def _renew_hold(self, hold_id: int) -> None:
         try:
-            await self.services.bookings.renew_hold(self.services.actor, hold_id)
+            hold = await self.services.bookings.renew_hold(self.services.actor, hold_id)
         except HoldExpired as err:
             self._stop_keeping_hold()
-            self.notify(str(err), severity="warning")
+            watch = self._watched.pop(hold_id, None)
+            if watch is not None:
+                self._say_lapsed(watch)
+            else:
+                self.notify(str(err), severity="warning")
         except Exception:
             # The next tick tries again; the booking itself says if the table was lost.
             pass
+        else:
+            watch = self._watched.get(hold_id)
+            if watch is not None:
+                watch.expires_at = hold.expires_at
+                watch.warned = False
+
+    def _track_holds(self, previous: FloorSnapshot | None, snapshot: FloorSnapshot) -> None:
+        """Watch this staff member's holds on the night shown; a hold gone from it because
+        its time ran out is said (one booked or let go is not)."""
+        me = self.services.actor.staff_id
+        for tile in self._tiles().values():
+            if tile.me != me:
+                tile.me = me
+                tile.refresh()
+        if previous is not None and previous.night.id != snapshot.night.id:
+            self._watched.clear()
+        now = self.services.clock()
+        seen = set()
+        for state in snapshot.tables.values():
+            hold = state.hold
+            if hold is None or not self.held_by_me(state):
+                continue
+            seen.add(hold.id)
+            watch = self._watched.get(hold.id)
+            if watch is None:
+                self._watched[hold.id] = HoldWatch(state.table.number, hold.expires_at)
+            elif watch.expires_at != hold.expires_at:
+                watch.expires_at = hold.expires_at
+                watch.warned = watch.warned and seconds_left(hold.expires_at, now) <= HOLD_WARN_SECONDS
+        for hold_id in [h for h in self._watched if h not in seen]:
+            watch = self._watched.pop(hold_id)
+            if watch.expires_at <= now + timedelta(seconds=1):
+                self._say_lapsed(watch)
+
+    def _watch_holds(self) -> None:
+        """Once a second: a hold of yours about to lapse warns once; one that has lapsed says so."""
+        if not self._watched:
+            return
+        now = self.services.clock()
+        for hold_id, watch in list(self._watched.items()):
+            left = seconds_left(watch.expires_at, now)
+            if left <= 0:
+                del self._watched[hold_id]
+                self._say_lapsed(watch)
+                self.request_reload()
+            elif left <= HOLD_WARN_SECONDS and not watch.warned:
+                watch.warned = True
+                book = self.key_for(BY_NAME["new_booking"])
+                self.notify(f"Your hold on table {watch.table} lapses in "
+                            f"{countdown(watch.expires_at, now)}: {book} books it now.",
+                            title="Hold ending", severity="warning", timeout=HOLD_WARN_SECONDS)
+
+    def _say_lapsed(self, watch: HoldWatch) -> None:
+        self.notify(f"Your hold on table {watch.table} has lapsed: the table is free to anyone "
+                    "again.", title="Hold lapsed", severity="warning", timeout=10)
 
     # Words -------------------------------------------------------------------------
 
