@@ -1138,6 +1138,7 @@ class FloorScreen(WritingScreen):
             hold = await self.services.bookings.renew_hold(self.services.actor, hold_id)
         except HoldExpired as err:
             self._stop_keeping_hold()
+            self._forms_hold_lapsed()
             watch = self._watched.pop(hold_id, None)
             if watch is not None:
                 self._say_lapsed(watch)
@@ -1198,7 +1199,15 @@ class FloorScreen(WritingScreen):
                             f"{countdown(watch.expires_at, now)}: {book} books it now.",
                             title="Hold ending", severity="warning", timeout=HOLD_WARN_SECONDS)
 
+    def _forms_hold_lapsed(self, table: int | None = None) -> None:
+        """A booking form open on a hold that lapsed says so (Enter still tries the table)."""
+        for form in self.app.screen_stack:
+            if (isinstance(form, BookingForm) and form.held
+                    and (table is None or form.table.number == table)):
+                form.hold_lapsed()
+
     def _say_lapsed(self, watch: HoldWatch) -> None:
+        self._forms_hold_lapsed(watch.table)
         self.notify(f"Your hold on table {watch.table} has lapsed: the table is free to anyone "
                     "again.", title="Hold lapsed", severity="warning", timeout=10)
 

@@ -94,3 +94,24 @@ async def test_a_hold_let_go_or_booked_says_nothing_of_lapsing(
         clock.ahead = timedelta(seconds=40)
         await pilot.pause(1.5)
         assert hold_words(app) == []
+
+
+async def test_the_booking_form_says_when_its_hold_has_lapsed(
+    moving: Services, clock: MovingClock, admin: asyncpg.Connection
+) -> None:
+    from screens.booking_form import BookingForm
+    from tests.tui.helpers import screen_text
+    from tests.tui.test_actions import dialog_open
+
+    app = BackroomApp(moving, night_id=await night_id(admin))
+    async with app.run_test(size=SMALL) as pilot:
+        _screen, tile = await open_floor(pilot, 11)
+        await pilot.press("h")
+        await until(pilot, lambda: state_of(tile).hold is not None, what="tile held")
+        await pilot.press("n")
+        form = await dialog_open(pilot, BookingForm)
+        assert "Your hold on table 11 is kept while this is open." in screen_text(app)
+        clock.ahead = timedelta(seconds=45)  # as if the renewals had stopped
+        await until(pilot, lambda: "has lapsed" in screen_text(app), what="the form says so")
+        assert "Your hold on table 11 has lapsed: Enter still tries to book it" in screen_text(app)
+        assert pilot.app.screen is form, "the form and its entries stay"
