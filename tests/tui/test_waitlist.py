@@ -273,3 +273,31 @@ def test_the_waitlist_picture_without_colour(snap_compare: Any, dsn: str,
     monkeypatch.setenv("NO_COLOR", "1")
     asyncio.run(_three_waiting(dsn))
     assert snap_compare(FloorApp(dsn), terminal_size=SMALL, run_before=_show_waitlist)
+
+
+async def test_keys_that_cannot_act_say_why_and_the_palette_names_the_party(
+    services: Services, admin: asyncpg.Connection
+) -> None:
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        screen = await open_waitlist(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert pilot.app.screen is screen
+        assert "Nobody is waiting: A adds a party." in toasts(pilot.app)
+
+        await services.bookings.waitlist_add(services.actor, night_id=await night_id(admin),
+                                             guest=GuestDetails("Ada Lovelace"), party_size=4)
+        await until(pilot, lambda: len(screen.entries) == 1, what="listed")
+        titles = [c.title for c in screen.table_commands()]
+        assert "Book onto a table · Ada Lovelace · party of 4" in titles, titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"offer")
+        await until(pilot, lambda: "Offer a table · Ada Lovelace" in screen_text(pilot.app),
+                    what="the palette offers it")
+        await pilot.press("enter")
+        await dialog_open(pilot, SeatForm)
+        await pilot.pause()
+        shown = screen_text(pilot.app)
+        assert "Offer a table to Ada Lovelace · party of 4" in shown, shown
+        assert "free now" in shown
