@@ -17,6 +17,7 @@ from tests.sessions import signed_in
 from tests.tui.helpers import shown_text, toasts, until
 from tests.tui.test_actions import LARGE, SMALL, night_id, open_floor, state_of
 from widgets.table_detail import TableDetail
+from widgets.table_tile import TableTile
 
 
 class MovingClock:
@@ -27,6 +28,16 @@ class MovingClock:
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.ahead
+
+    def before(self, moment: datetime, seconds: float) -> None:
+        """Move on to `seconds` before `moment` (after it, if negative)."""
+        self.ahead = moment - timedelta(seconds=seconds) - datetime.now(UTC)
+
+
+def expiry(tile: TableTile) -> datetime:
+    hold = state_of(tile).hold
+    assert hold is not None
+    return hold.expires_at
 
 
 @pytest.fixture
@@ -63,7 +74,7 @@ async def test_a_hold_counts_down_warns_once_and_says_it_lapsed(
         assert re.search(r"0:[0-3]\d", shown_text(tile)), shown_text(tile)
         assert hold_words(app) == []
 
-        clock.ahead = timedelta(seconds=22)  # some 8 s left
+        clock.before(expiry(tile), 8)
         await until(pilot, lambda: bool(hold_words(app)), what="a warning")
         [warning] = hold_words(app)
         assert re.fullmatch(r"Hold ending: Your hold on table 11 lapses in 0:0\d: N books it now\.",
@@ -72,7 +83,7 @@ async def test_a_hold_counts_down_warns_once_and_says_it_lapsed(
         await pilot.pause(1.2)  # a tick or so more: still one warning
         assert len(hold_words(app)) == 1
 
-        clock.ahead = timedelta(seconds=35)
+        clock.before(expiry(tile), -2)
         await until(pilot, lambda: len(hold_words(app)) == 2, what="said it lapsed")
         assert hold_words(app)[1] == ("Hold lapsed: Your hold on table 11 has lapsed: the table "
                                       "is free to anyone again.")
@@ -111,7 +122,7 @@ async def test_the_booking_form_says_when_its_hold_has_lapsed(
         await pilot.press("n")
         form = await dialog_open(pilot, BookingForm)
         assert "Your hold on table 11 is kept while this is open." in screen_text(app)
-        clock.ahead = timedelta(seconds=45)  # as if the renewals had stopped
+        clock.before(expiry(tile), -15)  # as if the renewals had stopped
         await until(pilot, lambda: "has lapsed" in screen_text(app), what="the form says so")
         assert "Your hold on table 11 has lapsed: Enter still tries to book it" in screen_text(app)
         assert pilot.app.screen is form, "the form and its entries stay"
