@@ -1012,9 +1012,15 @@ class BookingService:
                 booking_id, tables, start, end,
             )
 
+        sets = "starts_at = $2, ends_at = $3, party_size = $4"
+        args: tuple[Any, ...] = (start, end, party)
+        if sorted(tables) != sorted(current.table_ids):
+            # Other tables bring their own minimum spend, as a booking made on them has.
+            sets += (", min_spend = (select coalesce(sum(min_spend), 0) from backroom.venue_table"
+                     " where id = any($5::smallint[]))")
+            args += (tables,)
         return await self._change(
-            actor, "move", booking_id, version,
-            "starts_at = $2, ends_at = $3, party_size = $4", (start, end, party), op_id,
+            actor, "move", booking_id, version, sets, args, op_id,
             ctx=ctx, before=untable, after=retable,
         )
 

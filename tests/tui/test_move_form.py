@@ -55,6 +55,8 @@ async def test_a_higher_minimum_spend_is_said_and_needs_a_yes(
         assert any("to table 12 at 23:00. Table 12 has a minimum spend of 1,000; table 3 had"
                    " 300." in t for t in toasts(pilot.app)), toasts(pilot.app)
     assert [r["ref"] for r in await bookings_on(admin, 12)] == [booking.ref]
+    assert await admin.fetchval("select min_spend from backroom.booking where id = $1",
+                                booking.id) == 1000, "the booking keeps the new tables' minimum"
 
 
 def test_the_words_for_joined_tables_and_for_a_lower_spend() -> None:
