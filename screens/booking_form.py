@@ -284,7 +284,14 @@ class BookingForm(GuestForm[BookingRequest]):
                     id="email")
         if self.held:
             yield Static(f"Your hold on table {self.table.number} is kept while this is open.",
-                         classes="dialog--hint")
+                         classes="dialog--hint", id="hold-note")
+
+    def hold_lapsed(self) -> None:
+        """The hold could not be kept: the table may still be free, Enter still tries it."""
+        self.held = False
+        for note in self.query("#hold-note").results(Static):
+            note.update(f"Your hold on table {self.table.number} has lapsed: Enter still tries "
+                        "to book it, if it is free.")
 
     def hint(self) -> str:
         return "Enter  book · Tab/↑↓  fields · Esc  close"

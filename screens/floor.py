@@ -44,9 +44,10 @@ from screens.booking_form import BookingForm, BookingRequest
 from screens.changes import news_title, table_news, who_changed
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
+from screens.form import default_arrival
 from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
-from screens.move_form import MoveForm, MoveRequest
+from screens.move_form import MoveForm, MoveRequest, higher_spend
 from screens.table_actions import (
     BY_NAME,
     TABLE_ACTIONS,
@@ -56,6 +57,7 @@ from screens.table_actions import (
     Write,
     fits,
 )
+from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.walk_in_form import WalkInForm, WalkInRequest
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails
@@ -68,13 +70,14 @@ from services.models import (
     FloorSnapshot,
     Hold,
     Night,
+    Table,
     TableState,
     TileStatus,
 )
 from services.permissions import may
 from services.realtime import ChangeBatch, FeedState
 from widgets.connection_badge import ConnectionBadge
-from widgets.display import BOOKING_WORDS, local_time
+from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
 from widgets.floor_plan import FloorPlan
 from widgets.footer import Footer
 from widgets.table_detail import TableDetail
@@ -90,6 +93,8 @@ if TYPE_CHECKING:
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 # A hold lasts about 30 s; while its booking form is open it is renewed well before that.
 HOLD_RENEW_SECONDS = 10
+# A hold of yours this close to lapsing (and not being renewed) says so, once.
+HOLD_WARN_SECONDS = 10
 
 # Changes that are not tied to one night but alter what every night shows.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
@@ -131,6 +136,15 @@ class FloorServices(Protocol):
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
+
+
+@dataclass(slots=True)
+class HoldWatch:
+    """A hold of this staff member's, watched so that its end is said, not silent."""
+
+    table: int  # the table's number
+    expires_at: datetime
+    warned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +211,9 @@ class FloorScreen(WritingScreen):
         *(action.binding() for action in TABLE_ACTIONS),
         # The feed keeps the floor current: reloading is a rare need, kept off the footer.
         Binding("r", "reload", "Reload", id="floor.reload", show=False),
+        # Off the footer, which needs every column at 80; in help and the palette.
+        Binding("l", "waitlist", "Waitlist", id="floor.waitlist", show=False,
+                tooltip="Parties waiting for a table"),
     ]
 
     COMMANDS = {TableCommands}
@@ -227,6 +244,9 @@ class FloorScreen(WritingScreen):
         self._showing = asyncio.Lock()
         self._my_holds: set[int] = set()
         self._hold_keeper: Timer | None = None
+        # This staff member's holds on screen, by hold id: warned before they lapse, and said
+        # when they have.
+        self._watched: dict[int, HoldWatch] = {}
         self._every_table = False
         self._acting_for: int | None = services.actor.staff_id
         self._session_read: str | None = services.actor.session
@@ -245,6 +265,7 @@ class FloorScreen(WritingScreen):
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
         super().on_mount()
+        self.set_interval(1, self._watch_holds)
         self.request_reload()
 
     def on_resize(self) -> None:
@@ -347,6 +368,7 @@ class FloorScreen(WritingScreen):
         if previous is None or previous.night.id != snapshot.night.id:
             self.announce()
         self._announce_hold(snapshot)
+        self._track_holds(previous, snapshot)
 
     def _say_what_changed(self, previous: FloorSnapshot | None, snapshot: FloorSnapshot) -> None:
         """A toast when another console changed the table in front of this staff member."""
@@ -474,6 +496,7 @@ class FloorScreen(WritingScreen):
         detail.timezone = snapshot.timezone
         detail.floor_name = floor.name if floor is not None else ""
         detail.watchers = self._watchers(self.selected)
+        detail.me = self.services.actor.staff_id
         detail.state = state
         # What fits the table decides what the footer and the palette offer. Rebuilding the
         # footer is the costliest part of moving the selection: only when that changes.
@@ -547,6 +570,7 @@ class FloorScreen(WritingScreen):
             # Holds taken by the one before are theirs, not the new person's.
             self._acting_for = actor.staff_id
             self._my_holds.clear()
+            self._watched.clear()
             self._stop_keeping_hold()
         if actor.session is not None and actor.session != self._session_read:
             # Postgres shows a night only to someone signed in: read it again as them.
@@ -582,6 +606,8 @@ class FloorScreen(WritingScreen):
         return mine or hold.id in self._my_holds
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "waitlist":
+            return self.snapshot is not None and self.may("waitlist_add")
         spec = BY_NAME.get(action)
         if spec is None:
             return True
@@ -614,8 +640,14 @@ class FloorScreen(WritingScreen):
     def on_key(self, event: events.Key) -> None:
         # Before the bindings run (they are the App's last step): a table action's key that
         # no binding will act on gets a toast that says why, not silence.
-        names = [binding.action for binding in mapped_bindings(self).key_to_bindings.get(event.key, ())
-                 if binding.action in BY_NAME]
+        bindings = mapped_bindings(self).key_to_bindings.get(event.key, ())
+        refusal = (self._waitlist_refusal() if any(b.action == "waitlist" for b in bindings)
+                   else None)
+        if refusal:
+            event.stop()
+            self.notify(refusal, severity="warning", timeout=6)
+            return
+        names = [binding.action for binding in bindings if binding.action in BY_NAME]
         if not names or any(self.check_action(name, ()) is True for name in names):
             return
         why = self.why_not(names)
@@ -707,9 +739,9 @@ class FloorScreen(WritingScreen):
         state = self.selected_state
         if state is None:
             return []
+        commands = self._waitlist_commands()
         where = f"table {state.table.number}"
         booking = state.booking
-        commands = []
         for spec in TABLE_ACTIONS:
             if self.check_action(spec.name, ()) is not True:
                 continue
@@ -720,6 +752,28 @@ class FloorScreen(WritingScreen):
             commands.append(TableCommand(title, f"{spec.help} ({self.key_for(spec)})",
                                          partial(self.perform, spec.name)))
         return commands
+
+    # The waitlist of the night on screen -----------------------------------------------
+
+    def _waitlist_refusal(self) -> str | None:
+        """Why this staff member cannot open the waitlist, in one line; None when they can."""
+        actor = self.services.actor
+        if actor.staff_id is None and self.services.identity is not None:
+            return None  # signed out: the sign-in screen is in front
+        return why_not_waitlist(actor)
+
+    def _waitlist_commands(self) -> list[TableCommand]:
+        if self.check_action("waitlist", ()) is not True or self.snapshot is None:
+            return []
+        key = key_label(self.app, "floor.waitlist", "l")
+        return [TableCommand(f"Waitlist · {self.snapshot.night.date:%a %d %b}",
+                             f"Parties waiting for a table: add, offer, book, remove ({key})",
+                             self.action_waitlist)]
+
+    def action_waitlist(self) -> None:
+        if self.snapshot is None or self.check_action("waitlist", ()) is not True:
+            return
+        self.app.push_screen(WaitlistScreen(self.services, night_id=self.snapshot.night.id))
 
     def key_for(self, spec: TableAction) -> str:
         """The key of a table action, as the keymap file may have changed it."""
@@ -810,6 +864,7 @@ class FloorScreen(WritingScreen):
         async def call(_op_id: str) -> None:
             await bookings.release_hold(actor, hold_id)
             self._my_holds.discard(hold_id)
+            self._watched.pop(hold_id, None)
 
         self.start_write(Write(f"release table {number}", call,
                           lambda _none: f"Released your hold on table {number}"))
@@ -960,9 +1015,22 @@ class FloorScreen(WritingScreen):
             return (tuple(sorted(alternative.table_ids)) != tuple(sorted(booking.table_ids))
                     or alternative.starts_at != booking.starts_at)
 
-        return Write(f"move {booking.ref}", call,
-                     lambda b: f"Moved {b.ref} · {b.guest_name} to {self._where(b)}",
+        def done(b: Booking) -> str:
+            moved = f"Moved {b.ref} · {b.guest_name} to {self._where(b)}"
+            higher = higher_spend(self._by_number(), self._numbers_of(booking.table_ids),
+                                  self._numbers_of(b.table_ids))
+            return f"{moved}. {higher}." if higher else moved
+
+        return Write(f"move {booking.ref}", call, done,
                      intent, retarget=elsewhere, usable=a_change, instead="move it there")
+
+    def _by_number(self) -> dict[int, Table]:
+        tables = self.snapshot.tables if self.snapshot is not None else {}
+        return {state.table.number: state.table for state in tables.values()}
+
+    def _numbers_of(self, table_ids: Iterable[int]) -> list[int]:
+        tables = self.snapshot.tables if self.snapshot is not None else {}
+        return sorted(tables[i].table.number for i in table_ids if i in tables)
 
     def action_edit_booking(self) -> None:
         booking = self._booking_for("edit_booking")
@@ -1082,13 +1150,81 @@ class FloorScreen(WritingScreen):
     @work(exclusive=True, group="hold", exit_on_error=False)
     async def _renew_hold(self, hold_id: int) -> None:
         try:
-            await self.services.bookings.renew_hold(self.services.actor, hold_id)
+            hold = await self.services.bookings.renew_hold(self.services.actor, hold_id)
         except HoldExpired as err:
             self._stop_keeping_hold()
-            self.notify(str(err), severity="warning")
+            self._forms_hold_lapsed()
+            watch = self._watched.pop(hold_id, None)
+            if watch is not None:
+                self._say_lapsed(watch)
+            else:
+                self.notify(str(err), severity="warning")
         except Exception:
             # The next tick tries again; the booking itself says if the table was lost.
             pass
+        else:
+            watch = self._watched.get(hold_id)
+            if watch is not None:
+                watch.expires_at = hold.expires_at
+                watch.warned = False
+
+    def _track_holds(self, previous: FloorSnapshot | None, snapshot: FloorSnapshot) -> None:
+        """Watch this staff member's holds on the night shown; a hold gone from it because
+        its time ran out is said (one booked or let go is not)."""
+        me = self.services.actor.staff_id
+        for tile in self._tiles().values():
+            if tile.me != me:
+                tile.me = me
+                tile.refresh()
+        if previous is not None and previous.night.id != snapshot.night.id:
+            self._watched.clear()
+        now = self.services.clock()
+        seen = set()
+        for state in snapshot.tables.values():
+            hold = state.hold
+            if hold is None or not self.held_by_me(state):
+                continue
+            seen.add(hold.id)
+            watch = self._watched.get(hold.id)
+            if watch is None:
+                self._watched[hold.id] = HoldWatch(state.table.number, hold.expires_at)
+            elif watch.expires_at != hold.expires_at:
+                watch.expires_at = hold.expires_at
+                watch.warned = watch.warned and seconds_left(hold.expires_at, now) <= HOLD_WARN_SECONDS
+        for hold_id in [h for h in self._watched if h not in seen]:
+            watch = self._watched.pop(hold_id)
+            if watch.expires_at <= now + timedelta(seconds=1):
+                self._say_lapsed(watch)
+
+    def _watch_holds(self) -> None:
+        """Once a second: a hold of yours about to lapse warns once; one that has lapsed says so."""
+        if not self._watched:
+            return
+        now = self.services.clock()
+        for hold_id, watch in list(self._watched.items()):
+            left = seconds_left(watch.expires_at, now)
+            if left <= 0:
+                del self._watched[hold_id]
+                self._say_lapsed(watch)
+                self.request_reload()
+            elif left <= HOLD_WARN_SECONDS and not watch.warned:
+                watch.warned = True
+                book = self.key_for(BY_NAME["new_booking"])
+                self.notify(f"Your hold on table {watch.table} lapses in "
+                            f"{countdown(watch.expires_at, now)}: {book} books it now.",
+                            title="Hold ending", severity="warning", timeout=HOLD_WARN_SECONDS)
+
+    def _forms_hold_lapsed(self, table: int | None = None) -> None:
+        """A booking form open on a hold that lapsed says so (Enter still tries the table)."""
+        for form in self.app.screen_stack:
+            if (isinstance(form, BookingForm) and form.held
+                    and (table is None or form.table.number == table)):
+                form.hold_lapsed()
+
+    def _say_lapsed(self, watch: HoldWatch) -> None:
+        self._forms_hold_lapsed(watch.table)
+        self.notify(f"Your hold on table {watch.table} has lapsed: the table is free to anyone "
+                    "again.", title="Hold lapsed", severity="warning", timeout=10)
 
     # Words -------------------------------------------------------------------------
 
@@ -1112,12 +1248,5 @@ class FloorScreen(WritingScreen):
                 f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}")
 
     def _default_arrival(self, night: Night) -> datetime:
-        """Now, rounded up to the quarter hour, if the night is under way; else its opening."""
-        now = self.services.clock()
-        if not night.starts_at <= now < night.ends_at:
-            return night.starts_at
-        quarter = timedelta(minutes=15)
-        rounded = now.replace(microsecond=0) + timedelta(seconds=-int(now.timestamp()) % 900)
-        # Near closing, the last quarter hour before it (never before the opening).
-        return rounded if rounded < night.ends_at else max(night.starts_at, rounded - quarter)
+        return default_arrival(night, self.services.clock())
 

@@ -7,6 +7,7 @@ if one is wrong the cursor goes to it and nothing is sent.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from textual.binding import Binding
 from textual.widgets import Input
@@ -56,6 +57,16 @@ def arrival_check(night: Night, timezone: str) -> Check:
         hours = f"tonight {night_hours(night.starts_at, night.ends_at, timezone)}"
         return ok(f"{hours}; {change}" if change else hours)
     return check
+
+
+def default_arrival(night: Night, now: datetime) -> datetime:
+    """Now, rounded up to the quarter hour, if the night is under way; else its opening."""
+    if not night.starts_at <= now < night.ends_at:
+        return night.starts_at
+    quarter = timedelta(minutes=15)
+    rounded = now.replace(microsecond=0) + timedelta(seconds=-int(now.timestamp()) % 900)
+    # Near closing, the last quarter hour before it (never before the opening).
+    return rounded if rounded < night.ends_at else max(night.starts_at, rounded - quarter)
 
 
 def name_check(text: str) -> Verdict:

@@ -8,6 +8,10 @@ new operation id. When the connection failed on the way (the service then
 found out whether the change was made, or could not: `Interrupted`), or
 anything else went wrong, the operation id is kept: trying again from the
 same dialog cannot make the change twice.
+
+A form that a refusal asks a question about (the alternatives, a code) stays
+open under the question with its entries as typed: Esc on the question goes
+back to it, and it closes once the change is made.
 """
 
 from __future__ import annotations
@@ -87,12 +91,16 @@ class WritingScreen(LiveScreen):
     async def after_write(self, result: object) -> None:
         """Called once a change is made (or refused: `result` is None); read what changed."""
 
-    def start_write(self, write: Write, dialog: Dialog[Any] | None = None) -> None:
+    def start_write(self, write: Write, dialog: Dialog[Any] | None = None, *,
+                    beneath: Dialog[Any] | None = None) -> None:
+        """Run `write`; `dialog` asked for it. `beneath` is a form kept open under a
+        refusal's question (alternatives, a code): it closes too once the change is made."""
         self._writing = True
-        self._write(write, dialog)
+        self._write(write, dialog, beneath)
 
     @work(exclusive=True, group="action", exit_on_error=False)
-    async def _write(self, write: Write, dialog: Dialog[Any] | None) -> None:
+    async def _write(self, write: Write, dialog: Dialog[Any] | None,
+                     beneath: Dialog[Any] | None = None) -> None:
         try:
             if not self.live:
                 # The feed may have dropped while the dialog was open.
@@ -108,7 +116,7 @@ class WritingScreen(LiveScreen):
             except BookingError as err:
                 # Refused: nothing was written, so another try is a new intent.
                 write.intent.renew()
-                await self._refused(write, err, dialog)
+                await self._refused(write, err, dialog, beneath)
                 return
             except Exception as err:
                 # The outcome is unknown (the answer may be lost, not the change): keep the
@@ -118,6 +126,8 @@ class WritingScreen(LiveScreen):
                 return
             if dialog is not None:
                 dialog.finish()
+            if beneath is not None:
+                beneath.finish()
             self.notify(write.done(result))
             await self.after_write(result)
         finally:
@@ -128,24 +138,37 @@ class WritingScreen(LiveScreen):
             dialog.failed(text + again)
         self.notify(text, severity="error", timeout=8)
 
-    async def _refused(self, write: Write, err: BookingError, dialog: Dialog[Any] | None) -> None:
+    def _keep_beneath(self, err: BookingError, dialog: Dialog[Any] | None,
+                      beneath: Dialog[Any] | None) -> Dialog[Any] | None:
+        """Before a refusal's question: the form that stays open under it, as typed (Esc on
+        the question goes back to it), or None. A dialog that is only a question closes."""
+        if dialog is None:
+            return beneath
+        if dialog is not beneath and dialog.keeps_open(err):
+            dialog.failed(str(err))
+            if beneath is not None:
+                beneath.finish()
+            return dialog
+        dialog.finish()
+        return beneath
+
+    async def _refused(self, write: Write, err: BookingError, dialog: Dialog[Any] | None,
+                       beneath: Dialog[Any] | None = None) -> None:
         retarget = write.retarget
         if isinstance(err, TableTaken | PartyDoesNotFit) and retarget is not None:
             alternatives = [alt for alt in err.alternatives if write.usable(alt)]
             if alternatives:
-                if dialog is not None:
-                    dialog.finish()
+                form = self._keep_beneath(err, dialog, beneath)
                 fresh = Intent()  # a new intent: booking there is a new decision
                 self.app.push_screen(AlternativesDialog(
                     f"Could not {write.what}", str(err), alternatives, self.timezone,
                     verb=write.instead,
-                    on_answer=lambda alt, chooser: self.start_write(retarget(alt, fresh), chooser),
+                    on_answer=lambda alt, chooser: self.start_write(retarget(alt, fresh), chooser,
+                                                                    beneath=form),
                 ))
                 return
         if isinstance(err, StepUpRequired) and self.services.identity is not None:
-            if dialog is not None:
-                dialog.finish()
-            self._ask_for_code(write, str(err))
+            self._ask_for_code(write, str(err), self._keep_beneath(err, dialog, beneath))
             return
         title = (f"Changed by {err.info.changed_by}" if isinstance(err, StaleBooking)
                  else f"Could not {write.what}")
@@ -155,10 +178,16 @@ class WritingScreen(LiveScreen):
                 dialog.failed(str(err))
             else:
                 dialog.finish()
+                if beneath is not None:
+                    # Back to the form under the question, which says what went wrong.
+                    if beneath.keeps_open(err):
+                        beneath.failed(str(err))
+                    else:
+                        beneath.finish()
         # Whatever refused it is likely news to this console.
         await self.after_write(None)
 
-    def _ask_for_code(self, write: Write, reason: str) -> None:
+    def _ask_for_code(self, write: Write, reason: str, beneath: Dialog[Any] | None = None) -> None:
         """A change that needs a fresh authenticator code: ask for it, then make the change."""
         identity, actor = self.services.identity, self.services.actor
         assert identity is not None
@@ -168,7 +197,7 @@ class WritingScreen(LiveScreen):
                 await identity.verify_code(actor, code, "step_up")
                 return await write.call(op_id)
 
-            self.start_write(replace(write, call=call), dialog)
+            self.start_write(replace(write, call=call), dialog, beneath=beneath)
 
         self.app.push_screen(CodeDialog(f"A code is needed to {write.what}", reason,
                                         on_answer=with_code))

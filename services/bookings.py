@@ -160,6 +160,7 @@ class WaitlistEntry:
     offered_table: int | None
     booking_id: int | None
     created_at: datetime
+    phone: str | None = None
 
 
 def _booking_json(b: Booking) -> dict[str, Any]:
@@ -615,7 +616,7 @@ class BookingService:
         async with self._db.transaction(readonly=True) as conn:
             rows = await conn.fetch(
                 "select w.id, g.name as guest_name, w.party_size, w.notes, w.status,"
-                " w.offered_table, w.booking_id, w.created_at"
+                " w.offered_table, w.booking_id, w.created_at, g.phone"
                 " from backroom.waitlist_entry w join backroom.guest g on g.id = w.guest_id"
                 " where w.night_id = $1 and w.status in ('waiting', 'offered')"
                 " order by w.created_at, w.id",
@@ -1011,9 +1012,15 @@ class BookingService:
                 booking_id, tables, start, end,
             )
 
+        sets = "starts_at = $2, ends_at = $3, party_size = $4"
+        args: tuple[Any, ...] = (start, end, party)
+        if sorted(tables) != sorted(current.table_ids):
+            # Other tables bring their own minimum spend, as a booking made on them has.
+            sets += (", min_spend = (select coalesce(sum(min_spend), 0) from backroom.venue_table"
+                     " where id = any($5::smallint[]))")
+            args += (tables,)
         return await self._change(
-            actor, "move", booking_id, version,
-            "starts_at = $2, ends_at = $3, party_size = $4", (start, end, party), op_id,
+            actor, "move", booking_id, version, sets, args, op_id,
             ctx=ctx, before=untable, after=retable,
         )
 
@@ -1242,7 +1249,8 @@ class BookingService:
         return int(result["id"])
 
     @_for_actor
-    async def waitlist_offer(self, actor: Actor, entry_id: int, table_id: int) -> None:
+    async def waitlist_offer(self, actor: Actor, entry_id: int, table_id: int, *,
+                             op_id: str | None = None) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
             done = await conn.execute(
                 "update backroom.waitlist_entry set status = 'offered', offered_table = $2"
@@ -1252,7 +1260,7 @@ class BookingService:
                 raise NotFound("That party is no longer on the waitlist.")
             return {}
 
-        await self._operation(actor, "waitlist_offer", None, body, entity="waitlist_entry",
+        await self._operation(actor, "waitlist_offer", op_id, body, entity="waitlist_entry",
                               entity_id=entry_id)
 
     @_for_actor
@@ -1299,7 +1307,8 @@ class BookingService:
         ))
 
     @_for_actor
-    async def waitlist_leave(self, actor: Actor, entry_id: int) -> None:
+    async def waitlist_leave(self, actor: Actor, entry_id: int, *,
+                             op_id: str | None = None) -> None:
         async def body(conn: asyncpg.Connection) -> dict[str, Any]:
             await conn.execute(
                 "update backroom.waitlist_entry set status = 'left' where id = $1"
@@ -1307,7 +1316,7 @@ class BookingService:
             )
             return {}
 
-        await self._operation(actor, "waitlist_leave", None, body, entity="waitlist_entry",
+        await self._operation(actor, "waitlist_leave", op_id, body, entity="waitlist_entry",
                               entity_id=entry_id)
 
 

@@ -50,6 +50,8 @@ class TableDetail(Widget):
     note: reactive[str] = reactive("")
     # Staff on other consoles who have this table selected or held.
     watchers: reactive[tuple[str, ...]] = reactive(())
+    # The staff member at this console: their own hold reads "Held by you".
+    me: reactive[int | None] = reactive(None)
 
     def __init__(self, *, clock: Callable[[], datetime], name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
@@ -93,8 +95,11 @@ class TableDetail(Widget):
         if state.hold is not None:
             hold = state.hold
             left = countdown(hold.expires_at, self._clock())
-            parts.append(Text(f"◆ Held by {plain(hold.holder)}: {left} left "
-                              f"(until {local_time(hold.expires_at, self.timezone, seconds=True)})"))
+            until = local_time(hold.expires_at, self.timezone, seconds=True)
+            if hold.staff_id is not None and hold.staff_id == self.me:
+                parts.append(Text(f"◆ Held by you · {left} left (until {until})"))
+            else:
+                parts.append(Text(f"◆ Held by {plain(hold.holder)}: {left} left (until {until})"))
 
         if self.watchers:
             watchers = ", ".join(plain(who) for who in self.watchers)

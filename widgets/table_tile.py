@@ -87,6 +87,8 @@ class TableTile(Widget, can_focus=True):
         self.timezone = timezone
         self._clock = clock
         self._ticker: Timer | None = None
+        # The staff member at this console: their own hold reads "by you".
+        self.me: int | None = None
         self.set_reactive(TableTile.state, state)
 
     def on_mount(self) -> None:
@@ -156,12 +158,14 @@ class TableTile(Widget, can_focus=True):
         ))
 
         if held is not None:
+            mine = held.staff_id is not None and held.staff_id == self.me
+            holder = "you" if mine else plain(held.holder)
             if wide:
-                lines.append(_fit(Text(f"by {plain(held.holder)}"), width))
+                lines.append(_fit(Text(f"by {holder}"), width))
                 lines.append(_fit(Text(f"until {local_time(held.expires_at, self.timezone, seconds=True)}",
                                        style=dim), width))
             else:
-                lines.append(_fit(Text(plain(held.holder)), width))
+                lines.append(_fit(Text("by you" if mine else holder), width))
                 lines.append(_fit(Text(countdown(held.expires_at, self._clock()),
                                        style=Style(bold=True)), width))
         elif booking is not None:

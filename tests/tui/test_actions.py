@@ -102,7 +102,7 @@ async def test_hold_then_book(services: Services, admin: asyncpg.Connection) -> 
         await keys.press("h")
         await until(pilot, lambda: state_of(tile).hold is not None, what="tile held")
         text = shown_text(tile)
-        assert "HELD" in text and "by Duty Manager" in text, text
+        assert "HELD" in text and "by you" in text, text
         assert any("Table 11 is held for you" in t for t in toasts(pilot.app))
         assert "h Release" in footer_words(screen), "the hold can be given up by the same key"
 
@@ -297,7 +297,7 @@ async def test_a_conflict_offers_alternatives_and_one_key_books_there(
         await keys.press("enter")
 
         chooser = await dialog_open(pilot, AlternativesDialog)
-        assert form.is_attached is False
+        assert form.is_attached, "the form waits under the alternatives, as typed"
         shown = screen_text(pilot.app)
         assert f"Table 11 is already booked then ({rival.ref}, Rival Party)." in shown, shown
         assert "1  Table " in shown
@@ -306,6 +306,7 @@ async def test_a_conflict_offers_alternatives_and_one_key_books_there(
         await keys.press("1")
         await back_on_floor(pilot)
         assert keys.count == 3 + len("Ada Lovelace")
+        assert form.is_attached is False, "booked there, the form is done with"
 
         there = screen.plans[0].tiles.get(first.table_ids[0]) or screen.plans[1].tiles[
             first.table_ids[0]]
