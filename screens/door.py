@@ -40,7 +40,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog
-from screens.changes import booking_news, news_title
+from screens.changes import booking_news, find_booking
 from screens.floor import is_tonight
 from screens.floor_commands import TableCommands
 from screens.help import key_label, mapped_bindings
@@ -365,12 +365,11 @@ class DoorScreen(WritingScreen):
             return
         now = next((b for b in view.bookings if b.id == looking_at.id), None)
         if now is None:
-            now = next((b for state in snapshot.tables.values() for b in state.bookings
-                        if b.id == looking_at.id), None)
+            now = find_booking(snapshot, looking_at.id)
         news = booking_news(looking_at, now, timezone=snapshot.timezone,
                             numbers=snapshot.table_numbers)
         if news:
-            self.notify(news, title=news_title(now.changed_by if now is not None else ""), timeout=6)
+            self.say_news(news)
 
     def _heading(self, view: DoorView) -> str:
         text = view.text.strip()

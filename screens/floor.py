@@ -41,7 +41,7 @@ from textual.timer import Timer
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
-from screens.changes import news_title, table_news, who_changed
+from screens.changes import table_news
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
 from screens.help import key_label, mapped_bindings
@@ -354,9 +354,10 @@ class FloorScreen(WritingScreen):
         if before is None or after is None or before == after:
             return
         news = table_news(before, after, timezone=snapshot.timezone,
-                          me=self.services.actor.staff_id, numbers=snapshot.table_numbers)
+                          me=self.services.actor.staff_id, numbers=snapshot.table_numbers,
+                          snapshot=snapshot)
         if news:
-            self.notify(news, title=news_title(who_changed(before, after)), timeout=6)
+            self.say_news(news)
 
     async def _build_plans(self, snapshot: FloorSnapshot) -> None:
         floors = self.query_one("#floors")
