@@ -6,7 +6,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
 from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingsMap
 from textual.containers import Vertical, VerticalScroll
@@ -71,6 +74,43 @@ def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
     return lines
 
 
+class KeyTable:
+    """Keys, what they do, and the longer word on it, in three columns. The last one wraps,
+    so every word is shown however narrow the terminal: at 80 columns a long detail takes
+    a second line. A description with no detail beside it may use the detail's room."""
+
+    def __init__(self, keys: list[KeyHelp]) -> None:
+        self.keys = keys
+
+    def _table(self, described: int) -> Table:
+        table = Table.grid(padding=(0, 2, 0, 0))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(max_width=max(described, 12), overflow="fold")
+        table.add_column(style="dim", ratio=1, min_width=16, overflow="fold")
+        for item in self.keys:
+            table.add_row(item.keys, item.description, item.detail)
+        return table
+
+    def _widths(self) -> tuple[int, int, int, int]:
+        keys = max((cell_len(item.keys) for item in self.keys), default=0)
+        beside = max((cell_len(item.description) for item in self.keys if item.detail), default=8)
+        alone = max((cell_len(item.description) for item in self.keys if not item.detail),
+                    default=0)
+        detail = max((cell_len(item.detail) for item in self.keys), default=0)
+        return keys, beside, alone, detail
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        keys, beside, alone, detail = self._widths()
+        widest = keys + 2 + max(beside, alone) + 2 + detail
+        return Measurement(min(widest, keys + 2 + beside + 2 + 16), widest)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        keys, beside, alone, detail = self._widths()
+        # A lone description longer than the others runs on when there is room for it.
+        fits_alone = keys + 2 + max(alone, beside) + 2 + detail <= options.max_width
+        yield self._table(max(beside, alone) if fits_alone else beside)
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists the keys it is given; escape, q or ? close it."""
 
@@ -79,17 +119,18 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
         & > Vertical {
             width: auto;
-            max-width: 90%;
+            max-width: 94%;
             height: auto;
             max-height: 90%;
-            padding: 0 2;
+            padding: 0 1;
             border: thick $accent;
             background: $surface;
         }
         /* Docked, so a list longer than the terminal scrolls between them. */
         & #help-title { text-style: bold; width: auto; dock: top; }
-        & VerticalScroll { width: auto; height: auto; max-height: 1fr; }
-        & #help-keys { width: auto; }
+        /* Never wider than the box: the table wraps its last column to fit instead. */
+        & VerticalScroll { width: auto; max-width: 100%; height: auto; max-height: 1fr; }
+        & #help-keys { width: auto; max-width: 100%; }
         & #help-hint { color: $text-muted; width: auto; dock: bottom; }
     }
     """
@@ -105,22 +146,11 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        width = max((len(item.keys) for item in self.keys), default=0)
-        described = max((len(item.description) for item in self.keys if item.detail), default=0)
-        lines = Text()
-        for item in self.keys:
-            lines.append(item.keys.ljust(width + 2), style="bold")
-            if item.detail:
-                lines.append(item.description.ljust(described + 2))
-                lines.append(f"{item.detail}\n", style="dim")
-            else:
-                lines.append(f"{item.description}\n")
-        lines.rstrip()
         with Vertical():
             yield Static(f"Keys: {self.help_title}", id="help-title")
             # A long list scrolls; the title and the way out stay in view.
             with VerticalScroll():
-                yield Static(lines, id="help-keys")
+                yield Static(KeyTable(self.keys), id="help-keys")
             yield Static("escape, q or ? to close", id="help-hint")
 
     async def action_dismiss(self, result: None = None) -> None:
