@@ -342,7 +342,8 @@ class DoorScreen(WritingScreen):
         self._last_error = ""
         heading.remove_class("-error")
         for bar in self.query(TopBar):
-            bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}")
+            bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}",
+                          short=f"Door · {snapshot.night.date:%a %d %b}")
         numbers = snapshot.table_numbers
         same_search = view.text == self._shown_text
         self._shown_text = view.text

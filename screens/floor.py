@@ -330,7 +330,8 @@ class FloorScreen(WritingScreen):
         detail.note = ""
         previous, self.snapshot = self.snapshot, snapshot
         self.query_one(ConnectionBadge).data_at = time.monotonic()
-        self.query_one(TopBar).set_title(f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}")
+        self.query_one(TopBar).set_title(f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}",
+                                         short=f"{snapshot.night.date:%a %d %b}")
         if (previous is None or previous.floors != snapshot.floors
                 or previous.timezone != snapshot.timezone or not self.plans):
             await self._build_plans(snapshot)

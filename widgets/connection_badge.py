@@ -53,6 +53,8 @@ class ConnectionBadge(Widget):
     """
 
     status: reactive[FeedStatus] = reactive(lambda: FeedStatus(FeedState.CONNECTING), layout=True)
+    # How terse the words are (see `badge_words`): a crowded line asks for fewer.
+    brevity: reactive[int] = reactive(0, layout=True)
     data_at: reactive[float | None] = reactive(None, layout=True)
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
@@ -77,7 +79,7 @@ class ConnectionBadge(Widget):
         self.refresh(layout=True)
 
     def render(self) -> Text:
-        return Text(badge_words(self.status))
+        return Text(badge_words(self.status, brevity=self.brevity))
 
 
 def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
@@ -101,19 +103,28 @@ def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
     return ", ".join(parts) if parts else None
 
 
-def badge_words(status: FeedStatus, now: float | None = None) -> str:
-    """'● Live', '↻ Reconnecting (attempt 2) · offline 12s', '✕ Offline 3m00s · next try in 4s'."""
+def badge_words(status: FeedStatus, now: float | None = None, *, brevity: int = 0) -> str:
+    """'● Live', '↻ Reconnecting (attempt 2) · offline 12s', '✕ Offline 3m00s · next try in 4s'.
+
+    With `brevity` 1 the attempt and the next try are left out ('↻ Reconnecting · 12s',
+    '✕ Offline 3m00s'); with 2, the outage's age too ('↻ Reconnecting')."""
     symbol, word = _WORDS[status.state]
     text = f"{symbol} {word}"
-    if status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt:
+    if brevity >= 2:
+        return text
+    if (status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt
+            and not brevity):
         text += f" (attempt {status.attempt})"
     if status.state in (FeedState.LIVE, FeedState.CONNECTING) and status.down_since is None:
         return text
     now = time.monotonic() if now is None else now
     if status.down_since is not None and status.state is not FeedState.LIVE:
         how_long = age(now - status.down_since)
-        text += f" {how_long}" if status.state is FeedState.OFFLINE else f" · offline {how_long}"
-    if status.state is FeedState.OFFLINE:
+        if status.state is FeedState.OFFLINE:
+            text += f" {how_long}"
+        else:
+            text += f" · {how_long}" if brevity else f" · offline {how_long}"
+    if status.state is FeedState.OFFLINE and not brevity:
         if status.retry_at is None and status.down_since is None:
             text += " · not reconnecting"
         elif status.retry_at is None or status.retry_at <= now:

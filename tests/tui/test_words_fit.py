@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from typing import Any
 
+import asyncpg
 import pytest
 from rich.console import Console
 from textual.containers import VerticalScroll
@@ -16,7 +18,9 @@ from textual.widgets import Static
 from console.app import BackroomApp
 from console.wiring import Services
 from screens.help import HelpScreen, KeyHelp, KeyTable
-from tests.tui.helpers import floor_loaded, screen_text, until
+from services.realtime import FeedState, FeedStatus
+from tests.tui.helpers import colleague, floor_loaded, screen_text, stop_feed, until
+from widgets.top_bar import TopBar
 
 SMALL = (80, 24)
 # A scroll bar's blocks, drawn inside the help box's right edge.
@@ -89,3 +93,52 @@ def test_a_long_detail_wraps_under_its_own_column() -> None:
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert in_full(keys, text) == [], text
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 40
+
+
+LONG_NAME = "Alexandra Featherstonehaugh"
+
+
+async def outage(pilot: Pilot[Any], state: FeedState) -> None:
+    """The feed down 1m20s, on its third attempt, next try in 4s."""
+    await stop_feed(pilot)
+    await pilot.pause()
+    now = time.monotonic()
+    app = pilot.app
+    assert isinstance(app, BackroomApp)
+    app._status_changed(FeedStatus(state, attempt=3, down_since=now - 80, retry_at=now + 4.5))
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("key", [None, "f3", "f4", "f5", "f6"],
+                         ids=["floor", "door", "nights", "support", "audit"])
+async def test_the_top_line_is_one_line_at_80_columns(services: Services, admin: asyncpg.Connection,
+                                                      key: str | None) -> None:
+    services.actor = await colleague(admin, LONG_NAME, "alexandra@backroom.test")
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        await floor_loaded(pilot)
+        if key is not None:
+            await pilot.press(key)
+            await until(pilot, lambda: len(pilot.app.screen_stack) > 2, what="screen open")
+            await pilot.pause(0.5)
+        for state, words in ((FeedState.RECONNECTING, "↻ Reconnecting · 1m2"),
+                             (FeedState.OFFLINE, "✕ Offline 1m2")):
+            await outage(pilot, state)
+            top = screen_text(pilot.app).splitlines()[0]
+            assert "…" not in top, top
+            assert LONG_NAME in top and words in top, top
+            bar = pilot.app.screen.query_one(TopBar)
+            assert bar.size.height == 1 and bar.shown.replace("  ", " ") in " ".join(top.split()), (
+                bar.shown, top)
+
+
+async def test_the_top_line_says_everything_when_there_is_room(
+    services: Services, admin: asyncpg.Connection
+) -> None:
+    services.actor = await colleague(admin, LONG_NAME, "alexandra@backroom.test")
+    async with BackroomApp(services).run_test(size=(160, 48)) as pilot:
+        await floor_loaded(pilot)
+        await outage(pilot, FeedState.RECONNECTING)
+        top = screen_text(pilot.app).splitlines()[0]
+        assert "The Backroom · Fri 20 Nov 2026" in top, top
+        assert f"{LONG_NAME} (manager)" in top, top
+        assert "↻ Reconnecting (attempt 3) · offline 1m2" in top, top
