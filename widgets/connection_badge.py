@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.widgets import Static
 
 from services.realtime import FeedState, FeedStatus
 
@@ -101,6 +102,61 @@ def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
         else:
             parts.append(f"next try in {age(status.retry_at - now)}")
     return ", ".join(parts) if parts else None
+
+
+def stale_words(status: FeedStatus, as_of: str, what: str = "list",
+                now: float | None = None) -> str | None:
+    """'Not live: list as of 22:14, offline 1m20s, reconnecting (attempt 3)' while the feed
+    is down; None while it is Live (or making its first connection)."""
+    outage = outage_words(status, now)
+    if outage is None:
+        return None
+    words = f"Not live: {what} as of {as_of}, {outage}" if as_of else f"Not live: {outage}"
+    if status.state is FeedState.RECONNECTING:
+        words += f", reconnecting (attempt {status.attempt})" if status.attempt else ", reconnecting"
+    return words
+
+
+class StaleNote(Static):
+    """A line over a list the feed no longer keeps current, in words (so it shows without
+    colour too): 'Not live: list as of 22:14, offline 1m20s, reconnecting (attempt 3)'.
+    Hidden while the feed is Live; the age counts on each second while it is not."""
+
+    DEFAULT_CSS = """
+    StaleNote {
+        display: none;
+        height: auto;
+        padding: 0 1;
+        text-style: bold reverse;
+        &.-shown { display: block; }
+    }
+    """
+
+    def __init__(self, what: str = "list", *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.what = what
+        self._status = FeedStatus(FeedState.CONNECTING)
+        self._as_of = ""
+        self._ticker: Timer | None = None
+
+    @property
+    def words(self) -> str | None:
+        return stale_words(self._status, self._as_of, self.what)
+
+    def show(self, status: FeedStatus, as_of: str) -> None:
+        """The feed's state, and the time (venue clock, HH:MM) what is shown was read."""
+        self._status, self._as_of = status, as_of
+        self._redraw()
+        if self.words is not None and self._ticker is None:
+            self._ticker = self.set_interval(1, self._redraw)
+        elif self.words is None and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def _redraw(self) -> None:
+        words = self.words
+        self.set_class(words is not None, "-shown")
+        self.update(Text(words or ""))
 
 
 def badge_words(status: FeedStatus, now: float | None = None, *, brevity: int = 0) -> str:

@@ -17,9 +17,11 @@ from textual.widgets import Static
 
 from console.app import BackroomApp
 from console.wiring import Services
+from screens.door import DoorScreen
 from screens.help import HelpScreen, KeyHelp, KeyTable
 from services.realtime import FeedState, FeedStatus
 from tests.tui.helpers import colleague, floor_loaded, screen_text, stop_feed, until
+from widgets.display import local_time
 from widgets.top_bar import TopBar
 
 SMALL = (80, 24)
@@ -142,3 +144,43 @@ async def test_the_top_line_says_everything_when_there_is_room(
         assert "The Backroom · Fri 20 Nov 2026" in top, top
         assert f"{LONG_NAME} (manager)" in top, top
         assert "↻ Reconnecting (attempt 3) · offline 1m2" in top, top
+
+
+# The door's list while the feed is down ------------------------------------------------
+
+async def test_the_door_marks_its_list_stale_while_the_feed_is_down(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without colour the mark must still be seen: it is in words.
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        await floor_loaded(pilot)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen)
+                    and pilot.app.screen.current, what="door open")
+        door = pilot.app.screen
+        assert isinstance(door, DoorScreen)
+        assert "Not live" not in screen_text(pilot.app)
+        assert not door.booking_list.has_class("-stale")
+        as_of = local_time(door.services.clock(), door.timezone)
+
+        # The feed stops: the list says since when it is what it shows, and that nothing retries.
+        await stop_feed(pilot)
+        await until(pilot, lambda: "Not live" in screen_text(pilot.app), what="marked stale")
+        assert f"Not live: list as of {as_of}, offline, not reconnecting" in screen_text(pilot.app)
+        assert door.booking_list.has_class("-stale")
+
+        await outage(pilot, FeedState.RECONNECTING)
+        text = screen_text(pilot.app)
+        line = next(line for line in text.splitlines() if "Not live" in line)
+        assert line.strip() == f"Not live: list as of {as_of}, offline 1m20s, reconnecting (attempt 3)"
+        assert len(line.rstrip()) <= SMALL[0]
+        # Every row is still there, dimmed under the line.
+        assert "Dev Patel" in text and "Isla MacLeod" in text
+
+        # Live again: the mark goes.
+        app = pilot.app
+        assert isinstance(app, BackroomApp)
+        app._status_changed(FeedStatus(FeedState.LIVE))
+        await until(pilot, lambda: "Not live" not in screen_text(pilot.app), what="mark cleared")
+        assert not door.booking_list.has_class("-stale")
