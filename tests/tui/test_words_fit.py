@@ -20,7 +20,7 @@ from console.wiring import Services
 from screens.door import DoorScreen
 from screens.help import HelpScreen, KeyHelp, KeyTable
 from services.realtime import FeedState, FeedStatus
-from tests.tui.helpers import colleague, floor_loaded, screen_text, stop_feed, until
+from tests.tui.helpers import colleague, floor_loaded, screen_text, shown_text, stop_feed, until
 from widgets.display import local_time
 from widgets.top_bar import TopBar
 
@@ -184,3 +184,16 @@ async def test_the_door_marks_its_list_stale_while_the_feed_is_down(
         app._status_changed(FeedStatus(FeedState.LIVE))
         await until(pilot, lambda: "Not live" not in screen_text(pilot.app), what="mark cleared")
         assert not door.booking_list.has_class("-stale")
+
+
+async def test_every_table_name_is_shown_whole_on_a_wide_floor(services: Services) -> None:
+    async with BackroomApp(services).run_test(size=(160, 48)) as pilot:
+        screen = await floor_loaded(pilot)
+        tiles = [t for plan in screen.plans for t in plan.tiles.values() if t.state is not None]
+        named = [t for t in tiles if t.state is not None and t.state.table.name
+                 and not t.state.table.name.endswith(str(t.state.table.number))]
+        assert any(t.state is not None and t.state.table.name == "The Vault" for t in named)
+        for tile in named:
+            assert tile.state is not None
+            first = shown_text(tile).splitlines()[0]
+            assert tile.state.table.name in first and "…" not in first, first
