@@ -9,6 +9,7 @@ is the same every run (see test_snapshots).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -40,6 +41,10 @@ def news_of(pilot: Pilot[Any]) -> int:
     return int(getattr(pilot.app, "_news_count", 0))
 
 
+def told(pilot: Pilot[Any], changes: int) -> bool:
+    return news_of(pilot) == changes
+
+
 def toasted_floor(dsn: str, changes: int) -> Any:
     """The floor with table 14 selected while a colleague changes its booking `changes` times
     on another console."""
@@ -61,7 +66,7 @@ def toasted_floor(dsn: str, changes: int) -> Any:
         await until(pilot, lambda: news_of(pilot) == 1, what="first change told")
         for n in range(2, changes + 1):
             maya = await other.check_in(dana, maya.id, maya.version, 1)
-            await until(pilot, lambda n=n: news_of(pilot) == n, what=f"change {n} told")
+            await until(pilot, partial(told, pilot, n), what=f"change {n} told")
         await pilot.pause(0.3)
 
     return run
