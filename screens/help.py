@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from textual.app import App, ComposeResult
@@ -77,38 +77,45 @@ def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
 class KeyTable:
     """Keys, what they do, and the longer word on it, in three columns. The last one wraps,
     so every word is shown however narrow the terminal: at 80 columns a long detail takes
-    a second line. A description with no detail beside it may use the detail's room."""
+    a second line. A description with no detail beside it runs on into the detail's room."""
 
     def __init__(self, keys: list[KeyHelp]) -> None:
         self.keys = keys
 
-    def _table(self, described: int) -> Table:
-        table = Table.grid(padding=(0, 2, 0, 0))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(max_width=max(described, 12), overflow="fold")
-        table.add_column(style="dim", ratio=1, min_width=16, overflow="fold")
-        for item in self.keys:
-            table.add_row(item.keys, item.description, item.detail)
-        return table
-
-    def _widths(self) -> tuple[int, int, int, int]:
+    def _widths(self) -> tuple[int, int, int]:
         keys = max((cell_len(item.keys) for item in self.keys), default=0)
         beside = max((cell_len(item.description) for item in self.keys if item.detail), default=8)
-        alone = max((cell_len(item.description) for item in self.keys if not item.detail),
-                    default=0)
-        detail = max((cell_len(item.detail) for item in self.keys), default=0)
-        return keys, beside, alone, detail
+        longest = max((cell_len(item.description) + 2 + cell_len(item.detail) if item.detail
+                       else cell_len(item.description) for item in self.keys), default=0)
+        return keys, beside, max(longest, beside + 2 + cell_len("x" * 16))
+
+    def _grid(self, keys: int, beside: int, detailed: bool) -> Table:
+        table = Table.grid(padding=(0, 2, 0, 0))
+        # The same key column in every run of rows, so the runs line up as one table.
+        table.add_column(style="bold", no_wrap=True, width=keys)
+        if detailed:
+            table.add_column(width=beside, overflow="fold")
+            table.add_column(style="dim", ratio=1, overflow="fold")
+        else:
+            table.add_column(ratio=1, overflow="fold")
+        return table
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        keys, beside, alone, detail = self._widths()
-        widest = keys + 2 + max(beside, alone) + 2 + detail
-        return Measurement(min(widest, keys + 2 + beside + 2 + 16), widest)
+        keys, beside, longest = self._widths()
+        return Measurement(keys + 2 + beside + 2 + 16, keys + 2 + longest)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        keys, beside, alone, detail = self._widths()
-        # A lone description longer than the others runs on when there is room for it.
-        fits_alone = keys + 2 + max(alone, beside) + 2 + detail <= options.max_width
-        yield self._table(max(beside, alone) if fits_alone else beside)
+        keys, beside, _longest = self._widths()
+        runs: list[Table] = []
+        for item in self.keys:
+            detailed = bool(item.detail)
+            if not runs or bool(runs[-1].columns[2:]) != detailed:
+                runs.append(self._grid(keys, beside, detailed))
+            if detailed:
+                runs[-1].add_row(item.keys, item.description, item.detail)
+            else:
+                runs[-1].add_row(item.keys, item.description)
+        yield Group(*runs)
 
 
 class HelpScreen(ModalScreen[None]):
