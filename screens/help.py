@@ -10,11 +10,14 @@ from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingsMap
 from textual.containers import Vertical, VerticalScroll
 from textual.dom import DOMNode
+from textual.geometry import Size
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 
@@ -118,6 +121,39 @@ class KeyTable:
         yield Group(*runs)
 
 
+class KeyList(Widget):
+    """The `KeyTable` drawn as lines of text at the width the layout gives it."""
+
+    DEFAULT_CSS = """
+    KeyList { width: auto; height: auto; }
+    """
+
+    def __init__(self, keys: list[KeyHelp], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.table = KeyTable(keys)
+        self._drawn: tuple[int, list[Text]] | None = None
+
+    def lines(self, width: int) -> list[Text]:
+        if self._drawn is None or self._drawn[0] != width:
+            console = self.app.console
+            options = console.options.update(width=width, highlight=False)
+            drawn = console.render_lines(self.table, options, pad=False)
+            self._drawn = (width, [Text.assemble(*((seg.text, seg.style or "") for seg in line
+                                                   if not seg.control))
+                                   for line in drawn])
+        return self._drawn[1]
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        # As wide as the widest line; the box's max-width narrows it, and the table wraps.
+        return self.table.__rich_measure__(self.app.console, self.app.console.options).maximum
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width))
+
+    def render(self) -> Text:
+        return Text("\n").join(self.lines(self.content_region.width or self.size.width))
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists the keys it is given; escape, q or ? close it."""
 
@@ -157,7 +193,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(f"Keys: {self.help_title}", id="help-title")
             # A long list scrolls; the title and the way out stay in view.
             with VerticalScroll():
-                yield Static(KeyTable(self.keys), id="help-keys")
+                yield KeyList(self.keys, id="help-keys")
             yield Static("escape, q or ? to close", id="help-hint")
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -13,12 +13,12 @@ import pytest
 from rich.console import Console
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widget import Widget
 
 from console.app import BackroomApp
 from console.wiring import Services
 from screens.door import DoorScreen
-from screens.help import HelpScreen, KeyHelp, KeyTable
+from screens.help import HelpScreen, KeyHelp, KeyList, KeyTable
 from services.realtime import FeedState, FeedStatus
 from tests.tui.helpers import colleague, floor_loaded, screen_text, shown_text, stop_feed, until
 from widgets.display import local_time
@@ -29,11 +29,11 @@ SMALL = (80, 24)
 BARS = re.compile("[▁▂▃▄▅▆▇▔▕▏▎▍▌▋▊▉]")
 
 
-def drawn(widget: Static) -> str:
-    """What a Static draws at the width the layout gave it, as plain text."""
+def drawn(widget: Widget) -> str:
+    """What a widget draws at the width the layout gave it, as plain text."""
     console = Console(width=widget.content_region.width, file=io.StringIO(), color_system=None,
                       legacy_windows=False)
-    console.print(widget.content)
+    console.print(widget.render())
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
@@ -64,7 +64,7 @@ async def help_of(pilot: Pilot[Any], key: str | None) -> HelpScreen:
 async def test_every_help_text_is_shown_in_full_at_80x24(services: Services, key: str | None) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         screen = await help_of(pilot, key)
-        table = screen.query_one("#help-keys", Static)
+        table = screen.query_one("#help-keys", KeyList)
         assert table.region.right <= SMALL[0] and table.region.x >= 0
         text = drawn(table)
         assert all(len(line.rstrip()) <= table.content_region.width for line in text.splitlines())
