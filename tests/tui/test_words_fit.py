@@ -14,9 +14,11 @@ from rich.console import Console
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import Static
 
 from console.app import BackroomApp
 from console.wiring import Services
+from screens.audit import AuditScreen
 from screens.door import DoorScreen
 from screens.help import HelpScreen, KeyHelp, KeyList, KeyTable
 from services.realtime import FeedState, FeedStatus
@@ -197,3 +199,23 @@ async def test_every_table_name_is_shown_whole_on_a_wide_floor(services: Service
             assert tile.state is not None
             first = shown_text(tile).splitlines()[0]
             assert tile.state.table.name in first and "…" not in first, first
+
+
+async def test_the_audit_status_drops_its_hints_before_cutting_the_filter(services: Services) -> None:
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        await floor_loaded(pilot)
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(pilot.app.screen, AuditScreen)
+                    and pilot.app.screen.loads >= 1 and not pilot.app.screen.reading,
+                    what="audit loaded")
+        await pilot.press("slash", "tab", *"system", "tab", *"2026-01-01 00:00",
+                          "tab", *"2027-01-01 00:00", "enter")
+        screen = pilot.app.screen
+        assert isinstance(screen, AuditScreen)
+        await until(pilot, lambda: screen.filter.until is not None and not screen.reading,
+                    what="filtered")
+        await pilot.pause()
+        status = str(screen.query_one("#audit-status", Static).content)
+        line = next(line for line in screen_text(pilot.app).splitlines() if "entries" in line)
+        assert "…" not in line and status in line, line
+        assert "staff system · from " in status and "until " in status, status
