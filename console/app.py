@@ -39,6 +39,7 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -71,6 +72,20 @@ class BackroomApp(App[None]):
     """The staff console. The services come from outside, so a test can hand in its own."""
 
     TITLE = "Backroom Console"
+
+    # Toasts stay short and few, at the bottom right: at 80x24 they cover the bottom of the
+    # screen (the floor's detail, the door's selected line), not the tiles or the list.
+    CSS = """
+    Toast {
+        width: 60;
+        max-width: 70%;
+        padding: 0 1;
+    }
+    """
+    # At most this many toasts at once; the oldest goes first.
+    MAX_TOASTS = 3
+    # How long a toast with news from another console stays.
+    NEWS_SECONDS = 6.0
 
     # How often the idle lock looks at the clock.
     IDLE_CHECK_SECONDS = 1.0
@@ -135,6 +150,9 @@ class BackroomApp(App[None]):
         self._feed_status = FeedStatus(FeedState.CONNECTING)
         self._batcher: ChangeBatcher | None = None
         self._presence: Presence | None = None
+        # The toast with news from other consoles now shown, and how many changes it counts.
+        self._news: Notification | None = None
+        self._news_count = 0
 
     # The live feed and presence ---------------------------------------------------------
 
@@ -189,6 +207,30 @@ class BackroomApp(App[None]):
         """Post a message to every screen in the stack (each gets its own instance)."""
         for screen in self.screen_stack:
             screen.post_message(message())
+
+    # Toasts -------------------------------------------------------------------------
+
+    def tell_news(self, text: str) -> None:
+        """A toast with what another console changed. While one is still shown, the next
+        replaces it and counts them: "3 changes on other consoles. Latest: ...", so a burst
+        takes one toast."""
+        shown = self._news
+        merging = shown is not None and shown in self._notifications and not shown.has_expired
+        count = self._news_count + 1 if merging else 1
+        if shown is not None and merging:
+            self._unnotify(shown, refresh=False)
+        message = text if count == 1 else f"{count} changes on other consoles. Latest: {text}"
+        news = Notification(plain(message, lines=True), "", "information", self.NEWS_SECONDS,
+                            markup=False)
+        self._news, self._news_count = news, count
+        self.post_message(Notify(news))
+
+    def on_notify(self, event: Notify) -> None:
+        # Runs before Textual's own handler shows the toasts: keep the newest few.
+        self._notifications.add(event.notification)
+        newest_first = sorted(self._notifications, key=lambda n: n.raised_at, reverse=True)
+        for old in newest_first[self.MAX_TOASTS:]:
+            del self._notifications[old]
 
     async def _resync(self) -> None:
         """Every live screen reads what it shows before the feed says Live."""

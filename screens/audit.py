@@ -235,6 +235,9 @@ class AuditScreen(LiveScreen):
         self._error = f"Could not read the audit trail: {text}"
         self._show_status()
 
+    def on_resize(self) -> None:
+        self._show_status()
+
     def _show_status(self) -> None:
         status = self.query_one("#audit-status", Static)
         status.set_class(self._error is not None, "-error")
@@ -247,7 +250,16 @@ class AuditScreen(LiveScreen):
             text = f"No entries for {what}." if not self.filter.empty else "No entries yet."
         else:
             more = "all shown" if self._complete else "PgDn for older"
-            text = f"{count} entr{'y' if count == 1 else 'ies'} · {what} · newest first · {more}"
+            parts = [f"{count} entr{'y' if count == 1 else 'ies'}", what, "newest first", more]
+            # One line: the order goes first, then the paging hint, before the filter is cut.
+            room = (status.size.width or self.size.width or 80) - 2
+            if self._new_since_load:
+                room -= len("New entries since: r shows them · ")
+            for dropped in ("newest first", more):
+                if len(" · ".join(parts)) <= room:
+                    break
+                parts.remove(dropped)
+            text = " · ".join(parts)
         if self._new_since_load:
             text = f"New entries since: r shows them · {text}"
         status.update(literal(text))

@@ -40,7 +40,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog
-from screens.changes import booking_news, news_title
+from screens.changes import booking_news, find_booking
 from screens.floor import is_tonight
 from screens.floor_commands import TableCommands
 from screens.help import key_label, mapped_bindings
@@ -53,7 +53,9 @@ from services.db import Actor, DatabaseError
 from services.errors import Alternative
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.permissions import WORDS, may
+from services.realtime import FeedStatus
 from widgets.booking_list import BookingList, party_in, table_numbers
+from widgets.connection_badge import StaleNote
 from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
@@ -189,11 +191,14 @@ class DoorScreen(WritingScreen):
         self._waiting: tuple[str, str] | None = None
         # The search text a write was started from: cleared once it succeeds.
         self._written_from: str | None = None
+        # When the list shown was read (the stale line says "list as of" it).
+        self._read_at: datetime | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar("Door · loading tonight…")
         yield Input(placeholder=SEARCH_HINT, id="search", max_length=60)
         yield Static("Loading tonight…", id="heading")
+        yield StaleNote("list", id="stale")
         yield BookingList(id="bookings")
         with Vertical(id="about"):
             yield Static("", id="selected")
@@ -215,6 +220,18 @@ class DoorScreen(WritingScreen):
         if night_id is None and self.snapshot is not None:
             night_id = self.snapshot.night.id
         super().announce(table_id=table_id, night_id=night_id)
+
+    def show_status(self, status: FeedStatus) -> None:
+        super().show_status(status)
+        self._show_stale()
+
+    def _show_stale(self) -> None:
+        """While the feed is not Live the list is marked stale: dimmed, and a line says since
+        when and why."""
+        status = self.feed_status
+        as_of = local_time(self._read_at, self.timezone) if self._read_at is not None else ""
+        self.query_one(StaleNote).show(status, as_of)
+        self.booking_list.stale = self.query_one(StaleNote).words is not None
 
     # Parts -------------------------------------------------------------------------
 
@@ -342,12 +359,15 @@ class DoorScreen(WritingScreen):
         self._last_error = ""
         heading.remove_class("-error")
         for bar in self.query(TopBar):
-            bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}")
+            bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}",
+                          short=f"Door · {snapshot.night.date:%a %d %b}")
         numbers = snapshot.table_numbers
         same_search = view.text == self._shown_text
         self._shown_text = view.text
         self.booking_list.show(view.bookings, numbers=numbers, timezone=snapshot.timezone,
                                keep_selection=same_search)
+        self._read_at = self.services.clock()
+        self._show_stale()
         heading.update(literal(self._heading(view)))
         self._show_free(snapshot)
         self._show_selected(self.selected)
@@ -365,12 +385,11 @@ class DoorScreen(WritingScreen):
             return
         now = next((b for b in view.bookings if b.id == looking_at.id), None)
         if now is None:
-            now = next((b for state in snapshot.tables.values() for b in state.bookings
-                        if b.id == looking_at.id), None)
+            now = find_booking(snapshot, looking_at.id)
         news = booking_news(looking_at, now, timezone=snapshot.timezone,
                             numbers=snapshot.table_numbers)
         if news:
-            self.notify(news, title=news_title(now.changed_by if now is not None else ""), timeout=6)
+            self.say_news(news)
 
     def _heading(self, view: DoorView) -> str:
         text = view.text.strip()

@@ -41,7 +41,7 @@ from textual.timer import Timer
 
 from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
-from screens.changes import news_title, table_news, who_changed
+from screens.changes import table_news
 from screens.edit_form import EditForm, EditRequest
 from screens.floor_commands import TableCommands
 from screens.form import default_arrival
@@ -354,7 +354,8 @@ class FloorScreen(WritingScreen):
         detail.note = ""
         previous, self.snapshot = self.snapshot, snapshot
         self.query_one(ConnectionBadge).data_at = time.monotonic()
-        self.query_one(TopBar).set_title(f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}")
+        self.query_one(TopBar).set_title(f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}",
+                                         short=f"{snapshot.night.date:%a %d %b}")
         if (previous is None or previous.floors != snapshot.floors
                 or previous.timezone != snapshot.timezone or not self.plans):
             await self._build_plans(snapshot)
@@ -379,9 +380,10 @@ class FloorScreen(WritingScreen):
         if before is None or after is None or before == after:
             return
         news = table_news(before, after, timezone=snapshot.timezone,
-                          me=self.services.actor.staff_id, numbers=snapshot.table_numbers)
+                          me=self.services.actor.staff_id, numbers=snapshot.table_numbers,
+                          snapshot=snapshot)
         if news:
-            self.notify(news, title=news_title(who_changed(before, after)), timeout=6)
+            self.say_news(news)
 
     async def _build_plans(self, snapshot: FloorSnapshot) -> None:
         floors = self.query_one("#floors")

@@ -6,12 +6,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingsMap
 from textual.containers import Vertical, VerticalScroll
 from textual.dom import DOMNode
+from textual.geometry import Size
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 
@@ -71,6 +77,83 @@ def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
     return lines
 
 
+class KeyTable:
+    """Keys, what they do, and the longer word on it, in three columns. The last one wraps,
+    so every word is shown however narrow the terminal: at 80 columns a long detail takes
+    a second line. A description with no detail beside it runs on into the detail's room."""
+
+    def __init__(self, keys: list[KeyHelp]) -> None:
+        self.keys = keys
+
+    def _widths(self) -> tuple[int, int, int]:
+        keys = max((cell_len(item.keys) for item in self.keys), default=0)
+        beside = max((cell_len(item.description) for item in self.keys if item.detail), default=8)
+        longest = max((cell_len(item.description) + 2 + cell_len(item.detail) if item.detail
+                       else cell_len(item.description) for item in self.keys), default=0)
+        return keys, beside, max(longest, beside + 2 + cell_len("x" * 16))
+
+    def _grid(self, keys: int, beside: int, detailed: bool) -> Table:
+        table = Table.grid(padding=(0, 2, 0, 0))
+        # The same key column in every run of rows, so the runs line up as one table.
+        table.add_column(style="bold", no_wrap=True, width=keys)
+        if detailed:
+            table.add_column(width=beside, overflow="fold")
+            table.add_column(style="dim", ratio=1, overflow="fold")
+        else:
+            table.add_column(ratio=1, overflow="fold")
+        return table
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        keys, beside, longest = self._widths()
+        return Measurement(keys + 2 + beside + 2 + 16, keys + 2 + longest)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        keys, beside, _longest = self._widths()
+        runs: list[Table] = []
+        for item in self.keys:
+            detailed = bool(item.detail)
+            if not runs or bool(runs[-1].columns[2:]) != detailed:
+                runs.append(self._grid(keys, beside, detailed))
+            if detailed:
+                runs[-1].add_row(item.keys, item.description, item.detail)
+            else:
+                runs[-1].add_row(item.keys, item.description)
+        yield Group(*runs)
+
+
+class KeyList(Widget):
+    """The `KeyTable` drawn as lines of text at the width the layout gives it."""
+
+    DEFAULT_CSS = """
+    KeyList { width: auto; height: auto; }
+    """
+
+    def __init__(self, keys: list[KeyHelp], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.table = KeyTable(keys)
+        self._drawn: tuple[int, list[Text]] | None = None
+
+    def lines(self, width: int) -> list[Text]:
+        if self._drawn is None or self._drawn[0] != width:
+            console = self.app.console
+            options = console.options.update(width=width, highlight=False)
+            drawn = console.render_lines(self.table, options, pad=False)
+            self._drawn = (width, [Text.assemble(*((seg.text, seg.style or "") for seg in line
+                                                   if not seg.control))
+                                   for line in drawn])
+        return self._drawn[1]
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        # As wide as the widest line; the box's max-width narrows it, and the table wraps.
+        return self.table.__rich_measure__(self.app.console, self.app.console.options).maximum
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width))
+
+    def render(self) -> Text:
+        return Text("\n").join(self.lines(self.content_region.width or self.size.width))
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists the keys it is given; escape, q or ? close it."""
 
@@ -79,17 +162,18 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
         & > Vertical {
             width: auto;
-            max-width: 90%;
+            max-width: 94%;
             height: auto;
             max-height: 90%;
-            padding: 0 2;
+            padding: 0 1;
             border: thick $accent;
             background: $surface;
         }
         /* Docked, so a list longer than the terminal scrolls between them. */
         & #help-title { text-style: bold; width: auto; dock: top; }
-        & VerticalScroll { width: auto; height: auto; max-height: 1fr; }
-        & #help-keys { width: auto; }
+        /* Never wider than the box: the table wraps its last column to fit instead. */
+        & VerticalScroll { width: auto; max-width: 100%; height: auto; max-height: 1fr; }
+        & #help-keys { width: auto; max-width: 100%; }
         & #help-hint { color: $text-muted; width: auto; dock: bottom; }
     }
     """
@@ -105,22 +189,11 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        width = max((len(item.keys) for item in self.keys), default=0)
-        described = max((len(item.description) for item in self.keys if item.detail), default=0)
-        lines = Text()
-        for item in self.keys:
-            lines.append(item.keys.ljust(width + 2), style="bold")
-            if item.detail:
-                lines.append(item.description.ljust(described + 2))
-                lines.append(f"{item.detail}\n", style="dim")
-            else:
-                lines.append(f"{item.description}\n")
-        lines.rstrip()
         with Vertical():
             yield Static(f"Keys: {self.help_title}", id="help-title")
             # A long list scrolls; the title and the way out stay in view.
             with VerticalScroll():
-                yield Static(lines, id="help-keys")
+                yield KeyList(self.keys, id="help-keys")
             yield Static("escape, q or ? to close", id="help-hint")
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -114,6 +114,14 @@ class LiveScreen(Screen[None]):
         super().notify(plain(message, lines=True), title=plain(title), severity=severity,
                        timeout=timeout, markup=markup)
 
+    def say_news(self, text: str) -> None:
+        """A toast with what another console changed; the App merges a burst of them into one."""
+        tell = getattr(self.app, "tell_news", None)
+        if callable(tell):
+            tell(text)
+        else:
+            self.notify(text, timeout=6)
+
     def on_mount(self) -> None:
         self.show_status(self.feed_status)
         self.show_staff()

@@ -182,7 +182,8 @@ class NightReportScreen(LiveScreen):
         return self._reloading
 
     def compose(self) -> ComposeResult:
-        yield TopBar(f"Night report · {self.night_date:%a %d %b %Y}")
+        yield TopBar(f"Night report · {self.night_date:%a %d %b %Y}",
+                     short=f"Report · {self.night_date:%a %d %b}")
         with VerticalScroll(id="report-body", can_focus=False):
             yield NightReportTable(id="report")
             yield Static(EXPLAIN, id="report-note")

@@ -237,7 +237,8 @@ class NightsScreen(LiveScreen):
         elif first_time:
             listing.select_date(today)
         self.loaded = True
-        self.query_one(TopBar).set_title(f"Nights · {span_words(start, self.WINDOW_DAYS)}")
+        self.query_one(TopBar).set_title(f"Nights · {span_words(start, self.WINDOW_DAYS)}",
+                                         short="Nights")
         self.query_one(TopBar).badge.data_at = time.monotonic()
         self._show_detail()
         self.refresh_bindings()

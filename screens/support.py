@@ -158,7 +158,7 @@ class SupportScreen(LiveScreen):
         self.checks = 0
 
     def compose(self) -> ComposeResult:
-        yield TopBar("Support · health")
+        yield TopBar("Support · health", short="Health")
         # The body scrolls with the arrow keys when many consoles are online.
         with VerticalScroll(id="support-body"):
             yield HealthPanel(id="health")

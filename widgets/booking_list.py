@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
@@ -84,8 +85,12 @@ class BookingList(DataTable[Text | str], can_focus=False):
         scrollbar-size-vertical: 1;
         /* The ▶ marks the selected row; the highlight is a help for those with colour. */
         & > .datatable--cursor { text-style: bold; }
+        /* Not kept current by the feed: dimmed (the screen says so in words too). */
+        &.-stale { text-opacity: 60%; }
     }
     """
+
+    stale: reactive[bool] = reactive(False)
 
     @dataclass
     class SelectionChanged(Message):
@@ -104,6 +109,9 @@ class BookingList(DataTable[Text | str], can_focus=False):
         self._timezone = "UTC"
         self._guest_width = 20
         self._marked: int | None = None
+
+    def watch_stale(self, stale: bool) -> None:
+        self.set_class(stale, "-stale")
 
     def on_mount(self) -> None:
         self._guest_width = self._fit_guest()

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.widgets import Static
 
 from services.realtime import FeedState, FeedStatus
 
@@ -53,6 +54,8 @@ class ConnectionBadge(Widget):
     """
 
     status: reactive[FeedStatus] = reactive(lambda: FeedStatus(FeedState.CONNECTING), layout=True)
+    # How terse the words are (see `badge_words`): a crowded line asks for fewer.
+    brevity: reactive[int] = reactive(0, layout=True)
     data_at: reactive[float | None] = reactive(None, layout=True)
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
@@ -77,7 +80,7 @@ class ConnectionBadge(Widget):
         self.refresh(layout=True)
 
     def render(self) -> Text:
-        return Text(badge_words(self.status))
+        return Text(badge_words(self.status, brevity=self.brevity))
 
 
 def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
@@ -101,19 +104,83 @@ def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
     return ", ".join(parts) if parts else None
 
 
-def badge_words(status: FeedStatus, now: float | None = None) -> str:
-    """'● Live', '↻ Reconnecting (attempt 2) · offline 12s', '✕ Offline 3m00s · next try in 4s'."""
+def stale_words(status: FeedStatus, as_of: str, what: str = "list",
+                now: float | None = None) -> str | None:
+    """'Not live: list as of 22:14, offline 1m20s, reconnecting (attempt 3)' while the feed
+    is down; None while it is Live (or making its first connection)."""
+    outage = outage_words(status, now)
+    if outage is None:
+        return None
+    words = f"Not live: {what} as of {as_of}, {outage}" if as_of else f"Not live: {outage}"
+    if status.state is FeedState.RECONNECTING:
+        words += f", reconnecting (attempt {status.attempt})" if status.attempt else ", reconnecting"
+    return words
+
+
+class StaleNote(Static):
+    """A line over a list the feed no longer keeps current, in words (so it shows without
+    colour too): 'Not live: list as of 22:14, offline 1m20s, reconnecting (attempt 3)'.
+    Hidden while the feed is Live; the age counts on each second while it is not."""
+
+    DEFAULT_CSS = """
+    StaleNote {
+        display: none;
+        height: auto;
+        padding: 0 1;
+        text-style: bold reverse;
+        &.-shown { display: block; }
+    }
+    """
+
+    def __init__(self, what: str = "list", *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.what = what
+        self._status = FeedStatus(FeedState.CONNECTING)
+        self._as_of = ""
+        self._ticker: Timer | None = None
+
+    @property
+    def words(self) -> str | None:
+        return stale_words(self._status, self._as_of, self.what)
+
+    def show(self, status: FeedStatus, as_of: str) -> None:
+        """The feed's state, and the time (venue clock, HH:MM) what is shown was read."""
+        self._status, self._as_of = status, as_of
+        self._redraw()
+        if self.words is not None and self._ticker is None:
+            self._ticker = self.set_interval(1, self._redraw)
+        elif self.words is None and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def _redraw(self) -> None:
+        words = self.words
+        self.set_class(words is not None, "-shown")
+        self.update(Text(words or ""))
+
+
+def badge_words(status: FeedStatus, now: float | None = None, *, brevity: int = 0) -> str:
+    """'● Live', '↻ Reconnecting (attempt 2) · offline 12s', '✕ Offline 3m00s · next try in 4s'.
+
+    With `brevity` 1 the attempt and the next try are left out ('↻ Reconnecting · 12s',
+    '✕ Offline 3m00s'); with 2, the outage's age too ('↻ Reconnecting')."""
     symbol, word = _WORDS[status.state]
     text = f"{symbol} {word}"
-    if status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt:
+    if brevity >= 2:
+        return text
+    if (status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt
+            and not brevity):
         text += f" (attempt {status.attempt})"
     if status.state in (FeedState.LIVE, FeedState.CONNECTING) and status.down_since is None:
         return text
     now = time.monotonic() if now is None else now
     if status.down_since is not None and status.state is not FeedState.LIVE:
         how_long = age(now - status.down_since)
-        text += f" {how_long}" if status.state is FeedState.OFFLINE else f" · offline {how_long}"
-    if status.state is FeedState.OFFLINE:
+        if status.state is FeedState.OFFLINE:
+            text += f" {how_long}"
+        else:
+            text += f" · {how_long}" if brevity else f" · offline {how_long}"
+    if status.state is FeedState.OFFLINE and not brevity:
         if status.retry_at is None and status.down_since is None:
             text += " · not reconnecting"
         elif status.retry_at is None or status.retry_at <= now:

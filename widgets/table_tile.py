@@ -133,12 +133,17 @@ class TableTile(Widget, can_focus=True):
         table = state.table
         booking = state.booking
 
-        title = Text(str(table.number), style=number_style)
-        if table.vip:
-            title.append("★" if not wide else " ★")
-        if wide and table.name and not table.name.endswith(str(table.number)):
-            title.append(f" {plain(table.name)}")
-        lines = [_spread(title, Text(capacity(table), style=dim), width)]
+        # The number, the VIP star and the table's name, tighter before the name is cut.
+        named = wide and bool(table.name) and not table.name.endswith(str(table.number))
+        titles = []
+        for star in ([" ★", "★"] if wide else ["★"]) if table.vip else [""]:
+            title = Text(str(table.number), style=number_style)
+            title.append(star)
+            if named:
+                title.append(f" {plain(table.name)}")
+            titles.append(title)
+        seats = Text(capacity(table), style=dim)
+        lines = [_first_fit([(title, seats) for title in titles], width)]
 
         short, symbol, long = TILE_LABELS[state.status]
         words = [f"{symbol} {long}", f"{symbol} {short}", short] if wide else [short]

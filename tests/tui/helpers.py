@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
+from textual.visual import RichVisual
 from textual.widget import Widget
 
 from screens.floor import FloorScreen
@@ -59,7 +60,9 @@ def shown_text(widget: Widget) -> str:
     """What a widget draws, as plain text at its current width."""
     width = max(widget.content_region.width, 20)
     console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
-    console.print(widget.render())
+    drawn = widget.render()
+    # A Rich renderable in a Static (a table) comes wrapped for Textual: print what it wraps.
+    console.print(drawn._renderable if isinstance(drawn, RichVisual) else drawn)
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 

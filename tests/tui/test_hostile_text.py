@@ -172,8 +172,7 @@ async def test_the_door_shows_hostile_names_and_notes_as_typed(
         await typed(pilot, screen, first["ref"])
         fresh = await other.get(first["id"])
         await other.check_in(sam, fresh.id, fresh.version, 1)
-        await toasted(pilot, f"Changed by {COLLEAGUE} on another console")
-        await toasted(pilot, f"{first['ref']} {HOSTILE[name]} has arrived")
+        await toasted(pilot, f"{COLLEAGUE} checked in {HOSTILE[name]} at table")
         still_running(pilot)
 
 
@@ -192,8 +191,8 @@ async def test_the_floor_shows_hostile_names_notes_and_reasons_as_typed(
         await until(pilot, lambda: name in shown_text(tile), what="the tile names the guest")
         detail = screen.query_one(TableDetail)
         await until(pilot, lambda: name in shown_text(detail), what="the detail names the guest")
-        await toasted(pilot, f"Changed by {COLLEAGUE} on another console")
-        await toasted(pilot, f"{booking.ref} {booking.guest_name} changed: guest now {name}")
+        await toasted(pilot, f"{COLLEAGUE} changed {booking.guest_name}'s booking at table 3:"
+                             f" guest now {name}")
         still_running(pilot)
 
         # The palette's entries for the table name the guest.
@@ -217,7 +216,7 @@ async def test_the_floor_shows_hostile_names_notes_and_reasons_as_typed(
         await until(pilot, lambda: "by [b]Sam[/]" in shown_text(held_tile), what="held by Sam")
         await until(pilot, lambda: f"Held by {COLLEAGUE}" in shown_text(detail),
                     what="the detail names the holder")
-        await toasted(pilot, f"Table 11 is held by {COLLEAGUE}.")
+        await toasted(pilot, f"{COLLEAGUE} is holding table 11.")
         still_running(pilot)
 
         # A reason typed with brackets reads back as typed, in the dialog and the toast.

@@ -29,6 +29,11 @@ def test_the_badge_counts_from_the_outage_and_says_whether_it_retries() -> None:
     assert badge_words(trying, NOW) == "✕ Offline 3m01s · reconnecting now"
     stopped = FeedStatus(FeedState.OFFLINE)
     assert badge_words(stopped, NOW) == "✕ Offline · not reconnecting"
+    # Terser, for a crowded line: the attempt and the next try go first, then the age.
+    assert badge_words(reconnecting, NOW, brevity=1) == "↻ Reconnecting · 1m15s"
+    assert badge_words(waiting, NOW, brevity=1) == "✕ Offline 3m00s"
+    assert badge_words(waiting, NOW, brevity=2) == "✕ Offline"
+    assert badge_words(FeedStatus(FeedState.LIVE), NOW, brevity=2) == "● Live"
 
     assert outage_words(FeedStatus(FeedState.LIVE), NOW) is None
     assert outage_words(waiting, NOW) == "offline 3m00s, next try in 4s"
