@@ -182,13 +182,6 @@ begin
         new.version := old.version + 1;
         new.updated_by := coalesce(backroom.current_staff_id(), new.updated_by);
 
-        -- The deposit of a cancelled booking is kept or refunded, and says which.
-        if new.status = 'cancelled' and old.status <> 'cancelled' and old.deposit > 0
-           and old.deposit_paid and new.deposit_outcome is null then
-            raise exception 'cancelling booking % with a paid deposit: say whether it is kept or refunded',
-                old.ref using errcode = 'BRU03';
-        end if;
-
         -- A no-show only once the party is late by the venue's grace.
         if new.status = 'no_show' and old.status <> 'no_show' and not backroom.acting_as_owner() then
             v_at := least(coalesce(nullif(current_setting('backroom.now', true), '')::timestamptz,
@@ -235,6 +228,26 @@ begin
     return new;
 end
 $$;
+
+-- The deposit of a cancelled booking is kept or refunded, and says which. A trigger of
+-- its own, named to run after the door's limits and the step-up (triggers run in name
+-- order): who may not cancel, or has no fresh code, hears that first.
+create function backroom.deposit_outcome_said() returns trigger
+language plpgsql set search_path = pg_catalog, backroom, pg_temp as $$
+begin
+    if new.status = 'cancelled' and old.status <> 'cancelled' and old.deposit > 0
+       and old.deposit_paid and new.deposit_outcome is null then
+        raise exception 'cancelling booking % with a paid deposit: say whether it is kept or refunded',
+            old.ref using errcode = 'BRU03';
+    end if;
+    return new;
+end
+$$;
+
+create trigger booking_said_deposit_outcome
+    before update on backroom.booking
+    for each row execute function backroom.deposit_outcome_said();
+revoke all on function backroom.deposit_outcome_said() from public;
 
 -- When the party arrived: as in 0016, and a party no longer in (its count corrected to
 -- nobody) has no arrival; its tables are claimed from its booked start again.
