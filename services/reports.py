@@ -624,6 +624,10 @@ OPERATION_WORDS: dict[str, str] = {
     "sign_out": "signed out",
     "lock": "console locked",
     "open_night": "night opened",
+    "correct_arrivals": "arrival count corrected",
+    "reverse_no_show": "no-show reversed",
+    "reverse_completion": "completion reversed",
+    "reopen": "reopened",
 }
 
 # Why a sign-in, unlock or step-up went as it did (the `reason` its row records).
@@ -665,6 +669,10 @@ REFUSED_WORDS: dict[str, str] = {
     "waitlist_book": "booking from the waitlist",
     "waitlist_leave": "leaving the waitlist",
     "manage_staff": "staff change",
+    "correct_arrivals": "count correction",
+    "reverse_no_show": "no-show reversal",
+    "reverse_completion": "completion reversal",
+    "reopen": "reopening",
 }
 
 
@@ -754,7 +762,10 @@ FIELD_WORDS = {
 }
 
 # The status an operation moves a booking to: its label already says so.
-_REACHES = {"confirm", "check_in", "cancel", "no_show", "complete", "expire"}
+_REACHES = {"confirm", "check_in", "cancel", "no_show", "complete", "expire", "reverse_no_show",
+            "reverse_completion", "reopen"}
+# Said in words of their own, after the fields that changed.
+_SAID = {"undo_reason", "deposit_outcome"}
 
 
 def _booking_words(entry: AuditEntry) -> str:
@@ -768,7 +779,17 @@ def _booking_words(entry: AuditEntry) -> str:
         return ", ".join(parts)
     if before is None or after is None:
         return entry.change
-    skip = set(_QUIET) | ({"status"} if entry.operation in _REACHES else set())
+    skip = set(_QUIET) | _SAID | ({"status"} if entry.operation in _REACHES else set())
     changed = [k for k in after if k not in skip and before.get(k) != after.get(k)]
-    return ", ".join(f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {before.get(k)} -> {after.get(k)}"
-                     for k in changed)
+    parts = [f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {before.get(k)} -> {after.get(k)}"
+             for k in changed]
+    if after.get("deposit_outcome") and before.get("deposit_outcome") != after["deposit_outcome"]:
+        parts.append(f"deposit {after['deposit_outcome']}")
+    if after.get("undo_reason") and (before.get("undo_reason") != after["undo_reason"]
+                                     or entry.operation in _UNDO):
+        parts.append(f"why: {after['undo_reason']}")
+    return ", ".join(parts)
+
+
+# The operations that undo a change, each with a reason.
+_UNDO = {"correct_arrivals", "reverse_no_show", "reverse_completion", "reopen"}

@@ -18,6 +18,7 @@ from services.bookings import BookingService, GuestDetails
 from services.db import Actor, Database
 from services.errors import IllegalTransition, InvalidInput, NotAllowed, StaleBooking, TableTaken
 from services.models import Booking, BookingStatus, Night
+from services.reports import audit_words
 from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night
@@ -342,3 +343,34 @@ async def test_a_no_show_only_once_late_by_the_venues_grace(
             await conn.execute("update backroom.booking set status = 'no_show' where id = $1",
                                late.id)
     assert err.value.sqlstate == "BRN01"
+
+
+# The audit trail in staff words -----------------------------------------------------------
+
+async def test_the_audit_trail_says_who_undid_what_and_why(
+    bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services,
+    admin: asyncpg.Connection
+) -> None:
+    maya, dora = staff["Maya"], staff["Dora"]
+    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
+                              starts_at=night.starts_at, guest=GuestDetails("Audited"), deposit=80)
+    b = await bookings.confirm(maya, b.id, b.version)
+    b = await bookings.check_in(dora, b.id, b.version, 4)
+    b = await bookings.correct_arrivals(dora, b.id, b.version, 2, "[bold]two[/] left")
+    b = await bookings.correct_arrivals(dora, b.id, b.version, 0, "Wrong party")
+    await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
+    b = await bookings.cancel(maya, b.id, b.version, "Guest ill", deposit="kept")
+    b = await bookings.reopen(maya, b.id, b.version, "Guest better")
+    entries = [e for e in await services.reports.audit(booking_id=b.id, limit=50)
+               if e.entity == "booking"]
+    said = [(e.operation, e.who, audit_words(e)) for e in reversed(entries)]
+    corrections = [(who, w) for op, who, w in said if op == "correct_arrivals"]
+    assert corrections[0] == ("Dora", "arrival count corrected: arrived 4 -> 2, "
+                                      "why: [bold]two[/] left")
+    assert corrections[1][0] == "Dora" and corrections[1][1].endswith(
+        "arrived 2 -> 0, why: Wrong party")
+    assert "status arrived -> confirmed" in corrections[1][1]
+    assert [w for op, _who, w in said if op == "cancel"] == [
+        "cancelled: reason None -> Guest ill, deposit kept"]
+    assert [(who, w) for op, who, w in said if op == "reopen"] == [
+        ("Maya", "reopened: why: Guest better")]
