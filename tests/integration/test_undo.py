@@ -374,3 +374,25 @@ async def test_the_audit_trail_says_who_undid_what_and_why(
         "cancelled: reason None -> Guest ill, deposit kept"]
     assert [(who, w) for op, who, w in said if op == "reopen"] == [
         ("Maya", "reopened: why: Guest better")]
+
+
+async def test_the_night_report_counts_kept_and_refunded_deposits(
+    bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services,
+    admin: asyncpg.Connection
+) -> None:
+    maya = staff["Maya"]
+    before = (await services.reports.night_report(night.id))[-1]
+    await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
+    for table, outcome in ((FREE, "kept"), (12, "refunded")):
+        b = await bookings.create(maya, night_id=night.id, table_ids=[table], party_size=4,
+                                  starts_at=night.starts_at, guest=GuestDetails(outcome.title()),
+                                  deposit=100)
+        await bookings.cancel(maya, b.id, b.version, "Guest called", deposit=outcome)
+    total = (await services.reports.night_report(night.id))[-1]
+    assert (total.deposits_kept - before.deposits_kept,
+            total.deposits_refunded - before.deposits_refunded) == (1, 1)
+    # The refunded deposit is no longer taken; the kept one still is.
+    assert total.deposits_taken - before.deposits_taken == 100
+    report = await services.reports.night_report_with_bookings(night.id)
+    by_guest = {b.guest: b for b in report.bookings}
+    assert (by_guest["Kept"].deposits_kept, by_guest["Refunded"].deposits_refunded) == (1, 1)
