@@ -70,7 +70,7 @@ TABLE_ACTIONS: tuple[TableAction, ...] = (
     # Door staff and managers both undo something (a count, a no-show); what each may undo
     # is asked when the key is pressed (UNDO_OPERATIONS).
     TableAction("undo", "u", "Undo…", "correct_arrivals", "Undo…",
-                "Correct a count, reverse a no-show or completion, reopen", about_booking=False,
+                "Correct a count, reverse a change", about_booking=False,
                 footer=False),
 )
 

@@ -962,18 +962,14 @@ class BookingService:
         if deposit is not None and deposit not in DEPOSIT_OUTCOMES:
             raise InvalidInput("A deposit is either kept or refunded.")
 
-        async def deposit_said(_conn: asyncpg.Connection, current: asyncpg.Record) -> None:
-            if current["deposit"] > 0 and current["deposit_paid"] and deposit is None:
-                raise InvalidInput(
-                    f"Booking {current['ref']} has a paid deposit of {current['deposit']:,.0f}: "
-                    "say whether it is kept or refunded.")
-
+        # With no word of a paid deposit, the database refuses (BRU03), after it has checked
+        # the role and the step-up: who may not cancel, or has no fresh code, hears that first.
         return await self._change(
             actor, "cancel", booking_id, version,
             "status = 'cancelled', cancel_reason = $2,"
             " deposit_outcome = case when deposit > 0 and deposit_paid then $3::text end,"
             " deposit_paid = deposit_paid and $3::text is distinct from 'refunded'",
-            (reason.strip(), deposit), op_id, before=deposit_said,
+            (reason.strip(), deposit), op_id,
         )
 
     @_for_actor

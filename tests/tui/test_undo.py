@@ -23,7 +23,7 @@ from screens.floor import FloorScreen
 from services.models import BookingStatus
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT
 from tests.sessions import signed_in
-from tests.tui.helpers import Keys, screen_text, toasts, until
+from tests.tui.helpers import Keys, screen_text, shown_text, toasts, until
 from tests.tui.test_actions import back_on_floor, dialog_open, open_floor, state_of
 from tests.tui.test_door import (
     DOOR,
@@ -36,6 +36,7 @@ from tests.tui.test_door import (
     rows,
     typed,
 )
+from widgets.table_detail import TableDetail
 
 MARKUP = "[bold]miscounted[/] [red"
 
@@ -62,10 +63,19 @@ async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
         await typed(pilot, screen, "dev")
+        titles = [c.title for c in screen.table_commands()]
+        assert f"Correct the count · {dev['ref']} Dev Patel" in titles, titles
         keys = Keys(pilot)
         await keys.press("ctrl+u")
         count = await dialog_open(pilot, CountDialog)
         assert "3 of the party of 6 are in" in screen_text(pilot.app)
+        # Letters are refused as they are typed; an empty box is no count.
+        await pilot.press("x")
+        await until(pilot, lambda: "digits only" in count.status_text, what="letters refused")
+        await pilot.press("backspace", "enter")
+        await until(pilot, lambda: "Type a number from 0 to 6" in count.status_text,
+                    what="empty refused")
+        assert pilot.app.screen is count
         await keys.press("2", "enter")
         await dialog_open(pilot, ReasonDialog)
         await keys.type(MARKUP)
@@ -109,6 +119,8 @@ async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
         await typed(pilot, screen, "grace")
+        titles = [c.title for c in screen.table_commands()]
+        assert f"Reverse the no-show · {grace['ref']} Grace Kim" in titles, titles
         # Before: check-in says why it cannot.
         await pilot.press("enter")
         await until(pilot, lambda: said(pilot, f"{grace['ref']} · Grace Kim is no-show"),
@@ -212,8 +224,9 @@ async def test_u_reopens_a_cancelled_booking_with_a_reason(
     services: Services, admin: asyncpg.Connection
 ) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
-        _screen, tile = await open_floor(pilot, 6)
+        screen, tile = await open_floor(pilot, 6)
         assert state_of(tile).booking is None
+        assert any(c.title == "Undo… · table 6" for c in screen.table_commands())
         cancelled = next(b for b in state_of(tile).bookings
                          if b.status is BookingStatus.CANCELLED)
         keys = Keys(pilot)
@@ -312,6 +325,10 @@ async def test_cancelling_a_paid_deposit_asks_kept_or_refunded(
         await until(pilot, lambda: said(pilot, f"Cancelled {alice.ref} · Alice Moreau · "
                                                "deposit refunded"), what="cancelled")
         assert keys.count == 1 + len("Guest ill") + 3
+        await back_on_floor(pilot)
+        detail = pilot.app.screen.query_one(TableDetail)
+        await until(pilot, lambda: "cancelled · deposit refunded" in shown_text(detail),
+                    what="the detail says what became of the deposit")
     row = await admin.fetchrow("select status, deposit_outcome, deposit_paid from backroom.booking"
                                " where id = $1", alice.id)
     assert tuple(row) == ("cancelled", "refunded", False)
