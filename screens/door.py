@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 SEARCH_HINT = "Name, phone or booking ref"
+# How often (seconds) the list looks again at who is late, between reads.
+LATE_EVERY = 30
 # A new walk-in party is this size unless staff type another.
 WALK_IN_PARTY = 2
 
@@ -209,6 +211,8 @@ class DoorScreen(WritingScreen):
         super().on_mount()
         self.search.focus()
         self.request_read(night=True)
+        # A party becomes late as the clock passes its time, with no change to read.
+        self.set_interval(LATE_EVERY, self.mark_late)
 
     def on_resize(self) -> None:
         # Compact below 100 columns, so every key the door uses fits on one line at 80.
@@ -388,6 +392,14 @@ class DoorScreen(WritingScreen):
         if not count:
             return f"No booking tonight matches “{text}”."
         return f"{_plural(count, 'booking')} tonight for “{text}”, best first"
+
+    def mark_late(self) -> None:
+        """Show the list again at the clock's time: whoever is late now says so."""
+        snapshot = self.snapshot
+        if snapshot is None or not self.booking_list.bookings:
+            return
+        self.booking_list.show(self.booking_list.bookings, numbers=snapshot.table_numbers,
+                               timezone=snapshot.timezone, now=self.services.clock())
 
     def _show_free(self, snapshot: FloorSnapshot) -> None:
         free = free_now(snapshot, self.services.clock())
