@@ -802,6 +802,9 @@ class DoorScreen(WritingScreen):
         who = f"{booking.ref} · {booking.guest_name}"
         if booking.status is BookingStatus.ARRIVED:
             return f"{who} is in already: all {booking.party_size} of the party."
+        if booking.status is BookingStatus.NO_SHOW and self.may("reverse_no_show"):
+            key = key_label(self.app, "door.undo", "ctrl+u")
+            return f"{who} is no-show: if the party has come, {key} reverses it, then check in."
         return f"{who} is {BOOKING_WORDS[booking.status]}: there is nobody to check in."
 
     def _not_a_no_show(self, booking: Booking) -> str:

@@ -1226,7 +1226,8 @@ class BookingService:
         async def check(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
             if party_size is not None and party_size < row["arrived_count"]:
                 raise InvalidInput(f"{row['arrived_count']} of the party are already in: the party "
-                                   f"cannot be fewer than {row['arrived_count']}.")
+                                   f"cannot be fewer than {row['arrived_count']}. If fewer are in, "
+                                   "correct the arrival count first (Undo).")
             if guest is None:
                 return
             if guest.guest_id is not None:

@@ -123,7 +123,8 @@ async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
         assert f"Reverse the no-show · {grace['ref']} Grace Kim" in titles, titles
         # Before: check-in says why it cannot.
         await pilot.press("enter")
-        await until(pilot, lambda: said(pilot, f"{grace['ref']} · Grace Kim is no-show"),
+        await until(pilot, lambda: said(pilot, f"{grace['ref']} · Grace Kim is no-show: if the "
+                                               "party has come, Ctrl+U reverses it, then check in."),
                     what="no check-in of a no-show")
         keys = Keys(pilot)
         await keys.press("ctrl+u")
