@@ -333,3 +333,25 @@ async def test_cancelling_a_paid_deposit_asks_kept_or_refunded(
     row = await admin.fetchrow("select status, deposit_outcome, deposit_paid from backroom.booking"
                                " where id = $1", alice.id)
     assert tuple(row) == ("cancelled", "refunded", False)
+
+
+async def test_u_corrects_a_count_on_the_floor(services: Services, admin: asyncpg.Connection) -> None:
+    dev = await booking(admin, "Dev Patel")
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        _screen, tile = await open_floor(pilot, 5)
+        keys = Keys(pilot)
+        await keys.press("u")
+        await dialog_open(pilot, CountDialog)
+        assert "3 of the party of 6 are in, table 5." in screen_text(pilot.app)
+        await keys.press("4", "enter")
+        await dialog_open(pilot, ReasonDialog)
+        await keys.type("One more came in")
+        await keys.press("enter")
+        await until(pilot, lambda: said(pilot, f"Count corrected · {dev['ref']} · Dev Patel: 4/6"),
+                    what="corrected")
+        await back_on_floor(pilot)
+        await until(pilot, lambda: "4/6" in shown_text(tile), what="the tile shows 4/6")
+        assert keys.count == 3 + len("One more came in") + 1
+    row = await last_undo(admin, dev["id"])
+    assert (row["operation"], row["display_name"], row["reason"]) == (
+        "correct_arrivals", "Duty Manager", "One more came in")
