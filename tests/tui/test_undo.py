@@ -20,8 +20,10 @@ from console.wiring import Services, open_services
 from screens.ask import ChoiceDialog, ConfirmDialog, CountDialog, ReasonDialog
 from screens.door import DoorScreen
 from screens.floor import FloorScreen
+from services.bookings import BookingService, GuestDetails
 from services.models import BookingStatus
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT
+from tests.integration.test_reports_nights import open_quiet_night
 from tests.sessions import signed_in
 from tests.tui.helpers import Keys, screen_text, shown_text, toasts, until
 from tests.tui.test_actions import back_on_floor, dialog_open, open_floor, state_of
@@ -36,6 +38,7 @@ from tests.tui.test_door import (
     rows,
     typed,
 )
+from tests.tui.test_report_export import open_report
 from widgets.table_detail import TableDetail
 
 MARKUP = "[bold]miscounted[/] [red"
@@ -355,3 +358,21 @@ async def test_u_corrects_a_count_on_the_floor(services: Services, admin: asyncp
     row = await last_undo(admin, dev["id"])
     assert (row["operation"], row["display_name"], row["reason"]) == (
         "correct_arrivals", "Duty Manager", "One more came in")
+
+
+async def test_the_night_report_says_how_many_deposits_were_kept_and_refunded(
+    services: Services, admin: asyncpg.Connection
+) -> None:
+    night = await open_quiet_night(admin)
+    bookings = BookingService(services.db, services.clock)
+    await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
+    for table, outcome in ((11, "kept"), (12, "refunded"), (10, "refunded")):
+        b = await bookings.create(services.actor, night_id=night["id"], table_ids=[table],
+                                  party_size=4 if table != 10 else 2,
+                                  starts_at=night["starts_at"], guest=GuestDetails(outcome),
+                                  deposit=60)
+        await bookings.cancel(services.actor, b.id, b.version, "Called off", deposit=outcome)
+    async with BackroomApp(services).run_test(size=SMALL) as pilot:
+        await open_report(pilot, services)
+        text = " ".join(screen_text(pilot.app).split())
+        assert "Cancelled with a paid deposit: 1 kept, 2 refunded." in text, text
