@@ -173,17 +173,19 @@ class ReasonDialog(Dialog[str]):
     """A line of text that must not be empty (why a booking is cancelled)."""
 
     def __init__(self, heading: str, question: str, *, placeholder: str = "",
+                 verb: str = "next",
                  on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.question = question
         self.placeholder = placeholder
+        self.verb = verb
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(literal(self.question), classes="dialog--text")
         yield Input(placeholder=self.placeholder, max_length=200, id="reason")
 
     def hint(self) -> str:
-        return "Enter  next · Esc  keep the booking"
+        return f"Enter  {self.verb} · Esc  keep the booking"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -216,12 +218,13 @@ class CountDialog(Dialog[int]):
     """
 
     def __init__(self, heading: str, question: str, *, default: int, most: int,
-                 verb: str = "accept",
+                 verb: str = "accept", least: int = 1,
                  on_answer: Callable[[int, Dialog[int]], None] | None = None) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.question = question
         self.default = default
         self.most = most
+        self.least = least
         self.verb = verb
 
     def compose_body(self) -> Iterable[Widget]:
@@ -235,15 +238,15 @@ class CountDialog(Dialog[int]):
     def problem(self, text: str) -> str | None:
         """What is wrong with `text` as the count, in a sentence; None when it will do."""
         try:
-            whole_number(text, least=1, most=self.most)
+            whole_number(text, least=self.least, most=self.most)
         except ValueError as err:
-            return f"Type {_range(self.most)}: {err}."
+            return f"Type {_range(self.most, self.least)}: {err}."
         return None
 
     def on_count_input_refused(self, event: CountInput.Refused) -> None:
         event.stop()
         if not self.working:
-            self.say(f"Type {_range(self.most)} (digits only).", error=True)
+            self.say(f"Type {_range(self.most, self.least)} (digits only).", error=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -258,7 +261,7 @@ class CountDialog(Dialog[int]):
         if problem is not None:
             self.say(problem, error=True)
             return
-        self.answer(whole_number(event.value, least=1, most=self.most))
+        self.answer(whole_number(event.value, least=self.least, most=self.most))
 
 
 class CodeDialog(Dialog[str]):
@@ -298,5 +301,34 @@ class CodeDialog(Dialog[str]):
         self.answer(code)
 
 
-def _range(most: int) -> str:
-    return "1" if most == 1 else f"a number from 1 to {most}"
+class ChoiceDialog(Dialog[int]):
+    """One of a few numbered choices: its digit picks it (the answer is its index)."""
+
+    BINDINGS = [Binding(str(n), f"choose({n})", str(n), id=f"choice.{n}", show=False)
+                for n in range(1, 10)]
+
+    def __init__(self, heading: str, question: str, choices: list[str], *,
+                 on_answer: Callable[[int, Dialog[int]], None] | None = None) -> None:
+        super().__init__(heading, on_answer=on_answer)
+        self.question = question
+        self.choices = choices[:9]
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(literal(self.question), classes="dialog--text")
+        for n, choice in enumerate(self.choices, start=1):
+            yield Static(literal(f"{n}  {choice}"), classes="dialog--text")
+        yield Static("", classes="dialog--gap")
+
+    def hint(self) -> str:
+        last = len(self.choices)
+        return ("1  choose" if last == 1 else f"1 to {last}  choose") + " · Esc  close"
+
+    def action_choose(self, n: int) -> None:
+        if 1 <= n <= len(self.choices):
+            self.answer(n - 1)
+        else:
+            self.say(f"Press 1 to {len(self.choices)}.", error=True)
+
+
+def _range(most: int, least: int = 1) -> str:
+    return str(least) if most == least else f"a number from {least} to {most}"

@@ -46,6 +46,7 @@ from screens.floor_commands import TableCommands
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
 from screens.table_actions import Intent, TableCommand, Write
+from screens.undo import HEADINGS, ask_undo
 from screens.walk_in_form import WalkInForm, WalkInRequest
 from screens.writes import WritingScreen
 from services.bookings import WALK_IN_MINIMUM, GuestDetails
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 SEARCH_HINT = "Name, phone or booking ref"
+# How often (seconds) the list looks again at who is late, between reads.
+LATE_EVERY = 30
 # A new walk-in party is this size unless staff type another.
 WALK_IN_PARTY = 2
 
@@ -157,7 +160,10 @@ class DoorScreen(WritingScreen):
         Binding("ctrl+w", "walk_in", "Walk-in", id="door.walk_in", priority=True,
                 tooltip="Seat a party now at the best free table that fits"),
         Binding("ctrl+n", "no_show", "No-show", id="door.no_show",
-                tooltip="The selected party did not come (once they are due)"),
+                tooltip="The selected party did not come (once they are late)"),
+        # Ahead of the search box's own Ctrl+U (delete to the start): Esc clears the box.
+        Binding("ctrl+u", "undo", "Undo", id="door.undo", priority=True, show=False,
+                tooltip="Correct the selected party's count, or reverse its no-show"),
         Binding("escape", "expected", "Expected", id="door.expected",
                 tooltip="Clear the search: who is still expected tonight"),
         # The feed keeps the list current: reading again is a rare need, kept off the footer.
@@ -210,6 +216,8 @@ class DoorScreen(WritingScreen):
         super().on_mount()
         self.search.focus()
         self.request_read(night=True)
+        # A party becomes late as the clock passes its time, with no change to read.
+        self.set_interval(LATE_EVERY, self.mark_late)
 
     def on_resize(self) -> None:
         # Compact below 100 columns, so every key the door uses fits on one line at 80.
@@ -365,7 +373,7 @@ class DoorScreen(WritingScreen):
         same_search = view.text == self._shown_text
         self._shown_text = view.text
         self.booking_list.show(view.bookings, numbers=numbers, timezone=snapshot.timezone,
-                               keep_selection=same_search)
+                               keep_selection=same_search, now=self.services.clock())
         self._read_at = self.services.clock()
         self._show_stale()
         heading.update(literal(self._heading(view)))
@@ -403,6 +411,14 @@ class DoorScreen(WritingScreen):
         if not count:
             return f"No booking tonight matches “{text}”."
         return f"{_plural(count, 'booking')} tonight for “{text}”, best first"
+
+    def mark_late(self) -> None:
+        """Show the list again at the clock's time: whoever is late now says so."""
+        snapshot = self.snapshot
+        if snapshot is None or not self.booking_list.bookings:
+            return
+        self.booking_list.show(self.booking_list.bookings, numbers=snapshot.table_numbers,
+                               timezone=snapshot.timezone, now=self.services.clock())
 
     def _show_free(self, snapshot: FloorSnapshot) -> None:
         free = free_now(snapshot, self.services.clock())
@@ -482,7 +498,8 @@ class DoorScreen(WritingScreen):
         # No role is a script or test acting as the system, which the services allow too.
         return actor.role is None or may(actor.role, operation)
 
-    OPERATIONS = {"check_in": "check_in", "walk_in": "seat_walk_in", "no_show": "no_show"}
+    OPERATIONS = {"check_in": "check_in", "walk_in": "seat_walk_in", "no_show": "no_show",
+                  "undo": "correct_arrivals"}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         operation = self.OPERATIONS.get(action)
@@ -529,7 +546,13 @@ class DoorScreen(WritingScreen):
                                          "A party now, at a free table that fits "
                                          f"({key('door.walk_in', 'ctrl+w')})",
                                          partial(self.perform, "walk_in")))
-        if booking is not None and self.may("no_show") and booking.status is BookingStatus.CONFIRMED:
+        if booking is not None and booking.status in DOOR_UNDO and self.may(DOOR_UNDO[booking.status]):
+            operation = DOOR_UNDO[booking.status]
+            commands.append(TableCommand(f"{HEADINGS[operation]} · {booking.ref} {booking.guest_name}",
+                                         f"With a reason, for the audit log ({key('door.undo', 'ctrl+u')})",
+                                         partial(self.perform, "undo")))
+        if (booking is not None and self.may("no_show") and booking.status is BookingStatus.CONFIRMED
+                and self._late_enough(booking)):
             commands.append(TableCommand(f"Mark no-show · {booking.ref} {booking.guest_name}",
                                          f"The party did not come ({key('door.no_show', 'ctrl+n')})",
                                          partial(self.perform, "no_show")))
@@ -678,6 +701,14 @@ class DoorScreen(WritingScreen):
         if booking.status is not BookingStatus.CONFIRMED:
             self.notify(self._not_a_no_show(booking), severity="warning")
             return
+        if not self._late_enough(booking):
+            grace = self.snapshot.no_show_grace if self.snapshot is not None else timedelta(0)
+            late = self.services.clock() >= booking.starts_at
+            self.notify(f"{booking.ref} · {booking.guest_name} is {'late, ' if late else ''}due at "
+                        f"{local_time(booking.starts_at, self.timezone)}: a no-show only from "
+                        f"{local_time(booking.starts_at + grace, self.timezone)}.",
+                        severity="warning")
+            return
         if not self.may_write():
             return
         bookings, actor = self.services.bookings, self.services.actor
@@ -694,6 +725,45 @@ class DoorScreen(WritingScreen):
             yes="mark no-show",
             on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
         ))
+
+    def _late_enough(self, booking: Booking) -> bool:
+        """Whether the party is late by the venue's grace: a no-show from then."""
+        grace = self.snapshot.no_show_grace if self.snapshot is not None else timedelta(0)
+        return self.services.clock() >= booking.starts_at + grace
+
+    # Undo --------------------------------------------------------------------------
+
+    def action_undo(self) -> None:
+        if self.may("correct_arrivals"):
+            self._when_current("undo")
+
+    def _undo(self) -> None:
+        booking = self.selected
+        if booking is None:
+            self._nothing_selected()
+            return
+        operation = DOOR_UNDO.get(booking.status)
+        who = f"{booking.ref} · {booking.guest_name}"
+        if operation is None:
+            self.notify(f"{who} is {BOOKING_WORDS[booking.status]}: the door undoes a count "
+                        "once a party is in, or a no-show.", severity="warning")
+            return
+        if not self.may(operation):
+            self.notify(f"{ROLE_NAMES.get(self.services.actor.role or '', 'This account')} may "
+                        f"not {WORDS[operation]}: ask a manager.", severity="warning")
+            return
+        snapshot = self.snapshot
+        if snapshot is not None and not is_tonight(snapshot.night, snapshot.timezone,
+                                                   self.services.clock()):
+            self.notify(f"Undo at the door is for tonight only: {snapshot.night.date:%a %d %b} is "
+                        "not tonight.", severity="warning")
+            return
+        if not self.may_write():
+            return
+        text = self.search.value
+        ask_undo(self.services.bookings, self.services.actor, operation, booking,
+                 where=self.where(booking), push=self._ask,
+                 start=lambda write, dialog: self._write_from(text, write, dialog))
 
     def _ask(self, dialog: Dialog[Any]) -> None:
         self.app.push_screen(dialog, lambda _answer: self._dialog_closed(dialog))
@@ -751,6 +821,9 @@ class DoorScreen(WritingScreen):
         who = f"{booking.ref} · {booking.guest_name}"
         if booking.status is BookingStatus.ARRIVED:
             return f"{who} is in already: all {booking.party_size} of the party."
+        if booking.status is BookingStatus.NO_SHOW and self.may("reverse_no_show"):
+            key = key_label(self.app, "door.undo", "ctrl+u")
+            return f"{who} is no-show: if the party has come, {key} reverses it, then check in."
         return f"{who} is {BOOKING_WORDS[booking.status]}: there is nobody to check in."
 
     def _not_a_no_show(self, booking: Booking) -> str:
@@ -760,6 +833,12 @@ class DoorScreen(WritingScreen):
         if booking.status is BookingStatus.PENDING:
             return f"{who} was never confirmed: it lapses by itself, not as a no-show."
         return f"{who} is {BOOKING_WORDS[booking.status]} already."
+
+
+# What the door undoes for a booking in each status.
+DOOR_UNDO = {BookingStatus.ARRIVED: "correct_arrivals", BookingStatus.NO_SHOW: "reverse_no_show"}
+ROLE_NAMES = {"door": "Door staff", "support": "Support staff", "manager": "Managers",
+              "admin": "Admins"}
 
 
 def _still_expected(booking: Booking) -> bool:

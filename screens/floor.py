@@ -39,7 +39,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 
-from screens.ask import ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.ask import ChoiceDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm, BookingRequest
 from screens.changes import table_news
 from screens.edit_form import EditForm, EditRequest
@@ -56,11 +56,13 @@ from screens.table_actions import (
     TableCommand,
     Write,
     fits,
+    undoable,
 )
+from screens.undo import ask_undo, choice_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.walk_in_form import WalkInForm, WalkInRequest
 from screens.writes import WritingScreen
-from services.bookings import GuestDetails
+from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
 from services.db import Actor, DatabaseError
 from services.errors import Alternative, HoldExpired
 from services.floor import business_date
@@ -74,7 +76,7 @@ from services.models import (
     TableState,
     TileStatus,
 )
-from services.permissions import may
+from services.permissions import WORDS, may
 from services.realtime import ChangeBatch, FeedState
 from widgets.connection_badge import ConnectionBadge
 from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
@@ -116,7 +118,8 @@ ACTION_WORDS = {"new_booking": "make bookings", "hold": "hold tables", "release"
                 "confirm": "confirm bookings", "check_in": "check guests in",
                 "move_booking": "move bookings", "edit_booking": "change bookings",
                 "cancel_booking": "cancel bookings", "no_show": "mark no-shows",
-                "complete": "complete bookings", "walk_in": "seat walk-ins"}
+                "complete": "complete bookings", "walk_in": "seat walk-ins",
+                "undo": "undo changes"}
 
 
 class FloorServices(Protocol):
@@ -628,7 +631,9 @@ class FloorScreen(WritingScreen):
                 return False
         if action == "check_in" and not self.tonight:
             return False  # guests arrive tonight, not on a night opened from the list
-        return fits(action, state, held_by_me=self.held_by_me(state), now=now)
+        return fits(action, state, held_by_me=self.held_by_me(state), now=now,
+                    grace=self.snapshot.no_show_grace, tonight=self.tonight,
+                    night_ends=self.snapshot.night.ends_at)
 
     @property
     def tonight(self) -> bool:
@@ -683,6 +688,9 @@ class FloorScreen(WritingScreen):
         if name == "check_in" and not self.tonight:
             return (f"Check-in is for tonight only: this is {night.date:%a %d %b}. "
                     "F2 shows tonight's floor.")
+        if name == "undo":
+            return (f"{table} has nothing to undo: a count, a no-show or a completion "
+                    "tonight, or a cancellation.")
         hold = state.hold
         if name in ("new_booking", "hold", "release"):
             if hold is not None and not self.held_by_me(state):
@@ -708,7 +716,9 @@ class FloorScreen(WritingScreen):
         who = f"{booking.ref} · {booking.guest_name}"
         status = BOOKING_WORDS[booking.status]
         if name == "no_show" and booking.status is BookingStatus.CONFIRMED:
-            return f"{who} is due at {at(booking.starts_at)}: a no-show only from then."
+            late = now >= booking.starts_at
+            return (f"{who} is {'late, ' if late else ''}due at {at(booking.starts_at)}: a "
+                    f"no-show only from {at(booking.starts_at + snapshot.no_show_grace)}.")
         if name == "check_in" and booking.status is BookingStatus.ARRIVED:
             return f"{who} is in already: all {booking.party_size} of the party."
         if name == "complete":
@@ -921,29 +931,45 @@ class FloorScreen(WritingScreen):
             return
         heading = f"Cancel {booking.ref} · {booking.guest_name}"
 
-        def confirm(reason: str | None) -> None:
-            if not reason:
-                return
+        def confirm(reason: str, deposit: str | None) -> None:
+            said = f"\nThe deposit of {booking.deposit:,.0f} is {deposit}." if deposit else ""
             self.app.push_screen(ConfirmDialog(
                 heading + "?",
-                f"{self._summary(booking)}.\nReason: {reason}\n"
+                f"{self._summary(booking)}.\nReason: {reason}{said}\n"
                 f"This releases {self._where(booking, at=False)}.",
                 yes="cancel the booking",
-                on_answer=partial(self._cancel, Intent(), booking, reason),
+                on_answer=partial(self._cancel, Intent(), booking, reason, deposit),
             ))
 
-        self.app.push_screen(ReasonDialog(heading, "Why is it cancelled? (kept in the audit log)",
-                                          placeholder="Guest called to cancel"), confirm)
+        def reasoned(reason: str | None) -> None:
+            if not reason:
+                return
+            if not booking.paid_deposit:
+                confirm(reason, None)
+                return
+            # A paid deposit is kept or refunded, and the booking records which.
+            self.app.push_screen(ChoiceDialog(
+                heading, f"The guest paid a deposit of {booking.deposit:,.0f}. Is it:",
+                ["kept (the guest loses it)", "refunded to the guest"]),
+                lambda index: confirm(reason, DEPOSIT_OUTCOMES[index]) if index is not None
+                else None)
 
-    def _cancel(self, intent: Intent, booking: Booking, reason: str, _yes: bool,
-                dialog: Dialog[Any]) -> None:
+        self.app.push_screen(ReasonDialog(heading, "Why is it cancelled? (kept in the audit log)",
+                                          placeholder="Guest called to cancel"), reasoned)
+
+    def _cancel(self, intent: Intent, booking: Booking, reason: str, deposit: str | None,
+                _yes: bool, dialog: Dialog[Any]) -> None:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
-            return await bookings.cancel(actor, booking.id, booking.version, reason, op_id=op_id)
+            return await bookings.cancel(actor, booking.id, booking.version, reason,
+                                         deposit=deposit, op_id=op_id)
 
-        self.start_write(Write(f"cancel {booking.ref}", call,
-                          lambda b: f"Cancelled {b.ref} · {b.guest_name}"), dialog)
+        def done(b: Booking) -> str:
+            kept = f" · deposit {b.deposit_outcome}" if b.deposit_outcome else ""
+            return f"Cancelled {b.ref} · {b.guest_name}{kept}"
+
+        self.start_write(Write(f"cancel {booking.ref}", call, done), dialog)
 
     def action_no_show(self) -> None:
         booking = self._booking_for("no_show")
@@ -980,6 +1006,35 @@ class FloorScreen(WritingScreen):
             f"{self._summary(booking)}.\nThe party has left; {where} is free again.",
             yes="complete", on_answer=lambda _yes, dialog: self.start_write(write, dialog),
         ))
+
+    def action_undo(self) -> None:
+        state = self._ready("undo")
+        if state is None or self.snapshot is None:
+            return
+        found = undoable(state, tonight=self.tonight, now=self.services.clock(),
+                         night_ends=self.snapshot.night.ends_at)
+        choices = [(operation, booking) for operation, booking in found if self.may(operation)]
+        if not choices:
+            role = ROLE_WORDS.get(self.services.actor.role or "", "This account")
+            self.notify(f"{role} may not {WORDS[found[0][0]]}: ask a manager.",
+                        severity="warning", timeout=6)
+            return
+        if len(choices) == 1:
+            self._undo(*choices[0])
+            return
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                self._undo(*choices[index])
+
+        self.app.push_screen(ChoiceDialog(
+            f"Undo · table {state.table.number}", "What is to be undone?",
+            [choice_words(operation, booking) for operation, booking in choices]), chosen)
+
+    def _undo(self, operation: str, booking: Booking) -> None:
+        ask_undo(self.services.bookings, self.services.actor, operation, booking,
+                 where=self._where(booking, at=False), push=lambda dialog: self.app.push_screen(dialog),
+                 start=self.start_write)
 
     def action_move_booking(self) -> None:
         booking = self._booking_for("move_booking")

@@ -234,6 +234,12 @@ class NightReportScreen(LiveScreen):
         self.rows = rows
         self._last_error = ""
         self.query_one(NightReportTable).show(rows)
+        total = rows[-1] if rows else None
+        note = EXPLAIN
+        if total is not None and (total.deposits_kept or total.deposits_refunded):
+            note += (f" Cancelled with a paid deposit: {total.deposits_kept} kept, "
+                     f"{total.deposits_refunded} refunded.")
+        self.query_one("#report-note", Static).update(literal(note))
         count = len(self.bookings)
         self.query_one("#report-status", Static).update(literal(
             f"e saves the totals and {count} booking{'' if count == 1 else 's'} as CSV in "

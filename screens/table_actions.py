@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from textual.binding import Binding
 
 from services.bookings import new_op_id
 from services.errors import Alternative
-from services.models import BookingStatus, TableState, TileStatus
+from services.models import Booking, BookingStatus, TableState, TileStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +67,52 @@ TABLE_ACTIONS: tuple[TableAction, ...] = (
                 "The party left: the table is free"),
     TableAction("walk_in", "w", "Walk-in", "seat_walk_in", "Seat a walk-in",
                 "Seat a party now at a free table", about_booking=False),
+    # Door staff and managers both undo something (a count, a no-show); what each may undo
+    # is asked when the key is pressed (UNDO_OPERATIONS).
+    TableAction("undo", "u", "Undo…", "correct_arrivals", "Undo…",
+                "Correct a count, reverse a change", about_booking=False,
+                footer=False),
 )
 
 BY_NAME = {action.name: action for action in TABLE_ACTIONS}
 
 
-def fits(name: str, state: TableState, *, held_by_me: bool, now: datetime) -> bool:
-    """Whether the action `name` makes sense for the table as it is now."""
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+# What can be undone for a booking in each status: the operation, and its words.
+UNDO_OPERATIONS: dict[BookingStatus, tuple[str, str]] = {
+    BookingStatus.ARRIVED: ("correct_arrivals", "Correct the arrival count"),
+    BookingStatus.NO_SHOW: ("reverse_no_show", "Reverse the no-show"),
+    BookingStatus.COMPLETED: ("reverse_completion", "Reverse the completion"),
+    BookingStatus.CANCELLED: ("reopen", "Reopen the cancelled booking"),
+}
+
+
+def undoable(state: TableState, *, tonight: bool, now: datetime,
+             night_ends: datetime) -> list[tuple[str, Booking]]:
+    """What can be undone at this table: (operation, booking), the latest booked first.
+    A count, a no-show or a completion only tonight; a cancellation until the night is over."""
+    found = []
+    for booking in sorted(state.bookings, key=lambda b: (b.starts_at, b.id), reverse=True):
+        undo = UNDO_OPERATIONS.get(booking.status)
+        if undo is None:
+            continue
+        operation = undo[0]
+        if operation == "reopen" and now >= night_ends:
+            continue
+        if operation != "reopen" and not tonight:
+            continue
+        found.append((operation, booking))
+    return found
+
+
+def fits(name: str, state: TableState, *, held_by_me: bool, now: datetime,
+         grace: timedelta = timedelta(0), tonight: bool = True,
+         night_ends: datetime = _NEVER) -> bool:
+    """Whether the action `name` makes sense for the table as it is now (`grace`: how late
+    a party is before it is a no-show; `tonight` and `night_ends`: the night on screen)."""
+    if name == "undo":
+        return bool(undoable(state, tonight=tonight, now=now, night_ends=night_ends))
     booking = state.booking
     status = booking.status if booking is not None else None
     free = state.status is TileStatus.FREE
@@ -98,8 +137,8 @@ def fits(name: str, state: TableState, *, held_by_me: bool, now: datetime) -> bo
     if name == "cancel_booking":
         return status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)
     if name == "no_show":
-        # Nobody is a no-show before the time they were due.
-        return status is BookingStatus.CONFIRMED and now >= booking.starts_at
+        # Nobody is a no-show until they are late by the venue's grace.
+        return status is BookingStatus.CONFIRMED and now >= booking.starts_at + grace
     if name == "complete":
         return status is BookingStatus.ARRIVED
     return False

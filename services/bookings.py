@@ -131,11 +131,22 @@ def notes_problem(notes: str) -> str | None:
     return text_problem("Notes", notes.strip(), NOTES_MOST, plural=True, one_line=False)
 
 
-def reason_problem(reason: str) -> str | None:
-    """Why this cancellation reason cannot be saved; None if it can."""
+def reason_problem(reason: str, *, what: str = "A cancellation") -> str | None:
+    """Why this reason (for a cancellation, or for `what`) cannot be saved; None if it can."""
     if not reason.strip():
-        return "A cancellation needs a reason."
+        return f"{what} needs a reason."
     return text_problem("The reason", reason.strip(), REASON_MOST, one_line=False)
+
+
+DEPOSIT_OUTCOMES = ("kept", "refunded")
+"""What becomes of a paid deposit when its booking is cancelled."""
+
+UNDO_WORDS = {
+    "correct_arrivals": "Correcting an arrival count",
+    "reverse_no_show": "Reversing a no-show",
+    "reverse_completion": "Reversing a completion",
+    "reopen": "Reopening a booking",
+}
 
 
 def _guest_fields(guest: GuestDetails) -> tuple[str, str | None, str | None]:
@@ -171,6 +182,8 @@ def _booking_json(b: Booking) -> dict[str, Any]:
         "version": b.version, "table_ids": list(b.table_ids), "deposit": str(b.deposit),
         "notes": b.notes, "changed_by": b.changed_by,
         "arrived_at": b.arrived_at.isoformat() if b.arrived_at is not None else None,
+        "deposit_paid": b.deposit_paid, "deposit_outcome": b.deposit_outcome,
+        "undo_reason": b.undo_reason,
     }
 
 
@@ -378,6 +391,21 @@ class BookingService:
                 "This booking has a deposit: enter a fresh code from your authenticator to "
                 + ("lower it or mark it unpaid." if giving_up else "cancel it.")
             )
+        if state == "BRN01":
+            due, start = detail.get("due"), detail.get("from")
+            if due and start:
+                return InvalidInput(
+                    f"The party is due at {await self._local(datetime.fromisoformat(due)):%H:%M}: "
+                    f"a no-show only from {await self._local(datetime.fromisoformat(start)):%H:%M} "
+                    f"({detail.get('grace')} minutes late).")
+            return InvalidInput("Too early to mark a no-show.")
+        if state == "BRU01":
+            return InvalidInput(_sentence(err.args[0] if err.args else "That needs a reason."))
+        if state == "BRU02":
+            return NotAllowed(_sentence(err.args[0] if err.args else str(err)))
+        if state == "BRU03":
+            return InvalidInput("This booking has a paid deposit: say whether it is kept or "
+                                "refunded.")
         if state == "BR009":
             return InvalidInput("A booking needs at least one table.")
         if state == "BR008":
@@ -928,26 +956,147 @@ class BookingService:
 
     @_for_actor
     async def cancel(self, actor: Actor, booking_id: int, version: int, reason: str, *,
-                     op_id: str | None = None) -> Booking:
+                     deposit: str | None = None, op_id: str | None = None) -> Booking:
+        """Cancel, with a reason. A booking whose deposit is paid says what becomes of it:
+        `deposit` is "kept" or "refunded" (a refunded deposit is no longer paid)."""
         _refuse(reason_problem(reason))
-        return await self._change(actor, "cancel", booking_id, version,
-                                  "status = 'cancelled', cancel_reason = $2", (reason.strip(),),
-                                  op_id)
+        if deposit is not None and deposit not in DEPOSIT_OUTCOMES:
+            raise InvalidInput("A deposit is either kept or refunded.")
+
+        # With no word of a paid deposit, the database refuses (BRU03), after it has checked
+        # the role and the step-up: who may not cancel, or has no fresh code, hears that first.
+        return await self._change(
+            actor, "cancel", booking_id, version,
+            "status = 'cancelled', cancel_reason = $2,"
+            " deposit_outcome = case when deposit > 0 and deposit_paid then $3::text end,"
+            " deposit_paid = deposit_paid and $3::text is distinct from 'refunded'",
+            (reason.strip(), deposit), op_id,
+        )
 
     @_for_actor
     async def no_show(self, actor: Actor, booking_id: int, version: int, *,
                       op_id: str | None = None) -> Booking:
         now = self._clock()
 
-        async def due(_conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+        async def due(conn: asyncpg.Connection, current: asyncpg.Record) -> None:
+            grace = timedelta(minutes=await self._grace_minutes(conn, current["night_id"]))
             if current["starts_at"] > now:
                 raise InvalidInput(
                     f"The party is due at {await self._local(current['starts_at']):%H:%M}: "
                     "too early to mark a no-show."
                 )
+            if current["starts_at"] + grace > now:
+                raise InvalidInput(
+                    f"The party is due at {await self._local(current['starts_at']):%H:%M} and "
+                    f"late now: a no-show only from "
+                    f"{await self._local(current['starts_at'] + grace):%H:%M} "
+                    f"({int(grace.total_seconds() // 60)} minutes late).")
+            # The database checks the grace again, at this moment.
+            await conn.execute("select set_config('backroom.now', $1, true)", now.isoformat())
 
         return await self._change(actor, "no_show", booking_id, version, "status = 'no_show'", (),
                                   op_id, before=due)
+
+    async def _grace_minutes(self, conn: asyncpg.Connection, night_id: int) -> int:
+        minutes = await conn.fetchval(
+            "select v.no_show_grace_minutes from backroom.night n"
+            " join backroom.venue v on v.id = n.venue_id where n.id = $1", night_id)
+        return int(minutes or 0)
+
+    # ------------------------------------------------------------------ undo
+
+    async def _undo(self, actor: Actor, kind: str, booking_id: int, version: int, reason: str,
+                    sets: str, args: tuple[Any, ...], op_id: str | None, *,
+                    statuses: tuple[str, ...], tonight: bool = True,
+                    check: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]]
+                    | None = None) -> Booking:
+        """A change undone, under its own operation, with the reason kept on the booking (and
+        so in its audit row). `statuses` are those it undoes; `tonight`: only during the
+        night (from when a party may first arrive), else until the night is over."""
+        _refuse(reason_problem(reason, what=UNDO_WORDS[kind]))
+        now = self._clock()
+        current = await self.get(booking_id)
+        ctx: dict[str, Any] = {"booking_id": booking_id, "table_ids": list(current.table_ids),
+                               "starts_at": current.occupied_from,
+                               "ends_at": max(current.ends_at, now + _SLOT)}
+
+        async def before(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+            night = await conn.fetchrow(
+                "select date, starts_at, ends_at from backroom.night where id = $1", row["night_id"])
+            assert night is not None  # a booking's night stays
+            ctx["night_id"] = row["night_id"]
+            if now > night["ends_at"] or (tonight and now < night["starts_at"] - EARLIEST_ARRIVAL):
+                raise InvalidInput(
+                    f"{UNDO_WORDS[kind]} is for "
+                    + ("tonight only" if tonight else "a night that is not over")
+                    + f": this booking is for {night['date']:%a %d %b %Y}.")
+            if row["status"] not in statuses:
+                raise IllegalTransition(
+                    f"Booking {row['ref']} is {row['status'].replace('_', ' ')}: "
+                    f"{UNDO_WORDS[kind].lower()} does not apply.",
+                    from_status=row["status"], to_status=None)
+            if check is not None:
+                await check(conn, row)
+            await conn.execute("select set_config('backroom.reason', $1, true)", reason.strip())
+
+        return await self._change(actor, kind, booking_id, version, sets, args, op_id,
+                                  ctx=ctx, before=before)
+
+    @_for_actor
+    async def correct_arrivals(self, actor: Actor, booking_id: int, version: int, arrived: int,
+                               reason: str, *, op_id: str | None = None) -> Booking:
+        """Set how many of a party that is in are in, down or up, with a reason. Down to
+        nobody, the booking is expected again: confirmed (the party was at the door, so it
+        is not left to lapse as a pending booking would)."""
+        if arrived < 0:
+            raise InvalidInput("The count cannot be below 0.")
+
+        async def fits(_conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+            if arrived > row["party_size"]:
+                raise InvalidInput(f"The party is {row['party_size']}: at most {row['party_size']} "
+                                   "can be in. Change the party size first if more have come.")
+            if arrived == row["arrived_count"]:
+                raise InvalidInput(f"{arrived} of the party are in already: nothing to correct.")
+
+        return await self._undo(
+            actor, "correct_arrivals", booking_id, version, reason,
+            "arrived_count = $2,"
+            " status = case when $2::smallint = 0 then 'confirmed' else status end",
+            (arrived,), op_id, statuses=("arrived",), check=fits,
+        )
+
+    @_for_actor
+    async def reverse_no_show(self, actor: Actor, booking_id: int, version: int, reason: str, *,
+                              op_id: str | None = None) -> Booking:
+        """A party marked no-show has come after all: confirmed again, to be checked in, while
+        its table is still free for it."""
+        return await self._undo(actor, "reverse_no_show", booking_id, version, reason,
+                                "status = 'confirmed'", (), op_id, statuses=("no_show",))
+
+    @_for_actor
+    async def reverse_completion(self, actor: Actor, booking_id: int, version: int, reason: str,
+                                 *, op_id: str | None = None) -> Booking:
+        """A party completed by mistake is in again, with its arrival count, while its table
+        has room for it."""
+        return await self._undo(actor, "reverse_completion", booking_id, version, reason,
+                                "status = 'arrived'", (), op_id, statuses=("completed",))
+
+    @_for_actor
+    async def reopen(self, actor: Actor, booking_id: int, version: int, reason: str, *,
+                     op_id: str | None = None) -> Booking:
+        """A cancelled booking back as it stood before it was cancelled (confirmed, or
+        pending if it never was), while its table is still free; until its night is over.
+        Its deposit's outcome is cleared: a kept deposit is paid still, a refunded one is
+        owed again."""
+        async with self._db.transaction(readonly=True) as conn:
+            was = await conn.fetchval(
+                "select before->>'status' from backroom.audit_log where entity = 'booking'"
+                " and entity_id = $1 and after->>'status' = 'cancelled'"
+                " and before->>'status' <> 'cancelled' order by id desc limit 1", booking_id)
+        status = "pending" if was == "pending" else "confirmed"
+        return await self._undo(actor, "reopen", booking_id, version, reason,
+                                "status = $2", (status,), op_id, statuses=("cancelled",),
+                                tonight=False)
 
     @_for_actor
     async def complete(self, actor: Actor, booking_id: int, version: int, *,
@@ -1084,7 +1233,8 @@ class BookingService:
         async def check(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
             if party_size is not None and party_size < row["arrived_count"]:
                 raise InvalidInput(f"{row['arrived_count']} of the party are already in: the party "
-                                   f"cannot be fewer than {row['arrived_count']}.")
+                                   f"cannot be fewer than {row['arrived_count']}. If fewer are in, "
+                                   "correct the arrival count first (Undo).")
             if guest is None:
                 return
             if guest.guest_id is not None:

@@ -27,7 +27,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_VENUE = "select id, name, timezone, opens_at, closes_at from backroom.venue order by id limit 1"
+_VENUE = ("select id, name, timezone, opens_at, closes_at, no_show_grace_minutes from backroom.venue"
+          " order by id limit 1")
 _NIGHT_COLUMNS = "id, date, starts_at, ends_at, status"
 
 _FLOORS = "select id, code, name, position from backroom.floor order by position"
@@ -38,6 +39,7 @@ _TABLES = """
 BOOKING_SELECT = """
     select b.id, b.ref, b.status, g.name as guest_name, g.vip as guest_vip, b.party_size,
            b.arrived_count, b.starts_at, b.ends_at, b.version, b.deposit, b.notes, b.arrived_at,
+           b.deposit_paid, b.deposit_outcome, b.undo_reason,
            coalesce((select s.display_name from backroom.staff s where s.id = b.updated_by), '')
                as changed_by,
            coalesce(array_agg(bt.table_id order by bt.table_id)
@@ -142,6 +144,7 @@ class FloorService:
             floors=tuple(floors),
             tables={t.id: tile_for(t, by_table[t.id], holds.get(t.id), now) for t in tables},
             loaded_at=now,
+            no_show_grace=timedelta(minutes=venue["no_show_grace_minutes"]),
         )
 
 

@@ -6,7 +6,7 @@ Screens and widgets receive these; they never see a database row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -88,6 +88,15 @@ class Booking:
     notes: str = ""
     changed_by: str = ""  # who made the last change (staff display name), if anyone did
     arrived_at: datetime | None = None  # when the party's first guests were checked in
+    deposit_paid: bool = False
+    deposit_outcome: str | None = None  # a cancelled booking's deposit: "kept" or "refunded"
+    undo_reason: str | None = None  # why the last change was undone, if one was
+
+    @property
+    def paid_deposit(self) -> bool:
+        """Whether the guest has paid a deposit on this booking (cancelling asks what becomes
+        of it)."""
+        return self.deposit > 0 and self.deposit_paid
 
     @property
     def occupied_from(self) -> datetime:
@@ -143,6 +152,8 @@ class FloorSnapshot:
     floors: tuple[Floor, ...]
     tables: dict[int, TableState] = field(default_factory=dict)
     loaded_at: datetime | None = None
+    no_show_grace: timedelta = timedelta(minutes=15)
+    """How late a party is before it may be marked a no-show (the venue's setting)."""
 
     @property
     def table_numbers(self) -> dict[int, int]:

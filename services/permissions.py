@@ -16,10 +16,12 @@ class Role(StrEnum):
     SUPPORT = "support"
 
 
-DOOR_OPERATIONS = frozenset({"check_in", "seat_walk_in", "no_show"})
+DOOR_OPERATIONS = frozenset({"check_in", "seat_walk_in", "no_show", "correct_arrivals",
+                             "reverse_no_show"})
 MANAGER_OPERATIONS = DOOR_OPERATIONS | {
     "create", "hold", "renew_hold", "release_hold", "confirm", "move", "cancel", "complete",
     "waitlist_add", "waitlist_offer", "waitlist_book", "waitlist_leave", "open_night",
+    "reverse_completion", "reopen",
 }
 
 ALLOWED: dict[Role, frozenset[str]] = {
@@ -36,7 +38,9 @@ WORDS = {
     "cancel": "cancel bookings", "complete": "complete bookings", "waitlist_add": "use the waitlist",
     "waitlist_offer": "use the waitlist", "waitlist_book": "use the waitlist",
     "waitlist_leave": "use the waitlist", "manage_staff": "manage staff accounts",
-    "open_night": "open nights",
+    "open_night": "open nights", "correct_arrivals": "correct arrival counts",
+    "reverse_no_show": "reverse no-shows", "reverse_completion": "reverse completions",
+    "reopen": "reopen cancelled bookings",
 }
 
 

@@ -246,7 +246,7 @@ async def _floor_rows(conn: Any, night_id: int) -> list[ReportRow]:
         """
         with per_booking as (
             select distinct on (b.id) b.id, b.status, b.party_size, b.arrived_count,
-                   b.deposit, b.deposit_paid, t.floor_id
+                   b.deposit, b.deposit_paid, b.deposit_outcome, t.floor_id
             from backroom.booking b
             join backroom.booking_table bt on bt.booking_id = b.id
             join backroom.venue_table t on t.id = bt.table_id
@@ -263,7 +263,9 @@ async def _floor_rows(conn: Any, night_id: int) -> list[ReportRow]:
                count(p.id) filter (where p.status = 'no_show') as no_shows,
                count(p.id) filter (where p.status = 'cancelled') as cancellations,
                coalesce(sum(p.deposit) filter (where p.deposit_paid), 0)::numeric(12, 2)
-                   as deposits_taken
+                   as deposits_taken,
+               count(p.id) filter (where p.deposit_outcome = 'kept') as deposits_kept,
+               count(p.id) filter (where p.deposit_outcome = 'refunded') as deposits_refunded
         from backroom.floor f
         left join per_booking p on p.floor_id = f.id
         group by f.id, f.name, f.position order by f.position
@@ -284,7 +286,7 @@ async def _floor_rows(conn: Any, night_id: int) -> list[ReportRow]:
 # count it), with its start in the venue's time.
 _NIGHT_BOOKINGS = """
     select b.ref, g.name as guest, b.status, b.party_size, b.arrived_count, b.deposit,
-           b.deposit_paid,
+           b.deposit_paid, b.deposit_outcome,
            to_char(b.starts_at at time zone (select v.timezone from backroom.venue v
                                              order by v.id limit 1), 'YYYY-MM-DD HH24:MI') as starts,
            (array_agg(f.name order by t.number))[1] as floor,
@@ -312,6 +314,8 @@ def _report_booking(r: Any) -> ReportBooking:
         covers_arrived=r["arrived_count"], no_shows=int(r["status"] == "no_show"),
         cancellations=int(r["status"] == "cancelled"),
         deposits_taken=(r["deposit"] if r["deposit_paid"] else Decimal(0)).quantize(Decimal("0.01")),
+        deposits_kept=int(r["deposit_outcome"] == "kept"),
+        deposits_refunded=int(r["deposit_outcome"] == "refunded"),
     )
 
 
@@ -378,6 +382,10 @@ class ReportRow:
     no_shows: int
     cancellations: int
     deposits_taken: Decimal
+    deposits_kept: int = 0
+    """Cancelled bookings whose paid deposit was kept."""
+    deposits_refunded: int = 0
+    """Cancelled bookings whose paid deposit was refunded (no longer in deposits_taken)."""
 
 
 @dataclass(frozen=True)
@@ -400,6 +408,10 @@ class ReportBooking:
     no_shows: int
     cancellations: int
     deposits_taken: Decimal
+    deposits_kept: int = 0
+    """Cancelled bookings whose paid deposit was kept."""
+    deposits_refunded: int = 0
+    """Cancelled bookings whose paid deposit was refunded (no longer in deposits_taken)."""
 
 
 @dataclass(frozen=True)
@@ -409,7 +421,7 @@ class NightReport:
 
 
 FIGURES = ("bookings", "covers_booked", "covers_arrived", "no_shows", "cancellations",
-           "deposits_taken")
+           "deposits_taken", "deposits_kept", "deposits_refunded")
 CSV_HEADER = ("row", "floor", "ref", "guest", "tables", "starts", "status", "party_size", *FIGURES)
 
 
@@ -624,6 +636,10 @@ OPERATION_WORDS: dict[str, str] = {
     "sign_out": "signed out",
     "lock": "console locked",
     "open_night": "night opened",
+    "correct_arrivals": "arrival count corrected",
+    "reverse_no_show": "no-show reversed",
+    "reverse_completion": "completion reversed",
+    "reopen": "reopened",
 }
 
 # Why a sign-in, unlock or step-up went as it did (the `reason` its row records).
@@ -665,6 +681,10 @@ REFUSED_WORDS: dict[str, str] = {
     "waitlist_book": "booking from the waitlist",
     "waitlist_leave": "leaving the waitlist",
     "manage_staff": "staff change",
+    "correct_arrivals": "count correction",
+    "reverse_no_show": "no-show reversal",
+    "reverse_completion": "completion reversal",
+    "reopen": "reopening",
 }
 
 
@@ -754,7 +774,10 @@ FIELD_WORDS = {
 }
 
 # The status an operation moves a booking to: its label already says so.
-_REACHES = {"confirm", "check_in", "cancel", "no_show", "complete", "expire"}
+_REACHES = {"confirm", "check_in", "cancel", "no_show", "complete", "expire", "reverse_no_show",
+            "reverse_completion", "reopen"}
+# Said in words of their own, after the fields that changed.
+_SAID = {"undo_reason", "deposit_outcome"}
 
 
 def _booking_words(entry: AuditEntry) -> str:
@@ -768,7 +791,17 @@ def _booking_words(entry: AuditEntry) -> str:
         return ", ".join(parts)
     if before is None or after is None:
         return entry.change
-    skip = set(_QUIET) | ({"status"} if entry.operation in _REACHES else set())
+    skip = set(_QUIET) | _SAID | ({"status"} if entry.operation in _REACHES else set())
     changed = [k for k in after if k not in skip and before.get(k) != after.get(k)]
-    return ", ".join(f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {before.get(k)} -> {after.get(k)}"
-                     for k in changed)
+    parts = [f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {before.get(k)} -> {after.get(k)}"
+             for k in changed]
+    if after.get("deposit_outcome") and before.get("deposit_outcome") != after["deposit_outcome"]:
+        parts.append(f"deposit {after['deposit_outcome']}")
+    if after.get("undo_reason") and (before.get("undo_reason") != after["undo_reason"]
+                                     or entry.operation in _UNDO):
+        parts.append(f"why: {after['undo_reason']}")
+    return ", ".join(parts)
+
+
+# The operations that undo a change, each with a reason.
+_UNDO = {"correct_arrivals", "reverse_no_show", "reverse_completion", "reopen"}

@@ -116,6 +116,7 @@ def check_layout(layout: Any, source: str = "of the venue") -> None:
     check.field("the venue", venue, "max_tables_per_guest", "whole", optional=True, low=1, high=100)
     check.field("the venue", venue, "hold_seconds", "whole", optional=True, low=5, high=600)
     check.field("the venue", venue, "pending_minutes", "whole", optional=True, low=1, high=1440)
+    check.field("the venue", venue, "no_show_grace_minutes", "whole", optional=True, low=0, high=240)
     floors = layout.get("floors")
     if not isinstance(floors, list) or not floors:
         raise check.fail('"floors" must be a list with at least one floor.')
@@ -179,11 +180,12 @@ async def _write_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> None
     async with conn.transaction():
         await conn.execute(
             "insert into backroom.venue (id, name, timezone, opens_at, closes_at,"
-            " max_tables_per_guest, hold_seconds, pending_minutes)"
-            " values (1, $1, $2, $3, $4, $5, $6, $7)",
+            " max_tables_per_guest, hold_seconds, pending_minutes, no_show_grace_minutes)"
+            " values (1, $1, $2, $3, $4, $5, $6, $7, $8)",
             v["name"], v["timezone"], time.fromisoformat(v["opens_at"]),
             time.fromisoformat(v["closes_at"]), v.get("max_tables_per_guest", 2),
             v.get("hold_seconds", 30), v.get("pending_minutes", 15),
+            v.get("no_show_grace_minutes", 15),
         )
         floor_ids = {}
         for position, f in enumerate(layout["floors"], start=1):
@@ -357,7 +359,9 @@ async def _book(conn: asyncpg.Connection, night: asyncpg.Record, guests: list[in
     )
     for step in _PATH[p.status][1 if initial == "arrived" else 0:]:
         await conn.execute(
-            "update backroom.booking set status = $2, cancel_reason = $3 where id = $1",
+            "update backroom.booking set status = $2, cancel_reason = $3, deposit_outcome ="
+            " case when $2 = 'cancelled' and deposit > 0 and deposit_paid then 'kept' end"
+            " where id = $1",
             booking_id, step, p.reason if step == "cancelled" else None,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
 from textual.message import Message
@@ -47,10 +48,16 @@ _LEAST_GUEST = 8
 _MOST_GUEST = 36
 
 
-def status_label(booking: Booking) -> tuple[str, str, str]:
-    """The symbol, word and style of a booking's status at the door."""
+_LATE = ("!", "LATE", "bold red")
+
+
+def status_label(booking: Booking, now: datetime | None = None) -> tuple[str, str, str]:
+    """The symbol, word and style of a booking's status at the door: a confirmed party still
+    to come after its time (at `now`) is late (a no-show once the venue's grace is over)."""
     if booking.status is BookingStatus.ARRIVED and booking.arrived_count < booking.party_size:
         return _PARTLY_IN
+    if now is not None and booking.status is BookingStatus.CONFIRMED and now > booking.starts_at:
+        return _LATE
     return _STATUS[booking.status]
 
 
@@ -107,6 +114,7 @@ class BookingList(DataTable[Text | str], can_focus=False):
         self._rows: dict[int, _Row] = {}
         self._numbers: Mapping[int, int] = {}
         self._timezone = "UTC"
+        self._now: datetime | None = None
         self._guest_width = 20
         self._marked: int | None = None
 
@@ -133,11 +141,12 @@ class BookingList(DataTable[Text | str], can_focus=False):
         return self._bookings[self._order[row]]
 
     def show(self, bookings: Sequence[Booking], *, numbers: Mapping[int, int], timezone: str,
-             keep_selection: bool = True) -> None:
+             keep_selection: bool = True, now: datetime | None = None) -> None:
         """Show `bookings` in this order. With `keep_selection` the ▶ stays on the booking
-        it was on, if that is still listed; otherwise it goes to the first row."""
+        it was on, if that is still listed; otherwise it goes to the first row. With `now`,
+        a party still to come after its time shows as late."""
         before = self.selected.id if keep_selection and self.selected is not None else None
-        self._numbers, self._timezone = numbers, timezone
+        self._numbers, self._timezone, self._now = numbers, timezone, now
         order = [b.id for b in bookings]
         rows = {b.id: self._row(b) for b in bookings}
         self._bookings = {b.id: b for b in bookings}
@@ -195,7 +204,7 @@ class BookingList(DataTable[Text | str], can_focus=False):
             vip=booking.guest_vip,
             party=party_in(booking),
             tables=table_numbers(booking, self._numbers),
-            status=status_label(booking),
+            status=status_label(booking, self._now),
             ref=booking.ref,
         )
 

@@ -133,7 +133,8 @@ class TableDetail(Widget):
                 Text(guest),
                 Text(str(booking.party_size)),
                 Text(str(booking.arrived_count)),
-                Text(BOOKING_WORDS[booking.status]),
+                Text(BOOKING_WORDS[booking.status]
+                     + (f" · deposit {booking.deposit_outcome}" if booking.deposit_outcome else "")),
                 style=None if booking.status.active else inactive or Style(dim=True),
             )
         parts.append(rows)

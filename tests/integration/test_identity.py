@@ -290,7 +290,7 @@ OPERATIONS = sorted(set().union(*ALLOWED.values()) - {"manage_staff"})
 @pytest.mark.parametrize("role", list(Role))
 def test_role_matrix_in_python(role: Role) -> None:
     expected = {
-        Role.DOOR: {"check_in", "seat_walk_in", "no_show"},
+        Role.DOOR: {"check_in", "seat_walk_in", "no_show", "correct_arrivals", "reverse_no_show"},
         Role.SUPPORT: set(),
     }.get(role, set(OPERATIONS))
     assert {op for op in OPERATIONS if may(role, op)} == expected
@@ -404,7 +404,7 @@ async def test_cancelling_a_deposit_needs_a_fresh_code(
     with pytest.raises(StepUpRequired, match="fresh code"):
         await svc.cancel(session.actor, b.id, b.version, "Guest called")
     await identity.verify_code(session.actor, code(ann, 1))
-    cancelled = await svc.cancel(session.actor, b.id, b.version, "Guest called")
+    cancelled = await svc.cancel(session.actor, b.id, b.version, "Guest called", deposit="kept")
     assert cancelled.status.value == "cancelled"
     # Without a deposit no code is asked for.
     free = await svc.create(session.actor, night_id=night["id"], table_ids=[12], party_size=4,

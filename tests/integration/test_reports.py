@@ -90,7 +90,8 @@ async def test_night_report_and_csv(reports: ReportService, services: Services,
     assert total.deposits_taken == sum(r.deposits_taken for r in rows[:-1])
     text = report_csv(rows)
     assert text.splitlines()[0] == ("row,floor,ref,guest,tables,starts,status,party_size,"
-                                    "bookings,covers_booked,covers_arrived,no_shows,cancellations,deposits_taken")
+                                    "bookings,covers_booked,covers_arrived,no_shows,cancellations,deposits_taken,"
+                                    "deposits_kept,deposits_refunded")
     assert len(text.splitlines()) == 4
 
 

@@ -157,11 +157,12 @@ def test_export_writes_the_report(tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
     assert rows[0] == ["row", "floor", "ref", "guest", "tables", "starts", "status", "party_size",
                        "bookings", "covers_booked", "covers_arrived", "no_shows",
-                       "cancellations", "deposits_taken"]
+                       "cancellations", "deposits_taken", "deposits_kept", "deposits_refunded"]
     blank = [""] * 6
-    assert rows[1:] == [["floor", "Upstairs", *blank, "1", "4", "3", "1", "1", "150.00"],
-                        ["floor", "Downstairs", *blank, "2", "15", "3", "0", "0", "0.00"],
-                        ["total", "All floors", *blank, "3", "19", "6", "1", "1", "150.00"]]
+    assert rows[1:] == [["floor", "Upstairs", *blank, "1", "4", "3", "1", "1", "150.00", "0", "0"],
+                        ["floor", "Downstairs", *blank, "2", "15", "3", "0", "0", "0.00", "0", "0"],
+                        ["total", "All floors", *blank, "3", "19", "6", "1", "1", "150.00", "0",
+                         "0"]]
     assert os.listdir(tmp_path) == [path.name]
 
 

@@ -432,8 +432,9 @@ async def test_a_step_up_needs_a_fresh_code_of_the_sessions_own_staff_member(
     await present(conn, signed["token"])
 
     async def cancel() -> None:
-        await conn.execute("update backroom.booking set status = 'cancelled', cancel_reason = 'x'"
-                           " where id = $1", paid["id"])
+        # A paid deposit's booking is cancelled saying what becomes of the deposit (0018).
+        await conn.execute("update backroom.booking set status = 'cancelled', cancel_reason = 'x',"
+                           " deposit_outcome = 'kept' where id = $1", paid["id"])
 
     async def give_up_the_deposit_then_cancel() -> None:
         await conn.execute("update backroom.booking set deposit = 0, deposit_paid = false where id = $1",

@@ -20,7 +20,7 @@ from textual.widgets._footer import FooterKey
 from console.app import BackroomApp
 from console.wiring import Services
 from screens.alternatives import AlternativesDialog
-from screens.ask import CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.ask import ChoiceDialog, CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
 from screens.booking_form import BookingForm
 from screens.floor import FloorScreen
 from screens.move_form import MoveForm
@@ -244,6 +244,8 @@ async def test_cancelling_a_deposit_asks_for_a_fresh_code(
         await dialog_open(pilot, ReasonDialog)
         await keys.type("Guest ill")
         await keys.press("enter")
+        await dialog_open(pilot, ChoiceDialog)  # the deposit: 1 kept, 2 refunded
+        await keys.press("1")
         await dialog_open(pilot, ConfirmDialog)
         await keys.press("y")
         code = await dialog_open(pilot, CodeDialog)
@@ -256,7 +258,7 @@ async def test_cancelling_a_deposit_asks_for_a_fresh_code(
         await keys.press("enter")
         await back_on_floor(pilot)
         await until(pilot, lambda: "FREE" in shown_text(tile), what="cancelled after the code")
-        assert keys.count == 4 + len("Guest ill") + 6
+        assert keys.count == 5 + len("Guest ill") + 6
     assert await admin.fetchval("select status from backroom.booking where id = $1",
                                 booking.id) == "cancelled"
 
