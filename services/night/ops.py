@@ -202,7 +202,10 @@ class NightOps:
             return StepUpRequired("An override needs a manager signed in on this console, a "
                                   "fresh code from their authenticator, and a reason.")
         if state == "BN012":
-            return InvalidInput("Nobody is counted in, so nobody can be counted out.")
+            if not d.get("inside"):
+                return InvalidInput("Nobody is counted in, so nobody can be counted out.")
+            return InvalidInput(f"Only {d['inside']} are counted in, so {d.get('out')} cannot be "
+                                "counted out.")
         if state == "BN013":
             return BanMatch(f"{d.get('name')} looks like {d.get('ban_name')}, who is banned: "
                             f"{d.get('ban_reason')}. A manager's override with a reason lets them in.",

@@ -481,7 +481,7 @@ alter table backroom.venue add column capacity int check (capacity is null or ca
 create table backroom.headcount (
     night_id   int primary key references backroom.night(id),
     capacity   int check (capacity is null or capacity >= 1),
-    inside     int not null default 0 check (inside >= 0),
+    inside     int not null default 0,
     peak       int not null default 0,
     peak_at    timestamptz,
     version    int not null default 1,
@@ -540,13 +540,14 @@ begin
     insert into backroom.headcount (night_id, capacity)
     select p_night_id, v.capacity from backroom.venue v order by v.id limit 1
     on conflict (night_id) do nothing;
+    -- The claim: a rival door's count waits for ours, or fails to serialize.
     update backroom.headcount set inside = inside + p_change, version = version + 1,
                                   updated_at = clock_timestamp()
     where night_id = p_night_id
     returning * into h;
     if h.inside < 0 then
-        raise exception 'nobody is in to count out' using errcode = 'BN012',
-            detail = json_build_object('inside', h.inside - p_change)::text;
+        raise exception 'only % are counted in', h.inside - p_change using errcode = 'BN012',
+            detail = json_build_object('inside', h.inside - p_change, 'out', -p_change)::text;
     end if;
     over := p_change > 0 and h.capacity is not null and h.inside > h.capacity;
     if over then
