@@ -114,17 +114,29 @@ begin
             when 'staff' then 'id = (select backroom.current_staff_id())'
             when 'operation' then 'staff_id = (select backroom.current_staff_id())'
             else 'false' end;
+        -- For every role (the console's, and Supabase's API users where they exist).
         execute format(
-            'create policy not_promoter on backroom.%I as restrictive for all to backroom_console'
+            'create policy not_promoter on backroom.%I as restrictive for all to public'
             ' using ((select backroom.reading_role()) is distinct from ''promoter'' or %s)',
             t.relname, own);
-        if exists (select from pg_roles where rolname = 'authenticated') then
-            execute format('alter policy not_promoter on backroom.%I to backroom_console, authenticated',
-                           t.relname);
-        end if;
     end loop;
+    if exists (select from pg_roles where rolname = 'authenticated') then
+        grant execute on function backroom.reading_role() to authenticated;
+    end if;
 end
 $$;
+
+-- The night's changes are announced as every other change is (backroom.change_payload),
+-- by a trigger of their own: Supabase's broadcast (0006) covers the tables of bookings only.
+create function backroom.notify_night_change() returns trigger
+language plpgsql security definer set search_path = pg_catalog, backroom, pg_temp as $$
+begin
+    perform pg_notify('backroom_changes',
+                      backroom.change_payload(tg_table_name, tg_op, to_jsonb(coalesce(new, old)))::text);
+    return null;
+end
+$$;
+revoke all on function backroom.notify_night_change() from public;
 
 -- The ban list's history is the managers', in the audit trail too.
 create policy bans_are_managers on backroom.audit_log as restrictive for select to backroom_console
@@ -328,11 +340,11 @@ create policy staff_read on backroom.guest_list_name for select to backroom_cons
 create trigger guest_list_audit after insert or update or delete on backroom.guest_list
     for each row execute function backroom.audit();
 create trigger guest_list_notify after insert or update or delete on backroom.guest_list
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 create trigger guest_list_name_audit after insert or update or delete on backroom.guest_list_name
     for each row execute function backroom.audit();
 create trigger guest_list_name_notify after insert or update or delete on backroom.guest_list_name
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 
 -- A manager makes a list for a night, owned by a promoter or a host.
 create function backroom.guest_list_create(p_op_id uuid, p_night_id int, p_name text, p_owner_id int,
@@ -515,7 +527,7 @@ create policy staff_read on backroom.door_count_event for select to backroom_con
 create trigger door_count_event_audit after insert or update or delete on backroom.door_count_event
     for each row execute function backroom.audit();
 create trigger headcount_notify after insert or update on backroom.headcount
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 
 -- People in (`change` > 0) or out (< 0) at a door: the night's one count is claimed
 -- first, so two doors racing for the last place take turns (or the second is told
@@ -610,7 +622,7 @@ create policy managers_read on backroom.ban for select to backroom_console
 create trigger ban_audit after insert or update or delete on backroom.ban
     for each row execute function backroom.audit();
 create trigger ban_notify after insert or update or delete on backroom.ban
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 
 create function backroom.digits(p text) returns text
 language sql immutable set search_path = pg_catalog, pg_temp as $$
@@ -827,11 +839,11 @@ create policy staff_read on backroom.spend_close for select to backroom_console
 create trigger spend_audit after insert or update or delete on backroom.spend
     for each row execute function backroom.audit();
 create trigger spend_notify after insert or update or delete on backroom.spend
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 create trigger spend_close_audit after insert or update or delete on backroom.spend_close
     for each row execute function backroom.audit();
 create trigger spend_close_notify after insert or update or delete on backroom.spend_close
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 
 -- Spend recorded against a party that is in; a correction (a negative amount) is a
 -- manager's, and the total never goes below nothing.
@@ -951,7 +963,7 @@ create policy staff_read on backroom.alert_dismissal for select to backroom_cons
 create trigger alert_audit after insert or update or delete on backroom.alert
     for each row execute function backroom.audit();
 create trigger alert_notify after insert or update or delete on backroom.alert
-    for each row execute function backroom.notify_change();
+    for each row execute function backroom.notify_night_change();
 create trigger alert_dismissal_audit after insert or update or delete on backroom.alert_dismissal
     for each row execute function backroom.audit();
 
