@@ -49,3 +49,8 @@ async def console_login(dsn: str, actor: Actor) -> asyncpg.Connection:
     conn = await asyncpg.connect(with_login(dsn, login))
     await conn.execute("select set_config('backroom.session', $1, false)", actor.session or "")
     return conn
+
+
+def staff_id(actor: Actor) -> int:
+    assert actor.staff_id is not None
+    return actor.staff_id

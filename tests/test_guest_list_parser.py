@@ -63,7 +63,7 @@ def test_any_text_parses_to_sane_names_or_is_refused(text: str) -> None:
         assert len(n.note) <= NOTE_MOST and "\n" not in n.note
 
 
-_word = st.text(alphabet=st.characters(whitelist_categories=("L",)), min_size=1, max_size=12)
+_word = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=12)
 
 
 @given(st.lists(st.tuples(st.lists(_word, min_size=1, max_size=3), st.integers(0, PLUS_ONES_MOST)),

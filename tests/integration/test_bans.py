@@ -10,7 +10,7 @@ import pytest
 from services.db import acting_for
 from services.errors import BanMatch, InvalidInput, NotAllowed, StepUpRequired
 from services.night import NightServices
-from tests.night_helpers import Crew, Night, console_login, step_up
+from tests.night_helpers import Crew, Night, console_login, staff_id, step_up
 
 pytest_plugins = ["tests.integration.night_fixtures"]
 
@@ -84,7 +84,7 @@ async def test_checking_in_a_listed_guest_who_matches_a_ban_needs_a_managers_ove
     async with night_svc.ops.db.transaction(crew.manager) as conn:
         closes = await conn.fetchval("select clock_timestamp() + interval '1 hour'")
     lid = await night_svc.lists.create_list(crew.manager, night_id=ahead.id, name="Pia's",
-                                            owner_id=crew.promoter.staff_id, max_names=5,
+                                            owner_id=staff_id(crew.promoter), max_names=5,
                                             max_plus_ones=2, closes_at=closes)
     vince, = await night_svc.lists.add_pasted(crew.promoter, lid, "Vince Vega +1")
     with pytest.raises(BanMatch, match="Threatened staff") as refused:

@@ -5,6 +5,7 @@ audit rows and a locked session."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -20,7 +21,7 @@ from services.errors import (
 )
 from services.night import NightServices
 from services.night.guest_lists import ParsedName
-from tests.night_helpers import Crew, Night, console_login, lock
+from tests.night_helpers import Crew, Night, console_login, lock, staff_id
 
 pytest_plugins = ["tests.integration.night_fixtures"]
 
@@ -31,7 +32,7 @@ async def a_list(svc: NightServices, crew: Crew, night: Night, *, owner: int | N
     async with svc.ops.db.transaction(crew.manager) as conn:
         closes = await conn.fetchval("select clock_timestamp() + make_interval(mins => $1)", closes_in)
     return await svc.lists.create_list(
-        crew.manager, night_id=night.id, name=name, owner_id=owner or crew.promoter.staff_id,
+        crew.manager, night_id=night.id, name=name, owner_id=owner or staff_id(crew.promoter),
         max_names=max_names, max_plus_ones=max_plus_ones, closes_at=closes)
 
 
@@ -104,7 +105,7 @@ async def test_a_promoter_cannot_touch_or_read_another_promoters_list_by_the_ser
         await night_svc.lists.check_in(crew.promoter, nid, 1)
     with pytest.raises(NotAllowed):
         await night_svc.lists.create_list(crew.promoter, night_id=ahead.id, name="Mine now",
-                                          owner_id=crew.promoter.staff_id, max_names=9,
+                                          owner_id=staff_id(crew.promoter), max_names=9,
                                           max_plus_ones=1, closes_at=ahead.ends_at)
     from services.db import acting_for
     with acting_for(crew.promoter):
@@ -240,3 +241,36 @@ async def test_a_locked_session_reads_its_lists_and_changes_nothing(
         async with night_svc.ops.db.transaction() as conn:
             assert await conn.fetchval("select count(*) from backroom.booking") == 0
     assert await admin.fetchval("select arrived_count from backroom.guest_list_name where id = $1", nid) == 0
+
+
+@pytest.mark.parametrize("level", ["read committed", "repeatable read", "serializable"])
+async def test_two_adds_racing_for_the_last_name_on_a_list_one_gets_it(
+    dsn: str, admin: asyncpg.Connection, night_svc: NightServices, crew: Crew, ahead: Night, level: str
+) -> None:
+    """The promoter's add is in, not committed; a manager's add for the same last place
+    waits, and once the first commits it is refused (full, or try again)."""
+    lid = await a_list(night_svc, crew, ahead, max_names=2)
+    await night_svc.lists.add_name(crew.promoter, lid, "First In")
+    conns = [await asyncpg.connect(dsn) for _ in range(2)]
+    try:
+        for conn, actor in zip(conns, (crew.promoter, crew.manager), strict=True):
+            await conn.execute(f"begin isolation level {level}")
+            await conn.execute("select set_config('role', 'backroom_console', true),"
+                               " set_config('backroom.session', $1, true)", actor.session)
+            await conn.fetchval("select count(*) from backroom.guest_list_name")  # the snapshot
+        sql = "select backroom.guest_list_add($1, $2, $3::jsonb)"
+        await conns[0].fetchval(sql, uuid.uuid4(), lid, '[{"name": "Promoter Pick"}]')
+        second = asyncio.create_task(conns[1].fetchval(sql, uuid.uuid4(), lid, '[{"name": "Manager Pick"}]'))
+        await asyncio.sleep(0.3)
+        assert not second.done()
+        await conns[0].execute("commit")
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await second
+        assert refused.value.sqlstate in ("BN004", "40001")
+        await conns[1].execute("rollback")
+    finally:
+        for conn in conns:
+            await conn.close()
+    names = await admin.fetch("select name from backroom.guest_list_name where list_id = $1"
+                              " and removed_at is null order by id", lid)
+    assert [r["name"] for r in names] == ["First In", "Promoter Pick"]

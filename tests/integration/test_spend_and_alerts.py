@@ -16,7 +16,7 @@ from services.db import CHANGES_CHANNEL, acting_for
 from services.errors import InvalidInput, NotAllowed
 from services.night import NightServices
 from services.realtime import Change
-from tests.night_helpers import Crew, Night, lock
+from tests.night_helpers import Crew, Night, lock, staff_id
 
 pytest_plugins = ["tests.integration.night_fixtures"]
 
@@ -137,7 +137,7 @@ async def test_the_feed_carries_counts_spend_lists_and_alerts(
         async with night_svc.ops.db.transaction(crew.manager) as conn:
             closes = await conn.fetchval("select clock_timestamp() + interval '1 hour'")
         await night_svc.lists.create_list(crew.manager, night_id=open_now.id, name="Feed",
-                                          owner_id=crew.promoter.staff_id, max_names=3,
+                                          owner_id=staff_id(crew.promoter), max_names=3,
                                           max_plus_ones=1, closes_at=closes)
         kinds: dict[str, Change] = {}
         while not {"headcount", "spend", "alert", "guest_list"} <= kinds.keys():
