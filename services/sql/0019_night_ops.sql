@@ -128,11 +128,20 @@ $$;
 
 -- The night's changes are announced as every other change is (backroom.change_payload),
 -- by a trigger of their own: Supabase's broadcast (0006) covers the tables of bookings only.
+-- Spend names the booking's tables, so only their tiles redraw.
 create function backroom.notify_night_change() returns trigger
 language plpgsql security definer set search_path = pg_catalog, backroom, pg_temp as $$
+declare
+    r jsonb := to_jsonb(coalesce(new, old));
+    payload jsonb := backroom.change_payload(tg_table_name, tg_op, r);
 begin
-    perform pg_notify('backroom_changes',
-                      backroom.change_payload(tg_table_name, tg_op, to_jsonb(coalesce(new, old)))::text);
+    if tg_table_name in ('spend', 'spend_close') then
+        payload := payload || jsonb_build_object(
+            'booking', r->'booking_id',
+            'tables', (select coalesce(jsonb_agg(bt.table_id order by bt.table_id), '[]')
+                       from backroom.booking_table bt where bt.booking_id = (r->>'booking_id')::int));
+    end if;
+    perform pg_notify('backroom_changes', payload::text);
     return null;
 end
 $$;

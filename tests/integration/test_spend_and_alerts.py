@@ -15,7 +15,7 @@ import pytest
 from services.db import CHANGES_CHANNEL, acting_for
 from services.errors import InvalidInput, NotAllowed
 from services.night import NightServices
-from services.realtime import Change
+from services.realtime import Change, ChangeBatch, ChangeBatcher
 from tests.night_helpers import Crew, Night, lock, staff_id
 
 pytest_plugins = ["tests.integration.night_fixtures"]
@@ -146,6 +146,20 @@ async def test_the_feed_carries_counts_spend_lists_and_alerts(
             kinds[change.kind] = change
         assert kinds["headcount"].night == open_now.id and kinds["headcount"].id is None
         assert kinds["spend"].night == open_now.id and kinds["alert"].night == open_now.id
+        assert kinds["spend"].tables == (5,)
         assert kinds["guest_list"].night == open_now.id and kinds["guest_list"].op == "insert"
     finally:
         await listener.close()
+
+
+async def test_the_nights_changes_redraw_no_tile_and_spend_redraws_its_tables() -> None:
+    batches: list[ChangeBatch] = []  # what a console's screens are handed
+    batcher = ChangeBatcher(batches.append, every=0.01)
+    for kind in ("headcount", "alert", "guest_list_name"):
+        batcher.add(Change(kind=kind, id=None, night=7, tables=(), op="update"))
+    batcher.add(Change(kind="spend", id=1, night=7, tables=(5,), op="insert"))
+    await asyncio.sleep(0.05)
+    assert batches and not any(b.everything for b in batches)
+    assert not any(b.concerns(8) for b in batches)  # another night's floor: nothing to reload
+    assert {"headcount", "alert", "guest_list_name", "spend"} <= set().union(*(b.kinds for b in batches))
+    assert 5 in set().union(*(b.tables for b in batches))
