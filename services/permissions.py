@@ -26,7 +26,8 @@ MANAGER_OPERATIONS = DOOR_OPERATIONS | {
 # The night beside the tables (services/night).
 NIGHT_DOOR_OPERATIONS = frozenset({"guest_list_check_in", "door_count", "spend_record", "alert_dismiss"})
 NIGHT_MANAGER_OPERATIONS = NIGHT_DOOR_OPERATIONS | {
-    "guest_list_create", "guest_list_add", "guest_list_remove", "ban_add", "ban_lift",
+    "guest_list_create", "guest_list_change", "guest_list_add", "guest_list_remove", "ban_add",
+    "ban_lift",
     "spend_close_out", "alert_send", "alert_clear", "override",
 }
 PROMOTER_OPERATIONS = frozenset({"guest_list_add", "guest_list_remove", "alert_dismiss"})
@@ -47,7 +48,8 @@ WORDS = {
     "waitlist_offer": "use the waitlist", "waitlist_book": "use the waitlist",
     "waitlist_leave": "use the waitlist", "manage_staff": "manage staff accounts",
     "open_night": "open nights",
-    "guest_list_create": "make guest lists", "guest_list_add": "add names to guest lists",
+    "guest_list_create": "make guest lists", "guest_list_change": "change guest lists",
+    "guest_list_add": "add names to guest lists",
     "guest_list_remove": "remove names from guest lists",
     "guest_list_check_in": "check guest list names in", "door_count": "count people in and out",
     "ban_add": "add bans", "ban_lift": "lift bans", "spend_record": "record spend",

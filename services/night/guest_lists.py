@@ -224,6 +224,14 @@ class GuestListService:
             max_plus_ones, closes_at, entity="guest_list", op_id=op_id)
         return int(answer["list_id"])
 
+    async def change_list(self, actor: Actor, list_id: int, *, max_names: int | None = None,
+                          max_plus_ones: int | None = None, closes_at: datetime | None = None,
+                          op_id: str | None = None) -> None:
+        """A manager's change of a list's caps or cut-off (None keeps what is there)."""
+        await self._ops.change(actor, "guest_list_change", "guest_list_change", list_id, max_names,
+                               max_plus_ones, closes_at, entity="guest_list", entity_id=list_id,
+                               op_id=op_id)
+
     async def add_names(self, actor: Actor, list_id: int, names: Sequence[ParsedName], *,
                         op_id: str | None = None) -> list[int]:
         """Names added to a list, all or none; their ids in order."""

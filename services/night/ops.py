@@ -175,6 +175,9 @@ class NightOps:
             at = f" at {await self.local(closed):%H:%M}" if closed else ""
             return ListClosed(f"The list {d.get('list', '')} closed{at}: only a manager can "
                               "change it now.")
+        if state == "BN004" and d.get("names") is not None:
+            return ListFull(f"The list {d.get('list', '')} has {d['names']} names already: remove "
+                            f"some before its cap goes down to {d.get('most')}.")
         if state == "BN004":
             return ListFull(f"The list {d.get('list', '')} takes {d.get('most')} names and has "
                             f"room for {d.get('room')} more: nothing was added.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 NIGHT_OPERATION_WORDS: dict[str, str] = {
     "guest_list_create": "guest list made",
+    "guest_list_change": "guest list changed",
     "guest_list_add": "added to a guest list",
     "guest_list_remove": "removed from a guest list",
     "guest_list_check_in": "guest list name checked in",

@@ -154,6 +154,7 @@ create policy bans_are_managers on backroom.audit_log as restrictive for select 
 -- Operations of this migration ------------------------------------------------------
 insert into backroom.audit_operation (name, kind) values
     ('guest_list_create', 'console'),
+    ('guest_list_change', 'console'),
     ('guest_list_add', 'console'),
     ('guest_list_remove', 'console'),
     ('guest_list_check_in', 'console'),
@@ -235,7 +236,7 @@ begin
     if backroom.current_staff_role() is null then
         raise exception 'a refusal is recorded for a signed-in staff member only' using errcode = '42501';
     end if;
-    if p_operation not in ('guest_list_create', 'guest_list_add', 'guest_list_remove', 'guest_list_check_in',
+    if p_operation not in ('guest_list_create', 'guest_list_change', 'guest_list_add', 'guest_list_remove', 'guest_list_check_in',
                            'door_count', 'ban_add', 'ban_lift', 'spend_record', 'spend_close_out',
                            'alert_send', 'alert_dismiss', 'alert_clear')
        or p_entity not in ('guest_list', 'guest_list_name', 'headcount', 'ban', 'spend', 'alert')
@@ -398,6 +399,45 @@ begin
             detail = json_build_object('name', btrim(p_name), 'what', 'list')::text;
     end;
     return backroom.night_op_end(p_op_id, jsonb_build_object('list_id', new_id));
+end
+$$;
+
+-- A manager changes a list's caps or cut-off (null keeps what is there). A cap below the
+-- names already on it is refused.
+create function backroom.guest_list_change(p_op_id uuid, p_list_id int, p_max_names int,
+                                           p_max_plus_ones int, p_closes_at timestamptz)
+returns jsonb
+language plpgsql volatile security definer set search_path = pg_catalog, backroom, pg_temp as $$
+declare
+    done jsonb := backroom.night_op_begin(p_op_id, 'guest_list_change', array['manager', 'admin']);
+    l backroom.guest_list;
+begin
+    if done is not null then
+        return done;
+    end if;
+    select * into l from backroom.guest_list where id = p_list_id for update;
+    if l.id is null then
+        raise exception 'there is no list %', p_list_id using errcode = 'BN002';
+    end if;
+    if p_max_names is not null and p_max_names < l.name_count then
+        raise exception 'list % has % names already', l.name, l.name_count using errcode = 'BN004',
+            detail = json_build_object('list', l.name, 'most', p_max_names, 'room', 0,
+                                       'names', l.name_count)::text;
+    end if;
+    if (p_max_names is not null and p_max_names not between 1 and 5000)
+       or (p_max_plus_ones is not null and p_max_plus_ones not between 0 and 50)
+       or (p_closes_at is not null
+           and p_closes_at > (select n.ends_at from backroom.night n where n.id = l.night_id)) then
+        raise exception 'a list takes 1 to 5000 names, 0 to 50 plus-ones, and closes by its night''s end'
+            using errcode = 'BN016', detail = json_build_object('what', 'The change')::text;
+    end if;
+    update backroom.guest_list
+    set max_names = coalesce(p_max_names, max_names),
+        max_plus_ones = coalesce(p_max_plus_ones, max_plus_ones),
+        closes_at = coalesce(p_closes_at, closes_at)
+    where id = p_list_id
+    returning * into l;
+    return backroom.night_op_end(p_op_id, jsonb_build_object('list_id', l.id));
 end
 $$;
 
@@ -1055,6 +1095,7 @@ declare
 begin
     foreach f in array array[
         'backroom.guest_list_create(uuid,int,text,int,int,int,timestamptz)',
+        'backroom.guest_list_change(uuid,int,int,int,timestamptz)',
         'backroom.guest_list_add(uuid,int,jsonb)',
         'backroom.guest_list_remove(uuid,int)',
         'backroom.guest_list_check_in(uuid,int,int,text,text)',

@@ -274,3 +274,22 @@ async def test_two_adds_racing_for_the_last_name_on_a_list_one_gets_it(
     names = await admin.fetch("select name from backroom.guest_list_name where list_id = $1"
                               " and removed_at is null order by id", lid)
     assert [r["name"] for r in names] == ["First In", "Promoter Pick"]
+
+
+async def test_a_manager_changes_a_lists_caps_and_cut_off(
+    night_svc: NightServices, crew: Crew, ahead: Night
+) -> None:
+    lid = await a_list(night_svc, crew, ahead, max_names=3, max_plus_ones=0, closes_in=-5)
+    await night_svc.lists.add_pasted(crew.manager, lid, "Al\nBea")
+    with pytest.raises(ListFull, match="has 2 names already"):
+        await night_svc.lists.change_list(crew.manager, lid, max_names=1)
+    with pytest.raises(NotAllowed):
+        await night_svc.lists.change_list(crew.promoter, lid, max_names=9)
+    await night_svc.lists.change_list(crew.manager, lid, max_plus_ones=2, closes_at=ahead.ends_at)
+    # Open again until the new cut-off, with plus-ones.
+    await night_svc.lists.add_name(crew.promoter, lid, "Cy", 2)
+    from services.db import acting_for
+    with acting_for(crew.promoter):
+        [changed] = await night_svc.lists.lists(ahead.id)
+    assert (changed.max_names, changed.max_plus_ones, changed.closes_at, changed.names) == (
+        3, 2, ahead.ends_at, 3)

@@ -126,6 +126,8 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "backroom.log_night_refusal(text,text,integer,uuid,jsonb)": "a refusal of the session's own staff member",
     "backroom.guest_list_create(uuid,integer,text,integer,integer,integer,timestamp with time zone)":
         "managers and admins",
+    "backroom.guest_list_change(uuid,integer,integer,integer,timestamp with time zone)":
+        "managers and admins",
     "backroom.guest_list_add(uuid,integer,jsonb)": "a promoter's own list before its cut-off, or a manager",
     "backroom.guest_list_remove(uuid,integer)": "a promoter's own list before its cut-off, or a manager",
     "backroom.guest_list_check_in(uuid,integer,integer,text,text)":
