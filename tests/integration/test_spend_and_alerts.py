@@ -81,6 +81,11 @@ async def test_spend_runs_against_the_minimum_and_closes_out(
         Decimal(250), Decimal(300), Decimal(250))
     assert (floors["Downstairs"].spend, floors["Downstairs"].short, floors["Downstairs"].could_not_pay) == (
         Decimal(0), Decimal(500), Decimal(0))
+    await night_svc.headcount.count_in(crew.door, open_now.id, 7)
+    with acting_for(crew.manager):
+        report = await night_svc.report(open_now.id)
+    assert (report.peak, report.capacity, len(report.floors), report.lists) == (7, 350, 2, [])
+    assert report.peak_at is not None and report.hours[0].peak == 7
     who = await admin.fetch("select staff_id from backroom.audit_log where operation = 'spend_record'"
                             " and entity = 'spend' order by id")
     assert [r["staff_id"] for r in who] == [crew.door.staff_id, crew.door.staff_id, crew.door2.staff_id,
