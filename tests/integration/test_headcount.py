@@ -15,7 +15,7 @@ from services import seed
 from services.db import acting_for
 from services.errors import AtCapacity, InvalidInput, NotAllowed, StepUpRequired
 from services.night import NightServices
-from tests.night_helpers import Crew, Night, lock, step_up
+from tests.night_helpers import Crew, Night, lock, staff_id, step_up
 
 pytest_plugins = ["tests.integration.night_fixtures"]
 
@@ -159,3 +159,26 @@ async def test_two_doors_racing_for_the_last_place_by_the_service(
         inside = await admin.fetchval("select inside from backroom.headcount where night_id = $1", ahead.id)
         assert inside == 3
         await night_svc.headcount.count_out(crew.door, ahead.id)
+
+
+async def test_a_list_check_in_that_would_pass_capacity_needs_the_override_too(
+    admin: asyncpg.Connection, night_svc: NightServices, crew: Crew, ahead: Night
+) -> None:
+    await capacity(admin, 3)
+    async with night_svc.ops.db.transaction(crew.manager) as conn:
+        closes = await conn.fetchval("select clock_timestamp() + interval '1 hour'")
+    lid = await night_svc.lists.create_list(crew.manager, night_id=ahead.id, name="Big party",
+                                            owner_id=staff_id(crew.promoter), max_names=5,
+                                            max_plus_ones=5, closes_at=closes)
+    [big] = await night_svc.lists.add_pasted(crew.promoter, lid, "Big Bo +4")
+    await night_svc.headcount.count_in(crew.door, ahead.id, 1)
+    partly = await night_svc.lists.check_in(crew.door, big, 2)
+    assert (partly.arrived, partly.inside) == (2, 3)
+    with pytest.raises(AtCapacity):
+        await night_svc.lists.check_in(crew.door, big, 5)
+    await step_up(admin, crew.manager)
+    done = await night_svc.lists.check_in(crew.manager, big, 5, override_reason="Owner's friends")
+    assert (done.arrived, done.inside) == (5, 6)
+    row = await admin.fetchrow("select change, over_capacity, override_reason, guest_list_name_id"
+                               " from backroom.door_count_event order by id desc limit 1")
+    assert row is not None and tuple(row) == (3, True, "Owner's friends", big)
