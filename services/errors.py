@@ -158,3 +158,44 @@ class StaleBooking(BookingError):
     def __init__(self, message: str, *, info: StaleInfo) -> None:
         super().__init__(message)
         self.info = info
+
+
+# The night beside the tables (services/night): guest lists, the headcount, bans.
+
+class ListClosed(BookingError):
+    """The guest list closed at its cut-off; a manager can still change it."""
+
+    code = "list_closed"
+
+
+class ListFull(BookingError):
+    code = "list_full"
+
+
+class AlreadyOnList(BookingError):
+    code = "on_list"
+
+
+class AtCapacity(BookingError):
+    """Counting these people in would pass the licensed capacity: a manager's
+    override with a reason lets them in."""
+
+    code = "at_capacity"
+
+    def __init__(self, message: str, *, capacity: int, inside: int) -> None:
+        super().__init__(message)
+        self.capacity = capacity
+        self.inside = inside
+
+
+class BanMatch(BookingError):
+    """The guest looks like someone on the ban list: a manager's override with a
+    reason lets them in."""
+
+    code = "ban_match"
+
+    def __init__(self, message: str, *, ban_name: str, reason: str, matched_on: str) -> None:
+        super().__init__(message)
+        self.ban_name = ban_name
+        self.reason = reason
+        self.matched_on = matched_on

@@ -14,6 +14,7 @@ class Role(StrEnum):
     MANAGER = "manager"
     ADMIN = "admin"
     SUPPORT = "support"
+    PROMOTER = "promoter"
 
 
 DOOR_OPERATIONS = frozenset({"check_in", "seat_walk_in", "no_show", "correct_arrivals",
@@ -24,11 +25,21 @@ MANAGER_OPERATIONS = DOOR_OPERATIONS | {
     "reverse_completion", "reopen",
 }
 
+# The night beside the tables (services/night).
+NIGHT_DOOR_OPERATIONS = frozenset({"guest_list_check_in", "door_count", "spend_record", "alert_dismiss"})
+NIGHT_MANAGER_OPERATIONS = NIGHT_DOOR_OPERATIONS | {
+    "guest_list_create", "guest_list_change", "guest_list_add", "guest_list_remove", "ban_add",
+    "ban_lift",
+    "spend_close_out", "alert_send", "alert_clear", "override",
+}
+PROMOTER_OPERATIONS = frozenset({"guest_list_add", "guest_list_remove", "alert_dismiss"})
+
 ALLOWED: dict[Role, frozenset[str]] = {
-    Role.DOOR: DOOR_OPERATIONS,
-    Role.MANAGER: frozenset(MANAGER_OPERATIONS),
-    Role.ADMIN: frozenset(MANAGER_OPERATIONS | {"manage_staff"}),
-    Role.SUPPORT: frozenset(),
+    Role.DOOR: DOOR_OPERATIONS | NIGHT_DOOR_OPERATIONS,
+    Role.MANAGER: frozenset(MANAGER_OPERATIONS | NIGHT_MANAGER_OPERATIONS),
+    Role.ADMIN: frozenset(MANAGER_OPERATIONS | NIGHT_MANAGER_OPERATIONS | {"manage_staff"}),
+    Role.SUPPORT: frozenset({"alert_dismiss"}),
+    Role.PROMOTER: PROMOTER_OPERATIONS,
 }
 
 WORDS = {
@@ -41,6 +52,14 @@ WORDS = {
     "open_night": "open nights", "correct_arrivals": "correct arrival counts",
     "reverse_no_show": "reverse no-shows", "reverse_completion": "reverse completions",
     "reopen": "reopen cancelled bookings",
+    "guest_list_create": "make guest lists", "guest_list_change": "change guest lists",
+    "guest_list_add": "add names to guest lists",
+    "guest_list_remove": "remove names from guest lists",
+    "guest_list_check_in": "check guest list names in", "door_count": "count people in and out",
+    "ban_add": "add bans", "ban_lift": "lift bans", "spend_record": "record spend",
+    "spend_close_out": "close out a table's spend", "alert_send": "send alerts",
+    "alert_clear": "clear alerts", "alert_dismiss": "dismiss alerts",
+    "override": "override the capacity or a ban",
 }
 
 

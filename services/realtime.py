@@ -506,6 +506,11 @@ class ChangeBatch:
                 or None in self.nights)
 
 
+NIGHT_KINDS = frozenset({"headcount", "alert", "alert_dismissal", "guest_list", "guest_list_name",
+                         "ban", "door_count_event"})
+"""Changes of the night beside the tables (services/night) that touch no table tile."""
+
+
 class ChangeBatcher:
     """Collects changes and flushes them, merged, at most once every `every` seconds.
 
@@ -554,6 +559,10 @@ class ChangeBatcher:
         if change.tables:
             self._tables.update(change.tables)
             self._nights.add(change.night)
+        elif change.kind in NIGHT_KINDS:
+            # Nothing on the floor plan changed, so no night's floor reloads for it: the
+            # batch's kinds tell a screen that shows the count, a list or an alert.
+            pass
         else:
             self._everything = True
             if change.night is not None:

@@ -20,6 +20,7 @@ from typing import Any
 from services.db import Database
 from services.floor import BOOKING_SELECT, booking_from_row, business_date
 from services.models import Booking
+from services.night.words import NIGHT_OPERATION_WORDS
 
 _SEARCH = BOOKING_SELECT.replace("select b.id,", "select g.phone, b.id,", 1) + """
     where b.night_id = $1
@@ -599,6 +600,7 @@ UNKNOWN_PERSON = "unknown email"
 
 # Every operation of backroom.audit_operation, in the staff's words.
 OPERATION_WORDS: dict[str, str] = {
+    **NIGHT_OPERATION_WORDS,
     "create": "new booking",
     "seat_walk_in": "walk-in seated",
     "amend": "booking changed",

@@ -117,6 +117,7 @@ def check_layout(layout: Any, source: str = "of the venue") -> None:
     check.field("the venue", venue, "hold_seconds", "whole", optional=True, low=5, high=600)
     check.field("the venue", venue, "pending_minutes", "whole", optional=True, low=1, high=1440)
     check.field("the venue", venue, "no_show_grace_minutes", "whole", optional=True, low=0, high=240)
+    check.field("the venue", venue, "capacity", "whole", optional=True, low=1, high=100000)
     floors = layout.get("floors")
     if not isinstance(floors, list) or not floors:
         raise check.fail('"floors" must be a list with at least one floor.')
@@ -180,12 +181,12 @@ async def _write_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> None
     async with conn.transaction():
         await conn.execute(
             "insert into backroom.venue (id, name, timezone, opens_at, closes_at,"
-            " max_tables_per_guest, hold_seconds, pending_minutes, no_show_grace_minutes)"
-            " values (1, $1, $2, $3, $4, $5, $6, $7, $8)",
+            " max_tables_per_guest, hold_seconds, pending_minutes, no_show_grace_minutes, capacity)"
+            " values (1, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
             v["name"], v["timezone"], time.fromisoformat(v["opens_at"]),
             time.fromisoformat(v["closes_at"]), v.get("max_tables_per_guest", 2),
             v.get("hold_seconds", 30), v.get("pending_minutes", 15),
-            v.get("no_show_grace_minutes", 15),
+            v.get("no_show_grace_minutes", 15), v.get("capacity"),
         )
         floor_ids = {}
         for position, f in enumerate(layout["floors"], start=1):

@@ -30,7 +30,13 @@ from services.identity import (
     end_session,
     lock_session,
 )
-from services.permissions import ALLOWED, Role, may
+from services.permissions import (
+    ALLOWED,
+    NIGHT_DOOR_OPERATIONS,
+    PROMOTER_OPERATIONS,
+    Role,
+    may,
+)
 from tests.conftest import fixed_clock
 from tests.sessions import signed_in
 
@@ -290,8 +296,10 @@ OPERATIONS = sorted(set().union(*ALLOWED.values()) - {"manage_staff"})
 @pytest.mark.parametrize("role", list(Role))
 def test_role_matrix_in_python(role: Role) -> None:
     expected = {
-        Role.DOOR: {"check_in", "seat_walk_in", "no_show", "correct_arrivals", "reverse_no_show"},
-        Role.SUPPORT: set(),
+        Role.DOOR: {"check_in", "seat_walk_in", "no_show", "correct_arrivals", "reverse_no_show"}
+        | NIGHT_DOOR_OPERATIONS,
+        Role.SUPPORT: {"alert_dismiss"},
+        Role.PROMOTER: set(PROMOTER_OPERATIONS),
     }.get(role, set(OPERATIONS))
     assert {op for op in OPERATIONS if may(role, op)} == expected
 
@@ -339,7 +347,7 @@ SQL_CASES = {
 
 
 @pytest.mark.parametrize("case", list(SQL_CASES))
-@pytest.mark.parametrize("role", ["door", "manager", "admin", "support"])
+@pytest.mark.parametrize("role", ["door", "manager", "admin", "support", "promoter"])
 async def test_role_matrix_in_sql(admin: asyncpg.Connection, role: str, case: str) -> None:
     actor = await staff_of(admin, role)
     sql, allowed = SQL_CASES[case]

@@ -63,6 +63,16 @@ EXPECTED: dict[str, tuple[str, str, str, str, str]] = {
     "backroom.venue":              READ_ONLY,
     "backroom.venue_table":        READ_ONLY,
     "backroom.waitlist_entry":    ("HAAAA", "DDAAD", "HHAAH", "DDDDD", "DDDDD"),
+    # The night beside the tables (0019): written by its definer functions only.
+    "backroom.guest_list":         READ_ONLY,
+    "backroom.guest_list_name":    READ_ONLY,
+    "backroom.headcount":          READ_ONLY,
+    "backroom.door_count_event":   READ_ONLY,
+    "backroom.ban":               ("HHAAH", "DDDDD", "DDDDD", "DDDDD", "DDDDD"),  # history: managers'
+    "backroom.spend":              READ_ONLY,
+    "backroom.spend_close":        READ_ONLY,
+    "backroom.alert":              READ_ONLY,
+    "backroom.alert_dismissal":    READ_ONLY,
     "backroom_meta.console_login": NOTHING,
     "backroom_meta.migration":     NOTHING,
     "backroom_private.answer":     NOTHING,
@@ -110,6 +120,29 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "backroom.new_ref()": "a random booking reference (the column's default)",
     "backroom.claim(text,integer)": "bumps a counter row the rule triggers lock; the login's table rights "
                                     "already allow as much locking (LOCK TABLE)",
+    # The night beside the tables (0019): each asks the session's role itself and claims its op id.
+    "backroom.reading_role()": "the presented session's own role, also while locked (reads only)",
+    "backroom.fuzzy_names()": "whether pg_trgm is installed",
+    "backroom.log_night_refusal(text,text,integer,uuid,jsonb)": "a refusal of the session's own staff member",
+    "backroom.guest_list_create(uuid,integer,text,integer,integer,integer,timestamp with time zone)":
+        "managers and admins",
+    "backroom.guest_list_change(uuid,integer,integer,integer,timestamp with time zone)":
+        "managers and admins",
+    "backroom.guest_list_add(uuid,integer,jsonb)": "a promoter's own list before its cut-off, or a manager",
+    "backroom.guest_list_remove(uuid,integer)": "a promoter's own list before its cut-off, or a manager",
+    "backroom.guest_list_check_in(uuid,integer,integer,text,text)":
+        "door and managers; a ban match or passing capacity needs a manager's fresh code",
+    "backroom.door_count(uuid,integer,integer,text,text)":
+        "door and managers; passing capacity needs a manager's fresh code and a reason",
+    "backroom.door_search(integer,text,integer)": "door, support and managers: list names and bookings",
+    "backroom.ban_add(uuid,text,text,text,text,timestamp with time zone)": "managers and admins",
+    "backroom.ban_lift(uuid,integer,text)": "managers and admins",
+    "backroom.ban_matches(text,text,text)": "door, support and managers: a match's name and reason only",
+    "backroom.spend_record(uuid,integer,numeric,text)": "door and managers, on a party that is in",
+    "backroom.spend_close_out(uuid,integer,numeric,text,text)": "managers and admins",
+    "backroom.alert_send(uuid,integer,text,text,integer)": "managers and admins",
+    "backroom.alert_dismiss(uuid,integer,uuid)": "any signed-in, unlocked session, for its console",
+    "backroom.alert_clear(uuid,integer)": "managers and admins",
     # Triggers.
     "backroom.audit()": TRIGGER,
     "backroom.booking_before_write()": TRIGGER,
@@ -194,6 +227,30 @@ async def _setup(owner: asyncpg.Connection, dsn: str) -> World:
         " values ($1, $2, 'Door Team', 'door', pg_backend_pid())", uuid.uuid4(), staff["door"])
     await owner.execute("insert into backroom.waitlist_entry (night_id, guest_id, party_size)"
                         " values ($1, $2, 2)", night["id"], guest)
+
+    # A row in each table of the night (0019).
+    promoter = await owner.fetchval("insert into backroom.staff (email, display_name, role)"
+                                    " values ('matrix.promoter@backroom.test', 'Matrix Promoter',"
+                                    " 'promoter') returning id")
+    list_id = await owner.fetchval(
+        "insert into backroom.guest_list (night_id, name, owner_id, max_names, closes_at, name_count)"
+        " values ($1, 'Matrix List', $2, 5, $3, 1) returning id", night["id"], promoter, night["ends_at"])
+    name_id = await owner.fetchval("insert into backroom.guest_list_name (list_id, night_id, name)"
+                                   " values ($1, $2, 'Matrix Name') returning id", list_id, night["id"])
+    await owner.execute("insert into backroom.headcount (night_id, capacity, inside) values ($1, 100, 1)",
+                        night["id"])
+    await owner.execute("insert into backroom.door_count_event (night_id, change, inside_after,"
+                        " guest_list_name_id) values ($1, 1, 1, $2)", night["id"], name_id)
+    await owner.execute("insert into backroom.ban (name, reason) values ('Matrix Banned', 'fights')")
+    await owner.execute("insert into backroom.spend (booking_id, night_id, amount) values ($1, $2, 10)",
+                        bookings[1], night["id"])
+    await owner.execute("insert into backroom.spend_close (booking_id, night_id, final_spend, outcome)"
+                        " values ($1, $2, 10, 'paid')", bookings[1], night["id"])
+    alert = await owner.fetchval("insert into backroom.alert (preset, body, expires_at)"
+                                 " values ('free', 'Matrix', clock_timestamp() + interval '1 hour')"
+                                 " returning id")
+    await owner.execute("insert into backroom.alert_dismissal (alert_id, console_id) values ($1, $2)",
+                        alert, uuid.uuid4())
 
     tables = await owner.fetch(
         "select n.nspname || '.' || c.relname as name,"
