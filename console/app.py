@@ -77,8 +77,8 @@ class BackroomApp(App[None]):
     # screen (the floor's detail, the door's selected line), not the tiles or the list.
     CSS = """
     Toast {
-        width: 60;
-        max-width: 70%;
+        width: 56;
+        max-width: 100%;
         padding: 0 1;
     }
     """

@@ -69,7 +69,7 @@ TABLE_ACTIONS: tuple[TableAction, ...] = (
                 "Seat a party now at a free table", about_booking=False),
     # Door staff and managers both undo something (a count, a no-show); what each may undo
     # is asked when the key is pressed (UNDO_OPERATIONS).
-    TableAction("undo", "u", "Undo…", "correct_arrivals", "Undo…",
+    TableAction("undo", "u", "Undo", "correct_arrivals", "Undo",
                 "Correct a count, reverse a change", about_booking=False,
                 footer=False),
 )

@@ -26,7 +26,7 @@ from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services, use_supabase
-from screens.ask import CodeDialog, ConfirmDialog, ReasonDialog
+from screens.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonDialog
 from screens.floor import FloorScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
@@ -357,6 +357,8 @@ async def test_a_step_up_code_is_verified_by_supabase(
         await pilot.press("x")
         await until(pilot, lambda: isinstance(pilot.app.screen, ReasonDialog), what="reason")
         await pilot.press(*"Guest ill", "enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog), what="the deposit")
+        await pilot.press("1")  # kept
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), what="confirm")
         await pilot.press("y")
         await until(pilot, lambda: isinstance(pilot.app.screen, CodeDialog), what="code asked")

@@ -25,7 +25,7 @@ from textual.widgets._footer import FooterKey
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from screens.ask import CodeDialog, ConfirmDialog, ReasonDialog
+from screens.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonDialog
 from screens.door import DoorScreen
 from screens.floor import FloorScreen
 from screens.help import HelpScreen
@@ -463,6 +463,8 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
         await until(pilot, lambda: isinstance(pilot.app.screen, ReasonDialog), what="reason")
         await keys.type("Guest ill")
         await keys.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog), what="the deposit")
+        await keys.press("1")  # kept
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), what="confirm")
         await keys.press("y")
         await until(pilot, lambda: isinstance(pilot.app.screen, CodeDialog), what="code asked")
@@ -477,10 +479,10 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
         await keys.press("enter")
         await until(pilot, lambda: pilot.app.screen is floor, what="back on the floor")
         await until(pilot, lambda: "FREE" in shown_text(tile), what="cancelled")
-        assert keys.count == 4 + len("Guest ill") + 6
-    row = await admin.fetchrow("select status, cancel_reason from backroom.booking where id = $1",
-                               booking.id)
-    assert (row["status"], row["cancel_reason"]) == ("cancelled", "Guest ill")
+        assert keys.count == 5 + len("Guest ill") + 6
+    row = await admin.fetchrow(
+        "select status, cancel_reason, deposit_outcome from backroom.booking where id = $1", booking.id)
+    assert (row["status"], row["cancel_reason"], row["deposit_outcome"]) == ("cancelled", "Guest ill", "kept")
     last = await admin.fetchval(
         "select staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"
         " order by id desc limit 1", booking.id)
