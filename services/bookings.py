@@ -432,6 +432,19 @@ class BookingService:
             )
         return BookingError(f"The database refused this: {err}")
 
+    async def _refuse_outside_night(self, what: str, night: asyncpg.Record, now: datetime, *,
+                                    before_ok: bool = False) -> None:
+        """Refuse, in words that say when it can be done, a change that belongs to its night:
+        from when a party may first arrive (unless `before_ok`) until the night is over."""
+        day = f"{night['date']:%a %d %b %Y}"
+        if now > night["ends_at"]:
+            raise InvalidInput(f"{what} is for tonight only: the night of {day} is over.")
+        first = night["starts_at"] - EARLIEST_ARRIVAL
+        if not before_ok and now < first:
+            opens, from_ = await self._local(night["starts_at"]), await self._local(first)
+            raise InvalidInput(f"{what} is for tonight only: the night of {day} opens at "
+                               f"{opens:%H:%M}, and this can be done from {from_:%H:%M} that day.")
+
     async def _local(self, moment: datetime) -> datetime:
         """A moment in the venue's time zone, for messages."""
         if self._tz is None:
@@ -929,9 +942,8 @@ class BookingService:
         async def room(conn: asyncpg.Connection, current: asyncpg.Record) -> None:
             night = await conn.fetchrow("select date, starts_at, ends_at from backroom.night where id = $1",
                                         current["night_id"])
-            if night is not None and not night["starts_at"] - EARLIEST_ARRIVAL <= now <= night["ends_at"]:
-                raise InvalidInput(f"Check-in is for tonight only: this booking is for "
-                                   f"{night['date']:%a %d %b %Y}.")
+            if night is not None:
+                await self._refuse_outside_night("Check-in", night, now)
             tables = [r["table_id"] for r in await conn.fetch(
                 "select table_id from backroom.booking_table where booking_id = $1", booking_id)]
             ctx.update(night_id=current["night_id"], party=current["party_size"], starts_at=now,
@@ -1025,11 +1037,7 @@ class BookingService:
                 "select date, starts_at, ends_at from backroom.night where id = $1", row["night_id"])
             assert night is not None  # a booking's night stays
             ctx["night_id"] = row["night_id"]
-            if now > night["ends_at"] or (tonight and now < night["starts_at"] - EARLIEST_ARRIVAL):
-                raise InvalidInput(
-                    f"{UNDO_WORDS[kind]} is for "
-                    + ("tonight only" if tonight else "a night that is not over")
-                    + f": this booking is for {night['date']:%a %d %b %Y}.")
+            await self._refuse_outside_night(UNDO_WORDS[kind], night, now, before_ok=not tonight)
             if row["status"] not in statuses:
                 raise IllegalTransition(
                     f"Booking {row['ref']} is {row['status'].replace('_', ' ')}: "

@@ -388,7 +388,7 @@ async def test_check_in_is_for_tonight_only(
         "select b.id, b.version, n.date from backroom.booking b join backroom.night n on n.id = b.night_id"
         " where n.date > $1 and b.status = 'confirmed' order by n.date, b.id limit 1", night.date)
     assert other is not None
-    with pytest.raises(InvalidInput, match=f"tonight only: this booking is for {other['date']:%a %d %b %Y}"):
+    with pytest.raises(InvalidInput, match=f"tonight only: the night of {other['date']:%a %d %b %Y} opens at"):
         await bookings.check_in(staff["Dora"], other["id"], other["version"], 1)
     row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1", other["id"])
     assert (row["status"], row["arrived_count"]) == ("confirmed", 0)

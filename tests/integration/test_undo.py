@@ -396,3 +396,17 @@ async def test_the_night_report_counts_kept_and_refunded_deposits(
     report = await services.reports.night_report_with_bookings(night.id)
     by_guest = {b.guest: b for b in report.bookings}
     assert (by_guest["Kept"].deposits_kept, by_guest["Refunded"].deposits_refunded) == (1, 1)
+
+
+async def test_outside_its_night_an_undo_says_when_it_can_be_done(
+    bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services
+) -> None:
+    b = await confirmed(bookings, staff["Maya"], night, "Late Count")
+    b = await bookings.check_in(staff["Dora"], b.id, b.version, 4)
+    after = BookingService(services.db, lambda: night.ends_at + timedelta(minutes=1))
+    with pytest.raises(InvalidInput, match=f"the night of {night.date:%a %d %b %Y} is over"):
+        await after.correct_arrivals(staff["Dora"], b.id, b.version, 2, REASON)
+    early = BookingService(services.db, lambda: night.starts_at - timedelta(hours=13))
+    with pytest.raises(InvalidInput, match=r"opens at \d\d:\d\d, and this can be done from \d\d:\d\d"):
+        await early.correct_arrivals(staff["Dora"], b.id, b.version, 2, REASON)
+    assert (await bookings.get(b.id)).arrived_count == 4
