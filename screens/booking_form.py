@@ -103,8 +103,8 @@ class GuestForm(FormDialog[A]):
     # ↓ and ↑ move between fields, or through the guests offered while a name or phone
     # has the cursor. The ids are the form's, so a keymap that moves them moves these.
     BINDINGS = [
-        Binding("down", "arrow(1)", "Next field", show=False, id="form.next"),
-        Binding("up", "arrow(-1)", "Previous field", show=False, id="form.previous"),
+        Binding("down", "arrow(1)", "Next field", show=False, id="form.next", priority=True),
+        Binding("up", "arrow(-1)", "Previous field", show=False, id="form.previous", priority=True),
     ]
 
     LOOKUP_FIELDS = ("name", "phone")

@@ -84,9 +84,12 @@ def money_check(text: str) -> Verdict:
 class FormDialog(Dialog[A]):
     """Shared behaviour of the floor's forms: arrows move between fields, Enter checks and sends."""
 
+    # Priority: the app moves the cursor as it reads the key, in order with the keys around
+    # it, so what a fast typist types after ↓ lands in the next field, not the last one.
     BINDINGS = [
-        Binding("down", "app.focus_next", "Next field", show=False, id="form.next"),
-        Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous"),
+        Binding("down", "app.focus_next", "Next field", show=False, id="form.next", priority=True),
+        Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous",
+                priority=True),
     ]
 
     def keeps_open(self, refusal: BookingError) -> bool:
