@@ -250,6 +250,9 @@ class FloorScreen(WritingScreen):
         # This staff member's holds on screen, by hold id: warned before they lapse, and said
         # when they have.
         self._watched: dict[int, HoldWatch] = {}
+        # Holds already said to have lapsed: a read before the database sweeps one away still
+        # has it, and it must not be watched (and said) again.
+        self._lapsed: set[int] = set()
         self._every_table = False
         self._acting_for: int | None = services.actor.staff_id
         self._session_read: str | None = services.actor.session
@@ -1244,6 +1247,8 @@ class FloorScreen(WritingScreen):
             seen.add(hold.id)
             watch = self._watched.get(hold.id)
             if watch is None:
+                if hold.id in self._lapsed:
+                    continue
                 self._watched[hold.id] = HoldWatch(state.table.number, hold.expires_at)
             elif watch.expires_at != hold.expires_at:
                 watch.expires_at = hold.expires_at
@@ -1251,6 +1256,7 @@ class FloorScreen(WritingScreen):
         for hold_id in [h for h in self._watched if h not in seen]:
             watch = self._watched.pop(hold_id)
             if watch.expires_at <= now + timedelta(seconds=1):
+                self._lapsed.add(hold_id)
                 self._say_lapsed(watch)
 
     def _watch_holds(self) -> None:
@@ -1262,6 +1268,7 @@ class FloorScreen(WritingScreen):
             left = seconds_left(watch.expires_at, now)
             if left <= 0:
                 del self._watched[hold_id]
+                self._lapsed.add(hold_id)
                 self._say_lapsed(watch)
                 self.request_reload()
             elif left <= HOLD_WARN_SECONDS and not watch.warned:
