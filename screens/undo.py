@@ -23,6 +23,9 @@ HEADINGS = {"correct_arrivals": "Correct the count", "reverse_no_show": "Reverse
 VERBS = {"correct_arrivals": "correct", "reverse_no_show": "reverse",
          "reverse_completion": "reverse", "reopen": "reopen"}
 WHY = "Why? (kept in the audit log with your name)"
+# An example of a reason, shown greyed in the empty box.
+EXAMPLES = {"correct_arrivals": "Counted the wrong party", "reverse_no_show": "They came after all",
+            "reverse_completion": "Closed the wrong table", "reopen": "Cancelled by mistake"}
 
 
 def choice_words(operation: str, booking: Booking) -> str:
@@ -75,7 +78,7 @@ def ask_undo(bookings: BookingService, actor: Actor, operation: str, booking: Bo
 
     def ask_why(arrived: int | None) -> None:
         push(ReasonDialog(
-            heading, WHY, placeholder="Counted the wrong party", verb=VERBS[operation],
+            heading, WHY, placeholder=EXAMPLES[operation], verb=VERBS[operation],
             on_answer=lambda reason, dialog: start(
                 undo_write(bookings, actor, operation, booking, reason, arrived=arrived,
                            intent=intent), dialog)))
