@@ -241,6 +241,48 @@ def _for_actor(
 
     return run
 
+async def settle_operation(db: Database, actor: Actor, kind: str, op_id: str,
+                           lost: ConnectionLost) -> dict[str, Any] | Interrupted:
+    """What became of an operation whose connection failed: its stored result if it
+    committed, else NotSaved, or OutcomeUnknown when the database cannot tell us.
+    Asked by its operation id on fresh connections, whichever service ran it."""
+    not_saved = NotSaved(
+        "The database stopped answering before this was saved, so nothing was written. "
+        "Try again.", op_id=op_id)
+    if not lost.maybe_committed:
+        return not_saved  # COMMIT was never sent
+    for _ in range(SETTLE_TRIES):
+        try:
+            conn = await db.direct()
+        except DatabaseError:
+            continue
+        try:
+            # The operation row commits with the change, so its absence means
+            # nothing was written, once the old server process has surely ended.
+            if lost.backend is None or not await db.ended(conn, lost.backend):
+                break
+            async with conn.transaction(readonly=True):
+                await act_as(conn, actor)
+                row = await conn.fetchrow(
+                    "select kind, result from backroom.operation where op_id = $1", op_id)
+        except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError,
+                asyncpg.InternalClientError) as err:
+            if connection_lost(err):
+                continue
+            break
+        finally:
+            abandon(conn)
+        if row is None:
+            return not_saved
+        if row["kind"] == kind and row["result"] is not None:
+            stored: dict[str, Any] = json.loads(row["result"])
+            return stored
+        break
+    return OutcomeUnknown(
+        "We could not tell whether this was saved: the database stopped answering. "
+        "Try again: it will not be done twice.", op_id=op_id)
+
+
 class BookingService:
     def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
         self._db = db
@@ -292,7 +334,7 @@ class BookingService:
                 return result
         except ConnectionLost as lost:
             # Not a refusal: find out what happened before saying anything.
-            settled = await self._settle(actor, kind, op_id, lost)
+            settled = await settle_operation(self._db, actor, kind, op_id, lost)
             if isinstance(settled, Interrupted):
                 raise settled from lost
             return settled
@@ -304,45 +346,6 @@ class BookingService:
             await self._record_refusal(actor, kind, entity, entity_id, op_id, refusal)
             raise
 
-    async def _settle(self, actor: Actor, kind: str, op_id: str,
-                      lost: ConnectionLost) -> dict[str, Any] | Interrupted:
-        """What became of an operation whose connection failed: its stored result if it
-        committed, else NotSaved, or OutcomeUnknown when the database cannot tell us."""
-        not_saved = NotSaved(
-            "The database stopped answering before this was saved, so nothing was written. "
-            "Try again.", op_id=op_id)
-        if not lost.maybe_committed:
-            return not_saved  # COMMIT was never sent
-        for _ in range(SETTLE_TRIES):
-            try:
-                conn = await self._db.direct()
-            except DatabaseError:
-                continue
-            try:
-                # The operation row commits with the change, so its absence means
-                # nothing was written, once the old server process has surely ended.
-                if lost.backend is None or not await self._db.ended(conn, lost.backend):
-                    break
-                async with conn.transaction(readonly=True):
-                    await act_as(conn, actor)
-                    row = await conn.fetchrow(
-                        "select kind, result from backroom.operation where op_id = $1", op_id)
-            except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError,
-                    asyncpg.InternalClientError) as err:
-                if connection_lost(err):
-                    continue
-                break
-            finally:
-                abandon(conn)
-            if row is None:
-                return not_saved
-            if row["kind"] == kind and row["result"] is not None:
-                stored: dict[str, Any] = json.loads(row["result"])
-                return stored
-            break
-        return OutcomeUnknown(
-            "We could not tell whether this was saved: the database stopped answering. "
-            "Try again: it will not be done twice.", op_id=op_id)
 
     async def _record_refusal(self, actor: Actor, kind: str, entity: str, entity_id: int | None,
                               op_id: str, refusal: BookingError) -> None:

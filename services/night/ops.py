@@ -19,15 +19,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from services.bookings import settle_operation
 from services.db import (
     Actor,
     ConnectionLost,
     Database,
     DatabaseError,
     Isolation,
-    abandon,
-    act_as,
-    connection_lost,
 )
 from services.errors import (
     AlreadyOnList,
@@ -40,15 +38,12 @@ from services.errors import (
     ListFull,
     NotAllowed,
     NotFound,
-    NotSaved,
-    OutcomeUnknown,
     StepUpRequired,
 )
 from services.floor import utc_now
 from services.permissions import require
 
 RETRIES = 3  # tries of one change when a rival's commit made ours fail to serialize
-SETTLE_TRIES = 2
 
 
 def new_op_id() -> str:
@@ -102,7 +97,7 @@ class NightOps:
                 answer: dict[str, Any] = json.loads(raw)
                 return answer
             except ConnectionLost as lost:
-                settled = await self._settle(actor, kind, op_id, lost)
+                settled = await settle_operation(self.db, actor, kind, op_id, lost)
                 if isinstance(settled, Interrupted):
                     raise settled from lost
                 return settled
@@ -123,41 +118,6 @@ class NightOps:
                                    json.dumps(refusal.details(), default=str))
         except (asyncpg.PostgresError, OSError, TimeoutError, DatabaseError):
             pass  # the refusal is what staff must see; a lost audit row of it must not hide it
-
-    async def _settle(self, actor: Actor, kind: str, op_id: str,
-                      lost: ConnectionLost) -> dict[str, Any] | Interrupted:
-        """What became of a change whose connection failed, asked by its operation id."""
-        not_saved = NotSaved("The database stopped answering before this was saved, so nothing "
-                             "was written. Try again.", op_id=op_id)
-        if not lost.maybe_committed:
-            return not_saved
-        for _ in range(SETTLE_TRIES):
-            try:
-                conn = await self.db.direct()
-            except DatabaseError:
-                continue
-            try:
-                if lost.backend is None or not await self.db.ended(conn, lost.backend):
-                    break
-                async with conn.transaction(readonly=True):
-                    await act_as(conn, actor)
-                    row = await conn.fetchrow(
-                        "select kind, result from backroom.operation where op_id = $1", op_id)
-            except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError,
-                    asyncpg.InternalClientError) as err:
-                if connection_lost(err):
-                    continue
-                break
-            finally:
-                abandon(conn)
-            if row is None:
-                return not_saved
-            if row["kind"] == kind and row["result"] is not None:
-                stored: dict[str, Any] = json.loads(row["result"])
-                return stored
-            break
-        return OutcomeUnknown("We could not tell whether this was saved: the database stopped "
-                              "answering. Try again: it will not be done twice.", op_id=op_id)
 
     async def explain(self, err: asyncpg.PostgresError) -> BookingError:
         """A refusal of the database in staff words."""
