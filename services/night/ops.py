@@ -11,7 +11,6 @@ it can never be done twice, and the next try sees what the rival did.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.bookings import settle_operation
+from services.bookings import new_op_id, settle_operation
 from services.db import (
     Actor,
     ConnectionLost,
@@ -44,10 +43,6 @@ from services.floor import utc_now
 from services.permissions import require
 
 RETRIES = 3  # tries of one change when a rival's commit made ours fail to serialize
-
-
-def new_op_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _detail(err: asyncpg.PostgresError) -> dict[str, Any]:
