@@ -27,9 +27,9 @@ from harness import SAMPLE_NIGHT, bench_database, percentile, summary
 from targets import Target, as_json, readable_to_stderr, report
 
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor, Database
 from services.errors import TableTaken
-from services.seed import open_nights
+from services.store.db import Actor, Database
+from services.store.seed import open_nights
 
 FIRST_EXTRA_NIGHT = 14  # nights after the sample fortnight are left empty for the benchmark
 RACE_LIMIT_MS = 50

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import asyncpg
 
-from services import migrations, seed
-from services.embedded import EmbeddedPostgres
+from services.embedded.server import EmbeddedPostgres
+from services.store import migrations, seed
 
 SAMPLE_NIGHT = date(2026, 11, 20)
 

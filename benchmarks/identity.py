@@ -23,9 +23,9 @@ import asyncpg
 import pyotp
 from harness import SAMPLE_NIGHT, bench_database, summary
 
-from services.console_login import read_login, with_login
-from services.db import Database
-from services.identity import Enrolment, IdentityService
+from services.identity.accounts import Enrolment, IdentityService
+from services.identity.console_login import read_login, with_login
+from services.store.db import Database
 
 PASSWORD = "correct horse battery"
 

@@ -45,7 +45,7 @@ import asyncpg
 from harness import bench_database, percentile
 from targets import Target, as_json, readable_to_stderr, report
 
-from services.realtime import Change, ChangeFeed, ListenTransport
+from services.live.feed import Change, ChangeFeed, ListenTransport
 
 BARE_CHANNEL = "bench_bare"
 CONSOLE_COUNTS = (1, 10, 50, 200)

@@ -412,7 +412,7 @@ async def bare_presses(presses: int, size: tuple[int, int]) -> tuple[list[float]
 
 def floor_interactive(app: App[Any], frames: Frames) -> bool:
     """The floor has its night, the feed is Live, and every tile and the badge are drawn."""
-    from screens.floor import FloorScreen
+    from screens.floor.screen import FloorScreen
 
     screen = app.screen
     if not (isinstance(screen, FloorScreen) and screen.snapshot is not None and screen.live
@@ -432,7 +432,7 @@ def floor_interactive(app: App[Any], frames: Frames) -> bool:
 
 async def open_console(dsn: str, email: str) -> Services:
     from console.wiring import open_services
-    from services import staff
+    from services.identity import staff
 
     services = await open_services(dsn, clock=fixed_clock)
     services.actor = await staff.owner_session(dsn, email)
@@ -442,7 +442,7 @@ async def open_console(dsn: str, email: str) -> Services:
 async def floor_presses(app: App[Any], frames: Frames, presses: int
                         ) -> tuple[list[float], list[float], list[float], Growth]:
     """Arrow keys on the floor: to the tile's focus border, and to the detail naming the table."""
-    from screens.floor import FloorScreen
+    from screens.floor.screen import FloorScreen
     from widgets.table_detail import TableDetail
     from widgets.table_tile import TableTile
 
@@ -487,7 +487,7 @@ async def commit_to_paint(app: App[Any], frames: Frames, owner: asyncpg.Connecti
                           gap: float, read_back: list[float]
                           ) -> tuple[list[float], list[float], list[float], list[float], Growth]:
     """Party size of table 1's booking changed by another client, until the tile shows it."""
-    from screens.floor import FloorScreen
+    from screens.floor.screen import FloorScreen
 
     screen = app.screen
     assert isinstance(screen, FloorScreen) and screen.snapshot is not None
@@ -541,7 +541,7 @@ async def floor_and_commits(dsn: str, presses: int, commits: int, gap: float, *,
                             size: tuple[int, int] = FLOOR_SIZE, held: bool = True) -> dict[str, Any]:
     import asyncpg
 
-    from services import seed
+    from services.store import seed
 
     owner = await asyncpg.connect(dsn)
     services = await open_console(dsn, seed.DEMO_MANAGER)
@@ -589,7 +589,7 @@ async def held_arrow(app: App[Any], frames: Frames, key: str = "right", rate: fl
     selected once every repeat has been handled. Also: how many repeats were still
     waiting to be handled when the last one was sent (the backlog).
     """
-    from screens.floor import FloorScreen, neighbour
+    from screens.floor.screen import FloorScreen, neighbour
     from widgets.table_tile import TableTile
 
     screen = app.screen
@@ -659,7 +659,7 @@ async def stop_listening(proc: asyncio.subprocess.Process) -> None:
 async def child_listeners(dsn: str, count: int) -> None:
     import asyncpg
 
-    from services.realtime import ChangeFeed, ListenTransport
+    from services.live.feed import ChangeFeed, ListenTransport
 
     live = 0
     all_live = asyncio.Event()
@@ -718,9 +718,9 @@ async def bare_notify(dsn: str, commits: int, gap: float) -> list[float]:
 async def door_checkins(dsn: str, checkins: int) -> dict[str, Any]:
     import asyncpg
 
-    from screens.ask import CountDialog
+    from screens.dialogs.ask import CountDialog
     from screens.door import DoorScreen
-    from services import seed
+    from services.store import seed
 
     door_email = next(email for email, _name, role in seed.DEMO_STAFF if role == "door")
     owner = await asyncpg.connect(dsn)
@@ -863,7 +863,7 @@ async def child_console(dsn: str, size: tuple[int, int]) -> dict[str, Any]:
     t0 = time.monotonic()
     import console.app
     import console.wiring  # noqa: F401
-    from services import seed
+    from services.store import seed
 
     imported = time.monotonic()
     services = await open_console(dsn, seed.DEMO_MANAGER)

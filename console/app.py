@@ -45,21 +45,21 @@ from textual.worker import Worker, WorkerState
 
 from console.keymap import Keymap
 from console.settings import DEFAULT_IDLE_MINUTES
-from screens.ask import ConfirmDialog
 from screens.audit import AuditScreen
 from screens.cover import CoverScreen
+from screens.dialogs.ask import ConfirmDialog
 from screens.door import DoorScreen
-from screens.floor import FloorScreen
+from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen, describe_bindings, key_label, mapped_bindings
 from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
 from screens.lock import LockScreen, idle_words
 from screens.nights import NightsScreen
 from screens.sign_in import DemoAccounts, SignInScreen
 from screens.support import SupportScreen
-from services.db import Actor
-from services.identity import Session
-from services.presence import Presence, PresenceEntry
-from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
+from services.identity.accounts import Session
+from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
+from services.live.presence import Presence, PresenceEntry
+from services.store.db import Actor
 from widgets.display import plain
 
 if TYPE_CHECKING:

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from console.prompts import NoTerminal
 from console.settings import Settings, SettingsError
-from services.db import DatabaseError
-from services.embedded import EmbeddedPostgres, EmbeddedServerError, ServerInfo
+from services.embedded.server import EmbeddedPostgres, EmbeddedServerError, ServerInfo
 from services.errors import BookingError
-from services.secrets import SecretUnavailable
+from services.identity.secrets import SecretUnavailable
+from services.store.db import DatabaseError
 
 if TYPE_CHECKING:
-    from services.supabase_config import SupabaseConfig
+    from services.supabase.config import SupabaseConfig
 
 EXIT_FAILURE = 2
 EXIT_INTERRUPTED = 130
@@ -72,11 +72,11 @@ class Embedded:
 
 
 def resolve_dsn(args: argparse.Namespace, settings: Settings) -> str | None:
-    from services.db import validate_dsn
+    from services.store.db import validate_dsn
 
     if getattr(args, "profile", None):
         from console import profiles
-        from services.secrets import SecretStore
+        from services.identity.secrets import SecretStore
 
         return profiles.resolve(settings.config_dir, SecretStore(), args.profile)
     dsn: str | None = getattr(args, "database_url", None) or settings.database_url
@@ -88,7 +88,7 @@ def resolve_dsn(args: argparse.Namespace, settings: Settings) -> str | None:
 @contextlib.contextmanager
 def database(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
     """The DSN to use: --database-url, DATABASE_URL, or the embedded server's database."""
-    from services.provision import DEMO_DATABASE, ensure_database
+    from services.store.provision import DEMO_DATABASE, ensure_database
 
     dsn = resolve_dsn(args, settings)
     if dsn:
@@ -107,7 +107,7 @@ def _explained(dsn: str) -> Iterator[str]:
     """What the server said, as what to do: read-only, out of room, schema missing."""
     import asyncpg
 
-    from services.db import explain_refusal
+    from services.store.db import explain_refusal
 
     try:
         yield dsn
@@ -116,8 +116,8 @@ def _explained(dsn: str) -> Iterator[str]:
 
 
 async def _migrate(dsn: str) -> None:
-    from services import migrations
-    from services.db import connect
+    from services.store import migrations
+    from services.store.db import connect
 
     conn = await connect(dsn)
     try:
@@ -133,8 +133,8 @@ async def _migrate(dsn: str) -> None:
 
 async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
                 start: date | None) -> None:
-    from services.db import SchemaMissing, connect, describe
-    from services.provision import schema_problem, seed_database
+    from services.store.db import SchemaMissing, connect, describe
+    from services.store.provision import schema_problem, seed_database
 
     conn = await connect(dsn)
     try:
@@ -157,7 +157,7 @@ def console_supabase(args: argparse.Namespace, settings: Settings) -> SupabaseCo
     profile = getattr(args, "supabase_profile", None)
     if not profile and not os.environ.get("SUPABASE_URL"):
         return None  # the usual case: nothing of Supabase is loaded
-    from services import supabase_config
+    from services.supabase import config as supabase_config
 
     return supabase_config.resolve(settings.config_dir, profile=profile)
 
@@ -166,7 +166,7 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
                        settings: Settings, *, supabase: SupabaseConfig | None = None,
                        demo: bool = False) -> None:
     from console.wiring import open_services
-    from services.provision import check_ready
+    from services.store.provision import check_ready
 
     await check_ready(dsn)
     if supabase is not None:
@@ -177,7 +177,7 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
 
     services = await open_services(dsn, own_accounts=supabase is None, supabase=supabase)
     # The demo alone reads its accounts' codes, as the owner of its own embedded database.
-    from services.db import Database
+    from services.store.db import Database
 
     owner = Database(dsn, min_size=0, max_size=1) if demo and supabase is None else None
     try:
@@ -214,7 +214,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         server.reset()
     with database(args, settings) as dsn:
         if args.codes:
-            from services.provision import require_schema
+            from services.store.provision import require_schema
 
             asyncio.run(require_schema(dsn))
             _demo_accounts(dsn, settings, codes_only=True)
@@ -259,7 +259,7 @@ def cmd_db_seed(args: argparse.Namespace, settings: Settings) -> int:
 async def _console_url(dsn: str) -> str:
     from urllib.parse import parse_qs, urlsplit
 
-    from services.console_login import read_login, with_login
+    from services.identity.console_login import read_login, with_login
 
     login = await read_login(dsn)
     if login is None:
@@ -281,7 +281,7 @@ def cmd_db_console_url(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
-    from services.provision import report
+    from services.store.provision import report
 
     with database(args, settings) as dsn:
         r = asyncio.run(report(dsn))
@@ -300,7 +300,7 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-    from services.health import check
+    from services.live.health import check
 
     with database(args, settings) as dsn:
         report = asyncio.run(check(dsn, probe=args.probe))
@@ -349,7 +349,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     from console import profiles
-    from services.secrets import SecretStore
+    from services.identity.secrets import SecretStore
 
     store = SecretStore()
     say(store.status().explain())
@@ -361,7 +361,7 @@ def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from console import staff_cli
-    from services.provision import require_schema
+    from services.store.provision import require_schema
 
     # Every password and code first: without a terminal, nothing is started to no purpose.
     secrets = staff_cli.read_secrets(args)
@@ -387,7 +387,7 @@ def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
 
 
 def _date(text: str) -> date:
-    from services.seed import FIRST_NIGHT, LAST_NIGHT
+    from services.store.seed import FIRST_NIGHT, LAST_NIGHT
 
     try:
         day = date.fromisoformat(text)
@@ -413,8 +413,8 @@ def _count(low: int, high: int) -> Callable[[str], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from services.health import MAX_PROBE
-    from services.seed import MAX_DAYS
+    from services.live.health import MAX_PROBE
+    from services.store.seed import MAX_DAYS
 
     parser = argparse.ArgumentParser(
         prog="backroom",

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.db import Database
-from services.identity import STEP_SECONDS, IdentityService, code_at, enrolled_secret
+from services.identity.accounts import STEP_SECONDS, IdentityService, code_at, enrolled_secret
+from services.store.db import Database
 
 
 @dataclass(frozen=True)

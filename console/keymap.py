@@ -52,8 +52,8 @@ def _load_views() -> None:
     """Import every screen and widget, so each class with bindings is known."""
     for package_name in ("screens", "widgets"):
         package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package_name}.{info.name}")
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
+            importlib.import_module(info.name)
     importlib.import_module("console.app")
 
 

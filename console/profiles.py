@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from services.db import DatabaseError, validate_dsn
-from services.secrets import SecretStore, SecretUnavailable, env_name
+from services.identity.secrets import SecretStore, SecretUnavailable, env_name
+from services.store.db import DatabaseError, validate_dsn
 
 FILE = "profiles.json"
 

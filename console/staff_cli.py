@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from console import prompts
-from services.db import Actor, Database
 from services.errors import InvalidInput
-from services.identity import MIN_PASSWORD, Enrolment, IdentityService, end_session
-from services.permissions import Role
+from services.identity.accounts import MIN_PASSWORD, Enrolment, IdentityService, end_session
+from services.identity.permissions import Role
+from services.store.db import Actor, Database
 from services.text import plain
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from console import prompts
-from services.permissions import Role
+from services.identity.permissions import Role
 
 if TYPE_CHECKING:
     from console.settings import Settings
-    from services.supabase_config import SupabaseConfig
+    from services.supabase.config import SupabaseConfig
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def _with_connection(args: argparse.Namespace, settings: Settings,
                      work: Callable[[Any], Awaitable[T]]) -> T:
     """One direct connection (as the owner) to the database the arguments name."""
     from console.cli import database
-    from services.db import connect
+    from services.store.db import connect
 
     async def run(dsn: str) -> T:
         conn = await connect(dsn)
@@ -53,7 +53,7 @@ def _with_connection(args: argparse.Namespace, settings: Settings,
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> SupabaseConfig:
-    from services import supabase_config
+    from services.supabase import config as supabase_config
 
     config = supabase_config.resolve(settings.config_dir, profile=args.supabase_profile)
     if config is None:
@@ -65,7 +65,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> SupabaseConfig:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from services.supabase_setup import export_supabase_migrations
+    from services.supabase.setup import export_supabase_migrations
 
     done = export_supabase_migrations(Path(args.dir))
     for item in done:
@@ -78,7 +78,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def jwt_secret(args: argparse.Namespace) -> prompts.Secret:
     """The project's JWT secret, with which Postgres checks Supabase access tokens."""
-    from services.supabase_auth import JWT_SECRET_ENV
+    from services.supabase.auth import JWT_SECRET_ENV
 
     return prompts.Secret(
         what="the project's JWT secret (Project Settings > JWT Keys, the legacy JWT secret)",
@@ -87,8 +87,8 @@ def jwt_secret(args: argparse.Namespace) -> prompts.Secret:
 
 
 def cmd_enable(args: argparse.Namespace, settings: Settings) -> int:
-    from services import supabase_setup
-    from services.supabase_auth import jwt_secret_key, store_jwt_secret
+    from services.supabase import setup as supabase_setup
+    from services.supabase.auth import jwt_secret_key, store_jwt_secret
 
     secret = jwt_secret(args)
     prompts.check(secret)
@@ -114,7 +114,7 @@ def cmd_enable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from services import supabase_setup
+    from services.supabase import setup as supabase_setup
 
     found = _with_connection(args, settings, supabase_setup.state)
     for line in found.lines():
@@ -123,7 +123,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_link_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from services import supabase_setup
+    from services.supabase import setup as supabase_setup
 
     linked = _with_connection(args, settings, lambda conn: supabase_setup.link_staff(
         conn, args.email, auth_user_id=args.auth_user, role=args.role, name=args.name))
@@ -141,8 +141,8 @@ def user_password(args: argparse.Namespace) -> prompts.Secret:
 
 
 def cmd_configure(args: argparse.Namespace, settings: Settings) -> int:
-    from services import supabase_config
-    from services.secrets import SecretStore
+    from services.identity.secrets import SecretStore
+    from services.supabase import config as supabase_config
 
     secret = prompts.Secret(
         what="the project's anon (publishable) key", prompt="The project's anon (publishable) key: ",
@@ -158,7 +158,7 @@ def cmd_configure(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _auth(config: SupabaseConfig, sessions: Any = None) -> Any:
-    from services.supabase_auth import SupabaseAuth
+    from services.supabase.auth import SupabaseAuth
 
     return SupabaseAuth(config, sessions)
 
@@ -196,9 +196,9 @@ def cmd_enrol(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sign_in(args: argparse.Namespace, settings: Settings) -> int:
     from console.cli import database
-    from services.db import Database
-    from services.identity import end_session
-    from services.supabase_auth import DatabaseSessions
+    from services.identity.accounts import end_session
+    from services.store.db import Database
+    from services.supabase.auth import DatabaseSessions
 
     config = _config(args, settings)
     secrets = (user_password(args), prompts.Secret(

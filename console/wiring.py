@@ -18,20 +18,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from services.bookings import BookingService
-from services.db import Actor, Database
 from services.floor import FloorService, utc_now
-from services.identity import IdentityService, end_session, lock_session
+from services.identity.accounts import IdentityService, end_session, lock_session
+from services.identity.sign_in import SignInBackend
+from services.live.feed import ListenTransport, Transport
+from services.live.presence import PostgresPresence, Presence, PresenceEntry
 from services.nights import NightService
-from services.presence import PostgresPresence, Presence, PresenceEntry
-from services.realtime import ListenTransport, Transport
 from services.reports import ReportService
-from services.sign_in import SignInBackend
+from services.store.db import Actor, Database
 from services.waiting import within
 
 if TYPE_CHECKING:
-    from services.secrets import SecretStore
-    from services.supabase_auth import SupabaseAuth
-    from services.supabase_config import SupabaseConfig
+    from services.identity.secrets import SecretStore
+    from services.supabase.auth import SupabaseAuth
+    from services.supabase.config import SupabaseConfig
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ def use_supabase(services: Services, config: SupabaseConfig, *, auth: SupabaseAu
     `auth` replaces the Auth client (its own project's address), e.g. to reach a
     stand-in of Supabase Auth.
     """
-    from services.supabase_auth import DatabaseSessions, SupabaseAuth
-    from services.supabase_realtime import SupabasePresence, SupabaseTransport
+    from services.supabase.auth import DatabaseSessions, SupabaseAuth
+    from services.supabase.realtime import SupabasePresence, SupabaseTransport
 
     if auth is None:
         auth = SupabaseAuth(config, DatabaseSessions(services.db), store)
@@ -162,7 +162,7 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
 
     Given the owner's address, the console connects as its own login instead (migration 0010):
     nothing it does can reach the owner."""
-    from services.console_login import login_of, with_login
+    from services.identity.console_login import login_of, with_login
 
     db = Database(dsn, max_size=pool_size)
     await db.open()
@@ -178,7 +178,7 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
                             actor=actor or Actor(), identity=identity, clock=clock)
         if supabase is not None:
             if not await supabase_ready(db):
-                from services.supabase_config import SupabaseConfigError
+                from services.supabase.config import SupabaseConfigError
 
                 raise SupabaseConfigError(
                     f"Supabase is configured ({supabase.host}), but this database does not know "

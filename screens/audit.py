@@ -35,8 +35,8 @@ from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.db import Actor
     from services.reports import ReportService
+    from services.store.db import Actor
 
 PAGE_SIZE = 50
 

@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from services.db import DatabaseError
 from services.errors import BookingError
+from services.store.db import DatabaseError
 from widgets.display import literal
 
 R = TypeVar("R")

@@ -39,22 +39,22 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from screens.ask import ConfirmDialog, CountDialog, Dialog
 from screens.changes import booking_news, find_booking
-from screens.floor import is_tonight
-from screens.floor_commands import TableCommands
+from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
+from screens.dialogs.undo import HEADINGS, ask_undo
+from screens.floor.actions import Intent, TableCommand, Write
+from screens.floor.commands import TableCommands
+from screens.floor.screen import is_tonight
+from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
-from screens.table_actions import Intent, TableCommand, Write
-from screens.undo import HEADINGS, ask_undo
-from screens.walk_in_form import WalkInForm, WalkInRequest
 from screens.writes import WritingScreen
 from services.bookings import WALK_IN_MINIMUM, GuestDetails
-from services.db import Actor, DatabaseError
 from services.errors import Alternative
+from services.identity.permissions import WORDS, may
+from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
-from services.permissions import WORDS, may
-from services.realtime import FeedStatus
+from services.store.db import Actor, DatabaseError
 from widgets.booking_list import BookingList, party_in, table_numbers
 from widgets.connection_badge import StaleNote
 from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
@@ -64,8 +64,8 @@ from widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from services.bookings import BookingService
     from services.floor import FloorService
+    from services.identity.sign_in import SignInBackend
     from services.reports import ReportService
-    from services.sign_in import SignInBackend
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 SEARCH_HINT = "Name, phone or booking ref"

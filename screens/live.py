@@ -1,7 +1,7 @@
 """How screens follow the live feed the App keeps.
 
 The App owns one change feed for the whole console. It merges bursts of
-changes (per table, `services.realtime.ChangeBatcher`) and posts every screen
+changes (per table, `services.live.feed.ChangeBatcher`) and posts every screen
 in the stack a `NightChanged` with the merged batch, and a `FeedStatusChanged`
 whenever the connection's state changes. After every (re)connection, before
 the feed says Live, it awaits `resync()` on each screen that has one, so a
@@ -23,13 +23,13 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from services.db import Actor
-from services.realtime import ChangeBatch, ChangeFeed, FeedState, FeedStatus
+from services.live.feed import ChangeBatch, ChangeFeed, FeedState, FeedStatus
+from services.store.db import Actor
 from widgets.display import plain
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.presence import Presence, PresenceEntry
+    from services.live.presence import Presence, PresenceEntry
 
 
 @dataclass

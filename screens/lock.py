@@ -17,9 +17,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from screens.cover import WORKING, CoverScreen, trouble
-from services.db import Actor
-from services.identity import SignInError
-from services.sign_in import SignInBackend
+from services.identity.accounts import SignInError
+from services.identity.sign_in import SignInBackend
+from services.store.db import Actor
 from widgets.display import literal
 from widgets.field import Field, ok
 

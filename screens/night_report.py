@@ -32,10 +32,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from console.settings import Settings
-from screens.ask import Dialog
+from screens.dialogs.ask import Dialog
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
-from services.db import DatabaseError
 from services.reports import (
     ExportFailed,
     ReportBooking,
@@ -44,14 +43,15 @@ from services.reports import (
     export_night_report,
     free_report_path,
 )
+from services.store.db import DatabaseError
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_report_table import NightReportTable
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.db import Actor
     from services.reports import ReportService
+    from services.store.db import Actor
 
 EXPLAIN = (
     "Bookings and covers: those that stand or were kept (not cancelled, no-show or expired). "

@@ -25,16 +25,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from screens.ask import Dialog
-from screens.floor import FloorScreen, FloorServices
+from screens.dialogs.ask import Dialog
+from screens.dialogs.open_night import OpenNightDialog
+from screens.floor.screen import FloorScreen, FloorServices
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
-from screens.open_night import OpenNightDialog
-from services.db import DatabaseError
 from services.errors import BookingError
-from services.permissions import may
+from services.identity.permissions import may
 from services.reports import NightOccupancy
+from services.store.db import DatabaseError
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_list import LEVELS, NightList, when_words

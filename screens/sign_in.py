@@ -2,7 +2,7 @@
 (or one of their recovery codes), at the start of a shift, after signing out, or
 when someone else takes over a locked console.
 
-The check is the sign-in backend's (`services.sign_in`): the console's own staff
+The check is the sign-in backend's (`services.identity.sign_in`): the console's own staff
 accounts, or Supabase Auth (password, then a challenge and verification of the
 staff member's TOTP factor). The screen says which one it signs in through, and
 offers recovery codes only where they exist. A backend with a session of its
@@ -36,8 +36,8 @@ from textual.widgets import Input, Static
 
 from screens.cover import WORKING, CoverScreen, trouble
 from screens.help import key_words
-from services.identity import Session, SignInError
-from services.sign_in import HoldsSession, SignInBackend, describe
+from services.identity.accounts import Session, SignInError
+from services.identity.sign_in import HoldsSession, SignInBackend, describe
 from widgets.demo_accounts import DemoAccountList, DemoRow
 from widgets.field import Field, ok
 

@@ -28,16 +28,16 @@ from textual.timer import Timer
 
 from screens.live import LiveScreen, PresenceChanged
 from screens.palette import discovery_hit, search_hit
-from services.health import Directory, HealthReport, directory, gather_health
-from services.presence import PresenceEntry
+from services.live.health import Directory, HealthReport, directory, gather_health
+from services.live.presence import PresenceEntry
 from widgets.footer import Footer
 from widgets.health_panel import HealthPanel, HealthView
 from widgets.presence_list import PresenceList, PresenceNames
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.db import Actor, Database
-    from services.realtime import ChangeFeed
+    from services.live.feed import ChangeFeed
+    from services.store.db import Actor, Database
 
 Gather = Callable[["Database", "ChangeFeed | None"], Awaitable[HealthReport]]
 

@@ -29,20 +29,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from screens.ask import ConfirmDialog, Dialog
-from screens.floor_commands import TableCommands
-from screens.form import default_arrival
+from screens.dialogs.ask import ConfirmDialog, Dialog
+from screens.floor.actions import Intent, TableCommand, Write
+from screens.floor.commands import TableCommands
+from screens.forms.base import default_arrival
+from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
-from screens.table_actions import Intent, TableCommand, Write
-from screens.waitlist_form import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
-from services.db import Actor, DatabaseError
 from services.errors import Alternative
+from services.identity.permissions import may
+from services.live.feed import ChangeBatch
 from services.models import Booking, FloorSnapshot, Table, TileStatus
-from services.permissions import may
-from services.realtime import ChangeBatch
+from services.store.db import Actor, DatabaseError
 from widgets.display import BOOKING_WORDS, local_time, plain
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
@@ -50,7 +50,7 @@ from widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from services.bookings import BookingService
     from services.floor import FloorService
-    from services.sign_in import SignInBackend
+    from services.identity.sign_in import SignInBackend
 
 # Changes that are not tied to one night but alter what the list or the free tables show.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual import work
 from textual.worker import Worker, WorkerState
 
-from screens.alternatives import AlternativesDialog
-from screens.ask import CodeDialog, Dialog
+from screens.dialogs.alternatives import AlternativesDialog
+from screens.dialogs.ask import CodeDialog, Dialog
+from screens.floor.actions import Intent, Write
 from screens.live import LiveScreen
-from screens.table_actions import Intent, Write
-from services.db import Actor, DatabaseError, connection_lost
 from services.errors import (
     BookingError,
     Interrupted,
@@ -37,10 +36,11 @@ from services.errors import (
     StepUpRequired,
     TableTaken,
 )
+from services.store.db import Actor, DatabaseError, connection_lost
 
 if TYPE_CHECKING:
     from services.bookings import BookingService
-    from services.sign_in import SignInBackend
+    from services.identity.sign_in import SignInBackend
 
 OFFLINE = "Offline: changes are paused until the console is live again"
 BUSY = "Still saving the last change; one moment."

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.db import Actor, Database
 from services.models import (
     Booking,
     BookingStatus,
@@ -21,6 +20,7 @@ from services.models import (
     TableState,
     TileStatus,
 )
+from services.store.db import Actor, Database
 
 
 def utc_now() -> datetime:

@@ -17,9 +17,9 @@ from datetime import date, datetime
 
 import asyncpg
 
-from services.db import Database
 from services.errors import NotFound
 from services.floor import utc_now
+from services.store.db import Database
 
 # Fewer letters or digits than this would match half the guest book.
 LEAST_LETTERS = 2

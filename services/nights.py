@@ -8,9 +8,9 @@ from datetime import date
 
 import asyncpg
 
-from services.db import Actor, Database
 from services.errors import InvalidInput, NotAllowed
-from services.permissions import require
+from services.identity.permissions import require
+from services.store.db import Actor, Database
 
 
 class NightService:

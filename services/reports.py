@@ -17,10 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.db import Database
 from services.floor import BOOKING_SELECT, booking_from_row, business_date
 from services.models import Booking
 from services.night.words import NIGHT_OPERATION_WORDS
+from services.store.db import Database
 
 _SEARCH = BOOKING_SELECT.replace("select b.id,", "select g.phone, b.id,", 1) + """
     where b.night_id = $1

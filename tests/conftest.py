@@ -23,10 +23,10 @@ import asyncpg
 import pytest
 
 from console.wiring import Services, open_services
-from services import migrations, seed
-from services.db import Database
-from services.embedded import EmbeddedPostgres
+from services.embedded.server import EmbeddedPostgres
 from services.models import Night
+from services.store import migrations, seed
+from services.store.db import Database
 from tests import sessions
 
 SAMPLE_NIGHT = date(2026, 11, 20)

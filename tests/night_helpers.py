@@ -9,8 +9,8 @@ from datetime import datetime
 
 import asyncpg
 
-from services.console_login import read_login, with_login
-from services.db import Actor
+from services.identity.console_login import read_login, with_login
+from services.store.db import Actor
 
 
 @dataclass

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from services import staff
-from services.db import Actor, Database
+from services.identity import staff
+from services.store.db import Actor, Database
 
 SERVER: dict[str, str] = {}
 """The test server's superuser DSN, set once per test session by conftest."""

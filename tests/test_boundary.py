@@ -17,8 +17,8 @@ def _modules_after(statement: str) -> set[str]:
 
 def test_services_do_not_import_textual() -> None:
     loaded = _modules_after(
-        "import services.db, services.floor, services.realtime, services.migrations, "
-        "services.seed, services.embedded, services.models"
+        "import services.store.db, services.floor, services.live.feed, services.store.migrations, "
+        "services.store.seed, services.embedded.server, services.models"
     )
     assert "services.floor" in loaded
     assert not any(m == "textual" or m.startswith("textual.") for m in loaded)
@@ -35,9 +35,9 @@ def test_no_console_module_can_check_a_password_or_open_a_secret() -> None:
     cipher, and the venue key's module is gone."""
     loaded = _modules_after(
         "import console.app, console.cli, console.wiring, console.demo, console.staff_cli, "
-        "services.identity, services.sign_in, services.secrets"
+        "services.identity.accounts, services.identity.sign_in, services.identity.secrets"
     )
-    assert "services.identity" in loaded and "console.keys" not in loaded
+    assert "services.identity.accounts" in loaded and "console.keys" not in loaded
     assert not {m for m in loaded if m.split(".")[0] in {"argon2", "cryptography", "nacl"}}
     root = Path(__file__).resolve().parents[1]
     assert not (root / "console" / "keys.py").exists()

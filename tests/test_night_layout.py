@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from services import seed
+from services.store import seed
 
 
 @pytest.mark.parametrize("value", [0, -5, "many", 1.5, 100001])

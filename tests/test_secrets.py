@@ -13,7 +13,7 @@ import keyring
 import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 
-from services.secrets import SecretStore, SecretUnavailable
+from services.identity.secrets import SecretStore, SecretUnavailable
 from tests.memory_keyring import KeyringModule, MemoryKeyring
 
 

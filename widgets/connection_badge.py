@@ -17,7 +17,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from services.realtime import FeedState, FeedStatus
+from services.live.feed import FeedState, FeedStatus
 
 _WORDS: dict[FeedState, tuple[str, str]] = {
     FeedState.CONNECTING: ("◌", "Connecting"),

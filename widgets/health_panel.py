@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from services.health import FeedHealth, HealthReport, LatencyFigures
+from services.live.health import FeedHealth, HealthReport, LatencyFigures
 from widgets.connection_badge import age
 from widgets.display import local_time, plain
 

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from services.presence import PresenceEntry
+from services.live.presence import PresenceEntry
 from widgets.display import literal, local_time, plain
 
 COLUMNS: tuple[tuple[str, str], ...] = (

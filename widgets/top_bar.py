@@ -15,8 +15,8 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Static
 
-from services.db import Actor
-from services.realtime import FeedState, FeedStatus
+from services.live.feed import FeedState, FeedStatus
+from services.store.db import Actor
 from widgets.connection_badge import ConnectionBadge, badge_words
 from widgets.display import literal
 

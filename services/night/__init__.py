@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.db import Database
 from services.floor import utc_now
 from services.night.alerts import AlertService
 from services.night.bans import BanService
@@ -15,6 +14,7 @@ from services.night.guest_lists import GuestListService, ListArrivals
 from services.night.headcount import HeadcountService, HourPeak
 from services.night.ops import NightOps
 from services.night.spend import FloorSpend, SpendService
+from services.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)

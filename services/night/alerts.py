@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.db import Actor
 from services.errors import InvalidInput
 from services.night.ops import NightOps
+from services.store.db import Actor
 
 PRESETS = {
     "at_capacity": "At capacity",

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.db import Actor
 from services.errors import BanMatch, InvalidInput, StepUpRequired
+from services.identity.permissions import may
 from services.night.ops import NightOps
-from services.permissions import may
+from services.store.db import Actor
 
 
 @dataclass(frozen=True, slots=True)

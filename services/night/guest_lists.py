@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.db import Actor
 from services.errors import InvalidInput
 from services.night.ops import NightOps
+from services.store.db import Actor
 
 NAME_MOST = 120
 NOTE_MOST = 200

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.db import Actor, Isolation
 from services.night.ops import NightOps
+from services.store.db import Actor, Isolation
 
 AMBER_FROM = 0.9  # the share of capacity at which the count turns amber
 

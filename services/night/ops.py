@@ -19,13 +19,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.bookings import new_op_id, settle_operation
-from services.db import (
-    Actor,
-    ConnectionLost,
-    Database,
-    DatabaseError,
-    Isolation,
-)
 from services.errors import (
     AlreadyOnList,
     AtCapacity,
@@ -40,7 +33,14 @@ from services.errors import (
     StepUpRequired,
 )
 from services.floor import utc_now
-from services.permissions import require
+from services.identity.permissions import require
+from services.store.db import (
+    Actor,
+    ConnectionLost,
+    Database,
+    DatabaseError,
+    Isolation,
+)
 
 RETRIES = 3  # tries of one change when a rival's commit made ours fail to serialize
 

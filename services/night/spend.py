@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.db import Actor
 from services.errors import InvalidInput
 from services.night.ops import NightOps
+from services.store.db import Actor
 
 OUTCOMES = ("paid", "comped", "could_not_pay")
 

@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 
 from console.wiring import Services
-from services.db import Actor
 from services.night import NightServices
+from services.store.db import Actor
 from tests.conftest import fixed_clock
 from tests.night_helpers import Crew, Night
 from tests.sessions import new_staff

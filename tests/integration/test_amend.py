@@ -13,7 +13,6 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails, new_op_id
-from services.db import Actor
 from services.errors import (
     GuestTableLimit,
     IllegalTransition,
@@ -26,6 +25,7 @@ from services.errors import (
     TableTaken,
 )
 from services.models import Booking, Night
+from services.store.db import Actor
 from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night

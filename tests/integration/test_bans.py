@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from services.db import acting_for
 from services.errors import BanMatch, InvalidInput, NotAllowed, StepUpRequired
 from services.night import NightServices
+from services.store.db import acting_for
 from tests.night_helpers import Crew, Night, console_login, staff_id, step_up
 
 pytest_plugins = ["tests.integration.night_fixtures"]

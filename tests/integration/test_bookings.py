@@ -11,7 +11,6 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails, new_op_id
-from services.db import Actor
 from services.errors import (
     GuestTableLimit,
     HoldExpired,
@@ -25,6 +24,7 @@ from services.errors import (
     TableTaken,
 )
 from services.models import BookingStatus, Night
+from services.store.db import Actor
 from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night

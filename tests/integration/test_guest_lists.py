@@ -107,7 +107,7 @@ async def test_a_promoter_cannot_touch_or_read_another_promoters_list_by_the_ser
         await night_svc.lists.create_list(crew.promoter, night_id=ahead.id, name="Mine now",
                                           owner_id=staff_id(crew.promoter), max_names=9,
                                           max_plus_ones=1, closes_at=ahead.ends_at)
-    from services.db import acting_for
+    from services.store.db import acting_for
     with acting_for(crew.promoter):
         assert [gl.id for gl in await night_svc.lists.lists(ahead.id)] == [mine]
         assert await night_svc.lists.names(theirs) == []
@@ -178,7 +178,7 @@ async def test_check_in_counts_partial_arrivals_into_the_list_and_the_headcount(
     assert (credit.name, credit.names, credit.expected, credit.names_in, credit.arrived) == (
         "Pia's list", 2, 4, 1, 3)
     # The promoter sees their list's arrivals live.
-    from services.db import acting_for
+    from services.store.db import acting_for
     with acting_for(crew.promoter):
         [mine] = await night_svc.lists.lists(ahead.id)
         assert mine.arrived == 3
@@ -191,7 +191,7 @@ async def test_door_search_finds_list_names_beside_bookings_best_first(
     await night_svc.lists.add_pasted(crew.promoter, lid, "Jonathan Smith +1\nMaria Lopez")
     guest = await admin.fetchval("insert into backroom.guest (name) values ('Jon Smith') returning id")
     ref = await a_booking(admin, ahead, guest)
-    from services.db import acting_for
+    from services.store.db import acting_for
     with acting_for(crew.door):
         found = await night_svc.lists.door_search(ahead.id, "jon smith")
         assert [(m.kind, m.name) for m in found[:2]] == [("booking", "Jon Smith"), ("list", "Jonathan Smith")]
@@ -234,7 +234,7 @@ async def test_a_locked_session_reads_its_lists_and_changes_nothing(
         await night_svc.lists.add_name(crew.promoter, lid, "After Lock")
     with pytest.raises(NotAllowed):
         await night_svc.lists.check_in(crew.door, nid, 1)
-    from services.db import acting_for
+    from services.store.db import acting_for
     with acting_for(crew.promoter):
         assert [n.name for n in await night_svc.lists.names(lid)] == ["Before Lock"]
         # Locked, a promoter still reads nothing beyond their lists.
@@ -288,7 +288,7 @@ async def test_a_manager_changes_a_lists_caps_and_cut_off(
     await night_svc.lists.change_list(crew.manager, lid, max_plus_ones=2, closes_at=ahead.ends_at)
     # Open again until the new cut-off, with plus-ones.
     await night_svc.lists.add_name(crew.promoter, lid, "Cy", 2)
-    from services.db import acting_for
+    from services.store.db import acting_for
     with acting_for(crew.promoter):
         [changed] = await night_svc.lists.lists(ahead.id)
     assert (changed.max_names, changed.max_plus_ones, changed.closes_at, changed.names) == (

@@ -11,10 +11,10 @@ import uuid
 import asyncpg
 import pytest
 
-from services import seed
-from services.db import acting_for
 from services.errors import AtCapacity, InvalidInput, NotAllowed, StepUpRequired
 from services.night import NightServices
+from services.store import seed
+from services.store.db import acting_for
 from tests.night_helpers import Crew, Night, lock, staff_id, step_up
 
 pytest_plugins = ["tests.integration.night_fixtures"]

@@ -8,7 +8,7 @@ import asyncpg
 
 from console.wiring import Services
 from services.bookings import BookingService
-from services.health import directory, gather_health
+from services.live.health import directory, gather_health
 from services.models import BookingStatus
 from tests.conftest import SAMPLE_NIGHT
 

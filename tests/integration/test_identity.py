@@ -17,9 +17,8 @@ import pyotp
 import pytest
 
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor, Database
 from services.errors import NotAllowed
-from services.identity import (
+from services.identity.accounts import (
     AccountLocked,
     Enrolment,
     IdentityService,
@@ -30,13 +29,14 @@ from services.identity import (
     end_session,
     lock_session,
 )
-from services.permissions import (
+from services.identity.permissions import (
     ALLOWED,
     NIGHT_DOOR_OPERATIONS,
     PROMOTER_OPERATIONS,
     Role,
     may,
 )
+from services.store.db import Actor, Database
 from tests.conftest import fixed_clock
 from tests.sessions import signed_in
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from services import migrations
-from services.db import SchemaMissing
-from services.migrations import Migration, MigrationChanged
+from services.store import migrations
+from services.store.db import SchemaMissing
+from services.store.migrations import Migration, MigrationChanged
 
 
 async def test_from_empty_then_rerun_is_a_no_op(empty_dsn: str) -> None:

@@ -21,10 +21,10 @@ import pytest
 
 from console import profiles
 from console.wiring import open_services
-from services.db import Database
-from services.identity import Enrolment, IdentityService, SignInError
-from services.presence import PostgresPresence
-from services.secrets import SecretStore
+from services.identity.accounts import Enrolment, IdentityService, SignInError
+from services.identity.secrets import SecretStore
+from services.live.presence import PostgresPresence
+from services.store.db import Database
 from tests.integration.test_realtime import until
 
 PASSWORD = "Tr0ub4dor & co, long"

@@ -22,10 +22,10 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor
 from services.errors import TableTaken
 from services.floor import FloorService
 from services.models import Night
+from services.store.db import Actor
 from tests.sessions import new_staff
 
 OPENS = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)

@@ -14,15 +14,15 @@ import asyncpg
 import pytest
 
 from console.wiring import Services
-from services import seed
-from services.db import CONSOLE_ROLE, Actor, Database
-from services.presence import (
+from services.live.presence import (
     PRESENCE_APPLICATION,
     PostgresPresence,
     PresenceEntry,
     holding,
     looking_at,
 )
+from services.store import seed
+from services.store.db import CONSOLE_ROLE, Actor, Database
 from tests.integration.test_realtime import until
 from tests.sessions import signed_in
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.bookings import BookingService, GuestDetails, new_op_id
-from services.db import Actor, Database
 from services.errors import BookingError
+from services.store.db import Actor, Database
 from tests.conftest import TEMPLATE, fixed_clock, with_database
 from tests.sessions import new_staff
 

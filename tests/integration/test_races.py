@@ -12,9 +12,9 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor, ConnectionLost, Database
 from services.errors import StaleBooking, TableTaken
 from services.models import Night
+from services.store.db import Actor, ConnectionLost, Database
 
 FREE = 11
 RACERS = 50

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from services.db import Database
-from services.realtime import (
+from services.live.feed import (
     LISTEN_APPLICATION,
     Change,
     ChangeFeed,
@@ -19,7 +18,8 @@ from services.realtime import (
     FeedStatus,
     ListenTransport,
 )
-from services.seed import DEMO_MANAGER
+from services.store.db import Database
+from services.store.seed import DEMO_MANAGER
 from tests.sessions import signed_in
 
 

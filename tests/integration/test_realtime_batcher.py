@@ -8,7 +8,7 @@ import itertools
 import random
 import time
 
-from services.realtime import Change, ChangeBatch, ChangeBatcher
+from services.live.feed import Change, ChangeBatch, ChangeBatcher
 from tests.integration.test_realtime import until
 
 

@@ -19,12 +19,12 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor, Database
 from services.errors import BookingError
 from services.floor import FloorService
+from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, ListenTransport
 from services.models import Night, TableState
-from services.realtime import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, ListenTransport
-from services.seed import DEMO_MANAGER
+from services.store.db import Actor, Database
+from services.store.seed import DEMO_MANAGER
 from tests.conftest import fixed_clock
 from tests.integration.test_realtime import until
 from tests.sessions import signed_in

@@ -7,7 +7,7 @@ import json
 import asyncpg
 
 from console.wiring import Services
-from services.health import check, gather_health
+from services.live.health import check, gather_health
 from tests.integration.test_realtime import Recorder, confirm_one_pending, start_feed, stop_feed, until
 
 

@@ -21,12 +21,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services import migrations, seed, staff
-from services.db import Actor, Database
-from services.embedded import EmbeddedPostgres, ServerInfo
+from services.embedded.server import EmbeddedPostgres, ServerInfo
 from services.floor import FloorService
-from services.models import FloorSnapshot
-from services.realtime import (
+from services.identity import staff
+from services.live.feed import (
     LISTEN_APPLICATION,
     Change,
     ChangeFeed,
@@ -34,6 +32,9 @@ from services.realtime import (
     FeedStatus,
     ListenTransport,
 )
+from services.models import FloorSnapshot
+from services.store import migrations, seed
+from services.store.db import Actor, Database
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.faults import SilentProxy
 from tests.integration.test_realtime import until

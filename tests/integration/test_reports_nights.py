@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 
 from console.wiring import Services
-from services import seed
 from services.bookings import BookingService, GuestDetails
 from services.models import Booking
 from services.reports import (
@@ -25,6 +24,7 @@ from services.reports import (
     export_night_report,
     report_csv,
 )
+from services.store import seed
 
 QUIET_NIGHT = date(2026, 12, 4)
 # A clock on the quiet night itself, so its parties can be checked in and marked no-show.

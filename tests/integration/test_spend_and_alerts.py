@@ -12,10 +12,10 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from services.db import CHANGES_CHANNEL, acting_for
 from services.errors import InvalidInput, NotAllowed
+from services.live.feed import Change, ChangeBatch, ChangeBatcher
 from services.night import NightServices
-from services.realtime import Change, ChangeBatch, ChangeBatcher
+from services.store.db import CHANGES_CHANNEL, acting_for
 from tests.night_helpers import Crew, Night, lock, staff_id
 
 pytest_plugins = ["tests.integration.night_fixtures"]

@@ -15,10 +15,10 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor, Database
 from services.errors import IllegalTransition, InvalidInput, NotAllowed, StaleBooking, TableTaken
 from services.models import Booking, BookingStatus, Night
 from services.reports import audit_words
+from services.store.db import Actor, Database
 from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.wiring import Services
-from services import seed
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor
 from services.errors import InvalidInput, TableTaken
 from services.models import Night
+from services.store import seed
+from services.store.db import Actor
 from services.venue_time import (
     NoSuchTime,
     add_duration,

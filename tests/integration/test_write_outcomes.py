@@ -21,10 +21,10 @@ import pytest
 
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails, new_op_id
-from services.console_login import login_of
-from services.db import ConnectionLost, Database, describe
 from services.errors import Interrupted, OutcomeUnknown, TableTaken
+from services.identity.console_login import login_of
 from services.models import Booking, Night
+from services.store.db import ConnectionLost, Database, describe
 from tests.conftest import fixed_clock
 from tests.faults import SilentProxy
 

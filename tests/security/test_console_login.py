@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 
 from console.cli import main
-from services import seed
-from services.console_login import read_login, with_login
+from services.identity.console_login import read_login, with_login
+from services.store import seed
 from tests.sessions import signed_in
 
 
@@ -125,9 +125,9 @@ async def test_a_console_started_with_the_console_url_runs_and_signs_in(
     import pyotp
 
     from console.wiring import open_services
-    from services.db import Database, SchemaMissing
-    from services.identity import IdentityService
-    from services.provision import check_ready
+    from services.identity.accounts import IdentityService
+    from services.store.db import Database, SchemaMissing
+    from services.store.provision import check_ready
     from tests.conftest import fixed_clock
 
     address = await console_dsn(dsn)

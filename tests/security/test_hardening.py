@@ -18,13 +18,13 @@ import pyotp
 import pytest
 
 from console.wiring import Services
-from services import seed
 from services.bookings import BookingService, GuestDetails
-from services.console_login import read_login, with_login
-from services.db import Actor, Database
 from services.errors import InvalidInput, NotAllowed
 from services.guests import NAME_MOST, NOTES_MOST, REASON_MOST
-from services.identity import AccountLocked, Enrolment, IdentityService, SignInFailed
+from services.identity.accounts import AccountLocked, Enrolment, IdentityService, SignInFailed
+from services.identity.console_login import read_login, with_login
+from services.store import seed
+from services.store.db import Actor, Database
 from tests.conftest import FIXED_NOW
 from tests.sessions import signed_in
 
@@ -447,7 +447,7 @@ async def test_a_manager_moves_a_booking(services: Services, admin: asyncpg.Conn
 async def test_a_console_at_the_sign_in_screen_announces_nobody(
     services: Services, admin: asyncpg.Connection, login_dsn: str
 ) -> None:
-    from services.presence import PostgresPresence
+    from services.live.presence import PostgresPresence
 
     db = Database(login_dsn)
     await db.open()

@@ -29,8 +29,8 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from services import seed
-from services.console_login import login_of, with_login
+from services.identity.console_login import login_of, with_login
+from services.store import seed
 from tests.conftest import SAMPLE_NIGHT, TEMPLATE, with_database
 from tests.sessions import signed_in
 

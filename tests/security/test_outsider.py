@@ -24,8 +24,8 @@ import asyncpg
 import pyotp
 import pytest
 
-from services import seed
-from services.console_login import read_login, with_login
+from services.identity.console_login import read_login, with_login
+from services.store import seed
 from tests.conftest import SAMPLE_NIGHT
 from tests.sessions import db_confirm, db_sign_in, signed_in
 

@@ -20,7 +20,7 @@ import asyncpg
 import pyotp
 import pytest
 
-from services.console_login import read_login, with_login
+from services.identity.console_login import read_login, with_login
 from tests.sessions import db_confirm, db_sign_in
 
 ITERATIONS = 1000  # the least the database accepts: tests sign in often

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from services import migrations, seed
-from services.supabase_auth import jwt_secret_key, store_jwt_secret
+from services.store import migrations, seed
+from services.supabase.auth import jwt_secret_key, store_jwt_secret
 from tests.conftest import SAMPLE_NIGHT, _drop_database, _fresh_database
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn
 from tests.supabase.stub_sql import SUPABASE_STUB

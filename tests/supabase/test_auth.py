@@ -20,10 +20,10 @@ from typing import Any
 import pyotp
 import pytest
 
-from services.db import Actor
-from services.identity import SignInError, SignInFailed, Throttled
-from services.secrets import SERVICE, SecretStore
-from services.supabase_auth import (
+from services.identity.accounts import SignInError, SignInFailed, Throttled
+from services.identity.secrets import SERVICE, SecretStore
+from services.store.db import Actor
+from services.supabase.auth import (
     AuthenticatorExists,
     AuthUser,
     NotConfirmed,
@@ -32,7 +32,7 @@ from services.supabase_auth import (
     SupabaseUnreachable,
     session_secret,
 )
-from services.supabase_config import SupabaseConfig
+from services.supabase.config import SupabaseConfig
 from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, JWT_KEY
 from tests.supabase.standins import GoTrueStandIn, verified

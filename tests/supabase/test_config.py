@@ -16,10 +16,10 @@ from keyring.backends.fail import Keyring as FailKeyring
 
 from console import supabase_cli
 from console.settings import Settings
-from services import migrations
-from services.db import transaction_pooler_reason
-from services.secrets import SERVICE, SecretStore
-from services.supabase_config import (
+from services.identity.secrets import SERVICE, SecretStore
+from services.store import migrations
+from services.store.db import transaction_pooler_reason
+from services.supabase.config import (
     SupabaseConfigError,
     from_env,
     key_secret,
@@ -144,7 +144,7 @@ def _modules_after(statement: str) -> set[str]:
 
 def test_the_supabase_modules_do_not_import_supabase_until_used() -> None:
     loaded = _modules_after(
-        "import console.app, console.cli, console.supabase_cli, services.supabase_auth, "
-        "services.supabase_realtime, services.supabase_setup, services.supabase_config")
-    assert "services.supabase_auth" in loaded
+        "import console.app, console.cli, console.supabase_cli, services.supabase.auth, "
+        "services.supabase.realtime, services.supabase.setup, services.supabase.config")
+    assert "services.supabase.auth" in loaded
     assert not {"supabase", "supabase_auth", "realtime", "websockets"} & loaded

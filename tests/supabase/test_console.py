@@ -26,16 +26,16 @@ from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services, use_supabase
-from screens.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonDialog
-from screens.floor import FloorScreen
+from screens.dialogs.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonDialog
+from screens.floor.screen import FloorScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.db import Actor
+from services.identity.secrets import SecretStore
+from services.identity.sign_in import describe
 from services.models import TileStatus
-from services.secrets import SecretStore
-from services.sign_in import describe
-from services.supabase_auth import DatabaseSessions, SupabaseAuth
-from services.supabase_config import SupabaseConfig
+from services.store.db import Actor
+from services.supabase.auth import DatabaseSessions, SupabaseAuth
+from services.supabase.config import SupabaseConfig
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, SupabaseDb
@@ -411,7 +411,7 @@ async def test_signing_out_ends_the_supabase_session_and_the_next_one_takes_over
 
 async def test_services_from_a_supabase_config_sign_in_there_and_wait_for_a_session(
         supabase_db: SupabaseDb, realtime: RealtimeStandIn) -> None:
-    from services.realtime import ChangeFeed, FeedState, FeedStatus
+    from services.live.feed import ChangeFeed, FeedState, FeedStatus
 
     config = SupabaseConfig(realtime.url, API_KEY)
     services = await open_services(supabase_db.dsn, clock=fixed_clock, supabase=config,
@@ -440,7 +440,7 @@ async def test_services_from_a_supabase_config_sign_in_there_and_wait_for_a_sess
 
 
 async def test_a_database_without_supabase_users_is_refused_at_start(dsn: str) -> None:
-    from services.supabase_config import SupabaseConfigError
+    from services.supabase.config import SupabaseConfigError
 
     with pytest.raises(SupabaseConfigError, match="backroom supabase enable") as refused:
         await open_services(dsn, supabase=SupabaseConfig("https://abc.supabase.co", API_KEY))

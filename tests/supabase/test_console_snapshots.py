@@ -13,9 +13,9 @@ from textual.widgets import Input
 from console.app import BackroomApp
 from console.wiring import open_services, use_supabase
 from screens.sign_in import SignInScreen
-from services.db import Actor
-from services.secrets import SecretStore
-from services.supabase_config import SupabaseConfig
+from services.identity.secrets import SecretStore
+from services.store.db import Actor
+from services.supabase.config import SupabaseConfig
 from tests.conftest import fixed_clock
 from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, SupabaseDb

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from console import cli
-from services.supabase_auth import JWT_SECRET_ENV
+from services.supabase.auth import JWT_SECRET_ENV
 from tests.supabase.conftest import JWT_KEY, JWT_SECRET, SupabaseDb
 
 

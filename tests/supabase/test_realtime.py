@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
-from services.db import Actor
-from services.presence import PresenceEntry
-from services.realtime import Change, ChangeFeed, FeedState, FeedStatus
-from services.supabase_config import SupabaseConfig
-from services.supabase_realtime import PhoenixSocket, SupabasePresence, SupabaseTransport, socket_url
+from services.live.feed import Change, ChangeFeed, FeedState, FeedStatus
+from services.live.presence import PresenceEntry
+from services.store.db import Actor
+from services.supabase.config import SupabaseConfig
+from services.supabase.realtime import PhoenixSocket, SupabasePresence, SupabaseTransport, socket_url
 from tests.supabase.conftest import API_KEY, JWT_KEY, SupabaseDb
 from tests.supabase.standins import RealtimeStandIn, mint, staff_claims
 

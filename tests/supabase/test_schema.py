@@ -13,8 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services import migrations, supabase_setup
-from services.realtime import Change
+from services.live.feed import Change
+from services.store import migrations
+from services.supabase import setup as supabase_setup
 from tests.supabase.conftest import SupabaseDb
 
 FREE_TABLE = 11  # 2 to 6 guests, nothing booked on the sample night

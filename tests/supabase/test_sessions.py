@@ -13,12 +13,12 @@ import uuid
 import pyotp
 import pytest
 
-from services.db import Actor
-from services.secrets import SecretStore
-from services.sign_in import HoldsSession, SignInBackend, describe
-from services.supabase_auth import SessionEnded, SupabaseAuth
-from services.supabase_config import SupabaseConfig
-from services.supabase_realtime import SupabasePresence
+from services.identity.secrets import SecretStore
+from services.identity.sign_in import HoldsSession, SignInBackend, describe
+from services.store.db import Actor
+from services.supabase.auth import SessionEnded, SupabaseAuth
+from services.supabase.config import SupabaseConfig
+from services.supabase.realtime import SupabasePresence
 from tests.memory_keyring import KeyringModule, MemoryKeyring
 from tests.supabase.conftest import API_KEY, JWT_KEY
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn, mint, staff_claims

@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 
 from console.wiring import supabase_ready
-from services.db import Actor, Database
-from services.identity import lock_session
-from services.supabase_auth import AuthUser, DatabaseSessions
+from services.identity.accounts import lock_session
+from services.store.db import Actor, Database
+from services.supabase.auth import AuthUser, DatabaseSessions
 from tests.supabase.conftest import JWT_KEY, SupabaseDb
 from tests.supabase.standins import mint, staff_claims
 

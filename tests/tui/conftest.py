@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from console.wiring import Services
-from services.db import Actor, Database
-from services.identity import Enrolment, IdentityService
+from services.identity.accounts import Enrolment, IdentityService
+from services.store.db import Actor, Database
 
 PASSWORD = "correct horse battery"
 

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.visual import RichVisual
 from textual.widget import Widget
 
-from screens.floor import FloorScreen
+from screens.floor.screen import FloorScreen
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: float = 10.0,

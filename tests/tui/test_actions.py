@@ -19,17 +19,17 @@ from textual.widgets._footer import FooterKey
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.alternatives import AlternativesDialog
-from screens.ask import ChoiceDialog, CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
-from screens.booking_form import BookingForm
-from screens.floor import FloorScreen
-from screens.move_form import MoveForm
-from screens.walk_in_form import WalkInForm
+from screens.dialogs.alternatives import AlternativesDialog
+from screens.dialogs.ask import ChoiceDialog, CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.floor.screen import FloorScreen
+from screens.forms.booking import BookingForm
+from screens.forms.move import MoveForm
+from screens.forms.walk_in import WalkInForm
 from screens.writes import OFFLINE
 from services.bookings import BookingService, GuestDetails
-from services.db import Database
-from services.identity import IdentityService
+from services.identity.accounts import IdentityService
 from services.models import TableState
+from services.store.db import Database
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import Keys, colleague, floor_loaded, screen_text, shown_text, stop_feed, toasts, until

@@ -18,8 +18,7 @@ from textual.widgets.data_table import RowKey
 from console.wiring import Services
 from screens.audit import AuditEntryScreen, AuditScreen
 from services.bookings import BookingService, GuestDetails
-from services.db import Database
-from services.identity import IdentityService, SignInError
+from services.identity.accounts import IdentityService, SignInError
 from services.models import Night
 from services.reports import (
     OPERATION_WORDS,
@@ -28,6 +27,7 @@ from services.reports import (
     audit_words,
     operation_words,
 )
+from services.store.db import Database
 from tests.tui.helpers import screen_text, until
 from tests.tui.test_support import ConsoleApp, audit_loaded
 from widgets.audit_table import AuditTable

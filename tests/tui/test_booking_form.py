@@ -21,13 +21,13 @@ from textual.widgets import Input
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from screens.ask import Dialog
-from screens.booking_form import BookingForm, BookingRequest
-from screens.edit_form import EditForm, EditRequest
-from services import seed
+from screens.dialogs.ask import Dialog
+from screens.forms.booking import BookingForm, BookingRequest
+from screens.forms.edit import EditForm, EditRequest
 from services.bookings import GuestDetails
 from services.errors import BookingError
 from services.models import Booking, FloorSnapshot
+from services.store import seed
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, screen_text, until

@@ -14,9 +14,9 @@ from textual.widgets._toast import Toast
 from console.app import BackroomApp
 from console.wiring import Services
 from screens.changes import booking_news, table_news
-from services import seed
 from services.bookings import BookingService
 from services.models import Booking, BookingStatus, Hold, Table, TableState, TileStatus
+from services.store import seed
 from tests.conftest import FIXED_NOW, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import colleague, shown_text, toasts, until

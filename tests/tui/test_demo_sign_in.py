@@ -26,8 +26,8 @@ from console.wiring import Services
 from screens.door import DoorScreen
 from screens.help import HelpScreen
 from screens.sign_in import SignInScreen
-from services.db import Actor, Database
-from services.identity import STEP_SECONDS, Enrolment, IdentityService
+from services.identity.accounts import STEP_SECONDS, Enrolment, IdentityService
+from services.store.db import Actor, Database
 from tests.tui.helpers import screen_text, until
 from tests.tui.test_sign_in import Clock, at_sign_in, code_at
 from widgets.demo_accounts import DEMO_WORDS, DemoAccountList

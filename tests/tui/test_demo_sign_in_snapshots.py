@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from console.demo import DEMO_ACCOUNTS, DemoSignIns
 from screens.sign_in import SignInScreen
-from services.identity import IdentityService
+from services.identity.accounts import IdentityService
 from tests.tui.helpers import screen_text
 from tests.tui.test_door_snapshots import colour  # noqa: F401 (the fixture: with colour and without)
 from tests.tui.test_sign_in import at_sign_in

@@ -23,14 +23,14 @@ from textual.widgets._footer import FooterKey
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from screens.ask import ConfirmDialog, CountDialog, Dialog
+from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
 from screens.door import NO_NIGHTS, DoorScreen
+from screens.forms.walk_in import WalkInForm
 from screens.help import HelpScreen, describe_bindings
 from screens.live import LiveScreen
-from screens.walk_in_form import WalkInForm
 from screens.writes import OFFLINE
-from services import seed
 from services.bookings import BookingService
+from services.store import seed
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import Keys, screen_text, toasts, until

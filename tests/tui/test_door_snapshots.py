@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import open_services
-from screens.ask import CountDialog
+from screens.dialogs.ask import CountDialog
 from screens.door import DoorScreen
 from tests.conftest import fixed_clock
 from tests.sessions import signed_in

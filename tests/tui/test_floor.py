@@ -12,10 +12,10 @@ from textual import events
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.floor import NO_NIGHTS, FloorScreen
+from screens.floor.screen import NO_NIGHTS, FloorScreen
 from screens.help import HelpScreen
+from services.live.feed import FeedState, ListenTransport
 from services.models import TileStatus
-from services.realtime import FeedState, ListenTransport
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT
 from tests.tui.helpers import floor_loaded, shown_text, stop_feed, until
 from widgets.connection_badge import ConnectionBadge

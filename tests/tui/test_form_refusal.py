@@ -8,9 +8,9 @@ import asyncpg
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.alternatives import AlternativesDialog
-from screens.booking_form import BookingForm
-from screens.floor import FloorScreen
+from screens.dialogs.alternatives import AlternativesDialog
+from screens.floor.screen import FloorScreen
+from screens.forms.booking import BookingForm
 from tests.tui.helpers import Keys, screen_text, until
 from tests.tui.test_actions import SMALL, dialog_open, open_floor, state_of
 

@@ -19,13 +19,13 @@ from textual.widgets import Input
 from console.app import BackroomApp
 from console.settings import Settings, SettingsError
 from console.wiring import Services
-from screens.ask import ConfirmDialog
+from screens.dialogs.ask import ConfirmDialog
 from screens.door import DoorScreen
-from screens.floor import FloorScreen
+from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.identity import Enrolment
+from services.identity.accounts import Enrolment
 from tests.tui.conftest import PASSWORD
 from tests.tui.helpers import floor_loaded, screen_text, shown_text, toasts, until
 from tests.tui.test_sign_in import code_at, locked, not_this

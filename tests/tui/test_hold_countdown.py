@@ -12,7 +12,7 @@ import pytest
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from services import seed
+from services.store import seed
 from tests.sessions import signed_in
 from tests.tui.helpers import shown_text, toasts, until
 from tests.tui.test_actions import LARGE, SMALL, night_id, open_floor, state_of
@@ -110,7 +110,7 @@ async def test_a_hold_let_go_or_booked_says_nothing_of_lapsing(
 async def test_the_booking_form_says_when_its_hold_has_lapsed(
     moving: Services, clock: MovingClock, admin: asyncpg.Connection
 ) -> None:
-    from screens.booking_form import BookingForm
+    from screens.forms.booking import BookingForm
     from tests.tui.helpers import screen_text
     from tests.tui.test_actions import dialog_open
 

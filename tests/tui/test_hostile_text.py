@@ -20,12 +20,12 @@ from textual.widgets._toast import Toast
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.ask import ConfirmDialog, CountDialog, ReasonDialog
 from screens.audit import AuditEntryScreen, AuditScreen
+from screens.dialogs.ask import ConfirmDialog, CountDialog, ReasonDialog
 from screens.door import DoorScreen
-from screens.walk_in_form import WalkInForm
+from screens.forms.walk_in import WalkInForm
 from services.bookings import BookingService, GuestDetails
-from services.db import Actor
+from services.store.db import Actor
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.tui.helpers import colleague, screen_text, shown_text, until
 from tests.tui.test_actions import dialog_open, night_id, open_floor, state_of, table_id
@@ -280,7 +280,7 @@ async def test_the_sign_out_command_names_a_hostile_staff_member_as_typed(
 ) -> None:
     from textual.content import Content
 
-    from services.identity import IdentityService
+    from services.identity.accounts import IdentityService
 
     services.identity = IdentityService(services.db)
     services.actor = Actor(staff_id=services.actor.staff_id, name="Zed [/] [b]Markup\x1b[2J",

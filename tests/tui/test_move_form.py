@@ -7,8 +7,8 @@ import asyncpg
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.ask import ConfirmDialog
-from screens.move_form import MoveForm, higher_spend
+from screens.dialogs.ask import ConfirmDialog
+from screens.forms.move import MoveForm, higher_spend
 from tests.tui.helpers import Keys, screen_text, toasts, until
 from tests.tui.test_actions import (
     SMALL,

@@ -15,16 +15,16 @@ from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.floor import FloorScreen
+from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen
 from screens.live import NightChanged
 from screens.night_report import NightReportScreen
 from screens.nights import NightsScreen
-from services import seed
 from services.bookings import BookingService
+from services.live.feed import ChangeBatch
 from services.models import TileStatus
-from services.realtime import ChangeBatch
 from services.reports import report_csv
+from services.store import seed
 from tests.conftest import SAMPLE_NIGHT
 from tests.integration.test_reports_nights import (
     EXPECTED,

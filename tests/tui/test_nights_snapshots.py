@@ -20,8 +20,8 @@ from console.app import BackroomApp
 from console.wiring import open_services
 from screens.night_report import NightReportScreen
 from screens.nights import NightsScreen
-from services import seed
 from services.bookings import GuestDetails
+from services.store import seed
 from tests.conftest import fixed_clock
 from tests.integration.test_reports_nights import QUIET_NIGHT
 from tests.sessions import signed_in

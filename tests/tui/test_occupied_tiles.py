@@ -12,9 +12,9 @@ import pytest
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from services import seed
 from services.bookings import GuestDetails
 from services.models import TileStatus
+from services.store import seed
 from tests import sessions
 from tests.conftest import SAMPLE_NIGHT
 from tests.tui.helpers import floor_loaded, shown_text

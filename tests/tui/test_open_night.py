@@ -11,10 +11,10 @@ import pytest
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.ask import Dialog
-from screens.open_night import OpenNightDialog
+from screens.dialogs.ask import Dialog
+from screens.dialogs.open_night import OpenNightDialog
 from services.errors import InvalidInput, NotAllowed
-from services.seed import DEMO_MANAGER
+from services.store.seed import DEMO_MANAGER
 from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, toasts, until
 from tests.tui.test_nights import open_nights
@@ -87,7 +87,7 @@ async def test_door_staff_open_no_night_in_the_screen_or_in_postgres(
     with pytest.raises(NotAllowed):
         await services.nights.open_night(door, day)
     # Python's check out of the way: Postgres refuses it too.
-    from services.db import Actor
+    from services.store.db import Actor
 
     as_nobody_in_python = Actor(staff_id=door.staff_id, name=door.name, role=None, session=door.session)
     with pytest.raises(NotAllowed, match="manager or an admin"):

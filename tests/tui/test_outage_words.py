@@ -7,8 +7,8 @@ import time
 
 from textual.app import App, ComposeResult
 
-from services.health import FeedHealth, LatencyFigures, check, configured_by, fit_advice
-from services.realtime import FeedState, FeedStatus
+from services.live.feed import FeedState, FeedStatus
+from services.live.health import FeedHealth, LatencyFigures, check, configured_by, fit_advice
 from tests.tui.helpers import shown_text
 from widgets.connection_badge import ConnectionBadge, badge_words, outage_words
 from widgets.health_panel import feed_state_words

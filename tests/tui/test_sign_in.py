@@ -25,13 +25,13 @@ from textual.widgets._footer import FooterKey
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from screens.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonDialog
+from screens.dialogs.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonDialog
 from screens.door import DoorScreen
-from screens.floor import FloorScreen
+from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.identity import Enrolment, IdentityService
+from services.identity.accounts import Enrolment, IdentityService
 from tests.conftest import fixed_clock
 from tests.tui.conftest import PASSWORD
 from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, until

@@ -17,15 +17,15 @@ from textual.widgets import Input
 
 from console.app import BackroomApp
 from console.wiring import open_services
-from screens.alternatives import AlternativesDialog
-from screens.booking_form import BookingForm
+from screens.dialogs.alternatives import AlternativesDialog
 from screens.door import DoorScreen
+from screens.forms.booking import BookingForm
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services import seed
-from services.db import Actor, Database
-from services.identity import IdentityService
+from services.identity.accounts import IdentityService
+from services.store import seed
+from services.store.db import Actor, Database
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, until

@@ -21,9 +21,7 @@ from screens.help import HelpScreen, describe_bindings
 from screens.live import FeedStatusChanged, LiveApp, LiveScreen, NightChanged, PresenceChanged
 from screens.support import NO_PRESENCE, SupportScreen
 from services.bookings import BookingService
-from services.models import BookingStatus
-from services.presence import Presence, PresenceEntry
-from services.realtime import (
+from services.live.feed import (
     Change,
     ChangeBatch,
     ChangeBatcher,
@@ -32,6 +30,8 @@ from services.realtime import (
     FeedStatus,
     ListenTransport,
 )
+from services.live.presence import Presence, PresenceEntry
+from services.models import BookingStatus
 from tests.conftest import SAMPLE_NIGHT
 from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, until

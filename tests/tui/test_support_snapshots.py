@@ -24,13 +24,13 @@ from console.wiring import Services, open_services
 from screens.audit import AuditEntryScreen, AuditScreen
 from screens.live import PresenceChanged
 from screens.support import SupportScreen
-from services import seed
 from services.bookings import BookingService
-from services.db import Database
-from services.health import FeedHealth, HealthReport, LatencyFigures
+from services.live.feed import ChangeFeed, FeedState, FeedStatus
+from services.live.health import FeedHealth, HealthReport, LatencyFigures
+from services.live.presence import Presence, PresenceEntry
 from services.models import BookingStatus
-from services.presence import Presence, PresenceEntry
-from services.realtime import ChangeFeed, FeedState, FeedStatus
+from services.store import seed
+from services.store.db import Database
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import until

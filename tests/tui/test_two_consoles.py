@@ -33,11 +33,11 @@ from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from screens.floor import FloorScreen
-from services import seed
-from services.db import Actor, Database
+from screens.floor.screen import FloorScreen
 from services.floor import FloorService
 from services.models import Night, TableState, TileStatus
+from services.store import seed
+from services.store.db import Actor, Database
 from tests.conftest import fixed_clock
 from tests.integration.test_realtime_consoles import WORKERS, burst, notes_storm
 from tests.sessions import signed_in

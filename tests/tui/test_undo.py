@@ -17,9 +17,9 @@ import asyncpg
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
-from screens.ask import ChoiceDialog, ConfirmDialog, CountDialog, ReasonDialog
+from screens.dialogs.ask import ChoiceDialog, ConfirmDialog, CountDialog, ReasonDialog
 from screens.door import DoorScreen
-from screens.floor import FloorScreen
+from screens.floor.screen import FloorScreen
 from services.bookings import BookingService, GuestDetails
 from services.models import BookingStatus
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT

@@ -15,11 +15,11 @@ from textual.widgets import Input
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.alternatives import AlternativesDialog
-from screens.ask import ConfirmDialog
-from screens.floor import FloorScreen
+from screens.dialogs.alternatives import AlternativesDialog
+from screens.dialogs.ask import ConfirmDialog
+from screens.floor.screen import FloorScreen
+from screens.forms.waitlist import SeatForm, WaitlistForm
 from screens.waitlist import WaitlistScreen
-from screens.waitlist_form import SeatForm, WaitlistForm
 from services.bookings import BookingService, GuestDetails
 from tests.conftest import FIXED_NOW, fixed_clock
 from tests.sessions import signed_in

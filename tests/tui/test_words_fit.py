@@ -21,7 +21,7 @@ from console.wiring import Services
 from screens.audit import AuditScreen
 from screens.door import DoorScreen
 from screens.help import HelpScreen, KeyHelp, KeyList, KeyTable
-from services.realtime import FeedState, FeedStatus
+from services.live.feed import FeedState, FeedStatus
 from tests.tui.helpers import colleague, floor_loaded, screen_text, shown_text, stop_feed, until
 from widgets.display import local_time
 from widgets.top_bar import TopBar

@@ -1,0 +1,99 @@
+"""Undoing a change, on the floor (`u`) and at the door (Ctrl+U): correct an arrival count,
+reverse a no-show or a completion, reopen a cancelled booking. Each asks why (the reason
+goes into the audit trail with who did it), then makes the change through the screen's
+write runner; the database refuses it if the table is no longer free for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from screens.dialogs.ask import CountDialog, Dialog, ReasonDialog
+from screens.floor.actions import UNDO_OPERATIONS, Intent, Write
+from services.models import Booking, BookingStatus
+
+if TYPE_CHECKING:
+    from services.bookings import BookingService
+    from services.store.db import Actor
+
+# What each undo is called in a heading, and what its Enter does in the reason dialog.
+HEADINGS = {"correct_arrivals": "Correct the count", "reverse_no_show": "Reverse the no-show",
+            "reverse_completion": "Reverse the completion", "reopen": "Reopen"}
+VERBS = {"correct_arrivals": "correct", "reverse_no_show": "reverse",
+         "reverse_completion": "reverse", "reopen": "reopen"}
+WHY = "Why? (kept in the audit log with your name)"
+# An example of a reason, shown greyed in the empty box.
+EXAMPLES = {"correct_arrivals": "Counted the wrong party", "reverse_no_show": "They came after all",
+            "reverse_completion": "Closed the wrong table", "reopen": "Cancelled by mistake"}
+
+
+def choice_words(operation: str, booking: Booking) -> str:
+    """One line of the undo chooser: what is undone, for whom."""
+    words = next(label for op, label in UNDO_OPERATIONS.values() if op == operation)
+    if operation == "correct_arrivals":
+        words += f" ({booking.arrived_count}/{booking.party_size} in)"
+    return f"{words} · {booking.ref} {booking.guest_name}"
+
+
+def undo_write(bookings: BookingService, actor: Actor, operation: str, booking: Booking,
+               reason: str, *, arrived: int | None = None, intent: Intent | None = None) -> Write:
+    """The change that undoes `operation` for `booking`, with its reason."""
+    who = f"{booking.ref} · {booking.guest_name}"
+
+    async def call(op_id: str) -> Booking:
+        if operation == "correct_arrivals":
+            assert arrived is not None
+            return await bookings.correct_arrivals(actor, booking.id, booking.version, arrived,
+                                                   reason, op_id=op_id)
+        method = getattr(bookings, operation)
+        result: Booking = await method(actor, booking.id, booking.version, reason, op_id=op_id)
+        return result
+
+    def done(b: Booking) -> str:
+        if operation == "correct_arrivals":
+            if b.status is not BookingStatus.ARRIVED:
+                return f"Count corrected · {who}: nobody in, expected again"
+            return f"Count corrected · {who}: {b.arrived_count}/{b.party_size} in"
+        if operation == "reverse_no_show":
+            return f"No-show reversed · {who}: expected again, check them in"
+        if operation == "reverse_completion":
+            return f"Completion reversed · {who}: in again ({b.arrived_count}/{b.party_size})"
+        return f"Reopened {who} ({b.status.value})"
+
+    what = {"correct_arrivals": f"correct the count of {booking.ref}",
+            "reverse_no_show": f"reverse the no-show of {booking.ref}",
+            "reverse_completion": f"reverse the completion of {booking.ref}",
+            "reopen": f"reopen {booking.ref}"}[operation]
+    return Write(what, call, done, intent or Intent())
+
+
+def ask_undo(bookings: BookingService, actor: Actor, operation: str, booking: Booking, *,
+             where: str, push: Callable[[Dialog[Any]], object],
+             start: Callable[[Write, Dialog[Any]], None]) -> None:
+    """Ask what is needed to undo `operation` for `booking` (the count, then why), then start
+    the change. `push` shows a dialog; `start` runs a write from one."""
+    heading = f"{HEADINGS[operation]} · {booking.ref} · {booking.guest_name}"
+    intent = Intent()
+
+    def ask_why(arrived: int | None) -> None:
+        push(ReasonDialog(
+            heading, WHY, placeholder=EXAMPLES[operation], verb=VERBS[operation],
+            on_answer=lambda reason, dialog: start(
+                undo_write(bookings, actor, operation, booking, reason, arrived=arrived,
+                           intent=intent), dialog)))
+
+    if operation != "correct_arrivals":
+        ask_why(None)
+        return
+
+    def counted(arrived: int, dialog: Dialog[int]) -> None:
+        dialog.finish()
+        ask_why(arrived)
+
+    push(CountDialog(
+        heading,
+        f"{booking.arrived_count} of the party of {booking.party_size} are in, {where}. "
+        "How many are in? 0 puts the booking back to expected.",
+        default=booking.arrived_count, least=0, most=booking.party_size, verb="next",
+        on_answer=counted))

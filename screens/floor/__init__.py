@@ -1,0 +1,1 @@
+"""The floor: the screen, the actions on the selected table, and its command palette entries."""

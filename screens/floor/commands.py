@@ -1,0 +1,39 @@
+"""The command palette's entries for the floor, built from its live state when the palette opens.
+
+Only the actions that fit the selected table for this member of staff are
+offered ("Confirm booking · table 3 · ZCEV35 Chloe Tanaka"); the screen says
+which (`table_commands`), so the palette, the footer and the keys agree.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from textual.command import Hits, Provider
+
+from screens.floor.actions import TableCommand
+from screens.palette import discovery_hit, search_hit
+
+
+@runtime_checkable
+class OffersTableCommands(Protocol):
+    def table_commands(self) -> list[TableCommand]: ...
+
+
+class TableCommands(Provider):
+    """Actions on the selected table, as palette commands."""
+
+    def _commands(self) -> list[TableCommand]:
+        screen = self.screen
+        return screen.table_commands() if isinstance(screen, OffersTableCommands) else []
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield discovery_hit(command.title, command.run, command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            hit = search_hit(matcher, command.title, command.run, command.help)
+            if hit is not None:
+                yield hit

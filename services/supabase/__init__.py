@@ -1,0 +1,1 @@
+"""A venue on a Supabase project: its Auth, its Realtime, its configuration and the schema deployed to it."""
