@@ -39,15 +39,25 @@ def targets(clients: int) -> list[Target]:
     found = []
     for suffix, who in (("", "1 client"), (f"_{clients}", f"{clients} clients")):
         for op in ("confirm", "checkin"):
-            found.append(Target(f"{op}{suffix}_p50_ms", f"{op} p50, {who}",
-                                bare=f"bare_update{suffix}_p50_ms", times=2))
-            found.append(Target(f"{op}{suffix}_per_s", f"{op} throughput, {who}",
-                                bare=f"bare_update{suffix}_per_s", times=0.5, at_least=True,
-                                unit="/s"))
-    found.append(Target("winner_p99_ms", "racing consoles: the winner booked, p99",
-                        limit_ms=RACE_LIMIT_MS))
-    found.append(Target("loser_p99_ms", "racing consoles: each loser's typed answer, p99",
-                        limit_ms=RACE_LIMIT_MS))
+            found.append(
+                Target(
+                    f"{op}{suffix}_p50_ms", f"{op} p50, {who}", bare=f"bare_update{suffix}_p50_ms", times=2
+                )
+            )
+            found.append(
+                Target(
+                    f"{op}{suffix}_per_s",
+                    f"{op} throughput, {who}",
+                    bare=f"bare_update{suffix}_per_s",
+                    times=0.5,
+                    at_least=True,
+                    unit="/s",
+                )
+            )
+    found.append(Target("winner_p99_ms", "racing consoles: the winner booked, p99", limit_ms=RACE_LIMIT_MS))
+    found.append(
+        Target("loser_p99_ms", "racing consoles: each loser's typed answer, p99", limit_ms=RACE_LIMIT_MS)
+    )
     return found
 
 
@@ -74,7 +84,9 @@ async def make_pending(owner: asyncpg.Connection, count: int) -> dict[int, datet
         from slots s join guests g on g.name = 'Bench guest ' || s.k
         returning id, notes::smallint as table_id, starts_at
         """,
-        SAMPLE_NIGHT + timedelta(days=FIRST_EXTRA_NIGHT), count, nights,
+        SAMPLE_NIGHT + timedelta(days=FIRST_EXTRA_NIGHT),
+        count,
+        nights,
     )
     await owner.executemany(
         "insert into backroom.booking_table (booking_id, table_id, during, active)"
@@ -121,8 +133,10 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
     await db.open()
     svc = BookingService(db)
     # A check-in belongs to its night: each night's service tells the time an hour after opening.
-    at_night = {start: BookingService(db, lambda start=start: start + timedelta(hours=1))
-                for start in set(ids.values())}
+    at_night = {
+        start: BookingService(db, lambda start=start: start + timedelta(hours=1))
+        for start in set(ids.values())
+    }
 
     def check_in(booking: int) -> Awaitable[object]:
         return at_night[ids[booking]].check_in(actor, booking, 2, 1)
@@ -139,15 +153,15 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
     seq, par = ordered[:n], ordered[n:]
     results: dict[str, tuple[list[float], float]] = {}
     results["bare UPDATE (1 client)"] = await timed([bare] * n, 1)
-    results["confirm (1 client)"] = await timed(
-        [lambda b=b: svc.confirm(actor, b, 1) for b in seq], 1)
-    results["check-in (1 client)"] = await timed(
-        [lambda b=b: check_in(b) for b in seq], 1)
+    results["confirm (1 client)"] = await timed([lambda b=b: svc.confirm(actor, b, 1) for b in seq], 1)
+    results["check-in (1 client)"] = await timed([lambda b=b: check_in(b) for b in seq], 1)
     results[f"bare UPDATE ({concurrency} clients)"] = await timed([bare] * n, concurrency)
     results[f"confirm ({concurrency} clients)"] = await timed(
-        [lambda b=b: svc.confirm(actor, b, 1) for b in par], concurrency)
+        [lambda b=b: svc.confirm(actor, b, 1) for b in par], concurrency
+    )
     results[f"check-in ({concurrency} clients)"] = await timed(
-        [lambda b=b: check_in(b) for b in par], concurrency)
+        [lambda b=b: check_in(b) for b in par], concurrency
+    )
     await db.close()
 
     print("Latency and throughput (the same server, the same run)")
@@ -167,8 +181,10 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
             lat, wall = results[f"{op} ({clients} client{'s' if clients > 1 else ''})"]
             p50_ratio = statistics.median(lat) / statistics.median(bare_lat)
             rate_ratio = (len(bare_lat) / bare_wall) / (len(lat) / wall)
-            print(f"  {op} / bare, {clients} client(s): p50 x{p50_ratio:.1f},"
-                  f" throughput x{rate_ratio:.1f} lower")
+            print(
+                f"  {op} / bare, {clients} client(s): p50 x{p50_ratio:.1f},"
+                f" throughput x{rate_ratio:.1f} lower"
+            )
     return figures
 
 
@@ -178,17 +194,20 @@ async def contention(dsn: str, consoles: int, rounds: int) -> dict[str, float]:
         "insert into backroom.staff (email, display_name, role)"
         " select 'c' || n || '@backroom.test', 'Console ' || n, 'manager'"
         " from generate_series(1, $1) n"
-        " returning id, display_name, backroom_meta.open_session(id) as token", consoles,
+        " returning id, display_name, backroom_meta.open_session(id) as token",
+        consoles,
     )
     nights = await owner.fetch(
         "select id, starts_at, ends_at from backroom.night where date >= $1 order by date limit $2",
-        SAMPLE_NIGHT + timedelta(days=FIRST_EXTRA_NIGHT + 60), rounds,
+        SAMPLE_NIGHT + timedelta(days=FIRST_EXTRA_NIGHT + 60),
+        rounds,
     )
     await owner.close()
     if len(nights) < rounds:
         raise SystemExit("not enough empty nights for the rounds")
-    actors = [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
-              for r in rows]
+    actors = [
+        Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows
+    ]
     dbs = [Database(dsn, min_size=1, max_size=1) for _ in range(consoles)]
     await asyncio.gather(*(d.open() for d in dbs))
     services = [BookingService(d) for d in dbs]
@@ -200,15 +219,24 @@ async def contention(dsn: str, consoles: int, rounds: int) -> dict[str, float]:
         table = 1 + r % 16
         gate = asyncio.Event()
 
-        async def attempt(svc: BookingService, actor: Actor, night: asyncpg.Record = night,
-                          table: int = table, gate: asyncio.Event = gate) -> tuple[bool, float]:
+        async def attempt(
+            svc: BookingService,
+            actor: Actor,
+            night: asyncpg.Record = night,
+            table: int = table,
+            gate: asyncio.Event = gate,
+        ) -> tuple[bool, float]:
             await gate.wait()
             t0 = time.perf_counter()
             try:
-                await svc.create(actor, night_id=night["id"], table_ids=[table], party_size=4
-                                 if table not in (8, 16) else 6,
-                                 starts_at=night["starts_at"] + timedelta(hours=1),
-                                 guest=GuestDetails(f"{actor.name} guest"))
+                await svc.create(
+                    actor,
+                    night_id=night["id"],
+                    table_ids=[table],
+                    party_size=4 if table not in (8, 16) else 6,
+                    starts_at=night["starts_at"] + timedelta(hours=1),
+                    guest=GuestDetails(f"{actor.name} guest"),
+                )
                 return True, time.perf_counter() - t0
             except TableTaken:
                 return False, time.perf_counter() - t0
@@ -224,8 +252,10 @@ async def contention(dsn: str, consoles: int, rounds: int) -> dict[str, float]:
 
     exact = sum(1 for w in winners_per_round if w == 1)
     print(f"Contention: {consoles} consoles, one table and time, {rounds} rounds")
-    print(f"  rounds with exactly one winner: {exact}/{rounds}"
-          f" (winners per round: min {min(winners_per_round)}, max {max(winners_per_round)})")
+    print(
+        f"  rounds with exactly one winner: {exact}/{rounds}"
+        f" (winners per round: min {min(winners_per_round)}, max {max(winners_per_round)})"
+    )
     print(f"  {summary('winner: time to booked', winner_latency)}")
     print(f"  {summary('loser: time to TableTaken answer', loser_latency)}")
     if exact != rounds:
@@ -244,8 +274,11 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for throughput")
     parser.add_argument("--consoles", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object of the figures; the report goes to standard error")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object of the figures; the report goes to standard error",
+    )
     args = parser.parse_args()
     with readable_to_stderr(args.json):
         async with bench_database() as dsn:
@@ -255,8 +288,10 @@ async def main() -> None:
         checked = targets(args.clients)
         report(figures, checked)
     if args.json:
-        print(as_json("bookings", figures, checked,
-                      {"clients": args.clients, "consoles": args.consoles}), flush=True)
+        print(
+            as_json("bookings", figures, checked, {"clients": args.clients, "consoles": args.consoles}),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,11 @@ async def bench_database(nights: int = 14) -> AsyncIterator[str]:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     root = await asyncpg.connect(server_dsn)
     await root.execute(f"create database {name}")
-    dsn = server_dsn.replace("/postgres?", f"/{name}?", 1) if "/postgres?" in server_dsn else \
-        server_dsn.rsplit("/", 1)[0] + f"/{name}"
+    dsn = (
+        server_dsn.replace("/postgres?", f"/{name}?", 1)
+        if "/postgres?" in server_dsn
+        else server_dsn.rsplit("/", 1)[0] + f"/{name}"
+    )
     try:
         conn = await asyncpg.connect(dsn)
         try:
@@ -65,5 +68,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def summary(label: str, seconds: list[float]) -> str:
     ms = [s * 1000 for s in seconds]
-    return (f"{label:<34} n={len(ms):>5}  p50={statistics.median(ms):7.2f} ms"
-            f"  p95={percentile(ms, 95):7.2f} ms  p99={percentile(ms, 99):7.2f} ms")
+    return (
+        f"{label:<34} n={len(ms):>5}  p50={statistics.median(ms):7.2f} ms"
+        f"  p95={percentile(ms, 95):7.2f} ms  p99={percentile(ms, 99):7.2f} ms"
+    )

@@ -30,8 +30,9 @@ from services.store.db import Database
 PASSWORD = "correct horse battery"
 
 
-async def timed(call: asyncpg.Connection, check: str, answer: str, *args: object
-                ) -> tuple[float, asyncpg.Record]:
+async def timed(
+    call: asyncpg.Connection, check: str, answer: str, *args: object
+) -> tuple[float, asyncpg.Record]:
     """A check and then its answer, each committed on its own, as a console makes them."""
     start = time.perf_counter()
     handle = await call.fetchval(check, *args)
@@ -44,8 +45,9 @@ async def sign_ins(owner_dsn: str, console_dsn: str, accounts: int) -> None:
     await owner.open()
     identity = IdentityService(owner)
     enrolled: list[Enrolment] = [
-        await identity.add_staff(None, email=f"bench{n}@backroom.test", name=f"Bench {n}",
-                                 role="manager", password=PASSWORD)
+        await identity.add_staff(
+            None, email=f"bench{n}@backroom.test", name=f"Bench {n}", role="manager", password=PASSWORD
+        )
         for n in range(accounts)
     ]
     await owner.close()
@@ -91,9 +93,12 @@ async def sign_ins(owner_dsn: str, console_dsn: str, accounts: int) -> None:
     codes: list[float] = []
     for token, e in tokens:
         await console.execute("select set_config('backroom.session', $1, false)", token)
-        took, row = await timed(console, "select backroom.confirm_code('step_up', $1)",
-                                "select * from backroom.confirm_answer($1)",
-                                pyotp.TOTP(e.secret).at(time.time() + 30))
+        took, row = await timed(
+            console,
+            "select backroom.confirm_code('step_up', $1)",
+            "select * from backroom.confirm_answer($1)",
+            pyotp.TOTP(e.secret).at(time.time() + 30),
+        )
         if row["outcome"] != "ok":
             raise SystemExit(f"step-up refused: {row['outcome']}")
         codes.append(took)
@@ -107,8 +112,10 @@ async def reads(owner_dsn: str, console_dsn: str, n: int) -> None:
     staff = await owner.fetchval("select id from backroom.staff where role = 'manager' limit 1")
     token = await owner.fetchval("select backroom_meta.open_session($1)", staff)
     console = await asyncpg.connect(console_dsn)
-    read = ("select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
-            " join backroom.night n on n.id = b.night_id where n.date = $1")
+    read = (
+        "select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
+        " join backroom.night n on n.id = b.night_id where n.date = $1"
+    )
 
     async def as_owner() -> None:
         async with owner.transaction(readonly=True):
@@ -118,8 +125,11 @@ async def reads(owner_dsn: str, console_dsn: str, n: int) -> None:
 
     async def as_console() -> None:
         async with console.transaction(readonly=True):
-            await console.execute("select set_config('role', 'backroom_console', true),"
-                                  " set_config('backroom.session', $1, true)", token)
+            await console.execute(
+                "select set_config('role', 'backroom_console', true),"
+                " set_config('backroom.session', $1, true)",
+                token,
+            )
             await console.fetchval(read, SAMPLE_NIGHT)
 
     bare: list[float] = []

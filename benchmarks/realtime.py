@@ -51,14 +51,21 @@ BARE_CHANNEL = "bench_bare"
 CONSOLE_COUNTS = (1, 10, 50, 200)
 TARGET_P95_MS, TARGET_P99_MS, TARGET_AT = 50.0, 100.0, 50
 TARGETS = [
-    Target(f"feed_{TARGET_AT}_p95_ms", f"commit -> feed with {TARGET_AT} consoles listening, p95",
-           limit_ms=TARGET_P95_MS),
-    Target(f"feed_{TARGET_AT}_p99_ms", f"commit -> feed with {TARGET_AT} consoles listening, p99",
-           limit_ms=TARGET_P99_MS),
+    Target(
+        f"feed_{TARGET_AT}_p95_ms",
+        f"commit -> feed with {TARGET_AT} consoles listening, p95",
+        limit_ms=TARGET_P95_MS,
+    ),
+    Target(
+        f"feed_{TARGET_AT}_p99_ms",
+        f"commit -> feed with {TARGET_AT} consoles listening, p99",
+        limit_ms=TARGET_P99_MS,
+    ),
 ]
 
 
 # ------------------------------------------------------------------ worker processes
+
 
 async def _listen(dsn: str, count: int, mode: str, pipe: Connection) -> None:
     received: list[tuple[str, float, float | None]] = []
@@ -83,8 +90,10 @@ async def _listen(dsn: str, count: int, mode: str, pipe: Connection) -> None:
 
         def make(feed_ref: list[ChangeFeed]) -> Callable[[Change], None]:
             def heard(change: Change) -> None:
-                received.append((f"{change.id}:{change.version}", time.time(),
-                                 feed_ref[0].since_commit(change)))
+                received.append(
+                    (f"{change.id}:{change.version}", time.time(), feed_ref[0].since_commit(change))
+                )
+
             return heard
 
         def status(s: object) -> None:
@@ -95,8 +104,12 @@ async def _listen(dsn: str, count: int, mode: str, pipe: Connection) -> None:
 
         for _ in range(count):
             ref: list[ChangeFeed] = []
-            feed = ChangeFeed(ListenTransport(lambda: asyncpg.connect(dsn)), on_change=make(ref),
-                              on_status=status, resync=nothing)
+            feed = ChangeFeed(
+                ListenTransport(lambda: asyncpg.connect(dsn)),
+                on_change=make(ref),
+                on_status=status,
+                resync=nothing,
+            )
             ref.append(feed)
             feeds.append(feed)
             tasks.append(asyncio.create_task(feed.run()))
@@ -131,19 +144,27 @@ class Result:
     def figures(self) -> dict[str, float]:
         ms = [x * 1000 for x in self.latencies]
         key = f"{self.label}_{self.consoles}"
-        return {f"{key}_p50_ms": percentile(ms, 50), f"{key}_p95_ms": percentile(ms, 95),
-                f"{key}_p99_ms": percentile(ms, 99), f"{key}_lost": float(self.expected - len(ms))}
+        return {
+            f"{key}_p50_ms": percentile(ms, 50),
+            f"{key}_p95_ms": percentile(ms, 95),
+            f"{key}_p99_ms": percentile(ms, 99),
+            f"{key}_lost": float(self.expected - len(ms)),
+        }
 
     def line(self) -> str:
         ms = sorted(x * 1000 for x in self.latencies)
         lost = self.expected - len(ms)
-        text = (f"{self.label:<5} {self.consoles:>4} consoles  n={len(ms):>6}"
-                f"  p50={percentile(ms, 50):7.2f}  p95={percentile(ms, 95):7.2f}"
-                f"  p99={percentile(ms, 99):7.2f}  max={ms[-1]:7.2f} ms")
+        text = (
+            f"{self.label:<5} {self.consoles:>4} consoles  n={len(ms):>6}"
+            f"  p50={percentile(ms, 50):7.2f}  p95={percentile(ms, 95):7.2f}"
+            f"  p99={percentile(ms, 99):7.2f}  max={ms[-1]:7.2f} ms"
+        )
         if self.in_payload:
             own = sorted(x * 1000 for x in self.in_payload)
-            text += f"   [feed's own: p50={percentile(own, 50):6.2f} p95={percentile(own, 95):6.2f}" \
-                    f" p99={percentile(own, 99):6.2f}]"
+            text += (
+                f"   [feed's own: p50={percentile(own, 50):6.2f} p95={percentile(own, 95):6.2f}"
+                f" p99={percentile(own, 99):6.2f}]"
+            )
         if lost:
             text += f"  LOST {lost}"
         return text
@@ -167,11 +188,16 @@ async def _run(dsn: str, mode: str, consoles: int, commits: int, gap: float, wor
     sent: dict[str, float] = {}
     try:
         if mode == "feed":
-            ids = [r["id"] for r in await writer.fetch(
-                "select id from backroom.booking where status in ('pending', 'confirmed', 'arrived')"
-                " order by id limit 64")]
+            ids = [
+                r["id"]
+                for r in await writer.fetch(
+                    "select id from backroom.booking where status in ('pending', 'confirmed', 'arrived')"
+                    " order by id limit 64"
+                )
+            ]
             update = await writer.prepare(
-                "update backroom.booking set notes = $2 where id = $1 returning id, version")
+                "update backroom.booking set notes = $2 where id = $1 returning id, version"
+            )
         await asyncio.sleep(0.5)  # let the consoles settle into their ping rhythm
         for n in range(commits):
             t0 = time.time()
@@ -231,27 +257,36 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--commits", type=int, default=200, help="commits per measurement")
     parser.add_argument("--gap-ms", type=float, default=20, help="pause between commits")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="processes the consoles are spread over")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="processes the consoles are spread over"
+    )
     parser.add_argument("--consoles", type=int, nargs="*", default=list(CONSOLE_COUNTS))
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object of the figures; the report goes to standard error")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object of the figures; the report goes to standard error",
+    )
     args = parser.parse_args()
 
     figures: dict[str, float] = {}
     with readable_to_stderr(args.json):
         async with bench_database() as dsn:
-            print(f"{os.cpu_count()} cores; {args.commits} commits {args.gap_ms:.0f} ms apart per row;"
-                  f" consoles over {args.workers} worker processes; times writer-sends -> console-has-it")
+            print(
+                f"{os.cpu_count()} cores; {args.commits} commits {args.gap_ms:.0f} ms apart per row;"
+                f" consoles over {args.workers} worker processes; times writer-sends -> console-has-it"
+            )
             trips = sorted(t * 1000 for t in await ping_pong(dsn, args.commits))
             figures["ping_pong_p50_ms"] = percentile(trips, 50)
-            print(f"ping-pong (2 connections)  n={len(trips)}  round trip p50={percentile(trips, 50):.2f}"
-                  f"  p95={percentile(trips, 95):.2f}  p99={percentile(trips, 99):.2f} ms"
-                  f"  (one way ~{percentile(trips, 50) / 2:.2f} ms)")
+            print(
+                f"ping-pong (2 connections)  n={len(trips)}  round trip p50={percentile(trips, 50):.2f}"
+                f"  p95={percentile(trips, 95):.2f}  p99={percentile(trips, 99):.2f} ms"
+                f"  (one way ~{percentile(trips, 50) / 2:.2f} ms)"
+            )
             for consoles in args.consoles:
                 for mode in ("bare", "feed"):
-                    result = await _run(dsn, mode, consoles, args.commits, args.gap_ms / 1000,
-                                        min(args.workers, consoles))
+                    result = await _run(
+                        dsn, mode, consoles, args.commits, args.gap_ms / 1000, min(args.workers, consoles)
+                    )
                     figures |= result.figures()
                     print(result.line(), flush=True)
         print()

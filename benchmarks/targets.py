@@ -23,12 +23,12 @@ from typing import Any, TextIO
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    figure: str                 # key into the figures
-    words: str                  # what is measured, in a reader's words
+    figure: str  # key into the figures
+    words: str  # what is measured, in a reader's words
     limit_ms: float | None = None
-    bare: str | None = None     # a bare figure of the same run ...
-    times: float = 1.0          # ... and the multiple of it allowed
-    at_least: bool = False      # the figure must reach the bound (throughput), not stay under it
+    bare: str | None = None  # a bare figure of the same run ...
+    times: float = 1.0  # ... and the multiple of it allowed
+    at_least: bool = False  # the figure must reach the bound (throughput), not stay under it
     unit: str = " ms"
 
     def bound(self, figures: dict[str, float]) -> float:
@@ -55,8 +55,9 @@ class Target:
             basis = f" ({self.times:g}x {self.bare} {figures.get(self.bare, math.nan):.2f})"
         verdict = "met    " if self.met(figures) else "NOT MET"
         unit = self.unit
-        return (f"  {verdict} {self.words}: {self.figure} {value:.2f}{unit}"
-                f" {relation} {bound:.2f}{unit}{basis}")
+        return (
+            f"  {verdict} {self.words}: {self.figure} {value:.2f}{unit} {relation} {bound:.2f}{unit}{basis}"
+        )
 
 
 def report(figures: dict[str, float], targets: list[Target], *, out: TextIO | None = None) -> bool:
@@ -70,21 +71,30 @@ def report(figures: dict[str, float], targets: list[Target], *, out: TextIO | No
     return met == len(targets)
 
 
-def as_json(benchmark: str, figures: dict[str, float], targets: list[Target],
-            context: dict[str, Any] | None = None) -> str:
+def as_json(
+    benchmark: str, figures: dict[str, float], targets: list[Target], context: dict[str, Any] | None = None
+) -> str:
     def number(value: float) -> float | None:
         return None if math.isnan(value) else round(value, 3)
 
-    return json.dumps({
-        "benchmark": benchmark,
-        **(context or {}),
-        **{key: number(value) for key, value in figures.items()},
-        "targets": [
-            {"figure": t.figure, "words": t.words, "value": number(figures.get(t.figure, math.nan)),
-             "bound": number(t.bound(figures)), "at_least": t.at_least, "met": t.met(figures)}
-            for t in targets
-        ],
-    })
+    return json.dumps(
+        {
+            "benchmark": benchmark,
+            **(context or {}),
+            **{key: number(value) for key, value in figures.items()},
+            "targets": [
+                {
+                    "figure": t.figure,
+                    "words": t.words,
+                    "value": number(figures.get(t.figure, math.nan)),
+                    "bound": number(t.bound(figures)),
+                    "at_least": t.at_least,
+                    "met": t.met(figures),
+                }
+                for t in targets
+            ],
+        }
+    )
 
 
 @contextlib.contextmanager

@@ -258,8 +258,10 @@ class Frames:
         return "\n".join("".join(row) for row in self.rows)
 
     def region_text(self, region: Any) -> str:
-        return "\n".join("".join(self.rows[y][region.x: region.x + region.width])
-                         for y in range(region.y, min(region.y + region.height, self.height)))
+        return "\n".join(
+            "".join(self.rows[y][region.x : region.x + region.width])
+            for y in range(region.y, min(region.y + region.height, self.height))
+        )
 
     def char(self, x: int, y: int) -> str:
         return self.rows[y][x] if 0 <= y < self.height and 0 <= x < self.width else ""
@@ -281,9 +283,11 @@ class Frames:
 
     def per_frame(self) -> str:
         n = max(self.count, 1)
-        return (f"{self.count} frames, {self.bytes / n / 1024:.1f} KiB each;"
-                f" serialising {self.serialise_seconds / n * 1000:.2f} ms/frame (timed),"
-                f" virtual screen {self.instrument_seconds / n * 1000:.2f} ms/frame (not timed)")
+        return (
+            f"{self.count} frames, {self.bytes / n / 1024:.1f} KiB each;"
+            f" serialising {self.serialise_seconds / n * 1000:.2f} ms/frame (timed),"
+            f" virtual screen {self.instrument_seconds / n * 1000:.2f} ms/frame (not timed)"
+        )
 
 
 def showing(words: str, widget: Widget | None = None) -> Callable[[Frames], bool]:
@@ -309,17 +313,16 @@ def send_key(app: App[Any], key: str) -> float:
     return at
 
 
-async def painted_at(painted: asyncio.Future[float], frames: Frames, what: str,
-                     timeout: float = 10.0) -> float:
+async def painted_at(
+    painted: asyncio.Future[float], frames: Frames, what: str, timeout: float = 10.0
+) -> float:
     try:
         return await asyncio.wait_for(painted, timeout)
     except TimeoutError:
-        raise SystemExit(f"{what}: the screen did not show it within {timeout}s:\n"
-                         f"{frames.text()}") from None
+        raise SystemExit(f"{what}: the screen did not show it within {timeout}s:\n{frames.text()}") from None
 
 
-async def timed_key(app: App[Any], frames: Frames, key: str,
-                    condition: Callable[[Frames], bool]) -> float:
+async def timed_key(app: App[Any], frames: Frames, key: str, condition: Callable[[Frames], bool]) -> float:
     """From sending `key` to the first frame after which `condition` holds."""
     painted = frames.when(condition)
     sent = send_key(app, key)
@@ -347,8 +350,10 @@ class Growth:
         self.rss_after, self.detached_after = rss()["VmRSS"], detached_widgets()
 
     def words(self) -> str:
-        return (f"RSS {(self.rss_after - self.rss_before) / 1024:+.1f} MiB, removed widgets still alive"
-                f" {self.detached_before} -> {self.detached_after}")
+        return (
+            f"RSS {(self.rss_after - self.rss_before) / 1024:+.1f} MiB, removed widgets still alive"
+            f" {self.detached_before} -> {self.detached_after}"
+        )
 
 
 def rss() -> dict[str, int]:
@@ -415,8 +420,13 @@ def floor_interactive(app: App[Any], frames: Frames) -> bool:
     from screens.floor.screen import FloorScreen
 
     screen = app.screen
-    if not (isinstance(screen, FloorScreen) and screen.snapshot is not None and screen.live
-            and not screen.reloading and screen.plans):
+    if not (
+        isinstance(screen, FloorScreen)
+        and screen.snapshot is not None
+        and screen.live
+        and not screen.reloading
+        and screen.plans
+    ):
         return False
     tiles = [tile for plan in screen.plans for tile in plan.tiles.values()]
     if len(tiles) != len(screen.snapshot.tables):
@@ -425,7 +435,10 @@ def floor_interactive(app: App[Any], frames: Frames) -> bool:
         r = tile.region
         if r.width == 0 or frames.char(r.x, r.y) not in ("╭", "╔"):
             return False
-        if tile.state is None or str(tile.state.table.number) not in frames.line(r.y + 1)[r.x: r.x + r.width]:
+        if (
+            tile.state is None
+            or str(tile.state.table.number) not in frames.line(r.y + 1)[r.x : r.x + r.width]
+        ):
             return False
     return "● Live" in frames.text()
 
@@ -439,8 +452,9 @@ async def open_console(dsn: str, email: str) -> Services:
     return services
 
 
-async def floor_presses(app: App[Any], frames: Frames, presses: int
-                        ) -> tuple[list[float], list[float], list[float], Growth]:
+async def floor_presses(
+    app: App[Any], frames: Frames, presses: int
+) -> tuple[list[float], list[float], list[float], Growth]:
     """Arrow keys on the floor: to the tile's focus border, and to the detail naming the table."""
     from screens.floor.screen import FloorScreen
     from widgets.table_detail import TableDetail
@@ -483,16 +497,15 @@ async def floor_presses(app: App[Any], frames: Frames, presses: int
     return selection, detailed, cpu, growth
 
 
-async def commit_to_paint(app: App[Any], frames: Frames, owner: asyncpg.Connection, commits: int,
-                          gap: float, read_back: list[float]
-                          ) -> tuple[list[float], list[float], list[float], list[float], Growth]:
+async def commit_to_paint(
+    app: App[Any], frames: Frames, owner: asyncpg.Connection, commits: int, gap: float, read_back: list[float]
+) -> tuple[list[float], list[float], list[float], list[float], Growth]:
     """Party size of table 1's booking changed by another client, until the tile shows it."""
     from screens.floor.screen import FloorScreen
 
     screen = app.screen
     assert isinstance(screen, FloorScreen) and screen.snapshot is not None
-    table_id = next(t.table.id for t in screen.snapshot.tables.values()
-                    if t.table.number == COMMIT_TABLE)
+    table_id = next(t.table.id for t in screen.snapshot.tables.values() if t.table.number == COMMIT_TABLE)
     tile = next(plan.tiles[table_id] for plan in screen.plans if table_id in plan.tiles)
     assert tile.state is not None and tile.state.booking is not None
     booking_id, size = tile.state.booking.id, tile.state.booking.party_size
@@ -537,8 +550,9 @@ def console_app(services: Services) -> App[Any]:
     return Timed(services)
 
 
-async def floor_and_commits(dsn: str, presses: int, commits: int, gap: float, *,
-                            size: tuple[int, int] = FLOOR_SIZE, held: bool = True) -> dict[str, Any]:
+async def floor_and_commits(
+    dsn: str, presses: int, commits: int, gap: float, *, size: tuple[int, int] = FLOOR_SIZE, held: bool = True
+) -> dict[str, Any]:
     import asyncpg
 
     from services.store import seed
@@ -565,23 +579,35 @@ async def floor_and_commits(dsn: str, presses: int, commits: int, gap: float, *,
             await frames.settle(quiet=0.2)
             if presses:
                 selection, detail, cpu, growth = await floor_presses(app, frames, presses)
-                found |= {"selection": selection, "detail": detail, "cpu": cpu, "growth": growth,
-                          "frames": frames.per_frame()}
+                found |= {
+                    "selection": selection,
+                    "detail": detail,
+                    "cpu": cpu,
+                    "growth": growth,
+                    "frames": frames.per_frame(),
+                }
             if held:
                 found["held"] = await held_arrow(app, frames)
             if commits:
                 to_feed, to_read, to_paint, acked, commit_growth = await commit_to_paint(
-                    app, frames, owner, commits, gap, read_back)
-                found |= {"to_feed": to_feed, "to_read": to_read, "to_paint": to_paint, "acked": acked,
-                          "commit_growth": commit_growth}
+                    app, frames, owner, commits, gap, read_back
+                )
+                found |= {
+                    "to_feed": to_feed,
+                    "to_read": to_read,
+                    "to_paint": to_paint,
+                    "acked": acked,
+                    "commit_growth": commit_growth,
+                }
     finally:
         await services.db.close()
         await owner.close()
     return found
 
 
-async def held_arrow(app: App[Any], frames: Frames, key: str = "right", rate: float = HELD_RATE,
-                     seconds: float = HELD_SECONDS) -> dict[str, float]:
+async def held_arrow(
+    app: App[Any], frames: Frames, key: str = "right", rate: float = HELD_RATE, seconds: float = HELD_SECONDS
+) -> dict[str, float]:
     """An arrow held down: repeats sent at the terminal's repeat rate, without waiting for paint.
 
     The tile it must end on is where that many presses lead (the floor's own wrap-around
@@ -614,6 +640,7 @@ async def held_arrow(app: App[Any], frames: Frames, key: str = "right", rate: fl
 
     screen.action_move = counted  # type: ignore[method-assign]
     try:
+
         def landed(f: Frames) -> bool:
             r = target.region
             return handled == repeats and screen.focused is target and f.char(r.x, r.y) == "╔"
@@ -641,8 +668,17 @@ async def held_arrow(app: App[Any], frames: Frames, key: str = "right", rate: fl
 async def listening_consoles(dsn: str, count: int) -> asyncio.subprocess.Process:
     """`count` other consoles' live feeds, in a process of their own, Live before this returns."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, THIS_FILE, "--child", "listeners", "--dsn", dsn, "--count", str(count),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        THIS_FILE,
+        "--child",
+        "listeners",
+        "--dsn",
+        dsn,
+        "--count",
+        str(count),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 120)
     if not line.startswith(RESULT.encode()):
@@ -673,8 +709,15 @@ async def child_listeners(dsn: str, count: int) -> None:
     async def nothing() -> None:
         return None
 
-    feeds = [ChangeFeed(ListenTransport(lambda: asyncpg.connect(dsn)), on_change=lambda _c: None,
-                        on_status=status, resync=nothing) for _ in range(count)]
+    feeds = [
+        ChangeFeed(
+            ListenTransport(lambda: asyncpg.connect(dsn)),
+            on_change=lambda _c: None,
+            on_status=status,
+            resync=nothing,
+        )
+        for _ in range(count)
+    ]
     tasks = [asyncio.create_task(feed.run()) for feed in feeds]
     await asyncio.wait_for(all_live.wait(), 60)
     print(RESULT + json.dumps({"live": live}), flush=True)
@@ -737,7 +780,8 @@ async def door_checkins(dsn: str, checkins: int) -> dict[str, Any]:
 
     services.bookings.check_in = timed_check_in  # type: ignore[method-assign]
     night = await owner.fetchrow(
-        "select n.id, n.ends_at from backroom.night n where n.date = $1", FIXED_NOW.date())
+        "select n.id, n.ends_at from backroom.night n where n.date = $1", FIXED_NOW.date()
+    )
     table_id = await owner.fetchval("select id from backroom.venue_table where number = $1", DOOR_TABLE)
     assert night is not None and table_id is not None
     dialog_times, toast_times = [], []
@@ -752,8 +796,12 @@ async def door_checkins(dsn: str, checkins: int) -> dict[str, Any]:
                 return name in [b.guest_name for b in screen.booking_list.bookings]
 
             def found(text: str, name: str) -> bool:
-                return bool(screen.current and screen.shown_text == text and screen.selected is not None
-                            and screen.selected.guest_name == name)
+                return bool(
+                    screen.current
+                    and screen.shown_text == text
+                    and screen.selected is not None
+                    and screen.selected.guest_name == name
+                )
 
             growth = Growth()
             for n in range(1, checkins + 1):
@@ -773,20 +821,25 @@ async def door_checkins(dsn: str, checkins: int) -> dict[str, Any]:
                 before = len(db_seconds)
                 toast_times.append(await timed_key(app, frames, "enter", partial(checked_in_shown, ref=ref)))
                 assert len(db_seconds) == before + 1
-                await until(lambda: isinstance(app.screen, DoorScreen) and screen.current
-                            and not screen.writing)
+                await until(
+                    lambda: isinstance(app.screen, DoorScreen) and screen.current and not screen.writing
+                )
                 await frames.settle()
                 app.clear_notifications()
-                await owner.execute(
-                    "update backroom.booking set status = 'completed' where ref = $1", ref)
+                await owner.execute("update backroom.booking set status = 'completed' where ref = $1", ref)
                 await frames.settle()
             growth.stop()
             summary = frames.per_frame()
     finally:
         await services.db.close()
         await owner.close()
-    return {"dialog": dialog_times, "toast": toast_times, "db": db_seconds, "frames": summary,
-            "growth": growth}
+    return {
+        "dialog": dialog_times,
+        "toast": toast_times,
+        "db": db_seconds,
+        "frames": summary,
+        "growth": growth,
+    }
 
 
 def checked_in_shown(frames: Frames, ref: str) -> bool:
@@ -795,18 +848,28 @@ def checked_in_shown(frames: Frames, ref: str) -> bool:
     return re.search(rf"Checked in \d+ · {ref}\b", flat) is not None
 
 
-async def make_booking(owner: asyncpg.Connection, night_id: int, table_id: int, name: str,
-                       starts: datetime, ends: datetime) -> str:
+async def make_booking(
+    owner: asyncpg.Connection, night_id: int, table_id: int, name: str, starts: datetime, ends: datetime
+) -> str:
     async with owner.transaction():
         guest = await owner.fetchval("insert into backroom.guest (name) values ($1) returning id", name)
         row = await owner.fetchrow(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
             " values ($1, $2, 2, 'confirmed', $3, $4) returning id, ref",
-            night_id, guest, starts, ends)
+            night_id,
+            guest,
+            starts,
+            ends,
+        )
         assert row is not None
         await owner.execute(
             "insert into backroom.booking_table (booking_id, table_id, during, active)"
-            " values ($1, $2, tstzrange($3, $4), true)", row["id"], table_id, starts, ends)
+            " values ($1, $2, tstzrange($3, $4), true)",
+            row["id"],
+            table_id,
+            starts,
+            ends,
+        )
     ref: str = row["ref"]
     return ref
 
@@ -824,8 +887,9 @@ async def door_ready(pilot: Pilot[Any]) -> DoorScreen:
 
     def ready() -> bool:
         screen = pilot.app.screen
-        return (isinstance(screen, DoorScreen) and screen.snapshot is not None
-                and screen.current and screen.live)
+        return (
+            isinstance(screen, DoorScreen) and screen.snapshot is not None and screen.current and screen.live
+        )
 
     await until(ready, 30)
     await pilot.pause()
@@ -850,8 +914,12 @@ async def child_bare(size: tuple[int, int]) -> dict[str, Any]:
         painted = await asyncio.wait_for(shown, 30)
         await asyncio.sleep(0.5)
         memory = rss()
-    return {"imports": imported - t0, "first_paint": mono(painted) - created,
-            "ready_at": mono(painted), **memory}
+    return {
+        "imports": imported - t0,
+        "first_paint": mono(painted) - created,
+        "ready_at": mono(painted),
+        **memory,
+    }
 
 
 def mono(perf: float) -> float:
@@ -881,9 +949,14 @@ async def child_console(dsn: str, size: tuple[int, int]) -> dict[str, Any]:
             assert first is not None
     finally:
         await services.db.close()
-    return {"imports": imported - t0, "services": opened - imported,
-            "first_paint": mono(first) - created, "interactive": mono(at) - created,
-            "ready_at": mono(at), **memory}
+    return {
+        "imports": imported - t0,
+        "services": opened - imported,
+        "first_paint": mono(first) - created,
+        "interactive": mono(at) - created,
+        "ready_at": mono(at),
+        **memory,
+    }
 
 
 def child_main(kind: str, dsn: str, size: tuple[int, int]) -> None:
@@ -899,8 +972,17 @@ async def startups(dsn: str, runs: int) -> dict[str, list[dict[str, Any]]]:
         for kind in ("bare", "console"):
             spawned = time.monotonic()
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, THIS_FILE, "--child", kind, "--dsn", dsn,
-                "--size", size, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                THIS_FILE,
+                "--child",
+                kind,
+                "--dsn",
+                dsn,
+                "--size",
+                size,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await asyncio.wait_for(proc.communicate(), 120)
             found = [line for line in out.decode().splitlines() if line.startswith(RESULT)]
             if proc.returncode != 0 or not found:
@@ -920,8 +1002,10 @@ def ms(values: list[float], p: float) -> float:
 
 
 def row(label: str, values: list[float], bare: list[float] | None = None) -> str:
-    text = (f"  {label:<50} n={len(values):>4}  p50 {ms(values, 50):7.2f}  p95 {ms(values, 95):7.2f}"
-            f"  p99 {ms(values, 99):7.2f} ms")
+    text = (
+        f"  {label:<50} n={len(values):>4}  p50 {ms(values, 50):7.2f}  p95 {ms(values, 95):7.2f}"
+        f"  p99 {ms(values, 99):7.2f} ms"
+    )
     if bare:
         text += f"   x{ms(values, 50) / ms(bare, 50):5.1f} bare p50"
     return text
@@ -934,35 +1018,50 @@ def median_ms(results: list[dict[str, Any]], key: str) -> float:
 def targets() -> list[Target]:
     small = f"{DOOR_SIZE[0]}x{DOOR_SIZE[1]}"
     return [
-        Target("arrow_p95_ms", f"floor arrow -> painted, p95, {FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}",
-               limit_ms=16),
+        Target("arrow_p95_ms", f"floor arrow -> painted, p95, {FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}", limit_ms=16),
         Target("arrow_80x24_p95_ms", f"floor arrow -> painted, p95, {small}", limit_ms=16),
-        Target("cpu_per_arrow_p50_ms", "floor CPU per arrow, p50", bare="bare_cpu_per_key_p50_ms",
-               times=5),
-        Target("held_last_to_painted_ms", "held arrow: last repeat -> on its tile",
-               limit_ms=FRAME_MS),
-        Target("held_backlog_keys", "held arrow: repeats waiting at the last one", limit_ms=0,
-               unit=" keys"),
+        Target("cpu_per_arrow_p50_ms", "floor CPU per arrow, p50", bare="bare_cpu_per_key_p50_ms", times=5),
+        Target("held_last_to_painted_ms", "held arrow: last repeat -> on its tile", limit_ms=FRAME_MS),
+        Target("held_backlog_keys", "held arrow: repeats waiting at the last one", limit_ms=0, unit=" keys"),
         Target("checkin_toast_p95_ms", "door final Enter -> 'Checked in' toast, p95", limit_ms=40),
-        Target("door_widgets_alive", "door: removed widgets still alive after the check-ins",
-               limit_ms=0, unit=" widgets"),
-        Target("floor_rss_growth_mib", "floor resident memory growth over the arrows", limit_ms=1,
-               unit=" MiB"),
-        Target("door_rss_growth_mib", "door resident memory growth over the check-ins", limit_ms=1,
-               unit=" MiB"),
-        Target("commit_to_tile_p95_ms", "commit on another connection -> tile painted, p95",
-               limit_ms=20),
-        Target(f"commit_to_tile_{CROWD}_p95_ms",
-               f"commit -> tile painted with {CROWD} consoles listening, p95", limit_ms=30),
-        Target("startup_spawn_to_interactive_ms", "start-up: spawn -> interactive floor",
-               bare="bare_startup_ms", times=1.5),
+        Target(
+            "door_widgets_alive",
+            "door: removed widgets still alive after the check-ins",
+            limit_ms=0,
+            unit=" widgets",
+        ),
+        Target(
+            "floor_rss_growth_mib", "floor resident memory growth over the arrows", limit_ms=1, unit=" MiB"
+        ),
+        Target(
+            "door_rss_growth_mib", "door resident memory growth over the check-ins", limit_ms=1, unit=" MiB"
+        ),
+        Target("commit_to_tile_p95_ms", "commit on another connection -> tile painted, p95", limit_ms=20),
+        Target(
+            f"commit_to_tile_{CROWD}_p95_ms",
+            f"commit -> tile painted with {CROWD} consoles listening, p95",
+            limit_ms=30,
+        ),
+        Target(
+            "startup_spawn_to_interactive_ms",
+            "start-up: spawn -> interactive floor",
+            bare="bare_startup_ms",
+            times=1.5,
+        ),
     ]
 
 
-def figures_of(bare_floor: list[float], bare_cpu: list[float], bare_door: list[float],
-               floor: dict[str, Any], small: dict[str, Any], crowd: dict[str, Any],
-               door: dict[str, Any], starts: dict[str, list[dict[str, Any]]],
-               bare_listen: list[float]) -> dict[str, float]:
+def figures_of(
+    bare_floor: list[float],
+    bare_cpu: list[float],
+    bare_door: list[float],
+    floor: dict[str, Any],
+    small: dict[str, Any],
+    crowd: dict[str, Any],
+    door: dict[str, Any],
+    starts: dict[str, list[dict[str, Any]]],
+    bare_listen: list[float],
+) -> dict[str, float]:
     def mib(growth: Growth) -> float:
         return (growth.rss_after - growth.rss_before) / 1024
 
@@ -1007,10 +1106,17 @@ async def main() -> None:
     parser.add_argument("--checkins", type=int, default=30, help="door check-ins (two keys each)")
     parser.add_argument("--commits", type=int, default=100, help="commits for commit-to-paint")
     parser.add_argument("--startups", type=int, default=5, help="start-up runs of each app")
-    parser.add_argument("--gap-ms", type=float, default=60,
-                        help="pause after each painted commit (more than the App's 50 ms batching)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object of the figures; the report goes to standard error")
+    parser.add_argument(
+        "--gap-ms",
+        type=float,
+        default=60,
+        help="pause after each painted commit (more than the App's 50 ms batching)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object of the figures; the report goes to standard error",
+    )
     args = parser.parse_args()
     with readable_to_stderr(args.json):
         figures = await measure(args)
@@ -1018,8 +1124,15 @@ async def main() -> None:
         checked = targets()
         report(figures, checked)
     if args.json:
-        print(as_json("ui", figures, checked, {"presses": args.presses, "checkins": args.checkins,
-                                               "commits": args.commits}), flush=True)
+        print(
+            as_json(
+                "ui",
+                figures,
+                checked,
+                {"presses": args.presses, "checkins": args.checkins, "commits": args.commits},
+            ),
+            flush=True,
+        )
 
 
 async def measure(args: argparse.Namespace) -> dict[str, float]:
@@ -1035,10 +1148,12 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         conn = await asyncpg.connect(dsn)
         server = await conn.fetchval("show server_version")
         await conn.close()
-        print(f"Backroom UI benchmark: Textual {textual.__version__}, Python {platform.python_version()},"
-              f" {os.cpu_count()} cores, PostgreSQL {server}; floor {FLOOR_SIZE[0]}x{FLOOR_SIZE[1]},"
-              f" door {DOOR_SIZE[0]}x{DOOR_SIZE[1]}; console clock {FIXED_NOW:%Y-%m-%d %H:%M} UTC",
-              flush=True)
+        print(
+            f"Backroom UI benchmark: Textual {textual.__version__}, Python {platform.python_version()},"
+            f" {os.cpu_count()} cores, PostgreSQL {server}; floor {FLOOR_SIZE[0]}x{FLOOR_SIZE[1]},"
+            f" door {DOOR_SIZE[0]}x{DOOR_SIZE[1]}; console clock {FIXED_NOW:%Y-%m-%d %H:%M} UTC",
+            flush=True,
+        )
 
         took: dict[str, float] = {}
         mark = began
@@ -1077,17 +1192,28 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     print(row("floor: CPU time per arrow, until idle again", floor["cpu"], bare_cpu))
     cpu = floor["cpu"]
     tenth = max(len(cpu) // 10, 1)
-    print(f"  floor over the {len(cpu)} arrows: CPU per arrow p50 {ms(cpu[:tenth], 50):.0f} ms in the first"
-          f" tenth, {ms(cpu[-tenth:], 50):.0f} ms in the last; {floor['growth'].words()}")
+    print(
+        f"  floor over the {len(cpu)} arrows: CPU per arrow p50 {ms(cpu[:tenth], 50):.0f} ms in the first"
+        f" tenth, {ms(cpu[-tenth:], 50):.0f} ms in the last; {floor['growth'].words()}"
+    )
     print(row(f"bare App: key -> Static text ({DOOR_SIZE[0]}x{DOOR_SIZE[1]})", bare_door))
-    print(row(f"floor at {DOOR_SIZE[0]}x{DOOR_SIZE[1]}: arrow -> new tile's focus border",
-              small["selection"], bare_door))
+    print(
+        row(
+            f"floor at {DOOR_SIZE[0]}x{DOOR_SIZE[1]}: arrow -> new tile's focus border",
+            small["selection"],
+            bare_door,
+        )
+    )
     print(row(f"floor at {DOOR_SIZE[0]}x{DOOR_SIZE[1]}: CPU time per arrow", small["cpu"], bare_cpu))
-    for label, held in ((f"{FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}", floor["held"]),
-                        (f"{DOOR_SIZE[0]}x{DOOR_SIZE[1]}", small["held"])):
-        print(f"  floor at {label}: right arrow held ({held['repeats']:.0f} repeats, {HELD_RATE:.0f}/s):"
-              f" last repeat -> on its tile {held['last_to_painted'] * 1000:.1f} ms,"
-              f" {held['backlog']:.0f} repeats still waiting at the last")
+    for label, held in (
+        (f"{FLOOR_SIZE[0]}x{FLOOR_SIZE[1]}", floor["held"]),
+        (f"{DOOR_SIZE[0]}x{DOOR_SIZE[1]}", small["held"]),
+    ):
+        print(
+            f"  floor at {label}: right arrow held ({held['repeats']:.0f} repeats, {HELD_RATE:.0f}/s):"
+            f" last repeat -> on its tile {held['last_to_painted'] * 1000:.1f} ms,"
+            f" {held['backlog']:.0f} repeats still waiting at the last"
+        )
     print(row("door: Enter on the name -> count dialog", door["dialog"], bare_door))
     print(row("door: final Enter -> 'Checked in' toast", door["toast"], bare_door))
     print(row("  of which BookingService.check_in (database)", door["db"]))
@@ -1109,8 +1235,9 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     for label, kb, kc in lines:
         vb, vc = median_ms(b, kb), median_ms(c, kc)
         print(f"  {label:<50} {vb:8.0f} ms {vc:8.0f} ms {vc / vb:6.1f}x")
-    print(f"  {'Backroom services opened (pool, staff lookup)':<50} {'':>10} "
-          f"{median_ms(c, 'services'):8.0f} ms")
+    print(
+        f"  {'Backroom services opened (pool, staff lookup)':<50} {'':>10} {median_ms(c, 'services'):8.0f} ms"
+    )
 
     print()
     print("3. Commit -> painted tile (writer sends; commits autocommit, one at a time)")
@@ -1120,21 +1247,30 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     print(row("booking UPDATE: send -> floor's snapshot read back", floor["to_read"]))
     print(row("booking UPDATE: send -> tile shows it", floor["to_paint"], bare_listen))
     print(f"  floor over the {len(floor['to_paint'])} commits: {floor['commit_growth'].words()}")
-    print(row(f"  with {CROWD - 1} other consoles listening: send -> tile shows it", crowd["to_paint"],
-              bare_listen))
+    print(
+        row(
+            f"  with {CROWD - 1} other consoles listening: send -> tile shows it",
+            crowd["to_paint"],
+            bare_listen,
+        )
+    )
 
     print()
     print("4. Resident memory of the start-up processes, median (0.5 s after ready)")
-    for label, kind, results in (("bare App, first frame painted", "bare", b),
-                                 ("Backroom, floor interactive", "console", c)):
+    for label, kind, results in (
+        ("bare App, first frame painted", "bare", b),
+        ("Backroom, floor interactive", "console", c),
+    ):
         rss_mib = statistics.median(r["VmRSS"] for r in results) / 1024
         hwm_mib = statistics.median(r["VmHWM"] for r in results) / 1024
         print(f"  {label:<50} VmRSS {rss_mib:7.1f} MiB   peak {hwm_mib:7.1f} MiB  ({kind})")
     ratio = statistics.median(r["VmRSS"] for r in c) / statistics.median(r["VmRSS"] for r in b)
     print(f"  {'Backroom / bare':<50} x{ratio:.1f}")
     print()
-    print(f"Took {time.monotonic() - began:.0f} s: "
-          + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in took.items()))
+    print(
+        f"Took {time.monotonic() - began:.0f} s: "
+        + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in took.items())
+    )
     return figures_of(bare_floor, bare_cpu, bare_door, floor, small, crowd, door, starts, bare_listen)
 
 

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 class BackroomApp(App[None]):
     """The staff console. The services come from outside, so a test can hand in its own."""
 
@@ -94,43 +95,100 @@ class BackroomApp(App[None]):
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         # Kept off the floor's footer, which needs every column at 80; listed in help and the
         # palette. Priority, so they work from a dialog too (a modal hides the App's own keys).
-        Binding("ctrl+l", "lock", "Lock", show=False, priority=True, id="app.lock",
-                tooltip="Cover the screen; your code opens it"),
-        Binding("ctrl+o", "sign_out", "Sign out", show=False, priority=True, id="app.sign_out",
-                tooltip="The next staff member signs in"),
+        Binding(
+            "ctrl+l",
+            "lock",
+            "Lock",
+            show=False,
+            priority=True,
+            id="app.lock",
+            tooltip="Cover the screen; your code opens it",
+        ),
+        Binding(
+            "ctrl+o",
+            "sign_out",
+            "Sign out",
+            show=False,
+            priority=True,
+            id="app.sign_out",
+            tooltip="The next staff member signs in",
+        ),
         # Each job's screen, pushed over the floor (F2 goes back to it). Kept off the footers,
         # which need every column at 80; listed in help and the palette.
-        Binding("f2", "go('floor')", "Floor", show=False, id="app.floor",
-                tooltip="Both floors, live"),
-        Binding("f3", "go('door')", "Door", show=False, id="app.door",
-                tooltip="Find tonight's bookings, check guests in"),
-        Binding("f4", "go('nights')", "Nights", show=False, id="app.nights",
-                tooltip="The coming nights, their occupancy and reports"),
-        Binding("f5", "go('support')", "Health", show=False, id="app.support",
-                tooltip="Health of the database and feed; who is online"),
-        Binding("f6", "go('audit')", "Audit", show=False, id="app.audit",
-                tooltip="The audit trail, by booking, staff and time"),
+        Binding("f2", "go('floor')", "Floor", show=False, id="app.floor", tooltip="Both floors, live"),
+        Binding(
+            "f3",
+            "go('door')",
+            "Door",
+            show=False,
+            id="app.door",
+            tooltip="Find tonight's bookings, check guests in",
+        ),
+        Binding(
+            "f4",
+            "go('nights')",
+            "Nights",
+            show=False,
+            id="app.nights",
+            tooltip="The coming nights, their occupancy and reports",
+        ),
+        Binding(
+            "f5",
+            "go('support')",
+            "Health",
+            show=False,
+            id="app.support",
+            tooltip="Health of the database and feed; who is online",
+        ),
+        Binding(
+            "f6",
+            "go('audit')",
+            "Audit",
+            show=False,
+            id="app.audit",
+            tooltip="The audit trail, by booking, staff and time",
+        ),
         # Staff press Ctrl+C by reflex: it asks before it quits (and copies nothing: the
         # screens' own Ctrl+C copy never gets the key). Ctrl+Q is Textual's own.
-        Binding("ctrl+c", "interrupt", "Quit, after asking", show=False, priority=True,
-                id="app.interrupt", tooltip="Asks, then quits like Ctrl+Q"),
+        Binding(
+            "ctrl+c",
+            "interrupt",
+            "Quit, after asking",
+            show=False,
+            priority=True,
+            id="app.interrupt",
+            tooltip="Asks, then quits like Ctrl+Q",
+        ),
     ]
 
     # What a role is called in a sentence ("door staff").
-    ROLE_WORDS = {"door": "door staff", "support": "support staff", "manager": "a manager",
-                  "admin": "an admin"}
+    ROLE_WORDS = {
+        "door": "door staff",
+        "support": "support staff",
+        "manager": "a manager",
+        "admin": "an admin",
+    }
     # Who may open each job's screen that not every role may (see _may_go).
-    GO_ROLES = {"support": "support staff, managers and admins",
-                "audit": "support staff, managers and admins"}
+    GO_ROLES = {
+        "support": "support staff, managers and admins",
+        "audit": "support staff, managers and admins",
+    }
 
     # Changes are merged for this long at most during a burst (the first one goes at once).
     CHANGE_BATCH_SECONDS = 0.05
 
-    def __init__(self, services: Services, *, night_id: int | None = None,
-                 idle_minutes: dict[str, float] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 with_presence: bool = True, keymap: Keymap | None = None,
-                 demo_accounts: DemoAccounts | None = None, kiosk: bool = False) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        night_id: int | None = None,
+        idle_minutes: dict[str, float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        with_presence: bool = True,
+        keymap: Keymap | None = None,
+        demo_accounts: DemoAccounts | None = None,
+        kiosk: bool = False,
+    ) -> None:
         super().__init__()
         self.services = services
         # A shared terminal: quitting asks first and needs someone signed in.
@@ -168,12 +226,14 @@ class BackroomApp(App[None]):
     def presence(self) -> Presence | None:
         return self._presence
 
-    def announce(self, *, screen: str | None = None, table_id: int | None = None,
-                 night_id: int | None = None) -> None:
+    def announce(
+        self, *, screen: str | None = None, table_id: int | None = None, night_id: int | None = None
+    ) -> None:
         """Tell the other consoles where this one is (screen, night, selected table)."""
         if self._presence is not None:
-            self._presence.announce(actor=self.services.actor, screen=screen,
-                                    selected_table=table_id, night_id=night_id)
+            self._presence.announce(
+                actor=self.services.actor, screen=screen, selected_table=table_id, night_id=night_id
+            )
 
     def announce_hold(self, table_id: int | None) -> None:
         if self._presence is not None:
@@ -181,13 +241,16 @@ class BackroomApp(App[None]):
 
     def _start_live(self) -> None:
         self._batcher = ChangeBatcher(self._changes_merged, every=self.CHANGE_BATCH_SECONDS)
-        self._feed = ChangeFeed(self.services.transport(), on_change=self._change_heard,
-                                on_status=self._status_changed, resync=self._resync)
+        self._feed = ChangeFeed(
+            self.services.transport(),
+            on_change=self._change_heard,
+            on_status=self._status_changed,
+            resync=self._resync,
+        )
         self.run_worker(self._feed.run(), name="feed", group="feed", exit_on_error=False)
         if self._with_presence:
             self._presence = self.services.presence(self._roster_changed)
-            self.run_worker(self._presence.run(), name="presence", group="presence",
-                            exit_on_error=False)
+            self.run_worker(self._presence.run(), name="presence", group="presence", exit_on_error=False)
 
     def _change_heard(self, change: Change) -> None:
         if self._batcher is not None:
@@ -220,8 +283,7 @@ class BackroomApp(App[None]):
         if shown is not None and merging:
             self._unnotify(shown, refresh=False)
         message = text if count == 1 else f"{count} changes on other consoles. Latest: {text}"
-        news = Notification(plain(message, lines=True), "", "information", self.NEWS_SECONDS,
-                            markup=False)
+        news = Notification(plain(message, lines=True), "", "information", self.NEWS_SECONDS, markup=False)
         self._news, self._news_count = news, count
         self.post_message(Notify(news))
 
@@ -229,7 +291,7 @@ class BackroomApp(App[None]):
         # Runs before Textual's own handler shows the toasts: keep the newest few.
         self._notifications.add(event.notification)
         newest_first = sorted(self._notifications, key=lambda n: n.raised_at, reverse=True)
-        for old in newest_first[self.MAX_TOASTS:]:
+        for old in newest_first[self.MAX_TOASTS :]:
             del self._notifications[old]
 
     async def _resync(self) -> None:
@@ -241,8 +303,7 @@ class BackroomApp(App[None]):
         if event.state is WorkerState.ERROR and event.worker.group == "feed":
             error = event.worker.error
             self._status_changed(FeedStatus(FeedState.OFFLINE, error=str(error)))
-            self.notify(plain(f"The live feed stopped: {error}"), severity="error", timeout=10,
-                        markup=False)
+            self.notify(plain(f"The live feed stopped: {error}"), severity="error", timeout=10, markup=False)
 
     # Who is at the console ----------------------------------------------------------
 
@@ -264,8 +325,12 @@ class BackroomApp(App[None]):
             self.notify(plain(problem), title="Keymap", severity="warning", timeout=20, markup=False)
         self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
         # Lapsed holds and unconfirmed bookings expire even if no one touches them.
-        self.run_worker(self.services.bookings.keep_sweeping(every=5.0), name="sweeper",
-                        group="sweeper", exit_on_error=False)
+        self.run_worker(
+            self.services.bookings.keep_sweeping(every=5.0),
+            name="sweeper",
+            group="sweeper",
+            exit_on_error=False,
+        )
         # Supabase Realtime's private channels need a signed-in staff member's token.
         if not self.services.live_after_sign_in or self.signed_in:
             self._start_live()
@@ -292,7 +357,10 @@ class BackroomApp(App[None]):
     # Screen for each job ------------------------------------------------------------
 
     SCREENS_BY_NAME: dict[str, type[Screen[Any]]] = {
-        "door": DoorScreen, "nights": NightsScreen, "support": SupportScreen, "audit": AuditScreen,
+        "door": DoorScreen,
+        "nights": NightsScreen,
+        "support": SupportScreen,
+        "audit": AuditScreen,
     }
 
     def action_go(self, name: str) -> None:
@@ -338,13 +406,15 @@ class BackroomApp(App[None]):
         if self.services.identity is None or not self.signed_in:
             return
         leaving = self.services.actor
-        note = (f"The console was locked for {leaving.name}. Sign in to take over."
-                if self.locked else f"{leaving.name} signed out.")
+        note = (
+            f"The console was locked for {leaving.name}. Sign in to take over."
+            if self.locked
+            else f"{leaving.name} signed out."
+        )
         self.services.actor = Actor()
         self._end_session(leaving, "handover" if self.locked else "signed_out")
         if self._presence is not None:
-            self._presence.announce(actor=Actor(), screen="sign-in", selected_table=None,
-                                    held_table=None)
+            self._presence.announce(actor=Actor(), screen="sign-in", selected_table=None, held_table=None)
         # What the one leaving had open, and their toasts, are not for the next person.
         self.clear_notifications()
         floor = self.floor_screen
@@ -392,9 +462,10 @@ class BackroomApp(App[None]):
         identity = self.services.identity
         if identity is None or not self._may_lock():
             return
-        self.push_screen(LockScreen(identity, self.services.actor, why=why,
-                                    someone_else_key=self._key_of("app.sign_out")),
-                         self._unlocked)
+        self.push_screen(
+            LockScreen(identity, self.services.actor, why=why, someone_else_key=self._key_of("app.sign_out")),
+            self._unlocked,
+        )
         self._lock_session(self.services.actor)
 
     @work(group="session", exit_on_error=False)
@@ -437,8 +508,12 @@ class BackroomApp(App[None]):
 
     def on_key(self, event: events.Key) -> None:
         """A job's key that this staff member may not use says why (no binding acts on it)."""
-        if (self.floor_screen is None or self.locked or not self.signed_in
-                or isinstance(self.screen, ModalScreen | CoverScreen)):
+        if (
+            self.floor_screen is None
+            or self.locked
+            or not self.signed_in
+            or isinstance(self.screen, ModalScreen | CoverScreen)
+        ):
             return
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.enabled:
@@ -449,9 +524,12 @@ class BackroomApp(App[None]):
             name = binding.action[4:-2]
             if not self._may_go(name) and name in self.GO_ROLES:
                 role = self.services.actor.role or ""
-                self.notify(f"{binding.description} ({key_label(self, binding.id or '', event.key)})"
-                            f" is for {self.GO_ROLES[name]}, not {self.ROLE_WORDS.get(role, role)}.",
-                            severity="warning", markup=False)
+                self.notify(
+                    f"{binding.description} ({key_label(self, binding.id or '', event.key)})"
+                    f" is for {self.GO_ROLES[name]}, not {self.ROLE_WORDS.get(role, role)}.",
+                    severity="warning",
+                    markup=False,
+                )
                 event.stop()
                 return
 
@@ -468,21 +546,28 @@ class BackroomApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if self._may_lock():
-            yield SystemCommand("Lock the console", f"Cover it now; your code opens it again "
-                                f"({self._key_of('app.lock')})", self.action_lock)
+            yield SystemCommand(
+                "Lock the console",
+                f"Cover it now; your code opens it again ({self._key_of('app.lock')})",
+                self.action_lock,
+            )
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.action.startswith("go("):
                 name = binding.action[4:-2]
                 if self._may_go(name) and not self.locked:
-                    yield SystemCommand(f"Go to {binding.description}",
-                                        f"{binding.tooltip} "
-                                        f"({key_label(self, binding.id or '', binding.key)})",
-                                        lambda name=name: self.action_go(name))  # type: ignore[misc]
+                    yield SystemCommand(
+                        f"Go to {binding.description}",
+                        f"{binding.tooltip} ({key_label(self, binding.id or '', binding.key)})",
+                        lambda name=name: self.action_go(name),
+                    )  # type: ignore[misc]
         if self.check_action("sign_out", ()):
             # The palette reads help text as markup: a name is data.
             who = escape(plain(self.services.actor.name))
-            yield SystemCommand("Sign out", f"{who} signs out; the next staff member signs in "
-                                f"({self._key_of('app.sign_out')})", self.action_sign_out)
+            yield SystemCommand(
+                "Sign out",
+                f"{who} signs out; the next staff member signs in ({self._key_of('app.sign_out')})",
+                self.action_sign_out,
+            )
 
     def action_help(self) -> None:
         screen = self.screen
@@ -518,8 +603,10 @@ class BackroomApp(App[None]):
         """Whether quitting is refused now; if so, say why where the staff are looking."""
         quit_key = "Ctrl+Q"
         if self.locked:
-            why = (f"Locked: it cannot be quit. Your code opens it; then {quit_key} quits. "
-                   f"{self._key_of('app.sign_out')} lets someone else sign in.")
+            why = (
+                f"Locked: it cannot be quit. Your code opens it; then {quit_key} quits. "
+                f"{self._key_of('app.sign_out')} lets someone else sign in."
+            )
         elif self.kiosk and self.services.identity is not None and not self.signed_in:
             why = "This terminal keeps the console open: sign in to quit."
         else:
@@ -536,10 +623,15 @@ class BackroomApp(App[None]):
         if self.screen.id == self.QUIT_QUESTION:
             return  # asking already
         who = plain(self.services.actor.name) if self.signed_in else "Nobody is signed in"
-        where = ("The next staff member needs the console started again." if self.kiosk
-                 else "The live floor stops here until the console is started again.")
-        self.push_screen(ConfirmDialog("Quit the console?", f"{who} · {where}", yes="quit",
-                                       id=self.QUIT_QUESTION), self._quit_answered)
+        where = (
+            "The next staff member needs the console started again."
+            if self.kiosk
+            else "The live floor stops here until the console is started again."
+        )
+        self.push_screen(
+            ConfirmDialog("Quit the console?", f"{who} · {where}", yes="quit", id=self.QUIT_QUESTION),
+            self._quit_answered,
+        )
 
     async def _quit_answered(self, yes: bool | None) -> None:
         if yes and not self.locked:

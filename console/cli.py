@@ -61,8 +61,10 @@ class Embedded:
     def running(self) -> Iterator[ServerInfo]:
         first = not self.server.is_initialised()
         if self.server.running() is None:
-            note(("Creating" if first else "Starting") +
-                 f" the embedded Postgres in {self.server.data_dir} ...")
+            note(
+                ("Creating" if first else "Starting")
+                + f" the embedded Postgres in {self.server.data_dir} ..."
+            )
         info = self.server.acquire()
         try:
             yield info
@@ -131,8 +133,7 @@ async def _migrate(dsn: str) -> None:
         say("  schema is up to date")
 
 
-async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
-                start: date | None) -> None:
+async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None, start: date | None) -> None:
     from services.store.db import SchemaMissing, connect, describe
     from services.store.provision import schema_problem, seed_database
 
@@ -145,8 +146,10 @@ async def _seed(dsn: str, *, days: int, sample: bool, layout: Path | None,
     finally:
         await conn.close()
     say(f"  venue {'loaded' if result.venue_created else 'already there'}")
-    say(f"  {result.nights_created} new night(s) from {result.first_night:%a %d %b %Y},"
-        f" {result.bookings_created} sample booking(s)")
+    say(
+        f"  {result.nights_created} new night(s) from {result.first_night:%a %d %b %Y},"
+        f" {result.bookings_created} sample booking(s)"
+    )
 
 
 def console_supabase(args: argparse.Namespace, settings: Settings) -> SupabaseConfig | None:
@@ -162,16 +165,21 @@ def console_supabase(args: argparse.Namespace, settings: Settings) -> SupabaseCo
     return supabase_config.resolve(settings.config_dir, profile=profile)
 
 
-async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
-                       settings: Settings, *, supabase: SupabaseConfig | None = None,
-                       demo: bool = False) -> None:
+async def _run_console(
+    dsn: str,
+    night: date | None,
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    supabase: SupabaseConfig | None = None,
+    demo: bool = False,
+) -> None:
     from console.wiring import open_services
     from services.store.provision import check_ready
 
     await check_ready(dsn)
     if supabase is not None:
-        note(f"Staff sign in through Supabase Auth at {supabase.host}; the live feed follows "
-             "its Realtime.")
+        note(f"Staff sign in through Supabase Auth at {supabase.host}; the live feed follows its Realtime.")
     # Textual loads only once the database is known to be usable.
     from console.app import BackroomApp
 
@@ -197,9 +205,14 @@ async def _run_console(dsn: str, night: date | None, args: argparse.Namespace,
         if owner is not None:
             await owner.open()
             accounts = DemoSignIns(owner)
-        app = BackroomApp(services, night_id=night_id, idle_minutes=settings.idle_minutes,
-                          kiosk=settings.kiosk,
-                          keymap=keys, demo_accounts=accounts)
+        app = BackroomApp(
+            services,
+            night_id=night_id,
+            idle_minutes=settings.idle_minutes,
+            kiosk=settings.kiosk,
+            keymap=keys,
+            demo_accounts=accounts,
+        )
         await app.run_async()
     finally:
         await services.close()
@@ -251,8 +264,9 @@ def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_db_seed(args: argparse.Namespace, settings: Settings) -> int:
     with database(args, settings) as dsn:
         say("Seeding ...")
-        asyncio.run(_seed(dsn, days=args.days, sample=not args.no_sample, layout=args.layout,
-                          start=args.start))
+        asyncio.run(
+            _seed(dsn, days=args.days, sample=not args.no_sample, layout=args.layout, start=args.start)
+        )
     return 0
 
 
@@ -263,8 +277,10 @@ async def _console_url(dsn: str) -> str:
 
     login = await read_login(dsn)
     if login is None:
-        raise DatabaseError("Only the database's owner can read the console's login: give "
-                            "`backroom db console-url` the owner's address (the one migrations use).")
+        raise DatabaseError(
+            "Only the database's owner can read the console's login: give "
+            "`backroom db console-url` the owner's address (the one migrations use)."
+        )
     parts = urlsplit(dsn)
     socket_port = parse_qs(parts.query).get("port")
     if not parts.hostname and socket_port:
@@ -290,8 +306,13 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     say(f"Notify     {'LISTEN/NOTIFY works' if r.listen_ok else 'NOTIFY does not arrive (pooler?)'}")
     say("Migrations")
     for s in r.migrations:
-        state = ("CHANGED after it was applied" if s.changed
-                 else f"applied {s.applied_at:%Y-%m-%d %H:%M}" if s.applied_at else "pending")
+        state = (
+            "CHANGED after it was applied"
+            if s.changed
+            else f"applied {s.applied_at:%Y-%m-%d %H:%M}"
+            if s.applied_at
+            else "pending"
+        )
         say(f"  {s.migration.filename:<28} {state}")
     if r.counts:
         say("Contents   " + ", ".join(f"{v} {k}" for k, v in r.counts.items()))
@@ -319,8 +340,10 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     say(f"Notify queue {report.notify_queue_usage:.4%} used")
     if report.notify_probe and report.notify_probe.samples:
         p = report.notify_probe
-        say(f"Notify probe commit to listener p50 {p.p50_ms} ms, p95 {p.p95_ms} ms,"
-            f" p99 {p.p99_ms} ms ({p.samples} rounds)")
+        say(
+            f"Notify probe commit to listener p50 {p.p50_ms} ms, p95 {p.p95_ms} ms,"
+            f" p99 {p.p99_ms} ms ({p.samples} rounds)"
+        )
     if report.probe_error:
         say(f"Notify probe FAILED: {report.probe_error}")
     return 0 if report.ok else EXIT_FAILURE
@@ -331,8 +354,10 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
     loaded = keymap.load(settings.config_dir)
     known = keymap.catalogue()
-    say(f"Keymap file: {loaded.path}" + ("" if loaded.path and loaded.path.exists() else
-                                         " (none yet: every key is the default)"))
+    say(
+        f"Keymap file: {loaded.path}"
+        + ("" if loaded.path and loaded.path.exists() else " (none yet: every key is the default)")
+    )
     width = max(len(b.id) for b in known)
     shown: set[str] = set()
     for binding in known:
@@ -382,8 +407,7 @@ def _demo_accounts(dsn: str, settings: Settings, *, codes_only: bool) -> None:
     say(f"  {'role':<8} {'email':<27} {'password':<18} code now")
     for account, code in asyncio.run(demo.current_codes(dsn)):
         say(f"  {account.role:<8} {account.email:<27} {account.password:<18} {code or '-'}")
-    say(f"  Codes change every 30 s ({demo.seconds_left()} s left); "
-        "`backroom demo --codes` shows them.")
+    say(f"  Codes change every 30 s ({demo.seconds_left()} s left); `backroom demo --codes` shows them.")
 
 
 def _date(text: str) -> date:
@@ -400,6 +424,7 @@ def _date(text: str) -> date:
 
 def _count(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -420,74 +445,113 @@ def build_parser() -> argparse.ArgumentParser:
         prog="backroom",
         description="Backroom Console: the staff console for a venue that sells tables.",
         epilog="Without DATABASE_URL (or --database-url) the embedded Postgres in your "
-               "data directory is used, started and stopped as needed.",
+        "data directory is used, started and stopped as needed.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def with_url(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--database-url", metavar="URL",
-                       help="Postgres to use (default: $DATABASE_URL, else the embedded server)")
-        p.add_argument("--profile", metavar="NAME",
-                       help="a connection saved with `backroom connect NAME`")
+        p.add_argument(
+            "--database-url",
+            metavar="URL",
+            help="Postgres to use (default: $DATABASE_URL, else the embedded server)",
+        )
+        p.add_argument("--profile", metavar="NAME", help="a connection saved with `backroom connect NAME`")
         return p
 
-    demo = with_url(sub.add_parser(
-        "demo", help="open the console on the embedded database with a sample night",
-        description="Start (or reuse) the embedded Postgres, apply migrations, seed the "
-                    "reference venue with sample nights from tonight, and open the console."))
-    demo.add_argument("--reset", action="store_true",
-                      help="delete the embedded database first and start over")
-    demo.add_argument("--no-console", action="store_true",
-                      help="prepare the database but do not open the console")
-    demo.add_argument("--codes", action="store_true",
-                      help="print the demo accounts' current sign-in codes and exit")
+    demo = with_url(
+        sub.add_parser(
+            "demo",
+            help="open the console on the embedded database with a sample night",
+            description="Start (or reuse) the embedded Postgres, apply migrations, seed the "
+            "reference venue with sample nights from tonight, and open the console.",
+        )
+    )
+    demo.add_argument(
+        "--reset", action="store_true", help="delete the embedded database first and start over"
+    )
+    demo.add_argument(
+        "--no-console", action="store_true", help="prepare the database but do not open the console"
+    )
+    demo.add_argument(
+        "--codes", action="store_true", help="print the demo accounts' current sign-in codes and exit"
+    )
     demo.set_defaults(func=cmd_demo)
 
-    console = with_url(sub.add_parser(
-        "console", help="open the console", description="Open the console on DATABASE_URL "
-        "(or the embedded database). The schema must be migrated and a venue seeded."))
-    console.add_argument("--night", type=_date, metavar="YYYY-MM-DD",
-                         help="open this night instead of tonight")
-    console.add_argument("--supabase-profile", metavar="NAME",
-                         help="sign in through this Supabase project's Auth and follow its Realtime "
-                              "(saved with `backroom supabase configure NAME`; default: "
-                              "$SUPABASE_URL with its key, if set)")
-    console.add_argument("--no-supabase", action="store_true",
-                         help="ignore SUPABASE_URL: the console's own staff accounts and "
-                              "LISTEN/NOTIFY, as without Supabase")
+    console = with_url(
+        sub.add_parser(
+            "console",
+            help="open the console",
+            description="Open the console on DATABASE_URL "
+            "(or the embedded database). The schema must be migrated and a venue seeded.",
+        )
+    )
+    console.add_argument(
+        "--night", type=_date, metavar="YYYY-MM-DD", help="open this night instead of tonight"
+    )
+    console.add_argument(
+        "--supabase-profile",
+        metavar="NAME",
+        help="sign in through this Supabase project's Auth and follow its Realtime "
+        "(saved with `backroom supabase configure NAME`; default: "
+        "$SUPABASE_URL with its key, if set)",
+    )
+    console.add_argument(
+        "--no-supabase",
+        action="store_true",
+        help="ignore SUPABASE_URL: the console's own staff accounts and LISTEN/NOTIFY, as without Supabase",
+    )
     console.set_defaults(func=cmd_console)
 
-    db = sub.add_parser("db", help="database chores: migrate, status, seed",
-                        description="Database chores.")
+    db = sub.add_parser("db", help="database chores: migrate, status, seed", description="Database chores.")
     dbsub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    with_url(dbsub.add_parser(
-        "migrate", help="apply the migrations that are missing",
-        description="Apply, in order, every migration not yet recorded in the database. "
-                    "A migration changed after it was applied is refused.")
+    with_url(
+        dbsub.add_parser(
+            "migrate",
+            help="apply the migrations that are missing",
+            description="Apply, in order, every migration not yet recorded in the database. "
+            "A migration changed after it was applied is refused.",
+        )
     ).set_defaults(func=cmd_db_migrate)
-    with_url(dbsub.add_parser(
-        "status", help="show the server, the migrations and what the database holds",
-        description="Show the server version, each migration's state and row counts. "
-                    "Exits non-zero if a migration is pending or changed.")
+    with_url(
+        dbsub.add_parser(
+            "status",
+            help="show the server, the migrations and what the database holds",
+            description="Show the server version, each migration's state and row counts. "
+            "Exits non-zero if a migration is pending or changed.",
+        )
     ).set_defaults(func=cmd_db_status)
-    with_url(dbsub.add_parser(
-        "console-url", help="print the address consoles connect with (not the owner's)",
-        description="Print the connection string of the console's own login: a member of the "
-                    "console role only, which can do nothing until a staff member signs in. "
-                    "Give it to consoles as DATABASE_URL. Needs the owner's address.")
+    with_url(
+        dbsub.add_parser(
+            "console-url",
+            help="print the address consoles connect with (not the owner's)",
+            description="Print the connection string of the console's own login: a member of the "
+            "console role only, which can do nothing until a staff member signs in. "
+            "Give it to consoles as DATABASE_URL. Needs the owner's address.",
+        )
     ).set_defaults(func=cmd_db_console_url)
-    seed_p = with_url(dbsub.add_parser(
-        "seed", help="load the venue layout, open nights and add sample bookings",
-        description="Load the venue layout (once), open nights from tonight, and add sample "
-                    "bookings to nights that have none."))
-    seed_p.add_argument("--days", type=_count(1, MAX_DAYS), default=14, metavar="N",
-                        help=f"how many nights to open, 1 to {MAX_DAYS} (default 14)")
-    seed_p.add_argument("--start", type=_date, metavar="YYYY-MM-DD",
-                        help="first night (default: tonight)")
-    seed_p.add_argument("--layout", type=Path, metavar="FILE",
-                        help="venue layout JSON (default: the reference venue, The Backroom)")
-    seed_p.add_argument("--no-sample", action="store_true",
-                        help="venue and nights only, no sample bookings")
+    seed_p = with_url(
+        dbsub.add_parser(
+            "seed",
+            help="load the venue layout, open nights and add sample bookings",
+            description="Load the venue layout (once), open nights from tonight, and add sample "
+            "bookings to nights that have none.",
+        )
+    )
+    seed_p.add_argument(
+        "--days",
+        type=_count(1, MAX_DAYS),
+        default=14,
+        metavar="N",
+        help=f"how many nights to open, 1 to {MAX_DAYS} (default 14)",
+    )
+    seed_p.add_argument("--start", type=_date, metavar="YYYY-MM-DD", help="first night (default: tonight)")
+    seed_p.add_argument(
+        "--layout",
+        type=Path,
+        metavar="FILE",
+        help="venue layout JSON (default: the reference venue, The Backroom)",
+    )
+    seed_p.add_argument("--no-sample", action="store_true", help="venue and nights only, no sample bookings")
     seed_p.set_defaults(func=cmd_db_seed)
 
     from console import staff_cli
@@ -498,31 +562,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     supabase_cli.add_parser(sub, with_url)
 
-    health = with_url(sub.add_parser(
-        "health", help="is the database reachable, and how the live feed is doing",
-        description="Reachability, version, connections, listeners, NOTIFY queue usage, and "
-                    "commit-to-listener latency measured with a few NOTIFY round trips. "
-                    "Exits non-zero when the database cannot be reached."))
+    health = with_url(
+        sub.add_parser(
+            "health",
+            help="is the database reachable, and how the live feed is doing",
+            description="Reachability, version, connections, listeners, NOTIFY queue usage, and "
+            "commit-to-listener latency measured with a few NOTIFY round trips. "
+            "Exits non-zero when the database cannot be reached.",
+        )
+    )
     health.add_argument("--json", action="store_true", help="print the report as JSON")
-    health.add_argument("--probe", type=_count(0, MAX_PROBE), default=5, metavar="N",
-                        help=f"NOTIFY round trips to time, 0 (none) to {MAX_PROBE} (default 5)")
+    health.add_argument(
+        "--probe",
+        type=_count(0, MAX_PROBE),
+        default=5,
+        metavar="N",
+        help=f"NOTIFY round trips to time, 0 (none) to {MAX_PROBE} (default 5)",
+    )
     health.set_defaults(func=cmd_health)
 
     keys = sub.add_parser(
-        "keys", help="list every key of the console by its id, and what keymap.toml changes",
+        "keys",
+        help="list every key of the console by its id, and what keymap.toml changes",
         description="List the console's keys by binding id. To change one, put a line such as "
-                    "\"floor.hold\" = \"space\" in keymap.toml in the config directory. Exits "
-                    "non-zero when the keymap file has a problem.")
+        '"floor.hold" = "space" in keymap.toml in the config directory. Exits '
+        "non-zero when the keymap file has a problem.",
+    )
     keys.set_defaults(func=cmd_keys)
 
     connect = sub.add_parser(
-        "connect", help="save a connection profile (the password goes to the keyring)",
+        "connect",
+        help="save a connection profile (the password goes to the keyring)",
         description="Save a named connection. The address goes to the config file, the "
-                    "password to the system keyring; without a keyring, the password is "
-                    "read from the environment variable the command names.")
+        "password to the system keyring; without a keyring, the password is "
+        "read from the environment variable the command names.",
+    )
     connect.add_argument("name")
-    connect.add_argument("--url", required=True, metavar="URL",
-                         help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+    connect.add_argument(
+        "--url", required=True, metavar="URL", help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )
     connect.set_defaults(func=cmd_connect)
     return parser
 
@@ -545,8 +623,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(err))
     except OSError as err:
         where = f" ({err.filename})" if err.filename else ""
-        return fail(f"{err.strerror or err}{where}. Check that the path is right and that you may "
-                    "read and write there.")
+        return fail(
+            f"{err.strerror or err}{where}. Check that the path is right and that you may "
+            "read and write there."
+        )
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -45,8 +45,9 @@ async def ensure_accounts(dsn: str) -> int:
             async with db.connection() as conn:
                 known = await enrolled_secret(conn, account.email)
             if known is None:
-                await identity.add_staff(None, email=account.email, name=account.name,
-                                         role=account.role, password=account.password)
+                await identity.add_staff(
+                    None, email=account.email, name=account.name, role=account.role, password=account.password
+                )
                 made += 1
         return made
     finally:

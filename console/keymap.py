@@ -75,8 +75,7 @@ def catalogue() -> list[KnownBinding]:
         for binding in cls.__dict__.get("BINDINGS", []):
             if isinstance(binding, Binding) and binding.id:
                 key = (cls.__name__, binding.id)
-                seen.setdefault(key, KnownBinding(binding.id, binding.key, binding.description,
-                                                  cls.__name__))
+                seen.setdefault(key, KnownBinding(binding.id, binding.key, binding.description, cls.__name__))
     return sorted(seen.values(), key=lambda b: (b.id.split(".")[0] != "app", b.id, b.where))
 
 
@@ -98,18 +97,20 @@ def parse(text: str, known: list[KnownBinding], *, source: str = KEYMAP_FILE) ->
         if binding_id not in by_id:
             result.problems.append(
                 f"{source}: “{binding_id}” is not a key of the console (`backroom keys` lists "
-                "them); it is left out.")
+                "them); it is left out."
+            )
             continue
         if not isinstance(value, str) or not value.strip():
             result.problems.append(
-                f"{source}: “{binding_id}” needs a key as text, such as \"ctrl+k\"; it keeps "
-                "its default.")
+                f'{source}: “{binding_id}” needs a key as text, such as "ctrl+k"; it keeps its default.'
+            )
             continue
         keys = [k.strip() for k in value.split(",")]
         if not all(k and _KEY.match(k) for k in keys):
             result.problems.append(
-                f"{source}: “{binding_id}” = \"{value}\" is not a key name (keys are separated "
-                "by commas, such as \"ctrl+k,f9\"); it keeps its default.")
+                f'{source}: “{binding_id}” = "{value}" is not a key name (keys are separated '
+                'by commas, such as "ctrl+k,f9"); it keeps its default.'
+            )
             continue
         result.keys[binding_id] = ",".join(keys)
     _drop_clashes(result, known, source)
@@ -138,7 +139,8 @@ def _drop_clashes(result: Keymap, known: list[KnownBinding], source: str) -> Non
                     clashing.add(a.id)
                     result.problems.append(
                         f"{source}: “{a.id}” and “{b.id}” would both be {', '.join(sorted(shared))} "
-                        f"on one screen; “{a.id}” keeps its default.")
+                        f"on one screen; “{a.id}” keeps its default."
+                    )
     for binding_id in clashing:
         result.keys.pop(binding_id, None)
 
@@ -151,8 +153,7 @@ def load(config_dir: Path) -> Keymap:
     except FileNotFoundError:
         return Keymap(path=path)
     except (OSError, UnicodeDecodeError) as err:
-        return Keymap(problems=[f"{path} cannot be read ({err}); the default keys are used."],
-                      path=path)
+        return Keymap(problems=[f"{path} cannot be read ({err}); the default keys are used."], path=path)
     keymap = parse(text, catalogue(), source=str(path))
     keymap.path = path
     return keymap

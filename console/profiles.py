@@ -63,8 +63,10 @@ def save(config_dir: Path, store: SecretStore, name: str, url: str) -> Saved:
             store.set(secret_name(name), password)
             where = "password in the system keyring"
         except SecretUnavailable:
-            where = (f"no keyring here, so the password is not saved: set "
-                     f"{env_name(secret_name(name))} in the console's environment")
+            where = (
+                f"no keyring here, so the password is not saved: set "
+                f"{env_name(secret_name(name))} in the console's environment"
+            )
     profiles = load(config_dir)
     profiles[name] = bare
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -81,8 +83,10 @@ def resolve(config_dir: Path, store: SecretStore, name: str) -> str:
     profiles = load(config_dir)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none yet"
-        raise DatabaseError(f"There is no profile {name!r} (saved: {known}). "
-                            f"Save one with `backroom connect {name} --url URL`.")
+        raise DatabaseError(
+            f"There is no profile {name!r} (saved: {known}). "
+            f"Save one with `backroom connect {name} --url URL`."
+        )
     bare = profiles[name]
     password = store.get(secret_name(name))
     if password is None:

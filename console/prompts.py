@@ -59,8 +59,12 @@ class Secret:
 
     def available(self) -> bool:
         """It can be had without asking, or there is a terminal to ask at."""
-        return (self.from_stdin or self.given is not None or bool(self.env and os.environ.get(self.env))
-                or _terminal())
+        return (
+            self.from_stdin
+            or self.given is not None
+            or bool(self.env and os.environ.get(self.env))
+            or _terminal()
+        )
 
     def missing(self) -> NoTerminal:
         return NoTerminal(f"This needs {self.what} and there is no terminal to ask: {self.ways()}.")

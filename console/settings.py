@@ -52,7 +52,8 @@ class Settings:
                 raise SettingsError(
                     f"BACKROOM_IDLE_MINUTES is {text!r}, not a number of minutes. Set it to the "
                     "minutes before an idle console locks (for example 10; 0 never locks), or unset "
-                    "it for the default of each role.")
+                    "it for the default of each role."
+                )
             idle = dict.fromkeys(idle, minutes)
         return cls(
             data_dir=Path(data).expanduser(),
@@ -75,5 +76,7 @@ def _switch(env: dict[str, str], name: str, *, default: bool) -> bool:
         return True
     if text.lower() in _OFF:
         return False
-    raise SettingsError(f"{name} is {text!r}: set it to 1 (on) or 0 (off), or unset it for "
-                        f"the default ({'on' if default else 'off'}).")
+    raise SettingsError(
+        f"{name} is {text!r}: set it to 1 (on) or 0 (off), or unset it for "
+        f"the default ({'on' if default else 'off'})."
+    )

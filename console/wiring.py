@@ -109,8 +109,13 @@ class Services:
             await self.db.close()
 
 
-def use_supabase(services: Services, config: SupabaseConfig, *, auth: SupabaseAuth | None = None,
-                 store: SecretStore | None = None) -> SupabaseAuth:
+def use_supabase(
+    services: Services,
+    config: SupabaseConfig,
+    *,
+    auth: SupabaseAuth | None = None,
+    store: SecretStore | None = None,
+) -> SupabaseAuth:
     """Sign staff in through Supabase Auth and follow Supabase Realtime of `config`'s project.
 
     Postgres turns the signed-in staff member's access token into a session of the
@@ -148,14 +153,21 @@ async def supabase_ready(db: Database) -> bool:
             "select coalesce(has_function_privilege("
             "           to_regprocedure('backroom.supabase_session(text)')::oid, 'execute'), false)"
             " and exists (select from pg_attribute where attrelid = to_regclass('backroom.staff')"
-            "             and attname = 'auth_user_id' and not attisdropped)")
+            "             and attname = 'auth_user_id' and not attisdropped)"
+        )
     return bool(found)
 
 
-async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
-                        pool_size: int = 5, actor: Actor | None = None,
-                        own_accounts: bool = False, supabase: SupabaseConfig | None = None,
-                        store: SecretStore | None = None) -> Services:
+async def open_services(
+    dsn: str,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    pool_size: int = 5,
+    actor: Actor | None = None,
+    own_accounts: bool = False,
+    supabase: SupabaseConfig | None = None,
+    store: SecretStore | None = None,
+) -> Services:
     """The console's services on `dsn`: with `supabase`, signing in through that project's
     Auth and following its Realtime; else with `own_accounts`, the console's own accounts
     (checked by Postgres); with neither, nobody signs in and `actor` is who acts.
@@ -174,8 +186,14 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
             db = Database(with_login(dsn, login), max_size=pool_size)
             await db.open()
         identity = IdentityService(db) if own_accounts and supabase is None else None
-        services = Services(db=db, floor=FloorService(db, clock), bookings=BookingService(db, clock),
-                            actor=actor or Actor(), identity=identity, clock=clock)
+        services = Services(
+            db=db,
+            floor=FloorService(db, clock),
+            bookings=BookingService(db, clock),
+            actor=actor or Actor(),
+            identity=identity,
+            clock=clock,
+        )
         if supabase is not None:
             if not await supabase_ready(db):
                 from services.supabase.config import SupabaseConfigError
@@ -183,7 +201,8 @@ async def open_services(dsn: str, *, clock: Callable[[], datetime] = utc_now,
                 raise SupabaseConfigError(
                     f"Supabase is configured ({supabase.host}), but this database does not know "
                     "Supabase users: run `backroom supabase enable` as the database's owner on the "
-                    "project's database, or start the console with --no-supabase.")
+                    "project's database, or start the console with --no-supabase."
+                )
             auth = use_supabase(services, supabase, store=store)
             await auth.warm_up()
     except BaseException:

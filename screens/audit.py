@@ -130,18 +130,36 @@ class AuditScreen(LiveScreen):
     """
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="audit.back",
-                tooltip="From a filter to the list, then out"),
-        Binding("slash", "filter", "Filter", key_display="/", id="audit.filter",
-                tooltip="By booking, staff or time range"),
+        Binding("escape", "back", "Back", id="audit.back", tooltip="From a filter to the list, then out"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            id="audit.filter",
+            tooltip="By booking, staff or time range",
+        ),
         Binding("r", "reload", "Reload", id="audit.reload", tooltip="Read the newest entries again"),
         # Ctrl+R: an input keeps its own editing keys; this one it leaves free.
-        Binding("ctrl+r", "clear_filters", "Clear filters", id="audit.clear", show=False,
-                tooltip="Show every entry again"),
+        Binding(
+            "ctrl+r",
+            "clear_filters",
+            "Clear filters",
+            id="audit.clear",
+            show=False,
+            tooltip="Show every entry again",
+        ),
     ]
 
-    def __init__(self, services: AuditServices, *, page_size: int = PAGE_SIZE,
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: AuditServices,
+        *,
+        page_size: int = PAGE_SIZE,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self.page_size = page_size
@@ -225,8 +243,13 @@ class AuditScreen(LiveScreen):
 
     async def _fetch(self, wanted: AuditFilter, before_id: int | None) -> list[AuditEntry]:
         return await self.services.reports.audit(
-            booking=wanted.booking, staff=wanted.staff, since=wanted.since, until=wanted.until,
-            before_id=before_id, limit=self.page_size)
+            booking=wanted.booking,
+            staff=wanted.staff,
+            since=wanted.since,
+            until=wanted.until,
+            before_id=before_id,
+            limit=self.page_size,
+        )
 
     def _failed(self, err: Exception) -> None:
         text = str(err) or type(err).__name__
@@ -347,5 +370,8 @@ class AuditScreen(LiveScreen):
 
 def _ours(active: ActiveBinding, prefix: str) -> bool:
     binding = active.binding
-    return ((binding.id or "").startswith(prefix) or active.node is active.node.app
-            or binding.action in ("app.focus_next", "app.focus_previous"))
+    return (
+        (binding.id or "").startswith(prefix)
+        or active.node is active.node.app
+        or binding.action in ("app.focus_next", "app.focus_previous")
+    )

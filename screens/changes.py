@@ -24,8 +24,7 @@ SOMEONE = "Another console"
 
 def find_booking(snapshot: FloorSnapshot, booking_id: int) -> Booking | None:
     """The booking as the snapshot has it, on whichever table it is now."""
-    return next((b for state in snapshot.tables.values() for b in state.bookings
-                 if b.id == booking_id), None)
+    return next((b for state in snapshot.tables.values() for b in state.bookings if b.id == booking_id), None)
 
 
 def _tables(table_ids: Iterable[int], numbers: dict[int, int]) -> str:
@@ -44,8 +43,7 @@ def _who(by: str) -> str:
     return by.strip() or SOMEONE
 
 
-_CLOSED = (BookingStatus.CANCELLED, BookingStatus.NO_SHOW, BookingStatus.COMPLETED,
-           BookingStatus.EXPIRED)
+_CLOSED = (BookingStatus.CANCELLED, BookingStatus.NO_SHOW, BookingStatus.COMPLETED, BookingStatus.EXPIRED)
 
 
 def _status_news(before: Booking, after: Booking, who: str, at: str) -> str:
@@ -70,8 +68,9 @@ def _status_news(before: Booking, after: Booking, who: str, at: str) -> str:
     return f"{who} set {guest}'s booking{at} back to pending."
 
 
-def booking_news(before: Booking, after: Booking | None, *, timezone: str,
-                 numbers: dict[int, int]) -> str | None:
+def booking_news(
+    before: Booking, after: Booking | None, *, timezone: str, numbers: dict[int, int]
+) -> str | None:
     """What changed about one booking, who changed it and where; None when nothing
     staff see changed."""
     if after is None:
@@ -96,20 +95,29 @@ def booking_news(before: Booking, after: Booking | None, *, timezone: str,
     if after.deposit != before.deposit:
         changes.append(f"deposit {after.deposit}")
     if set(after.table_ids) != set(before.table_ids):
-        moved = (f"{who} moved {before.guest_name} from {_tables(before.table_ids, numbers)} "
-                 f"to {_tables(after.table_ids, numbers)}"
-                 if before.table_ids and after.table_ids else
-                 f"{who} moved {before.guest_name} to {_tables(after.table_ids, numbers)}"
-                 if after.table_ids else
-                 f"{who} took {before.guest_name} off {_tables(before.table_ids, numbers)}")
+        moved = (
+            f"{who} moved {before.guest_name} from {_tables(before.table_ids, numbers)} "
+            f"to {_tables(after.table_ids, numbers)}"
+            if before.table_ids and after.table_ids
+            else f"{who} moved {before.guest_name} to {_tables(after.table_ids, numbers)}"
+            if after.table_ids
+            else f"{who} took {before.guest_name} off {_tables(before.table_ids, numbers)}"
+        )
         return moved + (f"; {', '.join(changes)}." if changes else ".")
     if not changes:
         return None
     return f"{who} changed {before.guest_name}'s booking{at}: {', '.join(changes)}."
 
 
-def table_news(before: TableState, after: TableState, *, timezone: str, me: int | None,
-               numbers: dict[int, int], snapshot: FloorSnapshot | None = None) -> str | None:
+def table_news(
+    before: TableState,
+    after: TableState,
+    *,
+    timezone: str,
+    me: int | None,
+    numbers: dict[int, int],
+    snapshot: FloorSnapshot | None = None,
+) -> str | None:
     """What changed on one table: its hold, or the booking it shows. `snapshot` (what the
     table is part of) says where a booking that left the table went."""
     table = f"table {after.table.number}"
@@ -128,7 +136,8 @@ def table_news(before: TableState, after: TableState, *, timezone: str, me: int 
             for_now = f"{b0.guest_name} has left {table}."
         else:
             for_now = booking_news(b0, now, timezone=timezone, numbers=numbers) or (
-                f"{b0.guest_name} is no longer at {table}.")
+                f"{b0.guest_name} is no longer at {table}."
+            )
         if b1 is not None:
             return f"{for_now} It now shows {b1.guest_name} ({BOOKING_WORDS[b1.status]})."
         return for_now
@@ -136,8 +145,10 @@ def table_news(before: TableState, after: TableState, *, timezone: str, me: int 
         who = _who(b1.changed_by)
         if b1.status is BookingStatus.ARRIVED:
             return f"{who} seated {b1.guest_name} at {table}: {b1.arrived_count} of {b1.party_size} in."
-        return (f"{who} booked {table} for {b1.guest_name}, party of {b1.party_size} at "
-                f"{local_time(b1.starts_at, timezone)}.")
+        return (
+            f"{who} booked {table} for {b1.guest_name}, party of {b1.party_size} at "
+            f"{local_time(b1.starts_at, timezone)}."
+        )
     if h0 is not None and h1 is None and (me is None or h0.staff_id != me):
         return f"{_who(h0.holder)}'s hold on {table} has ended."
     return None

@@ -59,8 +59,9 @@ class CoverScreen(Screen[R]):
         Binding("up", "app.focus_previous", "Previous field", show=False, id="cover.previous"),
     ]
 
-    def __init__(self, heading: str, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, heading: str, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.heading = heading
 

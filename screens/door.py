@@ -151,33 +151,88 @@ class DoorScreen(WritingScreen):
     # The search box keeps the focus: the keys that act are ones it does not type. Enter, the
     # arrows and Ctrl+W are priority keys, ahead of the box's own (submit, scroll, delete a word).
     BINDINGS = [
-        Binding("enter", "check_in", "Check in", id="door.check_in", priority=True,
-                tooltip="Check in the selected party, all or some of them"),
-        Binding("up", "select(-1)", "Select", id="door.up", key_display="↑", priority=True,
-                group=Binding.Group("Select", compact=True)),
-        Binding("down", "select(1)", "Select", id="door.down", key_display="↓", priority=True,
-                group=Binding.Group("Select", compact=True)),
-        Binding("ctrl+w", "walk_in", "Walk-in", id="door.walk_in", priority=True,
-                tooltip="Seat a party now at the best free table that fits"),
-        Binding("ctrl+n", "no_show", "No-show", id="door.no_show",
-                tooltip="The selected party did not come (once they are late)"),
+        Binding(
+            "enter",
+            "check_in",
+            "Check in",
+            id="door.check_in",
+            priority=True,
+            tooltip="Check in the selected party, all or some of them",
+        ),
+        Binding(
+            "up",
+            "select(-1)",
+            "Select",
+            id="door.up",
+            key_display="↑",
+            priority=True,
+            group=Binding.Group("Select", compact=True),
+        ),
+        Binding(
+            "down",
+            "select(1)",
+            "Select",
+            id="door.down",
+            key_display="↓",
+            priority=True,
+            group=Binding.Group("Select", compact=True),
+        ),
+        Binding(
+            "ctrl+w",
+            "walk_in",
+            "Walk-in",
+            id="door.walk_in",
+            priority=True,
+            tooltip="Seat a party now at the best free table that fits",
+        ),
+        Binding(
+            "ctrl+n",
+            "no_show",
+            "No-show",
+            id="door.no_show",
+            tooltip="The selected party did not come (once they are late)",
+        ),
         # Ahead of the search box's own Ctrl+U (delete to the start): Esc clears the box.
-        Binding("ctrl+u", "undo", "Undo", id="door.undo", priority=True, show=False,
-                tooltip="Correct the selected party's count, or reverse its no-show"),
-        Binding("escape", "expected", "Expected", id="door.expected",
-                tooltip="Clear the search: who is still expected tonight"),
+        Binding(
+            "ctrl+u",
+            "undo",
+            "Undo",
+            id="door.undo",
+            priority=True,
+            show=False,
+            tooltip="Correct the selected party's count, or reverse its no-show",
+        ),
+        Binding(
+            "escape",
+            "expected",
+            "Expected",
+            id="door.expected",
+            tooltip="Clear the search: who is still expected tonight",
+        ),
         # The feed keeps the list current: reading again is a rare need, kept off the footer.
-        Binding("ctrl+r", "reload", "Reload", id="door.reload", show=False,
-                tooltip="Read tonight's bookings again"),
+        Binding(
+            "ctrl+r",
+            "reload",
+            "Reload",
+            id="door.reload",
+            show=False,
+            tooltip="Read tonight's bookings again",
+        ),
     ]
 
     COMMANDS = {TableCommands}
 
     services: DoorServices
 
-    def __init__(self, services: DoorServices, *, night_id: int | None = None,
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: DoorServices,
+        *,
+        night_id: int | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self.night_id = night_id
@@ -263,8 +318,7 @@ class DoorScreen(WritingScreen):
     @property
     def current(self) -> bool:
         """Whether the list shows what the box says now, with no read pending."""
-        return (self._shown_text is not None and self._shown_text == self.search.value
-                and not self._reading)
+        return self._shown_text is not None and self._shown_text == self.search.value and not self._reading
 
     @property
     def timezone(self) -> str:
@@ -367,13 +421,19 @@ class DoorScreen(WritingScreen):
         self._last_error = ""
         heading.remove_class("-error")
         for bar in self.query(TopBar):
-            bar.set_title(f"Door · {snapshot.night.date:%a %d %b %Y}",
-                          short=f"Door · {snapshot.night.date:%a %d %b}")
+            bar.set_title(
+                f"Door · {snapshot.night.date:%a %d %b %Y}", short=f"Door · {snapshot.night.date:%a %d %b}"
+            )
         numbers = snapshot.table_numbers
         same_search = view.text == self._shown_text
         self._shown_text = view.text
-        self.booking_list.show(view.bookings, numbers=numbers, timezone=snapshot.timezone,
-                               keep_selection=same_search, now=self.services.clock())
+        self.booking_list.show(
+            view.bookings,
+            numbers=numbers,
+            timezone=snapshot.timezone,
+            keep_selection=same_search,
+            now=self.services.clock(),
+        )
         self._read_at = self.services.clock()
         self._show_stale()
         heading.update(literal(self._heading(view)))
@@ -384,18 +444,24 @@ class DoorScreen(WritingScreen):
             self.announce(night_id=snapshot.night.id)
         self._act_if_waiting()
 
-    def _say_what_changed(self, looking_at: Booking | None, previous: FloorSnapshot | None,
-                          view: DoorView) -> None:
+    def _say_what_changed(
+        self, looking_at: Booking | None, previous: FloorSnapshot | None, view: DoorView
+    ) -> None:
         """A toast when another console changed the booking this staff member has selected."""
         snapshot = view.snapshot
-        if (looking_at is None or previous is None or snapshot is None or self.writing
-                or previous.night.id != snapshot.night.id or not self.in_front):
+        if (
+            looking_at is None
+            or previous is None
+            or snapshot is None
+            or self.writing
+            or previous.night.id != snapshot.night.id
+            or not self.in_front
+        ):
             return
         now = next((b for b in view.bookings if b.id == looking_at.id), None)
         if now is None:
             now = find_booking(snapshot, looking_at.id)
-        news = booking_news(looking_at, now, timezone=snapshot.timezone,
-                            numbers=snapshot.table_numbers)
+        news = booking_news(looking_at, now, timezone=snapshot.timezone, numbers=snapshot.table_numbers)
         if news:
             self.say_news(news)
 
@@ -406,8 +472,10 @@ class DoorScreen(WritingScreen):
             if not count:
                 return "Nobody else is expected tonight."
             to_come = sum(max(0, b.party_size - b.arrived_count) for b in view.bookings)
-            return (f"Still expected tonight: {_plural(count, 'party', 'parties')}, "
-                    f"{_plural(to_come, 'guest')} to come")
+            return (
+                f"Still expected tonight: {_plural(count, 'party', 'parties')}, "
+                f"{_plural(to_come, 'guest')} to come"
+            )
         if not count:
             return f"No booking tonight matches “{text}”."
         return f"{_plural(count, 'booking')} tonight for “{text}”, best first"
@@ -417,8 +485,12 @@ class DoorScreen(WritingScreen):
         snapshot = self.snapshot
         if snapshot is None or not self.booking_list.bookings:
             return
-        self.booking_list.show(self.booking_list.bookings, numbers=snapshot.table_numbers,
-                               timezone=snapshot.timezone, now=self.services.clock())
+        self.booking_list.show(
+            self.booking_list.bookings,
+            numbers=snapshot.table_numbers,
+            timezone=snapshot.timezone,
+            now=self.services.clock(),
+        )
 
     def _show_free(self, snapshot: FloorSnapshot) -> None:
         free = free_now(snapshot, self.services.clock())
@@ -435,8 +507,9 @@ class DoorScreen(WritingScreen):
         line.update(literal(f"▶ {self.summary(booking)}") if booking is not None else "")
         # Notes get a line of their own: they are what the door must not miss.
         shown = booking is not None and bool(booking.notes.strip())
-        notes.update(literal(f"  Notes: {plain(booking.notes.strip())}")
-                     if booking is not None and shown else "")
+        notes.update(
+            literal(f"  Notes: {plain(booking.notes.strip())}") if booking is not None and shown else ""
+        )
         notes.set_class(shown, "-shown")
 
     def _show_error(self, err: Exception) -> None:
@@ -448,8 +521,7 @@ class DoorScreen(WritingScreen):
         heading.add_class("-error")
         if text != self._last_error:
             self._last_error = text
-            self.notify(text, title="Could not read tonight's bookings", severity="error",
-                        timeout=10)
+            self.notify(text, title="Could not read tonight's bookings", severity="error", timeout=10)
 
     # Following the feed, the typing and the selection --------------------------------
 
@@ -498,8 +570,12 @@ class DoorScreen(WritingScreen):
         # No role is a script or test acting as the system, which the services allow too.
         return actor.role is None or may(actor.role, operation)
 
-    OPERATIONS = {"check_in": "check_in", "walk_in": "seat_walk_in", "no_show": "no_show",
-                  "undo": "correct_arrivals"}
+    OPERATIONS = {
+        "check_in": "check_in",
+        "walk_in": "seat_walk_in",
+        "no_show": "no_show",
+        "undo": "correct_arrivals",
+    }
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         operation = self.OPERATIONS.get(action)
@@ -518,16 +594,16 @@ class DoorScreen(WritingScreen):
             if operation is not None and not self.may(operation):
                 event.stop()
                 role = f"{actor.role.capitalize()} staff" if actor.role else actor.name
-                self.notify(f"{role} may not {WORDS.get(operation, operation)} at the door.",
-                            severity="warning")
+                self.notify(
+                    f"{role} may not {WORDS.get(operation, operation)} at the door.", severity="warning"
+                )
                 return
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """The keys for the help screen: the door's and the console's, not the search box's
         own editing keys."""
         search = self.search
-        return [(key, active) for key, active in self.active_bindings.items()
-                if active.node is not search]
+        return [(key, active) for key, active in self.active_bindings.items() if active.node is not search]
 
     def table_commands(self) -> list[TableCommand]:
         """The palette's entries: what this staff member may do here now."""
@@ -538,27 +614,50 @@ class DoorScreen(WritingScreen):
             return key_label(self.app, binding_id, default)
 
         if booking is not None and self.may("check_in") and _still_expected(booking):
-            commands.append(TableCommand(f"Check in · {booking.ref} {booking.guest_name}",
-                                         f"All or some of the party ({key('door.check_in', 'enter')})",
-                                         partial(self.perform, "check_in")))
+            commands.append(
+                TableCommand(
+                    f"Check in · {booking.ref} {booking.guest_name}",
+                    f"All or some of the party ({key('door.check_in', 'enter')})",
+                    partial(self.perform, "check_in"),
+                )
+            )
         if self.may("seat_walk_in"):
-            commands.append(TableCommand("Seat a walk-in · best free table",
-                                         "A party now, at a free table that fits "
-                                         f"({key('door.walk_in', 'ctrl+w')})",
-                                         partial(self.perform, "walk_in")))
+            commands.append(
+                TableCommand(
+                    "Seat a walk-in · best free table",
+                    f"A party now, at a free table that fits ({key('door.walk_in', 'ctrl+w')})",
+                    partial(self.perform, "walk_in"),
+                )
+            )
         if booking is not None and booking.status in DOOR_UNDO and self.may(DOOR_UNDO[booking.status]):
             operation = DOOR_UNDO[booking.status]
-            commands.append(TableCommand(f"{HEADINGS[operation]} · {booking.ref} {booking.guest_name}",
-                                         f"With a reason, for the audit log ({key('door.undo', 'ctrl+u')})",
-                                         partial(self.perform, "undo")))
-        if (booking is not None and self.may("no_show") and booking.status is BookingStatus.CONFIRMED
-                and self._late_enough(booking)):
-            commands.append(TableCommand(f"Mark no-show · {booking.ref} {booking.guest_name}",
-                                         f"The party did not come ({key('door.no_show', 'ctrl+n')})",
-                                         partial(self.perform, "no_show")))
-        commands.append(TableCommand("Who is still expected",
-                                     f"Clear the search ({key('door.expected', 'escape')})",
-                                     self.action_expected))
+            commands.append(
+                TableCommand(
+                    f"{HEADINGS[operation]} · {booking.ref} {booking.guest_name}",
+                    f"With a reason, for the audit log ({key('door.undo', 'ctrl+u')})",
+                    partial(self.perform, "undo"),
+                )
+            )
+        if (
+            booking is not None
+            and self.may("no_show")
+            and booking.status is BookingStatus.CONFIRMED
+            and self._late_enough(booking)
+        ):
+            commands.append(
+                TableCommand(
+                    f"Mark no-show · {booking.ref} {booking.guest_name}",
+                    f"The party did not come ({key('door.no_show', 'ctrl+n')})",
+                    partial(self.perform, "no_show"),
+                )
+            )
+        commands.append(
+            TableCommand(
+                "Who is still expected",
+                f"Clear the search ({key('door.expected', 'escape')})",
+                self.action_expected,
+            )
+        )
         return commands
 
     def perform(self, action: str) -> None:
@@ -608,34 +707,42 @@ class DoorScreen(WritingScreen):
             self.notify(self._not_expected(booking), severity="warning")
             return
         snapshot = self.snapshot
-        if snapshot is not None and not is_tonight(snapshot.night, snapshot.timezone,
-                                                   self.services.clock()):
-            self.notify(f"Check-in is for tonight only: {snapshot.night.date:%a %d %b} is not "
-                        "tonight. F2 then F3 opens tonight's door.", severity="warning")
+        if snapshot is not None and not is_tonight(snapshot.night, snapshot.timezone, self.services.clock()):
+            self.notify(
+                f"Check-in is for tonight only: {snapshot.night.date:%a %d %b} is not "
+                "tonight. F2 then F3 opens tonight's door.",
+                severity="warning",
+            )
             return
         if not self.may_write():
             return
         rest = booking.party_size - booking.arrived_count
-        so_far = (f"{booking.arrived_count} of {booking.party_size} are in"
-                  if booking.arrived_count else f"A party of {booking.party_size}")
-        self._ask(CountDialog(
-            f"Check in {booking.ref} · {booking.guest_name}",
-            f"{so_far}, {self.where(booking)}. How many have arrived now?",
-            default=rest, most=rest, verb=f"check in {rest}" if rest == 1 else "check in",
-            on_answer=partial(self._check_in_write, Intent(), booking, self.search.value),
-        ))
+        so_far = (
+            f"{booking.arrived_count} of {booking.party_size} are in"
+            if booking.arrived_count
+            else f"A party of {booking.party_size}"
+        )
+        self._ask(
+            CountDialog(
+                f"Check in {booking.ref} · {booking.guest_name}",
+                f"{so_far}, {self.where(booking)}. How many have arrived now?",
+                default=rest,
+                most=rest,
+                verb=f"check in {rest}" if rest == 1 else "check in",
+                on_answer=partial(self._check_in_write, Intent(), booking, self.search.value),
+            )
+        )
 
-    def _check_in_write(self, intent: Intent, booking: Booking, text: str, arrived: int,
-                        dialog: Dialog[Any]) -> None:
+    def _check_in_write(
+        self, intent: Intent, booking: Booking, text: str, arrived: int, dialog: Dialog[Any]
+    ) -> None:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
-            return await bookings.check_in(actor, booking.id, booking.version, arrived,
-                                           op_id=op_id)
+            return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
 
         def done(b: Booking) -> str:
-            return (f"Checked in {arrived} · {b.ref} · {b.guest_name} "
-                    f"({party_in(b)} in) · {self.where(b)}")
+            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({party_in(b)} in) · {self.where(b)}"
 
         self._write_from(text, Write(f"check in {booking.ref}", call, done, intent), dialog)
 
@@ -647,31 +754,43 @@ class DoorScreen(WritingScreen):
         night = self.snapshot.night
         now = self.services.clock()
         if now < night.starts_at:
-            self.notify(f"Tonight opens at {local_time(night.starts_at, self.timezone)}: "
-                        "walk-ins are seated from then.", severity="warning")
+            self.notify(
+                f"Tonight opens at {local_time(night.starts_at, self.timezone)}: "
+                "walk-ins are seated from then.",
+                severity="warning",
+            )
             return
         if now >= night.ends_at:
             self.notify("Tonight is over: there is nowhere to seat a walk-in.", severity="warning")
             return
         if not self.may_write():
             return
-        self._ask(WalkInForm(
-            None, party=WALK_IN_PARTY,
-            on_answer=partial(self._walk_in, Intent(), night.id, self.search.value),
-        ))
+        self._ask(
+            WalkInForm(
+                None,
+                party=WALK_IN_PARTY,
+                on_answer=partial(self._walk_in, Intent(), night.id, self.search.value),
+            )
+        )
 
-    def _walk_in(self, intent: Intent, night_id: int, text: str, request: WalkInRequest,
-                 dialog: Dialog[Any]) -> None:
+    def _walk_in(
+        self, intent: Intent, night_id: int, text: str, request: WalkInRequest, dialog: Dialog[Any]
+    ) -> None:
         self._write_from(text, self._walk_in_write(intent, night_id, None, request), dialog)
 
-    def _walk_in_write(self, intent: Intent, night_id: int, table_id: int | None,
-                       request: WalkInRequest) -> Write:
+    def _walk_in_write(
+        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest
+    ) -> Write:
         bookings, actor, clock = self.services.bookings, self.services.actor, self.services.clock
 
         async def call(op_id: str) -> Booking:
             return await bookings.seat_walk_in(
-                actor, night_id=night_id, party_size=request.party_size,
-                guest=GuestDetails(request.name), table_id=table_id, op_id=op_id,
+                actor,
+                night_id=night_id,
+                party_size=request.party_size,
+                guest=GuestDetails(request.name),
+                table_id=table_id,
+                op_id=op_id,
             )
 
         def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
@@ -682,9 +801,13 @@ class DoorScreen(WritingScreen):
             return len(alternative.table_ids) == 1 and alternative.starts_at <= clock() + timedelta(minutes=1)
 
         return Write(
-            "seat the walk-in", call,
+            "seat the walk-in",
+            call,
             lambda b: f"Seated {b.guest_name} · party of {b.party_size} at {self.where(b)} · {b.ref}",
-            intent, retarget=elsewhere, usable=now_and_one_table, instead="seat them there",
+            intent,
+            retarget=elsewhere,
+            usable=now_and_one_table,
+            instead="seat them there",
         )
 
     # No-shows ----------------------------------------------------------------------
@@ -704,10 +827,12 @@ class DoorScreen(WritingScreen):
         if not self._late_enough(booking):
             grace = self.snapshot.no_show_grace if self.snapshot is not None else timedelta(0)
             late = self.services.clock() >= booking.starts_at
-            self.notify(f"{booking.ref} · {booking.guest_name} is {'late, ' if late else ''}due at "
-                        f"{local_time(booking.starts_at, self.timezone)}: a no-show only from "
-                        f"{local_time(booking.starts_at + grace, self.timezone)}.",
-                        severity="warning")
+            self.notify(
+                f"{booking.ref} · {booking.guest_name} is {'late, ' if late else ''}due at "
+                f"{local_time(booking.starts_at, self.timezone)}: a no-show only from "
+                f"{local_time(booking.starts_at + grace, self.timezone)}.",
+                severity="warning",
+            )
             return
         if not self.may_write():
             return
@@ -716,15 +841,20 @@ class DoorScreen(WritingScreen):
         async def call(op_id: str) -> Booking:
             return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
 
-        write = Write(f"mark {booking.ref} a no-show", call,
-                      lambda b: f"No-show {b.ref} · {b.guest_name} · {self.where(b)} is released")
+        write = Write(
+            f"mark {booking.ref} a no-show",
+            call,
+            lambda b: f"No-show {b.ref} · {b.guest_name} · {self.where(b)} is released",
+        )
         text = self.search.value
-        self._ask(ConfirmDialog(
-            f"{booking.ref} · {booking.guest_name}: no-show?",
-            f"{self.summary(booking)}.\nThe party did not come: this releases {self.where(booking)}.",
-            yes="mark no-show",
-            on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
-        ))
+        self._ask(
+            ConfirmDialog(
+                f"{booking.ref} · {booking.guest_name}: no-show?",
+                f"{self.summary(booking)}.\nThe party did not come: this releases {self.where(booking)}.",
+                yes="mark no-show",
+                on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
+            )
+        )
 
     def _late_enough(self, booking: Booking) -> bool:
         """Whether the party is late by the venue's grace: a no-show from then."""
@@ -745,25 +875,38 @@ class DoorScreen(WritingScreen):
         operation = DOOR_UNDO.get(booking.status)
         who = f"{booking.ref} · {booking.guest_name}"
         if operation is None:
-            self.notify(f"{who} is {BOOKING_WORDS[booking.status]}: the door undoes a count "
-                        "once a party is in, or a no-show.", severity="warning")
+            self.notify(
+                f"{who} is {BOOKING_WORDS[booking.status]}: the door undoes a count "
+                "once a party is in, or a no-show.",
+                severity="warning",
+            )
             return
         if not self.may(operation):
-            self.notify(f"{ROLE_NAMES.get(self.services.actor.role or '', 'This account')} may "
-                        f"not {WORDS[operation]}: ask a manager.", severity="warning")
+            self.notify(
+                f"{ROLE_NAMES.get(self.services.actor.role or '', 'This account')} may "
+                f"not {WORDS[operation]}: ask a manager.",
+                severity="warning",
+            )
             return
         snapshot = self.snapshot
-        if snapshot is not None and not is_tonight(snapshot.night, snapshot.timezone,
-                                                   self.services.clock()):
-            self.notify(f"Undo at the door is for tonight only: {snapshot.night.date:%a %d %b} is "
-                        "not tonight.", severity="warning")
+        if snapshot is not None and not is_tonight(snapshot.night, snapshot.timezone, self.services.clock()):
+            self.notify(
+                f"Undo at the door is for tonight only: {snapshot.night.date:%a %d %b} is not tonight.",
+                severity="warning",
+            )
             return
         if not self.may_write():
             return
         text = self.search.value
-        ask_undo(self.services.bookings, self.services.actor, operation, booking,
-                 where=self.where(booking), push=self._ask,
-                 start=lambda write, dialog: self._write_from(text, write, dialog))
+        ask_undo(
+            self.services.bookings,
+            self.services.actor,
+            operation,
+            booking,
+            where=self.where(booking),
+            push=self._ask,
+            start=lambda write, dialog: self._write_from(text, write, dialog),
+        )
 
     def _ask(self, dialog: Dialog[Any]) -> None:
         self.app.push_screen(dialog, lambda _answer: self._dialog_closed(dialog))
@@ -790,8 +933,9 @@ class DoorScreen(WritingScreen):
     # Words -------------------------------------------------------------------------
 
     def where(self, booking: Booking) -> str:
-        numbers = ({i: s.table.number for i, s in self.snapshot.tables.items()}
-                   if self.snapshot is not None else {})
+        numbers = (
+            {i: s.table.number for i, s in self.snapshot.tables.items()} if self.snapshot is not None else {}
+        )
         tables = table_numbers(booking, numbers)
         return f"tables {tables}" if len(booking.table_ids) > 1 else f"table {tables}"
 
@@ -801,9 +945,14 @@ class DoorScreen(WritingScreen):
             party = f"{booking.arrived_count} of {booking.party_size} in"
         else:
             party = f"party of {booking.party_size}"
-        facts = [booking.ref, booking.guest_name + (" ★ VIP" if booking.guest_vip else ""), party,
-                 local_time(booking.starts_at, self.timezone), self.where(booking),
-                 BOOKING_WORDS[booking.status]]
+        facts = [
+            booking.ref,
+            booking.guest_name + (" ★ VIP" if booking.guest_vip else ""),
+            party,
+            local_time(booking.starts_at, self.timezone),
+            self.where(booking),
+            BOOKING_WORDS[booking.status],
+        ]
         if booking.deposit:
             facts.append(f"deposit {booking.deposit:,.0f}")
         return " · ".join(facts)
@@ -811,11 +960,11 @@ class DoorScreen(WritingScreen):
     def _nothing_selected(self) -> None:
         text = self.search.value.strip()
         if text:
-            self.notify(f"No booking tonight matches “{text}”. Esc shows who is expected.",
-                        severity="warning")
+            self.notify(
+                f"No booking tonight matches “{text}”. Esc shows who is expected.", severity="warning"
+            )
         else:
-            self.notify("Nobody is expected now: type a name, phone or booking ref.",
-                        severity="warning")
+            self.notify("Nobody is expected now: type a name, phone or booking ref.", severity="warning")
 
     def _not_expected(self, booking: Booking) -> str:
         who = f"{booking.ref} · {booking.guest_name}"
@@ -837,16 +986,14 @@ class DoorScreen(WritingScreen):
 
 # What the door undoes for a booking in each status.
 DOOR_UNDO = {BookingStatus.ARRIVED: "correct_arrivals", BookingStatus.NO_SHOW: "reverse_no_show"}
-ROLE_NAMES = {"door": "Door staff", "support": "Support staff", "manager": "Managers",
-              "admin": "Admins"}
+ROLE_NAMES = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 
 
 def _still_expected(booking: Booking) -> bool:
-    return (booking.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)
-            or (booking.status is BookingStatus.ARRIVED
-                and booking.arrived_count < booking.party_size))
+    return booking.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED) or (
+        booking.status is BookingStatus.ARRIVED and booking.arrived_count < booking.party_size
+    )
 
 
 def _plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
-

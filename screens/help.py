@@ -28,8 +28,9 @@ class KeyHelp:
     detail: str = ""
 
 
-def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
-                      key_display: Callable[[Binding], str]) -> list[KeyHelp]:
+def describe_bindings(
+    active: Iterable[tuple[str, ActiveBinding]], key_display: Callable[[Binding], str]
+) -> list[KeyHelp]:
     """One line per action with every key that reaches it ("← → ↑ ↓", "? f1").
 
     The screen's own keys come first, then the app's, then Textual's generic
@@ -70,8 +71,7 @@ def describe_bindings(active: Iterable[tuple[str, ActiveBinding]],
         same = next((i for i, line in enumerate(lines) if line.keys == joined), None)
         if same is not None:
             first = lines[same]
-            lines[same] = KeyHelp(joined, f"{first.description} / {description}",
-                                  first.detail or detail)
+            lines[same] = KeyHelp(joined, f"{first.description} / {description}", first.detail or detail)
         else:
             lines.append(KeyHelp(joined, description, detail))
     return lines
@@ -88,8 +88,15 @@ class KeyTable:
     def _widths(self) -> tuple[int, int, int]:
         keys = max((cell_len(item.keys) for item in self.keys), default=0)
         beside = max((cell_len(item.description) for item in self.keys if item.detail), default=8)
-        longest = max((cell_len(item.description) + 2 + cell_len(item.detail) if item.detail
-                       else cell_len(item.description) for item in self.keys), default=0)
+        longest = max(
+            (
+                cell_len(item.description) + 2 + cell_len(item.detail)
+                if item.detail
+                else cell_len(item.description)
+                for item in self.keys
+            ),
+            default=0,
+        )
         return keys, beside, max(longest, beside + 2 + cell_len("x" * 16))
 
     def _grid(self, keys: int, beside: int, detailed: bool) -> Table:
@@ -138,9 +145,13 @@ class KeyList(Widget):
             console = self.app.console
             options = console.options.update(width=width, highlight=False)
             drawn = console.render_lines(self.table, options, pad=False)
-            self._drawn = (width, [Text.assemble(*((seg.text, seg.style or "") for seg in line
-                                                   if not seg.control))
-                                   for line in drawn])
+            self._drawn = (
+                width,
+                [
+                    Text.assemble(*((seg.text, seg.style or "") for seg in line if not seg.control))
+                    for line in drawn
+                ],
+            )
         return self._drawn[1]
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
@@ -182,8 +193,15 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
     ]
 
-    def __init__(self, title: str, keys: list[KeyHelp], *, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        keys: list[KeyHelp],
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.help_title = title
         self.keys = keys

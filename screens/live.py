@@ -72,8 +72,9 @@ class LiveApp(Protocol):
     @property
     def presence(self) -> Presence | None: ...
 
-    def announce(self, *, screen: str | None = None, table_id: int | None = None,
-                 night_id: int | None = None) -> None: ...
+    def announce(
+        self, *, screen: str | None = None, table_id: int | None = None, night_id: int | None = None
+    ) -> None: ...
 
 
 class LiveScreen(Screen[None]):
@@ -107,12 +108,20 @@ class LiveScreen(Screen[None]):
         services = getattr(self, "services", None)
         return services.actor if services is not None else Actor()
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """A toast as plain text: a guest's name or a note in it is never read as markup, and
         no control character in it reaches the terminal."""
-        super().notify(plain(message, lines=True), title=plain(title), severity=severity,
-                       timeout=timeout, markup=markup)
+        super().notify(
+            plain(message, lines=True), title=plain(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def say_news(self, text: str) -> None:
         """A toast with what another console changed; the App merges a burst of them into one."""

@@ -49,9 +49,17 @@ class LockScreen(CoverScreen[bool]):
 
     SUB_TITLE = "Locked"
 
-    def __init__(self, identity: SignInBackend, actor: Actor, *, why: str,
-                 someone_else_key: str, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        identity: SignInBackend,
+        actor: Actor,
+        *,
+        why: str,
+        someone_else_key: str,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__("Locked", name=name, id=id, classes=classes)
         self.identity = identity
         self.actor = actor
@@ -60,12 +68,22 @@ class LockScreen(CoverScreen[bool]):
         self.working = False
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(literal(f"This console is locked for {staff_words(self.actor)}."), id="locked-for",
-                     classes="cover--text")
+        yield Static(
+            literal(f"This console is locked for {staff_words(self.actor)}."),
+            id="locked-for",
+            classes="cover--text",
+        )
         yield Static(literal(self.why), id="lock-why", classes="cover--text")
         yield Static("", classes="cover--gap")
-        yield Field("Code", placeholder="123456", restrict=r"[\d ]*", max_length=7, input_width=12,
-                    id="code", check=lambda _text: ok("from your authenticator"))
+        yield Field(
+            "Code",
+            placeholder="123456",
+            restrict=r"[\d ]*",
+            max_length=7,
+            input_width=12,
+            id="code",
+            check=lambda _text: ok("from your authenticator"),
+        )
 
     def hint(self) -> str:
         return f"Enter  unlock · {self.someone_else_key}  someone else signs in"

@@ -43,7 +43,6 @@ class NightCommands(Provider):
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
-            hit = search_hit(matcher, command.title, lambda a=command.action: self._run(a),
-                             command.help)
+            hit = search_hit(matcher, command.title, lambda a=command.action: self._run(a), command.help)
             if hit is not None:
                 yield hit

@@ -84,14 +84,16 @@ class SaveAsDialog(Dialog[str]):
     SaveAsDialog > .dialog--box { width: 100; }
     """
 
-    def __init__(self, suggested: Path, *,
-                 on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
+    def __init__(
+        self, suggested: Path, *, on_answer: Callable[[str, Dialog[str]], None] | None = None
+    ) -> None:
         super().__init__("Save the night report as", on_answer=on_answer)
         self.suggested = suggested
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static("The CSV file (a folder puts it there under the next free name):",
-                     classes="dialog--text")
+        yield Static(
+            "The CSV file (a folder puts it there under the next free name):", classes="dialog--text"
+        )
         yield Input(str(self.suggested), id="report-path")
 
     def hint(self) -> str:
@@ -111,8 +113,9 @@ class SaveAsDialog(Dialog[str]):
             self.say("")
 
 
-def _write_to(rows: list[ReportRow], bookings: list[ReportBooking], night: date, target: Path,
-              replace: bool) -> Path:
+def _write_to(
+    rows: list[ReportRow], bookings: list[ReportBooking], night: date, target: Path, replace: bool
+) -> Path:
     """Save as `target`: a folder takes the next free name, a file is not replaced unless asked."""
     if target.is_dir():
         return export_night_report(rows, night, target, bookings)
@@ -143,19 +146,43 @@ class NightReportScreen(LiveScreen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="report.back", tooltip="Back to the nights"),
-        Binding("e", "export", "Export CSV", id="report.export",
-                tooltip="Totals and bookings as a new CSV file in the export folder"),
-        Binding("s", "save_as", "Save as", id="report.save_as",
-                tooltip="The same CSV, to a file you name; asks before replacing one"),
-        Binding("r", "reload", "Reload", id="report.reload", show=False,
-                tooltip="Read the figures again (they follow changes by themselves)"),
+        Binding(
+            "e",
+            "export",
+            "Export CSV",
+            id="report.export",
+            tooltip="Totals and bookings as a new CSV file in the export folder",
+        ),
+        Binding(
+            "s",
+            "save_as",
+            "Save as",
+            id="report.save_as",
+            tooltip="The same CSV, to a file you name; asks before replacing one",
+        ),
+        Binding(
+            "r",
+            "reload",
+            "Reload",
+            id="report.reload",
+            show=False,
+            tooltip="Read the figures again (they follow changes by themselves)",
+        ),
     ]
 
     COMMANDS = {NightCommands}
 
-    def __init__(self, services: ReportServices, *, night_id: int, night_date: date,
-                 export_dir: Path | None = None, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: ReportServices,
+        *,
+        night_id: int,
+        night_date: date,
+        export_dir: Path | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self.night_id = night_id
@@ -182,8 +209,9 @@ class NightReportScreen(LiveScreen):
         return self._reloading
 
     def compose(self) -> ComposeResult:
-        yield TopBar(f"Night report · {self.night_date:%a %d %b %Y}",
-                     short=f"Report · {self.night_date:%a %d %b}")
+        yield TopBar(
+            f"Night report · {self.night_date:%a %d %b %Y}", short=f"Report · {self.night_date:%a %d %b}"
+        )
         with VerticalScroll(id="report-body", can_focus=False):
             yield NightReportTable(id="report")
             yield Static(EXPLAIN, id="report-note")
@@ -237,13 +265,18 @@ class NightReportScreen(LiveScreen):
         total = rows[-1] if rows else None
         note = EXPLAIN
         if total is not None and (total.deposits_kept or total.deposits_refunded):
-            note += (f" Cancelled with a paid deposit: {total.deposits_kept} kept, "
-                     f"{total.deposits_refunded} refunded.")
+            note += (
+                f" Cancelled with a paid deposit: {total.deposits_kept} kept, "
+                f"{total.deposits_refunded} refunded."
+            )
         self.query_one("#report-note", Static).update(literal(note))
         count = len(self.bookings)
-        self.query_one("#report-status", Static).update(literal(
-            f"e saves the totals and {count} booking{'' if count == 1 else 's'} as CSV in "
-            f"{self.folder} (a new file each time) · s asks where"))
+        self.query_one("#report-status", Static).update(
+            literal(
+                f"e saves the totals and {count} booking{'' if count == 1 else 's'} as CSV in "
+                f"{self.folder} (a new file each time) · s asks where"
+            )
+        )
         self.query_one(TopBar).badge.data_at = time.monotonic()
         self.refresh_bindings()
 
@@ -282,11 +315,16 @@ class NightReportScreen(LiveScreen):
     @work(exclusive=True, group="export", exit_on_error=False)
     async def _export(self, rows: list[ReportRow], bookings: list[ReportBooking], folder: Path) -> None:
         try:
-            path = await asyncio.to_thread(export_night_report, rows, self.night_date, folder, bookings,
-                                           make_folder=self.export_dir is None)
+            path = await asyncio.to_thread(
+                export_night_report,
+                rows,
+                self.night_date,
+                folder,
+                bookings,
+                make_folder=self.export_dir is None,
+            )
         except ExportFailed as err:
-            self.notify(f"{err} Nothing was written.", title="Report not saved", severity="error",
-                        timeout=15)
+            self.notify(f"{err} Nothing was written.", title="Report not saved", severity="error", timeout=15)
             return
         self._saved(path)
 
@@ -309,16 +347,16 @@ class NightReportScreen(LiveScreen):
         self._write_as(list(self.rows), list(self.bookings), text, dialog)
 
     @work(exclusive=True, group="export", exit_on_error=False)
-    async def _write_as(self, rows: list[ReportRow], bookings: list[ReportBooking], text: str,
-                        dialog: Dialog[str]) -> None:
+    async def _write_as(
+        self, rows: list[ReportRow], bookings: list[ReportBooking], text: str, dialog: Dialog[str]
+    ) -> None:
         target = self._target(text)
         replace = self._replace_asked == target
         try:
             path = await asyncio.to_thread(_write_to, rows, bookings, self.night_date, target, replace)
         except ReportExists:
             self._replace_asked = target
-            dialog.failed(f"{target.name} is there already. Enter again replaces it; "
-                          "or change the name.")
+            dialog.failed(f"{target.name} is there already. Enter again replaces it; or change the name.")
             return
         except ExportFailed as err:
             self._replace_asked = None
@@ -336,10 +374,15 @@ class NightReportScreen(LiveScreen):
         commands = [NightCommand("Reload the report", "Read the figures again", "reload")]
         if self.rows is not None:
             commands[:0] = [
-                NightCommand(f"Export the report as CSV · {self.night_date:%a %d %b}",
-                             f"Saves the totals and each booking in {self.folder}, as a new file",
-                             "export"),
-                NightCommand(f"Save the report as… · {self.night_date:%a %d %b}",
-                             "Asks for the CSV file's path; asks before replacing a file", "save_as"),
+                NightCommand(
+                    f"Export the report as CSV · {self.night_date:%a %d %b}",
+                    f"Saves the totals and each booking in {self.folder}, as a new file",
+                    "export",
+                ),
+                NightCommand(
+                    f"Save the report as… · {self.night_date:%a %d %b}",
+                    "Asks for the CSV file's path; asks before replacing a file",
+                    "save_as",
+                ),
             ]
         return commands

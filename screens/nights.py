@@ -89,8 +89,10 @@ class NightFloorScreen(FloorScreen):
             self.app.pop_screen()
 
 
-LEGEND = ("  ".join(f"{symbol} {word}" for symbol, word in LEVELS.values()).replace("partly", "partly booked")
-          + "   [ ] four weeks back/ahead  t tonight")
+LEGEND = (
+    "  ".join(f"{symbol} {word}" for symbol, word in LEVELS.values()).replace("partly", "partly booked")
+    + "   [ ] four weeks back/ahead  t tonight"
+)
 
 
 class NightsScreen(LiveScreen):
@@ -117,35 +119,103 @@ class NightsScreen(LiveScreen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="nights.back", tooltip="Back to the screen before"),
-        Binding("up", "step(-1)", "Night", id="nights.up", key_display="↑",
-                group=Binding.Group("Night", compact=True)),
-        Binding("down", "step(1)", "Night", id="nights.down", key_display="↓",
-                group=Binding.Group("Night", compact=True)),
-        Binding("pageup", "week(-1)", "Week", id="nights.week_back", key_display="PgUp",
-                group=Binding.Group("Week")),
-        Binding("pagedown", "week(1)", "Week", id="nights.week_ahead", key_display="PgDn",
-                group=Binding.Group("Week")),
-        Binding("enter", "open_floor", "Floor", id="nights.open_floor", key_display="⏎",
-                tooltip="Open the selected night's floor"),
-        Binding("r", "report", "Report", id="nights.report",
-                tooltip="The selected night's report: covers, no-shows, cancellations, deposits"),
-        Binding("o", "open_night", "Open a night", id="nights.open_night", show=False,
-                tooltip="Open a night that is not on the list yet (managers)"),
+        Binding(
+            "up",
+            "step(-1)",
+            "Night",
+            id="nights.up",
+            key_display="↑",
+            group=Binding.Group("Night", compact=True),
+        ),
+        Binding(
+            "down",
+            "step(1)",
+            "Night",
+            id="nights.down",
+            key_display="↓",
+            group=Binding.Group("Night", compact=True),
+        ),
+        Binding(
+            "pageup",
+            "week(-1)",
+            "Week",
+            id="nights.week_back",
+            key_display="PgUp",
+            group=Binding.Group("Week"),
+        ),
+        Binding(
+            "pagedown",
+            "week(1)",
+            "Week",
+            id="nights.week_ahead",
+            key_display="PgDn",
+            group=Binding.Group("Week"),
+        ),
+        Binding(
+            "enter",
+            "open_floor",
+            "Floor",
+            id="nights.open_floor",
+            key_display="⏎",
+            tooltip="Open the selected night's floor",
+        ),
+        Binding(
+            "r",
+            "report",
+            "Report",
+            id="nights.report",
+            tooltip="The selected night's report: covers, no-shows, cancellations, deposits",
+        ),
+        Binding(
+            "o",
+            "open_night",
+            "Open a night",
+            id="nights.open_night",
+            show=False,
+            tooltip="Open a night that is not on the list yet (managers)",
+        ),
         # Off the footer, which has no room left at 80 columns; the line under the list names them.
-        Binding("left_square_bracket", "shift(-1)", "Earlier", id="nights.earlier", key_display="[",
-                show=False, tooltip="Look four weeks back"),
-        Binding("right_square_bracket", "shift(1)", "Later", id="nights.later", key_display="]",
-                show=False, tooltip="Look four weeks ahead"),
-        Binding("t", "today", "Tonight", id="nights.today", show=False,
-                tooltip="Back to tonight and the weeks after it"),
+        Binding(
+            "left_square_bracket",
+            "shift(-1)",
+            "Earlier",
+            id="nights.earlier",
+            key_display="[",
+            show=False,
+            tooltip="Look four weeks back",
+        ),
+        Binding(
+            "right_square_bracket",
+            "shift(1)",
+            "Later",
+            id="nights.later",
+            key_display="]",
+            show=False,
+            tooltip="Look four weeks ahead",
+        ),
+        Binding(
+            "t",
+            "today",
+            "Tonight",
+            id="nights.today",
+            show=False,
+            tooltip="Back to tonight and the weeks after it",
+        ),
         Binding("home", "edge(-1)", "First night", id="nights.first", show=False),
         Binding("end", "edge(1)", "Last night", id="nights.last", show=False),
     ]
 
     COMMANDS = {NightCommands}
 
-    def __init__(self, services: NightsServices, export_dir: Path | None = None, *,
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: NightsServices,
+        export_dir: Path | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self.export_dir = export_dir
@@ -237,8 +307,7 @@ class NightsScreen(LiveScreen):
         elif first_time:
             listing.select_date(today)
         self.loaded = True
-        self.query_one(TopBar).set_title(f"Nights · {span_words(start, self.WINDOW_DAYS)}",
-                                         short="Nights")
+        self.query_one(TopBar).set_title(f"Nights · {span_words(start, self.WINDOW_DAYS)}", short="Nights")
         self.query_one(TopBar).badge.data_at = time.monotonic()
         self._show_detail()
         self.refresh_bindings()
@@ -260,8 +329,9 @@ class NightsScreen(LiveScreen):
         when = when_words(night.date, self.today) if self.today else ""
         head = f"{night.date:%a %d %b %Y}" + (f", {when}" if when else "")
         covers = sum(f.covers for f in night.floors)
-        floors = " · ".join(f"{f.floor}: {f.booked} of {f.tables} tables, {f.covers} covers"
-                            for f in night.floors)
+        floors = " · ".join(
+            f"{f.floor}: {f.booked} of {f.tables} tables, {f.covers} covers" for f in night.floors
+        )
         detail.update(literal(f"{head}: {covers} covers expected on live bookings\n{floors}\n{LEGEND}"))
 
     def on_data_table_row_highlighted(self, _message: DataTable.RowHighlighted) -> None:
@@ -354,8 +424,11 @@ class NightsScreen(LiveScreen):
         night = self.selected
         if night is None:
             return
-        self.app.push_screen(NightReportScreen(self.services, night_id=night.night_id,
-                                               night_date=night.date, export_dir=self.export_dir))
+        self.app.push_screen(
+            NightReportScreen(
+                self.services, night_id=night.night_id, night_date=night.date, export_dir=self.export_dir
+            )
+        )
 
     def first_unopened(self) -> date | None:
         """The first date of the list's window that has no night, else the day after it."""
@@ -401,14 +474,17 @@ class NightsScreen(LiveScreen):
         if night is not None:
             day = f"{night.date:%a %d %b}"
             commands += [
-                NightCommand(f"Open the floor · {day}", "The tables and bookings of that night",
-                             "open_floor"),
-                NightCommand(f"Night report · {day}",
-                             "Covers, no-shows, cancellations and deposits, per floor", "report"),
+                NightCommand(
+                    f"Open the floor · {day}", "The tables and bookings of that night", "open_floor"
+                ),
+                NightCommand(
+                    f"Night report · {day}",
+                    "Covers, no-shows, cancellations and deposits, per floor",
+                    "report",
+                ),
             ]
         if may(self.services.actor.role, "open_night"):
-            commands.append(NightCommand("Open a night", "A night that is not on the list yet",
-                                         "open_night"))
+            commands.append(NightCommand("Open a night", "A night that is not on the list yet", "open_night"))
         commands += [
             NightCommand("Earlier nights", "Look four weeks back", "shift(-1)"),
             NightCommand("Later nights", "Look four weeks ahead", "shift(1)"),

@@ -22,8 +22,7 @@ def discovery_hit(title: str, run: IgnoreReturnCallbackType, help: str) -> Disco
     return DiscoveryHit(literal(title), run, text=title, help=escape(plain(help)))
 
 
-def search_hit(matcher: Matcher, title: str, run: IgnoreReturnCallbackType,
-               help: str) -> Hit | None:
+def search_hit(matcher: Matcher, title: str, run: IgnoreReturnCallbackType, help: str) -> Hit | None:
     """The entry if `title` matches what was typed, else None."""
     score = matcher.match(title)
     if score <= 0:

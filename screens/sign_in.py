@@ -75,8 +75,11 @@ DEMO_ROLES = ("door", "manager", "admin", "support")
 
 def reenrol_advice(session: Session) -> str:
     """What a staff member who signed in without their authenticator must do next."""
-    how = ("with a recovery code. That code is used up now"
-           if session.used_recovery_code else "but your authenticator is not set up")
+    how = (
+        "with a recovery code. That code is used up now"
+        if session.used_recovery_code
+        else "but your authenticator is not set up"
+    )
     return (
         f"Signed in as {session.actor.name} ({session.actor.role}) {how}.\n\n"
         "Ask an admin to re-enrol your authenticator:\n"
@@ -104,22 +107,36 @@ class SignInScreen(CoverScreen[Session]):
         # Priority, so the App moves the focus before it hands on the next key: keys that
         # arrive together with Enter (tmux, a password manager typing) land in the next
         # field. Input's own Enter would move the focus only after they had gone astray.
-        Binding("enter", "next_field", "Next field", show=False, priority=True,
-                id="sign_in.next"),
+        Binding("enter", "next_field", "Next field", show=False, priority=True, id="sign_in.next"),
         # Only once signed in with a recovery code: the fields are gone, Enter goes on.
         Binding("enter", "go_on", "Go to the floor", show=False, id="sign_in.go_on"),
         # The demo's accounts (only when the demo hands them in): a function key, and Alt with
         # the role's initial where a terminal keeps the function key for itself (F10 opens a
         # menu in some). Not Alt with a digit: Textual reads Esc 1 as macOS's Option+1 (¡).
         # Priority, or the field in use would take Alt+D as the letter.
-        *(Binding(f"f{7 + n},alt+{role[0]}", f"demo('{role}')", f"Fill in the demo {role} account",
-                  show=False, priority=True, id=f"sign_in.demo_{role}")
-          for n, role in enumerate(DEMO_ROLES)),
+        *(
+            Binding(
+                f"f{7 + n},alt+{role[0]}",
+                f"demo('{role}')",
+                f"Fill in the demo {role} account",
+                show=False,
+                priority=True,
+                id=f"sign_in.demo_{role}",
+            )
+            for n, role in enumerate(DEMO_ROLES)
+        ),
     ]
 
-    def __init__(self, identity: SignInBackend, *, note: str = "", demo: DemoAccounts | None = None,
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        identity: SignInBackend,
+        *,
+        note: str = "",
+        demo: DemoAccounts | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__("Backroom Console · sign in", name=name, id=id, classes=classes)
         self.identity = identity
         self.via = describe(identity)
@@ -130,19 +147,31 @@ class SignInScreen(CoverScreen[Session]):
         self._handed_over = False
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(Content(self.note or "Sign in with your staff account."), id="sign-in-note",
-                     classes="cover--text")
+        yield Static(
+            Content(self.note or "Sign in with your staff account."), id="sign-in-note", classes="cover--text"
+        )
         yield Static(Content(self.via.sentence()), id="sign-in-via", classes="cover--text")
         yield Static("", classes="cover--gap")
         yield Field("Email", placeholder="name@venue", max_length=254, input_width=34, id="email")
         yield Field("Password", password=True, max_length=200, input_width=34, id="password")
-        code_note = ("six digits, or a recovery code" if self.via.recovery_codes
-                     else "six digits from your authenticator")
-        yield Field("Code", placeholder="123456", max_length=24, input_width=12, id="code",
-                    check=lambda _text: ok(code_note))
+        code_note = (
+            "six digits, or a recovery code"
+            if self.via.recovery_codes
+            else "six digits from your authenticator"
+        )
+        yield Field(
+            "Code",
+            placeholder="123456",
+            max_length=24,
+            input_width=12,
+            id="code",
+            check=lambda _text: ok(code_note),
+        )
         if self.demo is not None:
-            rows = [DemoRow(self._demo_keys(account.role), account.role, account.email)
-                    for account in self._demo_accounts()]
+            rows = [
+                DemoRow(self._demo_keys(account.role), account.role, account.email)
+                for account in self._demo_accounts()
+            ]
             yield Static("", classes="cover--gap")
             yield DemoAccountList(rows, id="demo-accounts")
         yield Static("", id="advice", classes="cover--text")
@@ -169,8 +198,11 @@ class SignInScreen(CoverScreen[Session]):
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """The keys for the help screen: the sign-in's and the console's, not a field's own
         editing keys (which would push the demo's keys out of sight at 80x24)."""
-        return [(key, active) for key, active in self.active_bindings.items()
-                if not isinstance(active.node, Input)]
+        return [
+            (key, active)
+            for key, active in self.active_bindings.items()
+            if not isinstance(active.node, Input)
+        ]
 
     # The demo's accounts ------------------------------------------------------------
 
@@ -183,14 +215,17 @@ class SignInScreen(CoverScreen[Session]):
 
     def _demo_keys(self, role: str) -> str:
         """Every key that fills in `role`'s account, as a keyboard names them ('F7 Alt+D')."""
-        binding = next(b for b in self.BINDINGS
-                       if isinstance(b, Binding) and b.id == f"sign_in.demo_{role}")
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == f"sign_in.demo_{role}")
         keys = self.app._keymap.get(binding.id or "", binding.key)
         return " ".join(key_words(key.strip()) for key in keys.split(","))
 
     def _may_fill_demo(self, role: str) -> bool:
-        return (not self.working and self.session is None and not self._handed_over
-                and any(account.role == role for account in self._demo_accounts()))
+        return (
+            not self.working
+            and self.session is None
+            and not self._handed_over
+            and any(account.role == role for account in self._demo_accounts())
+        )
 
     def action_demo(self, role: str) -> None:
         if self._may_fill_demo(role):
@@ -214,8 +249,10 @@ class SignInScreen(CoverScreen[Session]):
         self.field("code").focus()
         self.field("code").input.action_end()
         if code is None:
-            self.say(f"The demo has no code for {account.email}: "
-                     "`backroom demo --reset` starts the demo over.", error=True)
+            self.say(
+                f"The demo has no code for {account.email}: `backroom demo --reset` starts the demo over.",
+                error=True,
+            )
         else:
             self.say(f"Demo {account.role} account filled in. Enter signs in.")
 

@@ -53,8 +53,9 @@ class KeyCommand:
     run: Callable[[], object]
 
 
-def key_commands(bindings: Iterable[tuple[str, ActiveBinding]], titles: Mapping[str, str],
-                 app: App[Any]) -> list[KeyCommand]:
+def key_commands(
+    bindings: Iterable[tuple[str, ActiveBinding]], titles: Mapping[str, str], app: App[Any]
+) -> list[KeyCommand]:
     """One command per binding named in `titles` (by id), run on the node that has the key."""
     commands: dict[str, KeyCommand] = {}
     for _key, active in bindings:
@@ -63,8 +64,10 @@ def key_commands(bindings: Iterable[tuple[str, ActiveBinding]], titles: Mapping[
         if title is None or binding.id in commands:
             continue
         commands[binding.id or title] = KeyCommand(
-            title, f"{binding.tooltip or binding.description} ({app.get_key_display(binding)})",
-            partial(app.run_action, binding.action, active.node))
+            title,
+            f"{binding.tooltip or binding.description} ({app.get_key_display(binding)})",
+            partial(app.run_action, binding.action, active.node),
+        )
     return [commands[i] for i in titles if i in commands]
 
 
@@ -134,14 +137,23 @@ class SupportScreen(LiveScreen):
     """
 
     BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="support.refresh",
-                tooltip="Read the figures now (else every 3 s)"),
+        Binding(
+            "r", "refresh", "Refresh", id="support.refresh", tooltip="Read the figures now (else every 3 s)"
+        ),
         Binding("escape", "back", "Back", id="support.back", tooltip="Back to the screen before"),
     ]
 
-    def __init__(self, services: SupportServices, *, gather: Gather | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, refresh_every: float | None = None,
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: SupportServices,
+        *,
+        gather: Gather | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        refresh_every: float | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self._gather: Gather = gather or gather_health
@@ -248,10 +260,14 @@ class SupportScreen(LiveScreen):
         return self._directory.timezone if self._directory is not None else "UTC"
 
     def _show_health(self) -> None:
-        age = (None if self._last_good_at is None else self._monotonic() - self._last_good_at)
+        age = None if self._last_good_at is None else self._monotonic() - self._last_good_at
         self.query_one(HealthPanel).view = HealthView(
-            latest=self._latest, last_good=self._last_good, good_age_s=age,
-            timezone=self.timezone, has_feed=self._has_feed())
+            latest=self._latest,
+            last_good=self._last_good,
+            good_age_s=age,
+            timezone=self.timezone,
+            has_feed=self._has_feed(),
+        )
 
     def _has_feed(self) -> bool:
         live = self.live_app
@@ -265,12 +281,15 @@ class SupportScreen(LiveScreen):
         live = self.live_app
         presence = live.presence if live is not None else None
         found = self._directory
-        panel.show(self._entries, PresenceNames(
-            timezone=self.timezone,
-            tables=found.tables if found is not None else {},
-            nights=found.nights if found is not None else {},
-            this_console=presence.console_id if presence is not None else None,
-        ))
+        panel.show(
+            self._entries,
+            PresenceNames(
+                timezone=self.timezone,
+                tables=found.tables if found is not None else {},
+                nights=found.nights if found is not None else {},
+                this_console=presence.console_id if presence is not None else None,
+            ),
+        )
 
     def on_presence_changed(self, message: PresenceChanged) -> None:
         self._entries = message.entries
@@ -289,8 +308,11 @@ class SupportScreen(LiveScreen):
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """This screen's keys and the console's own (not the presence list's cursor keys)."""
-        return [(key, active) for key, active in self.active_bindings.items()
-                if (active.binding.id or "").startswith("support.") or active.node is self.app]
+        return [
+            (key, active)
+            for key, active in self.active_bindings.items()
+            if (active.binding.id or "").startswith("support.") or active.node is self.app
+        ]
 
     def key_commands(self) -> list[KeyCommand]:
         return key_commands(self.help_bindings(), PALETTE_TITLES, self.app)

@@ -54,8 +54,7 @@ if TYPE_CHECKING:
 
 # Changes that are not tied to one night but alter what the list or the free tables show.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
-ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers",
-              "admin": "Admins"}
+ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 WAITLIST_RIGHT = "waitlist_add"
 
 
@@ -122,31 +121,55 @@ class WaitlistScreen(WritingScreen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="waitlist.back", tooltip="Back to the floor"),
-        Binding("up", "step(-1)", "Party", id="waitlist.up", key_display="↑",
-                group=Binding.Group("Party", compact=True)),
-        Binding("down", "step(1)", "Party", id="waitlist.down", key_display="↓",
-                group=Binding.Group("Party", compact=True)),
+        Binding(
+            "up",
+            "step(-1)",
+            "Party",
+            id="waitlist.up",
+            key_display="↑",
+            group=Binding.Group("Party", compact=True),
+        ),
+        Binding(
+            "down",
+            "step(1)",
+            "Party",
+            id="waitlist.down",
+            key_display="↓",
+            group=Binding.Group("Party", compact=True),
+        ),
         Binding("a", "add", "Add", id="waitlist.add", tooltip="Add a party to the waitlist"),
-        Binding("o", "offer", "Offer", id="waitlist.offer",
-                tooltip="Offer a free table to the selected party"),
-        Binding("b,enter", "book", "Book", id="waitlist.book",
-                tooltip="Book the selected party onto a table"),
-        Binding("x", "remove", "Remove", id="waitlist.remove",
-                tooltip="Take the selected party off the waitlist"),
+        Binding(
+            "o", "offer", "Offer", id="waitlist.offer", tooltip="Offer a free table to the selected party"
+        ),
+        Binding(
+            "b,enter", "book", "Book", id="waitlist.book", tooltip="Book the selected party onto a table"
+        ),
+        Binding(
+            "x", "remove", "Remove", id="waitlist.remove", tooltip="Take the selected party off the waitlist"
+        ),
         Binding("r", "reload", "Reload", id="waitlist.reload", show=False),
     ]
 
     COMMANDS = {TableCommands}
 
     # The actions on the selected party, and what each is called in the palette.
-    ENTRY_ACTIONS = {"offer": "Offer a table", "book": "Book onto a table",
-                     "remove": "Remove from the waitlist"}
+    ENTRY_ACTIONS = {
+        "offer": "Offer a table",
+        "book": "Book onto a table",
+        "remove": "Remove from the waitlist",
+    }
 
     services: WaitlistServices
 
-    def __init__(self, services: WaitlistServices, *, night_id: int,
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: WaitlistServices,
+        *,
+        night_id: int,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self.night_id = night_id
@@ -235,8 +258,7 @@ class WaitlistScreen(WritingScreen):
             self.selected = ids[0] if ids else None
         self.loaded = True
         night = snapshot.night
-        self.query_one(TopBar).set_title(
-            f"Waitlist · {snapshot.venue_name} · {night.date:%a %d %b %Y}")
+        self.query_one(TopBar).set_title(f"Waitlist · {snapshot.venue_name} · {night.date:%a %d %b %Y}")
         self.query_one(TopBar).badge.data_at = time.monotonic()
         self._draw()
         self.refresh_bindings()
@@ -273,16 +295,14 @@ class WaitlistScreen(WritingScreen):
     def _draw(self) -> None:
         listing = self.query_one("#waitlist-list", Static)
         if not self.entries:
-            listing.update(Text(f"Nobody is waiting. {self._key('waitlist.add', 'a')} adds a "
-                                "party."))
+            listing.update(Text(f"Nobody is waiting. {self._key('waitlist.add', 'a')} adds a party."))
         else:
             listing.update(self._rows())
         self._draw_detail()
 
     def _rows(self) -> RenderableType:
         now = self.services.clock()
-        rows = RichTable(box=None, padding=(0, 1), pad_edge=False, expand=True,
-                         header_style="bold underline")
+        rows = RichTable(box=None, padding=(0, 1), pad_edge=False, expand=True, header_style="bold underline")
         rows.add_column("", width=1, no_wrap=True)
         rows.add_column("#", justify="right", no_wrap=True)
         rows.add_column("Guest", no_wrap=True, overflow="ellipsis", max_width=28)
@@ -296,8 +316,12 @@ class WaitlistScreen(WritingScreen):
             added = local_time(entry.created_at, self.timezone) + (f" {since}" if since else "")
             # Text, not strings: a Rich table reads a string cell as markup.
             rows.add_row(
-                Text("▸" if mine else ""), Text(str(place)), Text(plain(entry.guest_name)),
-                Text(str(entry.party_size)), Text(added), Text(self._status(entry)),
+                Text("▸" if mine else ""),
+                Text(str(place)),
+                Text(plain(entry.guest_name)),
+                Text(str(entry.party_size)),
+                Text(added),
+                Text(self._status(entry)),
                 Text(plain(" ".join(entry.notes.split()))),
                 style="reverse" if mine else None,
             )
@@ -307,8 +331,9 @@ class WaitlistScreen(WritingScreen):
         snapshot = self.snapshot
         if snapshot is None:
             return []
-        return sorted((s.table for s in snapshot.tables.values() if s.status is TileStatus.FREE),
-                      key=lambda t: t.number)
+        return sorted(
+            (s.table for s in snapshot.tables.values() if s.status is TileStatus.FREE), key=lambda t: t.number
+        )
 
     def _draw_detail(self) -> None:
         detail = self.query_one("#waitlist-detail", Static)
@@ -324,8 +349,9 @@ class WaitlistScreen(WritingScreen):
             if entry.phone:
                 facts.append(plain(entry.phone))
             fitting = self.best_table(entry)
-            facts.append(f"fits table {fitting.number} now" if fitting is not None
-                         else "no free table fits now")
+            facts.append(
+                f"fits table {fitting.number} now" if fitting is not None else "no free table fits now"
+            )
             parts.append(Text(" · ".join(facts), style="bold"))
             if entry.notes:
                 parts.append(Text(f"Note: {plain(' '.join(entry.notes.split()))}"))
@@ -358,8 +384,7 @@ class WaitlistScreen(WritingScreen):
 
     def on_key(self, event: events.Key) -> None:
         # A key of this screen that cannot act says why, in one line.
-        actions = [binding.action for binding in
-                   mapped_bindings(self).key_to_bindings.get(event.key, ())]
+        actions = [binding.action for binding in mapped_bindings(self).key_to_bindings.get(event.key, ())]
         names = [a for a in actions if a in ("add", *self.ENTRY_ACTIONS)]
         if not names or any(self.check_action(name, ()) is True for name in names):
             return
@@ -378,17 +403,25 @@ class WaitlistScreen(WritingScreen):
         """The palette's entries: what may be done now, the selected party named."""
         commands = []
         if self.check_action("add", ()) is True:
-            commands.append(TableCommand("Add a party to the waitlist",
-                                         f"Name, phone, party, note ({self._key('waitlist.add', 'a')})",
-                                         self.action_add))
+            commands.append(
+                TableCommand(
+                    "Add a party to the waitlist",
+                    f"Name, phone, party, note ({self._key('waitlist.add', 'a')})",
+                    self.action_add,
+                )
+            )
         entry = self.entry
         for name, title in self.ENTRY_ACTIONS.items():
             if entry is None or self.check_action(name, ()) is not True:
                 continue
             key = self._key(f"waitlist.{name}", name[0])
-            commands.append(TableCommand(
-                f"{title} · {entry.guest_name} · party of {entry.party_size}",
-                f"The selected party on the waitlist ({key})", getattr(self, f"action_{name}")))
+            commands.append(
+                TableCommand(
+                    f"{title} · {entry.guest_name} · party of {entry.party_size}",
+                    f"The selected party on the waitlist ({key})",
+                    getattr(self, f"action_{name}"),
+                )
+            )
         return commands
 
     # The changes ----------------------------------------------------------------------------
@@ -398,8 +431,7 @@ class WaitlistScreen(WritingScreen):
 
     def _tables(self) -> dict[int, Table]:
         snapshot = self.snapshot
-        return ({s.table.number: s.table for s in snapshot.tables.values()}
-                if snapshot is not None else {})
+        return {s.table.number: s.table for s in snapshot.tables.values()} if snapshot is not None else {}
 
     def best_table(self, entry: WaitlistEntry) -> Table | None:
         """The free table that seats the party with the fewest seats to spare."""
@@ -411,23 +443,31 @@ class WaitlistScreen(WritingScreen):
             return
         if not self.may_write():
             return
-        self.app.push_screen(WaitlistForm(
-            f"{self.snapshot.night.date:%a %d %b}", on_answer=partial(self._add, Intent())))
+        self.app.push_screen(
+            WaitlistForm(f"{self.snapshot.night.date:%a %d %b}", on_answer=partial(self._add, Intent()))
+        )
 
     def _add(self, intent: Intent, request: WaitlistRequest, dialog: Dialog[Any]) -> None:
         bookings, actor, night_id = self.services.bookings, self.services.actor, self.night_id
 
         async def call(op_id: str) -> int:
             entry_id = await bookings.waitlist_add(
-                actor, night_id=night_id, guest=GuestDetails(request.name, phone=request.phone),
-                party_size=request.party_size, notes=request.notes, op_id=op_id)
+                actor,
+                night_id=night_id,
+                guest=GuestDetails(request.name, phone=request.phone),
+                party_size=request.party_size,
+                notes=request.notes,
+                op_id=op_id,
+            )
             self._select_next = entry_id
             return entry_id
 
         def done(_entry_id: int) -> str:
             place = len(self.entries) + 1
-            return (f"Added {request.name} · party of {request.party_size} to the waitlist "
-                    f"({ordinal(place)} in line)")
+            return (
+                f"Added {request.name} · party of {request.party_size} to the waitlist "
+                f"({ordinal(place)} in line)"
+            )
 
         self.start_write(Write("add the party to the waitlist", call, done, intent), dialog)
 
@@ -437,26 +477,38 @@ class WaitlistScreen(WritingScreen):
             return None
         return entry if self.may_write() else None
 
-    def _seat_form(self, entry: WaitlistEntry, *, booking: bool,
-                   on_answer: Callable[[SeatRequest, Dialog[SeatRequest]], None]) -> SeatForm:
+    def _seat_form(
+        self,
+        entry: WaitlistEntry,
+        *,
+        booking: bool,
+        on_answer: Callable[[SeatRequest, Dialog[SeatRequest]], None],
+    ) -> SeatForm:
         assert self.snapshot is not None
         night = self.snapshot.night
         best = self.best_table(entry)
         offered = self.table_number(entry.offered_table) if entry.offered_table else ""
         table = int(offered) if offered.isdigit() else (best.number if best is not None else None)
-        return SeatForm(entry, self._tables(), {t.number for t in self.free_tables()}, night,
-                        self.snapshot.timezone, booking=booking, table=table,
-                        arrival=default_arrival(night, self.services.clock()),
-                        on_answer=on_answer)
+        return SeatForm(
+            entry,
+            self._tables(),
+            {t.number for t in self.free_tables()},
+            night,
+            self.snapshot.timezone,
+            booking=booking,
+            table=table,
+            arrival=default_arrival(night, self.services.clock()),
+            on_answer=on_answer,
+        )
 
     def action_offer(self) -> None:
         entry = self._ready("offer")
         if entry is not None:
-            self.app.push_screen(self._seat_form(entry, booking=False,
-                                                 on_answer=partial(self._offer, Intent(), entry)))
+            self.app.push_screen(
+                self._seat_form(entry, booking=False, on_answer=partial(self._offer, Intent(), entry))
+            )
 
-    def _offer(self, intent: Intent, entry: WaitlistEntry, request: SeatRequest,
-               dialog: Dialog[Any]) -> None:
+    def _offer(self, intent: Intent, entry: WaitlistEntry, request: SeatRequest, dialog: Dialog[Any]) -> None:
         bookings, actor = self.services.bookings, self.services.actor
         table_id = request.table_ids[0]
         number = self.table_number(table_id)
@@ -464,44 +516,57 @@ class WaitlistScreen(WritingScreen):
         async def call(op_id: str) -> None:
             await bookings.waitlist_offer(actor, entry.id, table_id, op_id=op_id)
 
-        self.start_write(Write(
-            f"offer table {number} to {entry.guest_name}", call,
-            lambda _none: f"Offered table {number} to {entry.guest_name} · party of "
-                          f"{entry.party_size}", intent), dialog)
+        self.start_write(
+            Write(
+                f"offer table {number} to {entry.guest_name}",
+                call,
+                lambda _none: f"Offered table {number} to {entry.guest_name} · party of {entry.party_size}",
+                intent,
+            ),
+            dialog,
+        )
 
     def action_book(self) -> None:
         entry = self._ready("book")
         if entry is not None:
-            self.app.push_screen(self._seat_form(entry, booking=True,
-                                                 on_answer=partial(self._book, Intent(), entry)))
+            self.app.push_screen(
+                self._seat_form(entry, booking=True, on_answer=partial(self._book, Intent(), entry))
+            )
 
-    def _book(self, intent: Intent, entry: WaitlistEntry, request: SeatRequest,
-              dialog: Dialog[Any]) -> None:
+    def _book(self, intent: Intent, entry: WaitlistEntry, request: SeatRequest, dialog: Dialog[Any]) -> None:
         assert request.starts_at is not None
-        self.start_write(self._book_write(intent, entry, request.table_ids, request.starts_at),
-                         dialog)
+        self.start_write(self._book_write(intent, entry, request.table_ids, request.starts_at), dialog)
 
-    def _book_write(self, intent: Intent, entry: WaitlistEntry, table_ids: tuple[int, ...],
-                    starts_at: datetime, ends_at: datetime | None = None) -> Write:
+    def _book_write(
+        self,
+        intent: Intent,
+        entry: WaitlistEntry,
+        table_ids: tuple[int, ...],
+        starts_at: datetime,
+        ends_at: datetime | None = None,
+    ) -> Write:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
-            return await bookings.waitlist_book(actor, entry.id, table_ids=list(table_ids),
-                                                starts_at=starts_at, ends_at=ends_at, op_id=op_id)
+            return await bookings.waitlist_book(
+                actor, entry.id, table_ids=list(table_ids), starts_at=starts_at, ends_at=ends_at, op_id=op_id
+            )
 
         def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._book_write(fresh, entry, alternative.table_ids, alternative.starts_at,
-                                    alternative.ends_at)
+            return self._book_write(
+                fresh, entry, alternative.table_ids, alternative.starts_at, alternative.ends_at
+            )
 
         def done(b: Booking) -> str:
             where = "+".join(self.table_number(i) for i in sorted(b.table_ids))
-            return (f"Booked {b.ref} · {b.guest_name} · table {where} at "
-                    f"{local_time(b.starts_at, self.timezone)} ({BOOKING_WORDS[b.status]}); "
-                    "off the waitlist")
+            return (
+                f"Booked {b.ref} · {b.guest_name} · table {where} at "
+                f"{local_time(b.starts_at, self.timezone)} ({BOOKING_WORDS[b.status]}); "
+                "off the waitlist"
+            )
 
         numbers = "+".join(self.table_number(i) for i in sorted(table_ids))
-        return Write(f"book {entry.guest_name} onto table {numbers}", call, done, intent,
-                     retarget=elsewhere)
+        return Write(f"book {entry.guest_name} onto table {numbers}", call, done, intent, retarget=elsewhere)
 
     def action_remove(self) -> None:
         entry = self._ready("remove")
@@ -512,14 +577,18 @@ class WaitlistScreen(WritingScreen):
         async def call(op_id: str) -> None:
             await bookings.waitlist_leave(actor, entry.id, op_id=op_id)
 
-        write = Write(f"take {entry.guest_name} off the waitlist", call,
-                      lambda _none: f"Took {entry.guest_name} · party of {entry.party_size} "
-                                    "off the waitlist")
-        self.app.push_screen(ConfirmDialog(
-            f"Remove {entry.guest_name} from the waitlist?",
-            f"Party of {entry.party_size}, waiting since "
-            f"{local_time(entry.created_at, self.timezone)}.\nThey are no longer waiting "
-            "for a table.",
-            yes="remove them", on_answer=lambda _yes, dialog: self.start_write(write, dialog),
-        ))
-
+        write = Write(
+            f"take {entry.guest_name} off the waitlist",
+            call,
+            lambda _none: f"Took {entry.guest_name} · party of {entry.party_size} off the waitlist",
+        )
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove {entry.guest_name} from the waitlist?",
+                f"Party of {entry.party_size}, waiting since "
+                f"{local_time(entry.created_at, self.timezone)}.\nThey are no longer waiting "
+                "for a table.",
+                yes="remove them",
+                on_answer=lambda _yes, dialog: self.start_write(write, dialog),
+            )
+        )

@@ -91,16 +91,18 @@ class WritingScreen(LiveScreen):
     async def after_write(self, result: object) -> None:
         """Called once a change is made (or refused: `result` is None); read what changed."""
 
-    def start_write(self, write: Write, dialog: Dialog[Any] | None = None, *,
-                    beneath: Dialog[Any] | None = None) -> None:
+    def start_write(
+        self, write: Write, dialog: Dialog[Any] | None = None, *, beneath: Dialog[Any] | None = None
+    ) -> None:
         """Run `write`; `dialog` asked for it. `beneath` is a form kept open under a
         refusal's question (alternatives, a code): it closes too once the change is made."""
         self._writing = True
         self._write(write, dialog, beneath)
 
     @work(exclusive=True, group="action", exit_on_error=False)
-    async def _write(self, write: Write, dialog: Dialog[Any] | None,
-                     beneath: Dialog[Any] | None = None) -> None:
+    async def _write(
+        self, write: Write, dialog: Dialog[Any] | None, beneath: Dialog[Any] | None = None
+    ) -> None:
         try:
             if not self.live:
                 # The feed may have dropped while the dialog was open.
@@ -110,8 +112,11 @@ class WritingScreen(LiveScreen):
                 result = await write.call(write.intent.op_id)
             except Interrupted as err:
                 # Not a refusal: keep the operation id, so another try cannot do it twice.
-                self._failed(f"Could not {write.what}: {err}", dialog,
-                             again=" Enter tries again." if dialog is not None else "")
+                self._failed(
+                    f"Could not {write.what}: {err}",
+                    dialog,
+                    again=" Enter tries again." if dialog is not None else "",
+                )
                 return
             except BookingError as err:
                 # Refused: nothing was written, so another try is a new intent.
@@ -121,8 +126,11 @@ class WritingScreen(LiveScreen):
             except Exception as err:
                 # The outcome is unknown (the answer may be lost, not the change): keep the
                 # operation id, so trying again from the same dialog cannot do it twice.
-                self._failed(f"Could not {write.what}: {failure_words(err)}", dialog,
-                             again=" Enter tries again." if dialog is not None else "")
+                self._failed(
+                    f"Could not {write.what}: {failure_words(err)}",
+                    dialog,
+                    again=" Enter tries again." if dialog is not None else "",
+                )
                 return
             if dialog is not None:
                 dialog.finish()
@@ -138,8 +146,9 @@ class WritingScreen(LiveScreen):
             dialog.failed(text + again)
         self.notify(text, severity="error", timeout=8)
 
-    def _keep_beneath(self, err: BookingError, dialog: Dialog[Any] | None,
-                      beneath: Dialog[Any] | None) -> Dialog[Any] | None:
+    def _keep_beneath(
+        self, err: BookingError, dialog: Dialog[Any] | None, beneath: Dialog[Any] | None
+    ) -> Dialog[Any] | None:
         """Before a refusal's question: the form that stays open under it, as typed (Esc on
         the question goes back to it), or None. A dialog that is only a question closes."""
         if dialog is None:
@@ -152,26 +161,36 @@ class WritingScreen(LiveScreen):
         dialog.finish()
         return beneath
 
-    async def _refused(self, write: Write, err: BookingError, dialog: Dialog[Any] | None,
-                       beneath: Dialog[Any] | None = None) -> None:
+    async def _refused(
+        self, write: Write, err: BookingError, dialog: Dialog[Any] | None, beneath: Dialog[Any] | None = None
+    ) -> None:
         retarget = write.retarget
         if isinstance(err, TableTaken | PartyDoesNotFit) and retarget is not None:
             alternatives = [alt for alt in err.alternatives if write.usable(alt)]
             if alternatives:
                 form = self._keep_beneath(err, dialog, beneath)
                 fresh = Intent()  # a new intent: booking there is a new decision
-                self.app.push_screen(AlternativesDialog(
-                    f"Could not {write.what}", str(err), alternatives, self.timezone,
-                    verb=write.instead,
-                    on_answer=lambda alt, chooser: self.start_write(retarget(alt, fresh), chooser,
-                                                                    beneath=form),
-                ))
+                self.app.push_screen(
+                    AlternativesDialog(
+                        f"Could not {write.what}",
+                        str(err),
+                        alternatives,
+                        self.timezone,
+                        verb=write.instead,
+                        on_answer=lambda alt, chooser: self.start_write(
+                            retarget(alt, fresh), chooser, beneath=form
+                        ),
+                    )
+                )
                 return
         if isinstance(err, StepUpRequired) and self.services.identity is not None:
             self._ask_for_code(write, str(err), self._keep_beneath(err, dialog, beneath))
             return
-        title = (f"Changed by {err.info.changed_by}" if isinstance(err, StaleBooking)
-                 else f"Could not {write.what}")
+        title = (
+            f"Changed by {err.info.changed_by}"
+            if isinstance(err, StaleBooking)
+            else f"Could not {write.what}"
+        )
         self.notify(str(err), title=title, severity="error", timeout=8)
         if dialog is not None:
             if dialog.keeps_open(err):
@@ -199,19 +218,19 @@ class WritingScreen(LiveScreen):
 
             self.start_write(replace(write, call=call), dialog, beneath=beneath)
 
-        self.app.push_screen(CodeDialog(f"A code is needed to {write.what}", reason,
-                                        on_answer=with_code))
+        self.app.push_screen(CodeDialog(f"A code is needed to {write.what}", reason, on_answer=with_code))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.group == "action":
             # Refusals and lost connections are handled in the worker; this is anything else.
-            self.notify(f"That change hit a problem: {event.worker.error}", severity="error",
-                        timeout=10)
+            self.notify(f"That change hit a problem: {event.worker.error}", severity="error", timeout=10)
             self.run_worker(self.after_write(None), group="after", exit_on_error=False)
 
 
-UNANSWERED = ("the database did not answer, so we cannot tell whether this was saved. "
-              "Try again: it will not be done twice.")
+UNANSWERED = (
+    "the database did not answer, so we cannot tell whether this was saved. "
+    "Try again: it will not be done twice."
+)
 
 
 def failure_words(err: Exception) -> str:

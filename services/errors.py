@@ -118,15 +118,26 @@ class TableTaken(BookingError):
         self.alternatives: list[Alternative] = alternatives or []
 
     def details(self) -> dict[str, Any]:
-        return {**super().details(), "table_id": self.table_id, "booking_ref": self.booking_ref,
-                "holder": self.holder}
+        return {
+            **super().details(),
+            "table_id": self.table_id,
+            "booking_ref": self.booking_ref,
+            "holder": self.holder,
+        }
 
 
 class PartyDoesNotFit(BookingError):
     code = "party_size"
 
-    def __init__(self, message: str, *, party: int, min_party: int, max_party: int,
-                 alternatives: list[Alternative] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        party: int,
+        min_party: int,
+        max_party: int,
+        alternatives: list[Alternative] | None = None,
+    ) -> None:
         super().__init__(message)
         self.party = party
         self.min_party = min_party
@@ -161,6 +172,7 @@ class StaleBooking(BookingError):
 
 
 # The night beside the tables (services/night): guest lists, the headcount, bans.
+
 
 class ListClosed(BookingError):
     """The guest list closed at its cut-off; a manager can still change it."""

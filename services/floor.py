@@ -27,8 +27,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_VENUE = ("select id, name, timezone, opens_at, closes_at, no_show_grace_minutes from backroom.venue"
-          " order by id limit 1")
+_VENUE = (
+    "select id, name, timezone, opens_at, closes_at, no_show_grace_minutes from backroom.venue"
+    " order by id limit 1"
+)
 _NIGHT_COLUMNS = "id, date, starts_at, ends_at, status"
 
 _FLOORS = "select id, code, name, position from backroom.floor order by position"
@@ -48,11 +50,14 @@ BOOKING_SELECT = """
     join backroom.guest g on g.id = b.guest_id
     left join backroom.booking_table bt on bt.booking_id = b.id
 """
-_BOOKINGS = BOOKING_SELECT + """
+_BOOKINGS = (
+    BOOKING_SELECT
+    + """
     where b.night_id = $1
     group by b.id, g.id
     order by b.starts_at, b.id
 """
+)
 _HOLDS = """
     select id, table_id, holder, expires_at, staff_id from backroom.hold
     where night_id = $1 and expires_at > $2
@@ -76,8 +81,11 @@ def tile_for(table: Table, bookings: list[Booking], hold: Hold | None, now: date
     A party that is in (arrived) occupies the table from its arrival until it is
     completed, whatever its booked time: one that came early for a later booking,
     or stays past its booked end, is still the one sitting there."""
-    seated = tuple(sorted((b for b in bookings if b.status is BookingStatus.ARRIVED),
-                          key=lambda b: (b.occupied_from, b.id)))
+    seated = tuple(
+        sorted(
+            (b for b in bookings if b.status is BookingStatus.ARRIVED), key=lambda b: (b.occupied_from, b.id)
+        )
+    )
     active = [b for b in bookings if b.status.active and b.ends_at > now]
     shown = seated[0] if seated else (active[0] if active else None)
     if hold is not None:
@@ -86,8 +94,9 @@ def tile_for(table: Table, bookings: list[Booking], hold: Hold | None, now: date
         status = TileStatus.FREE
     else:
         status = TileStatus(shown.status.value)
-    return TableState(table=table, status=status, booking=shown, hold=hold,
-                      bookings=tuple(bookings), seated=seated)
+    return TableState(
+        table=table, status=status, booking=shown, hold=hold, bookings=tuple(bookings), seated=seated
+    )
 
 
 class FloorService:
@@ -111,8 +120,7 @@ class FloorService:
     async def nights(self, start: date, days: int) -> list[Night]:
         async with self._db.transaction(readonly=True) as conn:
             rows = await conn.fetch(
-                f"select {_NIGHT_COLUMNS} from backroom.night"
-                " where date >= $1 and date < $2 order by date",
+                f"select {_NIGHT_COLUMNS} from backroom.night where date >= $1 and date < $2 order by date",
                 start,
                 start + timedelta(days=days),
             )
@@ -150,5 +158,6 @@ class FloorService:
 
 def _night(row: object) -> Night:
     r = dict(row)  # type: ignore[call-overload]
-    return Night(id=r["id"], date=r["date"], starts_at=r["starts_at"], ends_at=r["ends_at"],
-                 status=r["status"])
+    return Night(
+        id=r["id"], date=r["date"], starts_at=r["starts_at"], ends_at=r["ends_at"], status=r["status"]
+    )

@@ -82,8 +82,9 @@ def has_control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
-def text_problem(what: str, text: str, most: int, *, plural: bool = False,
-                 one_line: bool = True) -> str | None:
+def text_problem(
+    what: str, text: str, most: int, *, plural: bool = False, one_line: bool = True
+) -> str | None:
     """Why `text` cannot be saved as `what` (too long, or a control character in a
     one-line field), as a sentence for staff; None if it can. The one check every
     operation makes of what staff type."""
@@ -175,8 +176,13 @@ _SEARCH = f"""
 
 def _match(row: asyncpg.Record) -> GuestMatch:
     return GuestMatch(
-        id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], vip=row["vip"],
-        past_bookings=int(row["past_bookings"]), no_shows=int(row["no_shows"]),
+        id=row["id"],
+        name=row["name"],
+        phone=row["phone"],
+        email=row["email"],
+        vip=row["vip"],
+        past_bookings=int(row["past_bookings"]),
+        no_shows=int(row["no_shows"]),
         last_night=row["last_night"],
     )
 
@@ -213,7 +219,8 @@ class GuestService:
         async with self._db.transaction(readonly=True) as conn:
             row = await conn.fetchrow(
                 f"select {_GUEST_COLUMNS} {_GUEST_JOINS} where g.id = $2 group by g.id",
-                self._clock(), guest_id,
+                self._clock(),
+                guest_id,
             )
         if row is None:
             raise NotFound("That guest is no longer on file.")
@@ -222,8 +229,7 @@ class GuestService:
     async def of_booking(self, booking_id: int) -> GuestMatch:
         """The guest a booking is for, with their phone and email."""
         async with self._db.transaction(readonly=True) as conn:
-            guest_id = await conn.fetchval("select guest_id from backroom.booking where id = $1",
-                                           booking_id)
+            guest_id = await conn.fetchval("select guest_id from backroom.booking where id = $1", booking_id)
         if guest_id is None:
             raise NotFound(f"There is no booking {booking_id}.")
         return await self.get(guest_id)

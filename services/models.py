@@ -25,9 +25,7 @@ class BookingStatus(StrEnum):
         return self in ACTIVE_STATUSES
 
 
-ACTIVE_STATUSES = frozenset(
-    {BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.ARRIVED}
-)
+ACTIVE_STATUSES = frozenset({BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.ARRIVED})
 
 
 class TileStatus(StrEnum):
@@ -138,8 +136,7 @@ class TableState:
         """Nobody in, no hold, and no active booking between `now` and `until`."""
         if self.seated or self.hold is not None:
             return False
-        return not any(b.status.active and b.occupied_from < until and b.ends_at > now
-                       for b in self.bookings)
+        return not any(b.status.active and b.occupied_from < until and b.ends_at > now for b in self.bookings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +159,9 @@ class FloorSnapshot:
 
     def free_now(self, now: datetime, until: datetime) -> list[TableState]:
         """Tables a walk-in could sit at from `now` to `until`, by number."""
-        return sorted((t for t in self.tables.values() if t.free_for_walk_in(now, until)),
-                      key=lambda t: t.table.number)
+        return sorted(
+            (t for t in self.tables.values() if t.free_for_walk_in(now, until)), key=lambda t: t.table.number
+        )
 
     def tables_on(self, floor_id: int) -> list[TableState]:
         return sorted(

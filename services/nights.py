@@ -30,7 +30,9 @@ class NightService:
                 span = json.loads(getattr(err, "detail", None) or "{}")
                 first = date.fromisoformat(span.get("first", day.isoformat()))
                 last = date.fromisoformat(span.get("last", day.isoformat()))
-                raise InvalidInput(f"Nights can be opened from {first:%a %d %b} to {last:%a %d %b %Y}; "
-                                   f"{day:%a %d %b %Y} is outside that.") from err
+                raise InvalidInput(
+                    f"Nights can be opened from {first:%a %d %b} to {last:%a %d %b %Y}; "
+                    f"{day:%a %d %b %Y} is outside that."
+                ) from err
             raise
         return night_id

@@ -22,13 +22,16 @@ from services.models import Booking
 from services.night.words import NIGHT_OPERATION_WORDS
 from services.store.db import Database
 
-_SEARCH = BOOKING_SELECT.replace("select b.id,", "select g.phone, b.id,", 1) + """
+_SEARCH = (
+    BOOKING_SELECT.replace("select b.id,", "select g.phone, b.id,", 1)
+    + """
     where b.night_id = $1
       and (g.name ilike '%' || $2 || '%' or b.ref ilike $2 || '%'
            or ($3::text is not null
                and regexp_replace(coalesce(g.phone, ''), '[^0-9]', '', 'g') like '%' || $3 || '%'))
     group by b.id, g.id
 """
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,7 @@ class ReportService:
             return []
         digits = "".join(c for c in text if c.isdigit())
         async with self._db.transaction(readonly=True) as conn:
-            rows = await conn.fetch(_SEARCH, night_id, _literal(text),
-                                    digits if len(digits) >= 3 else None)
+            rows = await conn.fetch(_SEARCH, night_id, _literal(text), digits if len(digits) >= 3 else None)
         found = []
         for r in rows:
             values = dict(r)
@@ -135,7 +137,8 @@ class ReportService:
                 group by n.id, n.date, f.id, f.name, f.position
                 order by n.date, f.position
                 """,
-                start, start + timedelta(days=days),
+                start,
+                start + timedelta(days=days),
             )
         by_night: dict[int, NightOccupancy] = {}
         for r in rows:
@@ -161,10 +164,18 @@ class ReportService:
             found = await conn.fetch(_NIGHT_BOOKINGS, night_id)
         return NightReport(rows, [_report_booking(r) for r in found])
 
-    async def audit(self, *, booking_id: int | None = None, staff_id: int | None = None,
-                    since: datetime | None = None, until: datetime | None = None,
-                    before_id: int | None = None, limit: int = 50,
-                    booking: str | None = None, staff: str | None = None) -> list[AuditEntry]:
+    async def audit(
+        self,
+        *,
+        booking_id: int | None = None,
+        staff_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+        booking: str | None = None,
+        staff: str | None = None,
+    ) -> list[AuditEntry]:
         """The audit trail, newest first, filtered; page with `before_id`.
 
         `booking` is a booking's reference or id as staff type it; `staff` is
@@ -215,20 +226,41 @@ class ReportService:
                        or (a.staff_id is null and a.db_user ilike '%' || $11 || '%'))
                 order by a.id desc limit $6
                 """,
-                booking_id, staff_id, since, until, before_id, limit,
-                booking, booking_number, staff, staff_number, _literal(staff or ""), THE_SYSTEM,
+                booking_id,
+                staff_id,
+                since,
+                until,
+                before_id,
+                limit,
+                booking,
+                booking_number,
+                staff,
+                staff_number,
+                _literal(staff or ""),
+                THE_SYSTEM,
             )
         entries = []
         for r in rows:
             before, after = _json(r["before"]), _json(r["after"])
-            entries.append(AuditEntry(
-                id=r["id"], at=r["at"], operation=r["operation"], entity=r["entity"],
-                entity_id=r["entity_id"],
-                who=who_words(r["who"], r["staff_id"], r["operation"]),
-                change=describe_change(before, after),
-                staff_id=r["staff_id"], ref=r["ref"], op_id=r["op_id"], before=before, after=after,
-                db_user=r["db_user"], table_number=r["table_number"], booked_ref=r["booked_ref"],
-            ))
+            entries.append(
+                AuditEntry(
+                    id=r["id"],
+                    at=r["at"],
+                    operation=r["operation"],
+                    entity=r["entity"],
+                    entity_id=r["entity_id"],
+                    who=who_words(r["who"], r["staff_id"], r["operation"]),
+                    change=describe_change(before, after),
+                    staff_id=r["staff_id"],
+                    ref=r["ref"],
+                    op_id=r["op_id"],
+                    before=before,
+                    after=after,
+                    db_user=r["db_user"],
+                    table_number=r["table_number"],
+                    booked_ref=r["booked_ref"],
+                )
+            )
         return entries
 
     async def venue_timezone(self) -> str:
@@ -240,8 +272,7 @@ class ReportService:
 
 async def _floor_rows(conn: Any, night_id: int) -> list[ReportRow]:
     """The floors' rows and their total, read on `conn` (see `night_report`)."""
-    if not await conn.fetchval("select exists (select from backroom.night where id = $1)",
-                               night_id):
+    if not await conn.fetchval("select exists (select from backroom.night where id = $1)", night_id):
         raise LookupError(f"night {night_id} does not exist")
     rows = await conn.fetch(
         """
@@ -275,11 +306,16 @@ async def _floor_rows(conn: Any, night_id: int) -> list[ReportRow]:
     )
     report = [ReportRow(**dict(r)) for r in rows]
     if report:
-        report.append(ReportRow(
-            floor=ALL_FLOORS,
-            **{f.name: sum((getattr(r, f.name) for r in report), type(getattr(report[0], f.name))(0))
-               for f in fields(ReportRow) if f.name != "floor"},
-        ))
+        report.append(
+            ReportRow(
+                floor=ALL_FLOORS,
+                **{
+                    f.name: sum((getattr(r, f.name) for r in report), type(getattr(report[0], f.name))(0))
+                    for f in fields(ReportRow)
+                    if f.name != "floor"
+                },
+            )
+        )
     return report
 
 
@@ -309,10 +345,17 @@ _STANDING = {"pending", "confirmed", "arrived", "completed"}
 def _report_booking(r: Any) -> ReportBooking:
     standing = r["status"] in _STANDING
     return ReportBooking(
-        floor=r["floor"], ref=r["ref"], guest=r["guest"], tables=r["tables"], starts=r["starts"],
-        status=r["status"], party_size=r["party_size"],
-        bookings=int(standing), covers_booked=r["party_size"] if standing else 0,
-        covers_arrived=r["arrived_count"], no_shows=int(r["status"] == "no_show"),
+        floor=r["floor"],
+        ref=r["ref"],
+        guest=r["guest"],
+        tables=r["tables"],
+        starts=r["starts"],
+        status=r["status"],
+        party_size=r["party_size"],
+        bookings=int(standing),
+        covers_booked=r["party_size"] if standing else 0,
+        covers_arrived=r["arrived_count"],
+        no_shows=int(r["status"] == "no_show"),
         cancellations=int(r["status"] == "cancelled"),
         deposits_taken=(r["deposit"] if r["deposit_paid"] else Decimal(0)).quantize(Decimal("0.01")),
         deposits_kept=int(r["deposit_outcome"] == "kept"),
@@ -338,8 +381,21 @@ _QUIET = {"version", "updated_at", "updated_by", "created_at", "expires_at", "du
 def describe_change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     """A short line: what changed from before to after."""
     if before is None and after is not None:
-        keys = [k for k in ("ref", "status", "party_size", "table_id", "holder", "email", "reason",
-                            "code", "message") if k in after]
+        keys = [
+            k
+            for k in (
+                "ref",
+                "status",
+                "party_size",
+                "table_id",
+                "holder",
+                "email",
+                "reason",
+                "code",
+                "message",
+            )
+            if k in after
+        ]
         return ", ".join(f"{k}={after[k]}" for k in keys)
     if after is None and before is not None:
         return "removed"
@@ -421,8 +477,16 @@ class NightReport:
     bookings: list[ReportBooking]
 
 
-FIGURES = ("bookings", "covers_booked", "covers_arrived", "no_shows", "cancellations",
-           "deposits_taken", "deposits_kept", "deposits_refunded")
+FIGURES = (
+    "bookings",
+    "covers_booked",
+    "covers_arrived",
+    "no_shows",
+    "cancellations",
+    "deposits_taken",
+    "deposits_kept",
+    "deposits_refunded",
+)
 CSV_HEADER = ("row", "floor", "ref", "guest", "tables", "starts", "status", "party_size", *FIGURES)
 
 
@@ -439,12 +503,22 @@ def report_csv(rows: list[ReportRow], bookings: Sequence[ReportBooking] = ()) ->
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     for b in bookings:
-        writer.writerow(["booking", _cell(b.floor), _cell(b.ref), _cell(b.guest), b.tables, b.starts,
-                         b.status, b.party_size, *(getattr(b, f) for f in FIGURES)])
+        writer.writerow(
+            [
+                "booking",
+                _cell(b.floor),
+                _cell(b.ref),
+                _cell(b.guest),
+                b.tables,
+                b.starts,
+                b.status,
+                b.party_size,
+                *(getattr(b, f) for f in FIGURES),
+            ]
+        )
     for r in rows:
         kind = "total" if r.floor == ALL_FLOORS else "floor"
-        writer.writerow([kind, _cell(r.floor), "", "", "", "", "", "",
-                         *(getattr(r, f) for f in FIGURES)])
+        writer.writerow([kind, _cell(r.floor), "", "", "", "", "", "", *(getattr(r, f) for f in FIGURES)])
     return out.getvalue()
 
 
@@ -508,9 +582,16 @@ def _place(temp: str, target: Path) -> None:
     os.unlink(temp)
 
 
-def export_night_report(rows: list[ReportRow], night: date, directory: Path,
-                        bookings: Sequence[ReportBooking] = (), *, path: Path | None = None,
-                        replace: bool = False, make_folder: bool = False) -> Path:
+def export_night_report(
+    rows: list[ReportRow],
+    night: date,
+    directory: Path,
+    bookings: Sequence[ReportBooking] = (),
+    *,
+    path: Path | None = None,
+    replace: bool = False,
+    make_folder: bool = False,
+) -> Path:
     """Write the night's report as CSV, all or nothing; returns the file's path.
 
     Without `path` it goes into `directory` under the first free name for the night
@@ -557,8 +638,7 @@ def export_night_report(rows: list[ReportRow], night: date, directory: Path,
                     # Another console took the name a moment ago: the next one.
                     target = free_report_path(directory, night)
             else:
-                raise ExportFailed(f"Could not save the night report: no free name in {directory}.",
-                                   target)
+                raise ExportFailed(f"Could not save the night report: no free name in {directory}.", target)
     except OSError as err:
         raise ExportFailed(f"Could not save the night report: {_why(err, directory)}.", target) from err
     finally:
@@ -662,8 +742,15 @@ REASON_WORDS: dict[str, str] = {
 
 _BY_THE_SYSTEM = {"expire", "seed"}
 
-_SIGN_IN_FAMILY = {"sign_in", "sign_in_failed", "unlock", "unlock_failed", "step_up",
-                   "step_up_failed", "account_locked"}
+_SIGN_IN_FAMILY = {
+    "sign_in",
+    "sign_in_failed",
+    "unlock",
+    "unlock_failed",
+    "step_up",
+    "step_up_failed",
+    "account_locked",
+}
 
 
 # What a console asked for, as the thing the database refused.
@@ -776,8 +863,17 @@ FIELD_WORDS = {
 }
 
 # The status an operation moves a booking to: its label already says so.
-_REACHES = {"confirm", "check_in", "cancel", "no_show", "complete", "expire", "reverse_no_show",
-            "reverse_completion", "reopen"}
+_REACHES = {
+    "confirm",
+    "check_in",
+    "cancel",
+    "no_show",
+    "complete",
+    "expire",
+    "reverse_no_show",
+    "reverse_completion",
+    "reopen",
+}
 # Said in words of their own, after the fields that changed.
 _SAID = {"undo_reason", "deposit_outcome"}
 
@@ -795,12 +891,12 @@ def _booking_words(entry: AuditEntry) -> str:
         return entry.change
     skip = set(_QUIET) | _SAID | ({"status"} if entry.operation in _REACHES else set())
     changed = [k for k in after if k not in skip and before.get(k) != after.get(k)]
-    parts = [f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {before.get(k)} -> {after.get(k)}"
-             for k in changed]
+    parts = [f"{FIELD_WORDS.get(k, k.replace('_', ' '))} {before.get(k)} -> {after.get(k)}" for k in changed]
     if after.get("deposit_outcome") and before.get("deposit_outcome") != after["deposit_outcome"]:
         parts.append(f"deposit {after['deposit_outcome']}")
-    if after.get("undo_reason") and (before.get("undo_reason") != after["undo_reason"]
-                                     or entry.operation in _UNDO):
+    if after.get("undo_reason") and (
+        before.get("undo_reason") != after["undo_reason"] or entry.operation in _UNDO
+    ):
         parts.append(f"why: {after['undo_reason']}")
     return ", ".join(parts)
 

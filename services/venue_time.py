@@ -99,8 +99,7 @@ def local_to_utc(day: date, clock: str | time, tz: str | tzinfo, *, later: bool 
     second = naive.replace(tzinfo=z, fold=1)
     if first.astimezone(UTC).astimezone(z).replace(tzinfo=None) != naive:
         raise _no_such_time(naive, z)
-    choices = sorted({first.astimezone(UTC): first.tzname(), second.astimezone(UTC): second.tzname()}
-                     .items())
+    choices = sorted({first.astimezone(UTC): first.tzname(), second.astimezone(UTC): second.tzname()}.items())
     if label is not None:
         named = [moment for moment, name in choices if (name or "").upper() == label]
         if not named:
@@ -165,8 +164,10 @@ def clock_change(starts_at: datetime, ends_at: datetime, tz: str | tzinfo) -> st
             if after > offset:
                 return f"clocks go forward {old:%H:%M}→{new:%H:%M}: no {old:%H}:xx tonight"
             second = new.tzname() or ""
-            return (f"clocks go back {old:%H:%M}→{new:%H:%M}: {new:%H}:xx is the first one; "
-                    f"type {new:%H}:30 {second} for the second")
+            return (
+                f"clocks go back {old:%H:%M}→{new:%H:%M}: {new:%H}:xx is the first one; "
+                f"type {new:%H}:30 {second} for the second"
+            )
         moment = step
     return ""
 
@@ -186,8 +187,9 @@ def _no_such_time(naive: datetime, z: tzinfo) -> NoSuchTime:
         moment -= timedelta(minutes=1)
     old = (moment + before).replace(tzinfo=None)
     new = (moment + after).replace(tzinfo=None)
-    return NoSuchTime(f"{naive:%H:%M} does not exist that night: the clocks go forward "
-                      f"from {old:%H:%M} to {new:%H:%M}")
+    return NoSuchTime(
+        f"{naive:%H:%M} does not exist that night: the clocks go forward from {old:%H:%M} to {new:%H:%M}"
+    )
 
 
 def as_typed(moment: datetime, tz: str | tzinfo) -> str:

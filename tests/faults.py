@@ -54,15 +54,15 @@ class SilentProxy:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
             self._writers.append(up_writer)
             self.links += 1
-            await asyncio.gather(self._pump(reader, up_writer),
-                                 self._pump(up_reader, writer, answers))
+            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer, answers))
         except OSError:
             writer.close()
         finally:
             self._tasks.discard(task)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    answers: asyncio.Event | None = None) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answers: asyncio.Event | None = None
+    ) -> None:
         try:
             while data := await reader.read(65536):
                 await self.flowing.wait()

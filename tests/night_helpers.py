@@ -34,12 +34,17 @@ async def step_up(admin: asyncpg.Connection, actor: Actor) -> None:
     """As if `actor` had just typed a fresh code on their session."""
     await admin.execute(
         "update backroom_private.session set stepped_up_at = clock_timestamp()"
-        " where token_hash = backroom_private.token_hash($1)", actor.session)
+        " where token_hash = backroom_private.token_hash($1)",
+        actor.session,
+    )
 
 
 async def lock(admin: asyncpg.Connection, actor: Actor) -> None:
-    await admin.execute("update backroom_private.session set locked = true"
-                        " where token_hash = backroom_private.token_hash($1)", actor.session)
+    await admin.execute(
+        "update backroom_private.session set locked = true"
+        " where token_hash = backroom_private.token_hash($1)",
+        actor.session,
+    )
 
 
 async def console_login(dsn: str, actor: Actor) -> asyncpg.Connection:

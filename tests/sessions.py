@@ -28,7 +28,11 @@ async def new_staff(owner: asyncpg.Connection, email: str, name: str, role: str)
     """A new staff member, signed in: inserted and given a session by the owner (`owner`)."""
     row = await owner.fetchrow(
         "insert into backroom.staff (email, display_name, role) values ($1, $2, $3)"
-        " returning id, backroom_meta.open_session(id) as token", email, name, role)
+        " returning id, backroom_meta.open_session(id) as token",
+        email,
+        name,
+        role,
+    )
     assert row is not None
     return Actor(staff_id=row["id"], name=name, role=role, session=row["token"])
 

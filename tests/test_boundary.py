@@ -10,7 +10,9 @@ from pathlib import Path
 def _modules_after(statement: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"{statement}\nimport sys\nprint('\\n'.join(sys.modules))"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return set(out.stdout.split())
 
@@ -51,8 +53,10 @@ def test_every_third_party_import_is_declared() -> None:
 
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    declared = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower().replace("_", "-")
-                for dep in project["dependencies"]}
+    declared = {
+        re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower().replace("_", "-")
+        for dep in project["dependencies"]
+    }
     ours = {"console", "screens", "widgets", "services"}
     imported: dict[str, Path] = {}
     for package in ours:

@@ -24,12 +24,18 @@ from services.identity.accounts import IdentityService, end_session
 from services.store.db import Database
 
 
-def backroom(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def backroom(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "console.cli", *args],
-        capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -42,8 +48,15 @@ def assert_explained(result: subprocess.CompletedProcess[str], *phrases: str) ->
 
 
 def test_help_on_every_command() -> None:
-    for args in (["--help"], ["demo", "--help"], ["console", "--help"], ["db", "--help"],
-                 ["db", "migrate", "--help"], ["db", "status", "--help"], ["db", "seed", "--help"]):
+    for args in (
+        ["--help"],
+        ["demo", "--help"],
+        ["console", "--help"],
+        ["db", "--help"],
+        ["db", "migrate", "--help"],
+        ["db", "status", "--help"],
+        ["db", "seed", "--help"],
+    ):
         result = backroom(*args)
         assert result.returncode == 0 and "usage: backroom" in result.stdout, args
 
@@ -122,26 +135,45 @@ def test_malformed_url_is_explained(url: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def staff_add(dsn: str, email: str, role: str, password: str, *extra: str,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def staff_add(
+    dsn: str, email: str, role: str, password: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`backroom staff add` as a real process, the new password piped in."""
     return subprocess.run(
-        [sys.executable, "-m", "console.cli", "staff", "add", email, "--role", role, *extra,
-         "--password-stdin"],
-        input=password + "\n", capture_output=True, text=True, timeout=60,
-        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-             "DATABASE_URL": dsn, **(env or {})},
+        [
+            sys.executable,
+            "-m",
+            "console.cli",
+            "staff",
+            "add",
+            email,
+            "--role",
+            role,
+            *extra,
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            "DATABASE_URL": dsn,
+            **(env or {}),
+        },
     )
 
 
 def typed_secret(out: str) -> str:
     """The authenticator's secret as `staff add` shows it to be typed in."""
-    return next(line.split(":", 1)[1].split()[0] for line in out.splitlines()
-                if line.strip().startswith("or type in"))
+    return next(
+        line.split(":", 1)[1].split()[0] for line in out.splitlines() if line.strip().startswith("or type in")
+    )
 
 
 def sign_in_with(dsn: str, email: str, password: str, secret: str) -> str:
     """Sign in as the console does, with a code of the authenticator `secret`; the name."""
+
     async def go() -> str:
         db = Database(dsn, max_size=1)
         await db.open()
@@ -183,8 +215,10 @@ def test_staff_add_needs_no_venue_key_and_shows_no_secret_but_the_enrolment(dsn:
     """No keyring and no BACKROOM_TOTP_KEY: the first account and the next are made all the
     same, and nothing but the new authenticator (its secret and recovery codes) is shown."""
     outputs = []
-    for email, password in (("first@venue.test", "the first password"),
-                            ("second@venue.test", "the second password")):
+    for email, password in (
+        ("first@venue.test", "the first password"),
+        ("second@venue.test", "the second password"),
+    ):
         result = staff_add(dsn, email, "manager", password)
         assert result.returncode == 0, result.stderr
         text = result.stdout + result.stderr
@@ -253,27 +287,36 @@ def test_staff_unlock_lifts_a_lock_and_staff_list_prints_no_control_character(
         db = Database(dsn, max_size=1)
         await db.open()
         try:
-            await IdentityService(db).add_staff(None, email="door@backroom.demo", name="Door",
-                                                role="door", password="a long enough password")
+            await IdentityService(db).add_staff(
+                None, email="door@backroom.demo", name="Door", role="door", password="a long enough password"
+            )
         finally:
             await db.close()
 
     asyncio.run(enrol_door())
-    asyncio.run(owner(
-        "update backroom_private.credential set locked_until = now() + interval '15 minutes'"
-        " where staff_id = (select id from backroom.staff where email = 'door@backroom.demo')",
-        # A name from before names were checked, with a terminal escape in it.
-        "alter table backroom.staff drop constraint staff_display_name_limits",
-        "update backroom.staff set display_name = E'Evil \\x1b[2J\\x07Name'"
-        " where email = 'door@backroom.demo'"))
+    asyncio.run(
+        owner(
+            "update backroom_private.credential set locked_until = now() + interval '15 minutes'"
+            " where staff_id = (select id from backroom.staff where email = 'door@backroom.demo')",
+            # A name from before names were checked, with a terminal escape in it.
+            "alter table backroom.staff drop constraint staff_display_name_limits",
+            "update backroom.staff set display_name = E'Evil \\x1b[2J\\x07Name'"
+            " where email = 'door@backroom.demo'",
+        )
+    )
     assert main(["staff", "unlock", "door@backroom.demo", "--database-url", dsn]) == 0
     assert "Unlocked door@backroom.demo" in capsys.readouterr().out
-    assert asyncio.run(owner(
-        "select locked_until is null and count_failures_from is not null"
-        " from backroom_private.credential"
-        " where staff_id = (select id from backroom.staff where email = 'door@backroom.demo')"))
-    assert asyncio.run(owner("select operation from backroom.audit_log order by id desc limit 1")) \
+    assert asyncio.run(
+        owner(
+            "select locked_until is null and count_failures_from is not null"
+            " from backroom_private.credential"
+            " where staff_id = (select id from backroom.staff where email = 'door@backroom.demo')"
+        )
+    )
+    assert (
+        asyncio.run(owner("select operation from backroom.audit_log order by id desc limit 1"))
         == "staff_unlocked"
+    )
     assert main(["staff", "list", "--database-url", dsn]) == 0
     listed = capsys.readouterr().out
     assert "Evil \ufffd[2J\ufffdName" in listed and "\x1b" not in listed and "\x07" not in listed
@@ -285,7 +328,7 @@ def test_the_demo_accounts_fit_an_80_column_terminal(dsn: str) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     start = next(n for n, line in enumerate(lines) if line.startswith("Demo sign-in"))
-    shown = lines[start:start + 6]
+    shown = lines[start : start + 6]
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
     rows = [line.split() for line in shown if "@backroom.demo" in line]
     assert [row[0] for row in rows] == ["door", "manager", "admin", "support"]

@@ -28,8 +28,16 @@ from services.store import migrations
 from services.store.db import Database, explain_refusal
 from tests.test_cli import assert_explained, backroom
 
-SECRET_ENV = ("BACKROOM_PASSWORD", "BACKROOM_CODE", "BACKROOM_NEW_PASSWORD", "BACKROOM_IDLE_MINUTES",
-              "SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_PUBLISHABLE_KEY", "SUPABASE_KEY")
+SECRET_ENV = (
+    "BACKROOM_PASSWORD",
+    "BACKROOM_CODE",
+    "BACKROOM_NEW_PASSWORD",
+    "BACKROOM_IDLE_MINUTES",
+    "SUPABASE_URL",
+    "SUPABASE_ANON_KEY",
+    "SUPABASE_PUBLISHABLE_KEY",
+    "SUPABASE_KEY",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +88,7 @@ async def _owner(dsn: str) -> asyncpg.Connection:
 def sql(dsn: str, query: str) -> Any:
     """A query's value, or a script run, as the owner, from a test that is not async (main()
     runs its own event loop)."""
+
     async def go() -> Any:
         conn = await _owner(dsn)
         try:
@@ -103,55 +112,111 @@ def _one_line(err: str) -> None:
     assert err.count("\n") == 1 and err.endswith("\n"), err
 
 
-@pytest.mark.parametrize(("argv", "says"), [
-    (["staff", "add", "x@example.com", "--role", "door"],
-     ("a password for x@example.com", "--password-stdin", "BACKROOM_NEW_PASSWORD")),
-    (["staff", "reset-totp", "x@example.com", "--admin", "boss@example.com"],
-     ("the password for boss@example.com", "--admin-password-stdin", "BACKROOM_PASSWORD")),
-    (["staff", "set-role", "x@example.com", "manager", "--admin", "boss@example.com"],
-     ("the password for boss@example.com", "--admin-password-stdin", "BACKROOM_PASSWORD")),
-    (["staff", "disable", "x@example.com", "--admin", "boss@example.com"], ("BACKROOM_PASSWORD",)),
-    (["staff", "enable", "x@example.com", "--admin", "boss@example.com"], ("BACKROOM_PASSWORD",)),
-    (["staff", "list", "--admin", "boss@example.com"], ("BACKROOM_PASSWORD",)),
-    (["supabase", "configure", "venue", "--url", "https://abcdefgh.supabase.co"],
-     ("anon (publishable) key", "--key-stdin", "SUPABASE_ANON_KEY")),
-])
-def test_without_a_terminal_a_secret_is_asked_for_in_one_line(run: Run, argv: list[str],
-                                                              says: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (
+            ["staff", "add", "x@example.com", "--role", "door"],
+            ("a password for x@example.com", "--password-stdin", "BACKROOM_NEW_PASSWORD"),
+        ),
+        (
+            ["staff", "reset-totp", "x@example.com", "--admin", "boss@example.com"],
+            ("the password for boss@example.com", "--admin-password-stdin", "BACKROOM_PASSWORD"),
+        ),
+        (
+            ["staff", "set-role", "x@example.com", "manager", "--admin", "boss@example.com"],
+            ("the password for boss@example.com", "--admin-password-stdin", "BACKROOM_PASSWORD"),
+        ),
+        (["staff", "disable", "x@example.com", "--admin", "boss@example.com"], ("BACKROOM_PASSWORD",)),
+        (["staff", "enable", "x@example.com", "--admin", "boss@example.com"], ("BACKROOM_PASSWORD",)),
+        (["staff", "list", "--admin", "boss@example.com"], ("BACKROOM_PASSWORD",)),
+        (
+            ["supabase", "configure", "venue", "--url", "https://abcdefgh.supabase.co"],
+            ("anon (publishable) key", "--key-stdin", "SUPABASE_ANON_KEY"),
+        ),
+    ],
+)
+def test_without_a_terminal_a_secret_is_asked_for_in_one_line(
+    run: Run, argv: list[str], says: tuple[str, ...]
+) -> None:
     _one_line(run.refused(*argv, says=("there is no terminal to ask", *says)))
 
 
-def test_the_admin_code_is_asked_for_once_the_password_is_there(run: Run,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_admin_code_is_asked_for_once_the_password_is_there(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BACKROOM_PASSWORD", "the admin's password")
-    err = run.refused("staff", "disable", "x@example.com", "--admin", "boss@example.com",
-                      says=("a code from the authenticator of boss@example.com", "--code", "BACKROOM_CODE"))
+    err = run.refused(
+        "staff",
+        "disable",
+        "x@example.com",
+        "--admin",
+        "boss@example.com",
+        says=("a code from the authenticator of boss@example.com", "--code", "BACKROOM_CODE"),
+    )
     _one_line(err)
-    run.refused("staff", "list", "--admin", "boss@example.com", "--admin-password-stdin", "--code", "1",
-                says=("Standard input ended before the password for boss@example.com",))
+    run.refused(
+        "staff",
+        "list",
+        "--admin",
+        "boss@example.com",
+        "--admin-password-stdin",
+        "--code",
+        "1",
+        says=("Standard input ended before the password for boss@example.com",),
+    )
 
 
 def test_two_secrets_cannot_both_come_from_stdin(run: Run) -> None:
-    run.refused("staff", "add", "x@example.com", "--role", "door", "--password-stdin",
-                "--admin", "boss@example.com", "--admin-password-stdin", "--code", "123456",
-                stdin="one\ntwo\n",
-                says=("Only one secret can come from standard input", "BACKROOM_NEW_PASSWORD"))
+    run.refused(
+        "staff",
+        "add",
+        "x@example.com",
+        "--role",
+        "door",
+        "--password-stdin",
+        "--admin",
+        "boss@example.com",
+        "--admin-password-stdin",
+        "--code",
+        "123456",
+        stdin="one\ntwo\n",
+        says=("Only one secret can come from standard input", "BACKROOM_NEW_PASSWORD"),
+    )
     run.refused("staff", "list", "--code", "123456", says=("go with --admin EMAIL",))
 
 
 def test_supabase_sign_in_and_enrol_say_how_to_give_password_and_code(
-        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SUPABASE_URL", "https://abcdefgh.supabase.co")
     monkeypatch.setenv("SUPABASE_ANON_KEY", "sb_publishable_test")
     for action in ("sign-in", "enrol"):
-        _one_line(run.refused("supabase", action, "x@example.com",
-                              says=("the Supabase password for x@example.com", "--password-stdin",
-                                    "BACKROOM_PASSWORD")))
+        _one_line(
+            run.refused(
+                "supabase",
+                action,
+                "x@example.com",
+                says=("the Supabase password for x@example.com", "--password-stdin", "BACKROOM_PASSWORD"),
+            )
+        )
     monkeypatch.setenv("BACKROOM_PASSWORD", "the user's password")
-    _one_line(run.refused("supabase", "sign-in", "x@example.com",
-                          says=("a code from the authenticator", "--code", "BACKROOM_CODE")))
-    _one_line(run.refused("supabase", "enrol", "x@example.com",
-                          says=("the first code of the new authenticator", "on the next line")))
+    _one_line(
+        run.refused(
+            "supabase",
+            "sign-in",
+            "x@example.com",
+            says=("a code from the authenticator", "--code", "BACKROOM_CODE"),
+        )
+    )
+    _one_line(
+        run.refused(
+            "supabase",
+            "enrol",
+            "x@example.com",
+            says=("the first code of the new authenticator", "on the next line"),
+        )
+    )
 
 
 def test_staff_add_with_no_terminal_as_a_real_process() -> None:
@@ -160,8 +225,9 @@ def test_staff_add_with_no_terminal_as_a_real_process() -> None:
     assert result.stderr.count("\n") == 1 and "EOFError" not in result.stderr
 
 
-def test_staff_add_takes_the_password_from_the_environment(run: Run, dsn: str,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staff_add_takes_the_password_from_the_environment(
+    run: Run, dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BACKROOM_NEW_PASSWORD", "a long enough password")
     code, out, err = run("staff", "add", "env@venue.test", "--role", "door", "--database-url", dsn)
     assert code == 0, err
@@ -174,7 +240,8 @@ async def _admin(dsn: str, email: str) -> str:
     await db.open()
     try:
         enrolment = await IdentityService(db).add_staff(
-            None, email=email, name="Boss", role="admin", password="the admin's password")
+            None, email=email, name="Boss", role="admin", password="the admin's password"
+        )
     finally:
         await db.close()
     return enrolment.secret
@@ -183,76 +250,125 @@ async def _admin(dsn: str, email: str) -> str:
 def test_an_admin_signs_in_without_a_terminal(run: Run, dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     first = pyotp.TOTP(asyncio.run(_admin(dsn, "one@venue.test"))).now()
     second = pyotp.TOTP(asyncio.run(_admin(dsn, "two@venue.test"))).now()
-    code, out, err = run("staff", "set-role", "door@backroom.demo", "manager", "--database-url", dsn,
-                         "--admin", "one@venue.test", "--admin-password-stdin", "--code", first,
-                         stdin="the admin's password\n")
+    code, out, err = run(
+        "staff",
+        "set-role",
+        "door@backroom.demo",
+        "manager",
+        "--database-url",
+        dsn,
+        "--admin",
+        "one@venue.test",
+        "--admin-password-stdin",
+        "--code",
+        first,
+        stdin="the admin's password\n",
+    )
     assert code == 0, err
     assert "door@backroom.demo is now manager staff" in out
     monkeypatch.setenv("BACKROOM_PASSWORD", "the admin's password")
     monkeypatch.setenv("BACKROOM_CODE", second)
-    code, out, err = run("staff", "disable", "door@backroom.demo", "--database-url", dsn,
-                         "--admin", "two@venue.test")
+    code, out, err = run(
+        "staff", "disable", "door@backroom.demo", "--database-url", dsn, "--admin", "two@venue.test"
+    )
     assert code == 0, err
     assert "Disabled door@backroom.demo" in out
     # Each admin's sign-in was a session of its own, ended when the command was done.
-    sessions = sql(dsn, "select json_agg(json_build_array(s.email, p.ended_why) order by s.email)"
-                        " from backroom_private.session p join backroom.staff s on s.id = p.staff_id")
+    sessions = sql(
+        dsn,
+        "select json_agg(json_build_array(s.email, p.ended_why) order by s.email)"
+        " from backroom_private.session p join backroom.staff s on s.id = p.staff_id",
+    )
     assert json.loads(sessions) == [["one@venue.test", "signed_out"], ["two@venue.test", "signed_out"]]
 
 
 # ---------------------------------------------------------------- nonsense arguments
 
 
-@pytest.mark.parametrize(("argv", "says"), [
-    (["db", "seed", "--start", "9999-12-30"], "--start: 9999-12-30 is not between"),
-    (["db", "seed", "--start", "0001-01-01"], "--start: 0001-01-01 is not between"),
-    (["db", "seed", "--start", "tomorrow"], "not a date"),
-    (["db", "seed", "--days", "3000000"], "--days: 3000000 is not from 1 to 3660"),
-    (["db", "seed", "--days", "0"], "--days: 0 is not from 1 to 3660"),
-    (["db", "seed", "--days", "-5"], "--days: -5 is not from 1 to 3660"),
-    (["db", "seed", "--days", "many"], "not a whole number"),
-    (["health", "--probe", "-1"], "--probe: -1 is not from 0 to 1000"),
-    (["health", "--probe", "100000"], "--probe: 100000 is not from 0 to 1000"),
-    (["staff", "add", "x@example.com", "--role", "bouncer"], "invalid choice: 'bouncer'"),
-    (["nonsense"], "invalid choice: 'nonsense'"),
-    (["db"], "the following arguments are required"),
-])
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["db", "seed", "--start", "9999-12-30"], "--start: 9999-12-30 is not between"),
+        (["db", "seed", "--start", "0001-01-01"], "--start: 0001-01-01 is not between"),
+        (["db", "seed", "--start", "tomorrow"], "not a date"),
+        (["db", "seed", "--days", "3000000"], "--days: 3000000 is not from 1 to 3660"),
+        (["db", "seed", "--days", "0"], "--days: 0 is not from 1 to 3660"),
+        (["db", "seed", "--days", "-5"], "--days: -5 is not from 1 to 3660"),
+        (["db", "seed", "--days", "many"], "not a whole number"),
+        (["health", "--probe", "-1"], "--probe: -1 is not from 0 to 1000"),
+        (["health", "--probe", "100000"], "--probe: 100000 is not from 0 to 1000"),
+        (["staff", "add", "x@example.com", "--role", "bouncer"], "invalid choice: 'bouncer'"),
+        (["nonsense"], "invalid choice: 'nonsense'"),
+        (["db"], "the following arguments are required"),
+    ],
+)
 def test_nonsense_arguments_are_refused_by_name(run: Run, argv: list[str], says: str) -> None:
     run.refused(*argv, says=(says,))
 
 
 def test_nights_that_run_off_the_calendar_are_refused(run: Run, dsn: str) -> None:
     nights = _count(dsn, "night")
-    run.refused("db", "seed", "--database-url", dsn, "--start", "2999-12-01", "--days", "100",
-                says=("100 night(s) from 2999-12-01 do not fit", "choose another start"))
+    run.refused(
+        "db",
+        "seed",
+        "--database-url",
+        dsn,
+        "--start",
+        "2999-12-01",
+        "--days",
+        "100",
+        says=("100 night(s) from 2999-12-01 do not fit", "choose another start"),
+    )
     assert _count(dsn, "night") == nights
 
 
-@pytest.mark.parametrize(("env", "says"), [
-    ({"BACKROOM_IDLE_MINUTES": "abc"}, "BACKROOM_IDLE_MINUTES is 'abc', not a number of minutes"),
-    ({"BACKROOM_IDLE_MINUTES": "nan"}, "BACKROOM_IDLE_MINUTES is 'nan', not a number of minutes"),
-    ({"DATABASE_URL": "mysql://x@y/z"}, "must start with postgresql://"),
-])
-def test_bad_settings_are_explained(run: Run, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
-                                    says: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"BACKROOM_IDLE_MINUTES": "abc"}, "BACKROOM_IDLE_MINUTES is 'abc', not a number of minutes"),
+        ({"BACKROOM_IDLE_MINUTES": "nan"}, "BACKROOM_IDLE_MINUTES is 'nan', not a number of minutes"),
+        ({"DATABASE_URL": "mysql://x@y/z"}, "must start with postgresql://"),
+    ],
+)
+def test_bad_settings_are_explained(
+    run: Run, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], says: str
+) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     run.refused("db", "status", says=(says,))
 
 
-def test_a_leftover_venue_key_changes_nothing(run: Run, dsn: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_leftover_venue_key_changes_nothing(run: Run, dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """BACKROOM_TOTP_KEY from before sessions were Postgres's is read by nothing: not
     even a value that was never a key stops staff add, reset-totp or an admin's sign-in."""
     monkeypatch.setenv("BACKROOM_TOTP_KEY", "garbage")
     secret = asyncio.run(_admin(dsn, "boss@venue.test"))
-    code, out, err = run("staff", "add", "k@venue.test", "--role", "door", "--password-stdin",
-                         "--database-url", dsn, stdin="a long enough password\n")
+    code, out, err = run(
+        "staff",
+        "add",
+        "k@venue.test",
+        "--role",
+        "door",
+        "--password-stdin",
+        "--database-url",
+        dsn,
+        stdin="a long enough password\n",
+    )
     assert code == 0, err
     assert "Added k@venue.test as door" in out and "TOTP_KEY" not in out + err
-    code, out, err = run("staff", "reset-totp", "k@venue.test", "--database-url", dsn,
-                         "--admin", "boss@venue.test", "--admin-password-stdin",
-                         "--code", pyotp.TOTP(secret).now(), stdin="the admin's password\n")
+    code, out, err = run(
+        "staff",
+        "reset-totp",
+        "k@venue.test",
+        "--database-url",
+        dsn,
+        "--admin",
+        "boss@venue.test",
+        "--admin-password-stdin",
+        "--code",
+        pyotp.TOTP(secret).now(),
+        stdin="the admin's password\n",
+    )
     assert code == 0, err
     assert "New authenticator for k@venue.test" in out and "TOTP_KEY" not in out + err
 
@@ -262,8 +378,12 @@ def test_export_migrations_refuses_a_file_and_a_missing_parent(run: Run, tmp_pat
     a_file.write_text("venue\n")
     run.refused("supabase", "export-migrations", str(a_file), says=(f"{a_file} is a file, not a directory",))
     missing = tmp_path / "nonexistent" / "dir"
-    run.refused("supabase", "export-migrations", str(missing),
-                says=(f"{missing.parent} does not exist", "make the directory first"))
+    run.refused(
+        "supabase",
+        "export-migrations",
+        str(missing),
+        says=(f"{missing.parent} does not exist", "make the directory first"),
+    )
     assert not missing.parent.exists()
     fresh = tmp_path / "project"
     code, out, _ = run("supabase", "export-migrations", str(fresh))
@@ -284,13 +404,16 @@ def _layout(**venue: object) -> str:
 LAYOUTS: list[tuple[str, str | bytes | None, str]] = [
     ("missing", None, "there is no such file"),
     ("directory", "DIR", "it is a directory, not a file"),
-    ("malformed", "{\"venue\": ", "it is not valid JSON"),
+    ("malformed", '{"venue": ', "it is not valid JSON"),
     ("a list", "[1, 2]", 'it must be an object with "venue", "floors" and "tables"'),
     ("no floors", json.dumps({"venue": json.loads(_layout())["venue"]}), '"floors" must be a list'),
     ("null name", _layout(name=None), "'name' of the venue is null; it must be text"),
     ("wrong type", _layout(name=5), "'name' of the venue is 5; it must be text"),
-    ("missing key", json.dumps({**json.loads(_layout()), "venue": {"name": "X"}}),
-     "the venue has no 'timezone'"),
+    (
+        "missing key",
+        json.dumps({**json.loads(_layout()), "venue": {"name": "X"}}),
+        "the venue has no 'timezone'",
+    ),
     ("bad zone", _layout(timezone="Mars/Olympus"), "timezone 'Mars/Olympus' is not a time zone"),
     ("bad hour", _layout(opens_at="25:00"), "opens_at '25:00' is not a time of day"),
     ("bad count", _layout(hold_seconds=2), "'hold_seconds' of the venue is 2"),
@@ -300,7 +423,8 @@ LAYOUTS: list[tuple[str, str | bytes | None, str]] = [
 
 @pytest.mark.parametrize(("kind", "content", "says"), LAYOUTS, ids=[c[0] for c in LAYOUTS])
 def test_a_bad_layout_is_explained_and_nothing_is_written(
-        run: Run, dsn: str, tmp_path: Path, kind: str, content: str | bytes | None, says: str) -> None:
+    run: Run, dsn: str, tmp_path: Path, kind: str, content: str | bytes | None, says: str
+) -> None:
     path = tmp_path / "venue.json"
     if content == "DIR":
         path.mkdir()
@@ -309,17 +433,32 @@ def test_a_bad_layout_is_explained_and_nothing_is_written(
     elif content is not None:
         path.write_text(content)
     nights = _count(dsn, "night")
-    run.refused("db", "seed", "--database-url", dsn, "--layout", str(path), "--start", "2027-06-01",
-                says=(f"The venue layout {path} cannot be used", says, "nothing was written"))
+    run.refused(
+        "db",
+        "seed",
+        "--database-url",
+        dsn,
+        "--layout",
+        str(path),
+        "--start",
+        "2027-06-01",
+        says=(f"The venue layout {path} cannot be used", says, "nothing was written"),
+    )
     assert _count(dsn, "night") == nights
 
 
-def test_a_layout_the_database_refuses_leaves_nothing(run: Run, migrated_dsn: str,
-                                                            tmp_path: Path) -> None:
+def test_a_layout_the_database_refuses_leaves_nothing(run: Run, migrated_dsn: str, tmp_path: Path) -> None:
     path = tmp_path / "venue.json"
     path.write_text(_layout(name="Nul\u0000Club"))  # Postgres text cannot hold a NUL
-    run.refused("db", "seed", "--database-url", migrated_dsn, "--layout", str(path),
-                says=("the database refused it", "nothing was written"))
+    run.refused(
+        "db",
+        "seed",
+        "--database-url",
+        migrated_dsn,
+        "--layout",
+        str(path),
+        says=("the database refused it", "nothing was written"),
+    )
     assert _count(migrated_dsn, "venue") == 0
     assert _count(migrated_dsn, "night") == 0
 
@@ -343,13 +482,24 @@ async def migrated_dsn(empty_dsn: str) -> str:
     return empty_dsn
 
 
-@pytest.mark.parametrize("argv", [
-    ["db", "seed"], ["staff", "list"], ["staff", "disable", "x@example.com"],
-    ["staff", "add", "x@example.com", "--role", "door", "--password-stdin"], ["demo", "--codes"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["db", "seed"],
+        ["staff", "list"],
+        ["staff", "disable", "x@example.com"],
+        ["staff", "add", "x@example.com", "--role", "door", "--password-stdin"],
+        ["demo", "--codes"],
+    ],
+)
 def test_without_the_schema_commands_say_migrate_first(run: Run, empty_dsn: str, argv: list[str]) -> None:
-    run.refused(*argv, "--database-url", empty_dsn, stdin="a long enough password\n",
-                says=("has no Backroom schema yet", "backroom db migrate"))
+    run.refused(
+        *argv,
+        "--database-url",
+        empty_dsn,
+        stdin="a long enough password\n",
+        says=("has no Backroom schema yet", "backroom db migrate"),
+    )
 
 
 def test_health_without_the_schema_is_not_ok(run: Run, empty_dsn: str) -> None:
@@ -382,18 +532,32 @@ async def read_only(dsn: str, server_dsn: str) -> str:
     return dsn
 
 
-@pytest.mark.parametrize("argv", [
-    ["db", "migrate"], ["db", "seed", "--start", "2027-06-01", "--days", "2"],
-    ["staff", "add", "ro@venue.test", "--role", "door", "--password-stdin"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["db", "migrate"],
+        ["db", "seed", "--start", "2027-06-01", "--days", "2"],
+        ["staff", "add", "ro@venue.test", "--role", "door", "--password-stdin"],
+    ],
+)
 def test_a_read_only_database_is_explained(run: Run, read_only: str, argv: list[str]) -> None:
-    run.refused(*argv, "--database-url", read_only, stdin="a long enough password\n",
-                says=("is read-only, so nothing was written", "default_transaction_read_only",
-                      "Connect to the primary server"))
+    run.refused(
+        *argv,
+        "--database-url",
+        read_only,
+        stdin="a long enough password\n",
+        says=(
+            "is read-only, so nothing was written",
+            "default_transaction_read_only",
+            "Connect to the primary server",
+        ),
+    )
 
 
 def test_a_full_disk_part_way_through_the_seed_leaves_the_database_as_it_was(run: Run, dsn: str) -> None:
-    sql(dsn, """
+    sql(
+        dsn,
+        """
         create sequence public.inserts;
         create function public.disk_fills() returns trigger language plpgsql as $$
         begin
@@ -405,22 +569,35 @@ def test_a_full_disk_part_way_through_the_seed_leaves_the_database_as_it_was(run
         end $$;
         create trigger disk_fills before insert on backroom.booking
             for each row execute function public.disk_fills();
-    """)
+    """,
+    )
     tables = ("night", "booking", "booking_table", "audit_log")
     before = [_count(dsn, t) for t in tables]
-    run.refused("db", "seed", "--database-url", dsn, "--start", "2027-06-01", "--days", "7",
-                says=("has run out of disk space, so nothing was written", "Free space"))
+    run.refused(
+        "db",
+        "seed",
+        "--database-url",
+        dsn,
+        "--start",
+        "2027-06-01",
+        "--days",
+        "7",
+        says=("has run out of disk space, so nothing was written", "Free space"),
+    )
     assert sql(dsn, "select nextval('public.inserts')") > 31  # bookings of several nights were made
     assert [_count(dsn, t) for t in tables] == before
 
 
-@pytest.mark.parametrize(("errcode", "says"), [
-    ("disk_full", "run out of disk space"),
-    ("out_of_memory", "ran out of memory"),
-    ("too_many_connections", "has no connection to spare"),
-    ("read_only_sql_transaction", "is read-only"),
-    ("undefined_table", "Run `backroom db migrate` first"),
-])
+@pytest.mark.parametrize(
+    ("errcode", "says"),
+    [
+        ("disk_full", "run out of disk space"),
+        ("out_of_memory", "ran out of memory"),
+        ("too_many_connections", "has no connection to spare"),
+        ("read_only_sql_transaction", "is read-only"),
+        ("undefined_table", "Run `backroom db migrate` first"),
+    ],
+)
 async def test_the_server_state_is_said_with_what_to_do(dsn: str, errcode: str, says: str) -> None:
     conn = await _owner(dsn)
     try:
@@ -433,11 +610,14 @@ async def test_the_server_state_is_said_with_what_to_do(dsn: str, errcode: str, 
 
 def test_booking_refs_that_collide_are_drawn_again(run: Run, dsn: str) -> None:
     # Every ref after the first is drawn twice in a row: the second draw collides.
-    sql(dsn, """
+    sql(
+        dsn,
+        """
         create sequence public.refs;
         create or replace function backroom.new_ref() returns text language sql volatile as
             $$ select 'Z' || lpad((nextval('public.refs') / 2)::text, 5, '0') $$;
-    """)
+    """,
+    )
     before = _count(dsn, "booking")
     code, out, err = run("db", "seed", "--database-url", dsn, "--start", "2027-06-01", "--days", "3")
     assert code == 0, err

@@ -19,23 +19,29 @@ from services.night.guest_lists import (
 
 def test_the_forms_staff_paste() -> None:
     assert parse_bulk("Jane Doe +2\n  - Ali  Khan\n\n3. Bo Li+1 | birthday\n* Cy +0\n") == [
-        ParsedName("Jane Doe", 2), ParsedName("Ali Khan"), ParsedName("Bo Li", 1, "birthday"),
-        ParsedName("Cy", 0)]
+        ParsedName("Jane Doe", 2),
+        ParsedName("Ali Khan"),
+        ParsedName("Bo Li", 1, "birthday"),
+        ParsedName("Cy", 0),
+    ]
     assert parse_line("   ") is None
     assert parse_line("Jean-Luc O'Neil + 3") == ParsedName("Jean-Luc O'Neil", 3)
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("", "no names"),
-    ("\n \n", "no names"),
-    ("+2", "count but no name"),
-    ("Jane +51", "at most 50"),
-    ("Jane + 2 + 1", "count last"),
-    ("Jane\njane", "line 1 and line 2"),
-    ("Ja\x07ne", "control character"),
-    ("x" * (NAME_MOST + 1), "at most 120"),
-    ("Jane | " + "n" * (NOTE_MOST + 1), "note is at most"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "no names"),
+        ("\n \n", "no names"),
+        ("+2", "count but no name"),
+        ("Jane +51", "at most 50"),
+        ("Jane + 2 + 1", "count last"),
+        ("Jane\njane", "line 1 and line 2"),
+        ("Ja\x07ne", "control character"),
+        ("x" * (NAME_MOST + 1), "at most 120"),
+        ("Jane | " + "n" * (NOTE_MOST + 1), "note is at most"),
+    ],
+)
 def test_nonsense_is_refused_naming_the_line(text: str, says: str) -> None:
     with pytest.raises(InvalidInput, match=says):
         parse_bulk(text)
@@ -66,8 +72,14 @@ def test_any_text_parses_to_sane_names_or_is_refused(text: str) -> None:
 _word = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=12)
 
 
-@given(st.lists(st.tuples(st.lists(_word, min_size=1, max_size=3), st.integers(0, PLUS_ONES_MOST)),
-                min_size=1, max_size=30, unique_by=lambda t: " ".join(t[0]).casefold()))
+@given(
+    st.lists(
+        st.tuples(st.lists(_word, min_size=1, max_size=3), st.integers(0, PLUS_ONES_MOST)),
+        min_size=1,
+        max_size=30,
+        unique_by=lambda t: " ".join(t[0]).casefold(),
+    )
+)
 def test_what_is_written_as_name_plus_count_reads_back(entries: list[tuple[list[str], int]]) -> None:
     text = "\n".join(f"{' '.join(words)} +{count}" for words, count in entries)
     try:

@@ -54,7 +54,10 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 def test_staff_accounts_and_the_demo_keep_no_secret_in_the_keyring_or_a_file(
-    dsn: str, tmp_path: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+    dsn: str,
+    tmp_path: Path,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """With a keyring to hand, enrolling a venue's accounts and the demo's still puts no
@@ -64,16 +67,20 @@ def test_staff_accounts_and_the_demo_keep_no_secret_in_the_keyring_or_a_file(
     monkeypatch.setenv("BACKROOM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BACKROOM_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DATABASE_URL", dsn)
-    for argv in (["staff", "add", "first@venue.test", "--role", "admin", "--password-stdin"],
-                 ["staff", "add", "next@venue.test", "--role", "door", "--password-stdin"],
-                 ["demo", "--no-console"], ["demo", "--codes"]):
+    for argv in (
+        ["staff", "add", "first@venue.test", "--role", "admin", "--password-stdin"],
+        ["staff", "add", "next@venue.test", "--role", "door", "--password-stdin"],
+        ["demo", "--no-console"],
+        ["demo", "--codes"],
+    ):
         monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
         assert cli.main(argv) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "Added next@venue.test as door" in out
     rows = [line.split() for line in out.splitlines() if "@backroom.demo" in line]
-    assert rows and all(row[-1].isdigit() and len(row[-1]) == 6 for row in rows), \
+    assert rows and all(row[-1].isdigit() and len(row[-1]) == 6 for row in rows), (
         "the demo reads its codes from Postgres"
+    )
     assert memory_keyring.items == {}
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
@@ -83,12 +90,17 @@ def test_a_profile_keeps_its_password_out_of_the_file(tmp_path: Path) -> None:
 
     backend = MemoryKeyring()
     store = SecretStore(KeyringModule(backend), env={})
-    saved = profiles.save(tmp_path, store, "venue", "postgresql://staff:p%40ss w0rd@db.venue.test:5432/backroom")
+    saved = profiles.save(
+        tmp_path, store, "venue", "postgresql://staff:p%40ss w0rd@db.venue.test:5432/backroom"
+    )
     assert saved.url == "postgresql://staff@db.venue.test:5432/backroom"
     text = (tmp_path / profiles.FILE).read_text()
     assert "p@ss" not in text and "w0rd" not in text
     assert (tmp_path / profiles.FILE).stat().st_mode & 0o777 == 0o600
-    assert profiles.resolve(tmp_path, store, "venue") == "postgresql://staff:p%40ss%20w0rd@db.venue.test:5432/backroom"
+    assert (
+        profiles.resolve(tmp_path, store, "venue")
+        == "postgresql://staff:p%40ss%20w0rd@db.venue.test:5432/backroom"
+    )
 
     headless = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
     saved = profiles.save(tmp_path, headless, "bar", "postgresql://u:secret@h/db")

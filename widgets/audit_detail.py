@@ -63,8 +63,7 @@ def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
     keys = field_order(entry)
     if not keys:
         return Group(head, Text("\nNo row data was recorded for this entry.", style="italic"))
-    table = Table(show_edge=False, expand=True, pad_edge=False, header_style="bold",
-                  box=None, padding=(0, 1))
+    table = Table(show_edge=False, expand=True, pad_edge=False, header_style="bold", box=None, padding=(0, 1))
     table.add_column("  Field", no_wrap=True, ratio=None)
     table.add_column("Before", ratio=1, overflow="fold")
     table.add_column("After", ratio=1, overflow="fold")
@@ -73,8 +72,10 @@ def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
         changed = before != after
         mark = "* " if changed else "  "
         style = "bold" if changed else ""
-        table.add_row(Text(mark + plain(key), style=style),
-                      Text(plain(before), style="red" if changed else ""),
-                      Text(plain(after), style="green" if changed and after else style))
+        table.add_row(
+            Text(mark + plain(key), style=style),
+            Text(plain(before), style="red" if changed else ""),
+            Text(plain(after), style="green" if changed and after else style),
+        )
     legend = Text("* changed", style="dim")
     return Group(head, Text(""), table, Text(""), legend)

@@ -20,9 +20,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-_MOMENT = re.compile(
-    r"^\s*(?:(\d{4})-(\d{1,2})-(\d{1,2}))?\s*(?:(\d{1,2}):(\d{2}))?\s*$"
-)
+_MOMENT = re.compile(r"^\s*(?:(\d{4})-(\d{1,2})-(\d{1,2}))?\s*(?:(\d{1,2}):(\d{2}))?\s*$")
 MOMENT_HINT = "a time like 23:00, 2026-11-20 or 2026-11-20 23:00"
 
 
@@ -60,8 +58,9 @@ class FilterError(ValueError):
         self.field = field
 
 
-def read_moment(text: str, timezone: str, now: datetime, *, end: bool = False,
-                after: datetime | None = None) -> datetime | None:
+def read_moment(
+    text: str, timezone: str, now: datetime, *, end: bool = False, after: datetime | None = None
+) -> datetime | None:
     """A moment typed in the venue's time; empty means none.
 
     A date alone is the start of that day, or its end for the `end` of a range
@@ -96,8 +95,9 @@ def read_moment(text: str, timezone: str, now: datetime, *, end: bool = False,
     return moment if moment <= local_now else moment - timedelta(days=1)
 
 
-def read_filter(booking: str, staff: str, since: str, until: str, *, timezone: str,
-                now: datetime) -> AuditFilter:
+def read_filter(
+    booking: str, staff: str, since: str, until: str, *, timezone: str, now: datetime
+) -> AuditFilter:
     """What the four inputs ask for; raises `FilterError` naming the field that is wrong."""
     try:
         start = read_moment(since, timezone, now)
@@ -109,8 +109,9 @@ def read_filter(booking: str, staff: str, since: str, until: str, *, timezone: s
         raise FilterError("until", f"To: {err}") from None
     if start is not None and finish is not None and finish <= start:
         raise FilterError("until", "To: must come after From")
-    return AuditFilter(booking=booking.strip() or None, staff=staff.strip() or None,
-                       since=start, until=finish)
+    return AuditFilter(
+        booking=booking.strip() or None, staff=staff.strip() or None, since=start, until=finish
+    )
 
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -155,16 +156,14 @@ class AuditFilters(Grid):
 
         filters: AuditFilters
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._settle: Timer | None = None
 
     def compose(self) -> ComposeResult:
         for key, label, placeholder in FIELDS:
             yield Static(label, classes="audit-filters--label")
-            yield Input(placeholder=placeholder, compact=True, id=f"filter-{key}",
-                        select_on_focus=False)
+            yield Input(placeholder=placeholder, compact=True, id=f"filter-{key}", select_on_focus=False)
 
     def input(self, key: str) -> Input:
         return self.query_one(f"#filter-{key}", Input)
@@ -178,8 +177,14 @@ class AuditFilters(Grid):
             self.input(key).remove_class("-invalid")
         values = self.values()
         try:
-            return read_filter(values["booking"], values["staff"], values["since"],
-                               values["until"], timezone=timezone, now=now)
+            return read_filter(
+                values["booking"],
+                values["staff"],
+                values["since"],
+                values["until"],
+                timezone=timezone,
+                now=now,
+            )
         except FilterError as err:
             self.input(err.field).add_class("-invalid")
             raise

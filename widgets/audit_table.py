@@ -29,6 +29,7 @@ LEAST_WHAT = 16
 WHO_MOST = 24
 ENTITY_MOST = 22
 
+
 def entity_words(entry: AuditEntry) -> str:
     """'booking R00012', 'tables of R00012', 'hold, table 7', 'staff 3'."""
     if entry.entity == "booking":
@@ -72,10 +73,12 @@ class AuditTable(DataTable[Text]):
     """Audit entries, newest first; keyed by the entry's id."""
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Details", id="audit.details",
-                tooltip="Before and after of the entry"),
-        Binding("pagedown", "older", "Older", id="audit.older",
-                tooltip="Down a page; at the end, older ones"),
+        Binding(
+            "enter", "select_cursor", "Details", id="audit.details", tooltip="Before and after of the entry"
+        ),
+        Binding(
+            "pagedown", "older", "Older", id="audit.older", tooltip="Down a page; at the end, older ones"
+        ),
         Binding("pageup", "newer", "Newer", id="audit.newer", tooltip="Page up"),
     ]
 
@@ -93,8 +96,7 @@ class AuditTable(DataTable[Text]):
         table: AuditTable
         advance: bool = False
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(cursor_type="row", name=name, id=id, classes=classes)
         self.entries: list[AuditEntry] = []
         self.timezone = "UTC"
@@ -120,16 +122,21 @@ class AuditTable(DataTable[Text]):
         widths = self._column_widths()
         self._widths = widths
         self.clear(columns=True)
-        for (key, label), width in zip((("time", "Time"), ("who", "Who"), ("what", "What"),
-                                        ("entity", "Entity")), widths, strict=True):
+        for (key, label), width in zip(
+            (("time", "Time"), ("who", "Who"), ("what", "What"), ("entity", "Entity")), widths, strict=True
+        ):
             self.add_column(label, key=key, width=width)
         self._add(self.entries)
 
     def _row(self, entry: AuditEntry) -> tuple[Text, ...]:
         assert self._widths is not None
         time_w, who_w, what_w, entity_w = self._widths
-        return (_cell(when_words(entry, self.timezone), time_w), _cell(entry.who, who_w),
-                _wrapped(what_words(entry), what_w), _cell(entity_words(entry), entity_w))
+        return (
+            _cell(when_words(entry, self.timezone), time_w),
+            _cell(entry.who, who_w),
+            _wrapped(what_words(entry), what_w),
+            _cell(entity_words(entry), entity_w),
+        )
 
     def _add(self, entries: list[AuditEntry]) -> None:
         if self._widths is None:

@@ -39,8 +39,15 @@ SELECTED_MARK = "▶"
 
 # Width of each column but the guest's, which takes what is left.
 _FIXED = {"sel": 1, "time": 5, "party": 5, "tables": 5, "status": 11, "ref": 6}
-_LABELS = {"sel": "", "time": "Time", "guest": "Guest", "party": "In", "tables": "Table",
-           "status": "Status", "ref": "Ref"}
+_LABELS = {
+    "sel": "",
+    "time": "Time",
+    "guest": "Guest",
+    "party": "In",
+    "tables": "Table",
+    "status": "Status",
+    "ref": "Ref",
+}
 _ORDER = ("sel", "time", "guest", "party", "tables", "status", "ref")
 _PADDING = 1
 # The guest's column grows with the terminal up to a name's usual length, then stops.
@@ -105,10 +112,10 @@ class BookingList(DataTable[Text | str], can_focus=False):
 
         booking: Booking | None
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=_PADDING,
-                         name=name, id=id, classes=classes)
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(
+            cursor_type="row", zebra_stripes=True, cell_padding=_PADDING, name=name, id=id, classes=classes
+        )
         self._bookings: dict[int, Booking] = {}
         self._order: list[int] = []
         self._rows: dict[int, _Row] = {}
@@ -140,8 +147,15 @@ class BookingList(DataTable[Text | str], can_focus=False):
         row = min(max(self.cursor_row, 0), len(self._order) - 1)
         return self._bookings[self._order[row]]
 
-    def show(self, bookings: Sequence[Booking], *, numbers: Mapping[int, int], timezone: str,
-             keep_selection: bool = True, now: datetime | None = None) -> None:
+    def show(
+        self,
+        bookings: Sequence[Booking],
+        *,
+        numbers: Mapping[int, int],
+        timezone: str,
+        keep_selection: bool = True,
+        now: datetime | None = None,
+    ) -> None:
         """Show `bookings` in this order. With `keep_selection` the ▶ stays on the booking
         it was on, if that is still listed; otherwise it goes to the first row. With `now`,
         a party still to come after its time shows as late."""

@@ -58,8 +58,7 @@ class ConnectionBadge(Widget):
     brevity: reactive[int] = reactive(0, layout=True)
     data_at: reactive[float | None] = reactive(None, layout=True)
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._ticker: Timer | None = None
 
@@ -104,8 +103,7 @@ def outage_words(status: FeedStatus, now: float | None = None) -> str | None:
     return ", ".join(parts) if parts else None
 
 
-def stale_words(status: FeedStatus, as_of: str, what: str = "list",
-                now: float | None = None) -> str | None:
+def stale_words(status: FeedStatus, as_of: str, what: str = "list", now: float | None = None) -> str | None:
     """'Not live: list as of 22:14, offline 1m20s, reconnecting (attempt 3)' while the feed
     is down; None while it is Live (or making its first connection)."""
     outage = outage_words(status, now)
@@ -168,8 +166,7 @@ def badge_words(status: FeedStatus, now: float | None = None, *, brevity: int = 
     text = f"{symbol} {word}"
     if brevity >= 2:
         return text
-    if (status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt
-            and not brevity):
+    if status.state in (FeedState.RECONNECTING, FeedState.CONNECTING) and status.attempt and not brevity:
         text += f" (attempt {status.attempt})"
     if status.state in (FeedState.LIVE, FeedState.CONNECTING) and status.down_since is None:
         return text

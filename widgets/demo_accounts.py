@@ -30,8 +30,14 @@ def demo_content(rows: Sequence[DemoRow]) -> Content:
     role_width = max((len(row.role) for row in rows), default=0)
     parts: list[str | tuple[str, str]] = [(DEMO_WORDS, "bold"), "\n"]
     for row in rows:
-        parts += [(row.keys.ljust(keys_width), "bold"), "  ", row.role.ljust(role_width), "  ",
-                  row.email, "\n"]
+        parts += [
+            (row.keys.ljust(keys_width), "bold"),
+            "  ",
+            row.role.ljust(role_width),
+            "  ",
+            row.email,
+            "\n",
+        ]
     parts.append(FILL_WORDS)
     return Content.assemble(*parts)
 
@@ -49,7 +55,13 @@ class DemoAccountList(Static):
     }
     """
 
-    def __init__(self, rows: Sequence[DemoRow], *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[DemoRow],
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(demo_content(rows), name=name, id=id, classes=classes)
         self.border_title = DEMO_TITLE

@@ -90,8 +90,14 @@ class Field(Widget):
         self.label = label
         self._check = check
         self._revealed = False
-        self._input = Input(value, placeholder=placeholder, restrict=restrict,
-                            max_length=max_length, password=password, compact=True)
+        self._input = Input(
+            value,
+            placeholder=placeholder,
+            restrict=restrict,
+            max_length=max_length,
+            password=password,
+            compact=True,
+        )
         if input_width is not None:
             self._input.styles.width = input_width
 

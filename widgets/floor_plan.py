@@ -99,8 +99,9 @@ class FloorPlan(Widget):
 
     def _build_tiles(self, tables: tuple[TableState, ...]) -> list[Widget]:
         self.tiles = {
-            state.table.id: TableTile(state, timezone=self.timezone, clock=self._clock,
-                                      id=f"table-{state.table.id}")
+            state.table.id: TableTile(
+                state, timezone=self.timezone, clock=self._clock, id=f"table-{state.table.id}"
+            )
             for state in tables
         }
         rows = max((t.table.grid_row for t in tables), default=0) + 1

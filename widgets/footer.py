@@ -28,14 +28,28 @@ class Footer(TextualFooter):
     def _what_it_shows(self) -> tuple[Any, ...]:
         bindings = self.screen.active_bindings
         keys = tuple(
-            (binding.key, self.app.get_key_display(binding), binding.description, binding.action,
-             enabled, tooltip, binding.group)
-            for (_node, binding, enabled, tooltip) in bindings.values() if binding.show
+            (
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                enabled,
+                tooltip,
+                binding.group,
+            )
+            for (_node, binding, enabled, tooltip) in bindings.values()
+            if binding.show
         )
         palette = bindings.get(self.app.COMMAND_PALETTE_BINDING)
         palette_shown = (palette[2], palette[3]) if palette is not None else None
-        return (keys, palette_shown, self.compact, self.show_command_palette, self.combine_groups,
-                self._bindings_ready)
+        return (
+            keys,
+            palette_shown,
+            self.compact,
+            self.show_command_palette,
+            self.combine_groups,
+            self._bindings_ready,
+        )
 
     async def recompose(self) -> None:
         if not self.is_attached:
@@ -51,5 +65,8 @@ class Footer(TextualFooter):
         if not watchers:
             return
         for entries in watchers.values():
-            entries[:] = [(node, callback) for node, callback in entries
-                          if not isinstance(node, Widget) or node is self or node.is_attached]
+            entries[:] = [
+                (node, callback)
+                for node, callback in entries
+                if not isinstance(node, Widget) or node is self or node.is_attached
+            ]

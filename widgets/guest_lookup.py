@@ -51,8 +51,9 @@ class GuestLookup(Widget):
 
     can_focus = False
 
-    def __init__(self, search: Search, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, search: Search, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._search = search
         self._wanted = ""
@@ -81,8 +82,7 @@ class GuestLookup(Widget):
     @property
     def searching(self) -> bool:
         """Whether a lookup is waiting or running (tests wait for it to settle)."""
-        return any(w.node is self and w.group == "guest-lookup" and not w.is_finished
-                   for w in self.workers)
+        return any(w.node is self and w.group == "guest-lookup" and not w.is_finished for w in self.workers)
 
     def look_for(self, text: str) -> None:
         """Offer the guests matching `text`, once typing pauses; too little text offers none."""
@@ -173,11 +173,11 @@ class GuestLookup(Widget):
             for index, match in enumerate(self._matches):
                 marked = index == self._marker
                 text.append("\n")
-                text.append(("▸ " if marked else "  ") + describe(match),
-                            style="bold reverse" if marked else "")
+                text.append(
+                    ("▸ " if marked else "  ") + describe(match), style="bold reverse" if marked else ""
+                )
         elif self._trouble:
             text.append(plain(self._trouble))
         elif self._chosen is not None:
-            text.append(f"✓ On file: {plain(self._chosen.name)} · {self._chosen.summary()}",
-                        style="bold")
+            text.append(f"✓ On file: {plain(self._chosen.name)} · {self._chosen.summary()}", style="bold")
         return text

@@ -50,9 +50,11 @@ def latency_words(figures: LatencyFigures) -> tuple[str, str]:
     if not figures.samples:
         return "commit to console: no changes measured yet", ""
     changes = "the last change" if figures.samples == 1 else f"the last {figures.samples} changes"
-    return (f"commit to console, over {changes}",
-            f"p50 {milliseconds(figures.p50_ms)} · p95 {milliseconds(figures.p95_ms)}"
-            f" · p99 {milliseconds(figures.p99_ms)}")
+    return (
+        f"commit to console, over {changes}",
+        f"p50 {milliseconds(figures.p50_ms)} · p95 {milliseconds(figures.p95_ms)}"
+        f" · p99 {milliseconds(figures.p99_ms)}",
+    )
 
 
 def connection_words(report: HealthReport) -> str:
@@ -78,8 +80,11 @@ def feed_state_words(feed: FeedHealth) -> str:
             text += " · not reconnecting" if feed.offline_s is None else ""
         else:
             attempt = f"attempt {feed.attempt}, " if feed.attempt else ""
-            text += (f" · {attempt}reconnecting now" if feed.retry_in_s < 1
-                     else f" · {attempt}next try in {age(feed.retry_in_s)}")
+            text += (
+                f" · {attempt}reconnecting now"
+                if feed.retry_in_s < 1
+                else f" · {attempt}next try in {age(feed.retry_in_s)}"
+            )
     elif feed.state != "live":
         if feed.attempt:
             text += f" (attempt {feed.attempt})"
@@ -91,15 +96,13 @@ def feed_state_words(feed: FeedHealth) -> str:
     elif feed.state == "connecting":
         return text
     else:
-        history = ("first outage since start" if not feed.reconnects
-                   else f"came back {before} before")
+        history = "first outage since start" if not feed.reconnects else f"came back {before} before"
     return f"{text} · {history}"
 
 
 def event_words(feed: FeedHealth) -> str:
     last = "none yet" if feed.last_event_age_s is None else f"{age(feed.last_event_age_s)} ago"
-    data = ("never confirmed" if feed.data_age_s is None
-            else f"confirmed {age(feed.data_age_s)} ago")
+    data = "never confirmed" if feed.data_age_s is None else f"confirmed {age(feed.data_age_s)} ago"
     return f"{last} · data {data}"
 
 
@@ -139,32 +142,50 @@ def health_renderable(view: HealthView) -> RenderableType:
     if latest is not None:
         heading.append(f"  {plain(latest.database)}", style="not underline")
     if figures is not None:
-        heading.append(f" · checked {local_time(figures.checked_at, view.timezone, seconds=True)}",
-                       style="not underline dim")
+        heading.append(
+            f" · checked {local_time(figures.checked_at, view.timezone, seconds=True)}",
+            style="not underline dim",
+        )
     server = _Section(heading)
     if latest is None:
         server.line("Database", "checking…")
     elif latest.reachable:
-        server.line("Database", Text.assemble(("● reachable", "bold green"),
-                                              f" · PostgreSQL {latest.server_version or '?'}"
-                                              f" · round trip {milliseconds(latest.round_trip_ms)}"))
+        server.line(
+            "Database",
+            Text.assemble(
+                ("● reachable", "bold green"),
+                f" · PostgreSQL {latest.server_version or '?'}"
+                f" · round trip {milliseconds(latest.round_trip_ms)}",
+            ),
+        )
     else:
-        server.line("Database", Text.assemble(("✕ UNREACHABLE", "bold red"),
-                                              f": {plain(latest.error or '')}"))
+        server.line(
+            "Database", Text.assemble(("✕ UNREACHABLE", "bold red"), f": {plain(latest.error or '')}")
+        )
         if figures is not None:
             how_old = "" if view.good_age_s is None else f", {age(view.good_age_s)} ago"
-            server.line("", f"Last figures below are from "
-                            f"{local_time(figures.checked_at, view.timezone, seconds=True)}{how_old}.",
-                        style="italic")
-            server.line("Version", f"PostgreSQL {figures.server_version or '?'}"
-                                   f" · round trip {milliseconds(figures.round_trip_ms)}")
+            server.line(
+                "",
+                f"Last figures below are from "
+                f"{local_time(figures.checked_at, view.timezone, seconds=True)}{how_old}.",
+                style="italic",
+            )
+            server.line(
+                "Version",
+                f"PostgreSQL {figures.server_version or '?'}"
+                f" · round trip {milliseconds(figures.round_trip_ms)}",
+            )
         else:
-            server.line("", "No figures yet: the server has not answered since this screen opened.",
-                        style="italic")
+            server.line(
+                "", "No figures yet: the server has not answered since this screen opened.", style="italic"
+            )
     if figures is not None:
         server.line("Connections", connection_words(figures))
-        server.line("Listeners", f"{_count(figures.listeners)} listening for changes"
-                                 f" · {_count(figures.presence_connections)} announcing presence")
+        server.line(
+            "Listeners",
+            f"{_count(figures.listeners)} listening for changes"
+            f" · {_count(figures.presence_connections)} announcing presence",
+        )
         usage = figures.notify_queue_usage
         server.line("Notify queue", "-" if usage is None else f"{usage:.2%} used")
 
@@ -196,8 +217,7 @@ class HealthPanel(Widget):
     }
     """
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._view = HealthView()
 

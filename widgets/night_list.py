@@ -66,7 +66,10 @@ class NightList(DataTable[Text], inherit_bindings=False):
     """
 
     COMPONENT_CLASSES = {
-        "night-list--free", "night-list--partly", "night-list--full", "night-list--past",
+        "night-list--free",
+        "night-list--partly",
+        "night-list--full",
+        "night-list--past",
         "night-list--tonight",
     }
 
@@ -74,8 +77,7 @@ class NightList(DataTable[Text], inherit_bindings=False):
     # them all (ids "nights.*"), so help and the footer show one set of words.
     BINDINGS: ClassVar[list[BindingType]] = []
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, name=name, id=id, classes=classes)
         self._floors: tuple[str, ...] = ()
         self._cells: dict[int, tuple[Text, ...]] = {}
@@ -100,8 +102,7 @@ class NightList(DataTable[Text], inherit_bindings=False):
         if forward:
             index = next((i for i, n in enumerate(self.nights) if n.date >= target), len(self.nights) - 1)
         else:
-            index = next((i for i in range(len(self.nights) - 1, -1, -1)
-                          if self.nights[i].date <= target), 0)
+            index = next((i for i in range(len(self.nights) - 1, -1, -1) if self.nights[i].date <= target), 0)
         self.move_cursor(row=index)
 
     def show(self, nights: Sequence[NightOccupancy], today: date) -> None:
@@ -129,8 +130,7 @@ class NightList(DataTable[Text], inherit_bindings=False):
                     for column, (old, new) in enumerate(zip(before, row, strict=True)):
                         # Text equality ignores the style; a night turning past changes only that.
                         if old.plain != new.plain or old.style != new.style:
-                            self.update_cell(RowKey(str(night_id)), ColumnKey(keys[column].value or ""),
-                                             new)
+                            self.update_cell(RowKey(str(night_id)), ColumnKey(keys[column].value or ""), new)
         else:
             self.clear()
             for night_id, row in cells.items():
@@ -147,8 +147,7 @@ class NightList(DataTable[Text], inherit_bindings=False):
             base += self._style("night-list--tonight")
         covers = sum(f.covers for f in night.floors)
         levels = tuple(
-            Text(level_words(f), style=base + self._style(f"night-list--{f.level}"))
-            for f in night.floors
+            Text(level_words(f), style=base + self._style(f"night-list--{f.level}")) for f in night.floors
         )
         return (
             Text(f"{night.date:%a}", style=base),

@@ -60,12 +60,21 @@ class NightReportTable(Widget):
         floors = [row for row in self.rows if row.floor != ALL_FLOORS]
         total = next((row for row in self.rows if row.floor == ALL_FLOORS), None)
         # The total is the footer: a rule sets it apart from the floors above it.
-        table = Table(box=box.SIMPLE, padding=(0, 1), header_style=header, footer_style=total_style,
-                      show_footer=total is not None, show_edge=False, pad_edge=False, expand=False)
+        table = Table(
+            box=box.SIMPLE,
+            padding=(0, 1),
+            header_style=header,
+            footer_style=total_style,
+            show_footer=total is not None,
+            show_edge=False,
+            pad_edge=False,
+            expand=False,
+        )
         table.add_column("Floor", no_wrap=True, footer=total.floor if total else "")
         for field, heading in COLUMNS:
-            table.add_column(heading, justify="right", no_wrap=True,
-                             footer=figure(total, field) if total else "")
+            table.add_column(
+                heading, justify="right", no_wrap=True, footer=figure(total, field) if total else ""
+            )
         for row in floors:
             # Text, not a string: a Rich table reads a string cell as markup.
             table.add_row(Text(plain(row.floor)), *(figure(row, f) for f, _h in COLUMNS))

@@ -19,8 +19,12 @@ from services.live.presence import PresenceEntry
 from widgets.display import literal, local_time, plain
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("who", "Who"), ("role", "Role"), ("screen", "Screen"), ("night", "Night"),
-    ("table", "Table"), ("since", "Since"),
+    ("who", "Who"),
+    ("role", "Role"),
+    ("screen", "Screen"),
+    ("night", "Night"),
+    ("table", "Table"),
+    ("since", "Since"),
 )
 NAME_WIDTH = 22
 
@@ -63,8 +67,14 @@ def row_of(entry: PresenceEntry, names: PresenceNames) -> tuple[str, ...]:
         who = f"{who} (here)"
     if len(who) > NAME_WIDTH:
         who = who[: NAME_WIDTH - 1] + "…"
-    return (who, plain(entry.role or "-"), plain(entry.screen or "-"), names.night(entry.night_id),
-            table_words(entry, names), local_time(entry.since, names.timezone))
+    return (
+        who,
+        plain(entry.role or "-"),
+        plain(entry.screen or "-"),
+        names.night(entry.night_id),
+        table_words(entry, names),
+        local_time(entry.since, names.timezone),
+    )
 
 
 def _cell(text: str) -> Text:
@@ -88,8 +98,7 @@ class PresenceList(Vertical):
     }
     """
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._rows: dict[str, tuple[str, ...]] = {}
         self._order: list[str] = []
@@ -100,8 +109,7 @@ class PresenceList(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Online: waiting for presence…", id="presence-title")
         # Read only, and as tall as its rows: the screen around it scrolls, not the table.
-        table: DataTable[str | Text] = DataTable(cursor_type="none", zebra_stripes=False,
-                                                 id="presence-table")
+        table: DataTable[str | Text] = DataTable(cursor_type="none", zebra_stripes=False, id="presence-table")
         table.can_focus = False
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -123,7 +131,8 @@ class PresenceList(Vertical):
         self.known = True
         count = len(self.entries)
         self.query_one("#presence-title", Static).update(
-            f"Online: {count} console{'' if count == 1 else 's'}")
+            f"Online: {count} console{'' if count == 1 else 's'}"
+        )
         wanted = {e.console_id: row_of(e, self.names) for e in self.entries}
         order = list(wanted)
         table = self.table
@@ -140,8 +149,7 @@ class PresenceList(Vertical):
                         continue
                     for (column, _), before, after in zip(COLUMNS, old, row, strict=True):
                         if before != after:
-                            table.update_cell(RowKey(key), ColumnKey(column), _cell(after),
-                                              update_width=True)
+                            table.update_cell(RowKey(key), ColumnKey(column), _cell(after), update_width=True)
         self._rows = wanted
         self._order = order
 

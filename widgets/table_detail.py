@@ -53,8 +53,14 @@ class TableDetail(Widget):
     # The staff member at this console: their own hold reads "Held by you".
     me: reactive[int | None] = reactive(None)
 
-    def __init__(self, *, clock: Callable[[], datetime], name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime],
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._clock = clock
         self._ticker: Timer | None = None
@@ -70,8 +76,9 @@ class TableDetail(Widget):
     def render(self) -> RenderableType:
         parts: list[RenderableType] = []
         if self.note:
-            parts.append(Text(plain(self.note, lines=True),
-                              style=self.get_component_rich_style("table-detail--note")))
+            parts.append(
+                Text(plain(self.note, lines=True), style=self.get_component_rich_style("table-detail--note"))
+            )
         state = self.state
         if state is None:
             if not self.note:
@@ -83,14 +90,24 @@ class TableDetail(Widget):
         if table.name and not table.name.endswith(str(table.number)):
             title += f" ({plain(table.name)})"
         # The status comes first after the name: on a narrow terminal the line is cut, not wrapped.
-        facts = [title, status_word(state.status, wide=True), plain(self.floor_name),
-                 f"{capacity(table)} guests"]
+        facts = [
+            title,
+            status_word(state.status, wide=True),
+            plain(self.floor_name),
+            f"{capacity(table)} guests",
+        ]
         if table.vip:
             facts.append("★ VIP")
         if table.min_spend:
             facts.append(f"min spend {table.min_spend:,.0f}")
-        parts.append(Text(" · ".join(f for f in facts if f), no_wrap=True, overflow="ellipsis",
-                          style=self.get_component_rich_style("table-detail--title")))
+        parts.append(
+            Text(
+                " · ".join(f for f in facts if f),
+                no_wrap=True,
+                overflow="ellipsis",
+                style=self.get_component_rich_style("table-detail--title"),
+            )
+        )
 
         if state.hold is not None:
             hold = state.hold
@@ -103,15 +120,18 @@ class TableDetail(Widget):
 
         if self.watchers:
             watchers = ", ".join(plain(who) for who in self.watchers)
-            parts.append(Text(f"◉ Also on this table: {watchers}", no_wrap=True,
-                              overflow="ellipsis"))
+            parts.append(Text(f"◉ Also on this table: {watchers}", no_wrap=True, overflow="ellipsis"))
 
         if not state.bookings:
             parts.append(Text("No bookings for this table tonight."))
             return Group(*parts)
 
-        rows = RichTable(box=None, padding=(0, 1), pad_edge=False,
-                         header_style=self.get_component_rich_style("table-detail--header"))
+        rows = RichTable(
+            box=None,
+            padding=(0, 1),
+            pad_edge=False,
+            header_style=self.get_component_rich_style("table-detail--header"),
+        )
         rows.add_column("", width=1, no_wrap=True)
         rows.add_column("Ref", no_wrap=True)
         rows.add_column("Time", no_wrap=True)
@@ -128,13 +148,17 @@ class TableDetail(Widget):
                 # The booking the tile shows, when a table has several tonight.
                 Text("▸" if booking.id == shown_id else ""),
                 Text(plain(booking.ref)),
-                Text(f"{local_time(booking.starts_at, self.timezone)}-"
-                     f"{local_time(booking.ends_at, self.timezone)}"),
+                Text(
+                    f"{local_time(booking.starts_at, self.timezone)}-"
+                    f"{local_time(booking.ends_at, self.timezone)}"
+                ),
                 Text(guest),
                 Text(str(booking.party_size)),
                 Text(str(booking.arrived_count)),
-                Text(BOOKING_WORDS[booking.status]
-                     + (f" · deposit {booking.deposit_outcome}" if booking.deposit_outcome else "")),
+                Text(
+                    BOOKING_WORDS[booking.status]
+                    + (f" · deposit {booking.deposit_outcome}" if booking.deposit_outcome else "")
+                ),
                 style=None if booking.status.active else inactive or Style(dim=True),
             )
         parts.append(rows)

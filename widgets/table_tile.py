@@ -153,26 +153,35 @@ class TableTile(Widget, can_focus=True):
         elif booking is None:
             parties = [""]
         elif state.status is TileStatus.ARRIVED:
-            parties = [f"{booking.arrived_count}/{booking.party_size} in",
-                       f"{booking.arrived_count}/{booking.party_size}"]
+            parties = [
+                f"{booking.arrived_count}/{booking.party_size} in",
+                f"{booking.arrived_count}/{booking.party_size}",
+            ]
         else:
             parties = [f"{booking.party_size} ppl", f"{booking.party_size}p"]
-        lines.append(_first_fit(
-            [(Text(word, style=status_style), Text(party)) for word in words for party in parties],
-            width,
-        ))
+        lines.append(
+            _first_fit(
+                [(Text(word, style=status_style), Text(party)) for word in words for party in parties],
+                width,
+            )
+        )
 
         if held is not None:
             mine = held.staff_id is not None and held.staff_id == self.me
             holder = "you" if mine else plain(held.holder)
             if wide:
                 lines.append(_fit(Text(f"by {holder}"), width))
-                lines.append(_fit(Text(f"until {local_time(held.expires_at, self.timezone, seconds=True)}",
-                                       style=dim), width))
+                lines.append(
+                    _fit(
+                        Text(f"until {local_time(held.expires_at, self.timezone, seconds=True)}", style=dim),
+                        width,
+                    )
+                )
             else:
                 lines.append(_fit(Text("by you" if mine else holder), width))
-                lines.append(_fit(Text(countdown(held.expires_at, self._clock()),
-                                       style=Style(bold=True)), width))
+                lines.append(
+                    _fit(Text(countdown(held.expires_at, self._clock()), style=Style(bold=True)), width)
+                )
         elif booking is not None:
             guest = Text(plain(booking.guest_name))
             if booking.guest_vip and wide:
@@ -185,18 +194,38 @@ class TableTile(Widget, can_focus=True):
 
         if wide and height > len(lines):
             also_in = [b for b in state.seated if booking is None or b.id != booking.id]
-            later = [b for b in state.bookings
-                     if b.status.active and booking is not None and b.starts_at > booking.starts_at
-                     and b not in also_in]
+            later = [
+                b
+                for b in state.bookings
+                if b.status.active
+                and booking is not None
+                and b.starts_at > booking.starts_at
+                and b not in also_in
+            ]
             if also_in:
                 # Another party still in here too (one stays past its booked end).
                 other = also_in[0]
                 more = f" +{len(also_in) - 1}" if len(also_in) > 1 else ""
-                lines.append(_fit(Text(f"also {other.arrived_count}/{other.party_size} "
-                                       f"{plain(other.guest_name)}{more}", style=dim), width))
+                lines.append(
+                    _fit(
+                        Text(
+                            f"also {other.arrived_count}/{other.party_size} {plain(other.guest_name)}{more}",
+                            style=dim,
+                        ),
+                        width,
+                    )
+                )
             elif later:
-                lines.append(_fit(Text(f"then {local_time(later[0].starts_at, self.timezone)} "
-                                       f"{plain(later[0].guest_name)}", style=dim), width))
+                lines.append(
+                    _fit(
+                        Text(
+                            f"then {local_time(later[0].starts_at, self.timezone)} "
+                            f"{plain(later[0].guest_name)}",
+                            style=dim,
+                        ),
+                        width,
+                    )
+                )
             elif table.min_spend and booking is None:
                 lines.append(_fit(Text(f"min spend {table.min_spend:,.0f}", style=dim), width))
         if height >= 6:
@@ -208,8 +237,11 @@ class TableTile(Widget, can_focus=True):
         """The booking's time; for a party that came early, since when it is in."""
         booking = state.booking
         assert booking is not None
-        early = (state.status is TileStatus.ARRIVED and booking.arrived_at is not None
-                 and booking.arrived_at < booking.starts_at)
+        early = (
+            state.status is TileStatus.ARRIVED
+            and booking.arrived_at is not None
+            and booking.arrived_at < booking.starts_at
+        )
         if early:
             assert booking.arrived_at is not None
             since = f"in {local_time(booking.arrived_at, self.timezone)}"

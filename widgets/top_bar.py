@@ -68,9 +68,11 @@ class TopBar(Horizontal):
     @property
     def shown(self) -> str:
         """The title, staff member and badge as shown now (for tests and the health view)."""
-        parts = [str(self.query_one("#title", Static).content),
-                 str(self.query_one("#staff", Static).content),
-                 badge_words(self.badge.status, brevity=self.badge.brevity)]
+        parts = [
+            str(self.query_one("#title", Static).content),
+            str(self.query_one("#staff", Static).content),
+            badge_words(self.badge.status, brevity=self.badge.brevity),
+        ]
         return "  ".join(part for part in parts if part)
 
     def set_title(self, title: str, *, short: str = "") -> None:
@@ -108,12 +110,22 @@ class TopBar(Horizontal):
         name, role = self._staff_name, self._staff_role
         staffs = [f"{name} ({role})" if name and role else name, name]
         # From the fullest to the tersest, dropping the least needed part at each step.
-        steps = [(titles[0], staffs[0], 0), (titles[0], staffs[1], 0), (titles[0], staffs[1], 1),
-                 (titles[-1], staffs[1], 1), (titles[-1], staffs[1], 2)]
+        steps = [
+            (titles[0], staffs[0], 0),
+            (titles[0], staffs[1], 0),
+            (titles[0], staffs[1], 1),
+            (titles[-1], staffs[1], 1),
+            (titles[-1], staffs[1], 2),
+        ]
         fitted = False
         for title, staff, brevity in steps:
-            need = (cell_len(title) + 2 + (cell_len(staff) + 2 if staff else 0)
-                    + cell_len(badge_words(status, brevity=brevity)) + 2)
+            need = (
+                cell_len(title)
+                + 2
+                + (cell_len(staff) + 2 if staff else 0)
+                + cell_len(badge_words(status, brevity=brevity))
+                + 2
+            )
             if need <= width:
                 fitted = True
                 break

@@ -40,10 +40,16 @@ class AlternativesDialog(Dialog[Alternative]):
         for n in range(1, MOST + 1)
     ]
 
-    def __init__(self, heading: str, reason: str, alternatives: Sequence[Alternative],
-                 timezone: str, *, verb: str = "book it there",
-                 on_answer: Callable[[Alternative, Dialog[Alternative]], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        heading: str,
+        reason: str,
+        alternatives: Sequence[Alternative],
+        timezone: str,
+        *,
+        verb: str = "book it there",
+        on_answer: Callable[[Alternative, Dialog[Alternative]], None] | None = None,
+    ) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.reason = reason
         self.verb = verb
@@ -54,8 +60,12 @@ class AlternativesDialog(Dialog[Alternative]):
         yield Static(literal(self.reason), classes="dialog--text")
         yield Static("Free instead:", classes="dialog--text")
         zone = ZoneInfo(self.timezone)
-        yield OptionList(*(Option(literal(f"{n}  {alt.label(zone)}"), id=str(n - 1))
-                           for n, alt in enumerate(self.alternatives, start=1)))
+        yield OptionList(
+            *(
+                Option(literal(f"{n}  {alt.label(zone)}"), id=str(n - 1))
+                for n, alt in enumerate(self.alternatives, start=1)
+            )
+        )
 
     def hint(self) -> str:
         last = len(self.alternatives)

@@ -62,9 +62,15 @@ class Dialog(ModalScreen[A | None], Generic[A]):
 
     working: reactive[bool] = reactive(False)
 
-    def __init__(self, heading: str, *, on_answer: Callable[[A, Dialog[A]], None] | None = None,
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        heading: str,
+        *,
+        on_answer: Callable[[A, Dialog[A]], None] | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.heading = heading
         self._on_answer = on_answer
@@ -151,9 +157,15 @@ class ConfirmDialog(Dialog[bool]):
         Binding("n", "close", "No", id="confirm.no"),
     ]
 
-    def __init__(self, heading: str, question: str, *, yes: str,
-                 on_answer: Callable[[bool, Dialog[bool]], None] | None = None,
-                 id: str | None = None) -> None:
+    def __init__(
+        self,
+        heading: str,
+        question: str,
+        *,
+        yes: str,
+        on_answer: Callable[[bool, Dialog[bool]], None] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(heading, on_answer=on_answer, id=id)
         self.question = question
         self.yes = yes
@@ -172,9 +184,15 @@ class ConfirmDialog(Dialog[bool]):
 class ReasonDialog(Dialog[str]):
     """A line of text that must not be empty (why a booking is cancelled)."""
 
-    def __init__(self, heading: str, question: str, *, placeholder: str = "",
-                 verb: str = "next",
-                 on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        heading: str,
+        question: str,
+        *,
+        placeholder: str = "",
+        verb: str = "next",
+        on_answer: Callable[[str, Dialog[str]], None] | None = None,
+    ) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.question = question
         self.placeholder = placeholder
@@ -217,9 +235,17 @@ class CountDialog(Dialog[int]):
     CountDialog #count { width: 10; }
     """
 
-    def __init__(self, heading: str, question: str, *, default: int, most: int,
-                 verb: str = "accept", least: int = 1,
-                 on_answer: Callable[[int, Dialog[int]], None] | None = None) -> None:
+    def __init__(
+        self,
+        heading: str,
+        question: str,
+        *,
+        default: int,
+        most: int,
+        verb: str = "accept",
+        least: int = 1,
+        on_answer: Callable[[int, Dialog[int]], None] | None = None,
+    ) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.question = question
         self.default = default
@@ -271,8 +297,9 @@ class CodeDialog(Dialog[str]):
     CodeDialog #code { width: 12; }
     """
 
-    def __init__(self, heading: str, reason: str, *,
-                 on_answer: Callable[[str, Dialog[str]], None] | None = None) -> None:
+    def __init__(
+        self, heading: str, reason: str, *, on_answer: Callable[[str, Dialog[str]], None] | None = None
+    ) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.reason = reason
 
@@ -304,11 +331,16 @@ class CodeDialog(Dialog[str]):
 class ChoiceDialog(Dialog[int]):
     """One of a few numbered choices: its digit picks it (the answer is its index)."""
 
-    BINDINGS = [Binding(str(n), f"choose({n})", str(n), id=f"choice.{n}", show=False)
-                for n in range(1, 10)]
+    BINDINGS = [Binding(str(n), f"choose({n})", str(n), id=f"choice.{n}", show=False) for n in range(1, 10)]
 
-    def __init__(self, heading: str, question: str, choices: list[str], *,
-                 on_answer: Callable[[int, Dialog[int]], None] | None = None) -> None:
+    def __init__(
+        self,
+        heading: str,
+        question: str,
+        choices: list[str],
+        *,
+        on_answer: Callable[[int, Dialog[int]], None] | None = None,
+    ) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.question = question
         self.choices = choices[:9]

@@ -18,14 +18,26 @@ if TYPE_CHECKING:
     from services.store.db import Actor
 
 # What each undo is called in a heading, and what its Enter does in the reason dialog.
-HEADINGS = {"correct_arrivals": "Correct the count", "reverse_no_show": "Reverse the no-show",
-            "reverse_completion": "Reverse the completion", "reopen": "Reopen"}
-VERBS = {"correct_arrivals": "correct", "reverse_no_show": "reverse",
-         "reverse_completion": "reverse", "reopen": "reopen"}
+HEADINGS = {
+    "correct_arrivals": "Correct the count",
+    "reverse_no_show": "Reverse the no-show",
+    "reverse_completion": "Reverse the completion",
+    "reopen": "Reopen",
+}
+VERBS = {
+    "correct_arrivals": "correct",
+    "reverse_no_show": "reverse",
+    "reverse_completion": "reverse",
+    "reopen": "reopen",
+}
 WHY = "Why? (kept in the audit log with your name)"
 # An example of a reason, shown greyed in the empty box.
-EXAMPLES = {"correct_arrivals": "Counted the wrong party", "reverse_no_show": "They came after all",
-            "reverse_completion": "Closed the wrong table", "reopen": "Cancelled by mistake"}
+EXAMPLES = {
+    "correct_arrivals": "Counted the wrong party",
+    "reverse_no_show": "They came after all",
+    "reverse_completion": "Closed the wrong table",
+    "reopen": "Cancelled by mistake",
+}
 
 
 def choice_words(operation: str, booking: Booking) -> str:
@@ -36,16 +48,25 @@ def choice_words(operation: str, booking: Booking) -> str:
     return f"{words} · {booking.ref} {booking.guest_name}"
 
 
-def undo_write(bookings: BookingService, actor: Actor, operation: str, booking: Booking,
-               reason: str, *, arrived: int | None = None, intent: Intent | None = None) -> Write:
+def undo_write(
+    bookings: BookingService,
+    actor: Actor,
+    operation: str,
+    booking: Booking,
+    reason: str,
+    *,
+    arrived: int | None = None,
+    intent: Intent | None = None,
+) -> Write:
     """The change that undoes `operation` for `booking`, with its reason."""
     who = f"{booking.ref} · {booking.guest_name}"
 
     async def call(op_id: str) -> Booking:
         if operation == "correct_arrivals":
             assert arrived is not None
-            return await bookings.correct_arrivals(actor, booking.id, booking.version, arrived,
-                                                   reason, op_id=op_id)
+            return await bookings.correct_arrivals(
+                actor, booking.id, booking.version, arrived, reason, op_id=op_id
+            )
         method = getattr(bookings, operation)
         result: Booking = await method(actor, booking.id, booking.version, reason, op_id=op_id)
         return result
@@ -61,27 +82,43 @@ def undo_write(bookings: BookingService, actor: Actor, operation: str, booking: 
             return f"Completion reversed · {who}: in again ({b.arrived_count}/{b.party_size})"
         return f"Reopened {who} ({b.status.value})"
 
-    what = {"correct_arrivals": f"correct the count of {booking.ref}",
-            "reverse_no_show": f"reverse the no-show of {booking.ref}",
-            "reverse_completion": f"reverse the completion of {booking.ref}",
-            "reopen": f"reopen {booking.ref}"}[operation]
+    what = {
+        "correct_arrivals": f"correct the count of {booking.ref}",
+        "reverse_no_show": f"reverse the no-show of {booking.ref}",
+        "reverse_completion": f"reverse the completion of {booking.ref}",
+        "reopen": f"reopen {booking.ref}",
+    }[operation]
     return Write(what, call, done, intent or Intent())
 
 
-def ask_undo(bookings: BookingService, actor: Actor, operation: str, booking: Booking, *,
-             where: str, push: Callable[[Dialog[Any]], object],
-             start: Callable[[Write, Dialog[Any]], None]) -> None:
+def ask_undo(
+    bookings: BookingService,
+    actor: Actor,
+    operation: str,
+    booking: Booking,
+    *,
+    where: str,
+    push: Callable[[Dialog[Any]], object],
+    start: Callable[[Write, Dialog[Any]], None],
+) -> None:
     """Ask what is needed to undo `operation` for `booking` (the count, then why), then start
     the change. `push` shows a dialog; `start` runs a write from one."""
     heading = f"{HEADINGS[operation]} · {booking.ref} · {booking.guest_name}"
     intent = Intent()
 
     def ask_why(arrived: int | None) -> None:
-        push(ReasonDialog(
-            heading, WHY, placeholder=EXAMPLES[operation], verb=VERBS[operation],
-            on_answer=lambda reason, dialog: start(
-                undo_write(bookings, actor, operation, booking, reason, arrived=arrived,
-                           intent=intent), dialog)))
+        push(
+            ReasonDialog(
+                heading,
+                WHY,
+                placeholder=EXAMPLES[operation],
+                verb=VERBS[operation],
+                on_answer=lambda reason, dialog: start(
+                    undo_write(bookings, actor, operation, booking, reason, arrived=arrived, intent=intent),
+                    dialog,
+                ),
+            )
+        )
 
     if operation != "correct_arrivals":
         ask_why(None)
@@ -91,9 +128,15 @@ def ask_undo(bookings: BookingService, actor: Actor, operation: str, booking: Bo
         dialog.finish()
         ask_why(arrived)
 
-    push(CountDialog(
-        heading,
-        f"{booking.arrived_count} of the party of {booking.party_size} are in, {where}. "
-        "How many are in? 0 puts the booking back to expected.",
-        default=booking.arrived_count, least=0, most=booking.party_size, verb="next",
-        on_answer=counted))
+    push(
+        CountDialog(
+            heading,
+            f"{booking.arrived_count} of the party of {booking.party_size} are in, {where}. "
+            "How many are in? 0 puts the booking back to expected.",
+            default=booking.arrived_count,
+            least=0,
+            most=booking.party_size,
+            verb="next",
+            on_answer=counted,
+        )
+    )

@@ -24,11 +24,11 @@ from services.models import Booking, BookingStatus, TableState, TileStatus
 
 @dataclass(frozen=True, slots=True)
 class TableAction:
-    name: str        # the screen's action (action_<name>)
+    name: str  # the screen's action (action_<name>)
     key: str
-    label: str       # the footer's word
-    operation: str   # the operation in services.identity.permissions
-    title: str       # the command palette's title
+    label: str  # the footer's word
+    operation: str  # the operation in services.identity.permissions
+    title: str  # the command palette's title
     help: str
     about_booking: bool = True  # acts on the booking the tile shows, not the table itself
     footer: bool = True  # False: in help and the palette only, where 80 columns have no room
@@ -38,40 +38,61 @@ class TableAction:
         return f"floor.{self.name.removesuffix('_booking')}"
 
     def binding(self) -> Binding:
-        return Binding(self.key, self.name, self.label, id=self.binding_id, tooltip=self.help,
-                       show=self.footer)
+        return Binding(
+            self.key, self.name, self.label, id=self.binding_id, tooltip=self.help, show=self.footer
+        )
 
 
 TABLE_ACTIONS: tuple[TableAction, ...] = (
-    TableAction("new_booking", "n", "New", "create", "New booking",
-                "Book this table for a guest", about_booking=False),
-    TableAction("hold", "h", "Hold", "hold", "Hold table",
-                "Keep a free table while you talk", about_booking=False),
-    TableAction("release", "h", "Release", "release_hold", "Release hold",
-                "Give up your hold", about_booking=False),
-    TableAction("confirm", "c", "Confirm", "confirm", "Confirm booking",
-                "Confirm the pending booking"),
-    TableAction("check_in", "i", "Check in", "check_in", "Check in",
-                "Check in all or part of the party"),
-    TableAction("move_booking", "m", "Move", "move", "Move booking",
-                "Another table or time"),
+    TableAction(
+        "new_booking", "n", "New", "create", "New booking", "Book this table for a guest", about_booking=False
+    ),
+    TableAction(
+        "hold", "h", "Hold", "hold", "Hold table", "Keep a free table while you talk", about_booking=False
+    ),
+    TableAction(
+        "release", "h", "Release", "release_hold", "Release hold", "Give up your hold", about_booking=False
+    ),
+    TableAction("confirm", "c", "Confirm", "confirm", "Confirm booking", "Confirm the pending booking"),
+    TableAction("check_in", "i", "Check in", "check_in", "Check in", "Check in all or part of the party"),
+    TableAction("move_booking", "m", "Move", "move", "Move booking", "Another table or time"),
     # Changing a booking where it is takes the right to move it (services.bookings.AMEND_RIGHT).
     # Off the footer: with it, a booked table's keys no longer fit beside the arrows at 80.
-    TableAction("edit_booking", "e", "Edit", "move", "Edit booking",
-                "Party size, arrival, notes or guest", footer=False),
-    TableAction("cancel_booking", "x", "Cancel", "cancel", "Cancel booking",
-                "Cancel, with a reason"),
-    TableAction("no_show", "o", "No-show", "no_show", "Mark no-show",
-                "The party did not come"),
-    TableAction("complete", "d", "Complete", "complete", "Complete booking",
-                "The party left: the table is free"),
-    TableAction("walk_in", "w", "Walk-in", "seat_walk_in", "Seat a walk-in",
-                "Seat a party now at a free table", about_booking=False),
+    TableAction(
+        "edit_booking",
+        "e",
+        "Edit",
+        "move",
+        "Edit booking",
+        "Party size, arrival, notes or guest",
+        footer=False,
+    ),
+    TableAction("cancel_booking", "x", "Cancel", "cancel", "Cancel booking", "Cancel, with a reason"),
+    TableAction("no_show", "o", "No-show", "no_show", "Mark no-show", "The party did not come"),
+    TableAction(
+        "complete", "d", "Complete", "complete", "Complete booking", "The party left: the table is free"
+    ),
+    TableAction(
+        "walk_in",
+        "w",
+        "Walk-in",
+        "seat_walk_in",
+        "Seat a walk-in",
+        "Seat a party now at a free table",
+        about_booking=False,
+    ),
     # Door staff and managers both undo something (a count, a no-show); what each may undo
     # is asked when the key is pressed (UNDO_OPERATIONS).
-    TableAction("undo", "u", "Undo", "correct_arrivals", "Undo",
-                "Correct a count, reverse a change", about_booking=False,
-                footer=False),
+    TableAction(
+        "undo",
+        "u",
+        "Undo",
+        "correct_arrivals",
+        "Undo",
+        "Correct a count, reverse a change",
+        about_booking=False,
+        footer=False,
+    ),
 )
 
 BY_NAME = {action.name: action for action in TABLE_ACTIONS}
@@ -88,8 +109,9 @@ UNDO_OPERATIONS: dict[BookingStatus, tuple[str, str]] = {
 }
 
 
-def undoable(state: TableState, *, tonight: bool, now: datetime,
-             night_ends: datetime) -> list[tuple[str, Booking]]:
+def undoable(
+    state: TableState, *, tonight: bool, now: datetime, night_ends: datetime
+) -> list[tuple[str, Booking]]:
     """What can be undone at this table: (operation, booking), the latest booked first.
     A count, a no-show or a completion only tonight; a cancellation until the night is over."""
     found = []
@@ -106,9 +128,16 @@ def undoable(state: TableState, *, tonight: bool, now: datetime,
     return found
 
 
-def fits(name: str, state: TableState, *, held_by_me: bool, now: datetime,
-         grace: timedelta = timedelta(0), tonight: bool = True,
-         night_ends: datetime = _NEVER) -> bool:
+def fits(
+    name: str,
+    state: TableState,
+    *,
+    held_by_me: bool,
+    now: datetime,
+    grace: timedelta = timedelta(0),
+    tonight: bool = True,
+    night_ends: datetime = _NEVER,
+) -> bool:
     """Whether the action `name` makes sense for the table as it is now (`grace`: how late
     a party is before it is a no-show; `tonight` and `night_ends`: the night on screen)."""
     if name == "undo":
@@ -130,8 +159,9 @@ def fits(name: str, state: TableState, *, held_by_me: bool, now: datetime,
     if name == "confirm":
         return status is BookingStatus.PENDING
     if name == "check_in":
-        return (status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)
-                or (status is BookingStatus.ARRIVED and booking.arrived_count < booking.party_size))
+        return status in (BookingStatus.PENDING, BookingStatus.CONFIRMED) or (
+            status is BookingStatus.ARRIVED and booking.arrived_count < booking.party_size
+        )
     if name in ("move_booking", "edit_booking"):
         return status is not None and status.active
     if name == "cancel_booking":
@@ -171,7 +201,7 @@ class Intent:
 class Write:
     """One change on its way: the call (given the operation id) and what to say once done."""
 
-    what: str                                   # "confirm ZCEV35": "Could not confirm ZCEV35"
+    what: str  # "confirm ZCEV35": "Could not confirm ZCEV35"
     call: Callable[[str], Awaitable[Any]]
     done: Callable[[Any], str]
     intent: Intent = field(default_factory=Intent)

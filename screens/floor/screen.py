@@ -111,15 +111,22 @@ def is_tonight(night: Night, timezone: str, now: datetime) -> bool:
     return business_date(now, timezone, closes) == night.date
 
 
-ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers",
-              "admin": "Admins"}
+ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 # What each table action does, for "Door staff may not make bookings".
-ACTION_WORDS = {"new_booking": "make bookings", "hold": "hold tables", "release": "release holds",
-                "confirm": "confirm bookings", "check_in": "check guests in",
-                "move_booking": "move bookings", "edit_booking": "change bookings",
-                "cancel_booking": "cancel bookings", "no_show": "mark no-shows",
-                "complete": "complete bookings", "walk_in": "seat walk-ins",
-                "undo": "undo changes"}
+ACTION_WORDS = {
+    "new_booking": "make bookings",
+    "hold": "hold tables",
+    "release": "release holds",
+    "confirm": "confirm bookings",
+    "check_in": "check guests in",
+    "move_booking": "move bookings",
+    "edit_booking": "change bookings",
+    "cancel_booking": "cancel bookings",
+    "no_show": "mark no-shows",
+    "complete": "complete bookings",
+    "walk_in": "seat walk-ins",
+    "undo": "undo changes",
+}
 
 
 class FloorServices(Protocol):
@@ -169,9 +176,7 @@ def neighbour(cells: dict[int, Cell], current: int, direction: Direction) -> int
     here = cells[current]
     step = 1 if direction in ("right", "down") else -1
     if direction in ("left", "right"):
-        row = sorted(
-            (cell.offset + cell.column, key) for key, cell in cells.items() if cell.row == here.row
-        )
+        row = sorted((cell.offset + cell.column, key) for key, cell in cells.items() if cell.row == here.row)
         keys = [key for _, key in row]
         return keys[(keys.index(current) + step) % len(keys)]
     same_floor = {key: cell for key, cell in cells.items() if cell.floor == here.floor}
@@ -179,8 +184,11 @@ def neighbour(cells: dict[int, Cell], current: int, direction: Direction) -> int
     if len(rows) < 2:
         return current
     target_row = rows[(rows.index(here.row) + step) % len(rows)]
-    candidates = [(abs(cell.column - here.column), cell.column, key)
-                  for key, cell in same_floor.items() if cell.row == target_row]
+    candidates = [
+        (abs(cell.column - here.column), cell.column, key)
+        for key, cell in same_floor.items()
+        if cell.row == target_row
+    ]
     return min(candidates)[2]
 
 
@@ -203,20 +211,50 @@ class FloorScreen(WritingScreen):
 
     # The arrows select a table ("Move" is the booking action on m).
     BINDINGS = [
-        Binding("left", "move('left')", "Select", id="floor.left", key_display="←",
-                group=Binding.Group("Select", compact=True)),
-        Binding("right", "move('right')", "Select", id="floor.right", key_display="→",
-                group=Binding.Group("Select", compact=True)),
-        Binding("up", "move('up')", "Select", id="floor.up", key_display="↑",
-                group=Binding.Group("Select", compact=True)),
-        Binding("down", "move('down')", "Select", id="floor.down", key_display="↓",
-                group=Binding.Group("Select", compact=True)),
+        Binding(
+            "left",
+            "move('left')",
+            "Select",
+            id="floor.left",
+            key_display="←",
+            group=Binding.Group("Select", compact=True),
+        ),
+        Binding(
+            "right",
+            "move('right')",
+            "Select",
+            id="floor.right",
+            key_display="→",
+            group=Binding.Group("Select", compact=True),
+        ),
+        Binding(
+            "up",
+            "move('up')",
+            "Select",
+            id="floor.up",
+            key_display="↑",
+            group=Binding.Group("Select", compact=True),
+        ),
+        Binding(
+            "down",
+            "move('down')",
+            "Select",
+            id="floor.down",
+            key_display="↓",
+            group=Binding.Group("Select", compact=True),
+        ),
         *(action.binding() for action in TABLE_ACTIONS),
         # The feed keeps the floor current: reloading is a rare need, kept off the footer.
         Binding("r", "reload", "Reload", id="floor.reload", show=False),
         # Off the footer, which needs every column at 80; in help and the palette.
-        Binding("l", "waitlist", "Waitlist", id="floor.waitlist", show=False,
-                tooltip="Parties waiting for a table"),
+        Binding(
+            "l",
+            "waitlist",
+            "Waitlist",
+            id="floor.waitlist",
+            show=False,
+            tooltip="Parties waiting for a table",
+        ),
     ]
 
     COMMANDS = {TableCommands}
@@ -225,9 +263,15 @@ class FloorScreen(WritingScreen):
 
     services: FloorServices
 
-    def __init__(self, services: FloorServices, *, night_id: int | None = None,
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        services: FloorServices,
+        *,
+        night_id: int | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.services = services
         self.night_id = night_id
@@ -360,10 +404,16 @@ class FloorScreen(WritingScreen):
         detail.note = ""
         previous, self.snapshot = self.snapshot, snapshot
         self.query_one(ConnectionBadge).data_at = time.monotonic()
-        self.query_one(TopBar).set_title(f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}",
-                                         short=f"{snapshot.night.date:%a %d %b}")
-        if (previous is None or previous.floors != snapshot.floors
-                or previous.timezone != snapshot.timezone or not self.plans):
+        self.query_one(TopBar).set_title(
+            f"{snapshot.venue_name} · {snapshot.night.date:%a %d %b %Y}",
+            short=f"{snapshot.night.date:%a %d %b}",
+        )
+        if (
+            previous is None
+            or previous.floors != snapshot.floors
+            or previous.timezone != snapshot.timezone
+            or not self.plans
+        ):
             await self._build_plans(snapshot)
         else:
             with self.app.batch_update():
@@ -379,15 +429,25 @@ class FloorScreen(WritingScreen):
 
     def _say_what_changed(self, previous: FloorSnapshot | None, snapshot: FloorSnapshot) -> None:
         """A toast when another console changed the table in front of this staff member."""
-        if (previous is None or previous.night.id != snapshot.night.id or self.writing
-                or self.selected is None or not self.in_front):
+        if (
+            previous is None
+            or previous.night.id != snapshot.night.id
+            or self.writing
+            or self.selected is None
+            or not self.in_front
+        ):
             return
         before, after = previous.tables.get(self.selected), snapshot.tables.get(self.selected)
         if before is None or after is None or before == after:
             return
-        news = table_news(before, after, timezone=snapshot.timezone,
-                          me=self.services.actor.staff_id, numbers=snapshot.table_numbers,
-                          snapshot=snapshot)
+        news = table_news(
+            before,
+            after,
+            timezone=snapshot.timezone,
+            me=self.services.actor.staff_id,
+            numbers=snapshot.table_numbers,
+            snapshot=snapshot,
+        )
         if news:
             self.say_news(news)
 
@@ -396,8 +456,13 @@ class FloorScreen(WritingScreen):
         await floors.remove_children()
         stale = not self.live
         plans = [
-            FloorPlan(floor, snapshot.tables_on(floor.id), timezone=snapshot.timezone,
-                      clock=self.services.clock, id=f"floor-{floor.id}")
+            FloorPlan(
+                floor,
+                snapshot.tables_on(floor.id),
+                timezone=snapshot.timezone,
+                clock=self.services.clock,
+                id=f"floor-{floor.id}",
+            )
             for floor in snapshot.floors
         ]
         for plan in plans:
@@ -455,15 +520,19 @@ class FloorScreen(WritingScreen):
             return  # another job's screen is over the floor: it says where this console is
         if night_id is None and self.snapshot is not None:
             night_id = self.snapshot.night.id
-        super().announce(table_id=table_id if table_id is not None else self.selected,
-                         night_id=night_id)
+        super().announce(table_id=table_id if table_id is not None else self.selected, night_id=night_id)
 
     def _announce_hold(self, snapshot: FloorSnapshot) -> None:
         """Other consoles see which table this staff member holds (one at a time on screen)."""
         me = self.services.actor.staff_id
-        mine = next((t for t, state in snapshot.tables.items()
-                     if state.hold is not None and me is not None and state.hold.staff_id == me),
-                    None)
+        mine = next(
+            (
+                t
+                for t, state in snapshot.tables.items()
+                if state.hold is not None and me is not None and state.hold.staff_id == me
+            ),
+            None,
+        )
         # The App announces it (an App in a test may not announce at all).
         announce_hold = getattr(self.app, "announce_hold", None)
         if mine != self._announced_hold and callable(announce_hold) and self.in_front:
@@ -499,8 +568,7 @@ class FloorScreen(WritingScreen):
             detail.state = None
             return
         state = snapshot.tables.get(self.selected)
-        floor = next((f for f in snapshot.floors
-                      if state is not None and f.id == state.table.floor_id), None)
+        floor = next((f for f in snapshot.floors if state is not None and f.id == state.table.floor_id), None)
         detail.timezone = snapshot.timezone
         detail.floor_name = floor.name if floor is not None else ""
         detail.watchers = self._watchers(self.selected)
@@ -634,16 +702,21 @@ class FloorScreen(WritingScreen):
                 return False
         if action == "check_in" and not self.tonight:
             return False  # guests arrive tonight, not on a night opened from the list
-        return fits(action, state, held_by_me=self.held_by_me(state), now=now,
-                    grace=self.snapshot.no_show_grace, tonight=self.tonight,
-                    night_ends=self.snapshot.night.ends_at)
+        return fits(
+            action,
+            state,
+            held_by_me=self.held_by_me(state),
+            now=now,
+            grace=self.snapshot.no_show_grace,
+            tonight=self.tonight,
+            night_ends=self.snapshot.night.ends_at,
+        )
 
     @property
     def tonight(self) -> bool:
         """Whether the night on screen is tonight's (F4 opens others)."""
         snapshot = self.snapshot
-        return snapshot is not None and is_tonight(snapshot.night, snapshot.timezone,
-                                                   self.services.clock())
+        return snapshot is not None and is_tonight(snapshot.night, snapshot.timezone, self.services.clock())
 
     # Keys that cannot act say why ---------------------------------------------------
 
@@ -651,8 +724,7 @@ class FloorScreen(WritingScreen):
         # Before the bindings run (they are the App's last step): a table action's key that
         # no binding will act on gets a toast that says why, not silence.
         bindings = mapped_bindings(self).key_to_bindings.get(event.key, ())
-        refusal = (self._waitlist_refusal() if any(b.action == "waitlist" for b in bindings)
-                   else None)
+        refusal = self._waitlist_refusal() if any(b.action == "waitlist" for b in bindings) else None
         if refusal:
             event.stop()
             self.notify(refusal, severity="warning", timeout=6)
@@ -685,32 +757,39 @@ class FloorScreen(WritingScreen):
         if name == "walk_in":
             if now < night.starts_at:
                 when = "Tonight" if self.tonight else f"{night.date:%a %d %b}"
-                return (f"{when} opens at {at(night.starts_at)}: walk-ins are seated from "
-                        "then, on tonight's floor.")
+                return (
+                    f"{when} opens at {at(night.starts_at)}: walk-ins are seated from "
+                    "then, on tonight's floor."
+                )
             return f"{night.date:%a %d %b} is over: walk-ins are seated on tonight's floor."
         if name == "check_in" and not self.tonight:
-            return (f"Check-in is for tonight only: this is {night.date:%a %d %b}. "
-                    "F2 shows tonight's floor.")
+            return f"Check-in is for tonight only: this is {night.date:%a %d %b}. F2 shows tonight's floor."
         if name == "undo":
-            return (f"{table} has nothing to undo: a count, a no-show or a completion "
-                    "tonight, or a cancellation.")
+            return (
+                f"{table} has nothing to undo: a count, a no-show or a completion tonight, or a cancellation."
+            )
         hold = state.hold
         if name in ("new_booking", "hold", "release"):
             if hold is not None and not self.held_by_me(state):
-                return (f"{table} is held by {hold.holder} until "
-                        f"{at(hold.expires_at, seconds=True)}: it is free to book once "
-                        "they book it or let go.")
+                return (
+                    f"{table} is held by {hold.holder} until "
+                    f"{at(hold.expires_at, seconds=True)}: it is free to book once "
+                    "they book it or let go."
+                )
             if name == "release":
                 return f"You hold no table here: {table} is not held."
             booking = state.booking
             if booking is not None:
                 doing = "A new booking" if name == "new_booking" else "A hold"
                 if booking.status is BookingStatus.ARRIVED:
-                    return (f"{table} is taken: {booking.guest_name}'s party is in. "
-                            f"{doing} needs a free table.")
-                return (f"{table} is booked at {at(booking.starts_at)} "
-                        f"({booking.guest_name}, {BOOKING_WORDS[booking.status]}): "
-                        f"{doing.lower()} needs a free table.")
+                    return (
+                        f"{table} is taken: {booking.guest_name}'s party is in. {doing} needs a free table."
+                    )
+                return (
+                    f"{table} is booked at {at(booking.starts_at)} "
+                    f"({booking.guest_name}, {BOOKING_WORDS[booking.status]}): "
+                    f"{doing.lower()} needs a free table."
+                )
             return f"{table} cannot be booked now."
         booking = state.booking
         spec = BY_NAME[name]
@@ -720,8 +799,10 @@ class FloorScreen(WritingScreen):
         status = BOOKING_WORDS[booking.status]
         if name == "no_show" and booking.status is BookingStatus.CONFIRMED:
             late = now >= booking.starts_at
-            return (f"{who} is {'late, ' if late else ''}due at {at(booking.starts_at)}: a "
-                    f"no-show only from {at(booking.starts_at + snapshot.no_show_grace)}.")
+            return (
+                f"{who} is {'late, ' if late else ''}due at {at(booking.starts_at)}: a "
+                f"no-show only from {at(booking.starts_at + snapshot.no_show_grace)}."
+            )
         if name == "check_in" and booking.status is BookingStatus.ARRIVED:
             return f"{who} is in already: all {booking.party_size} of the party."
         if name == "complete":
@@ -729,8 +810,10 @@ class FloorScreen(WritingScreen):
         if name == "confirm":
             return f"{who} is {status}: only a pending booking is confirmed."
         if name == "cancel_booking" and booking.status is BookingStatus.ARRIVED:
-            return (f"{who} is in: a party that is in is completed "
-                    f"({self.key_for(BY_NAME['complete'])}), not cancelled.")
+            return (
+                f"{who} is in: a party that is in is completed "
+                f"({self.key_for(BY_NAME['complete'])}), not cancelled."
+            )
         return f"{who} is {status}: {spec.title} does not apply."
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
@@ -745,8 +828,7 @@ class FloorScreen(WritingScreen):
             ]
         finally:
             self._every_table = False
-        others = [(key, active) for key, active in self.active_bindings.items()
-                  if active.node is not self]
+        others = [(key, active) for key, active in self.active_bindings.items() if active.node is not self]
         return own + others
 
     def table_commands(self) -> list[TableCommand]:
@@ -764,8 +846,9 @@ class FloorScreen(WritingScreen):
             title = f"{spec.title} · {where if here else 'best free table'}"
             if spec.about_booking and booking is not None:
                 title += f" · {booking.ref} {booking.guest_name}"
-            commands.append(TableCommand(title, f"{spec.help} ({self.key_for(spec)})",
-                                         partial(self.perform, spec.name)))
+            commands.append(
+                TableCommand(title, f"{spec.help} ({self.key_for(spec)})", partial(self.perform, spec.name))
+            )
         return commands
 
     # The waitlist of the night on screen -----------------------------------------------
@@ -781,9 +864,13 @@ class FloorScreen(WritingScreen):
         if self.check_action("waitlist", ()) is not True or self.snapshot is None:
             return []
         key = key_label(self.app, "floor.waitlist", "l")
-        return [TableCommand(f"Waitlist · {self.snapshot.night.date:%a %d %b}",
-                             f"Parties waiting for a table: add, offer, book, remove ({key})",
-                             self.action_waitlist)]
+        return [
+            TableCommand(
+                f"Waitlist · {self.snapshot.night.date:%a %d %b}",
+                f"Parties waiting for a table: add, offer, book, remove ({key})",
+                self.action_waitlist,
+            )
+        ]
 
     def action_waitlist(self) -> None:
         if self.snapshot is None or self.check_action("waitlist", ()) is not True:
@@ -815,41 +902,68 @@ class FloorScreen(WritingScreen):
         night, timezone = self.snapshot.night, self.snapshot.timezone
         hold = state.hold if self.held_by_me(state) else None
         form = BookingForm(
-            state.table, night, timezone, arrival=self._default_arrival(night),
-            held=hold is not None, guests=self.services.bookings.guests,
+            state.table,
+            night,
+            timezone,
+            arrival=self._default_arrival(night),
+            held=hold is not None,
+            guests=self.services.bookings.guests,
             on_answer=partial(self._book, Intent(), night.id, (state.table.id,)),
         )
         if hold is not None:
             self._keep_hold(hold.id)
         self.app.push_screen(form, lambda _result: self._stop_keeping_hold())
 
-    def _book(self, intent: Intent, night_id: int, table_ids: Sequence[int],
-              request: BookingRequest, dialog: Dialog[Any]) -> None:
+    def _book(
+        self,
+        intent: Intent,
+        night_id: int,
+        table_ids: Sequence[int],
+        request: BookingRequest,
+        dialog: Dialog[Any],
+    ) -> None:
         self.start_write(self._booking_write(intent, night_id, tuple(table_ids), request), dialog)
 
-    def _booking_write(self, intent: Intent, night_id: int, table_ids: tuple[int, ...],
-                       request: BookingRequest, ends_at: datetime | None = None) -> Write:
+    def _booking_write(
+        self,
+        intent: Intent,
+        night_id: int,
+        table_ids: tuple[int, ...],
+        request: BookingRequest,
+        ends_at: datetime | None = None,
+    ) -> Write:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
             return await bookings.create(
-                actor, night_id=night_id, table_ids=list(table_ids),
-                party_size=request.party_size, starts_at=request.starts_at, ends_at=ends_at,
-                guest=request.guest, deposit=request.deposit, op_id=op_id,
+                actor,
+                night_id=night_id,
+                table_ids=list(table_ids),
+                party_size=request.party_size,
+                starts_at=request.starts_at,
+                ends_at=ends_at,
+                guest=request.guest,
+                deposit=request.deposit,
+                op_id=op_id,
             )
 
         def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
             # The same guest and party, at the table and time chosen instead.
-            return self._booking_write(fresh, night_id, alternative.table_ids,
-                                       replace(request, starts_at=alternative.starts_at),
-                                       alternative.ends_at)
+            return self._booking_write(
+                fresh,
+                night_id,
+                alternative.table_ids,
+                replace(request, starts_at=alternative.starts_at),
+                alternative.ends_at,
+            )
 
         def done(booking: Booking) -> str:
-            return (f"Booked {booking.ref} · {booking.guest_name} · {self._where(booking)} "
-                    f"({BOOKING_WORDS[booking.status]})")
+            return (
+                f"Booked {booking.ref} · {booking.guest_name} · {self._where(booking)} "
+                f"({BOOKING_WORDS[booking.status]})"
+            )
 
-        return Write(f"book table {self._numbers(table_ids)}", call, done, intent,
-                     retarget=elsewhere)
+        return Write(f"book table {self._numbers(table_ids)}", call, done, intent, retarget=elsewhere)
 
     def action_hold(self) -> None:
         state = self._ready("hold")
@@ -864,8 +978,10 @@ class FloorScreen(WritingScreen):
             return hold
 
         def done(hold: Hold) -> str:
-            return (f"Table {table.number} is held for you until "
-                    f"{local_time(hold.expires_at, self.timezone, seconds=True)}")
+            return (
+                f"Table {table.number} is held for you until "
+                f"{local_time(hold.expires_at, self.timezone, seconds=True)}"
+            )
 
         self.start_write(Write(f"hold table {table.number}", call, done))
 
@@ -881,8 +997,9 @@ class FloorScreen(WritingScreen):
             self._my_holds.discard(hold_id)
             self._watched.pop(hold_id, None)
 
-        self.start_write(Write(f"release table {number}", call,
-                          lambda _none: f"Released your hold on table {number}"))
+        self.start_write(
+            Write(f"release table {number}", call, lambda _none: f"Released your hold on table {number}")
+        )
 
     def action_confirm(self) -> None:
         booking = self._booking_for("confirm")
@@ -893,38 +1010,42 @@ class FloorScreen(WritingScreen):
         async def call(op_id: str) -> Booking:
             return await bookings.confirm(actor, booking.id, booking.version, op_id=op_id)
 
-        self.start_write(Write(f"confirm {booking.ref}", call,
-                          lambda b: f"Confirmed {b.ref} · {b.guest_name}"))
+        self.start_write(
+            Write(f"confirm {booking.ref}", call, lambda b: f"Confirmed {b.ref} · {b.guest_name}")
+        )
 
     def action_check_in(self) -> None:
         if self.snapshot is not None and not self.tonight:
-            self.notify(self.why_not(["check_in"]) or "Check-in is for tonight only.",
-                        severity="warning")
+            self.notify(self.why_not(["check_in"]) or "Check-in is for tonight only.", severity="warning")
             return
         booking = self._booking_for("check_in")
         if booking is None:
             return
         rest = booking.party_size - booking.arrived_count
-        so_far = (f"{booking.arrived_count} of {booking.party_size} are in"
-                  if booking.arrived_count else f"A party of {booking.party_size}")
-        self.app.push_screen(CountDialog(
-            f"Check in {booking.ref} · {booking.guest_name}",
-            f"{so_far}. How many have arrived now?", default=rest, most=rest,
-            verb=f"check in {rest}" if rest == 1 else "check in",
-            on_answer=partial(self._check_in, Intent(), booking),
-        ))
+        so_far = (
+            f"{booking.arrived_count} of {booking.party_size} are in"
+            if booking.arrived_count
+            else f"A party of {booking.party_size}"
+        )
+        self.app.push_screen(
+            CountDialog(
+                f"Check in {booking.ref} · {booking.guest_name}",
+                f"{so_far}. How many have arrived now?",
+                default=rest,
+                most=rest,
+                verb=f"check in {rest}" if rest == 1 else "check in",
+                on_answer=partial(self._check_in, Intent(), booking),
+            )
+        )
 
-    def _check_in(self, intent: Intent, booking: Booking, arrived: int,
-                  dialog: Dialog[Any]) -> None:
+    def _check_in(self, intent: Intent, booking: Booking, arrived: int, dialog: Dialog[Any]) -> None:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
-            return await bookings.check_in(actor, booking.id, booking.version, arrived,
-                                           op_id=op_id)
+            return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
 
         def done(b: Booking) -> str:
-            return (f"Checked in {arrived} · {b.ref} · {b.guest_name} "
-                    f"({b.arrived_count}/{b.party_size} in)")
+            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({b.arrived_count}/{b.party_size} in)"
 
         self.start_write(Write(f"check in {booking.ref}", call, done, intent), dialog)
 
@@ -936,13 +1057,15 @@ class FloorScreen(WritingScreen):
 
         def confirm(reason: str, deposit: str | None) -> None:
             said = f"\nThe deposit of {booking.deposit:,.0f} is {deposit}." if deposit else ""
-            self.app.push_screen(ConfirmDialog(
-                heading + "?",
-                f"{self._summary(booking)}.\nReason: {reason}{said}\n"
-                f"This releases {self._where(booking, at=False)}.",
-                yes="cancel the booking",
-                on_answer=partial(self._cancel, Intent(), booking, reason, deposit),
-            ))
+            self.app.push_screen(
+                ConfirmDialog(
+                    heading + "?",
+                    f"{self._summary(booking)}.\nReason: {reason}{said}\n"
+                    f"This releases {self._where(booking, at=False)}.",
+                    yes="cancel the booking",
+                    on_answer=partial(self._cancel, Intent(), booking, reason, deposit),
+                )
+            )
 
         def reasoned(reason: str | None) -> None:
             if not reason:
@@ -951,22 +1074,37 @@ class FloorScreen(WritingScreen):
                 confirm(reason, None)
                 return
             # A paid deposit is kept or refunded, and the booking records which.
-            self.app.push_screen(ChoiceDialog(
-                heading, f"The guest paid a deposit of {booking.deposit:,.0f}. Is it:",
-                ["kept (the guest loses it)", "refunded to the guest"]),
-                lambda index: confirm(reason, DEPOSIT_OUTCOMES[index]) if index is not None
-                else None)
+            self.app.push_screen(
+                ChoiceDialog(
+                    heading,
+                    f"The guest paid a deposit of {booking.deposit:,.0f}. Is it:",
+                    ["kept (the guest loses it)", "refunded to the guest"],
+                ),
+                lambda index: confirm(reason, DEPOSIT_OUTCOMES[index]) if index is not None else None,
+            )
 
-        self.app.push_screen(ReasonDialog(heading, "Why is it cancelled? (kept in the audit log)",
-                                          placeholder="Guest called to cancel"), reasoned)
+        self.app.push_screen(
+            ReasonDialog(
+                heading, "Why is it cancelled? (kept in the audit log)", placeholder="Guest called to cancel"
+            ),
+            reasoned,
+        )
 
-    def _cancel(self, intent: Intent, booking: Booking, reason: str, deposit: str | None,
-                _yes: bool, dialog: Dialog[Any]) -> None:
+    def _cancel(
+        self,
+        intent: Intent,
+        booking: Booking,
+        reason: str,
+        deposit: str | None,
+        _yes: bool,
+        dialog: Dialog[Any],
+    ) -> None:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
-            return await bookings.cancel(actor, booking.id, booking.version, reason,
-                                         deposit=deposit, op_id=op_id)
+            return await bookings.cancel(
+                actor, booking.id, booking.version, reason, deposit=deposit, op_id=op_id
+            )
 
         def done(b: Booking) -> str:
             kept = f" · deposit {b.deposit_outcome}" if b.deposit_outcome else ""
@@ -983,14 +1121,16 @@ class FloorScreen(WritingScreen):
         async def call(op_id: str) -> Booking:
             return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
 
-        write = Write(f"mark {booking.ref} a no-show", call,
-                      lambda b: f"No-show {b.ref} · {b.guest_name}")
-        self.app.push_screen(ConfirmDialog(
-            f"{booking.ref} · {booking.guest_name}: no-show?",
-            f"{self._summary(booking)}.\nThe party did not come: "
-            f"this releases {self._where(booking, at=False)}.",
-            yes="mark no-show", on_answer=lambda _yes, dialog: self.start_write(write, dialog),
-        ))
+        write = Write(f"mark {booking.ref} a no-show", call, lambda b: f"No-show {b.ref} · {b.guest_name}")
+        self.app.push_screen(
+            ConfirmDialog(
+                f"{booking.ref} · {booking.guest_name}: no-show?",
+                f"{self._summary(booking)}.\nThe party did not come: "
+                f"this releases {self._where(booking, at=False)}.",
+                yes="mark no-show",
+                on_answer=lambda _yes, dialog: self.start_write(write, dialog),
+            )
+        )
 
     def action_complete(self) -> None:
         booking = self._booking_for("complete")
@@ -1002,25 +1142,29 @@ class FloorScreen(WritingScreen):
             return await bookings.complete(actor, booking.id, booking.version, op_id=op_id)
 
         where = self._where(booking, at=False)
-        write = Write(f"complete {booking.ref}", call,
-                      lambda b: f"Completed {b.ref} · {b.guest_name} · {where} is free")
-        self.app.push_screen(ConfirmDialog(
-            f"Complete {booking.ref} · {booking.guest_name}?",
-            f"{self._summary(booking)}.\nThe party has left; {where} is free again.",
-            yes="complete", on_answer=lambda _yes, dialog: self.start_write(write, dialog),
-        ))
+        write = Write(
+            f"complete {booking.ref}", call, lambda b: f"Completed {b.ref} · {b.guest_name} · {where} is free"
+        )
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Complete {booking.ref} · {booking.guest_name}?",
+                f"{self._summary(booking)}.\nThe party has left; {where} is free again.",
+                yes="complete",
+                on_answer=lambda _yes, dialog: self.start_write(write, dialog),
+            )
+        )
 
     def action_undo(self) -> None:
         state = self._ready("undo")
         if state is None or self.snapshot is None:
             return
-        found = undoable(state, tonight=self.tonight, now=self.services.clock(),
-                         night_ends=self.snapshot.night.ends_at)
+        found = undoable(
+            state, tonight=self.tonight, now=self.services.clock(), night_ends=self.snapshot.night.ends_at
+        )
         choices = [(operation, booking) for operation, booking in found if self.may(operation)]
         if not choices:
             role = ROLE_WORDS.get(self.services.actor.role or "", "This account")
-            self.notify(f"{role} may not {WORDS[found[0][0]]}: ask a manager.",
-                        severity="warning", timeout=6)
+            self.notify(f"{role} may not {WORDS[found[0][0]]}: ask a manager.", severity="warning", timeout=6)
             return
         if len(choices) == 1:
             self._undo(*choices[0])
@@ -1030,14 +1174,25 @@ class FloorScreen(WritingScreen):
             if index is not None:
                 self._undo(*choices[index])
 
-        self.app.push_screen(ChoiceDialog(
-            f"Undo · table {state.table.number}", "What is to be undone?",
-            [choice_words(operation, booking) for operation, booking in choices]), chosen)
+        self.app.push_screen(
+            ChoiceDialog(
+                f"Undo · table {state.table.number}",
+                "What is to be undone?",
+                [choice_words(operation, booking) for operation, booking in choices],
+            ),
+            chosen,
+        )
 
     def _undo(self, operation: str, booking: Booking) -> None:
-        ask_undo(self.services.bookings, self.services.actor, operation, booking,
-                 where=self._where(booking, at=False), push=lambda dialog: self.app.push_screen(dialog),
-                 start=self.start_write)
+        ask_undo(
+            self.services.bookings,
+            self.services.actor,
+            operation,
+            booking,
+            where=self._where(booking, at=False),
+            push=lambda dialog: self.app.push_screen(dialog),
+            start=self.start_write,
+        )
 
     def action_move_booking(self) -> None:
         booking = self._booking_for("move_booking")
@@ -1045,44 +1200,68 @@ class FloorScreen(WritingScreen):
             return
         snapshot = self.snapshot
         tables = {state.table.number: state.table for state in snapshot.tables.values()}
-        self.app.push_screen(MoveForm(
-            booking, tables, snapshot.night, snapshot.timezone,
-            on_answer=partial(self._move, Intent(), booking),
-        ))
+        self.app.push_screen(
+            MoveForm(
+                booking,
+                tables,
+                snapshot.night,
+                snapshot.timezone,
+                on_answer=partial(self._move, Intent(), booking),
+            )
+        )
 
-    def _move(self, intent: Intent, booking: Booking, request: MoveRequest,
-              dialog: Dialog[Any]) -> None:
-        self.start_write(self._move_write(intent, booking, request.table_ids, request.starts_at),
-                    dialog)
+    def _move(self, intent: Intent, booking: Booking, request: MoveRequest, dialog: Dialog[Any]) -> None:
+        self.start_write(self._move_write(intent, booking, request.table_ids, request.starts_at), dialog)
 
-    def _move_write(self, intent: Intent, booking: Booking, table_ids: tuple[int, ...] | None,
-                    starts_at: datetime | None, ends_at: datetime | None = None) -> Write:
+    def _move_write(
+        self,
+        intent: Intent,
+        booking: Booking,
+        table_ids: tuple[int, ...] | None,
+        starts_at: datetime | None,
+        ends_at: datetime | None = None,
+    ) -> Write:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
             return await bookings.move(
-                actor, booking.id, booking.version,
+                actor,
+                booking.id,
+                booking.version,
                 table_ids=list(table_ids) if table_ids is not None else None,
-                starts_at=starts_at, ends_at=ends_at, op_id=op_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                op_id=op_id,
             )
 
         def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._move_write(fresh, booking, alternative.table_ids, alternative.starts_at,
-                                    alternative.ends_at)
+            return self._move_write(
+                fresh, booking, alternative.table_ids, alternative.starts_at, alternative.ends_at
+            )
 
         def a_change(alternative: Alternative) -> bool:
             # The booking's own place is free for itself: offering it would move nothing.
-            return (tuple(sorted(alternative.table_ids)) != tuple(sorted(booking.table_ids))
-                    or alternative.starts_at != booking.starts_at)
+            return (
+                tuple(sorted(alternative.table_ids)) != tuple(sorted(booking.table_ids))
+                or alternative.starts_at != booking.starts_at
+            )
 
         def done(b: Booking) -> str:
             moved = f"Moved {b.ref} · {b.guest_name} to {self._where(b)}"
-            higher = higher_spend(self._by_number(), self._numbers_of(booking.table_ids),
-                                  self._numbers_of(b.table_ids))
+            higher = higher_spend(
+                self._by_number(), self._numbers_of(booking.table_ids), self._numbers_of(b.table_ids)
+            )
             return f"{moved}. {higher}." if higher else moved
 
-        return Write(f"move {booking.ref}", call, done,
-                     intent, retarget=elsewhere, usable=a_change, instead="move it there")
+        return Write(
+            f"move {booking.ref}",
+            call,
+            done,
+            intent,
+            retarget=elsewhere,
+            usable=a_change,
+            instead="move it there",
+        )
 
     def _by_number(self) -> dict[int, Table]:
         tables = self.snapshot.tables if self.snapshot is not None else {}
@@ -1098,53 +1277,80 @@ class FloorScreen(WritingScreen):
             return
         snapshot = self.snapshot
         tables = [snapshot.tables[i].table for i in booking.table_ids if i in snapshot.tables]
-        self.app.push_screen(EditForm(
-            booking, tables, snapshot.night, snapshot.timezone, guests=self.services.bookings.guests,
-            on_answer=partial(self._edit, Intent(), booking),
-        ))
+        self.app.push_screen(
+            EditForm(
+                booking,
+                tables,
+                snapshot.night,
+                snapshot.timezone,
+                guests=self.services.bookings.guests,
+                on_answer=partial(self._edit, Intent(), booking),
+            )
+        )
 
-    def _edit(self, intent: Intent, booking: Booking, request: EditRequest,
-              dialog: Dialog[Any]) -> None:
+    def _edit(self, intent: Intent, booking: Booking, request: EditRequest, dialog: Dialog[Any]) -> None:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
             return await bookings.amend(
-                actor, booking.id, booking.version, party_size=request.party_size,
-                starts_at=request.starts_at, notes=request.notes, guest=request.guest, op_id=op_id,
+                actor,
+                booking.id,
+                booking.version,
+                party_size=request.party_size,
+                starts_at=request.starts_at,
+                notes=request.notes,
+                guest=request.guest,
+                op_id=op_id,
             )
 
         # No alternatives here: a party the tables cannot seat is a move, and the form says so.
-        self.start_write(Write(f"change {booking.ref}", call,
-                               lambda b: f"Changed {b.ref} · {b.guest_name} · {self._summary(b)}",
-                               intent), dialog)
+        self.start_write(
+            Write(
+                f"change {booking.ref}",
+                call,
+                lambda b: f"Changed {b.ref} · {b.guest_name} · {self._summary(b)}",
+                intent,
+            ),
+            dialog,
+        )
 
     def action_walk_in(self) -> None:
         state = self._ready("walk_in")
         if state is None or self.snapshot is None:
             return
         table = state.table if self._walk_in_here(state) else None
-        self.app.push_screen(WalkInForm(
-            table, party=table.min_party if table is not None else 2,
-            on_answer=partial(self._walk_in, Intent(), self.snapshot.night.id,
-                              table.id if table is not None else None),
-        ))
+        self.app.push_screen(
+            WalkInForm(
+                table,
+                party=table.min_party if table is not None else 2,
+                on_answer=partial(
+                    self._walk_in, Intent(), self.snapshot.night.id, table.id if table is not None else None
+                ),
+            )
+        )
 
     def _walk_in_here(self, state: TableState) -> bool:
         """A free table (or one this staff member holds) seats them; else the best free one."""
         return state.status is TileStatus.FREE or self.held_by_me(state)
 
-    def _walk_in(self, intent: Intent, night_id: int, table_id: int | None,
-                 request: WalkInRequest, dialog: Dialog[Any]) -> None:
+    def _walk_in(
+        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest, dialog: Dialog[Any]
+    ) -> None:
         self.start_write(self._walk_in_write(intent, night_id, table_id, request), dialog)
 
-    def _walk_in_write(self, intent: Intent, night_id: int, table_id: int | None,
-                       request: WalkInRequest) -> Write:
+    def _walk_in_write(
+        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest
+    ) -> Write:
         bookings, actor = self.services.bookings, self.services.actor
 
         async def call(op_id: str) -> Booking:
             return await bookings.seat_walk_in(
-                actor, night_id=night_id, party_size=request.party_size,
-                guest=GuestDetails(request.name), table_id=table_id, op_id=op_id,
+                actor,
+                night_id=night_id,
+                party_size=request.party_size,
+                guest=GuestDetails(request.name),
+                table_id=table_id,
+                op_id=op_id,
             )
 
         def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
@@ -1156,10 +1362,15 @@ class FloorScreen(WritingScreen):
             return len(alternative.table_ids) == 1 and alternative.starts_at <= soon
 
         return Write(
-            "seat the walk-in", call,
-            lambda b: f"Seated {b.guest_name} · party of {b.party_size} at {self._where(b, at=False)}"
-                      f" · {b.ref}",
-            intent, retarget=elsewhere, usable=now_and_one_table, instead="seat them there",
+            "seat the walk-in",
+            call,
+            lambda b: (
+                f"Seated {b.guest_name} · party of {b.party_size} at {self._where(b, at=False)} · {b.ref}"
+            ),
+            intent,
+            retarget=elsewhere,
+            usable=now_and_one_table,
+            instead="seat them there",
         )
 
     # Running a change ------------------------------------------------------------
@@ -1199,8 +1410,7 @@ class FloorScreen(WritingScreen):
 
     def _keep_hold(self, hold_id: int) -> None:
         self._stop_keeping_hold()
-        self._hold_keeper = self.set_interval(HOLD_RENEW_SECONDS,
-                                              partial(self._renew_hold, hold_id))
+        self._hold_keeper = self.set_interval(HOLD_RENEW_SECONDS, partial(self._renew_hold, hold_id))
 
     def _stop_keeping_hold(self) -> None:
         if self._hold_keeper is not None:
@@ -1274,21 +1484,28 @@ class FloorScreen(WritingScreen):
             elif left <= HOLD_WARN_SECONDS and not watch.warned:
                 watch.warned = True
                 book = self.key_for(BY_NAME["new_booking"])
-                self.notify(f"Your hold on table {watch.table} lapses in "
-                            f"{countdown(watch.expires_at, now)}: {book} books it now.",
-                            title="Hold ending", severity="warning", timeout=HOLD_WARN_SECONDS)
+                self.notify(
+                    f"Your hold on table {watch.table} lapses in "
+                    f"{countdown(watch.expires_at, now)}: {book} books it now.",
+                    title="Hold ending",
+                    severity="warning",
+                    timeout=HOLD_WARN_SECONDS,
+                )
 
     def _forms_hold_lapsed(self, table: int | None = None) -> None:
         """A booking form open on a hold that lapsed says so (Enter still tries the table)."""
         for form in self.app.screen_stack:
-            if (isinstance(form, BookingForm) and form.held
-                    and (table is None or form.table.number == table)):
+            if isinstance(form, BookingForm) and form.held and (table is None or form.table.number == table):
                 form.hold_lapsed()
 
     def _say_lapsed(self, watch: HoldWatch) -> None:
         self._forms_hold_lapsed(watch.table)
-        self.notify(f"Your hold on table {watch.table} has lapsed: the table is free to anyone "
-                    "again.", title="Hold lapsed", severity="warning", timeout=10)
+        self.notify(
+            f"Your hold on table {watch.table} has lapsed: the table is free to anyone again.",
+            title="Hold lapsed",
+            severity="warning",
+            timeout=10,
+        )
 
     # Words -------------------------------------------------------------------------
 
@@ -1298,8 +1515,7 @@ class FloorScreen(WritingScreen):
 
     def _numbers(self, table_ids: Iterable[int]) -> str:
         tables = self.snapshot.tables if self.snapshot is not None else {}
-        return "+".join(str(tables[i].table.number) if i in tables else str(i)
-                        for i in sorted(table_ids))
+        return "+".join(str(tables[i].table.number) if i in tables else str(i) for i in sorted(table_ids))
 
     def _where(self, booking: Booking, *, at: bool = True) -> str:
         where = f"table {self._numbers(booking.table_ids)}"
@@ -1308,9 +1524,10 @@ class FloorScreen(WritingScreen):
         return where
 
     def _summary(self, booking: Booking) -> str:
-        return (f"Party of {booking.party_size} at {local_time(booking.starts_at, self.timezone)}"
-                f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}")
+        return (
+            f"Party of {booking.party_size} at {local_time(booking.starts_at, self.timezone)}"
+            f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}"
+        )
 
     def _default_arrival(self, night: Night) -> datetime:
         return default_arrival(night, self.services.clock())
-

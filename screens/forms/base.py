@@ -25,6 +25,7 @@ Check = Callable[[str], Verdict]
 
 def party_check(table: Table | None, *, fits_hint: str = "Enter offers tables that fit") -> Check:
     """Party size as a number, and whether `table` seats it (a warning if not)."""
+
     def check(text: str) -> Verdict:
         try:
             party = whole_number(text, least=1, most=99)
@@ -36,6 +37,7 @@ def party_check(table: Table | None, *, fits_hint: str = "Enter offers tables th
         if table.min_party <= party <= table.max_party:
             return ok(seats)
         return warn(f"{seats}: {fits_hint}")
+
     return check
 
 
@@ -56,6 +58,7 @@ def arrival_check(night: Night, timezone: str) -> Check:
             return error(str(err))
         hours = f"tonight {night_hours(night.starts_at, night.ends_at, timezone)}"
         return ok(f"{hours}; {change}" if change else hours)
+
     return check
 
 
@@ -88,8 +91,7 @@ class FormDialog(Dialog[A]):
     # it, so what a fast typist types after ↓ lands in the next field, not the last one.
     BINDINGS = [
         Binding("down", "app.focus_next", "Next field", show=False, id="form.next", priority=True),
-        Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous",
-                priority=True),
+        Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous", priority=True),
     ]
 
     def keeps_open(self, refusal: BookingError) -> bool:

@@ -118,8 +118,13 @@ class GuestForm(FormDialog[A]):
     # Changing any of these after a guest is taken makes it a new guest again.
     GUEST_FIELDS = ("name", "phone", "email")
 
-    def __init__(self, heading: str, *, guests: GuestSearch | None,
-                 on_answer: Callable[[A, Dialog[A]], None] | None = None) -> None:
+    def __init__(
+        self,
+        heading: str,
+        *,
+        guests: GuestSearch | None,
+        on_answer: Callable[[A, Dialog[A]], None] | None = None,
+    ) -> None:
         super().__init__(heading, on_answer=on_answer)
         self.guests = guests
         self.chosen: GuestMatch | None = None
@@ -171,9 +176,11 @@ class GuestForm(FormDialog[A]):
 
     def typed_guest(self) -> tuple[str, str | None, str | None]:
         """Name, phone and email as typed now (None where empty, or where the form has no such field)."""
+
         def value(field_id: str) -> str | None:
             field = self.field(field_id)
             return tidy(field.value) if field is not None else None
+
         return value("name") or "", value("phone"), value("email")
 
     def _still_chosen(self) -> bool:
@@ -260,10 +267,17 @@ class BookingForm(GuestForm[BookingRequest]):
     booking is for a new guest.
     """
 
-    def __init__(self, table: Table, night: Night, timezone: str, *, arrival: datetime,
-                 held: bool = False, guests: GuestSearch | None = None,
-                 on_answer: Callable[[BookingRequest, Dialog[BookingRequest]], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        table: Table,
+        night: Night,
+        timezone: str,
+        *,
+        arrival: datetime,
+        held: bool = False,
+        guests: GuestSearch | None = None,
+        on_answer: Callable[[BookingRequest, Dialog[BookingRequest]], None] | None = None,
+    ) -> None:
         title = f"New booking · table {table.number}"
         if table.name and not table.name.endswith(str(table.number)):
             title += f" ({table.name})"
@@ -277,28 +291,47 @@ class BookingForm(GuestForm[BookingRequest]):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Field("Guest name", check=self.name_check, max_length=80, input_width=28, id="name")
-        yield Field("Phone", check=phone_check, restrict=PHONE_KEYS, max_length=24, input_width=28,
-                    id="phone")
+        yield Field(
+            "Phone", check=phone_check, restrict=PHONE_KEYS, max_length=24, input_width=28, id="phone"
+        )
         yield from self.guest_lookup()
-        yield Field("Party size", str(self.table.min_party), check=party_check(self.table),
-                    restrict=r"\d*", max_length=2, input_width=6, id="party")
-        yield Field("Arrival", as_typed(self.arrival, self.timezone),
-                    check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
-                    max_length=ARRIVAL_LENGTH, input_width=6, id="arrival")
-        yield Field("Deposit", "0", check=money_check, restrict=r"[0-9.]*", max_length=9,
-                    input_width=10, id="deposit")
-        yield Field("Email", check=email_check, restrict=r"\S*", max_length=120, input_width=28,
-                    id="email")
+        yield Field(
+            "Party size",
+            str(self.table.min_party),
+            check=party_check(self.table),
+            restrict=r"\d*",
+            max_length=2,
+            input_width=6,
+            id="party",
+        )
+        yield Field(
+            "Arrival",
+            as_typed(self.arrival, self.timezone),
+            check=arrival_check(self.night, self.timezone),
+            restrict=ARRIVAL_KEYS,
+            max_length=ARRIVAL_LENGTH,
+            input_width=6,
+            id="arrival",
+        )
+        yield Field(
+            "Deposit", "0", check=money_check, restrict=r"[0-9.]*", max_length=9, input_width=10, id="deposit"
+        )
+        yield Field("Email", check=email_check, restrict=r"\S*", max_length=120, input_width=28, id="email")
         if self.held:
-            yield Static(f"Your hold on table {self.table.number} is kept while this is open.",
-                         classes="dialog--hint", id="hold-note")
+            yield Static(
+                f"Your hold on table {self.table.number} is kept while this is open.",
+                classes="dialog--hint",
+                id="hold-note",
+            )
 
     def hold_lapsed(self) -> None:
         """The hold could not be kept: the table may still be free, Enter still tries it."""
         self.held = False
         for note in self.query("#hold-note").results(Static):
-            note.update(f"Your hold on table {self.table.number} has lapsed: Enter still tries "
-                        "to book it, if it is free.")
+            note.update(
+                f"Your hold on table {self.table.number} has lapsed: Enter still tries "
+                "to book it, if it is free."
+            )
 
     def hint(self) -> str:
         return "Enter  book · Tab/↑↓  fields · Esc  close"
@@ -307,11 +340,14 @@ class BookingForm(GuestForm[BookingRequest]):
         chosen = self.chosen if self._still_chosen() else None
         name, phone, email = self.typed_guest()
         guest_id = chosen.id if chosen is not None else None
-        self.answer(BookingRequest(
-            guest=GuestDetails(name, phone=phone, email=email, guest_id=guest_id),
-            party_size=int(self.value_of("party")),
-            starts_at=clock_in_night(self.value_of("arrival"), self.night.starts_at,
-                                     self.night.ends_at, self.timezone),
-            deposit=money(self.value_of("deposit")),
-            guest_id=guest_id,
-        ))
+        self.answer(
+            BookingRequest(
+                guest=GuestDetails(name, phone=phone, email=email, guest_id=guest_id),
+                party_size=int(self.value_of("party")),
+                starts_at=clock_in_night(
+                    self.value_of("arrival"), self.night.starts_at, self.night.ends_at, self.timezone
+                ),
+                deposit=money(self.value_of("deposit")),
+                guest_id=guest_id,
+            )
+        )

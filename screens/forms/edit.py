@@ -61,13 +61,21 @@ class EditRequest:
 class EditForm(GuestForm[EditRequest]):
     """`tables` are the booking's tables (several when they are joined)."""
 
-    def __init__(self, booking: Booking, tables: Sequence[Table], night: Night, timezone: str, *,
-                 guests: GuestSource,
-                 on_answer: Callable[[EditRequest, Dialog[EditRequest]], None] | None = None) -> None:
+    def __init__(
+        self,
+        booking: Booking,
+        tables: Sequence[Table],
+        night: Night,
+        timezone: str,
+        *,
+        guests: GuestSource,
+        on_answer: Callable[[EditRequest, Dialog[EditRequest]], None] | None = None,
+    ) -> None:
         self.tables = sorted(tables, key=lambda t: t.number)
         where = "+".join(str(t.number) for t in self.tables)
-        super().__init__(f"Edit {booking.ref} · {booking.guest_name} · table {where}", guests=guests,
-                         on_answer=on_answer)
+        super().__init__(
+            f"Edit {booking.ref} · {booking.guest_name} · table {where}", guests=guests, on_answer=on_answer
+        )
         self.source = guests
         self.booking = booking
         self.night = night
@@ -79,16 +87,36 @@ class EditForm(GuestForm[EditRequest]):
         return self.own is not None
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Field("Guest name", self.booking.guest_name, check=self._name_check, max_length=80,
-                    input_width=28, id="name")
-        yield Field("Phone", check=self._phone_check, restrict=PHONE_KEYS, max_length=24,
-                    input_width=28, id="phone")
+        yield Field(
+            "Guest name",
+            self.booking.guest_name,
+            check=self._name_check,
+            max_length=80,
+            input_width=28,
+            id="name",
+        )
+        yield Field(
+            "Phone", check=self._phone_check, restrict=PHONE_KEYS, max_length=24, input_width=28, id="phone"
+        )
         yield from self.guest_lookup()
-        yield Field("Party size", str(self.booking.party_size), check=self._party_check,
-                    restrict=r"\d*", max_length=2, input_width=6, id="party")
-        yield Field("Arrival", as_typed(self.booking.starts_at, self.timezone),
-                    check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
-                    max_length=ARRIVAL_LENGTH, input_width=6, id="arrival")
+        yield Field(
+            "Party size",
+            str(self.booking.party_size),
+            check=self._party_check,
+            restrict=r"\d*",
+            max_length=2,
+            input_width=6,
+            id="party",
+        )
+        yield Field(
+            "Arrival",
+            as_typed(self.booking.starts_at, self.timezone),
+            check=arrival_check(self.night, self.timezone),
+            restrict=ARRIVAL_KEYS,
+            max_length=ARRIVAL_LENGTH,
+            input_width=6,
+            id="arrival",
+        )
         yield Field("Notes", self.booking.notes, max_length=NOTES_MOST, input_width=44, id="notes")
 
     def hint(self) -> str:
@@ -103,8 +131,10 @@ class EditForm(GuestForm[EditRequest]):
         try:
             own = await self.source.of_booking(self.booking.id)
         except Exception as err:
-            self.say(f"Could not read the guest's details ({err or type(err).__name__}); "
-                     "Esc and try again.", error=True)
+            self.say(
+                f"Could not read the guest's details ({err or type(err).__name__}); Esc and try again.",
+                error=True,
+            )
             return
         self.own = own
         # What was there before the details arrived is kept if someone typed over it already.
@@ -154,8 +184,9 @@ class EditForm(GuestForm[EditRequest]):
             return
         booking = self.booking
         party = int(self.value_of("party"))
-        starts_at = clock_in_night(self.value_of("arrival"), self.night.starts_at,
-                                   self.night.ends_at, self.timezone)
+        starts_at = clock_in_night(
+            self.value_of("arrival"), self.night.starts_at, self.night.ends_at, self.timezone
+        )
         # Minutes are what the form shows: a walk-in's start has seconds that must not count.
         same_time = same_minute(starts_at, booking.starts_at)
         notes = self.value_of("notes").strip()
@@ -173,8 +204,7 @@ class EditForm(GuestForm[EditRequest]):
     def _guest_change(self, own: GuestMatch) -> GuestDetails | None:
         chosen = self.chosen if self._still_chosen() else None
         if chosen is not None:
-            return GuestDetails(chosen.name, phone=chosen.phone, email=chosen.email,
-                                guest_id=chosen.id)
+            return GuestDetails(chosen.name, phone=chosen.phone, email=chosen.email, guest_id=chosen.id)
         if self._is_own():
             return None
         name, phone, _email = self.typed_guest()

@@ -40,6 +40,7 @@ def joined(numbers: Iterable[int]) -> str:
 
 def tables_check(tables: Mapping[int, Table], party: int) -> Check:
     """Table numbers that exist, and whether together they seat the party."""
+
     def check(text: str) -> Verdict:
         try:
             numbers = table_numbers(text)
@@ -54,6 +55,7 @@ def tables_check(tables: Mapping[int, Table], party: int) -> Check:
         if least <= party <= most:
             return ok(seats)
         return warn(f"{seats}, the party is {party}: Enter offers tables that fit")
+
     return check
 
 
@@ -68,8 +70,7 @@ def tables_words(numbers: Iterable[int], *, capital: bool = False) -> str:
     return words[:1].upper() + words[1:] if capital else words
 
 
-def higher_spend(tables: Mapping[int, Table], current: Iterable[int],
-                 numbers: Iterable[int]) -> str | None:
+def higher_spend(tables: Mapping[int, Table], current: Iterable[int], numbers: Iterable[int]) -> str | None:
     """What staff must hear before a move onto tables with a higher minimum spend than the
     booking's own ("Tables 15+16 have a minimum spend of 1,850; table 4 had 750"); None when
     it is not higher."""
@@ -80,32 +81,53 @@ def higher_spend(tables: Mapping[int, Table], current: Iterable[int],
         return None
     had = spend(before) if before else "none"
     verb = "have" if len(numbers) > 1 else "has"
-    return (f"{tables_words(numbers, capital=True)} {verb} a minimum spend of {spend(after)}; "
-            f"{tables_words(current)} had {had}")
+    return (
+        f"{tables_words(numbers, capital=True)} {verb} a minimum spend of {spend(after)}; "
+        f"{tables_words(current)} had {had}"
+    )
 
 
 class MoveForm(FormDialog[MoveRequest]):
     """`tables` maps every table number of the venue to its table."""
 
-    def __init__(self, booking: Booking, tables: Mapping[int, Table], night: Night, timezone: str,
-                 *, on_answer: Callable[[MoveRequest, Dialog[MoveRequest]], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        booking: Booking,
+        tables: Mapping[int, Table],
+        night: Night,
+        timezone: str,
+        *,
+        on_answer: Callable[[MoveRequest, Dialog[MoveRequest]], None] | None = None,
+    ) -> None:
         self.by_id = {t.id: t for t in tables.values()}
-        self.current = tuple(sorted(self.by_id[i].number for i in booking.table_ids
-                                    if i in self.by_id))
-        super().__init__(f"Move {booking.ref} · {booking.guest_name} · party of "
-                         f"{booking.party_size}", on_answer=on_answer)
+        self.current = tuple(sorted(self.by_id[i].number for i in booking.table_ids if i in self.by_id))
+        super().__init__(
+            f"Move {booking.ref} · {booking.guest_name} · party of {booking.party_size}", on_answer=on_answer
+        )
         self.booking = booking
         self.tables = tables
         self.night = night
         self.timezone = timezone
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Field("Table", joined(self.current), check=self._tables_check,
-                    restrict=r"[0-9+, ]*", max_length=12, input_width=8, id="tables")
-        yield Field("Arrival", as_typed(self.booking.starts_at, self.timezone),
-                    check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
-                    max_length=ARRIVAL_LENGTH, input_width=8, id="arrival")
+        yield Field(
+            "Table",
+            joined(self.current),
+            check=self._tables_check,
+            restrict=r"[0-9+, ]*",
+            max_length=12,
+            input_width=8,
+            id="tables",
+        )
+        yield Field(
+            "Arrival",
+            as_typed(self.booking.starts_at, self.timezone),
+            check=arrival_check(self.night, self.timezone),
+            restrict=ARRIVAL_KEYS,
+            max_length=ARRIVAL_LENGTH,
+            input_width=8,
+            id="arrival",
+        )
 
     def _tables_check(self, text: str) -> Verdict:
         verdict = tables_check(self.tables, self.booking.party_size)(text)
@@ -132,10 +154,10 @@ class MoveForm(FormDialog[MoveRequest]):
 
     def send(self) -> None:
         numbers = tuple(table_numbers(self.value_of("tables")))
-        starts_at = clock_in_night(self.value_of("arrival"), self.night.starts_at,
-                                   self.night.ends_at, self.timezone)
-        new_tables = None if numbers == self.current else tuple(
-            self.tables[n].id for n in numbers)
+        starts_at = clock_in_night(
+            self.value_of("arrival"), self.night.starts_at, self.night.ends_at, self.timezone
+        )
+        new_tables = None if numbers == self.current else tuple(self.tables[n].id for n in numbers)
         # Minutes are what the form shows: a walk-in's start has seconds that must not count.
         same_time = same_minute(starts_at, self.booking.starts_at)
         new_start = None if same_time else starts_at
@@ -153,6 +175,12 @@ class MoveForm(FormDialog[MoveRequest]):
                 self.answer(request)
 
         # The minimum spend rises: staff say so to the guest first.
-        self.app.push_screen(ConfirmDialog(
-            f"Move {self.booking.ref} · {self.booking.guest_name}?", f"{higher}.",
-            yes="move it", id="move-spend"), answered)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Move {self.booking.ref} · {self.booking.guest_name}?",
+                f"{higher}.",
+                yes="move it",
+                id="move-spend",
+            ),
+            answered,
+        )

@@ -62,34 +62,59 @@ def notes_check(text: str) -> Verdict:
 class WaitlistForm(FormDialog[WaitlistRequest]):
     """A new party for the waitlist of `night_words` ("Fri 20 Nov")."""
 
-    def __init__(self, night_words: str, *,
-                 on_answer: Callable[[WaitlistRequest, Dialog[WaitlistRequest]], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        night_words: str,
+        *,
+        on_answer: Callable[[WaitlistRequest, Dialog[WaitlistRequest]], None] | None = None,
+    ) -> None:
         super().__init__(f"Add to the waitlist · {night_words}", on_answer=on_answer)
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Field("Guest name", check=name_check, max_length=NAME_MOST, input_width=28,
-                    id="name")
-        yield Field("Phone", check=phone_check, restrict=PHONE_KEYS, max_length=24,
-                    input_width=28, placeholder="optional", id="phone")
-        yield Field("Party size", "2", check=party_check(None), restrict=r"\d*", max_length=2,
-                    input_width=6, id="party")
-        yield Field("Note", check=notes_check, max_length=NOTES_MOST, input_width=44,
-                    placeholder="optional", id="notes")
+        yield Field("Guest name", check=name_check, max_length=NAME_MOST, input_width=28, id="name")
+        yield Field(
+            "Phone",
+            check=phone_check,
+            restrict=PHONE_KEYS,
+            max_length=24,
+            input_width=28,
+            placeholder="optional",
+            id="phone",
+        )
+        yield Field(
+            "Party size",
+            "2",
+            check=party_check(None),
+            restrict=r"\d*",
+            max_length=2,
+            input_width=6,
+            id="party",
+        )
+        yield Field(
+            "Note",
+            check=notes_check,
+            max_length=NOTES_MOST,
+            input_width=44,
+            placeholder="optional",
+            id="notes",
+        )
 
     def hint(self) -> str:
         return "Enter  add · Tab/↑↓  fields · Esc  close"
 
     def send(self) -> None:
         phone = " ".join(self.value_of("phone").split()) or None
-        self.answer(WaitlistRequest(
-            name=" ".join(self.value_of("name").split()), phone=phone,
-            party_size=int(self.value_of("party")), notes=self.value_of("notes").strip(),
-        ))
+        self.answer(
+            WaitlistRequest(
+                name=" ".join(self.value_of("name").split()),
+                phone=phone,
+                party_size=int(self.value_of("party")),
+                notes=self.value_of("notes").strip(),
+            )
+        )
 
 
-def seat_check(tables: Mapping[int, Table], party: int, free: Collection[int], *,
-               one: bool) -> Check:
+def seat_check(tables: Mapping[int, Table], party: int, free: Collection[int], *, one: bool) -> Check:
     """Tables that exist and seat the party (`tables_check`), and whether they are free now;
     with `one`, a single table (an offer names one)."""
     seats = tables_check(tables, party)
@@ -105,6 +130,7 @@ def seat_check(tables: Mapping[int, Table], party: int, free: Collection[int], *
         if taken:
             return warn(f"{verdict.text}; table {joined(taken)} is not free now")
         return verdict if verdict.level == "warn" else ok(f"{verdict.text}, free now")
+
     return check
 
 
@@ -115,14 +141,21 @@ class SeatForm(FormDialog[SeatRequest]):
     numbers of the tables free now; `table` is the number to start with.
     """
 
-    def __init__(self, entry: WaitlistEntry, tables: Mapping[int, Table], free: Collection[int],
-                 night: Night, timezone: str, *, booking: bool, table: int | None,
-                 arrival: datetime,
-                 on_answer: Callable[[SeatRequest, Dialog[SeatRequest]], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        entry: WaitlistEntry,
+        tables: Mapping[int, Table],
+        free: Collection[int],
+        night: Night,
+        timezone: str,
+        *,
+        booking: bool,
+        table: int | None,
+        arrival: datetime,
+        on_answer: Callable[[SeatRequest, Dialog[SeatRequest]], None] | None = None,
+    ) -> None:
         verb = "Book" if booking else "Offer a table to"
-        super().__init__(f"{verb} {entry.guest_name} · party of {entry.party_size}",
-                         on_answer=on_answer)
+        super().__init__(f"{verb} {entry.guest_name} · party of {entry.party_size}", on_answer=on_answer)
         self.entry = entry
         self.tables = tables
         self.free = free
@@ -133,14 +166,25 @@ class SeatForm(FormDialog[SeatRequest]):
         self.arrival = arrival
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Field("Table", str(self.table) if self.table is not None else "",
-                    check=seat_check(self.tables, self.entry.party_size, self.free,
-                                     one=not self.booking),
-                    restrict=r"[0-9+, ]*", max_length=12, input_width=8, id="tables")
+        yield Field(
+            "Table",
+            str(self.table) if self.table is not None else "",
+            check=seat_check(self.tables, self.entry.party_size, self.free, one=not self.booking),
+            restrict=r"[0-9+, ]*",
+            max_length=12,
+            input_width=8,
+            id="tables",
+        )
         if self.booking:
-            yield Field("Arrival", as_typed(self.arrival, self.timezone),
-                        check=arrival_check(self.night, self.timezone), restrict=ARRIVAL_KEYS,
-                        max_length=ARRIVAL_LENGTH, input_width=8, id="arrival")
+            yield Field(
+                "Arrival",
+                as_typed(self.arrival, self.timezone),
+                check=arrival_check(self.night, self.timezone),
+                restrict=ARRIVAL_KEYS,
+                max_length=ARRIVAL_LENGTH,
+                input_width=8,
+                id="arrival",
+            )
 
     def hint(self) -> str:
         verb = "book" if self.booking else "offer it"
@@ -150,6 +194,7 @@ class SeatForm(FormDialog[SeatRequest]):
         ids = tuple(self.tables[n].id for n in table_numbers(self.value_of("tables")))
         starts_at = None
         if self.booking:
-            starts_at = clock_in_night(self.value_of("arrival"), self.night.starts_at,
-                                       self.night.ends_at, self.timezone)
+            starts_at = clock_in_night(
+                self.value_of("arrival"), self.night.starts_at, self.night.ends_at, self.timezone
+            )
         self.answer(SeatRequest(ids, starts_at))

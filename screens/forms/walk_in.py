@@ -29,24 +29,34 @@ class WalkInRequest:
 class WalkInForm(FormDialog[WalkInRequest]):
     """`table` is where they will sit, or None for the best free table."""
 
-    def __init__(self, table: Table | None, *, party: int,
-                 on_answer: Callable[[WalkInRequest, Dialog[WalkInRequest]], None] | None = None,
-                 ) -> None:
-        where = (f"table {table.number} · {capacity(table)} guests" if table is not None
-                 else "the best free table")
+    def __init__(
+        self,
+        table: Table | None,
+        *,
+        party: int,
+        on_answer: Callable[[WalkInRequest, Dialog[WalkInRequest]], None] | None = None,
+    ) -> None:
+        where = (
+            f"table {table.number} · {capacity(table)} guests" if table is not None else "the best free table"
+        )
         super().__init__(f"Walk-in · {where}", on_answer=on_answer)
         self.table = table
         self.party = party
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Field("Party size", str(self.party),
-                    check=party_check(self.table, fits_hint="Enter offers tables that fit"),
-                    restrict=r"\d*", max_length=2, input_width=6, id="party")
+        yield Field(
+            "Party size",
+            str(self.party),
+            check=party_check(self.table, fits_hint="Enter offers tables that fit"),
+            restrict=r"\d*",
+            max_length=2,
+            input_width=6,
+            id="party",
+        )
         yield Field("Name", placeholder=WALK_IN_NAME, max_length=80, input_width=28, id="name")
 
     def hint(self) -> str:
         return "Enter  seat them now · Tab/↑↓  fields · Esc  close"
 
     def send(self) -> None:
-        self.answer(WalkInRequest(int(self.value_of("party")),
-                                  self.value_of("name").strip() or WALK_IN_NAME))
+        self.answer(WalkInRequest(int(self.value_of("party")), self.value_of("name").strip() or WALK_IN_NAME))

@@ -113,7 +113,6 @@ _LOG_ROTATE_BYTES = 10 * 1024 * 1024
 _LOCK_GRACE = 60.0  # extra wait for the lock: the holder may itself be running initdb
 
 
-
 @dataclass(frozen=True)
 class ServerInfo:
     """Where a running server can be reached."""

@@ -150,7 +150,9 @@ async def enrolled_secret(conn: asyncpg.Connection, email: str) -> tuple[bytes, 
     last time step it used. No console login may read it."""
     row = await conn.fetchrow(
         "select c.totp_secret, c.totp_last_step from backroom_private.credential c"
-        " join backroom.staff s on s.id = c.staff_id where s.email = $1", email.strip().lower())
+        " join backroom.staff s on s.id = c.staff_id where s.email = $1",
+        email.strip().lower(),
+    )
     if row is None:
         return None
     return bytes(row["totp_secret"]), int(row["totp_last_step"])
@@ -183,8 +185,9 @@ class IdentityService:
         hashes = [hash_recovery(c) for c in codes]
         return Enrolment(email, secret, uri, codes), base64.b32decode(secret), hashes
 
-    async def add_staff(self, actor: Actor | None, *, email: str, name: str, role: str,
-                        password: str) -> Enrolment:
+    async def add_staff(
+        self, actor: Actor | None, *, email: str, name: str, role: str, password: str
+    ) -> Enrolment:
         email = _email(email)
         if role not in {r.value for r in Role}:
             raise InvalidInput(f"The role must be one of {', '.join(r.value for r in Role)}.")
@@ -200,8 +203,17 @@ class IdentityService:
         # Tens of milliseconds of CPU: off the event loop, so screens and feeds keep going.
         key = await asyncio.to_thread(password_verifier, password, salt)
         await self._admin_call(
-            actor, "select backroom.enrol_staff($1, $2, $3, $4, $5, $6, $7, $8)",
-            email, name.strip(), role, salt, PASSWORD_ITERATIONS, key, secret, hashes)
+            actor,
+            "select backroom.enrol_staff($1, $2, $3, $4, $5, $6, $7, $8)",
+            email,
+            name.strip(),
+            role,
+            salt,
+            PASSWORD_ITERATIONS,
+            key,
+            secret,
+            hashes,
+        )
         return enrolment
 
     async def reset_totp(self, actor: Actor | None, email: str) -> Enrolment:
@@ -239,8 +251,9 @@ class IdentityService:
     async def _admin_call(self, actor: Actor | None, sql: str, *args: object) -> None:
         """As an admin through the console role, or (actor None) as the owner connected directly."""
         if actor is not None and actor.role != Role.ADMIN:
-            raise NotAllowed(f"{actor.name} is signed in as {actor.role} staff; only an admin "
-                             "may manage staff accounts.")
+            raise NotAllowed(
+                f"{actor.name} is signed in as {actor.role} staff; only an admin may manage staff accounts."
+            )
         try:
             if actor is None:
                 async with self._owner.connection() as owner, owner.transaction():
@@ -249,13 +262,16 @@ class IdentityService:
                 async with self._db.transaction(actor, operation="manage_staff") as conn:
                     await conn.execute(sql, *args)
         except asyncpg.InsufficientPrivilegeError as err:
-            raise NotAllowed("Only an admin, or the database owner at first set-up, may manage "
-                             "staff accounts.") from err
+            raise NotAllowed(
+                "Only an admin, or the database owner at first set-up, may manage staff accounts."
+            ) from err
         except asyncpg.NoDataFoundError as err:
             raise NotFound(f"There is no such staff member ({args[0]}).") from err
         except asyncpg.ObjectNotInPrerequisiteStateError as err:
-            raise InvalidInput(f"{args[0]} has no password here yet, so no authenticator to replace: "
-                               f"enrol the account with `backroom staff add {args[0]}`.") from err
+            raise InvalidInput(
+                f"{args[0]} has no password here yet, so no authenticator to replace: "
+                f"enrol the account with `backroom staff add {args[0]}`."
+            ) from err
 
     # ------------------------------------------------------------ sign-in
 
@@ -265,8 +281,9 @@ class IdentityService:
         try:
             yield
         except asyncpg.LockNotAvailableError as err:
-            raise SignInError("Another sign-in for this account is being checked right now. "
-                              "Try again in a moment.") from err
+            raise SignInError(
+                "Another sign-in for this account is being checked right now. Try again in a moment."
+            ) from err
 
     async def sign_in(self, email: str, password: str, code: str) -> Session:
         """Password plus a TOTP code, or plus a recovery code (once): Postgres decides."""
@@ -279,9 +296,11 @@ class IdentityService:
         assert row is not None  # the function always returns one row
         _refuse(row, SignInFailed)
         return Session(
-            actor=Actor(staff_id=row["staff_id"], name=row["display_name"], role=row["role"],
-                        session=row["token"]),
-            email=email, used_recovery_code=bool(row["used_recovery"]),
+            actor=Actor(
+                staff_id=row["staff_id"], name=row["display_name"], role=row["role"], session=row["token"]
+            ),
+            email=email,
+            used_recovery_code=bool(row["used_recovery"]),
             must_reenrol=bool(row["must_reenrol"]),
         )
 
@@ -296,8 +315,9 @@ class IdentityService:
         async with self._db.transaction(actor) as conn:
             row = await conn.fetchrow("select * from backroom.confirm_answer($1)", handle)
         assert row is not None
-        _refuse(row, lambda: SignInError(
-            "That code is not right (or was used already). Wait for the next one."))
+        _refuse(
+            row, lambda: SignInError("That code is not right (or was used already). Wait for the next one.")
+        )
 
 
 def _refuse(row: asyncpg.Record, failed: type[SignInError] | Callable[[], SignInError]) -> None:

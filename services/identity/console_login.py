@@ -33,25 +33,28 @@ def with_login(dsn: str, login: ConsoleLogin) -> str:
     netloc = f"{quote(login.role, safe='')}:{quote(login.password, safe='')}@{host}"
     if parts.port is not None:
         netloc += f":{parts.port}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in ("user", "password")],
-                      safe="/")
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in ("user", "password")], safe="/")
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 async def login_of(conn: asyncpg.Connection) -> ConsoleLogin | None:
     """The console login, read by the owner; None when this connection is not the owner's."""
     owner = await conn.fetchval(
-        "select pg_has_role(current_user, nspowner, 'member') from pg_namespace "
-        "where nspname = 'backroom'")
+        "select pg_has_role(current_user, nspowner, 'member') from pg_namespace where nspname = 'backroom'"
+    )
     if not owner:
         return None
     if await conn.fetchval("select to_regclass('backroom_meta.console_login')") is None:
-        raise DatabaseError("This database has no console login yet: run `backroom db migrate` "
-                            "with the owner's address, then try again.")
+        raise DatabaseError(
+            "This database has no console login yet: run `backroom db migrate` "
+            "with the owner's address, then try again."
+        )
     row = await conn.fetchrow("select rolname, password from backroom_meta.console_login")
     if row is None:
-        raise DatabaseError("The console login is missing: run `backroom db migrate` with the "
-                            "owner's address to make it again.")
+        raise DatabaseError(
+            "The console login is missing: run `backroom db migrate` with the "
+            "owner's address to make it again."
+        )
     return ConsoleLogin(row["rolname"], row["password"])
 
 

@@ -27,15 +27,16 @@ class KeyringStatus:
     def explain(self) -> str:
         if self.usable:
             return f"Secrets are kept in the system keyring ({self.backend})."
-        return ("No keyring backend is available here (a headless server or an SSH session); "
-                "secrets are taken from BACKROOM_* environment variables instead.")
+        return (
+            "No keyring backend is available here (a headless server or an SSH session); "
+            "secrets are taken from BACKROOM_* environment variables instead."
+        )
 
 
 class SecretStore:
     """Read and write named secrets. `keyring_module` is injectable for tests."""
 
-    def __init__(self, keyring_module: object | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, keyring_module: object | None = None, env: dict[str, str] | None = None) -> None:
         if keyring_module is None:
             import keyring
 
@@ -62,9 +63,7 @@ class SecretStore:
     def set(self, name: str, value: str) -> None:
         status = self.status()
         if not status.usable:
-            raise SecretUnavailable(
-                f"{status.explain()} Set {env_name(name)} in the console's environment."
-            )
+            raise SecretUnavailable(f"{status.explain()} Set {env_name(name)} in the console's environment.")
         self._keyring.set_password(SERVICE, name, value)  # type: ignore[attr-defined]
 
     def delete(self, name: str) -> None:

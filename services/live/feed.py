@@ -131,9 +131,13 @@ class Transport(Protocol):
 class ListenTransport:
     """LISTEN on a dedicated asyncpg connection (never a pooled one)."""
 
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]],
-                 channel: str = CHANGES_CHANNEL, *,
-                 application_name: str = LISTEN_APPLICATION) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        channel: str = CHANGES_CHANNEL,
+        *,
+        application_name: str = LISTEN_APPLICATION,
+    ) -> None:
         self._connect = connect
         self._channel = channel
         self._application_name = application_name
@@ -151,8 +155,7 @@ class ListenTransport:
 
         try:
             conn.add_termination_listener(terminated)
-            await conn.execute("select set_config('application_name', $1, false)",
-                               self._application_name)
+            await conn.execute("select set_config('application_name', $1, false)", self._application_name)
             await conn.add_listener(self._channel, deliver)
         except BaseException:
             self._conn = None
@@ -208,9 +211,13 @@ class LatencyStats:
         if not self._samples:
             return LatencySummary(count=0)
         ordered = sorted(self._samples)
-        return LatencySummary(count=len(ordered), p50=percentile(ordered, 50),
-                              p95=percentile(ordered, 95), p99=percentile(ordered, 99),
-                              max=ordered[-1])
+        return LatencySummary(
+            count=len(ordered),
+            p50=percentile(ordered, 50),
+            p95=percentile(ordered, 95),
+            p99=percentile(ordered, 99),
+            max=ordered[-1],
+        )
 
 
 class ClockOffset:
@@ -402,8 +409,7 @@ class ChangeFeed:
                 if done:
                     return task.result()
                 if self._outage_state() is not self.status.state:
-                    self._set_status(replace(self.status, state=self._outage_state(),
-                                              since=time.monotonic()))
+                    self._set_status(replace(self.status, state=self._outage_state(), since=time.monotonic()))
         finally:
             if not task.done():
                 task.cancel()
@@ -419,8 +425,13 @@ class ChangeFeed:
         retry_at = time.monotonic() + delay
 
         def status() -> FeedStatus:
-            return FeedStatus(self._outage_state(), attempt=attempt, error=reason,
-                              down_since=self._down_since, retry_at=retry_at)
+            return FeedStatus(
+                self._outage_state(),
+                attempt=attempt,
+                error=reason,
+                down_since=self._down_since,
+                retry_at=retry_at,
+            )
 
         self._set_status(status())
         if close_first:
@@ -502,12 +513,12 @@ class ChangeBatch:
     last_at: float
 
     def concerns(self, night_id: int | None) -> bool:
-        return (self.everything or night_id is None or night_id in self.nights
-                or None in self.nights)
+        return self.everything or night_id is None or night_id in self.nights or None in self.nights
 
 
-NIGHT_KINDS = frozenset({"headcount", "alert", "alert_dismissal", "guest_list", "guest_list_name",
-                         "ban", "door_count_event"})
+NIGHT_KINDS = frozenset(
+    {"headcount", "alert", "alert_dismissal", "guest_list", "guest_list_name", "ban", "door_count_event"}
+)
 """Changes of the night beside the tables (services/night) that touch no table tile."""
 
 
@@ -614,8 +625,11 @@ class ChangeBatcher:
                 self._idle.set()
             return
         batch = ChangeBatch(
-            tables=frozenset(self._tables), nights=frozenset(self._nights),
-            kinds=frozenset(self._kinds), changes=self._count, everything=self._everything,
+            tables=frozenset(self._tables),
+            nights=frozenset(self._nights),
+            kinds=frozenset(self._kinds),
+            changes=self._count,
+            everything=self._everything,
             first_at=self._first_at if self._first_at is not None else self._last_at,
             last_at=self._last_at,
         )

@@ -48,8 +48,13 @@ class LatencyFigures:
         def ms(value: float | None) -> float | None:
             return None if value is None else round(value * 1000, 2)
 
-        return cls(samples=summary.count, p50_ms=ms(summary.p50), p95_ms=ms(summary.p95),
-                   p99_ms=ms(summary.p99), max_ms=ms(summary.max))
+        return cls(
+            samples=summary.count,
+            p50_ms=ms(summary.p50),
+            p95_ms=ms(summary.p95),
+            p99_ms=ms(summary.p99),
+            max_ms=ms(summary.max),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,12 @@ class HealthReport:
     @property
     def ok(self) -> bool:
         """Reachable, the schema ready, the probe through, and Live if there is a feed."""
-        return (self.reachable and self.schema_problem is None and self.probe_error is None
-                and (self.feed is None or self.feed.state == "live"))
+        return (
+            self.reachable
+            and self.schema_problem is None
+            and self.probe_error is None
+            and (self.feed is None or self.feed.state == "live")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -132,8 +141,9 @@ def feed_health(feed: ChangeFeed) -> FeedHealth:
     )
 
 
-async def gather_health(db: Database, feed: ChangeFeed | None = None, *,
-                        probe: int = 0, timeout: float = 5.0) -> HealthReport:
+async def gather_health(
+    db: Database, feed: ChangeFeed | None = None, *, probe: int = 0, timeout: float = 5.0
+) -> HealthReport:
     """Ask the server how it is and read what the feed measured.
 
     `probe` > 0 also times that many NOTIFY round trips through a fresh
@@ -148,17 +158,25 @@ async def gather_health(db: Database, feed: ChangeFeed | None = None, *,
         figures = await within(_server_figures(db, as_console=schema is None), timeout)
     except Exception as err:
         error = _why(err, db.dsn, timeout)
-        return HealthReport(checked_at=checked_at, database=str(db.target), reachable=False,
-                            error=error, feed=fed)
+        return HealthReport(
+            checked_at=checked_at, database=str(db.target), reachable=False, error=error, feed=fed
+        )
     notify_probe = probe_error = None
     if probe > 0:
         try:
             notify_probe = await _probe(db, probe, timeout)
         except Exception as err:
             probe_error = _why(err, db.dsn, timeout, what="A NOTIFY round trip")
-    return HealthReport(checked_at=checked_at, database=str(db.target), reachable=True,
-                        notify_probe=notify_probe, feed=fed, schema_problem=schema,
-                        probe_error=probe_error, **figures)
+    return HealthReport(
+        checked_at=checked_at,
+        database=str(db.target),
+        reachable=True,
+        notify_probe=notify_probe,
+        feed=fed,
+        schema_problem=schema,
+        probe_error=probe_error,
+        **figures,
+    )
 
 
 async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthReport:
@@ -168,8 +186,9 @@ async def check(dsn: str, *, probe: int = 5, timeout: float = 5.0) -> HealthRepo
         await within(db.open(), timeout)
     except Exception as err:
         error = _why(err, dsn, timeout)
-        return HealthReport(checked_at=datetime.now(UTC), database=str(db.target),
-                            reachable=False, error=error)
+        return HealthReport(
+            checked_at=datetime.now(UTC), database=str(db.target), reachable=False, error=error
+        )
     try:
         return await gather_health(db, probe=probe, timeout=timeout)
     finally:
@@ -195,17 +214,22 @@ def configured_by(dsn: str, env: Mapping[str, str] | None = None) -> str:
         return ENVIRONMENT
     host = describe(dsn).host
     # The embedded server listens only on a socket of its own: <data>/run, or backroom-pg-* in /tmp.
-    if host.startswith("/") and (host.rstrip("/").endswith("/run")
-                                 or Path(host).name.startswith("backroom-pg-")):
+    if host.startswith("/") and (
+        host.rstrip("/").endswith("/run") or Path(host).name.startswith("backroom-pg-")
+    ):
         return EMBEDDED
     return SAVED
 
 
 _ADVICE = {
-    EMBEDDED: ("This console runs its own embedded Postgres: quit and start the console again, "
-               "which starts it; its log is in the data directory, under postgres/."),
-    SAVED: ("Is the server running, and are the host, port, user and password of the saved "
-            "profile (or --database-url) right?"),
+    EMBEDDED: (
+        "This console runs its own embedded Postgres: quit and start the console again, "
+        "which starts it; its log is in the data directory, under postgres/."
+    ),
+    SAVED: (
+        "Is the server running, and are the host, port, user and password of the saved "
+        "profile (or --database-url) right?"
+    ),
 }
 
 
@@ -254,14 +278,16 @@ async def _server_figures(db: Database, *, as_console: bool = True) -> dict[str,
         assert row is not None
         if row["has_stats"]:
             rows = await conn.fetch(
-                "select application_name, state, connections from backroom.connection_stats()")
+                "select application_name, state, connections from backroom.connection_stats()"
+            )
         else:
             # An older schema: names are visible to everyone, states are not.
             rows = await conn.fetch(
                 "select coalesce(application_name, '') as application_name,"
                 " coalesce(state, 'unknown') as state, count(*)::int as connections"
                 " from pg_stat_activity where datname = current_database()"
-                " and backend_type = 'client backend' group by 1, 2")
+                " and backend_type = 'client backend' group by 1, 2"
+            )
     by_state: dict[str, int] = {}
     by_app: dict[str, int] = {}
     for r in rows:
@@ -323,10 +349,14 @@ async def directory(db: Database, night_ids: Iterable[int] = ()) -> Directory:
     async with db.transaction(readonly=True) as conn:
         timezone = await conn.fetchval("select timezone from backroom.venue order by id limit 1")
         tables = await conn.fetch("select id, number from backroom.venue_table")
-        nights = await conn.fetch("select id, date from backroom.night where id = any($1::int[])",
-                                  sorted(set(night_ids)))
-    return Directory(timezone=timezone or "UTC", tables={r["id"]: r["number"] for r in tables},
-                     nights={r["id"]: r["date"] for r in nights})
+        nights = await conn.fetch(
+            "select id, date from backroom.night where id = any($1::int[])", sorted(set(night_ids))
+        )
+    return Directory(
+        timezone=timezone or "UTC",
+        tables={r["id"]: r["number"] for r in tables},
+        nights={r["id"]: r["date"] for r in nights},
+    )
 
 
 __all__ = [

@@ -83,18 +83,29 @@ class PresenceEntry:
 
     def _key(self) -> tuple[Any, ...]:
         # Everything but last_seen, which moves with every beat.
-        return (self.console_id, self.staff_id, self.staff_name, self.role, self.screen,
-                self.night_id, self.selected_table, self.held_table, self.since)
+        return (
+            self.console_id,
+            self.staff_id,
+            self.staff_name,
+            self.role,
+            self.screen,
+            self.night_id,
+            self.selected_table,
+            self.held_table,
+            self.since,
+        )
 
 
-def looking_at(entries: Iterable[PresenceEntry], table_id: int,
-               night_id: int | None = None) -> list[PresenceEntry]:
+def looking_at(
+    entries: Iterable[PresenceEntry], table_id: int, night_id: int | None = None
+) -> list[PresenceEntry]:
     """Who has this table selected (on this night, if given)."""
     return [e for e in entries if e.looks_at(table_id, night_id)]
 
 
-def holding(entries: Iterable[PresenceEntry], table_id: int,
-            night_id: int | None = None) -> list[PresenceEntry]:
+def holding(
+    entries: Iterable[PresenceEntry], table_id: int, night_id: int | None = None
+) -> list[PresenceEntry]:
     """Who says they hold this table (on this night, if given)."""
     return [e for e in entries if e.holds(table_id, night_id)]
 
@@ -120,9 +131,15 @@ class Presence(Protocol):
 
     def others(self) -> tuple[PresenceEntry, ...]: ...
 
-    def announce(self, *, actor: Actor | _Keep = KEEP, screen: str | _Keep | None = KEEP,
-                 night_id: int | _Keep | None = KEEP, selected_table: int | _Keep | None = KEEP,
-                 held_table: int | _Keep | None = KEEP) -> None: ...
+    def announce(
+        self,
+        *,
+        actor: Actor | _Keep = KEEP,
+        screen: str | _Keep | None = KEEP,
+        night_id: int | _Keep | None = KEEP,
+        selected_table: int | _Keep | None = KEEP,
+        held_table: int | _Keep | None = KEEP,
+    ) -> None: ...
 
     async def run(self) -> None: ...
 
@@ -139,8 +156,7 @@ _ROSTER = """
 """
 
 # The staff member is the connection's own (backroom.current_staff_id()), never an argument.
-_BEAT = ("select backroom.presence_beat($1::uuid, $2::text, $3::int, $4::smallint, $5::smallint,"
-         " $6::float8)")
+_BEAT = "select backroom.presence_beat($1::uuid, $2::text, $3::int, $4::smallint, $5::smallint, $6::float8)"
 _AS_STAFF = "select set_config('backroom.session', $1, false)"
 
 
@@ -172,9 +188,15 @@ class Announcing:
     def others(self) -> tuple[PresenceEntry, ...]:
         return tuple(e for e in self._entries if e.console_id != self.console_id)
 
-    def announce(self, *, actor: Actor | _Keep = KEEP, screen: str | _Keep | None = KEEP,
-                 night_id: int | _Keep | None = KEEP, selected_table: int | _Keep | None = KEEP,
-                 held_table: int | _Keep | None = KEEP) -> None:
+    def announce(
+        self,
+        *,
+        actor: Actor | _Keep = KEEP,
+        screen: str | _Keep | None = KEEP,
+        night_id: int | _Keep | None = KEEP,
+        selected_table: int | _Keep | None = KEEP,
+        held_table: int | _Keep | None = KEEP,
+    ) -> None:
         """Change what this console announces; sent at once by the background task."""
         before = (self._actor, self._whereabouts)
         if not isinstance(actor, _Keep):
@@ -192,7 +214,6 @@ class Announcing:
         if (self._actor, self._whereabouts) != before:
             self._dirty = True
             self._wake.set()
-
 
     def backoff(self, attempt: int) -> float:
         return jittered_backoff(attempt, self._backoff_base, self._backoff_cap)
@@ -313,7 +334,8 @@ class PostgresPresence(Announcing):
         try:
             await conn.execute(
                 "select set_config('application_name', $1, false), set_config('role', $2, false)",
-                PRESENCE_APPLICATION, CONSOLE_ROLE,
+                PRESENCE_APPLICATION,
+                CONSOLE_ROLE,
             )
             await conn.add_listener(PRESENCE_CHANNEL, self._heard)
         except BaseException:
@@ -380,8 +402,9 @@ class PostgresPresence(Announcing):
             await conn.execute(_AS_STAFF, a.session or "")
             self._announced_as = a.session
         if a.session is not None:
-            await conn.fetchval(_BEAT, self.console_id, w.screen, w.night_id, w.selected_table,
-                                w.held_table, self._ttl)
+            await conn.fetchval(
+                _BEAT, self.console_id, w.screen, w.night_id, w.selected_table, w.held_table, self._ttl
+            )
         self.beats += 1
 
     async def _refresh(self, conn: asyncpg.Connection) -> None:
@@ -399,8 +422,11 @@ class PostgresPresence(Announcing):
         until = time.monotonic() + delay
         while not self._stopping:
             now = time.monotonic()
-            if self._entries and self._disconnected_at is not None \
-                    and now - self._disconnected_at >= self._ttl:
+            if (
+                self._entries
+                and self._disconnected_at is not None
+                and now - self._disconnected_at >= self._ttl
+            ):
                 self._set_entries(())
             if now >= until:
                 return

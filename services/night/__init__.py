@@ -44,6 +44,10 @@ class NightServices:
         """Each list's arrivals, the peak and the hour it came, spend against minimums per floor."""
         count = await self.headcount.current(night_id)
         return NightReport(
-            lists=await self.lists.arrivals_by_list(night_id), capacity=count.capacity,
-            peak=count.peak, peak_at=count.peak_at, hours=await self.headcount.by_hour(night_id),
-            floors=await self.spend.night_totals(night_id))
+            lists=await self.lists.arrivals_by_list(night_id),
+            capacity=count.capacity,
+            peak=count.peak,
+            peak_at=count.peak_at,
+            hours=await self.headcount.by_hour(night_id),
+            floors=await self.spend.night_totals(night_id),
+        )

@@ -37,26 +37,45 @@ class AlertService:
         self._ops = ops
         self._db = ops.db
 
-    async def send(self, actor: Actor, preset: str, body: str = "", *, night_id: int | None = None,
-                   minutes: int = 120, op_id: str | None = None) -> int:
+    async def send(
+        self,
+        actor: Actor,
+        preset: str,
+        body: str = "",
+        *,
+        night_id: int | None = None,
+        minutes: int = 120,
+        op_id: str | None = None,
+    ) -> int:
         if preset not in PRESETS:
             raise InvalidInput(f"An alert is one of {', '.join(PRESETS)}.")
         if len(body.strip()) > BODY_MOST:
             raise InvalidInput(f"An alert is at most {BODY_MOST} characters.")
-        answer = await self._ops.change(actor, "alert_send", "alert_send", night_id, preset, body,
-                                        minutes, entity="alert", op_id=op_id)
+        answer = await self._ops.change(
+            actor, "alert_send", "alert_send", night_id, preset, body, minutes, entity="alert", op_id=op_id
+        )
         return int(answer["alert_id"])
 
-    async def dismiss(self, actor: Actor, alert_id: int, console_id: str, *,
-                      op_id: str | None = None) -> None:
+    async def dismiss(
+        self, actor: Actor, alert_id: int, console_id: str, *, op_id: str | None = None
+    ) -> None:
         """Gone from this console only."""
-        await self._ops.change(actor, "alert_dismiss", "alert_dismiss", alert_id, console_id,
-                               entity="alert", entity_id=alert_id, op_id=op_id)
+        await self._ops.change(
+            actor,
+            "alert_dismiss",
+            "alert_dismiss",
+            alert_id,
+            console_id,
+            entity="alert",
+            entity_id=alert_id,
+            op_id=op_id,
+        )
 
     async def clear(self, actor: Actor, alert_id: int, *, op_id: str | None = None) -> None:
         """Gone from every console."""
-        await self._ops.change(actor, "alert_clear", "alert_clear", alert_id, entity="alert",
-                               entity_id=alert_id, op_id=op_id)
+        await self._ops.change(
+            actor, "alert_clear", "alert_clear", alert_id, entity="alert", entity_id=alert_id, op_id=op_id
+        )
 
     async def active(self, console_id: str) -> list[Alert]:
         """What this console shows: alerts not expired, cleared, or dismissed here; newest first."""
@@ -67,5 +86,7 @@ class AlertService:
                 " where a.cleared_at is null and a.expires_at > clock_timestamp()"
                 " and not exists (select from backroom.alert_dismissal d"
                 "                 where d.alert_id = a.id and d.console_id = $1::uuid)"
-                " order by a.sent_at desc, a.id desc", console_id)
+                " order by a.sent_at desc, a.id desc",
+                console_id,
+            )
         return [Alert(**dict(r)) for r in rows]

@@ -49,29 +49,42 @@ class BanService:
         self._ops = ops
         self._db = ops.db
 
-    async def add(self, actor: Actor, *, name: str, reason: str, phone: str | None = None,
-                  email: str | None = None, expires_at: datetime | None = None,
-                  op_id: str | None = None) -> int:
+    async def add(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        reason: str,
+        phone: str | None = None,
+        email: str | None = None,
+        expires_at: datetime | None = None,
+        op_id: str | None = None,
+    ) -> int:
         if not reason.strip():
             raise InvalidInput("A ban needs a reason.")
-        answer = await self._ops.change(actor, "ban_add", "ban_add", name, phone, email, reason,
-                                        expires_at, entity="ban", op_id=op_id)
+        answer = await self._ops.change(
+            actor, "ban_add", "ban_add", name, phone, email, reason, expires_at, entity="ban", op_id=op_id
+        )
         return int(answer["ban_id"])
 
     async def lift(self, actor: Actor, ban_id: int, reason: str, *, op_id: str | None = None) -> None:
         if not reason.strip():
             raise InvalidInput("Lifting a ban needs a reason.")
-        await self._ops.change(actor, "ban_lift", "ban_lift", ban_id, reason, entity="ban",
-                               entity_id=ban_id, op_id=op_id)
+        await self._ops.change(
+            actor, "ban_lift", "ban_lift", ban_id, reason, entity="ban", entity_id=ban_id, op_id=op_id
+        )
 
-    async def matches(self, name: str, phone: str | None = None,
-                      email: str | None = None) -> list[BanWarning]:
+    async def matches(
+        self, name: str, phone: str | None = None, email: str | None = None
+    ) -> list[BanWarning]:
         """Standing bans that probably are this guest, best first (fuzzy name, exact phone
         or email)."""
         async with self._db.transaction(readonly=True) as conn:
             rows = await conn.fetch("select * from backroom.ban_matches($1, $2, $3)", name, phone, email)
-        return [BanWarning(r["ban_id"], r["name"], r["reason"], r["matched_on"], float(r["likeness"]))
-                for r in rows]
+        return [
+            BanWarning(r["ban_id"], r["name"], r["reason"], r["matched_on"], float(r["likeness"]))
+            for r in rows
+        ]
 
     async def history(self, *, include_lifted: bool = True) -> list[Ban]:
         """Every ban with who added it and when: a manager's read (others see none)."""
@@ -80,11 +93,20 @@ class BanService:
                 "select b.id, b.name, b.phone, b.email, b.reason, b.expires_at,"
                 " coalesce(s.display_name, '') as added_by, b.added_at, b.lifted_at, b.lift_reason"
                 " from backroom.ban b left join backroom.staff s on s.id = b.added_by"
-                " where $1 or b.lifted_at is null order by b.added_at desc", include_lifted)
+                " where $1 or b.lifted_at is null order by b.added_at desc",
+                include_lifted,
+            )
         return [Ban(**dict(r)) for r in rows]
 
-    async def require_clear(self, actor: Actor, name: str, phone: str | None = None,
-                            email: str | None = None, *, override_reason: str | None = None) -> None:
+    async def require_clear(
+        self,
+        actor: Actor,
+        name: str,
+        phone: str | None = None,
+        email: str | None = None,
+        *,
+        override_reason: str | None = None,
+    ) -> None:
         """The check before checking in or seating a guest (bookings): a probable match
         refuses unless a manager gives a reason. Guest list check-ins are checked by the
         database itself (backroom.guest_list_check_in)."""
@@ -93,9 +115,15 @@ class BanService:
             return
         best = found[0]
         if not (override_reason or "").strip():
-            raise BanMatch(f"{name} looks like {best.name}, who is banned: {best.reason}. A manager's "
-                           "override with a reason lets them in.", ban_name=best.name,
-                           reason=best.reason, matched_on=best.matched_on)
+            raise BanMatch(
+                f"{name} looks like {best.name}, who is banned: {best.reason}. A manager's "
+                "override with a reason lets them in.",
+                ban_name=best.name,
+                reason=best.reason,
+                matched_on=best.matched_on,
+            )
         if not may(actor.role, "override"):
-            raise StepUpRequired("Letting in someone who looks banned needs a manager signed in on "
-                                 "this console, with a reason.")
+            raise StepUpRequired(
+                "Letting in someone who looks banned needs a manager signed in on "
+                "this console, with a reason."
+            )

@@ -178,8 +178,7 @@ class GuestListService:
     async def lists(self, night_id: int) -> list[GuestList]:
         """The night's lists the session may see: a promoter's own, everyone else all."""
         async with self._db.transaction(readonly=True) as conn:
-            rows = await conn.fetch(_LISTS + " where l.night_id = $1 order by l.closes_at, l.name",
-                                    night_id)
+            rows = await conn.fetch(_LISTS + " where l.night_id = $1 order by l.closes_at, l.name", night_id)
         return [GuestList(**dict(r)) for r in rows]
 
     async def names(self, list_id: int) -> list[ListName]:
@@ -187,14 +186,15 @@ class GuestListService:
             rows = await conn.fetch(
                 "select id, list_id, name, plus_ones, note, arrived_count, arrived_at, version"
                 " from backroom.guest_list_name where list_id = $1 and removed_at is null"
-                " order by lower(name), id", list_id)
+                " order by lower(name), id",
+                list_id,
+            )
         return [ListName(**dict(r)) for r in rows]
 
     async def door_search(self, night_id: int, query: str, limit: int = 20) -> list[DoorMatch]:
         """List names beside the night's bookings, best first, each saying where it is from."""
         async with self._db.transaction(readonly=True) as conn:
-            rows = await conn.fetch("select * from backroom.door_search($1, $2, $3)",
-                                    night_id, query, limit)
+            rows = await conn.fetch("select * from backroom.door_search($1, $2, $3)", night_id, query, limit)
         return [DoorMatch(**{**dict(r), "likeness": float(r["likeness"])}) for r in rows]
 
     async def arrivals_by_list(self, night_id: int) -> list[ListArrivals]:
@@ -208,62 +208,144 @@ class GuestListService:
                 " from backroom.guest_list l left join backroom.staff s on s.id = l.owner_id"
                 " left join backroom.guest_list_name g on g.list_id = l.id and g.removed_at is null"
                 " where l.night_id = $1 group by l.id, s.display_name"
-                " order by arrived desc, l.name", night_id)
+                " order by arrived desc, l.name",
+                night_id,
+            )
         return [ListArrivals(**dict(r)) for r in rows]
 
     # ------------------------------------------------------------------ changes
 
-    async def create_list(self, actor: Actor, *, night_id: int, name: str, owner_id: int,
-                          max_names: int, max_plus_ones: int, closes_at: datetime,
-                          op_id: str | None = None) -> int:
+    async def create_list(
+        self,
+        actor: Actor,
+        *,
+        night_id: int,
+        name: str,
+        owner_id: int,
+        max_names: int,
+        max_plus_ones: int,
+        closes_at: datetime,
+        op_id: str | None = None,
+    ) -> int:
         """A manager's new list for a night; its id."""
         if not name.strip() or len(name.strip()) > LIST_NAME_MOST:
             raise InvalidInput(f"A list's name is 1 to {LIST_NAME_MOST} characters.")
         answer = await self._ops.change(
-            actor, "guest_list_create", "guest_list_create", night_id, name, owner_id, max_names,
-            max_plus_ones, closes_at, entity="guest_list", op_id=op_id)
+            actor,
+            "guest_list_create",
+            "guest_list_create",
+            night_id,
+            name,
+            owner_id,
+            max_names,
+            max_plus_ones,
+            closes_at,
+            entity="guest_list",
+            op_id=op_id,
+        )
         return int(answer["list_id"])
 
-    async def change_list(self, actor: Actor, list_id: int, *, max_names: int | None = None,
-                          max_plus_ones: int | None = None, closes_at: datetime | None = None,
-                          op_id: str | None = None) -> None:
+    async def change_list(
+        self,
+        actor: Actor,
+        list_id: int,
+        *,
+        max_names: int | None = None,
+        max_plus_ones: int | None = None,
+        closes_at: datetime | None = None,
+        op_id: str | None = None,
+    ) -> None:
         """A manager's change of a list's caps or cut-off (None keeps what is there)."""
-        await self._ops.change(actor, "guest_list_change", "guest_list_change", list_id, max_names,
-                               max_plus_ones, closes_at, entity="guest_list", entity_id=list_id,
-                               op_id=op_id)
+        await self._ops.change(
+            actor,
+            "guest_list_change",
+            "guest_list_change",
+            list_id,
+            max_names,
+            max_plus_ones,
+            closes_at,
+            entity="guest_list",
+            entity_id=list_id,
+            op_id=op_id,
+        )
 
-    async def add_names(self, actor: Actor, list_id: int, names: Sequence[ParsedName], *,
-                        op_id: str | None = None) -> list[int]:
+    async def add_names(
+        self, actor: Actor, list_id: int, names: Sequence[ParsedName], *, op_id: str | None = None
+    ) -> list[int]:
         """Names added to a list, all or none; their ids in order."""
         if not names:
             raise InvalidInput("There are no names to add.")
         payload = [{"name": n.name, "plus_ones": n.plus_ones, "note": n.note} for n in names]
-        answer = await self._ops.change(actor, "guest_list_add", "guest_list_add", list_id,
-                                        json.dumps(payload),
-                                        entity="guest_list", entity_id=list_id, op_id=op_id)
+        answer = await self._ops.change(
+            actor,
+            "guest_list_add",
+            "guest_list_add",
+            list_id,
+            json.dumps(payload),
+            entity="guest_list",
+            entity_id=list_id,
+            op_id=op_id,
+        )
         return [int(i) for i in answer["ids"]]
 
-    async def add_name(self, actor: Actor, list_id: int, name: str, plus_ones: int = 0,
-                       note: str = "", *, op_id: str | None = None) -> int:
-        return (await self.add_names(actor, list_id, [ParsedName(name.strip(), plus_ones, note.strip())],
-                                     op_id=op_id))[0]
+    async def add_name(
+        self,
+        actor: Actor,
+        list_id: int,
+        name: str,
+        plus_ones: int = 0,
+        note: str = "",
+        *,
+        op_id: str | None = None,
+    ) -> int:
+        return (
+            await self.add_names(
+                actor, list_id, [ParsedName(name.strip(), plus_ones, note.strip())], op_id=op_id
+            )
+        )[0]
 
-    async def add_pasted(self, actor: Actor, list_id: int, text: str, *,
-                         op_id: str | None = None) -> list[int]:
+    async def add_pasted(
+        self, actor: Actor, list_id: int, text: str, *, op_id: str | None = None
+    ) -> list[int]:
         """Bulk add: one name a line, `+2` style counts; nothing is added unless all are."""
         return await self.add_names(actor, list_id, parse_bulk(text), op_id=op_id)
 
     async def remove_name(self, actor: Actor, name_id: int, *, op_id: str | None = None) -> None:
-        await self._ops.change(actor, "guest_list_remove", "guest_list_remove", name_id,
-                               entity="guest_list_name", entity_id=name_id, op_id=op_id)
+        await self._ops.change(
+            actor,
+            "guest_list_remove",
+            "guest_list_remove",
+            name_id,
+            entity="guest_list_name",
+            entity_id=name_id,
+            op_id=op_id,
+        )
 
-    async def check_in(self, actor: Actor, name_id: int, arrived: int, *, door: str = "",
-                       override_reason: str | None = None, op_id: str | None = None) -> CheckedIn:
+    async def check_in(
+        self,
+        actor: Actor,
+        name_id: int,
+        arrived: int,
+        *,
+        door: str = "",
+        override_reason: str | None = None,
+        op_id: str | None = None,
+    ) -> CheckedIn:
         """`arrived` of the name's party are in now (all or some); the new arrivals count
         into the headcount. A probable ban match, or passing capacity, needs a manager's
         override with a reason (BanMatch, AtCapacity)."""
         answer = await self._ops.change(
-            actor, "guest_list_check_in", "guest_list_check_in", name_id, arrived, door,
-            override_reason, entity="guest_list_name", entity_id=name_id, op_id=op_id)
-        return CheckedIn(int(answer["name_id"]), int(answer["arrived"]), answer.get("inside"),
-                         answer.get("capacity"))
+            actor,
+            "guest_list_check_in",
+            "guest_list_check_in",
+            name_id,
+            arrived,
+            door,
+            override_reason,
+            entity="guest_list_name",
+            entity_id=name_id,
+            op_id=op_id,
+        )
+        return CheckedIn(
+            int(answer["name_id"]), int(answer["arrived"]), answer.get("inside"), answer.get("capacity")
+        )

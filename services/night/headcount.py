@@ -49,23 +49,51 @@ class HeadcountService:
         self._ops = ops
         self._db = ops.db
 
-    async def count(self, actor: Actor, night_id: int, change: int, *, door: str = "",
-                    override_reason: str | None = None, op_id: str | None = None,
-                    isolation: Isolation = "read_committed") -> Headcount:
+    async def count(
+        self,
+        actor: Actor,
+        night_id: int,
+        change: int,
+        *,
+        door: str = "",
+        override_reason: str | None = None,
+        op_id: str | None = None,
+        isolation: Isolation = "read_committed",
+    ) -> Headcount:
         """`change` people in (> 0) or out (< 0) at `door`. Passing capacity is refused
         (AtCapacity) unless a manager's session with a fresh code gives a reason."""
-        answer = await self._ops.change(actor, "door_count", "door_count", night_id, change, door,
-                                        override_reason, entity="headcount", entity_id=night_id,
-                                        op_id=op_id, isolation=isolation)
+        answer = await self._ops.change(
+            actor,
+            "door_count",
+            "door_count",
+            night_id,
+            change,
+            door,
+            override_reason,
+            entity="headcount",
+            entity_id=night_id,
+            op_id=op_id,
+            isolation=isolation,
+        )
         return _from(answer)
 
-    async def count_in(self, actor: Actor, night_id: int, people: int = 1, *, door: str = "",
-                       override_reason: str | None = None, op_id: str | None = None) -> Headcount:
-        return await self.count(actor, night_id, abs(people), door=door,
-                                override_reason=override_reason, op_id=op_id)
+    async def count_in(
+        self,
+        actor: Actor,
+        night_id: int,
+        people: int = 1,
+        *,
+        door: str = "",
+        override_reason: str | None = None,
+        op_id: str | None = None,
+    ) -> Headcount:
+        return await self.count(
+            actor, night_id, abs(people), door=door, override_reason=override_reason, op_id=op_id
+        )
 
-    async def count_out(self, actor: Actor, night_id: int, people: int = 1, *, door: str = "",
-                        op_id: str | None = None) -> Headcount:
+    async def count_out(
+        self, actor: Actor, night_id: int, people: int = 1, *, door: str = "", op_id: str | None = None
+    ) -> Headcount:
         return await self.count(actor, night_id, -abs(people), door=door, op_id=op_id)
 
     async def current(self, night_id: int) -> Headcount:
@@ -73,7 +101,9 @@ class HeadcountService:
         async with self._db.transaction(readonly=True) as conn:
             row = await conn.fetchrow(
                 "select night_id, inside, capacity, peak, peak_at from backroom.headcount"
-                " where night_id = $1", night_id)
+                " where night_id = $1",
+                night_id,
+            )
             if row is None:
                 capacity = await conn.fetchval("select capacity from backroom.venue order by id limit 1")
                 return Headcount(night_id, 0, capacity, 0, None)
@@ -86,14 +116,17 @@ class HeadcountService:
                 "select date_trunc('hour', at) as hour, max(inside_after)::int as peak,"
                 " coalesce(sum(change) filter (where change > 0), 0)::int as came_in,"
                 " coalesce(-sum(change) filter (where change < 0), 0)::int as went_out"
-                " from backroom.door_count_event where night_id = $1 group by 1 order by 1", night_id)
+                " from backroom.door_count_event where night_id = $1 group by 1 order by 1",
+                night_id,
+            )
         return [HourPeak(**dict(r)) for r in rows]
 
 
 def _from(answer: dict[str, object]) -> Headcount:
     peak_at = answer.get("peak_at")
     return Headcount(
-        night_id=int(str(answer["night_id"])), inside=int(str(answer["inside"])),
+        night_id=int(str(answer["night_id"])),
+        inside=int(str(answer["inside"])),
         capacity=None if answer.get("capacity") is None else int(str(answer["capacity"])),
         peak=int(str(answer["peak"])),
         peak_at=datetime.fromisoformat(str(peak_at)) if peak_at else None,

@@ -86,8 +86,9 @@ class NightOps:
         sql = f"select backroom.{function}($1::uuid{', ' if args else ''}{marks})"
         for attempt in range(1, RETRIES + 1):
             try:
-                async with self.db.transaction(actor, operation=kind, op_id=op_id,
-                                               isolation=isolation) as conn:
+                async with self.db.transaction(
+                    actor, operation=kind, op_id=op_id, isolation=isolation
+                ) as conn:
                     raw = await conn.fetchval(sql, op_id, *args)
                 answer: dict[str, Any] = json.loads(raw)
                 return answer
@@ -104,13 +105,19 @@ class NightOps:
                 raise refusal from err
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _record_refusal(self, actor: Actor, kind: str, entity: str, entity_id: int | None,
-                              op_id: str, refusal: BookingError) -> None:
+    async def _record_refusal(
+        self, actor: Actor, kind: str, entity: str, entity_id: int | None, op_id: str, refusal: BookingError
+    ) -> None:
         try:
             async with self.db.transaction(actor) as conn:
-                await conn.execute("select backroom.log_night_refusal($1, $2, $3, $4, $5)",
-                                   kind, entity, entity_id, op_id,
-                                   json.dumps(refusal.details(), default=str))
+                await conn.execute(
+                    "select backroom.log_night_refusal($1, $2, $3, $4, $5)",
+                    kind,
+                    entity,
+                    entity_id,
+                    op_id,
+                    json.dumps(refusal.details(), default=str),
+                )
         except (asyncpg.PostgresError, OSError, TimeoutError, DatabaseError):
             pass  # the refusal is what staff must see; a lost audit row of it must not hide it
 
@@ -119,8 +126,10 @@ class NightOps:
         state = err.sqlstate
         d = _detail(err)
         if state == "42501":
-            return NotAllowed("The database refused this for your session: it is locked, signed "
-                              "out, or your role may not do it.")
+            return NotAllowed(
+                "The database refused this for your session: it is locked, signed "
+                "out, or your role may not do it."
+            )
         if state == "BN001":
             return InvalidInput("That operation id was already used for something else.")
         if state == "BN002":
@@ -128,61 +137,78 @@ class NightOps:
         if state == "BN003":
             closed = datetime.fromisoformat(d["closed_at"]) if d.get("closed_at") else None
             at = f" at {await self.local(closed):%H:%M}" if closed else ""
-            return ListClosed(f"The list {d.get('list', '')} closed{at}: only a manager can "
-                              "change it now.")
+            return ListClosed(f"The list {d.get('list', '')} closed{at}: only a manager can change it now.")
         if state == "BN004" and d.get("names") is not None:
-            return ListFull(f"The list {d.get('list', '')} has {d['names']} names already: remove "
-                            f"some before its cap goes down to {d.get('most')}.")
+            return ListFull(
+                f"The list {d.get('list', '')} has {d['names']} names already: remove "
+                f"some before its cap goes down to {d.get('most')}."
+            )
         if state == "BN004":
-            return ListFull(f"The list {d.get('list', '')} takes {d.get('most')} names and has "
-                            f"room for {d.get('room')} more: nothing was added.")
+            return ListFull(
+                f"The list {d.get('list', '')} takes {d.get('most')} names and has "
+                f"room for {d.get('room')} more: nothing was added."
+            )
         if state == "BN005":
-            return InvalidInput(f"{d.get('name', 'A guest')} may bring at most {d.get('most')} "
-                                "guest(s) on this list: nothing was added.")
+            return InvalidInput(
+                f"{d.get('name', 'A guest')} may bring at most {d.get('most')} "
+                "guest(s) on this list: nothing was added."
+            )
         if state == "BN006":
             if d.get("what") == "list":
                 return AlreadyOnList(f"That night has a list called {d.get('name')} already.")
-            return AlreadyOnList(f"{d.get('name')} is on the list {d.get('list', '')} already: "
-                                 "nothing was added.")
+            return AlreadyOnList(
+                f"{d.get('name')} is on the list {d.get('list', '')} already: nothing was added."
+            )
         if state == "BN007":
             return InvalidInput(f"{d.get('name')} has arrived, so stays on the list.")
         if state == "BN008":
-            return InvalidInput(f"{d.get('name')}'s party is {d.get('party')} and {d.get('in')} "
-                                "are in already: say how many are in now, from that up to the party.")
+            return InvalidInput(
+                f"{d.get('name')}'s party is {d.get('party')} and {d.get('in')} "
+                "are in already: say how many are in now, from that up to the party."
+            )
         if state == "BN009":
             return NotFound("That name is no longer on the list: search again.")
         if state == "BN010":
-            return AtCapacity(f"The room is at its capacity of {d.get('capacity')} "
-                              f"({d.get('inside')} in): a manager's override with a reason lets "
-                              "more in.", capacity=int(d.get("capacity") or 0),
-                              inside=int(d.get("inside") or 0))
+            return AtCapacity(
+                f"The room is at its capacity of {d.get('capacity')} "
+                f"({d.get('inside')} in): a manager's override with a reason lets "
+                "more in.",
+                capacity=int(d.get("capacity") or 0),
+                inside=int(d.get("inside") or 0),
+            )
         if state == "BN011":
-            return StepUpRequired("An override needs a manager signed in on this console, a "
-                                  "fresh code from their authenticator, and a reason.")
+            return StepUpRequired(
+                "An override needs a manager signed in on this console, a "
+                "fresh code from their authenticator, and a reason."
+            )
         if state == "BN012":
             if not d.get("inside"):
                 return InvalidInput("Nobody is counted in, so nobody can be counted out.")
-            return InvalidInput(f"Only {d['inside']} are counted in, so {d.get('out')} cannot be "
-                                "counted out.")
+            return InvalidInput(
+                f"Only {d['inside']} are counted in, so {d.get('out')} cannot be counted out."
+            )
         if state == "BN013":
-            return BanMatch(f"{d.get('name')} looks like {d.get('ban_name')}, who is banned: "
-                            f"{d.get('ban_reason')}. A manager's override with a reason lets them in.",
-                            ban_name=str(d.get("ban_name", "")), reason=str(d.get("ban_reason", "")),
-                            matched_on=str(d.get("matched_on", "name")))
+            return BanMatch(
+                f"{d.get('name')} looks like {d.get('ban_name')}, who is banned: "
+                f"{d.get('ban_reason')}. A manager's override with a reason lets them in.",
+                ban_name=str(d.get("ban_name", "")),
+                reason=str(d.get("ban_reason", "")),
+                matched_on=str(d.get("matched_on", "name")),
+            )
         if state == "BN014":
             return NotFound(f"There is no such {d.get('what', 'thing')} any more: look again.")
         if state == "BN015":
-            return InvalidInput(f"Booking {d.get('ref')} is {str(d.get('status', '')).replace('_', ' ')}:"
-                                " spend is recorded for a party that is in, until its close-out.")
+            return InvalidInput(
+                f"Booking {d.get('ref')} is {str(d.get('status', '')).replace('_', ' ')}:"
+                " spend is recorded for a party that is in, until its close-out."
+            )
         if state == "BN016":
             what = d.get("what", "What was typed")
             if d.get("most"):
                 return InvalidInput(f"{what} must be 1 to {d['most']} characters on one line.")
             return InvalidInput(f"{what} is not right: {err.args[0] if err.args else err}.")
         if state in ("40001", "40P01"):
-            return BookingError("Someone changed this at the same moment; nothing was saved. "
-                                "Try again.")
+            return BookingError("Someone changed this at the same moment; nothing was saved. Try again.")
         if state and state.startswith("23"):
-            return InvalidInput("Something typed is too long, out of range, or holds a control "
-                                "character.")
+            return InvalidInput("Something typed is too long, out of range, or holds a control character.")
         return BookingError(f"The database refused this: {err}")

@@ -58,10 +58,20 @@ class SpendService:
         self._ops = ops
         self._db = ops.db
 
-    async def record(self, actor: Actor, booking_id: int, amount: Decimal, note: str = "", *,
-                     op_id: str | None = None) -> SpendTotal:
-        await self._ops.change(actor, "spend_record", "spend_record", booking_id, Decimal(amount), note,
-                               entity="spend", entity_id=booking_id, op_id=op_id)
+    async def record(
+        self, actor: Actor, booking_id: int, amount: Decimal, note: str = "", *, op_id: str | None = None
+    ) -> SpendTotal:
+        await self._ops.change(
+            actor,
+            "spend_record",
+            "spend_record",
+            booking_id,
+            Decimal(amount),
+            note,
+            entity="spend",
+            entity_id=booking_id,
+            op_id=op_id,
+        )
         return await self.total(booking_id)
 
     async def total(self, booking_id: int) -> SpendTotal:
@@ -74,18 +84,37 @@ class SpendService:
     async def short_of_minimum(self, night_id: int) -> list[SpendTotal]:
         """Parties in now whose spend is below their minimum, the furthest short first."""
         async with self._db.transaction(readonly=True) as conn:
-            rows = await conn.fetch(_TOTALS + " where b.night_id = $1 and b.status = 'arrived'"
-                                    " and c.booking_id is null", night_id)
+            rows = await conn.fetch(
+                _TOTALS + " where b.night_id = $1 and b.status = 'arrived' and c.booking_id is null", night_id
+            )
         found = [SpendTotal(**dict(r)) for r in rows]
         return sorted((t for t in found if t.short > 0), key=lambda t: (-t.short, t.ref))
 
-    async def close_out(self, actor: Actor, booking_id: int, final: Decimal, outcome: str = "paid",
-                        note: str = "", *, op_id: str | None = None) -> SpendTotal:
+    async def close_out(
+        self,
+        actor: Actor,
+        booking_id: int,
+        final: Decimal,
+        outcome: str = "paid",
+        note: str = "",
+        *,
+        op_id: str | None = None,
+    ) -> SpendTotal:
         """The party's final spend, and the booking is completed."""
         if outcome not in OUTCOMES:
             raise InvalidInput("A close-out is paid, comped or could not pay.")
-        await self._ops.change(actor, "spend_close_out", "spend_close_out", booking_id, Decimal(final),
-                               outcome, note, entity="spend", entity_id=booking_id, op_id=op_id)
+        await self._ops.change(
+            actor,
+            "spend_close_out",
+            "spend_close_out",
+            booking_id,
+            Decimal(final),
+            outcome,
+            note,
+            entity="spend",
+            entity_id=booking_id,
+            op_id=op_id,
+        )
         return await self.total(booking_id)
 
     async def night_totals(self, night_id: int) -> list[FloorSpend]:
@@ -101,5 +130,7 @@ class SpendService:
                 " sum(min_spend) as minimums, sum(greatest(min_spend - total, 0)) as short,"
                 " coalesce(sum(total) filter (where closed = 'comped'), 0) as comped,"
                 " coalesce(sum(total) filter (where closed = 'could_not_pay'), 0) as could_not_pay"
-                " from f group by 1 order by 1", night_id)
+                " from f group by 1 order by 1",
+                night_id,
+            )
         return [FloorSpend(**dict(r)) for r in rows]

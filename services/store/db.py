@@ -93,8 +93,9 @@ def connection_lost(err: BaseException) -> bool:
     to the server refusing the command on a connection that still works."""
     if isinstance(err, asyncpg.PostgresError):
         return str(getattr(err, "sqlstate", "") or "")[:2] in _LOST_CLASSES
-    return isinstance(err, OSError | TimeoutError | ConnectionError | asyncpg.InterfaceError
-                      | asyncpg.InternalClientError)
+    return isinstance(
+        err, OSError | TimeoutError | ConnectionError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    )
 
 
 def keep_alive(conn: asyncpg.Connection) -> None:
@@ -104,9 +105,12 @@ def keep_alive(conn: asyncpg.Connection) -> None:
     if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
-                        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
-                        ("TCP_USER_TIMEOUT", 1000 * KEEPALIVE_IDLE * 2)):
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        ("TCP_USER_TIMEOUT", 1000 * KEEPALIVE_IDLE * 2),
+    ):
         option = getattr(socket, name, None)
         if option is not None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
@@ -179,8 +183,7 @@ class ServerOutOfRoom(DatabaseError):
 _SCHEMA_STATES = {"3F000", "42P01", "42883"}  # no schema, no table, no function
 
 
-def _condition(err: asyncpg.PostgresError, target: Target, *,
-               schema: bool = True) -> DatabaseError | None:
+def _condition(err: asyncpg.PostgresError, target: Target, *, schema: bool = True) -> DatabaseError | None:
     """What a person can do about the server's own state, as opposed to a rule's refusal."""
     state = getattr(err, "sqlstate", None)
     if state == "25006":
@@ -188,24 +191,29 @@ def _condition(err: asyncpg.PostgresError, target: Target, *,
             f"The database {target} is read-only, so nothing was written. It is a standby "
             "server, or writing was turned off (default_transaction_read_only). Connect to the "
             "primary server, or ask whoever runs it to turn writing back on "
-            "(default_transaction_read_only = off), then try again.")
+            "(default_transaction_read_only = off), then try again."
+        )
     if state == "53100":
         return ServerOutOfRoom(
             f"The database server of {target} has run out of disk space, so nothing was written. "
-            "Free space on its disk (or give it a bigger one), then try again.")
+            "Free space on its disk (or give it a bigger one), then try again."
+        )
     if state == "53200":
         return ServerOutOfRoom(
             f"The database server of {target} ran out of memory, so nothing was written. Try "
-            "again when it is less busy, or give it more memory.")
+            "again when it is less busy, or give it more memory."
+        )
     if state == "53300":
         return ServerOutOfRoom(
             f"The database server of {target} has no connection to spare (max_connections is "
             "reached). Close consoles and scripts that are not in use (`backroom health` counts "
-            "them), or raise max_connections, then try again.")
+            "them), or raise max_connections, then try again."
+        )
     if schema and (state in _SCHEMA_STATES or (state == "22023" and CONSOLE_ROLE in str(err))):
         return SchemaMissing(
             f"The database {target} has no Backroom schema yet, or only part of it ({err}). "
-            "Run `backroom db migrate` first.")
+            "Run `backroom db migrate` first."
+        )
     return None
 
 
@@ -215,8 +223,11 @@ def explain_refusal(err: BaseException, dsn: str) -> DatabaseError:
     if isinstance(err, DatabaseError):
         # A message of our own around the server's: the server's state comes first.
         cause = err.__cause__
-        known = (_condition(cause, describe(dsn), schema=False)
-                 if isinstance(cause, asyncpg.PostgresError) else None)
+        known = (
+            _condition(cause, describe(dsn), schema=False)
+            if isinstance(cause, asyncpg.PostgresError)
+            else None
+        )
         return known or err
     if isinstance(err, asyncpg.PostgresError) and (known := _condition(err, describe(dsn))):
         return known
@@ -251,16 +262,15 @@ def explain(err: BaseException, dsn: str) -> DatabaseError:
     return DatabaseError(f"Could not connect to Postgres at {target}: {err!r}")
 
 
-async def connect(dsn: str, *, timeout: float = 10,
-                  command_timeout: float = DIRECT_COMMAND_TIMEOUT,
-                  **kwargs: Any) -> asyncpg.Connection:
+async def connect(
+    dsn: str, *, timeout: float = 10, command_timeout: float = DIRECT_COMMAND_TIMEOUT, **kwargs: Any
+) -> asyncpg.Connection:
     """One direct connection, with failures explained; every command on it has a bound."""
     reason = transaction_pooler_reason(dsn)
     if reason:
         raise PoolerNotSupported(reason)
     try:
-        conn = await asyncpg.connect(dsn, timeout=timeout, command_timeout=command_timeout,
-                                     **kwargs)
+        conn = await asyncpg.connect(dsn, timeout=timeout, command_timeout=command_timeout, **kwargs)
     except Exception as err:
         raise explain(err, dsn) from err
     keep_alive(conn)
@@ -278,8 +288,9 @@ def abandon(conn: asyncpg.Connection) -> None:
         conn.terminate()
 
 
-async def act_as(conn: asyncpg.Connection, actor: Actor, *, operation: str | None = None,
-                 op_id: str | None = None) -> Any:
+async def act_as(
+    conn: asyncpg.Connection, actor: Actor, *, operation: str | None = None, op_id: str | None = None
+) -> Any:
     """In a transaction on `conn`: become the console role, presenting `actor`'s session; returns
     when the connection's server process started (see `Backend`)."""
     # One round trip; set_config('role', ..., true) is SET LOCAL ROLE.
@@ -326,8 +337,9 @@ def acting_for(actor: Actor) -> Iterator[None]:
 class Database:
     """A pool of connections to one Postgres database."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 5,
-                 command_timeout: float = COMMAND_TIMEOUT) -> None:
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 5, command_timeout: float = COMMAND_TIMEOUT
+    ) -> None:
         self.dsn = dsn
         self.target = describe(dsn)
         self._min = min_size
@@ -343,8 +355,12 @@ class Database:
             raise PoolerNotSupported(reason)
         try:
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=self._min, max_size=self._max, timeout=10,
-                command_timeout=self.command_timeout, init=_tune,
+                self.dsn,
+                min_size=self._min,
+                max_size=self._max,
+                timeout=10,
+                command_timeout=self.command_timeout,
+                init=_tune,
             )
         except Exception as err:
             raise explain(err, self.dsn) from err
@@ -401,8 +417,7 @@ class Database:
 
     async def direct(self) -> asyncpg.Connection:
         """A fresh connection outside the pool (whose connections may all be frozen)."""
-        return await connect(self.dsn, timeout=self.command_timeout,
-                             command_timeout=self.command_timeout)
+        return await connect(self.dsn, timeout=self.command_timeout, command_timeout=self.command_timeout)
 
     @asynccontextmanager
     async def transaction(
@@ -445,9 +460,12 @@ class Database:
             if lost and not isinstance(err, asyncio.CancelledError):
                 raise ConnectionLost(
                     "The database stopped answering before this was done, so we cannot tell "
-                    "whether it was saved." if committing else
-                    "The database stopped answering before this was done, so nothing was saved.",
-                    maybe_committed=committing, backend=backend) from err
+                    "whether it was saved."
+                    if committing
+                    else "The database stopped answering before this was done, so nothing was saved.",
+                    maybe_committed=committing,
+                    backend=backend,
+                ) from err
             raise
         await self._release_quietly(conn)
 
@@ -464,8 +482,7 @@ class Database:
         wait_ms = int(max(0.5, self.command_timeout - 1) * 1000)
         try:
             with _no_warnings(conn):
-                await conn.fetchval("select pg_catalog.pg_terminate_backend($1, $2)",
-                                    backend.pid, wait_ms)
+                await conn.fetchval("select pg_catalog.pg_terminate_backend($1, $2)", backend.pid, wait_ms)
         except asyncpg.InsufficientPrivilegeError:
             return False
         return await self._gone(conn, backend)
@@ -473,7 +490,8 @@ class Database:
     @staticmethod
     async def _gone(conn: asyncpg.Connection, backend: Backend) -> bool:
         rows = await conn.fetch(
-            "select backend_start from pg_catalog.pg_stat_activity where pid = $1", backend.pid)
+            "select backend_start from pg_catalog.pg_stat_activity where pid = $1", backend.pid
+        )
         if not rows:
             return True
         # A start time that is not the one noted is another process with the pid reused;
@@ -485,6 +503,7 @@ class Database:
 @contextmanager
 def _no_warnings(conn: asyncpg.Connection) -> Iterator[None]:
     """pg_terminate_backend warns when it gives up waiting; that answer is read, not logged."""
+
     def ignore(_conn: Any, _message: Any) -> None:
         return None
 

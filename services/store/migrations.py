@@ -74,8 +74,7 @@ async def _applied(conn: asyncpg.Connection) -> dict[int, asyncpg.Record]:
     return {r["version"]: r for r in rows}
 
 
-async def status(conn: asyncpg.Connection,
-                 migrations: list[Migration] | None = None) -> list[MigrationState]:
+async def status(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[MigrationState]:
     migrations = load() if migrations is None else migrations
     applied = await _applied(conn)
     return [
@@ -98,8 +97,7 @@ def _refuse_changed(states: list[MigrationState]) -> None:
         )
 
 
-async def migrate(conn: asyncpg.Connection,
-                  migrations: list[Migration] | None = None) -> list[Migration]:
+async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply what is missing, each file in its own transaction. Returns what was applied."""
     migrations = load() if migrations is None else migrations
     await conn.execute("select pg_advisory_lock($1)", _LOCK_KEY)
@@ -119,7 +117,9 @@ async def migrate(conn: asyncpg.Connection,
                     raise DatabaseError(f"Migration {m.filename} failed: {err}") from err
                 await conn.execute(
                     "insert into backroom_meta.migration (version, name, checksum) values ($1, $2, $3)",
-                    m.version, m.name, m.checksum,
+                    m.version,
+                    m.name,
+                    m.checksum,
                 )
             done.append(m)
         return done

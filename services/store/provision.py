@@ -76,7 +76,8 @@ async def schema_problem(conn: asyncpg.Connection, where: str) -> str | None:
         " to_regrole($1) is not null as role,"
         " case when to_regnamespace('backroom_meta') is null then false"
         "  else has_schema_privilege(to_regnamespace('backroom_meta'), 'USAGE') end as records",
-        CONSOLE_ROLE)
+        CONSOLE_ROLE,
+    )
     assert row is not None
     if row["records"] or not (row["schema"] and row["role"]):
         try:
@@ -88,9 +89,12 @@ async def schema_problem(conn: asyncpg.Connection, where: str) -> str | None:
 
 async def _reads_records(conn: asyncpg.Connection) -> bool:
     """Whether this connection may read the migration records (the owner may)."""
-    return bool(await conn.fetchval(
-        "select case when to_regnamespace('backroom_meta') is null then true"
-        " else has_schema_privilege(to_regnamespace('backroom_meta'), 'USAGE') end"))
+    return bool(
+        await conn.fetchval(
+            "select case when to_regnamespace('backroom_meta') is null then true"
+            " else has_schema_privilege(to_regnamespace('backroom_meta'), 'USAGE') end"
+        )
+    )
 
 
 async def _ready_for_console(conn: asyncpg.Connection, where: str) -> bool:
@@ -105,7 +109,8 @@ async def _ready_for_console(conn: asyncpg.Connection, where: str) -> bool:
         at = "an older schema" if row is None else f"migration {row['migrated']}"
         raise SchemaMissing(
             f"The database {where} is at {at}; this console needs migration {latest}. "
-            "The database's owner runs `backroom db migrate` with the owner's address.")
+            "The database's owner runs `backroom db migrate` with the owner's address."
+        )
     return bool(row["venue"])
 
 
@@ -136,8 +141,17 @@ async def report(dsn: str) -> DatabaseReport:
         states = await migrations.status(conn)
         counts: dict[str, int] = {}
         if any(s.applied_at for s in states):
-            for table in ("venue", "floor", "venue_table", "night", "guest", "booking", "hold",
-                          "staff", "audit_log"):
+            for table in (
+                "venue",
+                "floor",
+                "venue_table",
+                "night",
+                "guest",
+                "booking",
+                "hold",
+                "staff",
+                "audit_log",
+            ):
                 counts[table] = int(await conn.fetchval(f"select count(*) from backroom.{table}"))
         listen_ok = await _listen_works(conn)
     finally:

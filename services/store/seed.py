@@ -31,8 +31,10 @@ class LayoutError(InvalidInput):
     code = "layout"
 
     def __init__(self, source: str, problem: str) -> None:
-        super().__init__(f"The venue layout {source} cannot be used: {problem} Correct it and run "
-                         "the command again; nothing was written.")
+        super().__init__(
+            f"The venue layout {source} cannot be used: {problem} Correct it and run "
+            "the command again; nothing was written."
+        )
 
 
 def load_layout(path: Path | None = None) -> dict[str, Any]:
@@ -54,18 +56,23 @@ def load_layout(path: Path | None = None) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise LayoutError(source, "it is not UTF-8 text (save it as UTF-8 JSON).") from None
     except json.JSONDecodeError as err:
-        raise LayoutError(source, f"it is not valid JSON ({err.msg} at line {err.lineno}, "
-                                  f"column {err.colno}).") from None
+        raise LayoutError(
+            source, f"it is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})."
+        ) from None
     check_layout(layout, source)
     return dict(layout)
 
 
 _WANTED: dict[str, tuple[str, Callable[[Any, int, int], bool]]] = {
     "text": ("text", lambda v, lo, hi: isinstance(v, str) and bool(v.strip())),
-    "whole": ("a whole number from {lo} to {hi}",
-              lambda v, lo, hi: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi),
-    "number": ("a number from 0 up", lambda v, lo, hi: isinstance(v, int | float)
-               and not isinstance(v, bool) and 0 <= v < 1e8),
+    "whole": (
+        "a whole number from {lo} to {hi}",
+        lambda v, lo, hi: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
+    ),
+    "number": (
+        "a number from 0 up",
+        lambda v, lo, hi: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1e8,
+    ),
     "yes/no": ("true or false", lambda v, lo, hi: isinstance(v, bool)),
     "list": ("a list [...]", lambda v, lo, hi: isinstance(v, list)),
 }
@@ -78,8 +85,17 @@ class _Checker:
     def fail(self, problem: str) -> LayoutError:
         return LayoutError(self.source, problem)
 
-    def field(self, where: str, record: Any, key: str, kind: str, *, optional: bool = False,
-              low: int = 0, high: int = SMALLINT) -> Any:
+    def field(
+        self,
+        where: str,
+        record: Any,
+        key: str,
+        kind: str,
+        *,
+        optional: bool = False,
+        low: int = 0,
+        high: int = SMALLINT,
+    ) -> Any:
         """`record[key]` if it is of `kind` (see _WANTED), else LayoutError."""
         if not isinstance(record, dict):
             raise self.fail(f"{where} must be an object {{...}}.")
@@ -89,8 +105,10 @@ class _Checker:
             raise self.fail(f"{where} has no {key!r}.")
         wanted, ok = _WANTED[kind]
         if not ok(record[key], low, high):
-            raise self.fail(f"{key!r} of {where} is {json.dumps(record[key])}; it must be "
-                            f"{wanted.format(lo=low, hi=high)}.")
+            raise self.fail(
+                f"{key!r} of {where} is {json.dumps(record[key])}; it must be "
+                f"{wanted.format(lo=low, hi=high)}."
+            )
         return record[key]
 
 
@@ -105,14 +123,17 @@ def check_layout(layout: Any, source: str = "of the venue") -> None:
     try:
         ZoneInfo(venue["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
-        raise check.fail(f"the venue's timezone {venue['timezone']!r} is not a time zone (use a "
-                         'name such as "Europe/London").') from None
+        raise check.fail(
+            f"the venue's timezone {venue['timezone']!r} is not a time zone (use a "
+            'name such as "Europe/London").'
+        ) from None
     for key in ("opens_at", "closes_at"):
         try:
             time.fromisoformat(venue[key])
         except ValueError:
-            raise check.fail(f"the venue's {key} {venue[key]!r} is not a time of day (HH:MM, "
-                             "from 00:00 to 23:59).") from None
+            raise check.fail(
+                f"the venue's {key} {venue[key]!r} is not a time of day (HH:MM, from 00:00 to 23:59)."
+            ) from None
     check.field("the venue", venue, "max_tables_per_guest", "whole", optional=True, low=1, high=100)
     check.field("the venue", venue, "hold_seconds", "whole", optional=True, low=5, high=600)
     check.field("the venue", venue, "pending_minutes", "whole", optional=True, low=1, high=1440)
@@ -139,20 +160,17 @@ def check_layout(layout: Any, source: str = "of the venue") -> None:
             raise check.fail(f"two tables have the number {number}.")
         numbers.add(number)
         if check.field(where, table, "floor", "text") not in codes:
-            raise check.fail(f"table {number} is on the floor {table['floor']!r}, which is not in "
-                             '"floors".')
+            raise check.fail(f'table {number} is on the floor {table["floor"]!r}, which is not in "floors".')
         check.field(where, table, "name", "text")
         low = check.field(where, table, "min", "whole", low=1)
         if check.field(where, table, "max", "whole", low=1) < low:
-            raise check.fail(f"table {number} seats at most {table['max']}, fewer than its "
-                             f"min {low}.")
+            raise check.fail(f"table {number} seats at most {table['max']}, fewer than its min {low}.")
         check.field(where, table, "vip", "yes/no")
         check.field(where, table, "min_spend", "number")
         check.field(where, table, "row", "whole")
         check.field(where, table, "col", "whole")
         neighbours = check.field(where, table, "neighbours", "list", optional=True) or []
-        if not all(isinstance(t, int) and not isinstance(t, bool) and 0 < t <= SMALLINT
-                   for t in neighbours):
+        if not all(isinstance(t, int) and not isinstance(t, bool) and 0 < t <= SMALLINT for t in neighbours):
             raise check.fail(f"the neighbours of table {number} must be table numbers.")
 
 
@@ -163,8 +181,7 @@ def night_hours(day: date, opens: time, closes: time, tz: str) -> tuple[datetime
     return starts, datetime.combine(end_day, closes, tzinfo=zone)
 
 
-async def seed_venue(conn: asyncpg.Connection, layout: dict[str, Any],
-                     source: str = "of the venue") -> bool:
+async def seed_venue(conn: asyncpg.Connection, layout: dict[str, Any], source: str = "of the venue") -> bool:
     """Write the venue, floors and tables. Returns False if a venue is already there.
     A layout the database's rules refuse raises LayoutError, with nothing written."""
     if await conn.fetchval("select exists (select from backroom.venue)"):
@@ -183,26 +200,43 @@ async def _write_venue(conn: asyncpg.Connection, layout: dict[str, Any]) -> None
             "insert into backroom.venue (id, name, timezone, opens_at, closes_at,"
             " max_tables_per_guest, hold_seconds, pending_minutes, no_show_grace_minutes, capacity)"
             " values (1, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            v["name"], v["timezone"], time.fromisoformat(v["opens_at"]),
-            time.fromisoformat(v["closes_at"]), v.get("max_tables_per_guest", 2),
-            v.get("hold_seconds", 30), v.get("pending_minutes", 15),
-            v.get("no_show_grace_minutes", 15), v.get("capacity"),
+            v["name"],
+            v["timezone"],
+            time.fromisoformat(v["opens_at"]),
+            time.fromisoformat(v["closes_at"]),
+            v.get("max_tables_per_guest", 2),
+            v.get("hold_seconds", 30),
+            v.get("pending_minutes", 15),
+            v.get("no_show_grace_minutes", 15),
+            v.get("capacity"),
         )
         floor_ids = {}
         for position, f in enumerate(layout["floors"], start=1):
             floor_ids[f["code"]] = position
             await conn.execute(
-                "insert into backroom.floor (id, venue_id, code, name, position)"
-                " values ($1, 1, $2, $3, $4)",
-                position, f["code"], f["name"], position,
+                "insert into backroom.floor (id, venue_id, code, name, position) values ($1, 1, $2, $3, $4)",
+                position,
+                f["code"],
+                f["name"],
+                position,
             )
         await conn.executemany(
             "insert into backroom.venue_table (id, venue_id, floor_id, number, name, min_party,"
             " max_party, vip, min_spend, grid_row, grid_col, neighbours)"
             " values ($1, 1, $2, $1, $3, $4, $5, $6, $7, $8, $9, $10)",
             [
-                (t["number"], floor_ids[t["floor"]], t["name"], t["min"], t["max"], t["vip"],
-                 t["min_spend"], t["row"], t["col"], t.get("neighbours", []))
+                (
+                    t["number"],
+                    floor_ids[t["floor"]],
+                    t["name"],
+                    t["min"],
+                    t["max"],
+                    t["vip"],
+                    t["min_spend"],
+                    t["row"],
+                    t["col"],
+                    t.get("neighbours", []),
+                )
                 for t in layout["tables"]
             ],
         )
@@ -221,7 +255,8 @@ def check_nights(start: date, days: int) -> None:
     if start < FIRST_NIGHT or start > LAST_NIGHT - timedelta(days=days - 1):
         raise InvalidInput(
             f"{days} night(s) from {start.isoformat()} do not fit between "
-            f"{FIRST_NIGHT.isoformat()} and {LAST_NIGHT.isoformat()}: choose another start.")
+            f"{FIRST_NIGHT.isoformat()} and {LAST_NIGHT.isoformat()}: choose another start."
+        )
 
 
 async def open_nights(conn: asyncpg.Connection, start: date, days: int) -> int:
@@ -239,25 +274,40 @@ async def open_nights(conn: asyncpg.Connection, start: date, days: int) -> int:
         "insert into backroom.night (venue_id, date, starts_at, ends_at)"
         " select 1, d, s, e from unnest($1::date[], $2::timestamptz[], $3::timestamptz[]) as x(d, s, e)"
         " on conflict (venue_id, date) do nothing returning id",
-        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
     )
     return len(result)
 
 
 GUESTS = [
-    ("Alice Moreau", "+44 7700 900101", False), ("Ben Okafor", "+44 7700 900102", False),
-    ("Chloe Tanaka", "+44 7700 900103", True), ("Dev Patel", "+44 7700 900104", False),
-    ("Elena Rossi", "+44 7700 900105", False), ("Farid Haddad", "+44 7700 900106", True),
-    ("Grace Kim", "+44 7700 900107", False), ("Hugo Lindqvist", "+44 7700 900108", False),
-    ("Isla MacLeod", "+44 7700 900109", False), ("Jonas Weber", "+44 7700 900110", False),
-    ("Kemi Adeyemi", "+44 7700 900111", True), ("Liam O'Brien", "+44 7700 900112", False),
-    ("Maya Cohen", "+44 7700 900113", False), ("Nikos Pappas", "+44 7700 900114", False),
-    ("Olivia Brown", "+44 7700 900115", False), ("Pavel Novak", "+44 7700 900116", False),
-    ("Quinn Murphy", "+44 7700 900117", False), ("Rosa Alvarez", "+44 7700 900118", True),
-    ("Sami Virtanen", "+44 7700 900119", False), ("Tara Singh", "+44 7700 900120", False),
-    ("Umar Farouk", "+44 7700 900121", False), ("Vera Ivanova", "+44 7700 900122", False),
-    ("Will Turner", "+44 7700 900123", False), ("Xin Zhao", "+44 7700 900124", False),
-    ("Yara Nassar", "+44 7700 900125", True), ("Zoe Clarke", "+44 7700 900126", False),
+    ("Alice Moreau", "+44 7700 900101", False),
+    ("Ben Okafor", "+44 7700 900102", False),
+    ("Chloe Tanaka", "+44 7700 900103", True),
+    ("Dev Patel", "+44 7700 900104", False),
+    ("Elena Rossi", "+44 7700 900105", False),
+    ("Farid Haddad", "+44 7700 900106", True),
+    ("Grace Kim", "+44 7700 900107", False),
+    ("Hugo Lindqvist", "+44 7700 900108", False),
+    ("Isla MacLeod", "+44 7700 900109", False),
+    ("Jonas Weber", "+44 7700 900110", False),
+    ("Kemi Adeyemi", "+44 7700 900111", True),
+    ("Liam O'Brien", "+44 7700 900112", False),
+    ("Maya Cohen", "+44 7700 900113", False),
+    ("Nikos Pappas", "+44 7700 900114", False),
+    ("Olivia Brown", "+44 7700 900115", False),
+    ("Pavel Novak", "+44 7700 900116", False),
+    ("Quinn Murphy", "+44 7700 900117", False),
+    ("Rosa Alvarez", "+44 7700 900118", True),
+    ("Sami Virtanen", "+44 7700 900119", False),
+    ("Tara Singh", "+44 7700 900120", False),
+    ("Umar Farouk", "+44 7700 900121", False),
+    ("Vera Ivanova", "+44 7700 900122", False),
+    ("Will Turner", "+44 7700 900123", False),
+    ("Xin Zhao", "+44 7700 900124", False),
+    ("Yara Nassar", "+44 7700 900125", True),
+    ("Zoe Clarke", "+44 7700 900126", False),
 ]
 
 
@@ -328,13 +378,14 @@ async def _guest_ids(conn: asyncpg.Connection) -> list[int]:
         "insert into backroom.guest (name, phone, email, vip)"
         " select n, p, lower(replace(replace(n, ' ', '.'), '''', '')) || '@example.com', v"
         " from unnest($1::text[], $2::text[], $3::bool[]) as x(n, p, v) returning id",
-        [g[0] for g in GUESTS], [g[1] for g in GUESTS], [g[2] for g in GUESTS],
+        [g[0] for g in GUESTS],
+        [g[1] for g in GUESTS],
+        [g[2] for g in GUESTS],
     )
     return [r["id"] for r in rows]
 
 
-async def _book(conn: asyncpg.Connection, night: asyncpg.Record, guests: list[int],
-                p: Planned) -> None:
+async def _book(conn: asyncpg.Connection, night: asyncpg.Record, guests: list[int], p: Planned) -> None:
     starts = night["starts_at"] + timedelta(minutes=p.start_min)
     ends = night["ends_at"] if p.end_min is None else night["starts_at"] + timedelta(minutes=p.end_min)
     initial = "arrived" if p.status in ("arrived", "completed") else "pending"
@@ -345,25 +396,35 @@ async def _book(conn: asyncpg.Connection, night: asyncpg.Record, guests: list[in
             " starts_at, ends_at, deposit, deposit_paid)"
             " values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $8::numeric > 0)"
             " on conflict (ref) do nothing returning id",
-            night["id"], guests[p.guest % len(guests)], p.party, p.arrived, initial, starts, ends,
+            night["id"],
+            guests[p.guest % len(guests)],
+            p.party,
+            p.arrived,
+            initial,
+            starts,
+            ends,
             p.deposit,
         )
         if booking_id is not None:
             break
     else:
-        raise InvalidInput(f"No free booking reference was found in {REF_ATTEMPTS} tries: the "
-                           "references are nearly used up. Nothing was written.")
+        raise InvalidInput(
+            f"No free booking reference was found in {REF_ATTEMPTS} tries: the "
+            "references are nearly used up. Nothing was written."
+        )
     await conn.executemany(
         "insert into backroom.booking_table (booking_id, table_id, during, active)"
         " values ($1, $2, tstzrange($3, $4), true)",
         [(booking_id, t, starts, ends) for t in p.table],
     )
-    for step in _PATH[p.status][1 if initial == "arrived" else 0:]:
+    for step in _PATH[p.status][1 if initial == "arrived" else 0 :]:
         await conn.execute(
             "update backroom.booking set status = $2, cancel_reason = $3, deposit_outcome ="
             " case when $2 = 'cancelled' and deposit > 0 and deposit_paid then 'kept' end"
             " where id = $1",
-            booking_id, step, p.reason if step == "cancelled" else None,
+            booking_id,
+            step,
+            p.reason if step == "cancelled" else None,
         )
 
 
@@ -378,17 +439,22 @@ def _random_night(rng: random.Random, tables: list[asyncpg.Record], guests: int)
             continue
         used[guest] = used.get(guest, 0) + 1
         status = rng.choices(["pending", "confirmed", "cancelled"], weights=[3, 6, 1])[0]
-        plans.append(Planned(
-            (t["id"],), guest, rng.randint(t["min_party"], t["max_party"]),
-            rng.choice([0, 30, 60, 90, 120]), None, status,
-            deposit=rng.choice([0, 0, 50, 100]),
-            reason="Plans changed" if status == "cancelled" else None,
-        ))
+        plans.append(
+            Planned(
+                (t["id"],),
+                guest,
+                rng.randint(t["min_party"], t["max_party"]),
+                rng.choice([0, 30, 60, 90, 120]),
+                None,
+                status,
+                deposit=rng.choice([0, 0, 50, 100]),
+                reason="Plans changed" if status == "cancelled" else None,
+            )
+        )
     return plans
 
 
-async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14,
-                      rng_seed: int = 7) -> int:
+async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14, rng_seed: int = 7) -> int:
     """Sample bookings for `days` nights from `start`; nights that have bookings are skipped."""
     rng = random.Random(rng_seed)
     made = 0
@@ -402,7 +468,8 @@ async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14,
             "select n.id, n.date, n.starts_at, n.ends_at,"
             " exists (select from backroom.booking b where b.night_id = n.id) as booked"
             " from backroom.night n where n.date >= $1 and n.date < $2 order by n.date",
-            start, start + timedelta(days=days),
+            start,
+            start + timedelta(days=days),
         )
         for night in nights:
             plans = TONIGHT if night["date"] == start else _random_night(rng, tables, len(guests))
@@ -413,7 +480,6 @@ async def seed_sample(conn: asyncpg.Connection, start: date, days: int = 14,
                 made += 1
         # Pending bookings of the sample stay pending for the demo's first hour.
         await conn.execute(
-            "update backroom.booking set expires_at = now() + interval '1 hour'"
-            " where status = 'pending'"
+            "update backroom.booking set expires_at = now() + interval '1 hour' where status = 'pending'"
         )
     return made

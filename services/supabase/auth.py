@@ -85,7 +85,8 @@ class NotLinked(SignInError):
             f"{email} signed in to Supabase, but the database opened no session for it. Either "
             f"no active staff account is linked to it (an admin links it with "
             f"`backroom supabase link-staff {email} --role ROLE`), or the database does not have "
-            f"this project's JWT secret (the database owner runs {ENABLE}).")
+            f"this project's JWT secret (the database owner runs {ENABLE})."
+        )
 
 
 class NotConfirmed(SignInError):
@@ -97,7 +98,8 @@ class NotConfirmed(SignInError):
         super().__init__(
             "The database did not accept that code for this sign-in (it may have ended, or the "
             "code was checked too long ago). Try the next code; if it is refused again, sign in "
-            "again.")
+            "again."
+        )
 
 
 class AuthenticatorExists(SignInError):
@@ -106,7 +108,8 @@ class AuthenticatorExists(SignInError):
     def __init__(self) -> None:
         super().__init__(
             "This account already has an authenticator: sign in with its code. For a lost phone, "
-            "an admin removes the old factor first (Supabase dashboard, Authentication > Users).")
+            "an admin removes the old factor first (Supabase dashboard, Authentication > Users)."
+        )
 
 
 class SupabaseNotSetUp(SignInError):
@@ -119,8 +122,10 @@ class SessionEnded(SignInError):
     code = "supabase_session_ended"
 
     def __init__(self) -> None:
-        super().__init__("The Supabase session of this console has ended (signed out elsewhere, "
-                         "expired, or the staff link changed). Sign in again.")
+        super().__init__(
+            "The Supabase session of this console has ended (signed out elsewhere, "
+            "expired, or the staff link changed). Sign in again."
+        )
 
 
 @dataclass(frozen=True)
@@ -155,21 +160,25 @@ class DatabaseSessions:
             # Nobody is presented: the token alone says who this is.
             async with self._db.transaction(Actor()) as conn:
                 row = await conn.fetchrow(
-                    "select outcome, token, staff_id, display_name, role"
-                    " from backroom.supabase_session($1)", user.access_token)
+                    "select outcome, token, staff_id, display_name, role from backroom.supabase_session($1)",
+                    user.access_token,
+                )
         except (asyncpg.UndefinedFunctionError, asyncpg.UndefinedColumnError) as err:
             raise SupabaseNotSetUp(
                 "This database cannot sign Supabase users in yet. Run `backroom db migrate`, "
-                f"then {ENABLE} as the database owner (it needs Supabase's auth schema).") from err
+                f"then {ENABLE} as the database owner (it needs Supabase's auth schema)."
+            ) from err
         if row is None or row["outcome"] != "ok":
             return None
-        return Actor(staff_id=row["staff_id"], name=row["display_name"], role=row["role"],
-                     session=row["token"])
+        return Actor(
+            staff_id=row["staff_id"], name=row["display_name"], role=row["role"], session=row["token"]
+        )
 
     async def confirm(self, actor: Actor, purpose: str, access_token: str) -> bool:
         async with self._db.transaction(actor) as conn:
-            return bool(await conn.fetchval("select backroom.supabase_confirm($1, $2)",
-                                            purpose, access_token))
+            return bool(
+                await conn.fetchval("select backroom.supabase_confirm($1, $2)", purpose, access_token)
+            )
 
 
 @dataclass(frozen=True)
@@ -197,7 +206,8 @@ def jwt_secret_key(typed: str) -> bytes:
     if len(key) < JWT_SECRET_MIN:
         raise InvalidInput(
             f"That is not a JWT secret: it has {len(key)} characters, and a project's has at least "
-            f"{JWT_SECRET_MIN} (Project Settings > JWT Keys, the legacy JWT secret).")
+            f"{JWT_SECRET_MIN} (Project Settings > JWT Keys, the legacy JWT secret)."
+        )
     return key
 
 
@@ -220,14 +230,16 @@ def _refusal(err: BaseException, config: SupabaseConfig) -> SignInError:
     if isinstance(err, AuthRetryableError):
         return SupabaseUnreachable(
             f"Cannot reach Supabase Auth at {config.host} right now. Check the network and try "
-            "again; the venue's own console accounts still work if the database is reachable.")
+            "again; the venue's own console accounts still work if the database is reachable."
+        )
     if isinstance(err, AuthApiError):
         log.info("Supabase Auth refused: HTTP %s %s", err.status, err.code)
         if err.status == 429 or (err.code or "").startswith("over_"):
             return Throttled(RATE_LIMIT_WAIT)
         if err.status >= 500:
             return SupabaseUnreachable(
-                f"Supabase Auth at {config.host} had a problem (HTTP {err.status}). Try again shortly.")
+                f"Supabase Auth at {config.host} had a problem (HTTP {err.status}). Try again shortly."
+            )
     else:
         log.info("Supabase Auth failed: %s", type(err).__name__)
     return SignInFailed()
@@ -247,8 +259,9 @@ class SupabaseAuth:
     `sessions` is the database's side (`DatabaseSessions`); without it (enrolment,
     sign-out) nobody can sign in to the console."""
 
-    def __init__(self, config: SupabaseConfig, sessions: StaffSessions | None = None,
-                 store: SecretStore | None = None) -> None:
+    def __init__(
+        self, config: SupabaseConfig, sessions: StaffSessions | None = None, store: SecretStore | None = None
+    ) -> None:
         self._config = config
         self._sessions = sessions
         self._store = store
@@ -307,8 +320,9 @@ class SupabaseAuth:
 
             # In memory only. No background refresh timer: get_session() refreshes a token
             # near its expiry whenever it is used (each Realtime ping, each code check).
-            options = AsyncClientOptions(persist_session=False, auto_refresh_token=False,
-                                         flow_type="implicit")
+            options = AsyncClientOptions(
+                persist_session=False, auto_refresh_token=False, flow_type="implicit"
+            )
             self._client_ = AsyncClient(self._config.url, self._config.key, options)
         return self._client_
 
@@ -367,8 +381,9 @@ class SupabaseAuth:
         for factor in totp:
             try:
                 challenge = await client.auth.mfa.challenge({"factor_id": factor.id})
-                await client.auth.mfa.verify({"factor_id": factor.id, "challenge_id": challenge.id,
-                                              "code": typed})
+                await client.auth.mfa.verify(
+                    {"factor_id": factor.id, "challenge_id": challenge.id, "code": typed}
+                )
                 break
             except AuthApiError as err:
                 refusal = _refusal(err, self._config)
@@ -386,8 +401,7 @@ class SupabaseAuth:
         session = await client.auth.get_session()
         if session is None:
             raise SignInFailed()
-        return AuthUser(id=session.user.id, email=session.user.email,
-                        access_token=session.access_token)
+        return AuthUser(id=session.user.id, email=session.user.email, access_token=session.access_token)
 
     async def _forget(self, client: AsyncClient) -> None:
         """Drop the session (a half-made one, or one whose staff member left) here and on
@@ -429,8 +443,9 @@ class SupabaseAuth:
             try:
                 await self._second_factor(client, code)
             except SignInFailed:
-                raise SignInError("That code is not right (or was used already). "
-                                  "Wait for the next one.") from None
+                raise SignInError(
+                    "That code is not right (or was used already). Wait for the next one."
+                ) from None
             try:
                 verified = await client.auth.get_session()
             except AuthError as err:
@@ -471,14 +486,14 @@ class SupabaseAuth:
 
     # ------------------------------------------------------------------ enrolment
 
-    async def start_enrolment(self, email: str, password: str,
-                              friendly_name: str | None = None) -> TotpEnrolment:
+    async def start_enrolment(
+        self, email: str, password: str, friendly_name: str | None = None
+    ) -> TotpEnrolment:
         """Sign in with the password and create an unverified TOTP factor to scan."""
         async with self._busy:
             return await self._start_enrolment(email, password, friendly_name)
 
-    async def _start_enrolment(self, email: str, password: str,
-                               friendly_name: str | None) -> TotpEnrolment:
+    async def _start_enrolment(self, email: str, password: str, friendly_name: str | None) -> TotpEnrolment:
         from supabase_auth.errors import AuthError
 
         email = email.strip().lower()
@@ -496,7 +511,8 @@ class SupabaseAuth:
                     await client.auth.mfa.unenroll({"factor_id": stale.id})
             name = friendly_name or f"{ISSUER} {datetime.now():%Y-%m-%d %H:%M:%S}"
             enrolled = await client.auth.mfa.enroll(
-                {"factor_type": "totp", "friendly_name": name, "issuer": ISSUER})
+                {"factor_type": "totp", "friendly_name": name, "issuer": ISSUER}
+            )
         except AuthError as err:
             await self._forget(client)
             raise _refusal(err, self._config) from None
@@ -505,8 +521,9 @@ class SupabaseAuth:
             raise
         if enrolled.totp is None:
             raise SignInError("Supabase did not return a TOTP secret; is TOTP enabled for the project?")
-        return TotpEnrolment(email=email, factor_id=enrolled.id, secret=enrolled.totp.secret,
-                             uri=enrolled.totp.uri)
+        return TotpEnrolment(
+            email=email, factor_id=enrolled.id, secret=enrolled.totp.secret, uri=enrolled.totp.uri
+        )
 
     async def finish_enrolment(self, enrolment: TotpEnrolment, code: str) -> None:
         """Verify the first code from the new authenticator; the session becomes AAL2."""
@@ -520,13 +537,16 @@ class SupabaseAuth:
         typed = normalise_code(code)
         try:
             challenge = await client.auth.mfa.challenge({"factor_id": enrolment.factor_id})
-            await client.auth.mfa.verify({"factor_id": enrolment.factor_id,
-                                          "challenge_id": challenge.id, "code": typed})
+            await client.auth.mfa.verify(
+                {"factor_id": enrolment.factor_id, "challenge_id": challenge.id, "code": typed}
+            )
         except AuthApiError as err:
             refusal = _refusal(err, self._config)
             if isinstance(refusal, SignInFailed):
-                raise SignInError("That code is not right. Check the authenticator's clock, wait "
-                                  "for the next code and try again.") from None
+                raise SignInError(
+                    "That code is not right. Check the authenticator's clock, wait "
+                    "for the next code and try again."
+                ) from None
             raise refusal from None
         except AuthError as err:
             raise _refusal(err, self._config) from None

@@ -73,23 +73,28 @@ def validate(url: str, key: str) -> SupabaseConfig:
     if parts.scheme in ("postgres", "postgresql"):
         raise SupabaseConfigError(
             "SUPABASE_URL is the project's API address (https://<project>.supabase.co), not a "
-            "database URL; the database URL goes in DATABASE_URL.")
+            "database URL; the database URL goes in DATABASE_URL."
+        )
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SupabaseConfigError(
             f"{url!r} is not a Supabase project URL. The form is https://<project>.supabase.co "
-            "(Project Settings > API in the dashboard).")
+            "(Project Settings > API in the dashboard)."
+        )
     if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
         raise SupabaseConfigError(
-            "A Supabase project URL must use https (plain http only for a local Supabase).")
+            "A Supabase project URL must use https (plain http only for a local Supabase)."
+        )
     key = key.strip()
     if not key:
         raise SupabaseConfigError(
             "The Supabase API key is missing: set SUPABASE_ANON_KEY to the project's anon "
-            "(publishable) key, or save a profile with `backroom supabase configure`.")
+            "(publishable) key, or save a profile with `backroom supabase configure`."
+        )
     if is_secret_key(key):
         raise SupabaseConfigError(
             "That is the project's service role (secret) key, which bypasses Row Level Security. "
-            "The console needs the anon (publishable) key; keep the secret key off this machine.")
+            "The console needs the anon (publishable) key; keep the secret key off this machine."
+        )
     return SupabaseConfig(url.rstrip("/"), key)
 
 
@@ -138,8 +143,10 @@ def save_profile(config_dir: Path, store: SecretStore, name: str, url: str, key:
         store.set(key_secret(name), config.key)
         where = "key in the system keyring"
     except SecretUnavailable:
-        where = (f"no keyring here, so the key is not saved: set {env_name(key_secret(name))} "
-                 "in the console's environment")
+        where = (
+            f"no keyring here, so the key is not saved: set {env_name(key_secret(name))} "
+            "in the console's environment"
+        )
     profiles = load_profiles(config_dir)
     profiles[name] = config.url
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -157,18 +164,24 @@ def load_profile(config_dir: Path, store: SecretStore, name: str) -> SupabaseCon
         known = ", ".join(sorted(profiles)) or "none yet"
         raise SupabaseConfigError(
             f"There is no Supabase profile {name!r} (saved: {known}). Save one with "
-            f"`backroom supabase configure {name} --url https://<project>.supabase.co`.")
+            f"`backroom supabase configure {name} --url https://<project>.supabase.co`."
+        )
     key = store.get(key_secret(name))
     if key is None:
         raise SupabaseConfigError(
             f"The API key of Supabase profile {name!r} is not in the keyring here; set "
-            f"{env_name(key_secret(name))} or save the profile again.")
+            f"{env_name(key_secret(name))} or save the profile again."
+        )
     config = validate(profiles[name], key)
     return SupabaseConfig(config.url, config.key, profile=name)
 
 
-def resolve(config_dir: Path, store: SecretStore | None = None, profile: str | None = None,
-            env: Mapping[str, str] | None = None) -> SupabaseConfig | None:
+def resolve(
+    config_dir: Path,
+    store: SecretStore | None = None,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SupabaseConfig | None:
     """A named profile, else the environment, else None (Supabase is not configured)."""
     if profile:
         return load_profile(config_dir, store or SecretStore(), profile)

@@ -62,8 +62,7 @@ class NotSignedIn(ConnectionError):
     """There is no Supabase session to join the private channels with."""
 
     def __init__(self) -> None:
-        super().__init__("nobody is signed in to Supabase yet; the live feed starts with the "
-                         "next sign-in")
+        super().__init__("nobody is signed in to Supabase yet; the live feed starts with the next sign-in")
 
 
 def socket_url(config: SupabaseConfig) -> str:
@@ -71,12 +70,14 @@ def socket_url(config: SupabaseConfig) -> str:
 
 
 def join_payload(token: str | None, *, presence_key: str = "", private: bool = True) -> dict[str, Any]:
-    payload: dict[str, Any] = {"config": {
-        "broadcast": {"self": False, "ack": False},
-        "presence": {"key": presence_key, "enabled": bool(presence_key)},
-        "postgres_changes": [],
-        "private": private,
-    }}
+    payload: dict[str, Any] = {
+        "config": {
+            "broadcast": {"self": False, "ack": False},
+            "presence": {"key": presence_key, "enabled": bool(presence_key)},
+            "postgres_changes": [],
+            "private": private,
+        }
+    }
     if token:
         payload["access_token"] = token
     return payload
@@ -96,8 +97,9 @@ class PhoenixSocket:
     after `close()`.
     """
 
-    def __init__(self, url: str, *, on_message: Callable[[dict[str, Any]], None],
-                 on_closed: Callable[[str], None]) -> None:
+    def __init__(
+        self, url: str, *, on_message: Callable[[dict[str, Any]], None], on_closed: Callable[[str], None]
+    ) -> None:
         self._url = url
         self._on_message = on_message
         self._on_closed = on_closed
@@ -116,16 +118,24 @@ class PhoenixSocket:
         from websockets.asyncio.client import connect
 
         # No websocket-level pings: the Phoenix heartbeat is the liveness check.
-        self._ws = await connect(self._url, open_timeout=timeout, close_timeout=1,
-                                 ping_interval=None, max_size=2**22)
+        self._ws = await connect(
+            self._url, open_timeout=timeout, close_timeout=1, ping_interval=None, max_size=2**22
+        )
         self._reader = asyncio.create_task(self._read(), name="phoenix-reader")
 
     def next_ref(self) -> str:
         self._ref += 1
         return str(self._ref)
 
-    async def push(self, topic: str, event: str, payload: dict[str, Any], *,
-                   join_ref: str | None = None, ref: str | None = None) -> str:
+    async def push(
+        self,
+        topic: str,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        join_ref: str | None = None,
+        ref: str | None = None,
+    ) -> str:
         if not self.is_open:
             raise ConnectionError("the Realtime socket is closed")
         ref = ref or self.next_ref()
@@ -133,8 +143,16 @@ class PhoenixSocket:
         await self._ws.send(json.dumps(message))
         return ref
 
-    async def request(self, topic: str, event: str, payload: dict[str, Any], *, timeout: float,
-                      join_ref: str | None = None, ref: str | None = None) -> dict[str, Any]:
+    async def request(
+        self,
+        topic: str,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float,
+        join_ref: str | None = None,
+        ref: str | None = None,
+    ) -> dict[str, Any]:
         """Push and wait for its `phx_reply`; an error reply raises RealtimeRefused."""
         ref = ref or self.next_ref()
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -221,8 +239,15 @@ class PhoenixSocket:
 class SupabaseTransport:
     """Changes from Supabase Realtime's private topic `backroom:changes`."""
 
-    def __init__(self, config: SupabaseConfig, access_token: TokenSource | None = None, *,
-                 topic: str = TOPIC_CHANGES, event: str = CHANGE_EVENT, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        config: SupabaseConfig,
+        access_token: TokenSource | None = None,
+        *,
+        topic: str = TOPIC_CHANGES,
+        event: str = CHANGE_EVENT,
+        timeout: float = 5.0,
+    ) -> None:
         self._config = config
         self._token_source = access_token
         self._topic = f"realtime:{topic}"
@@ -260,8 +285,9 @@ class SupabaseTransport:
         token = await self._token()
         if token is None and self._token_source is not None:
             raise NotSignedIn()
-        socket = PhoenixSocket(socket_url(self._config), on_message=heard,
-                               on_closed=lambda reason: lost(reason))
+        socket = PhoenixSocket(
+            socket_url(self._config), on_message=heard, on_closed=lambda reason: lost(reason)
+        )
         self._socket = socket
         try:
             await socket.connect(self._timeout)
@@ -279,8 +305,7 @@ class SupabaseTransport:
         token = await self._token()
         if token and token != self._sent_token:
             # A refreshed token must reach the channel before the old one expires.
-            await socket.push(self._topic, "access_token", {"access_token": token},
-                              join_ref=self._join_ref)
+            await socket.push(self._topic, "access_token", {"access_token": token}, join_ref=self._join_ref)
             self._sent_token = token
         await socket.heartbeat(self._timeout)
         return None  # Realtime does not tell its clock
@@ -373,10 +398,17 @@ class SupabasePresence(Announcing):
     def meta(self) -> dict[str, Any]:
         """What this console tracks (never a token or anything secret)."""
         a, w = self._actor, self._whereabouts
-        return {"console_id": self.console_id, "staff_id": a.staff_id, "staff_name": a.name,
-                "role": a.role, "screen": w.screen, "night_id": w.night_id,
-                "selected_table": w.selected_table, "held_table": w.held_table,
-                "since": self._since.isoformat()}
+        return {
+            "console_id": self.console_id,
+            "staff_id": a.staff_id,
+            "staff_name": a.name,
+            "role": a.role,
+            "screen": w.screen,
+            "night_id": w.night_id,
+            "selected_table": w.selected_table,
+            "held_table": w.held_table,
+            "since": self._since.isoformat(),
+        }
 
     # ------------------------------------------------------------------ the background task
 
@@ -436,8 +468,9 @@ class SupabasePresence(Announcing):
         socket = PhoenixSocket(socket_url(self._config), on_message=self._heard, on_closed=closed)
         try:
             await socket.connect(self._timeout)
-            join_ref = await socket.join(self._topic, join_payload(token, presence_key=self.console_id),
-                                         timeout=self._timeout)
+            join_ref = await socket.join(
+                self._topic, join_payload(token, presence_key=self.console_id), timeout=self._timeout
+            )
         except BaseException:
             await socket.close()
             raise
@@ -450,15 +483,19 @@ class SupabasePresence(Announcing):
             return
         event, payload = message.get("event"), message.get("payload")
         if event == "presence_state" and isinstance(payload, dict):
-            self._state = {key: list(value.get("metas") or []) for key, value in payload.items()
-                           if isinstance(value, dict)}
+            self._state = {
+                key: list(value.get("metas") or [])
+                for key, value in payload.items()
+                if isinstance(value, dict)
+            }
             now = datetime.now(UTC)
             self._seen = dict.fromkeys(self._state, now)
             self._rebuild()
         elif event == "presence_diff" and isinstance(payload, dict):
             self._apply_diff(payload)
         elif event in ("phx_error", "phx_close") or (
-                event == "system" and isinstance(payload, dict) and payload.get("status") == "error"):
+            event == "system" and isinstance(payload, dict) and payload.get("status") == "error"
+        ):
             self._lost.set()
             self._wake.set()
 
@@ -487,21 +524,31 @@ class SupabasePresence(Announcing):
                 continue
             m = metas[-1]  # the newest track of that console
             seen = self._seen.get(key, datetime.now(UTC))
-            entries.append(PresenceEntry(
-                console_id=str(m.get("console_id") or key), staff_id=_int(m.get("staff_id")),
-                staff_name=str(m.get("staff_name") or "unknown"),
-                role=m.get("role") if isinstance(m.get("role"), str) else None,
-                screen=m.get("screen") if isinstance(m.get("screen"), str) else None,
-                night_id=_int(m.get("night_id")), selected_table=_int(m.get("selected_table")),
-                held_table=_int(m.get("held_table")), since=_when(m.get("since"), seen),
-                last_seen=seen))
+            entries.append(
+                PresenceEntry(
+                    console_id=str(m.get("console_id") or key),
+                    staff_id=_int(m.get("staff_id")),
+                    staff_name=str(m.get("staff_name") or "unknown"),
+                    role=m.get("role") if isinstance(m.get("role"), str) else None,
+                    screen=m.get("screen") if isinstance(m.get("screen"), str) else None,
+                    night_id=_int(m.get("night_id")),
+                    selected_table=_int(m.get("selected_table")),
+                    held_table=_int(m.get("held_table")),
+                    since=_when(m.get("since"), seen),
+                    last_seen=seen,
+                )
+            )
         entries.sort(key=lambda e: (e.staff_name, e.since, e.console_id))
         self._set_entries(tuple(entries))
 
     async def _track(self, socket: PhoenixSocket) -> None:
-        await socket.request(self._topic, "presence",
-                             {"type": "presence", "event": "track", "payload": self.meta()},
-                             timeout=self._timeout, join_ref=self._join_ref)
+        await socket.request(
+            self._topic,
+            "presence",
+            {"type": "presence", "event": "track", "payload": self.meta()},
+            timeout=self._timeout,
+            join_ref=self._join_ref,
+        )
         self.tracks += 1
 
     async def _session(self, socket: PhoenixSocket, lost: asyncio.Event) -> None:
@@ -514,11 +561,14 @@ class SupabasePresence(Announcing):
                 raise ConnectionError("the Realtime connection closed")
             if self._stopping:
                 with contextlib.suppress(Exception):
-                    await socket.request(self._topic, "presence",
-                                         {"type": "presence", "event": "untrack", "payload": {}},
-                                         timeout=1.0, join_ref=self._join_ref)
-                    await socket.request(self._topic, "phx_leave", {}, timeout=1.0,
-                                         join_ref=self._join_ref)
+                    await socket.request(
+                        self._topic,
+                        "presence",
+                        {"type": "presence", "event": "untrack", "payload": {}},
+                        timeout=1.0,
+                        join_ref=self._join_ref,
+                    )
+                    await socket.request(self._topic, "phx_leave", {}, timeout=1.0, join_ref=self._join_ref)
                 return
             if self._dirty:
                 self._dirty = False
@@ -528,8 +578,9 @@ class SupabasePresence(Announcing):
             if time.monotonic() >= next_beat:
                 token = await self._token_source() if self._token_source is not None else None
                 if token and token != self._sent_token:
-                    await socket.push(self._topic, "access_token", {"access_token": token},
-                                      join_ref=self._join_ref)
+                    await socket.push(
+                        self._topic, "access_token", {"access_token": token}, join_ref=self._join_ref
+                    )
                     self._sent_token = token
                 await socket.heartbeat(self._timeout)
                 next_beat = time.monotonic() + self._beat_every
@@ -555,8 +606,11 @@ class SupabasePresence(Announcing):
             if until_announced and self._wake.is_set():
                 return
             now = time.monotonic()
-            if self._entries and self._disconnected_at is not None \
-                    and now - self._disconnected_at >= self._ttl:
+            if (
+                self._entries
+                and self._disconnected_at is not None
+                and now - self._disconnected_at >= self._ttl
+            ):
                 self._state, self._seen = {}, {}
                 self._set_entries(())
             if now >= until:

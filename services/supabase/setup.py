@@ -62,14 +62,21 @@ class Exported:
 
 
 def supabase_migration_text(m: migrations.Migration) -> str:
-    header = (f"-- Backroom Console migration {m.filename}, exported for the Supabase CLI.\n"
-              f"-- Do not edit: change services/store/sql and export again.\n\n")
-    return header + m.sql.rstrip("\n") + "\n" + _RECORD.format(
-        version=m.version, name=m.name, checksum=m.checksum)
+    header = (
+        f"-- Backroom Console migration {m.filename}, exported for the Supabase CLI.\n"
+        f"-- Do not edit: change services/store/sql and export again.\n\n"
+    )
+    return (
+        header
+        + m.sql.rstrip("\n")
+        + "\n"
+        + _RECORD.format(version=m.version, name=m.name, checksum=m.checksum)
+    )
 
 
-def export_supabase_migrations(target: Path, *, now: datetime | None = None,
-                               loaded: list[migrations.Migration] | None = None) -> list[Exported]:
+def export_supabase_migrations(
+    target: Path, *, now: datetime | None = None, loaded: list[migrations.Migration] | None = None
+) -> list[Exported]:
     """Write each migration as `<target>/supabase/migrations/<timestamp>_backroom_<NNNN>_<name>.sql`.
 
     `target` is the Supabase project directory (the one `supabase init` made);
@@ -87,28 +94,36 @@ def export_supabase_migrations(target: Path, *, now: datetime | None = None,
     try:
         return _export(directory, loaded, now)
     except OSError as err:
-        raise ExportTarget(f"Cannot write the migrations to {directory}: {err.strerror or err}. "
-                           "Check the path and that you may write there; each file written is "
-                           "complete, and a second run keeps them and writes the rest.") from err
+        raise ExportTarget(
+            f"Cannot write the migrations to {directory}: {err.strerror or err}. "
+            "Check the path and that you may write there; each file written is "
+            "complete, and a second run keeps them and writes the rest."
+        ) from err
 
 
 def _make_directory(target: Path, directory: Path) -> None:
     """`target` itself may be made, not its parents: a mistyped path makes no tree."""
     if target.exists() and not target.is_dir():
-        raise ExportTarget(f"{target} is a file, not a directory. Give the Supabase project "
-                           "directory (the one `supabase init` made).")
+        raise ExportTarget(
+            f"{target} is a file, not a directory. Give the Supabase project "
+            "directory (the one `supabase init` made)."
+        )
     if not target.exists() and not target.parent.is_dir():
-        raise ExportTarget(f"{target.parent} does not exist (or is not a directory), so {target} "
-                           "cannot be made in it. Check the path, or make the directory first.")
+        raise ExportTarget(
+            f"{target.parent} does not exist (or is not a directory), so {target} "
+            "cannot be made in it. Check the path, or make the directory first."
+        )
     try:
         target.mkdir(exist_ok=True)
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError as err:
-        raise ExportTarget(f"{err.filename} is a file, not a directory: move it away, or give "
-                           "another project directory.") from err
+        raise ExportTarget(
+            f"{err.filename} is a file, not a directory: move it away, or give another project directory."
+        ) from err
     except OSError as err:
-        raise ExportTarget(f"Cannot make {directory}: {err.strerror or err}. Check that you may "
-                           "write there.") from err
+        raise ExportTarget(
+            f"Cannot make {directory}: {err.strerror or err}. Check that you may write there."
+        ) from err
 
 
 def _write_whole(path: Path, text: str) -> None:
@@ -121,8 +136,7 @@ def _write_whole(path: Path, text: str) -> None:
         part.unlink(missing_ok=True)
 
 
-def _export(directory: Path, loaded: list[migrations.Migration],
-            now: datetime | None) -> list[Exported]:
+def _export(directory: Path, loaded: list[migrations.Migration], now: datetime | None) -> list[Exported]:
     existing: dict[int, Path] = {}
     latest: datetime | None = None
     for path in directory.glob("*.sql"):
@@ -133,13 +147,18 @@ def _export(directory: Path, loaded: list[migrations.Migration],
         match = _EXPORTED.match(path.name)
         if match:
             existing[int(match[2])] = path
-    changed = [p.name for v, p in existing.items()
-               for m in loaded if m.version == v and p.read_text("utf-8") != supabase_migration_text(m)]
+    changed = [
+        p.name
+        for v, p in existing.items()
+        for m in loaded
+        if m.version == v and p.read_text("utf-8") != supabase_migration_text(m)
+    ]
     if changed:
         raise ExportChanged(
             f"{', '.join(sorted(changed))} in {directory} differ from the migrations of this "
             "version of the console. An applied migration must stay as it was: restore the files "
-            "(or delete them if they were never pushed) and export again.")
+            "(or delete them if they were never pushed) and export again."
+        )
     clock = (now or datetime.now(UTC)).replace(microsecond=0)
     next_stamp = clock if latest is None else max(clock, latest + timedelta(seconds=1))
     done = []
@@ -202,12 +221,18 @@ async def state(conn: asyncpg.Connection) -> SupabaseState:
     linked_staff = 0
     if row["linked"]:
         linked_staff = await conn.fetchval(
-            "select count(*) from backroom.staff where auth_user_id is not null")
-    return SupabaseState(auth=row["auth"], api_role=row["api_role"], realtime=row["realtime"],
-                         publication=row["publication"], linked=row["linked"],
-                         linked_staff=int(linked_staff),
-                         broadcast_triggers=row["broadcast_triggers"],
-                         published_tables=tuple(row["published"]))
+            "select count(*) from backroom.staff where auth_user_id is not null"
+        )
+    return SupabaseState(
+        auth=row["auth"],
+        api_role=row["api_role"],
+        realtime=row["realtime"],
+        publication=row["publication"],
+        linked=row["linked"],
+        linked_staff=int(linked_staff),
+        broadcast_triggers=row["broadcast_triggers"],
+        published_tables=tuple(row["published"]),
+    )
 
 
 async def enable(conn: asyncpg.Connection) -> list[str]:
@@ -219,7 +244,8 @@ async def enable(conn: asyncpg.Connection) -> list[str]:
     except asyncpg.InsufficientPrivilegeError as err:
         raise DatabaseError(
             f"Only the owner of the backroom schema can set up Supabase ({err}). Connect as the "
-            "user that ran the migrations (on Supabase: postgres, direct or session-mode URL).") from err
+            "user that ran the migrations (on Supabase: postgres, direct or session-mode URL)."
+        ) from err
     return list(done)
 
 
@@ -230,8 +256,14 @@ class Linked:
     created: bool
 
 
-async def link_staff(conn: asyncpg.Connection, email: str, *, auth_user_id: str | None = None,
-                     role: str | None = None, name: str | None = None) -> Linked:
+async def link_staff(
+    conn: asyncpg.Connection,
+    email: str,
+    *,
+    auth_user_id: str | None = None,
+    role: str | None = None,
+    name: str | None = None,
+) -> Linked:
     """Tie a staff member to their Supabase Auth user (as the schema's owner).
 
     Without `auth_user_id` the user is found in auth.users by email. With
@@ -243,10 +275,13 @@ async def link_staff(conn: asyncpg.Connection, email: str, *, auth_user_id: str 
         raise InvalidInput(f"The role must be one of {', '.join(r.value for r in Role)}.")
     ready = await conn.fetchval(
         "select exists (select from pg_attribute where attrelid = to_regclass('backroom.staff')"
-        " and attname = 'auth_user_id' and not attisdropped)")
+        " and attname = 'auth_user_id' and not attisdropped)"
+    )
     if not ready:
-        raise DatabaseError("This database has no link to Supabase Auth: it needs Supabase's auth "
-                            "schema and migration 0006 (`backroom supabase enable`).")
+        raise DatabaseError(
+            "This database has no link to Supabase Auth: it needs Supabase's auth "
+            "schema and migration 0006 (`backroom supabase enable`)."
+        )
     if auth_user_id is not None:
         try:
             auth_user_id = str(uuid.UUID(auth_user_id))
@@ -258,28 +293,41 @@ async def link_staff(conn: asyncpg.Connection, email: str, *, auth_user_id: str 
                 raise NotFound("auth.users is not readable here: give the user id with --auth-user.")
             found = await conn.fetchval("select id::text from auth.users where lower(email) = $1", email)
             if found is None:
-                raise NotFound(f"There is no Supabase Auth user {email}. Create it first (dashboard: "
-                               "Authentication > Users > Add user).")
+                raise NotFound(
+                    f"There is no Supabase Auth user {email}. Create it first (dashboard: "
+                    "Authentication > Users > Add user)."
+                )
             auth_user_id = str(found)
         staff_id = await conn.fetchval("select id from backroom.staff where email = $1", email)
         created = staff_id is None
         if created:
             if role is None:
-                raise NotFound(f"There is no staff member {email}: give --role (and --name) to "
-                               "create one.")
+                raise NotFound(f"There is no staff member {email}: give --role (and --name) to create one.")
             staff_id = await conn.fetchval(
                 "insert into backroom.staff (email, display_name, role, auth_user_id)"
                 " values ($1, $2, $3, $4::uuid) returning id",
-                email, (name or email).strip(), role, auth_user_id)
+                email,
+                (name or email).strip(),
+                role,
+                auth_user_id,
+            )
         else:
             await conn.execute(
                 "update backroom.staff set auth_user_id = $2::uuid,"
                 " role = coalesce($3, role), display_name = coalesce($4, display_name)"
                 " where id = $1",
-                staff_id, auth_user_id, role, name)
+                staff_id,
+                auth_user_id,
+                role,
+                name,
+            )
         await conn.execute(
             "insert into backroom.audit_log (staff_id, operation, entity, entity_id, after)"
             " values (null, 'staff_linked', 'staff', $1, jsonb_build_object('email', $2::text,"
             " 'auth_user_id', $3::text, 'created', $4::boolean))",
-            staff_id, email, auth_user_id, created)
+            staff_id,
+            email,
+            auth_user_id,
+            created,
+        )
     return Linked(email=email, auth_user_id=auth_user_id, created=created)

@@ -25,7 +25,8 @@ async def ahead(admin: asyncpg.Connection) -> Night:
         "insert into backroom.night (venue_id, date, starts_at, ends_at)"
         " values (1, current_date + 60, clock_timestamp() + interval '1 day',"
         "         clock_timestamp() + interval '1 day 5 hours')"
-        " returning id, starts_at, ends_at")
+        " returning id, starts_at, ends_at"
+    )
     assert row is not None
     return Night(row["id"], row["starts_at"], row["ends_at"])
 

@@ -35,8 +35,13 @@ OTHER_FREE = 12  # downstairs, 4 to 10, free on the sample night
 @pytest.fixture
 async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
     actors = {}
-    for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Ada", "admin"), ("Dora", "door"),
-                       ("Sam", "support")):
+    for name, role in (
+        ("Maya", "manager"),
+        ("Nico", "manager"),
+        ("Ada", "admin"),
+        ("Dora", "door"),
+        ("Sam", "support"),
+    ):
         actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
     return actors
 
@@ -50,10 +55,18 @@ def bookings(services: Services) -> BookingService:
 async def rita(bookings: BookingService, staff: dict[str, Actor], night: Night) -> Booking:
     """A party of 4 on table 11 from 23:00 to closing."""
     return await bookings.create(
-        staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
         starts_at=night.starts_at + timedelta(hours=1),
-        guest=GuestDetails("Rita Hale", phone="+44 7700 900999", email="rita@example.com", vip=True,
-                           notes="Prefers the booth"),
+        guest=GuestDetails(
+            "Rita Hale",
+            phone="+44 7700 900999",
+            email="rita@example.com",
+            vip=True,
+            notes="Prefers the booth",
+        ),
     )
 
 
@@ -63,27 +76,43 @@ def as_console(actor: Actor) -> Actor:
 
 
 async def audit_rows(admin: asyncpg.Connection, entity: str, entity_id: int) -> list[asyncpg.Record]:
-    return list(await admin.fetch(
-        "select operation, staff_id, op_id, before, after from backroom.audit_log"
-        " where entity = $1 and entity_id = $2 order by id", entity, entity_id))
+    return list(
+        await admin.fetch(
+            "select operation, staff_id, op_id, before, after from backroom.audit_log"
+            " where entity = $1 and entity_id = $2 order by id",
+            entity,
+            entity_id,
+        )
+    )
 
 
 async def guest_of(admin: asyncpg.Connection, booking_id: int) -> asyncpg.Record:
     row = await admin.fetchrow(
         "select g.* from backroom.guest g join backroom.booking b on b.guest_id = g.id where b.id = $1",
-        booking_id)
+        booking_id,
+    )
     assert row is not None
     return row
 
 
 async def test_party_time_and_notes_change_in_one_go(
-    bookings: BookingService, staff: dict[str, Actor], night: Night, rita: Booking,
+    bookings: BookingService,
+    staff: dict[str, Actor],
+    night: Night,
+    rita: Booking,
     admin: asyncpg.Connection,
 ) -> None:
     op = new_op_id()
     later = night.starts_at + timedelta(hours=1, minutes=30)
-    b = await bookings.amend(staff["Maya"], rita.id, rita.version, party_size=6, starts_at=later,
-                             notes="  Birthday: cake at midnight ", op_id=op)
+    b = await bookings.amend(
+        staff["Maya"],
+        rita.id,
+        rita.version,
+        party_size=6,
+        starts_at=later,
+        notes="  Birthday: cake at midnight ",
+        op_id=op,
+    )
     assert (b.party_size, b.starts_at, b.notes, b.version) == (6, later, "Birthday: cake at midnight", 2)
     # It ran to closing, so it still does; the tables stay.
     assert b.ends_at == night.ends_at and b.table_ids == rita.table_ids
@@ -93,7 +122,10 @@ async def test_party_time_and_notes_change_in_one_go(
     [created, amended] = await audit_rows(admin, "booking", b.id)
     assert created["operation"] == "create"
     assert (amended["operation"], amended["staff_id"], str(amended["op_id"])) == (
-        "amend", staff["Maya"].staff_id, op)
+        "amend",
+        staff["Maya"].staff_id,
+        op,
+    )
     before, after = json.loads(amended["before"]), json.loads(amended["after"])
     assert (before["party_size"], after["party_size"]) == (4, 6)
     assert (before["notes"], after["notes"]) == ("", "Birthday: cake at midnight")
@@ -102,9 +134,15 @@ async def test_party_time_and_notes_change_in_one_go(
 async def test_a_shorter_booking_keeps_its_length_up_to_closing(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
-    b = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=2,
-                              starts_at=night.starts_at, ends_at=night.starts_at + timedelta(hours=2),
-                              guest=GuestDetails("Early Bird"))
+    b = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=2,
+        starts_at=night.starts_at,
+        ends_at=night.starts_at + timedelta(hours=2),
+        guest=GuestDetails("Early Bird"),
+    )
     b = await bookings.amend(staff["Maya"], b.id, b.version, starts_at=night.starts_at + timedelta(hours=1))
     assert b.ends_at - b.starts_at == timedelta(hours=2)
     b = await bookings.amend(staff["Maya"], b.id, b.version, starts_at=night.ends_at - timedelta(minutes=30))
@@ -115,14 +153,21 @@ async def test_correcting_the_guest_is_audited_and_keeps_their_vip_mark(
     bookings: BookingService, staff: dict[str, Actor], rita: Booking, admin: asyncpg.Connection
 ) -> None:
     guest_before = await guest_of(admin, rita.id)
-    b = await bookings.amend(staff["Ada"], rita.id, rita.version,
-                             guest=GuestDetails("Rita Hale-Moss", phone=" +44 7700 900998 ",
-                                                email="rita@example.com"))
+    b = await bookings.amend(
+        staff["Ada"],
+        rita.id,
+        rita.version,
+        guest=GuestDetails("Rita Hale-Moss", phone=" +44 7700 900998 ", email="rita@example.com"),
+    )
     assert b.guest_name == "Rita Hale-Moss" and b.guest_vip and b.version == 2
     guest = await guest_of(admin, rita.id)
     assert guest["id"] == guest_before["id"], "the guest on file is corrected, not replaced"
     assert (guest["phone"], guest["email"], guest["vip"], guest["notes"]) == (
-        "+44 7700 900998", "rita@example.com", True, "Prefers the booth")
+        "+44 7700 900998",
+        "rita@example.com",
+        True,
+        "Prefers the booth",
+    )
 
     [changed] = await audit_rows(admin, "guest", guest["id"])
     assert (changed["operation"], changed["staff_id"]) == ("amend", staff["Ada"].staff_id)
@@ -131,8 +176,13 @@ async def test_correcting_the_guest_is_audited_and_keeps_their_vip_mark(
     assert [r["operation"] for r in await audit_rows(admin, "booking", rita.id)] == ["create", "amend"]
 
     # The same details again change nothing on the guest: no second guest row.
-    b = await bookings.amend(staff["Ada"], b.id, b.version, guest=GuestDetails(
-        "Rita Hale-Moss", phone="+44 7700 900998", email="rita@example.com"), notes="Window")
+    b = await bookings.amend(
+        staff["Ada"],
+        b.id,
+        b.version,
+        guest=GuestDetails("Rita Hale-Moss", phone="+44 7700 900998", email="rita@example.com"),
+        notes="Window",
+    )
     assert len(await audit_rows(admin, "guest", guest["id"])) == 1
 
 
@@ -141,14 +191,17 @@ async def test_handing_the_booking_to_a_guest_on_file(
 ) -> None:
     own = (await guest_of(admin, rita.id))["id"]
     [kemi] = await bookings.guests.search("Kemi Adeyemi")
-    b = await bookings.amend(staff["Maya"], rita.id, rita.version,
-                             guest=GuestDetails(kemi.name, guest_id=kemi.id))
+    b = await bookings.amend(
+        staff["Maya"], rita.id, rita.version, guest=GuestDetails(kemi.name, guest_id=kemi.id)
+    )
     assert b.guest_name == "Kemi Adeyemi"
     assert (await guest_of(admin, rita.id))["id"] == kemi.id
     assert await admin.fetchval("select name from backroom.guest where id = $1", own) == "Rita Hale"
     [_created, amended] = await audit_rows(admin, "booking", rita.id)
     assert (json.loads(amended["before"])["guest_id"], json.loads(amended["after"])["guest_id"]) == (
-        own, kemi.id)
+        own,
+        kemi.id,
+    )
 
     with pytest.raises(NotFound, match="no longer on file"):
         await bookings.amend(staff["Maya"], b.id, b.version, guest=GuestDetails("Gone", guest_id=999_999))
@@ -184,7 +237,10 @@ async def test_a_stale_version_is_refused_with_who_and_when(
 
 
 async def test_the_database_refuses_a_party_the_tables_cannot_seat(
-    bookings: BookingService, staff: dict[str, Actor], rita: Booking, night: Night,
+    bookings: BookingService,
+    staff: dict[str, Actor],
+    rita: Booking,
+    night: Night,
     admin: asyncpg.Connection,
 ) -> None:
     # No capacity check in Python: this is Postgres's rule, explained with tables that fit.
@@ -203,8 +259,8 @@ async def test_the_database_refuses_a_party_the_tables_cannot_seat(
 
     # Joined tables seat what they seat together: 15+16 take 4 to 22.
     joined = await admin.fetchrow(
-        "select b.id, b.version from backroom.booking b where b.night_id = $1 and b.party_size = 18",
-        night.id)
+        "select b.id, b.version from backroom.booking b where b.night_id = $1 and b.party_size = 18", night.id
+    )
     assert joined is not None
     b = await bookings.amend(staff["Maya"], joined["id"], joined["version"], party_size=22)
     assert b.party_size == 22
@@ -215,12 +271,23 @@ async def test_the_database_refuses_a_party_the_tables_cannot_seat(
 async def test_a_new_time_that_collides_is_refused_with_somewhere_else(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
-    early = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=3,
-                                  starts_at=night.starts_at, ends_at=night.starts_at + timedelta(hours=1),
-                                  guest=GuestDetails("Early"))
-    late = await bookings.create(staff["Nico"], night_id=night.id, table_ids=[FREE], party_size=3,
-                                 starts_at=night.starts_at + timedelta(hours=2),
-                                 guest=GuestDetails("Late"))
+    early = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=3,
+        starts_at=night.starts_at,
+        ends_at=night.starts_at + timedelta(hours=1),
+        guest=GuestDetails("Early"),
+    )
+    late = await bookings.create(
+        staff["Nico"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=3,
+        starts_at=night.starts_at + timedelta(hours=2),
+        guest=GuestDetails("Late"),
+    )
     with pytest.raises(TableTaken) as err:
         await bookings.amend(staff["Maya"], late.id, late.version, starts_at=night.starts_at)
     assert f"already booked then ({early.ref}, Early)" in str(err.value)
@@ -254,8 +321,14 @@ async def test_refusals_in_staff_words(
     with pytest.raises(InvalidInput, match="3 of the party are already in"):
         await bookings.amend(maya, b.id, b.version, party_size=2)
     # A closed booking does not change any more.
-    b = await bookings.create(maya, night_id=night.id, table_ids=[OTHER_FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Gone Home"))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[OTHER_FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Gone Home"),
+    )
     b = await bookings.cancel(maya, b.id, b.version, "Plans changed")
     with pytest.raises(IllegalTransition, match="is cancelled and can no longer change"):
         await bookings.amend(maya, b.id, b.version, notes="too late")
@@ -278,8 +351,11 @@ async def test_the_database_refuses_what_python_lets_through(
 ) -> None:
     """With the role check in Python out of the way, Postgres still says no, as the console role."""
     door, support = as_console(staff["Dora"]), as_console(staff["Sam"])
-    for change in ({"party_size": 5}, {"notes": "door notes"},
-                   {"starts_at": rita.starts_at + timedelta(minutes=30)}):
+    for change in (
+        {"party_size": 5},
+        {"notes": "door notes"},
+        {"starts_at": rita.starts_at + timedelta(minutes=30)},
+    ):
         with pytest.raises(NotAllowed, match="database refused this for your role"):
             await bookings.amend(door, rita.id, rita.version, **change)  # type: ignore[arg-type]
     with pytest.raises(NotAllowed, match="database refused this for your role"):
@@ -298,9 +374,14 @@ async def test_the_guest_limit_holds_when_a_booking_changes_hands(
 ) -> None:
     maya = staff["Maya"]
     [kemi] = await bookings.guests.search("Kemi Adeyemi")  # already on table 8 tonight
-    await bookings.create(maya, night_id=night.id, table_ids=[10], party_size=2,
-                          starts_at=night.starts_at + timedelta(hours=2),
-                          guest=GuestDetails(kemi.name, guest_id=kemi.id))
+    await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[10],
+        party_size=2,
+        starts_at=night.starts_at + timedelta(hours=2),
+        guest=GuestDetails(kemi.name, guest_id=kemi.id),
+    )
     with pytest.raises(GuestTableLimit, match="the venue allows 2 per guest per night"):
         await bookings.amend(maya, rita.id, rita.version, guest=GuestDetails(kemi.name, guest_id=kemi.id))
     assert (await bookings.get(rita.id)).guest_name == "Rita Hale"

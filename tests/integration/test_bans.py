@@ -21,9 +21,15 @@ async def test_the_door_sees_a_probable_match_and_its_reason_only(
     bans = night_svc.bans
     fuzzy = await admin.fetchval("select backroom.fuzzy_names()")
     assert fuzzy == await admin.fetchval(
-        "select exists (select from pg_available_extensions where name = 'pg_trgm')")
-    bid = await bans.add(crew.manager, name="John Smith", phone="+44 7700 900123",
-                         email="JS@example.com", reason="Fighting, 3 Oct")
+        "select exists (select from pg_available_extensions where name = 'pg_trgm')"
+    )
+    bid = await bans.add(
+        crew.manager,
+        name="John Smith",
+        phone="+44 7700 900123",
+        email="JS@example.com",
+        reason="Fighting, 3 Oct",
+    )
     await bans.add(crew.manager, name="Old Ban", reason="Lapsed", expires_at=None)
     with acting_for(crew.door):
         by_phone = await bans.matches("Somebody Else", phone="07700900123".replace("0", "+44 ", 1))
@@ -45,8 +51,14 @@ async def test_the_door_sees_a_probable_match_and_its_reason_only(
         [first, second] = await bans.history()
         assert (second.name, second.added_by) == ("John Smith", "Mia Manager")
         assert first.name == "Old Ban"
-    assert await admin.fetchval("select count(*) from backroom.audit_log where entity = 'ban'"
-                                " and operation = 'ban_add' and staff_id = $1", crew.manager.staff_id) == 2
+    assert (
+        await admin.fetchval(
+            "select count(*) from backroom.audit_log where entity = 'ban'"
+            " and operation = 'ban_add' and staff_id = $1",
+            crew.manager.staff_id,
+        )
+        == 2
+    )
     conn = await console_login(dsn, crew.door)
     try:
         assert await conn.fetchval("select count(*) from backroom.ban") == 0
@@ -66,8 +78,9 @@ async def test_only_managers_keep_the_list_and_a_lifted_or_lapsed_ban_matches_no
         await bans.add(crew.manager, name="Some One", reason=" ")
     bid = await bans.add(crew.manager, name="Some One", reason="Theft")
     lapsing = await bans.add(crew.manager, name="Brief Ban", reason="Rude")
-    await admin.execute("update backroom.ban set expires_at = clock_timestamp() - interval '1 minute'"
-                        " where id = $1", lapsing)
+    await admin.execute(
+        "update backroom.ban set expires_at = clock_timestamp() - interval '1 minute' where id = $1", lapsing
+    )
     await bans.lift(crew.manager, bid, "Apologised")
     with acting_for(crew.door):
         assert await bans.matches("Some One") == []
@@ -83,10 +96,16 @@ async def test_checking_in_a_listed_guest_who_matches_a_ban_needs_a_managers_ove
     await night_svc.bans.add(crew.manager, name="Vince Vega", reason="Threatened staff")
     async with night_svc.ops.db.transaction(crew.manager) as conn:
         closes = await conn.fetchval("select clock_timestamp() + interval '1 hour'")
-    lid = await night_svc.lists.create_list(crew.manager, night_id=ahead.id, name="Pia's",
-                                            owner_id=staff_id(crew.promoter), max_names=5,
-                                            max_plus_ones=2, closes_at=closes)
-    vince, = await night_svc.lists.add_pasted(crew.promoter, lid, "Vince Vega +1")
+    lid = await night_svc.lists.create_list(
+        crew.manager,
+        night_id=ahead.id,
+        name="Pia's",
+        owner_id=staff_id(crew.promoter),
+        max_names=5,
+        max_plus_ones=2,
+        closes_at=closes,
+    )
+    (vince,) = await night_svc.lists.add_pasted(crew.promoter, lid, "Vince Vega +1")
     with pytest.raises(BanMatch, match="Threatened staff") as refused:
         await night_svc.lists.check_in(crew.door, vince, 2)
     assert refused.value.ban_name == "Vince Vega"
@@ -99,7 +118,9 @@ async def test_checking_in_a_listed_guest_who_matches_a_ban_needs_a_managers_ove
     assert row is not None and row["override_reason"] == "Spoke to him: calm"
     audited = await admin.fetchval(
         "select after->>'override_reason' from backroom.audit_log where operation = 'guest_list_check_in'"
-        " and entity = 'guest_list_name' and staff_id = $1", crew.manager.staff_id)
+        " and entity = 'guest_list_name' and staff_id = $1",
+        crew.manager.staff_id,
+    )
     assert audited == "Spoke to him: calm"
     # The service-side check for booking check-ins and walk-ins says the same.
     with acting_for(crew.door):
@@ -108,4 +129,3 @@ async def test_checking_in_a_listed_guest_who_matches_a_ban_needs_a_managers_ove
         with pytest.raises(StepUpRequired):
             await night_svc.bans.require_clear(crew.door, "Vince Vega", override_reason="ok")
         await night_svc.bans.require_clear(crew.door, "Someone Fine")
-

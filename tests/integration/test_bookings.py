@@ -52,9 +52,13 @@ async def test_create_confirm_check_in_complete(
 ) -> None:
     maya, dora = staff["Maya"], staff["Dora"]
     b = await bookings.create(
-        maya, night_id=night.id, table_ids=[FREE], party_size=5,
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=5,
         starts_at=night.starts_at + timedelta(hours=1),
-        guest=GuestDetails("Rita Hale", phone="+44 7700 900999", vip=True), deposit=100,
+        guest=GuestDetails("Rita Hale", phone="+44 7700 900999", vip=True),
+        deposit=100,
     )
     assert b.status is BookingStatus.PENDING and b.table_ids == (FREE,) and b.version == 1
     assert b.guest_name == "Rita Hale" and b.guest_vip
@@ -73,19 +77,32 @@ async def test_create_confirm_check_in_complete(
 
     rows = await admin.fetch(
         "select operation, staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"
-        " order by id", b.id,
+        " order by id",
+        b.id,
     )
     ops = [r["operation"] for r in rows]
     assert ops == ["create", "confirm", "check_in", "check_in", "refused:check_in", "complete"]
-    assert [r["staff_id"] for r in rows] == [maya.staff_id, maya.staff_id, dora.staff_id,
-                                              dora.staff_id, dora.staff_id, maya.staff_id]
+    assert [r["staff_id"] for r in rows] == [
+        maya.staff_id,
+        maya.staff_id,
+        dora.staff_id,
+        dora.staff_id,
+        dora.staff_id,
+        maya.staff_id,
+    ]
 
 
 async def test_checking_in_more_than_expected_is_refused(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
-    b = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Ola"))
+    b = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Ola"),
+    )
     with pytest.raises(InvalidInput, match="Only 4 of the party of 4 are still expected"):
         await bookings.check_in(staff["Dora"], b.id, b.version, 6)
 
@@ -94,12 +111,23 @@ async def test_taken_table_offers_alternatives(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
     maya, nico = staff["Maya"], staff["Nico"]
-    first = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                                  starts_at=night.starts_at, guest=GuestDetails("First"))
+    first = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("First"),
+    )
     with pytest.raises(TableTaken) as err:
-        await bookings.create(nico, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at + timedelta(hours=1),
-                              guest=GuestDetails("Second"))
+        await bookings.create(
+            nico,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at + timedelta(hours=1),
+            guest=GuestDetails("Second"),
+        )
     taken = err.value
     assert taken.booking_ref == first.ref and "already booked" in str(taken)
     assert taken.alternatives, "a refusal must say where else the party could go"
@@ -108,9 +136,15 @@ async def test_taken_table_offers_alternatives(
     assert taken.alternatives[0].floor_name == "Downstairs"
     # Taking the first alternative works.
     alt = taken.alternatives[0]
-    done = await bookings.create(nico, night_id=night.id, table_ids=list(alt.table_ids),
-                                 party_size=4, starts_at=alt.starts_at, ends_at=alt.ends_at,
-                                 guest=GuestDetails("Second"))
+    done = await bookings.create(
+        nico,
+        night_id=night.id,
+        table_ids=list(alt.table_ids),
+        party_size=4,
+        starts_at=alt.starts_at,
+        ends_at=alt.ends_at,
+        guest=GuestDetails("Second"),
+    )
     assert done.table_ids == alt.table_ids
 
 
@@ -118,11 +152,22 @@ async def test_other_times_are_offered_when_the_table_is_busy(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
     maya = staff["Maya"]
-    await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                          starts_at=night.starts_at, ends_at=night.starts_at + timedelta(hours=2),
-                          guest=GuestDetails("Early"))
-    alts = await bookings.alternatives(night.id, 4, night.starts_at + timedelta(hours=1),
-                                       night.starts_at + timedelta(hours=3), near_tables=[FREE])
+    await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        ends_at=night.starts_at + timedelta(hours=2),
+        guest=GuestDetails("Early"),
+    )
+    alts = await bookings.alternatives(
+        night.id,
+        4,
+        night.starts_at + timedelta(hours=1),
+        night.starts_at + timedelta(hours=3),
+        near_tables=[FREE],
+    )
     later = [a for a in alts if a.why == "another time"]
     assert later and all(a.table_ids == (FREE,) for a in later)
     assert later[0].starts_at == night.starts_at + timedelta(hours=2)
@@ -133,19 +178,45 @@ async def test_refusals_in_staff_words(
 ) -> None:
     maya = staff["Maya"]
     before = await admin.fetchval("select count(*) from backroom.booking")
-    with pytest.raises(PartyDoesNotFit, match="A party of 9 does not fit table 11 \\(2 to 6 guests\\)") as err:
-        await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=9,
-                              starts_at=night.starts_at, guest=GuestDetails("Big"))
+    with pytest.raises(
+        PartyDoesNotFit, match="A party of 9 does not fit table 11 \\(2 to 6 guests\\)"
+    ) as err:
+        await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=9,
+            starts_at=night.starts_at,
+            guest=GuestDetails("Big"),
+        )
     assert err.value.alternatives and all(a.table_ids != (FREE,) for a in err.value.alternatives)
     with pytest.raises(OutsideHours, match=r"outside the night's hours \(22:00 to 03:00\)"):
-        await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at - timedelta(hours=2), guest=GuestDetails("Early"))
+        await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at - timedelta(hours=2),
+            guest=GuestDetails("Early"),
+        )
     with pytest.raises(TablesApart):
-        await bookings.create(maya, night_id=night.id, table_ids=[10, 12], party_size=8,
-                              starts_at=night.starts_at, guest=GuestDetails("Apart"))
+        await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[10, 12],
+            party_size=8,
+            starts_at=night.starts_at,
+            guest=GuestDetails("Apart"),
+        )
     with pytest.raises(InvalidInput, match="needs a name"):
-        await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("  "))
+        await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at,
+            guest=GuestDetails("  "),
+        )
     assert await admin.fetchval("select count(*) from backroom.booking") == before
     refusals = await admin.fetch(
         "select operation, after from backroom.audit_log where operation like 'refused:%' order by id"
@@ -157,14 +228,27 @@ async def test_refusals_in_staff_words(
 
 async def test_guest_limit(bookings: BookingService, staff: dict[str, Actor], night: Night) -> None:
     maya = staff["Maya"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Keen"))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Keen"),
+    )
     guest_id = (await bookings.get(b.id)).id and await _guest_of(bookings, b.id)
-    await bookings.create(maya, night_id=night.id, table_ids=[12], party_size=4,
-                          starts_at=night.starts_at, guest_id=guest_id)
+    await bookings.create(
+        maya, night_id=night.id, table_ids=[12], party_size=4, starts_at=night.starts_at, guest_id=guest_id
+    )
     with pytest.raises(GuestTableLimit, match="allows 2 per guest per night"):
-        await bookings.create(maya, night_id=night.id, table_ids=[10], party_size=2,
-                              starts_at=night.starts_at + timedelta(hours=4), guest_id=guest_id)
+        await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[10],
+            party_size=2,
+            starts_at=night.starts_at + timedelta(hours=4),
+            guest_id=guest_id,
+        )
 
 
 async def _guest_of(bookings: BookingService, booking_id: int) -> int:
@@ -175,8 +259,14 @@ async def _guest_of(bookings: BookingService, booking_id: int) -> int:
 async def test_joined_tables_show_as_one_booking(
     bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services
 ) -> None:
-    b = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[12, FREE], party_size=14,
-                              starts_at=night.starts_at, guest=GuestDetails("Big Party"))
+    b = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[12, FREE],
+        party_size=14,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Big Party"),
+    )
     assert b.table_ids == (FREE, 12)
     snap = await services.floor.snapshot(night.id)
     assert snap.tables[FREE].booking == snap.tables[12].booking == b
@@ -186,8 +276,14 @@ async def test_stale_version_is_refused_not_overwritten(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
     maya, nico = staff["Maya"], staff["Nico"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Vic"))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Vic"),
+    )
     await bookings.confirm(nico, b.id, b.version)
     with pytest.raises(StaleBooking, match="changed by Nico") as err:
         await bookings.cancel(maya, b.id, b.version, "Guest asked")
@@ -200,16 +296,28 @@ async def test_illegal_transition_and_cancel_reason(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
     maya = staff["Maya"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Wim"))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Wim"),
+    )
     with pytest.raises(InvalidInput, match="needs a reason"):
         await bookings.cancel(maya, b.id, b.version, "   ")
     b = await bookings.cancel(maya, b.id, b.version, "Double booked by phone")
     with pytest.raises(IllegalTransition, match="cancelled and can no longer change"):
         await bookings.check_in(staff["Dora"], b.id, b.version, 2)
     with pytest.raises(IllegalTransition, match="cannot go from pending to no_show"):
-        fresh = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                                      starts_at=night.starts_at, guest=GuestDetails("Xu"))
+        fresh = await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at,
+            guest=GuestDetails("Xu"),
+        )
         await bookings.no_show(staff["Dora"], fresh.id, fresh.version)
 
 
@@ -218,8 +326,14 @@ async def test_retry_with_the_same_operation_id_applies_once(
 ) -> None:
     maya = staff["Maya"]
     op = new_op_id()
-    args = dict(night_id=night.id, table_ids=[FREE], party_size=4, starts_at=night.starts_at,
-                guest=GuestDetails("Once Only"), op_id=op)
+    args = dict(
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Once Only"),
+        op_id=op,
+    )
     first = await bookings.create(maya, **args)  # type: ignore[arg-type]
     again = await bookings.create(maya, **args)  # type: ignore[arg-type]
     assert again == first
@@ -237,8 +351,14 @@ async def test_roles_are_checked_before_trying(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
     with pytest.raises(NotAllowed, match="Dora is signed in as door staff, who may not create bookings"):
-        await bookings.create(staff["Dora"], night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Nope"))
+        await bookings.create(
+            staff["Dora"],
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at,
+            guest=GuestDetails("Nope"),
+        )
     with pytest.raises(NotAllowed, match="support staff"):
         await bookings.hold(staff["Sam"], night_id=night.id, table_id=FREE)
 
@@ -253,15 +373,27 @@ async def test_hold_renew_release_and_block(
         await bookings.hold(nico, night_id=night.id, table_id=FREE, party_size=4)
     assert err.value.holder == "Maya" and err.value.alternatives
     with pytest.raises(TableTaken, match="held by Maya"):
-        await bookings.create(nico, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Blocked"))
+        await bookings.create(
+            nico,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at,
+            guest=GuestDetails("Blocked"),
+        )
     renewed = await bookings.renew_hold(maya, hold.id, seconds=60)
     assert renewed.expires_at > hold.expires_at
     again = await bookings.hold(maya, night_id=night.id, table_id=FREE)
     assert again.id == hold.id, "holding again renews the same hold"
     # Booking it herself uses up the hold.
-    await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                          starts_at=night.starts_at, guest=GuestDetails("Held For"))
+    await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Held For"),
+    )
     assert await admin.fetchval("select count(*) from backroom.hold") == 0
     with pytest.raises(HoldExpired):
         await bookings.renew_hold(maya, hold.id)
@@ -274,25 +406,36 @@ async def test_hold_renew_release_and_block(
 async def test_pending_bookings_expire(
     bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
 ) -> None:
-    b = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Slow"))
+    b = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Slow"),
+    )
     expires = await admin.fetchval("select expires_at - created_at from backroom.booking where id = $1", b.id)
     assert expires == timedelta(minutes=15)
-    await admin.execute("update backroom.booking set expires_at = now() - interval '1 second' where id = $1", b.id)
+    await admin.execute(
+        "update backroom.booking set expires_at = now() - interval '1 second' where id = $1", b.id
+    )
     assert await bookings.sweep() >= 1
     assert (await bookings.get(b.id)).status is BookingStatus.EXPIRED
 
 
-async def test_move_and_resize(
-    bookings: BookingService, staff: dict[str, Actor], night: Night
-) -> None:
+async def test_move_and_resize(bookings: BookingService, staff: dict[str, Actor], night: Night) -> None:
     maya = staff["Maya"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Mover"))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Mover"),
+    )
     moved = await bookings.move(maya, b.id, b.version, table_ids=[12], party_size=8)
     assert moved.table_ids == (12,) and moved.party_size == 8 and moved.version == b.version + 1
-    later = await bookings.move(maya, moved.id, moved.version,
-                                starts_at=night.starts_at + timedelta(hours=1))
+    later = await bookings.move(maya, moved.id, moved.version, starts_at=night.starts_at + timedelta(hours=1))
     assert later.starts_at == night.starts_at + timedelta(hours=1)
     with pytest.raises(PartyDoesNotFit):
         await bookings.move(maya, later.id, later.version, table_ids=[10])
@@ -301,22 +444,21 @@ async def test_move_and_resize(
     assert (await bookings.get(b.id)).table_ids == (12,)
 
 
-async def test_seat_a_walk_in(
-    bookings: BookingService, staff: dict[str, Actor], night: Night
-) -> None:
-    b = await bookings.seat_walk_in(staff["Dora"], night_id=night.id, party_size=3,
-                                    guest=GuestDetails("Walk In"))
+async def test_seat_a_walk_in(bookings: BookingService, staff: dict[str, Actor], night: Night) -> None:
+    b = await bookings.seat_walk_in(
+        staff["Dora"], night_id=night.id, party_size=3, guest=GuestDetails("Walk In")
+    )
     assert b.status is BookingStatus.ARRIVED and b.arrived_count == 3
     assert b.starts_at == bookings._clock()
     with pytest.raises(TableTaken, match="No free table fits a party of 40"):
-        await bookings.seat_walk_in(staff["Dora"], night_id=night.id, party_size=40,
-                                    guest=GuestDetails("Crowd"))
+        await bookings.seat_walk_in(
+            staff["Dora"], night_id=night.id, party_size=40, guest=GuestDetails("Crowd")
+        )
 
 
 async def test_waitlist(bookings: BookingService, staff: dict[str, Actor], night: Night) -> None:
     maya = staff["Maya"]
-    first = await bookings.waitlist_add(maya, night_id=night.id, guest=GuestDetails("Wait One"),
-                                        party_size=4)
+    first = await bookings.waitlist_add(maya, night_id=night.id, guest=GuestDetails("Wait One"), party_size=4)
     await bookings.waitlist_add(maya, night_id=night.id, guest=GuestDetails("Wait Two"), party_size=2)
     queue = await bookings.waitlist(night.id)
     assert [e.guest_name for e in queue] == ["Wait One", "Wait Two"]
@@ -332,8 +474,14 @@ async def test_the_sweeper_expires_while_running(
 ) -> None:
     import asyncio
 
-    b = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Late Confirmer"))
+    b = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Late Confirmer"),
+    )
     await admin.execute("update backroom.booking set expires_at = now() where id = $1", b.id)
     task = asyncio.create_task(bookings.keep_sweeping(every=0.05))
     try:
@@ -349,9 +497,14 @@ async def test_the_sweeper_expires_while_running(
 async def test_no_show_only_once_the_party_is_due(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
-    late = await bookings.create(staff["Maya"], night_id=night.id, table_ids=[FREE], party_size=4,
-                                 starts_at=night.starts_at + timedelta(hours=3),
-                                 guest=GuestDetails("Late Arrival"))
+    late = await bookings.create(
+        staff["Maya"],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at + timedelta(hours=3),
+        guest=GuestDetails("Late Arrival"),
+    )
     late = await bookings.confirm(staff["Maya"], late.id, late.version)
     with pytest.raises(InvalidInput, match="due at 01:00: too early to mark a no-show"):
         await bookings.no_show(staff["Dora"], late.id, late.version)
@@ -361,8 +514,14 @@ async def test_move_alternatives_never_offer_where_it_already_is(
     bookings: BookingService, staff: dict[str, Actor], night: Night
 ) -> None:
     maya = staff["Maya"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Stay Put"))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Stay Put"),
+    )
     with pytest.raises(TableTaken) as err:
         await bookings.move(maya, b.id, b.version, table_ids=[1])
     assert err.value.alternatives
@@ -386,9 +545,15 @@ async def test_check_in_is_for_tonight_only(
     refused in staff words, and nothing recorded as arrived."""
     other = await admin.fetchrow(
         "select b.id, b.version, n.date from backroom.booking b join backroom.night n on n.id = b.night_id"
-        " where n.date > $1 and b.status = 'confirmed' order by n.date, b.id limit 1", night.date)
+        " where n.date > $1 and b.status = 'confirmed' order by n.date, b.id limit 1",
+        night.date,
+    )
     assert other is not None
-    with pytest.raises(InvalidInput, match=f"tonight only: the night of {other['date']:%a %d %b %Y} opens at"):
+    with pytest.raises(
+        InvalidInput, match=f"tonight only: the night of {other['date']:%a %d %b %Y} opens at"
+    ):
         await bookings.check_in(staff["Dora"], other["id"], other["version"], 1)
-    row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1", other["id"])
+    row = await admin.fetchrow(
+        "select status, arrived_count from backroom.booking where id = $1", other["id"]
+    )
     assert (row["status"], row["arrived_count"]) == ("confirmed", 0)

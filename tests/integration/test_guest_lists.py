@@ -26,27 +26,52 @@ from tests.night_helpers import Crew, Night, console_login, lock, staff_id
 pytest_plugins = ["tests.integration.night_fixtures"]
 
 
-async def a_list(svc: NightServices, crew: Crew, night: Night, *, owner: int | None = None,
-                 max_names: int = 5, max_plus_ones: int = 3, closes_in: int = 60,
-                 name: str = "Pia's list") -> int:
+async def a_list(
+    svc: NightServices,
+    crew: Crew,
+    night: Night,
+    *,
+    owner: int | None = None,
+    max_names: int = 5,
+    max_plus_ones: int = 3,
+    closes_in: int = 60,
+    name: str = "Pia's list",
+) -> int:
     async with svc.ops.db.transaction(crew.manager) as conn:
         closes = await conn.fetchval("select clock_timestamp() + make_interval(mins => $1)", closes_in)
     return await svc.lists.create_list(
-        crew.manager, night_id=night.id, name=name, owner_id=owner or staff_id(crew.promoter),
-        max_names=max_names, max_plus_ones=max_plus_ones, closes_at=closes)
+        crew.manager,
+        night_id=night.id,
+        name=name,
+        owner_id=owner or staff_id(crew.promoter),
+        max_names=max_names,
+        max_plus_ones=max_plus_ones,
+        closes_at=closes,
+    )
 
 
-async def a_booking(admin: asyncpg.Connection, night: Night, guest: int, table: int = 9,
-                    status: str = "confirmed") -> str:
+async def a_booking(
+    admin: asyncpg.Connection, night: Night, guest: int, table: int = 9, status: str = "confirmed"
+) -> str:
     async with admin.transaction():
         row = await admin.fetchrow(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
-            " values ($1, $2, 4, $5, $3, $4) returning id, ref", night.id, guest, night.starts_at,
-            night.ends_at, status)
+            " values ($1, $2, 4, $5, $3, $4) returning id, ref",
+            night.id,
+            guest,
+            night.starts_at,
+            night.ends_at,
+            status,
+        )
         assert row is not None
-        await admin.execute("insert into backroom.booking_table (booking_id, table_id, during, active)"
-                            " values ($1, $2, tstzrange($3, $4), true)", row["id"], table,
-                            night.starts_at, night.ends_at)
+        await admin.execute(
+            "insert into backroom.booking_table (booking_id, table_id, during, active)"
+            " values ($1, $2, tstzrange($3, $4), true)",
+            row["id"],
+            table,
+            night.starts_at,
+            night.ends_at,
+        )
     return str(row["ref"])
 
 
@@ -54,11 +79,16 @@ async def test_a_promoter_fills_their_own_list_within_its_caps(
     night_svc: NightServices, crew: Crew, ahead: Night
 ) -> None:
     lid = await a_list(night_svc, crew, ahead, max_names=5, max_plus_ones=2)
-    ids = await night_svc.lists.add_pasted(crew.promoter, lid, "Jane Doe +2\n- Ali Khan\n\nBo Li +1 | birthday")
+    ids = await night_svc.lists.add_pasted(
+        crew.promoter, lid, "Jane Doe +2\n- Ali Khan\n\nBo Li +1 | birthday"
+    )
     assert len(ids) == 3
     names = await night_svc.lists.names(lid)
     assert [(n.name, n.plus_ones, n.note) for n in names] == [
-        ("Ali Khan", 0, ""), ("Bo Li", 1, "birthday"), ("Jane Doe", 2, "")]
+        ("Ali Khan", 0, ""),
+        ("Bo Li", 1, "birthday"),
+        ("Jane Doe", 2, ""),
+    ]
     # Two more than the room left: all or nothing.
     with pytest.raises(ListFull, match="room for 2 more"):
         await night_svc.lists.add_pasted(crew.promoter, lid, "Cy Twombly\nDee Dee\nEl Greco")
@@ -104,10 +134,17 @@ async def test_a_promoter_cannot_touch_or_read_another_promoters_list_by_the_ser
     with pytest.raises(NotAllowed):
         await night_svc.lists.check_in(crew.promoter, nid, 1)
     with pytest.raises(NotAllowed):
-        await night_svc.lists.create_list(crew.promoter, night_id=ahead.id, name="Mine now",
-                                          owner_id=staff_id(crew.promoter), max_names=9,
-                                          max_plus_ones=1, closes_at=ahead.ends_at)
+        await night_svc.lists.create_list(
+            crew.promoter,
+            night_id=ahead.id,
+            name="Mine now",
+            owner_id=staff_id(crew.promoter),
+            max_names=9,
+            max_plus_ones=1,
+            closes_at=ahead.ends_at,
+        )
     from services.store.db import acting_for
+
     with acting_for(crew.promoter):
         assert [gl.id for gl in await night_svc.lists.lists(ahead.id)] == [mine]
         assert await night_svc.lists.names(theirs) == []
@@ -126,36 +163,57 @@ async def test_a_promoter_session_on_the_console_login_reads_and_changes_nothing
     conn = await console_login(dsn, crew.promoter)
     try:
         assert await conn.fetchval("select backroom.current_staff_role()") == "promoter"
-        for table in ("booking", "booking_table", "guest", "audit_log", "hold", "waitlist_entry",
-                      "presence", "headcount", "door_count_event", "ban", "spend", "spend_close"):
+        for table in (
+            "booking",
+            "booking_table",
+            "guest",
+            "audit_log",
+            "hold",
+            "waitlist_entry",
+            "presence",
+            "headcount",
+            "door_count_event",
+            "ban",
+            "spend",
+            "spend_close",
+        ):
             assert await conn.fetchval(f"select count(*) from backroom.{table}") == 0, table
         assert await admin.fetchval("select count(*) from backroom.booking") > 0
         assert await admin.fetchval("select count(*) from backroom.audit_log") > 0
         assert await conn.fetchval("select count(*) from backroom.staff") == 1
         assert await conn.fetchval("select array_agg(id) from backroom.guest_list") == [mine]
         assert await conn.fetchval("select array_agg(name) from backroom.guest_list_name") == ["My Guest"]
-        for sql in ("insert into backroom.guest_list_name (list_id, night_id, name) values ($1, $2, 'X')",
-                    "update backroom.guest_list set max_names = 999 where id = $1 or $2 = 0",
-                    "delete from backroom.guest_list_name where list_id = $1 or night_id = $2"):
+        for sql in (
+            "insert into backroom.guest_list_name (list_id, night_id, name) values ($1, $2, 'X')",
+            "update backroom.guest_list set max_names = 999 where id = $1 or $2 = 0",
+            "delete from backroom.guest_list_name where list_id = $1 or night_id = $2",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(sql, theirs, ahead.id)
         with pytest.raises(asyncpg.PostgresError) as refused:
-            await conn.fetchval("select backroom.guest_list_add($1, $2, $3)", uuid.uuid4(), theirs,
-                                '[{"name": "Sneaky Pete"}]')
+            await conn.fetchval(
+                "select backroom.guest_list_add($1, $2, $3)",
+                uuid.uuid4(),
+                theirs,
+                '[{"name": "Sneaky Pete"}]',
+            )
         assert refused.value.sqlstate == "BN002"
         with pytest.raises(asyncpg.PostgresError) as refused:
             await conn.fetchval("select backroom.guest_list_remove($1, $2)", uuid.uuid4(), other)
         assert refused.value.sqlstate == "BN002"
-        for call in ("select backroom.door_search($1, 'Guest', 5)",
-                     "select backroom.ban_matches('Guest', null, null) where $1 > 0"):
+        for call in (
+            "select backroom.door_search($1, 'Guest', 5)",
+            "select backroom.ban_matches('Guest', null, null) where $1 > 0",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.fetch(call, ahead.id)
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.fetchval("select backroom.door_count($1, $2, 1, '', null)", uuid.uuid4(), ahead.id)
     finally:
         await conn.close()
-    assert await admin.fetchval("select count(*) from backroom.guest_list_name where list_id = $1",
-                                theirs) == 1
+    assert (
+        await admin.fetchval("select count(*) from backroom.guest_list_name where list_id = $1", theirs) == 1
+    )
 
 
 async def test_check_in_counts_partial_arrivals_into_the_list_and_the_headcount(
@@ -176,9 +234,15 @@ async def test_check_in_counts_partial_arrivals_into_the_list_and_the_headcount(
         await night_svc.lists.remove_name(crew.manager, jane)
     [credit] = await night_svc.lists.arrivals_by_list(ahead.id)
     assert (credit.name, credit.names, credit.expected, credit.names_in, credit.arrived) == (
-        "Pia's list", 2, 4, 1, 3)
+        "Pia's list",
+        2,
+        4,
+        1,
+        3,
+    )
     # The promoter sees their list's arrivals live.
     from services.store.db import acting_for
+
     with acting_for(crew.promoter):
         [mine] = await night_svc.lists.lists(ahead.id)
         assert mine.arrived == 3
@@ -192,6 +256,7 @@ async def test_door_search_finds_list_names_beside_bookings_best_first(
     guest = await admin.fetchval("insert into backroom.guest (name) values ('Jon Smith') returning id")
     ref = await a_booking(admin, ahead, guest)
     from services.store.db import acting_for
+
     with acting_for(crew.door):
         found = await night_svc.lists.door_search(ahead.id, "jon smith")
         assert [(m.kind, m.name) for m in found[:2]] == [("booking", "Jon Smith"), ("list", "Jonathan Smith")]
@@ -211,15 +276,21 @@ async def test_an_op_id_adds_once_and_every_change_is_audited_naming_who(
     again = await night_svc.lists.add_pasted(crew.promoter, lid, "Once Only +1", op_id=op)
     assert first == again
     assert len(await night_svc.lists.names(lid)) == 1
-    rows = await admin.fetch("select staff_id, entity from backroom.audit_log"
-                             " where operation = 'guest_list_add' and op_id = $1", uuid.UUID(op))
+    rows = await admin.fetch(
+        "select staff_id, entity from backroom.audit_log where operation = 'guest_list_add' and op_id = $1",
+        uuid.UUID(op),
+    )
     assert {(r["staff_id"], r["entity"]) for r in rows} == {
-        (crew.promoter.staff_id, "guest_list"), (crew.promoter.staff_id, "guest_list_name")}
+        (crew.promoter.staff_id, "guest_list"),
+        (crew.promoter.staff_id, "guest_list_name"),
+    }
     with pytest.raises(AlreadyOnList):
         await night_svc.lists.add_name(crew.promoter, lid, "Once Only")
-    refused = await admin.fetchval("select count(*) from backroom.audit_log"
-                                   " where operation = 'refused:guest_list_add' and staff_id = $1",
-                                   crew.promoter.staff_id)
+    refused = await admin.fetchval(
+        "select count(*) from backroom.audit_log"
+        " where operation = 'refused:guest_list_add' and staff_id = $1",
+        crew.promoter.staff_id,
+    )
     assert refused == 1
 
 
@@ -235,6 +306,7 @@ async def test_a_locked_session_reads_its_lists_and_changes_nothing(
     with pytest.raises(NotAllowed):
         await night_svc.lists.check_in(crew.door, nid, 1)
     from services.store.db import acting_for
+
     with acting_for(crew.promoter):
         assert [n.name for n in await night_svc.lists.names(lid)] == ["Before Lock"]
         # Locked, a promoter still reads nothing beyond their lists.
@@ -255,8 +327,11 @@ async def test_two_adds_racing_for_the_last_name_on_a_list_one_gets_it(
     try:
         for conn, actor in zip(conns, (crew.promoter, crew.manager), strict=True):
             await conn.execute(f"begin isolation level {level}")
-            await conn.execute("select set_config('role', 'backroom_console', true),"
-                               " set_config('backroom.session', $1, true)", actor.session)
+            await conn.execute(
+                "select set_config('role', 'backroom_console', true),"
+                " set_config('backroom.session', $1, true)",
+                actor.session,
+            )
             await conn.fetchval("select count(*) from backroom.guest_list_name")  # the snapshot
         sql = "select backroom.guest_list_add($1, $2, $3::jsonb)"
         await conns[0].fetchval(sql, uuid.uuid4(), lid, '[{"name": "Promoter Pick"}]')
@@ -271,8 +346,9 @@ async def test_two_adds_racing_for_the_last_name_on_a_list_one_gets_it(
     finally:
         for conn in conns:
             await conn.close()
-    names = await admin.fetch("select name from backroom.guest_list_name where list_id = $1"
-                              " and removed_at is null order by id", lid)
+    names = await admin.fetch(
+        "select name from backroom.guest_list_name where list_id = $1 and removed_at is null order by id", lid
+    )
     assert [r["name"] for r in names] == ["First In", "Promoter Pick"]
 
 
@@ -289,7 +365,12 @@ async def test_a_manager_changes_a_lists_caps_and_cut_off(
     # Open again until the new cut-off, with plus-ones.
     await night_svc.lists.add_name(crew.promoter, lid, "Cy", 2)
     from services.store.db import acting_for
+
     with acting_for(crew.promoter):
         [changed] = await night_svc.lists.lists(ahead.id)
     assert (changed.max_names, changed.max_plus_ones, changed.closes_at, changed.names) == (
-        3, 2, ahead.ends_at, 3)
+        3,
+        2,
+        ahead.ends_at,
+        3,
+    )

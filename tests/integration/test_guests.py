@@ -22,10 +22,12 @@ def guests(services: Services) -> GuestService:
     return GuestService(services.db, fixed_clock)
 
 
-async def new_guest(admin: asyncpg.Connection, name: str, phone: str | None = None, *,
-                    vip: bool = False) -> int:
+async def new_guest(
+    admin: asyncpg.Connection, name: str, phone: str | None = None, *, vip: bool = False
+) -> int:
     found: int = await admin.fetchval(
-        "insert into backroom.guest (name, phone, vip) values ($1, $2, $3) returning id", name, phone, vip)
+        "insert into backroom.guest (name, phone, vip) values ($1, $2, $3) returning id", name, phone, vip
+    )
     return found
 
 
@@ -37,22 +39,39 @@ async def past_booking(admin: asyncpg.Connection, guest_id: int, days_ago: int, 
         " values (1, $1, ($1::date + time '22:00') at time zone 'Europe/London',"
         " ($1::date + 1 + time '03:00') at time zone 'Europe/London')"
         " on conflict (venue_id, date) do update set status = excluded.status"
-        " returning id, starts_at, ends_at", day)
+        " returning id, starts_at, ends_at",
+        day,
+    )
     assert night is not None
     first = "arrived" if status == "completed" else "pending"
     async with admin.transaction():
         booking = await admin.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
             " values ($1, $2, 4, $3, $4, $5) returning id",
-            night["id"], guest_id, first, night["starts_at"], night["ends_at"])
+            night["id"],
+            guest_id,
+            first,
+            night["starts_at"],
+            night["ends_at"],
+        )
         await admin.execute(
             "insert into backroom.booking_table (booking_id, table_id, during, active)"
-            " values ($1, $2, tstzrange($3, $4), true)", booking, FREE, night["starts_at"], night["ends_at"])
-    path = {"completed": ["completed"], "no_show": ["confirmed", "no_show"],
-            "cancelled": ["cancelled"]}[status]
+            " values ($1, $2, tstzrange($3, $4), true)",
+            booking,
+            FREE,
+            night["starts_at"],
+            night["ends_at"],
+        )
+    path = {"completed": ["completed"], "no_show": ["confirmed", "no_show"], "cancelled": ["cancelled"]}[
+        status
+    ]
     for step in path:
-        await admin.execute("update backroom.booking set status = $2, cancel_reason = $3 where id = $1",
-                            booking, step, "Plans changed" if step == "cancelled" else None)
+        await admin.execute(
+            "update backroom.booking set status = $2, cancel_reason = $3 where id = $1",
+            booking,
+            step,
+            "Plans changed" if step == "cancelled" else None,
+        )
 
 
 async def test_names_rank_whole_then_start_then_a_later_word(
@@ -69,8 +88,12 @@ async def test_names_rank_whole_then_start_then_a_later_word(
     names = [(g.name, g.past_bookings, g.vip) for g in found]
     # Names that start with it come first, the regular before the others, a VIP before a
     # plain record; a later word starting with it comes after.
-    assert names == [("Kemal Ozturk", 3, False), ("Kemi Adeyemi", 0, True),
-                     ("Kemi Adeyemi", 0, False), ("Ann Kemp", 0, False)], names
+    assert names == [
+        ("Kemal Ozturk", 3, False),
+        ("Kemi Adeyemi", 0, True),
+        ("Kemi Adeyemi", 0, False),
+        ("Ann Kemp", 0, False),
+    ], names
     assert found[2].id == again and found[3].id == kemp
 
     exact = await guests.search("  KEMI   adeyemi ")
@@ -105,8 +128,13 @@ async def test_past_bookings_and_no_shows_are_counted_from_nights_that_are_over(
     night = await services.floor.tonight()
     assert night is not None
     tonight = await services.bookings.create(
-        services.actor, night_id=night.id, table_ids=[FREE], party_size=3,
-        starts_at=night.starts_at, guest=GuestDetails("Priya Raman", guest_id=guest))
+        services.actor,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=3,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Priya Raman", guest_id=guest),
+    )
 
     [priya] = await guests.search("priya")
     assert (priya.past_bookings, priya.no_shows, priya.vip) == (2, 1, True)
@@ -125,9 +153,13 @@ async def test_a_booking_for_a_guest_on_file_makes_no_new_guest(
     [kemi] = await services.bookings.guests.search("Kemi")
     before = await admin.fetchval("select count(*) from backroom.guest")
     booking = await services.bookings.create(
-        services.actor, night_id=night.id, table_ids=[FREE], party_size=2,
+        services.actor,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=2,
         starts_at=night.starts_at + timedelta(hours=2),
-        guest=GuestDetails(kemi.name, kemi.phone, guest_id=kemi.id))
+        guest=GuestDetails(kemi.name, kemi.phone, guest_id=kemi.id),
+    )
     assert booking.guest_name == "Kemi Adeyemi" and booking.guest_vip
     assert await admin.fetchval("select count(*) from backroom.guest") == before
     assert await admin.fetchval("select guest_id from backroom.booking where id = $1", booking.id) == kemi.id

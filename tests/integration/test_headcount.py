@@ -26,8 +26,9 @@ async def capacity(admin: asyncpg.Connection, places: int) -> None:
     await admin.execute("update backroom.venue set capacity = $1", places)
 
 
-async def test_the_capacity_comes_from_the_layout_file(night_svc: NightServices, crew: Crew,
-                                                       ahead: Night) -> None:
+async def test_the_capacity_comes_from_the_layout_file(
+    night_svc: NightServices, crew: Crew, ahead: Night
+) -> None:
     assert seed.load_layout()["venue"]["capacity"] == 350
     with acting_for(crew.door):
         now = await night_svc.headcount.current(ahead.id)
@@ -55,13 +56,19 @@ async def test_doors_count_into_one_total_with_its_peak_and_hour(
     with pytest.raises(InvalidInput, match="Only 10 are counted in, so 11 cannot"):
         await hc.count_out(crew.door, ahead.id, 11)
     from services.night.headcount import Headcount
+
     assert Headcount(1, 9, 10, 9, None).level == "amber"
     # Every count is audited, naming the door's staff member.
-    who = await admin.fetch("select staff_id, after->>'door' as door from backroom.audit_log"
-                            " where operation = 'door_count' and entity = 'door_count_event' order by id")
+    who = await admin.fetch(
+        "select staff_id, after->>'door' as door from backroom.audit_log"
+        " where operation = 'door_count' and entity = 'door_count_event' order by id"
+    )
     assert [(r["staff_id"], r["door"]) for r in who] == [
-        (crew.door.staff_id, "front"), (crew.door2.staff_id, "side"), (crew.door.staff_id, "front"),
-        (crew.door2.staff_id, "side")]
+        (crew.door.staff_id, "front"),
+        (crew.door2.staff_id, "side"),
+        (crew.door.staff_id, "front"),
+        (crew.door2.staff_id, "side"),
+    ]
 
 
 async def test_passing_capacity_needs_a_managers_override_with_a_reason(
@@ -86,11 +93,15 @@ async def test_passing_capacity_needs_a_managers_override_with_a_reason(
     await step_up(admin, crew.manager)
     over = await hc.count_in(crew.manager, ahead.id, 1, override_reason="VIP's driver", door="front")
     assert (over.inside, over.level) == (3, "red")
-    row = await admin.fetchrow("select over_capacity, override_reason, staff_id from backroom.door_count_event"
-                               " where night_id = $1 order by id desc limit 1", ahead.id)
+    row = await admin.fetchrow(
+        "select over_capacity, override_reason, staff_id from backroom.door_count_event"
+        " where night_id = $1 order by id desc limit 1",
+        ahead.id,
+    )
     assert row is not None and tuple(row) == (True, "VIP's driver", crew.manager.staff_id)
-    refusals = await admin.fetchval("select count(*) from backroom.audit_log"
-                                    " where operation = 'refused:door_count'")
+    refusals = await admin.fetchval(
+        "select count(*) from backroom.audit_log where operation = 'refused:door_count'"
+    )
     assert refusals >= 3
     assert await admin.fetchval("select inside from backroom.headcount where night_id = $1", ahead.id) == 3
 
@@ -121,8 +132,11 @@ async def test_two_doors_racing_for_the_last_place_one_gets_it_by_raw_sql(
     try:
         for conn, actor in zip(conns, (crew.door, crew.door2), strict=True):
             await conn.execute(f"begin isolation level {level}")
-            await conn.execute("select set_config('role', 'backroom_console', true),"
-                               " set_config('backroom.session', $1, true)", actor.session)
+            await conn.execute(
+                "select set_config('role', 'backroom_console', true),"
+                " set_config('backroom.session', $1, true)",
+                actor.session,
+            )
             # Take the snapshot now, as a transaction that read the count first would.
             await conn.fetchval("select count(*) from backroom.night")
         sql = "select backroom.door_count($1, $2, 1, 'door', null)"
@@ -151,8 +165,12 @@ async def test_two_doors_racing_for_the_last_place_by_the_service(
     await night_svc.headcount.count_in(crew.door, ahead.id, 2)
     for _ in range(3):
         results = await asyncio.gather(
-            *(night_svc.headcount.count(actor, ahead.id, 1, door=actor.name, isolation=level)  # type: ignore[arg-type]
-              for actor in (crew.door, crew.door2)), return_exceptions=True)
+            *(
+                night_svc.headcount.count(actor, ahead.id, 1, door=actor.name, isolation=level)  # type: ignore[arg-type]
+                for actor in (crew.door, crew.door2)
+            ),
+            return_exceptions=True,
+        )
         done = [r for r in results if not isinstance(r, BaseException)]
         refused = [r for r in results if isinstance(r, BaseException)]
         assert len(done) == 1 and all(isinstance(r, AtCapacity) for r in refused), results
@@ -167,9 +185,15 @@ async def test_a_list_check_in_that_would_pass_capacity_needs_the_override_too(
     await capacity(admin, 3)
     async with night_svc.ops.db.transaction(crew.manager) as conn:
         closes = await conn.fetchval("select clock_timestamp() + interval '1 hour'")
-    lid = await night_svc.lists.create_list(crew.manager, night_id=ahead.id, name="Big party",
-                                            owner_id=staff_id(crew.promoter), max_names=5,
-                                            max_plus_ones=5, closes_at=closes)
+    lid = await night_svc.lists.create_list(
+        crew.manager,
+        night_id=ahead.id,
+        name="Big party",
+        owner_id=staff_id(crew.promoter),
+        max_names=5,
+        max_plus_ones=5,
+        closes_at=closes,
+    )
     [big] = await night_svc.lists.add_pasted(crew.promoter, lid, "Big Bo +4")
     await night_svc.headcount.count_in(crew.door, ahead.id, 1)
     partly = await night_svc.lists.check_in(crew.door, big, 2)
@@ -179,6 +203,8 @@ async def test_a_list_check_in_that_would_pass_capacity_needs_the_override_too(
     await step_up(admin, crew.manager)
     done = await night_svc.lists.check_in(crew.manager, big, 5, override_reason="Owner's friends")
     assert (done.arrived, done.inside) == (5, 6)
-    row = await admin.fetchrow("select change, over_capacity, override_reason, guest_list_name_id"
-                               " from backroom.door_count_event order by id desc limit 1")
+    row = await admin.fetchrow(
+        "select change, over_capacity, override_reason, guest_list_name_id"
+        " from backroom.door_count_event order by id desc limit 1"
+    )
     assert row is not None and tuple(row) == (3, True, "Owner's friends", big)

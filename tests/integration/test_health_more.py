@@ -14,11 +14,13 @@ from tests.conftest import SAMPLE_NIGHT
 
 
 async def test_health_counts_connections_against_the_servers_limit(
-        services: Services, admin: asyncpg.Connection) -> None:
+    services: Services, admin: asyncpg.Connection
+) -> None:
     report = await gather_health(services.db)
     limit = int(await admin.fetchval("show max_connections"))
     everyone = await admin.fetchval(
-        "select count(*) from pg_stat_activity where backend_type = 'client backend'")
+        "select count(*) from pg_stat_activity where backend_type = 'client backend'"
+    )
     assert report.max_connections == limit
     # Read as the console role, which cannot see what other sessions do, only that they exist.
     assert report.server_connections is not None and report.connections is not None
@@ -32,8 +34,7 @@ async def test_directory_names_tables_and_nights(services: Services, admin: asyn
     night = await admin.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
     found = await directory(services.db, [night, night, 999_999])
     assert found.timezone == "Europe/London"
-    numbers = {r["id"]: r["number"] for r in await admin.fetch(
-        "select id, number from backroom.venue_table")}
+    numbers = {r["id"]: r["number"] for r in await admin.fetch("select id, number from backroom.venue_table")}
     assert found.tables == numbers and len(numbers) == 16
     assert found.nights == {night: SAMPLE_NIGHT}
 
@@ -43,8 +44,9 @@ async def test_audit_filters_as_staff_type_them(services: Services) -> None:
     night = await services.floor.tonight()
     assert night is not None
     snap = await services.floor.snapshot(night.id)
-    pending = next(t.booking for t in snap.tables.values()
-                   if t.booking and t.booking.status is BookingStatus.PENDING)
+    pending = next(
+        t.booking for t in snap.tables.values() if t.booking and t.booking.status is BookingStatus.PENDING
+    )
     assert pending is not None
     await BookingService(services.db, services.clock).confirm(services.actor, pending.id, pending.version)
 

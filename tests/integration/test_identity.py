@@ -70,21 +70,25 @@ def identity(db: Database) -> IdentityService:
 
 @pytest.fixture
 async def ann(identity: IdentityService) -> Enrolment:
-    enrolment = await identity.add_staff(None, email="Ann@Backroom.test", name="Ann", role="manager",
-                                         password=PASSWORD)
+    enrolment = await identity.add_staff(
+        None, email="Ann@Backroom.test", name="Ann", role="manager", password=PASSWORD
+    )
     await away_from_step_edge()
     return enrolment
 
 
-async def test_enrolment_gives_a_working_authenticator(ann: Enrolment, identity: IdentityService,
-                                                       admin: asyncpg.Connection) -> None:
+async def test_enrolment_gives_a_working_authenticator(
+    ann: Enrolment, identity: IdentityService, admin: asyncpg.Connection
+) -> None:
     assert ann.email == "ann@backroom.test"
     assert ann.uri.startswith("otpauth://totp/Backroom:ann%40backroom.test?secret=")
     assert len(ann.recovery_codes) == 10 and len(set(ann.recovery_codes)) == 10
     assert "█" in ann.qr_text() or "▀" in ann.qr_text()
     row = await admin.fetchrow(
         "select c.* from backroom_private.credential c join backroom.staff s on s.id = c.staff_id"
-        " where s.email = $1", ann.email)
+        " where s.email = $1",
+        ann.email,
+    )
     assert bytes(row["totp_secret"]) == base64.b32decode(ann.secret)
     assert PASSWORD.encode() not in bytes(row["password_key"]) and len(row["password_salt"]) >= 16
     session = await identity.sign_in("ann@backroom.test", PASSWORD, code(ann))
@@ -93,8 +97,7 @@ async def test_enrolment_gives_a_working_authenticator(ann: Enrolment, identity:
     assert not session.must_reenrol
 
 
-async def test_the_session_token_is_who_acts(ann: Enrolment, identity: IdentityService,
-                                             db: Database) -> None:
+async def test_the_session_token_is_who_acts(ann: Enrolment, identity: IdentityService, db: Database) -> None:
     session = await identity.sign_in(ann.email, PASSWORD, code(ann))
     async with db.transaction(session.actor) as conn:
         assert await conn.fetchval("select backroom.current_staff_id()") == session.actor.staff_id
@@ -148,8 +151,9 @@ async def test_drift_of_one_step_is_accepted_and_of_two_refused(
             await identity.sign_in(ann.email, PASSWORD, code(ann, steps))
 
 
-async def test_the_message_never_says_what_was_wrong(ann: Enrolment, identity: IdentityService,
-                                                     admin: asyncpg.Connection) -> None:
+async def test_the_message_never_says_what_was_wrong(
+    ann: Enrolment, identity: IdentityService, admin: asyncpg.Connection
+) -> None:
     messages = set()
     for email, password, typed in (
         ("nobody@backroom.test", PASSWORD, code(ann)),
@@ -160,10 +164,15 @@ async def test_the_message_never_says_what_was_wrong(ann: Enrolment, identity: I
             await identity.sign_in(email, password, typed)
         messages.add(str(err.value))
     assert messages == {"The email, password or code is not right."}
-    audited = await admin.fetch("select operation, after from backroom.audit_log"
-                                " where operation like 'sign_in%' order by id")
+    audited = await admin.fetch(
+        "select operation, after from backroom.audit_log where operation like 'sign_in%' order by id"
+    )
     assert [a["operation"] for a in audited] == ["sign_in_failed"] * 3
-    assert [json.loads(a["after"])["reason"] for a in audited] == ["unknown_email", "bad_password", "bad_code"]
+    assert [json.loads(a["after"])["reason"] for a in audited] == [
+        "unknown_email",
+        "bad_password",
+        "bad_code",
+    ]
     assert "nobody" not in json.dumps([dict(a) for a in audited], default=str)
 
 
@@ -172,8 +181,9 @@ async def age_attempts(admin: asyncpg.Connection, seconds: int) -> None:
     await admin.execute("update backroom_private.attempt set at = at - make_interval(secs => $1)", seconds)
 
 
-async def test_throttling_then_lockout_then_unlock(ann: Enrolment, identity: IdentityService,
-                                                  admin: asyncpg.Connection) -> None:
+async def test_throttling_then_lockout_then_unlock(
+    ann: Enrolment, identity: IdentityService, admin: asyncpg.Connection
+) -> None:
     for _ in range(5):
         with pytest.raises(SignInFailed):
             await identity.sign_in(ann.email, "wrong password!", "123456")
@@ -201,8 +211,9 @@ async def test_throttling_then_lockout_then_unlock(ann: Enrolment, identity: Ide
     await identity.sign_in(ann.email, PASSWORD, code(ann))
 
 
-async def test_recovery_code_works_once_and_asks_to_re_enrol(ann: Enrolment,
-                                                             identity: IdentityService) -> None:
+async def test_recovery_code_works_once_and_asks_to_re_enrol(
+    ann: Enrolment, identity: IdentityService
+) -> None:
     recovery = ann.recovery_codes[3]
     session = await identity.sign_in(ann.email, PASSWORD, recovery.upper())
     assert session.used_recovery_code and session.must_reenrol
@@ -223,8 +234,9 @@ async def test_disabled_staff_cannot_sign_in_and_their_sessions_end(
     await identity.sign_in(ann.email, PASSWORD, code(ann, 1))
 
 
-async def test_a_new_role_needs_a_new_sign_in(ann: Enrolment, identity: IdentityService,
-                                             db: Database) -> None:
+async def test_a_new_role_needs_a_new_sign_in(
+    ann: Enrolment, identity: IdentityService, db: Database
+) -> None:
     session = await identity.sign_in(ann.email, PASSWORD, code(ann))
     await identity.set_role(None, ann.email, "door")
     async with db.transaction(session.actor) as conn:
@@ -267,25 +279,31 @@ async def test_a_locked_session_reads_and_changes_nothing_until_its_code(
 
 
 async def test_only_admins_manage_staff(identity: IdentityService, db: Database, dsn: str) -> None:
-    boss = await identity.add_staff(None, email="boss@backroom.test", name="Boss", role="admin",
-                                    password=PASSWORD)
+    boss = await identity.add_staff(
+        None, email="boss@backroom.test", name="Boss", role="admin", password=PASSWORD
+    )
     await away_from_step_edge()
     session = await identity.sign_in(boss.email, PASSWORD, code(boss))
-    await identity.add_staff(session.actor, email="dan@backroom.test", name="Dan", role="door",
-                             password=PASSWORD)
+    await identity.add_staff(
+        session.actor, email="dan@backroom.test", name="Dan", role="door", password=PASSWORD
+    )
     await identity.set_role(session.actor, "dan@backroom.test", "manager")
     listed = {s.email: s.role for s in await identity.list_staff(session.actor)}
     assert listed["dan@backroom.test"] == "manager"
     manager = await signed_in(dsn, "duty.manager@backroom.demo")
     with pytest.raises(NotAllowed, match="only an admin"):
-        await identity.add_staff(manager, email="eve@backroom.test", name="Eve", role="admin",
-                                 password=PASSWORD)
+        await identity.add_staff(
+            manager, email="eve@backroom.test", name="Eve", role="admin", password=PASSWORD
+        )
     # And Postgres refuses it too, when Python is bypassed.
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with db.transaction(manager) as conn:
             await conn.execute(
                 "select backroom.enrol_staff('eve@backroom.test', 'Eve', 'admin', $1, 20000, $2, $3, '{}')",
-                b"s" * 16, b"k" * 32, b"t" * 20)
+                b"s" * 16,
+                b"k" * 32,
+                b"t" * 20,
+            )
 
 
 # The role matrix, through the services and by raw SQL as the console role ----------
@@ -308,7 +326,9 @@ async def staff_of(admin: asyncpg.Connection, role: str) -> Actor:
     """A new staff member of `role` with a live session (the owner opens it)."""
     sid = await admin.fetchval(
         "insert into backroom.staff (email, display_name, role) values ($1, $2, $3) returning id",
-        f"{role}.matrix@backroom.test", f"{role.title()} Matrix", role,
+        f"{role}.matrix@backroom.test",
+        f"{role.title()} Matrix",
+        role,
     )
     token = await admin.fetchval("select backroom_meta.open_session($1)", sid)
     return Actor(staff_id=sid, name=f"{role.title()} Matrix", role=role, session=token)
@@ -319,30 +339,36 @@ SQL_CASES = {
         "with g as (insert into backroom.guest (name) values ('M') returning id)"
         " insert into backroom.booking (night_id, guest_id, party_size, starts_at, ends_at)"
         " select n.id, g.id, 2, n.starts_at, n.ends_at from backroom.night n, g where n.date = '2026-11-20'",
-        {"manager", "admin"}),
+        {"manager", "admin"},
+    ),
     "walk-in (booking that starts arrived)": (
         "with g as (insert into backroom.guest (name) values ('W') returning id)"
         " insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
         " select n.id, g.id, 2, 'arrived', n.starts_at, n.ends_at from backroom.night n, g where n.date = '2026-11-20'",
-        {"door", "manager", "admin"}),
+        {"door", "manager", "admin"},
+    ),
     "check in (status arrived)": (
         "update backroom.booking set status = 'arrived', arrived_count = 1 where id = "
         "(select b.id from backroom.booking b join backroom.night n on n.id = b.night_id"
         " where n.date = '2026-11-20' and b.status = 'confirmed' order by b.id limit 1)",
-        {"door", "manager", "admin"}),
+        {"door", "manager", "admin"},
+    ),
     "edit a booking's notes": (
         "update backroom.booking set notes = 'edited' where id = "
         "(select min(id) from backroom.booking where status = 'confirmed')",
-        {"manager", "admin"}),
+        {"manager", "admin"},
+    ),
     "cancel": (
         "update backroom.booking set status = 'cancelled', cancel_reason = 'x' where id = "
         "(select min(id) from backroom.booking where status = 'confirmed' and deposit = 0)",
-        {"manager", "admin"}),
+        {"manager", "admin"},
+    ),
     "hold a table": (
         "insert into backroom.hold (table_id, night_id, during, holder, expires_at)"
         " select 11, n.id, tstzrange(n.starts_at, n.ends_at), 'x', clock_timestamp() + interval '30 s'"
         " from backroom.night n where n.date = '2026-11-20'",
-        {"manager", "admin"}),
+        {"manager", "admin"},
+    ),
 }
 
 
@@ -379,18 +405,28 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
         svc = BookingService(db, fixed_clock)
         night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
         with pytest.raises(NotAllowed):
-            await svc.create(door, night_id=night["id"], table_ids=[11], party_size=2,
-                             starts_at=night["starts_at"], guest=GuestDetails("No"))
+            await svc.create(
+                door,
+                night_id=night["id"],
+                table_ids=[11],
+                party_size=2,
+                starts_at=night["starts_at"],
+                guest=GuestDetails("No"),
+            )
         confirmed = await admin.fetchrow(
             "select id, version from backroom.booking where night_id = $1 and status = 'confirmed'"
-            " order by id limit 1", night["id"])
+            " order by id limit 1",
+            night["id"],
+        )
         b = await svc.check_in(door, confirmed["id"], confirmed["version"], 1)
         assert b.arrived_count == 1
         # A door actor whose role check in Python was wrong is still stopped by Postgres.
         pretend = Actor(staff_id=door.staff_id, name=door.name, role="manager", session=door.session)
         other = await admin.fetchrow(
             "select id, version from backroom.booking where night_id = $1 and status = 'confirmed'"
-            " order by id limit 1", night["id"])
+            " order by id limit 1",
+            night["id"],
+        )
         with pytest.raises(NotAllowed, match="refused this for your role"):
             await svc.cancel(pretend, other["id"], other["version"], "not allowed")
         with pytest.raises(NotAllowed, match="refused this for your role"):
@@ -407,15 +443,28 @@ async def test_cancelling_a_deposit_needs_a_fresh_code(
     session = await identity.sign_in(ann.email, PASSWORD, code(ann))
     svc = BookingService(db)
     night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
-    b = await svc.create(session.actor, night_id=night["id"], table_ids=[11], party_size=4,
-                         starts_at=night["starts_at"], guest=GuestDetails("Deposit"), deposit=100)
+    b = await svc.create(
+        session.actor,
+        night_id=night["id"],
+        table_ids=[11],
+        party_size=4,
+        starts_at=night["starts_at"],
+        guest=GuestDetails("Deposit"),
+        deposit=100,
+    )
     with pytest.raises(StepUpRequired, match="fresh code"):
         await svc.cancel(session.actor, b.id, b.version, "Guest called")
     await identity.verify_code(session.actor, code(ann, 1))
     cancelled = await svc.cancel(session.actor, b.id, b.version, "Guest called", deposit="kept")
     assert cancelled.status.value == "cancelled"
     # Without a deposit no code is asked for.
-    free = await svc.create(session.actor, night_id=night["id"], table_ids=[12], party_size=4,
-                            starts_at=night["starts_at"], guest=GuestDetails("No deposit"))
+    free = await svc.create(
+        session.actor,
+        night_id=night["id"],
+        table_ids=[12],
+        party_size=4,
+        starts_at=night["starts_at"],
+        guest=GuestDetails("No deposit"),
+    )
     await admin.execute("update backroom_private.session set stepped_up_at = null")
     await svc.cancel(session.actor, free.id, free.version, "Changed plans")

@@ -54,17 +54,27 @@ async def as_console(dsn: str, staff_id: int) -> asyncpg.Connection:
 @pytest.fixture
 async def world(admin: asyncpg.Connection) -> World:
     night = await admin.fetchval(
-        "insert into backroom.night (venue_id, date, starts_at, ends_at)"
-        " values (1, $1, $2, $3) returning id", OPENS.date(), OPENS, CLOSES)
-    managers = [r["id"] for r in await admin.fetch(
-        "insert into backroom.staff (email, display_name, role)"
-        " select 'iso' || n || '@backroom.test', 'Manager ' || n, 'manager'"
-        " from generate_series(1, 4) n returning id")]
-    guests = [r["id"] for r in await admin.fetch(
-        "insert into backroom.guest (name) select 'Racing guest ' || n"
-        " from generate_series(1, 4) n returning id")]
-    tables = {r["number"]: r["id"] for r in await admin.fetch(
-        "select id, number from backroom.venue_table")}
+        "insert into backroom.night (venue_id, date, starts_at, ends_at) values (1, $1, $2, $3) returning id",
+        OPENS.date(),
+        OPENS,
+        CLOSES,
+    )
+    managers = [
+        r["id"]
+        for r in await admin.fetch(
+            "insert into backroom.staff (email, display_name, role)"
+            " select 'iso' || n || '@backroom.test', 'Manager ' || n, 'manager'"
+            " from generate_series(1, 4) n returning id"
+        )
+    ]
+    guests = [
+        r["id"]
+        for r in await admin.fetch(
+            "insert into backroom.guest (name) select 'Racing guest ' || n"
+            " from generate_series(1, 4) n returning id"
+        )
+    ]
+    tables = {r["number"]: r["id"] for r in await admin.fetch("select id, number from backroom.venue_table")}
     return World(night, managers, guests, tables)
 
 
@@ -83,13 +93,19 @@ async def new_booking(conn: asyncpg.Connection, w: World, guest: int, party: int
     booking: int = await conn.fetchval(
         "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
         " values ($1, $2, $3, 'confirmed', $4, $5) returning id",
-        w.night, guest, party, START, END)
+        w.night,
+        guest,
+        party,
+        START,
+        END,
+    )
     return booking
 
 
 async def add_table(conn: asyncpg.Connection, w: World, booking: int, number: int) -> None:
-    await conn.execute("insert into backroom.booking_table (booking_id, table_id) values ($1, $2)",
-                       booking, w.tables[number])
+    await conn.execute(
+        "insert into backroom.booking_table (booking_id, table_id) values ($1, $2)", booking, w.tables[number]
+    )
 
 
 async def book(conn: asyncpg.Connection, w: World, guest: int, *numbers: int, party: int = 2) -> int:
@@ -103,7 +119,11 @@ async def hold(conn: asyncpg.Connection, w: World, number: int) -> None:
     await conn.execute(
         "insert into backroom.hold (table_id, night_id, during, holder)"
         " values ($1, $2, tstzrange($3, $4), 'on the phone')",
-        w.tables[number], w.night, START, END)
+        w.tables[number],
+        w.night,
+        START,
+        END,
+    )
 
 
 async def in_one(conn: asyncpg.Connection, level: str, *steps: Step) -> str:
@@ -130,7 +150,9 @@ async def clashes(admin: asyncpg.Connection, w: World) -> int:
         "  and bt.during && h.during"
         " join backroom.booking b on b.id = bt.booking_id"
         " where h.night_id = $1 and h.expires_at > clock_timestamp()"
-        "  and h.staff_id is distinct from b.created_by", w.night)
+        "  and h.staff_id is distinct from b.created_by",
+        w.night,
+    )
     return n
 
 
@@ -138,7 +160,9 @@ async def most_tables_of_a_guest(admin: asyncpg.Connection, w: World) -> int:
     n: int = await admin.fetchval(
         "select coalesce(max(n), 0) from (select count(distinct bt.table_id) n"
         " from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id and bt.active"
-        " where b.night_id = $1 group by b.guest_id) t", w.night)
+        " where b.night_id = $1 group by b.guest_id) t",
+        w.night,
+    )
     return n
 
 
@@ -149,7 +173,9 @@ async def misfits(admin: asyncpg.Connection, w: World) -> int:
         " count(distinct vt.floor_id) floors, array_agg(vt.neighbours) near"
         " from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id and bt.active"
         " join backroom.venue_table vt on vt.id = bt.table_id"
-        " where b.night_id = $1 group by b.id", w.night)
+        " where b.night_id = $1 group by b.id",
+        w.night,
+    )
     wrong = 0
     for r in rows:
         ids = set(r["ids"])
@@ -164,7 +190,9 @@ async def overlapping_holds(admin: asyncpg.Connection, w: World) -> int:
         "select count(*) from backroom.hold a join backroom.hold b on a.id < b.id"
         " and a.table_id = b.table_id and a.during && b.during"
         " where a.night_id = $1 and a.expires_at > clock_timestamp()"
-        " and b.expires_at > clock_timestamp()", w.night)
+        " and b.expires_at > clock_timestamp()",
+        w.night,
+    )
     return n
 
 
@@ -173,7 +201,9 @@ async def double_bookings(admin: asyncpg.Connection, w: World) -> int:
         "select count(*) from backroom.booking_table a join backroom.booking_table b"
         " on (a.booking_id, a.table_id) < (b.booking_id, b.table_id)"
         " and a.table_id = b.table_id and a.during && b.during and a.active and b.active"
-        " join backroom.booking ba on ba.id = a.booking_id where ba.night_id = $1", w.night)
+        " join backroom.booking ba on ba.id = a.booking_id where ba.night_id = $1",
+        w.night,
+    )
     return n
 
 
@@ -223,7 +253,13 @@ async def _a_hold_about_to_lapse(admin: asyncpg.Connection, w: World) -> dict[st
     held: int = await admin.fetchval(
         "insert into backroom.hold (table_id, night_id, during, staff_id, holder, expires_at)"
         " values ($1, $2, tstzrange($3, $4), $5, 'on the phone', clock_timestamp() + interval '1 second')"
-        " returning id", w.tables[1], w.night, START, END, w.managers[1])
+        " returning id",
+        w.tables[1],
+        w.night,
+        START,
+        END,
+        w.managers[1],
+    )
     return {"hold": held}
 
 
@@ -243,69 +279,97 @@ RACES: dict[str, Race] = {
         lambda w, s: lambda c: _stash(s, "mine", new_booking(c, w, w.guests[0])),
         lambda w, _s: lambda c: hold(c, w, 1),
         lambda w, s: lambda c: add_table(c, w, s["mine"], 1),
-        clashes, "BR004"),
+        clashes,
+        "BR004",
+    ),
     # A hold begun, a booking of the table committed meanwhile, then the hold.
     "hold vs booking": Race(
         _nothing,
         _read("select count(*) from backroom.booking_table"),
         lambda w, _s: lambda c: book(c, w, w.guests[0], 1),
         lambda w, _s: lambda c: hold(c, w, 1),
-        clashes, "BR007"),
+        clashes,
+        "BR007",
+    ),
     # The guest has one table; a second and a third are booked at once.
     "guest table limit": Race(
         _one_booking_of_guest,
         lambda w, s: lambda c: _stash(s, "mine", new_booking(c, w, w.guests[0])),
         lambda w, _s: lambda c: book(c, w, w.guests[0], 2),
         lambda w, s: lambda c: add_table(c, w, s["mine"], 3),
-        _over_limit, "BR005"),
+        _over_limit,
+        "BR005",
+    ),
     # 4 on 1+2; the rival gives up table 2 (4 fit table 1), the first makes it 8 (8 fit 1+2).
     "party fits": Race(
         _a_booking_on_one_and_two,
         _read("select count(*) from backroom.booking_table"),
-        lambda _w, s: lambda c: c.execute(
-            "delete from backroom.booking_table where booking_id = $1 and table_id = 2",
-            s["booking"]),
-        lambda _w, s: lambda c: c.execute(
-            "update backroom.booking set party_size = 8 where id = $1", s["booking"]),
-        misfits, "BR002"),
+        lambda _w, s: (
+            lambda c: c.execute(
+                "delete from backroom.booking_table where booking_id = $1 and table_id = 2", s["booking"]
+            )
+        ),
+        lambda _w, s: (
+            lambda c: c.execute("update backroom.booking set party_size = 8 where id = $1", s["booking"])
+        ),
+        misfits,
+        "BR002",
+    ),
     # 1+2; the rival gives up 2, the first adds 3 (next to 2, not to 1).
     "tables together": Race(
         _a_booking_on_one_and_two,
         _read("select count(*) from backroom.booking_table"),
-        lambda _w, s: lambda c: c.execute(
-            "delete from backroom.booking_table where booking_id = $1 and table_id = 2",
-            s["booking"]),
+        lambda _w, s: (
+            lambda c: c.execute(
+                "delete from backroom.booking_table where booking_id = $1 and table_id = 2", s["booking"]
+            )
+        ),
         lambda w, s: lambda c: add_table(c, w, s["booking"], 3),
-        misfits, "BR008"),
+        misfits,
+        "BR008",
+    ),
     # The first's snapshot has the hold about to lapse; the rival renews it; the
     # first books the table once the old expiry has passed.
     "booking vs renewal": Race(
         _a_hold_about_to_lapse,
         lambda w, s: lambda c: _stash(s, "mine", new_booking(c, w, w.guests[0])),
-        lambda _w, s: lambda c: c.execute(
-            "update backroom.hold set expires_at = clock_timestamp() + interval '30 seconds'"
-            " where id = $1", s["hold"]),
+        lambda _w, s: (
+            lambda c: c.execute(
+                "update backroom.hold set expires_at = clock_timestamp() + interval '30 seconds'"
+                " where id = $1",
+                s["hold"],
+            )
+        ),
         lambda w, s: lambda c: _after_the_lapse(c, w, s),
-        clashes, "BR004"),
+        clashes,
+        "BR004",
+    ),
     "hold vs hold": Race(
         _nothing,
         _read("select count(*) from backroom.hold"),
         lambda w, _s: lambda c: hold(c, w, 1),
         lambda w, _s: lambda c: hold(c, w, 1),
-        overlapping_holds, "23P01"),
+        overlapping_holds,
+        "23P01",
+    ),
     "booking vs booking": Race(
         _nothing,
         lambda w, s: lambda c: _stash(s, "mine", new_booking(c, w, w.guests[1])),
         lambda w, _s: lambda c: book(c, w, w.guests[0], 1),
         lambda w, s: lambda c: add_table(c, w, s["mine"], 1),
-        double_bookings, "23P01"),
+        double_bookings,
+        "23P01",
+    ),
 }
 
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("rule", list(RACES))
 async def test_a_rival_committed_after_the_snapshot_is_seen(
-    rule: str, level: str, world: World, consoles: list[asyncpg.Connection],
+    rule: str,
+    level: str,
+    world: World,
+    consoles: list[asyncpg.Connection],
     admin: asyncpg.Connection,
 ) -> None:
     race = RACES[rule]
@@ -379,7 +443,8 @@ async def test_a_lapsed_hold_is_not_renewed(
     await admin.execute("update backroom.hold set expires_at = clock_timestamp() - interval '1 second'")
     with pytest.raises(asyncpg.PostgresError) as refused:
         await consoles[0].execute(
-            "update backroom.hold set expires_at = clock_timestamp() + interval '30 seconds'")
+            "update backroom.hold set expires_at = clock_timestamp() + interval '30 seconds'"
+        )
     assert refused.value.sqlstate == "BR014"
 
 
@@ -387,7 +452,8 @@ async def test_a_lapsed_hold_is_not_renewed(
 async def test_staff_are_told_to_try_again(services: Services, failure: type[asyncpg.PostgresError]) -> None:
     told = await services.bookings._explain(failure("could not serialize access"), {})
     assert type(told) is BookingError
-    assert str(told) == ("Someone changed this table, booking or guest at the same moment; "
-                         "nothing was saved. Try again.")
+    assert str(told) == (
+        "Someone changed this table, booking or guest at the same moment; nothing was saved. Try again."
+    )
     lapsed = asyncpg.PostgresError.new({"C": "BR014", "M": "this hold lapsed"})
     assert isinstance(await services.bookings._explain(lapsed, {}), HoldExpired)

@@ -24,8 +24,18 @@ async def test_from_empty_then_rerun_is_a_no_op(empty_dsn: str) -> None:
             "select tablename, rowsecurity from pg_tables where schemaname = 'backroom'"
         )
         names = {t["tablename"] for t in tables}
-        assert {"venue", "floor", "venue_table", "night", "guest", "booking", "booking_table",
-                "hold", "staff", "audit_log"} <= names
+        assert {
+            "venue",
+            "floor",
+            "venue_table",
+            "night",
+            "guest",
+            "booking",
+            "booking_table",
+            "hold",
+            "staff",
+            "audit_log",
+        } <= names
         assert all(t["rowsecurity"] for t in tables), "RLS must be on for every table"
 
         before = await conn.fetch("select version, checksum, applied_at from backroom_meta.migration")
@@ -67,7 +77,10 @@ async def test_database_behind_is_reported(empty_dsn: str) -> None:
 async def test_a_failing_migration_leaves_nothing_half_applied(empty_dsn: str) -> None:
     conn = await asyncpg.connect(empty_dsn)
     try:
-        broken = [*migrations.load(), Migration(999, "broken", "create table backroom.x (id int);\nselect 1/0;")]
+        broken = [
+            *migrations.load(),
+            Migration(999, "broken", "create table backroom.x (id int);\nselect 1/0;"),
+        ]
         with pytest.raises(Exception, match="0999_broken.sql failed"):
             await migrations.migrate(conn, broken)
         assert await conn.fetchval("select to_regclass('backroom.x')") is None
@@ -84,9 +97,7 @@ async def test_console_role_is_neither_owner_nor_superuser(dsn: str) -> None:
             "select rolsuper, rolbypassrls, rolcanlogin from pg_roles where rolname = 'backroom_console'"
         )
         assert role is not None and not role["rolsuper"] and not role["rolbypassrls"]
-        owners = await conn.fetch(
-            "select distinct tableowner from pg_tables where schemaname = 'backroom'"
-        )
+        owners = await conn.fetch("select distinct tableowner from pg_tables where schemaname = 'backroom'")
         assert "backroom_console" not in {o["tableowner"] for o in owners}
     finally:
         await conn.close()

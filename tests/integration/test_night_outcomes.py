@@ -22,13 +22,16 @@ slow_commit = wo.slow_commit
 
 
 async def inside(admin: asyncpg.Connection, night: Night) -> int:
-    return int(await admin.fetchval("select coalesce((select inside from backroom.headcount"
-                                    " where night_id = $1), 0)", night.id))
+    return int(
+        await admin.fetchval(
+            "select coalesce((select inside from backroom.headcount where night_id = $1), 0)", night.id
+        )
+    )
 
 
 async def test_a_count_whose_answer_is_lost_is_reported_done_and_counts_once(
-        proxied: wo.Proxied, admin: asyncpg.Connection, crew: Crew, ahead: Night,
-        slow_commit: None) -> None:
+    proxied: wo.Proxied, admin: asyncpg.Connection, crew: Crew, ahead: Night, slow_commit: None
+) -> None:
     night = NightServices(proxied.db, fixed_clock)
     op_id = new_op_id()
     task = asyncio.ensure_future(night.headcount.count_in(crew.door, ahead.id, 2, op_id=op_id))
@@ -45,8 +48,8 @@ async def test_a_count_whose_answer_is_lost_is_reported_done_and_counts_once(
 
 
 async def test_a_count_frozen_in_commit_is_unknown_and_the_retry_counts_once(
-        proxied: wo.Proxied, admin: asyncpg.Connection, crew: Crew, ahead: Night,
-        slow_commit: None) -> None:
+    proxied: wo.Proxied, admin: asyncpg.Connection, crew: Crew, ahead: Night, slow_commit: None
+) -> None:
     night = NightServices(proxied.db, fixed_clock)
     op_id = new_op_id()
     task = asyncio.ensure_future(night.headcount.count_in(crew.door, ahead.id, 3, op_id=op_id))

@@ -47,7 +47,8 @@ async def every_row(admin: asyncpg.Connection) -> str:
     """Every row of every table but the keepers', as JSON (bytea as hex)."""
     tables = await admin.fetch(
         "select format('%I.%I', schemaname, tablename) as name from pg_tables"
-        " where schemaname in ('backroom', 'backroom_private', 'backroom_meta', 'public')")
+        " where schemaname in ('backroom', 'backroom_private', 'backroom_meta', 'public')"
+    )
     dumps = []
     for table in (t["name"] for t in tables if t["name"] not in KEEPERS):
         rows = await admin.fetch(f"select row_to_json(t)::text as j from {table} t")
@@ -62,8 +63,11 @@ async def test_no_secret_is_written_anywhere_readable(
     # Every statement this database runs from now on goes to the server's log as typed,
     # without the values bound to it: what is typed must hold no secret.
     name = await admin.fetchval("select current_database()")
-    for setting, value in (("log_statement", "all"), ("log_parameter_max_length", "0"),
-                           ("log_parameter_max_length_on_error", "0")):
+    for setting, value in (
+        ("log_statement", "all"),
+        ("log_parameter_max_length", "0"),
+        ("log_parameter_max_length_on_error", "0"),
+    ):
         await admin.execute(f"alter database {name} set {setting} = '{value}'")
     data_directory = await admin.fetchval("select current_setting('data_directory')")
     server_log = Path(data_directory).parent / "postgres.log"
@@ -77,7 +81,8 @@ async def test_no_secret_is_written_anywhere_readable(
     activity: list[str] = []
     try:
         enrolment = await IdentityService(owner).add_staff(
-            None, email="leak@backroom.test", name="Lea", role="manager", password=PASSWORD)
+            None, email="leak@backroom.test", name="Lea", role="manager", password=PASSWORD
+        )
         await away_from_step_edge()
         services = await open_services(dsn, own_accounts=True)
         try:
@@ -124,12 +129,20 @@ async def test_no_secret_is_written_anywhere_readable(
             except SignInError as err:
                 errors.append(repr(err) + str(err))
             errors.append(repr(session) + repr(rescued) + repr(services.actor))
-            profiles.save(tmp_path, SecretStore(env={}), "venue",
-                          f"postgresql://staff:{PASSWORD.replace(' ', '%20').replace('&', '%26')}@h/db")
+            profiles.save(
+                tmp_path,
+                SecretStore(env={}),
+                "venue",
+                f"postgresql://staff:{PASSWORD.replace(' ', '%20').replace('&', '%26')}@h/db",
+            )
             # What every connection of this database last ran, as it was typed, while they are open.
-            activity = [r["query"] for r in await admin.fetch(
-                "select query from pg_stat_activity where datname = current_database()"
-                " and pid <> pg_backend_pid()")]
+            activity = [
+                r["query"]
+                for r in await admin.fetch(
+                    "select query from pg_stat_activity where datname = current_database()"
+                    " and pid <> pg_backend_pid()"
+                )
+            ]
         finally:
             await services.close()
     finally:
@@ -137,8 +150,14 @@ async def test_no_secret_is_written_anywhere_readable(
     assert len(errors) == 8 and len(activity) >= 2
 
     raw_secret = base64.b32decode(enrolment.secret)
-    secrets = [PASSWORD, enrolment.secret, raw_secret.hex(), *tokens,
-               *enrolment.recovery_codes, *(c.replace("-", "") for c in enrolment.recovery_codes)]
+    secrets = [
+        PASSWORD,
+        enrolment.secret,
+        raw_secret.hex(),
+        *tokens,
+        *enrolment.recovery_codes,
+        *(c.replace("-", "") for c in enrolment.recovery_codes),
+    ]
     with server_log.open(errors="replace") as log:
         log.seek(log_from)
         logged = log.read()
@@ -155,9 +174,14 @@ async def test_no_secret_is_written_anywhere_readable(
         "the console's log": caplog.text,
         "the console's files": "\n".join(
             p.read_text(errors="replace")
-            for where in (tmp_path, Path(os.environ["BACKROOM_CONFIG_DIR"]),
-                          Path(os.environ["BACKROOM_DATA_DIR"]))
-            for p in where.rglob("*") if p.is_file()),
+            for where in (
+                tmp_path,
+                Path(os.environ["BACKROOM_CONFIG_DIR"]),
+                Path(os.environ["BACKROOM_DATA_DIR"]),
+            )
+            for p in where.rglob("*")
+            if p.is_file()
+        ),
     }
     for place, text in places.items():
         for secret in secrets:

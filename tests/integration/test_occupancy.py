@@ -84,7 +84,10 @@ async def booking_at(admin: asyncpg.Connection, night: Night, table: int) -> int
     """The confirmed booking of `table` on the sample night."""
     found: int = await admin.fetchval(
         "select b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-        " where b.night_id = $1 and bt.table_id = $2 and b.status = 'confirmed'", night.id, table)
+        " where b.night_id = $1 and bt.table_id = $2 and b.status = 'confirmed'",
+        night.id,
+        table,
+    )
     assert found is not None
     return found
 
@@ -94,20 +97,32 @@ async def check_in(bookings: BookingService, actor: Actor, booking_id: int, coun
     await bookings.check_in(actor, booking_id, current.version, count)
 
 
-async def party_in(admin: asyncpg.Connection, night: Night, table: int, party: int,
-                   starts: datetime, ends: datetime, name: str = "Otto Late") -> int:
+async def party_in(
+    admin: asyncpg.Connection,
+    night: Night,
+    table: int,
+    party: int,
+    starts: datetime,
+    ends: datetime,
+    name: str = "Otto Late",
+) -> int:
     """A party in at `table` for `starts` to `ends`, written by another client (so with no
     arrival time: it came at its booked time): past `ends` it is still in, as nobody marked
     it completed."""
     async with admin.transaction():
-        guest = await admin.fetchval("insert into backroom.guest (name) values ($1) returning id",
-                                     name)
+        guest = await admin.fetchval("insert into backroom.guest (name) values ($1) returning id", name)
         booking: int = await admin.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
             " ends_at) values ($1, $2, $3, 'arrived', $4, $5) returning id",
-            night.id, guest, party, starts, ends)
-        await admin.execute("insert into backroom.booking_table (booking_id, table_id) values ($1, $2)",
-                            booking, table)
+            night.id,
+            guest,
+            party,
+            starts,
+            ends,
+        )
+        await admin.execute(
+            "insert into backroom.booking_table (booking_id, table_id) values ($1, $2)", booking, table
+        )
     return booking
 
 
@@ -117,7 +132,9 @@ async def overlaps(admin: asyncpg.Connection, night: Night) -> int:
         "select count(*) from backroom.booking_table a join backroom.booking_table b"
         " on (a.booking_id, a.table_id) < (b.booking_id, b.table_id)"
         " and a.table_id = b.table_id and a.during && b.during and a.active and b.active"
-        " join backroom.booking ba on ba.id = a.booking_id where ba.night_id = $1", night.id)
+        " join backroom.booking ba on ba.id = a.booking_id where ba.night_id = $1",
+        night.id,
+    )
     return n
 
 
@@ -128,7 +145,9 @@ async def over_capacity(admin: asyncpg.Connection, night: Night) -> list[int]:
         " join backroom.booking_table bt on bt.booking_id = b.id"
         " join backroom.venue_table vt on vt.id = bt.table_id"
         " where b.night_id = $1 and b.status = 'arrived'"
-        " group by bt.table_id, vt.max_party having sum(b.party_size) > vt.max_party", night.id)
+        " group by bt.table_id, vt.max_party having sum(b.party_size) > vt.max_party",
+        night.id,
+    )
     return [r["table_id"] for r in rows]
 
 
@@ -143,17 +162,20 @@ async def test_a_walk_in_is_not_seated_where_a_party_came_early(
     await check_in(bookings, door, kemi, 4)
 
     clock.at(22, 0)
-    walk_in = await bookings.seat_walk_in(door, night_id=night.id, party_size=11,
-                                          guest=GuestDetails("Walk-in"))
+    walk_in = await bookings.seat_walk_in(
+        door, night_id=night.id, party_size=11, guest=GuestDetails("Walk-in")
+    )
     assert walk_in.table_ids != (KEMI_TABLE,)
     assert walk_in.table_ids == (16,) and walk_in.ends_at == at(23, 30)  # 15+16 from 23:30
     # Kemi's party holds table 8 from its arrival.
     assert await admin.fetchval(
-        "select lower(during) from backroom.booking_table where booking_id = $1", kemi) == at(21, 5)
+        "select lower(during) from backroom.booking_table where booking_id = $1", kemi
+    ) == at(21, 5)
 
     with pytest.raises(TableTaken) as taken:
-        await bookings.seat_walk_in(door, night_id=night.id, party_size=2,
-                                    guest=GuestDetails("Walk-in"), table_id=KEMI_TABLE)
+        await bookings.seat_walk_in(
+            door, night_id=night.id, party_size=2, guest=GuestDetails("Walk-in"), table_id=KEMI_TABLE
+        )
     assert "Kemi Adeyemi's party (4 of 10, since 21:05)" in str(taken.value)
     assert KEMI_TABLE not in [t for a in taken.value.alternatives for t in a.table_ids]
     assert await overlaps(admin, night) == 0 and await over_capacity(admin, night) == []
@@ -165,15 +187,20 @@ async def test_a_walk_in_of_two_is_not_seated_with_islas_two(
     isla = await booking_at(admin, night, ISLA_TABLE)
     clock.at(22, 0)
     await check_in(bookings, door, isla, 2)
-    walk_in = await bookings.seat_walk_in(door, night_id=night.id, party_size=2,
-                                          guest=GuestDetails("Walk-in"))
+    walk_in = await bookings.seat_walk_in(
+        door, night_id=night.id, party_size=2, guest=GuestDetails("Walk-in")
+    )
     assert walk_in.table_ids == (10,)  # the other table for 2 to 4 that is free now
     assert await overlaps(admin, night) == 0
 
 
 async def test_the_database_refuses_a_party_over_an_early_arrival(
-    bookings: BookingService, clock: Clock, door: Actor, manager: Actor, night: Night,
-    admin: asyncpg.Connection
+    bookings: BookingService,
+    clock: Clock,
+    door: Actor,
+    manager: Actor,
+    night: Night,
+    admin: asyncpg.Connection,
 ) -> None:
     kemi = await booking_at(admin, night, KEMI_TABLE)
     clock.at(21, 5)
@@ -184,22 +211,41 @@ async def test_the_database_refuses_a_party_over_an_early_arrival(
     # A booking for before Kemi's time, now that Kemi's party is in.
     clock.at(22, 0)
     with pytest.raises(TableTaken) as taken:
-        await bookings.create(manager, night_id=night.id, table_ids=[KEMI_TABLE], party_size=6,
-                              starts_at=at(22, 30), ends_at=at(23, 30), guest=GuestDetails("Ana"))
+        await bookings.create(
+            manager,
+            night_id=night.id,
+            table_ids=[KEMI_TABLE],
+            party_size=6,
+            starts_at=at(22, 30),
+            ends_at=at(23, 30),
+            guest=GuestDetails("Ana"),
+        )
     assert "Kemi Adeyemi's party" in str(taken.value)
 
 
 async def test_an_early_check_in_onto_a_table_still_taken_is_refused(
-    bookings: BookingService, clock: Clock, door: Actor, manager: Actor, night: Night,
-    admin: asyncpg.Connection
+    bookings: BookingService,
+    clock: Clock,
+    door: Actor,
+    manager: Actor,
+    night: Night,
+    admin: asyncpg.Connection,
 ) -> None:
     # Table 14: a party of 3 pending from 23:30; before it, a party of 2 until 23:30.
     later = await admin.fetchval(
         "select b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-        " where b.night_id = $1 and bt.table_id = 14", night.id)
-    first = await bookings.create(manager, night_id=night.id, table_ids=[14], party_size=2,
-                                  starts_at=at(22, 0), ends_at=at(23, 30),
-                                  guest=GuestDetails("Pia First"))
+        " where b.night_id = $1 and bt.table_id = 14",
+        night.id,
+    )
+    first = await bookings.create(
+        manager,
+        night_id=night.id,
+        table_ids=[14],
+        party_size=2,
+        starts_at=at(22, 0),
+        ends_at=at(23, 30),
+        guest=GuestDetails("Pia First"),
+    )
     await check_in(bookings, door, first.id, 2)
     clock.at(23, 0)
     with pytest.raises(TableTaken) as taken:
@@ -210,8 +256,12 @@ async def test_an_early_check_in_onto_a_table_still_taken_is_refused(
 
 
 async def test_free_now_never_lists_an_occupied_table(
-    bookings: BookingService, floor: FloorService, clock: Clock, door: Actor, night: Night,
-    admin: asyncpg.Connection
+    bookings: BookingService,
+    floor: FloorService,
+    clock: Clock,
+    door: Actor,
+    night: Night,
+    admin: asyncpg.Connection,
 ) -> None:
     clock.at(21, 5)
     await check_in(bookings, door, await booking_at(admin, night, KEMI_TABLE), 4)
@@ -222,9 +272,14 @@ async def test_free_now_never_lists_an_occupied_table(
 
     snapshot = await floor.snapshot(night.id, door)
     free = snapshot.free_now(clock.now, clock.now + timedelta(hours=1))
-    occupied = {r["table_id"] for r in await admin.fetch(
-        "select bt.table_id from backroom.booking b join backroom.booking_table bt"
-        " on bt.booking_id = b.id where b.night_id = $1 and b.status = 'arrived'", night.id)}
+    occupied = {
+        r["table_id"]
+        for r in await admin.fetch(
+            "select bt.table_id from backroom.booking b join backroom.booking_table bt"
+            " on bt.booking_id = b.id where b.night_id = $1 and b.status = 'arrived'",
+            night.id,
+        )
+    }
     assert {KEMI_TABLE, ISLA_TABLE, FREE_ALL_NIGHT, 2, 5, 13} <= occupied
     assert free and not {s.table.id for s in free} & occupied
     assert all(not s.seated for s in free)
@@ -233,29 +288,39 @@ async def test_free_now_never_lists_an_occupied_table(
 
     # A walk-in of 9 fits 8, 12 and 16 only: 8 and 12 have parties in, 16 is booked from 23:30.
     with pytest.raises(TableTaken):
-        await bookings.seat_walk_in(door, night_id=night.id, party_size=9,
-                                    guest=GuestDetails("Walk-in"))
+        await bookings.seat_walk_in(door, night_id=night.id, party_size=9, guest=GuestDetails("Walk-in"))
     alternatives = await bookings.alternatives(night.id, 9, clock.now, clock.now + timedelta(hours=1))
     assert not {t for a in alternatives for t in a.table_ids} & occupied
 
 
 async def test_a_party_past_its_booked_end_still_holds_its_seats(
-    bookings: BookingService, clock: Clock, door: Actor, manager: Actor, night: Night,
-    admin: asyncpg.Connection
+    bookings: BookingService,
+    clock: Clock,
+    door: Actor,
+    manager: Actor,
+    night: Night,
+    admin: asyncpg.Connection,
 ) -> None:
     otto = await party_in(admin, night, FREE_ALL_NIGHT, 6, at(22, 0), at(23, 0))
     clock.at(23, 30)
     with pytest.raises(TableTaken) as taken:
-        await bookings.seat_walk_in(door, night_id=night.id, party_size=4,
-                                    guest=GuestDetails("Walk-in"), table_id=FREE_ALL_NIGHT)
+        await bookings.seat_walk_in(
+            door, night_id=night.id, party_size=4, guest=GuestDetails("Walk-in"), table_id=FREE_ALL_NIGHT
+        )
     assert "Otto Late's party (6 of 6)" in str(taken.value)
 
     # Booked (at 22:30) from Otto's booked end: the table is theirs, but not while Otto's
     # party fills it.
     clock.at(22, 30)
-    big = await bookings.create(manager, night_id=night.id, table_ids=[FREE_ALL_NIGHT],
-                                party_size=6, starts_at=at(23, 0), ends_at=at(1, 0),
-                                guest=GuestDetails("Bea Big"))
+    big = await bookings.create(
+        manager,
+        night_id=night.id,
+        table_ids=[FREE_ALL_NIGHT],
+        party_size=6,
+        starts_at=at(23, 0),
+        ends_at=at(1, 0),
+        guest=GuestDetails("Bea Big"),
+    )
     clock.at(23, 30)
     with pytest.raises(TableTaken) as full:
         await check_in(bookings, door, big.id, 6)
@@ -268,8 +333,15 @@ async def test_a_party_past_its_booked_end_still_holds_its_seats(
     assert await over_capacity(admin, night) == []
 
     # A manager cannot move another party onto it either.
-    other = await bookings.create(manager, night_id=night.id, table_ids=[11], party_size=4,
-                                  starts_at=at(23, 30), ends_at=at(1, 0), guest=GuestDetails("Cy"))
+    other = await bookings.create(
+        manager,
+        night_id=night.id,
+        table_ids=[11],
+        party_size=4,
+        starts_at=at(23, 30),
+        ends_at=at(1, 0),
+        guest=GuestDetails("Cy"),
+    )
     await admin.execute("update backroom.booking set status = 'completed' where id = $1", big.id)
     with pytest.raises(TableTaken):
         await bookings.move(manager, other.id, other.version, table_ids=[FREE_ALL_NIGHT])
@@ -292,7 +364,9 @@ async def test_the_arrival_time_is_kept_and_never_in_the_future(
     isla = await booking_at(admin, night, ISLA_TABLE)
     arrived = await admin.fetchval(
         "update backroom.booking set status = 'arrived', arrived_at = now() + interval '1 day'"
-        " where id = $1 returning arrived_at <= clock_timestamp()", isla)
+        " where id = $1 returning arrived_at <= clock_timestamp()",
+        isla,
+    )
     assert arrived
 
 
@@ -310,8 +384,7 @@ async def as_console(dsn: str, staff_id: int) -> asyncpg.Connection:
 
 @pytest.fixture
 async def consoles(dsn: str, admin: asyncpg.Connection) -> AsyncIterator[list[asyncpg.Connection]]:
-    staff = [await new_staff(admin, f"race{n}@backroom.test", f"Racer {n}", "manager")
-             for n in range(2)]
+    staff = [await new_staff(admin, f"race{n}@backroom.test", f"Racer {n}", "manager") for n in range(2)]
     conns = [await as_console(dsn, s.staff_id or 0) for s in staff]
     yield conns
     for c in conns:
@@ -340,9 +413,16 @@ def walk_in(night: Night, table: int, party: int, starts: datetime, ends: dateti
         booking = await conn.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
             " ends_at, arrived_at) values ($1, $2, $3, 'arrived', $4, $5, $4) returning id",
-            night.id, guest, party, starts, ends)
-        await conn.execute("insert into backroom.booking_table (booking_id, table_id) values ($1, $2)",
-                           booking, table)
+            night.id,
+            guest,
+            party,
+            starts,
+            ends,
+        )
+        await conn.execute(
+            "insert into backroom.booking_table (booking_id, table_id) values ($1, $2)", booking, table
+        )
+
     return run
 
 
@@ -350,7 +430,12 @@ def arrive(booking: int, count: int, when: datetime) -> Step:
     async def run(conn: asyncpg.Connection) -> None:
         await conn.execute(
             "update backroom.booking set status = 'arrived', arrived_count = $2, arrived_at = $3"
-            " where id = $1", booking, count, when)
+            " where id = $1",
+            booking,
+            count,
+            when,
+        )
+
     return run
 
 
@@ -362,7 +447,10 @@ async def sits(admin: asyncpg.Connection, table: int, name: str = "Walk-in") -> 
     n: int = await admin.fetchval(
         "select count(*) from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
         " join backroom.guest g on g.id = b.guest_id"
-        " where bt.table_id = $1 and b.status = 'arrived' and g.name = $2", table, name)
+        " where bt.table_id = $1 and b.status = 'arrived' and g.name = $2",
+        table,
+        name,
+    )
     return n
 
 
@@ -392,7 +480,8 @@ async def test_two_walk_ins_for_the_last_seats(
     # Both at once, for the last free table for two at 23:30 on this race's own table.
     results = await asyncio.gather(
         in_one(mine, level, snapshot, walk_in(night, 11, 2, at(23, 30), at(1, 0))),
-        in_one(rival, level, snapshot, walk_in(night, 11, 2, at(23, 30), at(1, 0))))
+        in_one(rival, level, snapshot, walk_in(night, 11, 2, at(23, 30), at(1, 0))),
+    )
     assert sorted(results).count("committed") == 1 and set(results) - {"committed"} <= REFUSALS
     assert await sits(admin, 11) == 1
     assert await overlaps(admin, night) == 0 and await over_capacity(admin, night) == []
@@ -401,8 +490,7 @@ async def test_two_walk_ins_for_the_last_seats(
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("first", ["walk-in", "arrival"])
 async def test_a_walk_in_against_an_early_arrival(
-    consoles: list[asyncpg.Connection], level: str, first: str, night: Night,
-    admin: asyncpg.Connection
+    consoles: list[asyncpg.Connection], level: str, first: str, night: Night, admin: asyncpg.Connection
 ) -> None:
     mine, rival = consoles
     kemi = await booking_at(admin, night, KEMI_TABLE)
@@ -423,7 +511,9 @@ async def test_a_walk_in_against_an_early_arrival(
     assert outcome in REFUSALS
     in_now = await admin.fetchval(
         "select count(*) from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-        " where bt.table_id = $1 and b.status = 'arrived'", KEMI_TABLE)
+        " where bt.table_id = $1 and b.status = 'arrived'",
+        KEMI_TABLE,
+    )
     assert in_now == 1
     assert await overlaps(admin, night) == 0
 
@@ -431,31 +521,47 @@ async def test_a_walk_in_against_an_early_arrival(
     isla = await booking_at(admin, night, ISLA_TABLE)
     results = await asyncio.gather(
         in_one(mine, level, snapshot, arrive(isla, 2, at(22, 10))),
-        in_one(rival, level, snapshot, walk_in(night, ISLA_TABLE, 2, at(22, 10), at(0, 0))))
+        in_one(rival, level, snapshot, walk_in(night, ISLA_TABLE, 2, at(22, 10), at(0, 0))),
+    )
     assert results.count("committed") == 1 and set(results) - {"committed"} <= REFUSALS
     assert await overlaps(admin, night) == 0
 
 
-async def confirmed(admin: asyncpg.Connection, night: Night, table: int, party: int,
-                    starts: datetime, ends: datetime, name: str) -> int:
+async def confirmed(
+    admin: asyncpg.Connection,
+    night: Night,
+    table: int,
+    party: int,
+    starts: datetime,
+    ends: datetime,
+    name: str,
+) -> int:
     async with admin.transaction():
-        guest = await admin.fetchval("insert into backroom.guest (name) values ($1) returning id",
-                                     name)
+        guest = await admin.fetchval("insert into backroom.guest (name) values ($1) returning id", name)
         booking: int = await admin.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
             " ends_at) values ($1, $2, $3, 'confirmed', $4, $5) returning id",
-            night.id, guest, party, starts, ends)
-        await admin.execute("insert into backroom.booking_table (booking_id, table_id) values ($1, $2)",
-                            booking, table)
+            night.id,
+            guest,
+            party,
+            starts,
+            ends,
+        )
+        await admin.execute(
+            "insert into backroom.booking_table (booking_id, table_id) values ($1, $2)", booking, table
+        )
     return booking
 
 
 def arrive_on_time(booking: int, count: int) -> Step:
     """A check-in naming no arrival time: the database's clock is long past the sample
     night, so the party counts as come at its booked time and its span stays as booked."""
+
     async def run(conn: asyncpg.Connection) -> None:
-        await conn.execute("update backroom.booking set status = 'arrived', arrived_count = $2"
-                           " where id = $1", booking, count)
+        await conn.execute(
+            "update backroom.booking set status = 'arrived', arrived_count = $2 where id = $1", booking, count
+        )
+
     return run
 
 
@@ -469,14 +575,18 @@ async def test_two_check_ins_for_the_last_seats_beside_a_party_still_in(
     first = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(23, 0), at(0, 0), "Ada Four")
     second = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(0, 0), at(1, 0), "Bo Four")
 
-    results = await asyncio.gather(in_one(mine, level, snapshot, arrive_on_time(first, 4)),
-                                   in_one(rival, level, snapshot, arrive_on_time(second, 4)))
+    results = await asyncio.gather(
+        in_one(mine, level, snapshot, arrive_on_time(first, 4)),
+        in_one(rival, level, snapshot, arrive_on_time(second, 4)),
+    )
     assert results.count("committed") == 1 and set(results) - {"committed"} <= REFUSALS
     assert await over_capacity(admin, night) == []
 
     # And one after the other: the rival in first, then this one, from an older snapshot.
-    await admin.execute("update backroom.booking set status = 'completed'"
-                        " where id = any($1::int[]) and status = 'arrived'", [first, second])
+    await admin.execute(
+        "update backroom.booking set status = 'completed' where id = any($1::int[]) and status = 'arrived'",
+        [first, second],
+    )
     third = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(1, 0), at(2, 0), "Cy Four")
     fourth = await confirmed(admin, night, FREE_ALL_NIGHT, 4, at(2, 0), at(3, 0), "Di Four")
     await mine.execute(f"begin isolation level {level}")

@@ -36,8 +36,9 @@ class Console:
 
     def __init__(self, db: Database, actor: Actor, **kwargs: Any) -> None:
         self.rosters: list[tuple[PresenceEntry, ...]] = []
-        self.presence = PostgresPresence(db.listener_connection, actor,
-                                         on_change=self.rosters.append, **kwargs)
+        self.presence = PostgresPresence(
+            db.listener_connection, actor, on_change=self.rosters.append, **kwargs
+        )
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -84,8 +85,9 @@ async def door(services: Services) -> Actor:
     return await signed_in(services.db, seed.DEMO_STAFF[1][0])
 
 
-async def test_join_announce_and_leave(services: Services, door: Actor,
-                                       consoles: Callable[..., Console]) -> None:
+async def test_join_announce_and_leave(
+    services: Services, door: Actor, consoles: Callable[..., Console]
+) -> None:
     manager = await consoles(services.actor).start()
     at_door = await consoles(door).start()
     await until(lambda: manager.sees(at_door.id) and at_door.sees(manager.id))
@@ -118,8 +120,9 @@ async def test_join_announce_and_leave(services: Services, door: Actor,
     assert not at_door.rosters[-1] or all(e.console_id != manager.id for e in at_door.rosters[-1])
 
 
-async def test_a_killed_console_drops_out(services: Services, door: Actor,
-                                          consoles: Callable[..., Console]) -> None:
+async def test_a_killed_console_drops_out(
+    services: Services, door: Actor, consoles: Callable[..., Console]
+) -> None:
     watcher = await consoles(door).start()
     doomed = await consoles(services.actor).start()
     await until(lambda: watcher.sees(doomed.id))
@@ -138,12 +141,17 @@ async def test_a_killed_console_drops_out(services: Services, door: Actor,
 async def fake_console(dsn: str, actor: Actor) -> tuple[asyncpg.Connection, str]:
     """A console seen from outside: one beat on its own connection, then nothing."""
     conn = await asyncpg.connect(dsn)
-    await conn.execute("select set_config('application_name', $1, false), set_config('role', $2, false),"
-                       " set_config('backroom.session', $3, false)",
-                       PRESENCE_APPLICATION, CONSOLE_ROLE, actor.session)
+    await conn.execute(
+        "select set_config('application_name', $1, false), set_config('role', $2, false),"
+        " set_config('backroom.session', $3, false)",
+        PRESENCE_APPLICATION,
+        CONSOLE_ROLE,
+        actor.session,
+    )
     console_id = str(uuid.uuid4())
     await conn.fetchval(
-        "select backroom.presence_beat($1::uuid, 'door', null, 3::smallint, null, 10)", console_id)
+        "select backroom.presence_beat($1::uuid, 'door', null, 3::smallint, null, 10)", console_id
+    )
     return conn, console_id
 
 
@@ -161,8 +169,9 @@ async def test_a_console_whose_connection_is_terminated_drops_out(
         # The next beat clears it from the table too, not only from view.
         beats = watcher.presence.beats
         await until(lambda: watcher.presence.beats > beats)
-        left = await admin.fetchval("select count(*) from backroom.presence where console_id = $1::uuid",
-                                    ghost)
+        left = await admin.fetchval(
+            "select count(*) from backroom.presence where console_id = $1::uuid", ghost
+        )
         assert left == 0
     finally:
         conn.terminate()
@@ -195,7 +204,9 @@ async def test_a_console_whose_connection_drops_comes_back(
         "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database()"
         " and application_name = $1 and pid <> pg_backend_pid()"
         " and pid = (select backend_pid from backroom.presence where console_id = $2::uuid)",
-        PRESENCE_APPLICATION, alive.id)
+        PRESENCE_APPLICATION,
+        alive.id,
+    )
     await until(lambda: alive.presence.beats >= 2 and alive.presence.connected)
     await until(lambda: (e := watcher.entry(alive.id)) is not None and e.screen == "door")
 
@@ -207,7 +218,8 @@ async def test_the_console_role_cannot_write_presence_rows_directly(dsn: str, do
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(
                 "insert into backroom.presence (console_id, staff_name, backend_pid)"
-                " values (gen_random_uuid(), 'Mallory', 1)")
+                " values (gen_random_uuid(), 'Mallory', 1)"
+            )
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("delete from backroom.presence")
         assert await conn.fetchval("select count(*) from backroom.presence") == 0
@@ -219,17 +231,24 @@ async def test_only_a_session_announces_a_console(dsn: str, door: Actor, admin: 
     """Naming a staff member is not being them: without a live session of theirs no beat is taken."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("select set_config('role', $1, false), set_config('backroom.staff_id', $2, false)",
-                           CONSOLE_ROLE, str(door.staff_id))
+        await conn.execute(
+            "select set_config('role', $1, false), set_config('backroom.staff_id', $2, false)",
+            CONSOLE_ROLE,
+            str(door.staff_id),
+        )
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="signed-in staff member"):
-            await conn.fetchval("select backroom.presence_beat(gen_random_uuid(), 'door', null,"
-                                " null, null, 10)")
-        await admin.execute("update backroom_private.session set ended_at = now(), ended_why = 'closed'"
-                            " where staff_id = $1", door.staff_id)
+            await conn.fetchval(
+                "select backroom.presence_beat(gen_random_uuid(), 'door', null, null, null, 10)"
+            )
+        await admin.execute(
+            "update backroom_private.session set ended_at = now(), ended_why = 'closed' where staff_id = $1",
+            door.staff_id,
+        )
         await conn.execute("select set_config('backroom.session', $1, false)", door.session)
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="signed-in staff member"):
-            await conn.fetchval("select backroom.presence_beat(gen_random_uuid(), 'door', null,"
-                                " null, null, 10)")
+            await conn.fetchval(
+                "select backroom.presence_beat(gen_random_uuid(), 'door', null, null, null, 10)"
+            )
     finally:
         await conn.close()
     assert await admin.fetchval("select count(*) from backroom.presence") == 0

@@ -18,21 +18,41 @@ from services.store.db import Actor, Database
 from tests.conftest import TEMPLATE, fixed_clock, with_database
 from tests.sessions import new_staff
 
-LEGAL = {("pending", "confirmed"), ("pending", "arrived"), ("pending", "cancelled"),
-         ("pending", "expired"), ("confirmed", "arrived"), ("confirmed", "cancelled"),
-         ("confirmed", "no_show"), ("arrived", "completed")}
+LEGAL = {
+    ("pending", "confirmed"),
+    ("pending", "arrived"),
+    ("pending", "cancelled"),
+    ("pending", "expired"),
+    ("confirmed", "arrived"),
+    ("confirmed", "cancelled"),
+    ("confirmed", "no_show"),
+    ("arrived", "completed"),
+}
 TABLES = [9, 10, 11, 12, 13, 14]
 BOOKING_OPS = {"create", "confirm", "stale_confirm", "check_in", "cancel", "no_show", "complete", "move"}
 
 step = st.tuples(
-    st.sampled_from(["create", "create", "confirm", "check_in", "cancel", "no_show", "complete",
-                     "move", "hold", "release", "stale_confirm"]),
-    st.integers(0, 2),                 # which staff member
-    st.sampled_from(TABLES),           # table
-    st.integers(1, 12),                # party size or arrivals
-    st.integers(0, 8),                 # start, in half hours after opening
-    st.integers(1, 6),                 # length, in half hours
-    st.integers(0, 10),                # which earlier booking
+    st.sampled_from(
+        [
+            "create",
+            "create",
+            "confirm",
+            "check_in",
+            "cancel",
+            "no_show",
+            "complete",
+            "move",
+            "hold",
+            "release",
+            "stale_confirm",
+        ]
+    ),
+    st.integers(0, 2),  # which staff member
+    st.sampled_from(TABLES),  # table
+    st.integers(1, 12),  # party size or arrivals
+    st.integers(0, 8),  # start, in half hours after opening
+    st.integers(1, 6),  # length, in half hours
+    st.integers(0, 10),  # which earlier booking
 )
 
 
@@ -67,11 +87,15 @@ async def check_invariants(conn: asyncpg.Connection) -> None:
     assert lost == 0, "each version of a booking has exactly one audit row"
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(steps=st.lists(step, min_size=3, max_size=14))
-async def test_random_operations_keep_the_invariants(server_dsn: str, template_dsn: str,
-                                                     steps: list[tuple[int, ...]]) -> None:
+async def test_random_operations_keep_the_invariants(
+    server_dsn: str, template_dsn: str, steps: list[tuple[int, ...]]
+) -> None:
     name = f"h_{uuid.uuid4().hex[:10]}"
     root = await asyncpg.connect(server_dsn)
     await root.execute(f"create database {name} template {TEMPLATE}")
@@ -84,7 +108,9 @@ async def test_random_operations_keep_the_invariants(server_dsn: str, template_d
         staff = []
         for i, role in enumerate(("manager", "manager", "door")):
             staff.append(await new_staff(owner, f"p{i}@backroom.test", f"Staff {i}", role))
-        night = await owner.fetchrow("select id, starts_at, ends_at from backroom.night where date = '2026-11-20'")
+        night = await owner.fetchrow(
+            "select id, starts_at, ends_at from backroom.night where date = '2026-11-20'"
+        )
         mine: list[int] = []
         holds: list[tuple[Actor, int]] = []
         await check_invariants(owner)
@@ -97,13 +123,21 @@ async def test_random_operations_keep_the_invariants(server_dsn: str, template_d
             audit_before = await owner.fetchval("select coalesce(max(id), 0) from backroom.audit_log")
             try:
                 if kind == "create":
-                    b = await svc.create(actor, night_id=night["id"], table_ids=[table], party_size=n,
-                                         starts_at=starts, ends_at=ends, guest=GuestDetails("Prop"),
-                                         op_id=op)
+                    b = await svc.create(
+                        actor,
+                        night_id=night["id"],
+                        table_ids=[table],
+                        party_size=n,
+                        starts_at=starts,
+                        ends_at=ends,
+                        guest=GuestDetails("Prop"),
+                        op_id=op,
+                    )
                     mine.append(b.id)
                 elif kind == "hold":
-                    h = await svc.hold(actor, night_id=night["id"], table_id=table, starts_at=starts,
-                                       ends_at=ends, op_id=op)
+                    h = await svc.hold(
+                        actor, night_id=night["id"], table_id=table, starts_at=starts, ends_at=ends, op_id=op
+                    )
                     holds.append((actor, h.id))
                 elif kind == "release" and holds:
                     holder, hold_id = holds.pop()
@@ -122,8 +156,15 @@ async def test_random_operations_keep_the_invariants(server_dsn: str, template_d
                     elif kind == "complete":
                         await svc.complete(actor, target, version, op_id=op)
                     elif kind == "move":
-                        await svc.move(actor, target, version, table_ids=[table], starts_at=starts,
-                                       ends_at=ends, op_id=op)
+                        await svc.move(
+                            actor,
+                            target,
+                            version,
+                            table_ids=[table],
+                            starts_at=starts,
+                            ends_at=ends,
+                            op_id=op,
+                        )
                 changed = True
             except BookingError:
                 changed = False

@@ -29,8 +29,7 @@ async def crowd(admin: asyncpg.Connection) -> list[Actor]:
         " returning id, display_name, backroom_meta.open_session(id) as token",
         RACERS,
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
-            for r in rows]
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
 
 
 @pytest.fixture
@@ -50,9 +49,14 @@ async def test_fifty_consoles_book_one_table_one_wins(
     async def attempt(svc: BookingService, actor: Actor) -> str:
         await gate.wait()
         try:
-            await svc.create(actor, night_id=night.id, table_ids=[FREE], party_size=4,
-                             starts_at=night.starts_at + timedelta(hours=1),
-                             guest=GuestDetails(f"Guest of {actor.name}"))
+            await svc.create(
+                actor,
+                night_id=night.id,
+                table_ids=[FREE],
+                party_size=4,
+                starts_at=night.starts_at + timedelta(hours=1),
+                guest=GuestDetails(f"Guest of {actor.name}"),
+            )
             return "won"
         except TableTaken as taken:
             assert taken.alternatives, "every loser is offered somewhere else"
@@ -66,7 +70,9 @@ async def test_fifty_consoles_book_one_table_one_wins(
     assert results.count("won") == 1 and results.count("taken") == RACERS - 1
     active = await admin.fetchval(
         "select count(*) from backroom.booking_table bt join backroom.booking b on b.id = bt.booking_id"
-        " where bt.table_id = $1 and bt.active and b.night_id = $2", FREE, night.id,
+        " where bt.table_id = $1 and bt.active and b.night_id = $2",
+        FREE,
+        night.id,
     )
     assert active == 1
     refused = await admin.fetchval(
@@ -103,8 +109,14 @@ async def test_fifty_consoles_hold_one_table_one_wins(
 async def test_two_staff_confirm_the_same_booking(
     consoles: list[BookingService], crowd: list[Actor], night: Night
 ) -> None:
-    b = await consoles[0].create(crowd[0], night_id=night.id, table_ids=[FREE], party_size=4,
-                                 starts_at=night.starts_at, guest=GuestDetails("Twice"))
+    b = await consoles[0].create(
+        crowd[0],
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Twice"),
+    )
     results = await asyncio.gather(
         consoles[1].confirm(crowd[1], b.id, b.version),
         consoles[2].confirm(crowd[2], b.id, b.version),

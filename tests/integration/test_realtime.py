@@ -52,8 +52,9 @@ class Recorder:
         self.resyncs += 1
 
 
-async def start_feed(dsn: str, rec: Recorder, *, gate: asyncio.Event | None = None,
-                     **kwargs: float) -> tuple[ChangeFeed, asyncio.Task[None], Database]:
+async def start_feed(
+    dsn: str, rec: Recorder, *, gate: asyncio.Event | None = None, **kwargs: float
+) -> tuple[ChangeFeed, asyncio.Task[None], Database]:
     """A live feed; while `gate` is cleared, its (re)connections wait."""
     db = Database(dsn)
     await db.open()
@@ -153,8 +154,13 @@ async def test_unreachable_server_is_reconnecting_then_offline_and_keeps_trying(
         stamped.append((time.monotonic(), status))
 
     feed = ChangeFeed(
-        ListenTransport(refuse), on_change=rec.changes.append, on_status=on_status,
-        resync=rec.resync, backoff_base=0.01, backoff_cap=0.05, offline_after=0.5,
+        ListenTransport(refuse),
+        on_change=rec.changes.append,
+        on_status=on_status,
+        resync=rec.resync,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        offline_after=0.5,
     )
     started = time.monotonic()
     task = asyncio.create_task(feed.run())
@@ -182,9 +188,11 @@ async def test_a_short_outage_never_shows_offline(dsn: str, admin: asyncpg.Conne
     try:
         await admin.execute(
             "select pg_terminate_backend(pid) from pg_stat_activity"
-            " where datname = current_database() and application_name = $1", LISTEN_APPLICATION)
+            " where datname = current_database() and application_name = $1",
+            LISTEN_APPLICATION,
+        )
         await until(lambda: feed.reconnects == 1 and feed.status.state is FeedState.LIVE)
-        after_first_live = rec.states()[rec.states().index(FeedState.LIVE):]
+        after_first_live = rec.states()[rec.states().index(FeedState.LIVE) :]
         assert FeedState.OFFLINE not in after_first_live
     finally:
         await stop_feed(feed, task, db)
@@ -197,8 +205,14 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     async def nothing() -> None:
         return None
 
-    feed = ChangeFeed(ListenTransport(never), on_change=print, on_status=print, resync=nothing,
-                      backoff_base=0.25, backoff_cap=4.0)
+    feed = ChangeFeed(
+        ListenTransport(never),
+        on_change=print,
+        on_status=print,
+        resync=nothing,
+        backoff_base=0.25,
+        backoff_cap=4.0,
+    )
     waits = {n: [feed.backoff(n) for _ in range(200)] for n in (1, 2, 3, 10)}
     assert all(0.125 <= w <= 0.25 for w in waits[1])
     assert all(0.25 <= w <= 0.5 for w in waits[2])
@@ -211,7 +225,9 @@ async def test_malformed_payloads_are_ignored(dsn: str, admin: asyncpg.Connectio
     feed, task, db = await start_feed(dsn, rec)
     try:
         await admin.execute("select pg_notify('backroom_changes', 'not json')")
-        await admin.execute("""select pg_notify('backroom_changes', '{"kind": "hold", "id": 5, "tables": [3], "op": "insert"}')""")
+        await admin.execute(
+            """select pg_notify('backroom_changes', '{"kind": "hold", "id": 5, "tables": [3], "op": "insert"}')"""
+        )
         await until(lambda: len(rec.changes) == 1)
         assert rec.changes[0].tables == (3,)
         assert feed.status.state is FeedState.LIVE
@@ -270,9 +286,15 @@ async def test_a_silent_transport_is_noticed_within_the_bound() -> None:
     rec = Recorder()
     transport = SilentTransport()
     stamped: list[tuple[float, FeedStatus]] = []
-    feed = ChangeFeed(transport, on_change=rec.changes.append,
-                      on_status=lambda s: stamped.append((time.monotonic(), s)),
-                      resync=rec.resync, ping_every=0.2, ping_timeout=0.3, backoff_base=0.01)
+    feed = ChangeFeed(
+        transport,
+        on_change=rec.changes.append,
+        on_status=lambda s: stamped.append((time.monotonic(), s)),
+        resync=rec.resync,
+        ping_every=0.2,
+        ping_timeout=0.3,
+        backoff_base=0.01,
+    )
     task = asyncio.create_task(feed.run())
     try:
         await until(lambda: feed.status.state is FeedState.LIVE)
@@ -298,8 +320,14 @@ async def test_stop_is_prompt_even_during_a_long_backoff() -> None:
     async def nothing() -> None:
         return None
 
-    feed = ChangeFeed(ListenTransport(refuse), on_change=print, on_status=lambda s: None,
-                      resync=nothing, backoff_base=30, backoff_cap=30)
+    feed = ChangeFeed(
+        ListenTransport(refuse),
+        on_change=print,
+        on_status=lambda s: None,
+        resync=nothing,
+        backoff_base=30,
+        backoff_cap=30,
+    )
     task = asyncio.create_task(feed.run())
     await until(lambda: feed.status.state is FeedState.RECONNECTING)
     started = time.monotonic()

@@ -45,8 +45,12 @@ class ServiceConsole:
         self.tables: dict[int, TableState] = {}
         self.reloads = 0
         self.batcher = ChangeBatcher(self._apply, every=0.1)
-        self.feed = ChangeFeed(ListenTransport(self.db.listener_connection), on_change=self._heard,
-                               on_status=lambda _s: None, resync=self._reload_all)
+        self.feed = ChangeFeed(
+            ListenTransport(self.db.listener_connection),
+            on_change=self._heard,
+            on_status=lambda _s: None,
+            resync=self._reload_all,
+        )
         self.task: asyncio.Task[None] | None = None
 
     def _heard(self, change: Change) -> None:
@@ -101,8 +105,7 @@ async def managers(admin: asyncpg.Connection) -> list[Actor]:
         " returning id, display_name, backroom_meta.open_session(id) as token",
         WORKERS,
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
-            for r in rows]
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
 
 
 async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int:
@@ -120,20 +123,29 @@ async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int
         holds: list[int] = []
         for _ in range(OPERATIONS_EACH):
             table = rng.randint(1, 16)
-            op = rng.choice(["create", "create", "hold", "release", "confirm", "check_in",
-                             "cancel", "move"])
+            op = rng.choice(["create", "create", "hold", "release", "confirm", "check_in", "cancel", "move"])
             try:
                 if op == "create":
                     start = night.starts_at + timedelta(minutes=30 * rng.randint(0, 8))
                     booking = await svc.create(
-                        actor, night_id=night.id, table_ids=[table], party_size=2 + rng.randint(0, 2),
-                        starts_at=start, ends_at=start + timedelta(hours=1),
-                        guest=GuestDetails(f"Burst guest {n}-{rng.randint(0, 10**6)}"))
+                        actor,
+                        night_id=night.id,
+                        table_ids=[table],
+                        party_size=2 + rng.randint(0, 2),
+                        starts_at=start,
+                        ends_at=start + timedelta(hours=1),
+                        guest=GuestDetails(f"Burst guest {n}-{rng.randint(0, 10**6)}"),
+                    )
                     mine.append(booking.id)
                 elif op == "hold":
                     start = night.starts_at + timedelta(minutes=30 * rng.randint(0, 8))
-                    held = await svc.hold(actor, night_id=night.id, table_id=table, starts_at=start,
-                                          ends_at=start + timedelta(minutes=30))
+                    held = await svc.hold(
+                        actor,
+                        night_id=night.id,
+                        table_id=table,
+                        starts_at=start,
+                        ends_at=start + timedelta(minutes=30),
+                    )
                     holds.append(held.id)
                 elif op == "release" and holds:
                     await svc.release_hold(actor, holds.pop())
@@ -157,9 +169,12 @@ async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int
                 pass  # refused by the rules: a fine outcome in a burst
 
     try:
-        await asyncio.gather(*(
-            staff_member(n, actor, BookingService(db, fixed_clock))
-            for n, (actor, db) in enumerate(zip(managers, dbs, strict=True))))
+        await asyncio.gather(
+            *(
+                staff_member(n, actor, BookingService(db, fixed_clock))
+                for n, (actor, db) in enumerate(zip(managers, dbs, strict=True))
+            )
+        )
     finally:
         await asyncio.gather(*(db.close() for db in dbs))
     return done
@@ -167,22 +182,33 @@ async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int
 
 async def notes_storm(admin: asyncpg.Connection, night: Night, changes: int = 400) -> int:
     """Another client rewriting booking notes as fast as it can: one commit, one notification each."""
-    ids = [r["id"] for r in await admin.fetch(
-        "select distinct b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-        " where b.night_id = $1 and b.status in ('pending', 'confirmed', 'arrived')", night.id)]
+    ids = [
+        r["id"]
+        for r in await admin.fetch(
+            "select distinct b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
+            " where b.night_id = $1 and b.status in ('pending', 'confirmed', 'arrived')",
+            night.id,
+        )
+    ]
     rng = random.Random(7)
     for n in range(changes):
-        await admin.execute("update backroom.booking set notes = $2 where id = $1", rng.choice(ids),
-                            f"storm {n}")
+        await admin.execute(
+            "update backroom.booking set notes = $2 where id = $1", rng.choice(ids), f"storm {n}"
+        )
     return changes
 
 
 async def test_twenty_consoles_end_on_what_the_database_holds(
-    dsn: str, services: Services, night: Night, managers: list[Actor],
-    watching: list[ServiceConsole], admin: asyncpg.Connection,
+    dsn: str,
+    services: Services,
+    night: Night,
+    managers: list[Actor],
+    watching: list[ServiceConsole],
+    admin: asyncpg.Connection,
 ) -> None:
-    succeeded, storm = await asyncio.gather(burst(dsn, managers, night, seed=20261120),
-                                            notes_storm(admin, night))
+    succeeded, storm = await asyncio.gather(
+        burst(dsn, managers, night, seed=20261120), notes_storm(admin, night)
+    )
     assert succeeded >= 40, f"the burst did too little ({succeeded} operations)"
 
     truth = dict((await FloorService(services.db, fixed_clock).snapshot(night.id)).tables)

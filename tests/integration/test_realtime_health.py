@@ -39,8 +39,15 @@ async def test_health_of_a_live_console(dsn: str, services: Services, admin: asy
     data = json.loads(report.to_json())
     assert data["ok"] is True and data["reachable"] is True
     assert data["feed"]["commit_to_console"]["p95_ms"] is not None
-    assert set(data) >= {"checked_at", "server_version", "connections", "listeners",
-                         "notify_queue_usage", "feed", "database"}
+    assert set(data) >= {
+        "checked_at",
+        "server_version",
+        "connections",
+        "listeners",
+        "notify_queue_usage",
+        "feed",
+        "database",
+    }
     assert "password" not in report.to_json()
 
 

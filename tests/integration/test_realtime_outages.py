@@ -71,7 +71,8 @@ class OwnServer:
 async def own_server() -> AsyncIterator[OwnServer]:
     data = Path(tempfile.mkdtemp(prefix="backroom-realtime-pg-"))
     pg = EmbeddedPostgres(
-        data, extra_settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+        data, extra_settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    )
     try:
         info = await asyncio.to_thread(pg.start)
         root = await asyncpg.connect(info.dsn())
@@ -104,8 +105,14 @@ async def server(own_server: OwnServer) -> OwnServer:
 class FloorConsole:
     """A console without a screen: its feed, and the floor its resync last read."""
 
-    def __init__(self, dsn: str, actor: Actor, *, connect_gate: asyncio.Event | None = None,
-                 transport: type[ListenTransport] = ListenTransport) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        actor: Actor,
+        *,
+        connect_gate: asyncio.Event | None = None,
+        transport: type[ListenTransport] = ListenTransport,
+    ) -> None:
         self.db = Database(dsn, min_size=1, max_size=2)
         self.db.acting = lambda: actor
         self.floor = FloorService(self.db, fixed_clock)
@@ -114,9 +121,14 @@ class FloorConsole:
         self.changes: list[Change] = []
         self.statuses: list[tuple[float, FeedStatus]] = []
         self.transport = transport(self._connect)
-        self.feed = ChangeFeed(self.transport, on_change=self.changes.append,
-                               on_status=lambda s: self.statuses.append((time.monotonic(), s)),
-                               resync=self._resync, backoff_base=0.1, backoff_cap=1.0)
+        self.feed = ChangeFeed(
+            self.transport,
+            on_change=self.changes.append,
+            on_status=lambda s: self.statuses.append((time.monotonic(), s)),
+            resync=self._resync,
+            backoff_base=0.1,
+            backoff_cap=1.0,
+        )
         self.task: asyncio.Task[None] | None = None
         self.before_resync: Callable[[], None] | None = None
 
@@ -173,7 +185,8 @@ async def change_a_booking(dsn: str) -> tuple[int, str]:
             " join backroom.booking_table bt on bt.booking_id = b.id"
             " where n.date = $1 and b.status in ('pending', 'confirmed', 'arrived')"
             " order by random() limit 1) returning id",
-            SAMPLE_NIGHT, notes,
+            SAMPLE_NIGHT,
+            notes,
         )
     finally:
         await conn.close()
@@ -236,8 +249,9 @@ async def test_a_silent_hang_is_noticed_within_five_seconds_and_recovered(server
         proxy.hang()
         hung_at = time.monotonic()
 
-        await until(lambda: console.reported(FeedState.RECONNECTING, hung_at) is not None,
-                    timeout=DETECTION_BOUND + 3)
+        await until(
+            lambda: console.reported(FeedState.RECONNECTING, hung_at) is not None, timeout=DETECTION_BOUND + 3
+        )
         noticed_at = console.reported(FeedState.RECONNECTING, hung_at)
         assert noticed_at is not None
         took = noticed_at - hung_at
@@ -264,8 +278,7 @@ async def test_a_silent_hang_is_noticed_within_five_seconds_and_recovered(server
 OFFLINE_AFTER = 10.0  # the feed's default: an outage this long reads Offline
 
 
-async def test_a_freeze_in_the_middle_of_a_resync_still_turns_offline_on_time(
-        server: OwnServer) -> None:
+async def test_a_freeze_in_the_middle_of_a_resync_still_turns_offline_on_time(server: OwnServer) -> None:
     proxy = SilentProxy(server.info.port)
     port = await proxy.start()
     console = await FloorConsole(server.tcp_dsn(port), await server.manager()).start()
@@ -273,13 +286,16 @@ async def test_a_freeze_in_the_middle_of_a_resync_still_turns_offline_on_time(
         console.before_resync = proxy.hang  # the next resync meets a silent path
         admin = await asyncpg.connect(server.owner_dsn)
         try:
-            await admin.execute("select pg_terminate_backend(pid) from pg_stat_activity"
-                                " where application_name = $1", LISTEN_APPLICATION)
+            await admin.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1",
+                LISTEN_APPLICATION,
+            )
         finally:
             await admin.close()
         lost_at = time.monotonic()
-        await until(lambda: console.reported(FeedState.OFFLINE, lost_at) is not None,
-                    timeout=OFFLINE_AFTER + 5)
+        await until(
+            lambda: console.reported(FeedState.OFFLINE, lost_at) is not None, timeout=OFFLINE_AFTER + 5
+        )
         offline_at = console.reported(FeedState.OFFLINE, lost_at)
         assert offline_at is not None and offline_at - lost_at <= OFFLINE_AFTER + 1.5
 

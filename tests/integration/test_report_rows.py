@@ -39,7 +39,8 @@ def reports(services: Services) -> ReportService:
 
 
 async def test_every_booking_has_its_line_and_they_add_up_to_the_totals(
-        reports: ReportService, services: Services, admin: asyncpg.Connection) -> None:
+    reports: ReportService, services: Services, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
     report = await reports.night_report_with_bookings(night["id"])
@@ -65,12 +66,15 @@ async def test_every_booking_has_its_line_and_they_add_up_to_the_totals(
     # Start times in the venue's time.
     starts = await admin.fetchval(
         "select to_char(b.starts_at at time zone v.timezone, 'YYYY-MM-DD HH24:MI')"
-        " from backroom.booking b, backroom.venue v where b.ref = $1", ada.ref)
+        " from backroom.booking b, backroom.venue v where b.ref = $1",
+        ada.ref,
+    )
     assert ada.starts == starts
 
 
 async def test_the_csv_holds_the_bookings_then_the_totals(
-        reports: ReportService, services: Services, admin: asyncpg.Connection, tmp_path: Path) -> None:
+    reports: ReportService, services: Services, admin: asyncpg.Connection, tmp_path: Path
+) -> None:
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
     report = await reports.night_report_with_bookings(night["id"])
@@ -81,19 +85,27 @@ async def test_the_csv_holds_the_bookings_then_the_totals(
     assert {line["guest"] for line in lines[:5]} == {b.guest for b in report.bookings}
     total = lines[-1]
     assert (total["floor"], total["bookings"], total["covers_booked"], total["deposits_taken"]) == (
-        "All floors", "3", "19", "150.00")
+        "All floors",
+        "3",
+        "19",
+        "150.00",
+    )
     assert sum(int(line["covers_arrived"]) for line in lines[:5]) == int(total["covers_arrived"])
 
 
 async def test_a_name_a_spreadsheet_would_run_stays_text(
-        reports: ReportService, services: Services, admin: asyncpg.Connection) -> None:
+    reports: ReportService, services: Services, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     bookings = BookingService(services.db, lambda: ON_THE_NIGHT)
-    await book(bookings, services, night, [1], 2, "=HYPERLINK(\"http://x\")")
+    await book(bookings, services, night, [1], 2, '=HYPERLINK("http://x")')
     report = await reports.night_report_with_bookings(night["id"])
-    [line] = [row for row in csv.reader(io.StringIO(report_csv(report.rows, report.bookings)))
-              if row[0] == "booking"]
-    assert line[3] == "'=HYPERLINK(\"http://x\")"
+    [line] = [
+        row
+        for row in csv.reader(io.StringIO(report_csv(report.rows, report.bookings)))
+        if row[0] == "booking"
+    ]
+    assert line[3] == '\'=HYPERLINK("http://x")'
 
 
 def test_exporting_again_takes_a_new_name_and_keeps_the_first(tmp_path: Path) -> None:

@@ -66,40 +66,49 @@ async def test_occupancy_per_floor(reports: ReportService, admin: asyncpg.Connec
         "select f.name, count(distinct bt.table_id) as booked from backroom.booking_table bt"
         " join backroom.booking b on b.id = bt.booking_id join backroom.night n on n.id = b.night_id"
         " join backroom.venue_table t on t.id = bt.table_id join backroom.floor f on f.id = t.floor_id"
-        " where bt.active and n.date = $1 group by f.name", SAMPLE,
+        " where bt.active and n.date = $1 group by f.name",
+        SAMPLE,
     )
     assert {f.floor: f.booked for f in first.floors} == {r["name"]: r["booked"] for r in expected}
     assert all(f.tables == 8 for f in first.floors)
     covers = await admin.fetchval(
         "select sum(party_size) from backroom.booking b join backroom.night n on n.id = b.night_id"
-        " where n.date = $1 and b.status in ('pending', 'confirmed', 'arrived')", SAMPLE)
+        " where n.date = $1 and b.status in ('pending', 'confirmed', 'arrived')",
+        SAMPLE,
+    )
     assert sum(f.covers for f in first.floors) == covers
     assert {f.level for n in nights for f in n.floors} <= {"free", "partly", "full"}
 
 
-async def test_night_report_and_csv(reports: ReportService, services: Services,
-                                    admin: asyncpg.Connection) -> None:
+async def test_night_report_and_csv(
+    reports: ReportService, services: Services, admin: asyncpg.Connection
+) -> None:
     rows = await reports.night_report(await tonight(services))
     assert [r.floor for r in rows] == ["Upstairs", "Downstairs", "All floors"]
     total = rows[-1]
     assert total.no_shows == 1 and total.cancellations == 1
     arrived = await admin.fetchval(
         "select sum(arrived_count) from backroom.booking b join backroom.night n on n.id = b.night_id"
-        " where n.date = $1", SAMPLE)
+        " where n.date = $1",
+        SAMPLE,
+    )
     assert total.covers_arrived == arrived
     assert total.deposits_taken == sum(r.deposits_taken for r in rows[:-1])
     text = report_csv(rows)
-    assert text.splitlines()[0] == ("row,floor,ref,guest,tables,starts,status,party_size,"
-                                    "bookings,covers_booked,covers_arrived,no_shows,cancellations,deposits_taken,"
-                                    "deposits_kept,deposits_refunded")
+    assert text.splitlines()[0] == (
+        "row,floor,ref,guest,tables,starts,status,party_size,"
+        "bookings,covers_booked,covers_arrived,no_shows,cancellations,deposits_taken,"
+        "deposits_kept,deposits_refunded"
+    )
     assert len(text.splitlines()) == 4
 
 
 async def test_audit_browser_filters_and_pages(reports: ReportService, services: Services) -> None:
     night = await tonight(services)
     snap = await services.floor.snapshot(night)
-    pending = next(t.booking for t in snap.tables.values()
-                   if t.booking and t.booking.status is BookingStatus.PENDING)
+    pending = next(
+        t.booking for t in snap.tables.values() if t.booking and t.booking.status is BookingStatus.PENDING
+    )
     assert pending is not None
     await BookingService(services.db, services.clock).confirm(services.actor, pending.id, pending.version)
     entries = await reports.audit(booking_id=pending.id)
@@ -114,8 +123,10 @@ async def test_audit_browser_filters_and_pages(reports: ReportService, services:
 
 
 def test_describe_change() -> None:
-    assert describe_change({"status": "pending", "version": 1}, {"status": "confirmed", "version": 2}) \
+    assert (
+        describe_change({"status": "pending", "version": 1}, {"status": "confirmed", "version": 2})
         == "status: pending -> confirmed"
+    )
     assert describe_change(None, {"ref": "ABC123", "status": "pending"}) == "ref=ABC123, status=pending"
     assert describe_change({"id": 1}, None) == "removed"
 

@@ -40,16 +40,30 @@ async def open_quiet_night(admin: asyncpg.Connection) -> asyncpg.Record:
     """A night after the sample's fourteen, with no bookings at all."""
     await seed.open_nights(admin, QUIET_NIGHT, 1)
     night = await admin.fetchrow(
-        "select id, starts_at, ends_at from backroom.night where date = $1", QUIET_NIGHT)
+        "select id, starts_at, ends_at from backroom.night where date = $1", QUIET_NIGHT
+    )
     assert night is not None
     return night
 
 
-async def book(bookings: BookingService, services: Services, night: asyncpg.Record, tables: list[int],
-               party: int, name: str, *, deposit: int = 0, minutes: int = 0) -> Booking:
+async def book(
+    bookings: BookingService,
+    services: Services,
+    night: asyncpg.Record,
+    tables: list[int],
+    party: int,
+    name: str,
+    *,
+    deposit: int = 0,
+    minutes: int = 0,
+) -> Booking:
     return await bookings.create(
-        services.actor, night_id=night["id"], table_ids=tables, party_size=party,
-        starts_at=night["starts_at"] + timedelta(minutes=minutes), guest=GuestDetails(name=name),
+        services.actor,
+        night_id=night["id"],
+        table_ids=tables,
+        party_size=party,
+        starts_at=night["starts_at"] + timedelta(minutes=minutes),
+        guest=GuestDetails(name=name),
         deposit=deposit,
     )
 
@@ -83,20 +97,25 @@ EXPECTED = [
 ]
 
 
-async def test_a_quiet_night_is_free_on_every_floor(reports: ReportService,
-                                                    admin: asyncpg.Connection) -> None:
+async def test_a_quiet_night_is_free_on_every_floor(
+    reports: ReportService, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     [shown] = await reports.occupancy(QUIET_NIGHT, 1)
     assert shown.night_id == night["id"]
     assert [(f.floor, f.booked, f.tables, f.covers, f.level) for f in shown.floors] == [
-        ("Upstairs", 0, 8, 0, "free"), ("Downstairs", 0, 8, 0, "free")]
+        ("Upstairs", 0, 8, 0, "free"),
+        ("Downstairs", 0, 8, 0, "free"),
+    ]
 
 
-async def test_levels_follow_bookings(reports: ReportService, services: Services,
-                                      admin: asyncpg.Connection) -> None:
+async def test_levels_follow_bookings(
+    reports: ReportService, services: Services, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     downstairs = await admin.fetch(
-        "select id, min_party from backroom.venue_table where floor_id = 2 order by id")
+        "select id, min_party from backroom.venue_table where floor_id = 2 order by id"
+    )
     for i, table in enumerate(downstairs):
         await book(services.bookings, services, night, [table["id"]], table["min_party"], f"Guest {i}")
     await book(services.bookings, services, night, [1], 2, "Upstairs Guest")
@@ -107,8 +126,9 @@ async def test_levels_follow_bookings(reports: ReportService, services: Services
     assert down.covers == sum(t["min_party"] for t in downstairs)
 
 
-async def test_sold_tables_and_covers_expected(reports: ReportService, services: Services,
-                                               admin: asyncpg.Connection) -> None:
+async def test_sold_tables_and_covers_expected(
+    reports: ReportService, services: Services, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
     [shown] = await reports.occupancy(QUIET_NIGHT, 1)
@@ -120,20 +140,25 @@ async def test_sold_tables_and_covers_expected(reports: ReportService, services:
     assert (down.booked, down.covers) == (3, 12)
 
 
-async def test_night_report_counts_what_was_done(reports: ReportService, services: Services,
-                                                 admin: asyncpg.Connection) -> None:
+async def test_night_report_counts_what_was_done(
+    reports: ReportService, services: Services, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
     assert await reports.night_report(night["id"]) == EXPECTED
 
 
-async def test_an_empty_night_reports_zeros_for_every_floor(reports: ReportService,
-                                                            admin: asyncpg.Connection) -> None:
+async def test_an_empty_night_reports_zeros_for_every_floor(
+    reports: ReportService, admin: asyncpg.Connection
+) -> None:
     night = await open_quiet_night(admin)
     rows = await reports.night_report(night["id"])
     assert [r.floor for r in rows] == ["Upstairs", "Downstairs", ALL_FLOORS]
-    assert all((r.bookings, r.covers_booked, r.covers_arrived, r.no_shows, r.cancellations,
-                r.deposits_taken) == (0, 0, 0, 0, 0, 0) for r in rows)
+    assert all(
+        (r.bookings, r.covers_booked, r.covers_arrived, r.no_shows, r.cancellations, r.deposits_taken)
+        == (0, 0, 0, 0, 0, 0)
+        for r in rows
+    )
 
 
 async def test_night_report_of_no_such_night(reports: ReportService) -> None:
@@ -155,14 +180,30 @@ def test_export_writes_the_report(tmp_path: Path) -> None:
     assert path == tmp_path / "backroom-night-2026-12-04.csv"
     assert path.read_bytes() == report_csv(EXPECTED).encode("utf-8")
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
-    assert rows[0] == ["row", "floor", "ref", "guest", "tables", "starts", "status", "party_size",
-                       "bookings", "covers_booked", "covers_arrived", "no_shows",
-                       "cancellations", "deposits_taken", "deposits_kept", "deposits_refunded"]
+    assert rows[0] == [
+        "row",
+        "floor",
+        "ref",
+        "guest",
+        "tables",
+        "starts",
+        "status",
+        "party_size",
+        "bookings",
+        "covers_booked",
+        "covers_arrived",
+        "no_shows",
+        "cancellations",
+        "deposits_taken",
+        "deposits_kept",
+        "deposits_refunded",
+    ]
     blank = [""] * 6
-    assert rows[1:] == [["floor", "Upstairs", *blank, "1", "4", "3", "1", "1", "150.00", "0", "0"],
-                        ["floor", "Downstairs", *blank, "2", "15", "3", "0", "0", "0.00", "0", "0"],
-                        ["total", "All floors", *blank, "3", "19", "6", "1", "1", "150.00", "0",
-                         "0"]]
+    assert rows[1:] == [
+        ["floor", "Upstairs", *blank, "1", "4", "3", "1", "1", "150.00", "0", "0"],
+        ["floor", "Downstairs", *blank, "2", "15", "3", "0", "0", "0.00", "0", "0"],
+        ["total", "All floors", *blank, "3", "19", "6", "1", "1", "150.00", "0", "0"],
+    ]
     assert os.listdir(tmp_path) == [path.name]
 
 
@@ -191,8 +232,9 @@ def test_export_to_a_file_instead_of_a_folder(tmp_path: Path) -> None:
     assert not_a_folder.read_text() == "keep me"
 
 
-def test_a_failure_half_way_leaves_the_last_export_whole(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_half_way_leaves_the_last_export_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = export_night_report(EXPECTED[:1], QUIET_NIGHT, tmp_path)
 
     def disk_full(*_args: object) -> None:

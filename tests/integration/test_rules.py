@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 FREE_TABLE = 11  # 2 to 6 guests, nothing booked on the sample night
-NEIGHBOUR = 12   # 4 to 10 guests, next to table 11, free on the sample night
+NEIGHBOUR = 12  # 4 to 10 guests, next to table 11, free on the sample night
 
 
 async def as_console(conn: asyncpg.Connection, staff_id: int | None = None) -> None:
@@ -26,33 +26,30 @@ async def as_console(conn: asyncpg.Connection, staff_id: int | None = None) -> N
         )
     token = await conn.fetchval("select backroom_meta.open_session($1)", staff_id)
     await conn.execute(
-        "select set_config('role', 'backroom_console', true),"
-        " set_config('backroom.session', $1, true)",
+        "select set_config('role', 'backroom_console', true), set_config('backroom.session', $1, true)",
         token,
     )
 
 
 async def night(conn: asyncpg.Connection) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "select id, starts_at, ends_at from backroom.night where date = '2026-11-20'"
-    )
+    row = await conn.fetchrow("select id, starts_at, ends_at from backroom.night where date = '2026-11-20'")
     assert row is not None
     return row
 
 
 async def active_tonight(conn: asyncpg.Connection, table: int) -> int:
-    return int(await conn.fetchval(
-        "select count(*) from backroom.booking_table bt join backroom.booking b on b.id = bt.booking_id"
-        " join backroom.night n on n.id = b.night_id"
-        " where bt.table_id = $1 and bt.active and n.date = '2026-11-20'",
-        table,
-    ))
+    return int(
+        await conn.fetchval(
+            "select count(*) from backroom.booking_table bt join backroom.booking b on b.id = bt.booking_id"
+            " join backroom.night n on n.id = b.night_id"
+            " where bt.table_id = $1 and bt.active and n.date = '2026-11-20'",
+            table,
+        )
+    )
 
 
 async def new_guest(conn: asyncpg.Connection, name: str = "Test Guest") -> int:
-    return int(await conn.fetchval(
-        "insert into backroom.guest (name) values ($1) returning id", name
-    ))
+    return int(await conn.fetchval("insert into backroom.guest (name) values ($1) returning id", name))
 
 
 async def book(
@@ -76,25 +73,36 @@ async def book(
         booking_id = await conn.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
             " values ($1, $2, $3, $4, $5, $6) returning id",
-            n["id"], guest, party, status, starts, ends,
+            n["id"],
+            guest,
+            party,
+            status,
+            starts,
+            ends,
         )
         for table in tables:
             await conn.execute(
                 "insert into backroom.booking_table (booking_id, table_id, during, active)"
                 " values ($1, $2, tstzrange($3, $4), true)",
-                booking_id, table, starts, ends,
+                booking_id,
+                table,
+                starts,
+                ends,
             )
     return int(booking_id)
 
 
-async def set_status(conn: asyncpg.Connection, booking_id: int, status: str,
-                     reason: str | None = None) -> None:
+async def set_status(
+    conn: asyncpg.Connection, booking_id: int, status: str, reason: str | None = None
+) -> None:
     async with conn.transaction():
         await as_console(conn)
         await conn.execute(
             "update backroom.booking set status = $2, cancel_reason = coalesce($3, cancel_reason)"
             " where id = $1",
-            booking_id, status, reason,
+            booking_id,
+            status,
+            reason,
         )
 
 
@@ -220,7 +228,12 @@ async def test_holds_are_exclusive_and_block_bookings(admin: asyncpg.Connection)
             await admin.execute(
                 "insert into backroom.hold (table_id, night_id, during, holder, expires_at)"
                 " values ($1, $2, tstzrange($3, $4), $5, clock_timestamp() + make_interval(secs => $6))",
-                table, n["id"], n["starts_at"], n["ends_at"], name, seconds,
+                table,
+                n["id"],
+                n["starts_at"],
+                n["ends_at"],
+                name,
+                seconds,
             )
 
     await hold(ann, "Ann", FREE_TABLE)
@@ -239,8 +252,10 @@ async def test_holds_are_exclusive_and_block_bookings(admin: asyncpg.Connection)
 
     # A lapsed hold no longer counts, even before anyone sweeps it.
     await hold(ann, "Ann", NEIGHBOUR, seconds=30)
-    await admin.execute("update backroom.hold set expires_at = clock_timestamp() - interval '1 second'"
-                        " where table_id = $1", NEIGHBOUR)
+    await admin.execute(
+        "update backroom.hold set expires_at = clock_timestamp() - interval '1 second' where table_id = $1",
+        NEIGHBOUR,
+    )
     await hold(bob, "Bob", NEIGHBOUR)
     holder = await admin.fetchval("select holder from backroom.hold where table_id = $1", NEIGHBOUR)
     assert holder == "Bob"
@@ -257,7 +272,8 @@ async def test_sweep_expires_due_pending_bookings_and_lapsed_holds(admin: asyncp
     assert await admin.fetchval("select status from backroom.booking where id = $1", booking) == "expired"
     op = await admin.fetchval(
         "select operation from backroom.audit_log where entity = 'booking' and entity_id = $1"
-        " order by id desc limit 1", booking,
+        " order by id desc limit 1",
+        booking,
     )
     assert op == "expire"
 
@@ -303,11 +319,18 @@ async def test_notifications_arrive_on_commit_only(admin: asyncpg.Connection, ds
         booking = await admin.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, starts_at, ends_at)"
             " values ($1, $2, 4, $3, $4) returning id",
-            n["id"], guest, n["starts_at"], n["ends_at"],
+            n["id"],
+            guest,
+            n["starts_at"],
+            n["ends_at"],
         )
         await admin.execute(
             "insert into backroom.booking_table (booking_id, table_id, during, active)"
-            " values ($1, $2, tstzrange($3, $4), true)", booking, FREE_TABLE, n["starts_at"], n["ends_at"],
+            " values ($1, $2, tstzrange($3, $4), true)",
+            booking,
+            FREE_TABLE,
+            n["starts_at"],
+            n["ends_at"],
         )
         await asyncio.sleep(0.2)
         assert got.empty(), "nothing may be announced before commit"
@@ -391,14 +414,15 @@ async def test_a_staff_id_named_in_a_setting_is_nobody(admin: asyncpg.Connection
     """Only a session token names who acts: the old setting, or a token no sign-in handed
     out, writes nothing."""
     guests = await admin.fetchval("select count(*) from backroom.guest")
-    manager = await admin.fetchval(
-        "select id from backroom.staff where email = 'duty.manager@backroom.demo'")
+    manager = await admin.fetchval("select id from backroom.staff where email = 'duty.manager@backroom.demo'")
     for setting, value in (("backroom.staff_id", str(manager)), ("backroom.session", "made-up")):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with admin.transaction():
                 await admin.execute(
                     "select set_config('role', 'backroom_console', true), set_config($1, $2, true)",
-                    setting, value)
+                    setting,
+                    value,
+                )
                 assert await admin.fetchval("select backroom.current_staff_id()") is None
                 await admin.execute("insert into backroom.guest (name) values ('Nobody')")
     assert await admin.fetchval("select count(*) from backroom.guest") == guests

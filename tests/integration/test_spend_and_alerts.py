@@ -27,7 +27,8 @@ async def open_now(admin: asyncpg.Connection) -> Night:
     row = await admin.fetchrow(
         "insert into backroom.night (venue_id, date, starts_at, ends_at)"
         " values (1, current_date + 61, clock_timestamp() - interval '1 hour',"
-        "         clock_timestamp() + interval '4 hours') returning id, starts_at, ends_at")
+        "         clock_timestamp() + interval '4 hours') returning id, starts_at, ends_at"
+    )
     assert row is not None
     return Night(row["id"], row["starts_at"], row["ends_at"])
 
@@ -38,10 +39,20 @@ async def party_in(admin: asyncpg.Connection, night: Night, table: int, name: st
         bid = await admin.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, arrived_count, status,"
             " starts_at, ends_at, min_spend) values ($1, $2, 4, 4, 'arrived', $3, $4, $5) returning id",
-            night.id, guest, night.starts_at, night.ends_at, min_spend)
-        await admin.execute("insert into backroom.booking_table (booking_id, table_id, during, active)"
-                            " values ($1, $2, tstzrange($3, $4), true)", bid, table, night.starts_at,
-                            night.ends_at)
+            night.id,
+            guest,
+            night.starts_at,
+            night.ends_at,
+            min_spend,
+        )
+        await admin.execute(
+            "insert into backroom.booking_table (booking_id, table_id, during, active)"
+            " values ($1, $2, tstzrange($3, $4), true)",
+            bid,
+            table,
+            night.starts_at,
+            night.ends_at,
+        )
     return int(bid)
 
 
@@ -78,18 +89,30 @@ async def test_spend_runs_against_the_minimum_and_closes_out(
     with acting_for(crew.manager):
         floors = {f.floor: f for f in await spend.night_totals(open_now.id)}
     assert (floors["Upstairs"].spend, floors["Upstairs"].minimums, floors["Upstairs"].comped) == (
-        Decimal(250), Decimal(300), Decimal(250))
+        Decimal(250),
+        Decimal(300),
+        Decimal(250),
+    )
     assert (floors["Downstairs"].spend, floors["Downstairs"].short, floors["Downstairs"].could_not_pay) == (
-        Decimal(0), Decimal(500), Decimal(0))
+        Decimal(0),
+        Decimal(500),
+        Decimal(0),
+    )
     await night_svc.headcount.count_in(crew.door, open_now.id, 7)
     with acting_for(crew.manager):
         report = await night_svc.report(open_now.id)
     assert (report.peak, report.capacity, len(report.floors), report.lists) == (7, 350, 2, [])
     assert report.peak_at is not None and report.hours[0].peak == 7
-    who = await admin.fetch("select staff_id from backroom.audit_log where operation = 'spend_record'"
-                            " and entity = 'spend' order by id")
-    assert [r["staff_id"] for r in who] == [crew.door.staff_id, crew.door.staff_id, crew.door2.staff_id,
-                                            crew.manager.staff_id]
+    who = await admin.fetch(
+        "select staff_id from backroom.audit_log where operation = 'spend_record'"
+        " and entity = 'spend' order by id"
+    )
+    assert [r["staff_id"] for r in who] == [
+        crew.door.staff_id,
+        crew.door.staff_id,
+        crew.door2.staff_id,
+        crew.manager.staff_id,
+    ]
 
 
 async def test_alerts_reach_every_console_until_each_dismisses_them(
@@ -107,8 +130,10 @@ async def test_alerts_reach_every_console_until_each_dismisses_them(
     note = await alerts.send(crew.manager, "free", "Last orders at 2")
     for actor in (crew.door, crew.promoter, crew.support):
         with acting_for(actor):
-            assert [a.body for a in await alerts.active(front)] == ["Last orders at 2",
-                                                                    "Police at the door: side door"]
+            assert [a.body for a in await alerts.active(front)] == [
+                "Last orders at 2",
+                "Police at the door: side door",
+            ]
     await alerts.dismiss(crew.door, police, front)
     await alerts.dismiss(crew.door, police, front)
     with acting_for(crew.door):
@@ -120,12 +145,17 @@ async def test_alerts_reach_every_console_until_each_dismisses_them(
     await lock(admin, crew.support)
     with pytest.raises(NotAllowed):
         await alerts.dismiss(crew.support, police, bar)
-    audited = await admin.fetch("select operation, staff_id from backroom.audit_log"
-                                " where entity in ('alert', 'alert_dismissal') and operation not like 'refused:%'"
-                                " order by id")
+    audited = await admin.fetch(
+        "select operation, staff_id from backroom.audit_log"
+        " where entity in ('alert', 'alert_dismissal') and operation not like 'refused:%'"
+        " order by id"
+    )
     assert [(r["operation"], r["staff_id"]) for r in audited] == [
-        ("alert_send", crew.manager.staff_id), ("alert_send", crew.manager.staff_id),
-        ("alert_dismiss", crew.door.staff_id), ("alert_clear", crew.manager.staff_id)]
+        ("alert_send", crew.manager.staff_id),
+        ("alert_send", crew.manager.staff_id),
+        ("alert_dismiss", crew.door.staff_id),
+        ("alert_clear", crew.manager.staff_id),
+    ]
 
 
 async def test_the_feed_carries_counts_spend_lists_and_alerts(
@@ -141,9 +171,15 @@ async def test_the_feed_carries_counts_spend_lists_and_alerts(
         await night_svc.alerts.send(crew.manager, "at_capacity", night_id=open_now.id)
         async with night_svc.ops.db.transaction(crew.manager) as conn:
             closes = await conn.fetchval("select clock_timestamp() + interval '1 hour'")
-        await night_svc.lists.create_list(crew.manager, night_id=open_now.id, name="Feed",
-                                          owner_id=staff_id(crew.promoter), max_names=3,
-                                          max_plus_ones=1, closes_at=closes)
+        await night_svc.lists.create_list(
+            crew.manager,
+            night_id=open_now.id,
+            name="Feed",
+            owner_id=staff_id(crew.promoter),
+            max_names=3,
+            max_plus_ones=1,
+            closes_at=closes,
+        )
         kinds: dict[str, Change] = {}
         while not {"headcount", "spend", "alert", "guest_list"} <= kinds.keys():
             change = Change.parse(await asyncio.wait_for(heard.get(), 5))

@@ -28,8 +28,7 @@ REASON = "Counted the wrong party"
 @pytest.fixture
 async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
     actors = {}
-    for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Dora", "door"),
-                       ("Sam", "support")):
+    for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Dora", "door"), ("Sam", "support")):
         actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
     return actors
 
@@ -39,10 +38,24 @@ def bookings(services: Services) -> BookingService:
     return BookingService(services.db, services.clock)
 
 
-async def confirmed(bookings: BookingService, maya: Actor, night: Night, name: str, *,
-                    party: int = 4, at: timedelta = timedelta(0), table: int = FREE) -> Booking:
-    b = await bookings.create(maya, night_id=night.id, table_ids=[table], party_size=party,
-                              starts_at=night.starts_at + at, guest=GuestDetails(name))
+async def confirmed(
+    bookings: BookingService,
+    maya: Actor,
+    night: Night,
+    name: str,
+    *,
+    party: int = 4,
+    at: timedelta = timedelta(0),
+    table: int = FREE,
+) -> Booking:
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[table],
+        party_size=party,
+        starts_at=night.starts_at + at,
+        guest=GuestDetails(name),
+    )
     return await bookings.confirm(maya, b.id, b.version)
 
 
@@ -52,13 +65,17 @@ async def audit(admin: asyncpg.Connection, booking_id: int, operation: str) -> a
         " a.before->>'status' as was, a.after->>'status' as now"
         " from backroom.audit_log a left join backroom.staff s on s.id = a.staff_id"
         " where a.entity = 'booking' and a.entity_id = $1 and a.operation = $2"
-        " order by a.id desc limit 1", booking_id, operation)
+        " order by a.id desc limit 1",
+        booking_id,
+        operation,
+    )
     assert row is not None, f"no audit row for {operation}"
     return row
 
 
-async def raw(services: Services, actor: Actor, operation: str, sql: str, *args: object,
-              reason: str | None = None) -> None:
+async def raw(
+    services: Services, actor: Actor, operation: str, sql: str, *args: object, reason: str | None = None
+) -> None:
     """A console's statement of its own, under `operation`: what the database allows
     whatever the services check."""
     async with services.db.transaction(actor, operation=operation) as conn:
@@ -69,6 +86,7 @@ async def raw(services: Services, actor: Actor, operation: str, sql: str, *args:
 
 
 # Correcting an arrival count ---------------------------------------------------------------
+
 
 async def test_an_arrival_count_is_corrected_down_and_up_with_who_and_why(
     bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
@@ -130,6 +148,7 @@ async def test_a_correction_needs_a_reason_a_role_and_a_party_that_is_in(
 
 # Reversing a no-show -------------------------------------------------------------------
 
+
 async def test_a_no_show_that_turns_up_is_reversed_then_checked_in(
     bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
 ) -> None:
@@ -152,8 +171,9 @@ async def test_a_no_show_is_not_reversed_onto_a_table_taken_since(
     maya, dora = staff["Maya"], staff["Dora"]
     b = await confirmed(bookings, maya, night, "Gone Missing")
     b = await bookings.no_show(dora, b.id, b.version)
-    walk_in = await bookings.seat_walk_in(dora, night_id=night.id, party_size=4,
-                                          guest=GuestDetails("Walked In"), table_id=FREE)
+    walk_in = await bookings.seat_walk_in(
+        dora, night_id=night.id, party_size=4, guest=GuestDetails("Walked In"), table_id=FREE
+    )
     with pytest.raises(TableTaken, match="Walked In") as err:
         await bookings.reverse_no_show(dora, b.id, b.version, "They came back")
     assert err.value.booking_ref == walk_in.ref
@@ -172,8 +192,14 @@ async def test_the_database_keeps_moves_back_to_their_own_operation_and_role(
     with pytest.raises(asyncpg.PostgresError, match="needs a reason"):
         await raw(services, dora, "reverse_no_show", back, b.id)
     # A move back makes no forward move: a pending booking is not confirmed by the door.
-    pending = await bookings.create(maya, night_id=night.id, table_ids=[12], party_size=4,
-                                    starts_at=night.starts_at, guest=GuestDetails("Pending"))
+    pending = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[12],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Pending"),
+    )
     with pytest.raises(asyncpg.PostgresError, match="cannot go from pending to confirmed"):
         await raw(services, dora, "reverse_no_show", back, pending.id, reason="sneaky")
     # Door staff reopen nothing, and reverse no completion.
@@ -181,15 +207,21 @@ async def test_the_database_keeps_moves_back_to_their_own_operation_and_role(
     done = await bookings.check_in(dora, done.id, done.version, 2)
     done = await bookings.complete(maya, done.id, done.version)
     with pytest.raises(asyncpg.PostgresError, match="door staff may not undo") as err:
-        await raw(services, dora, "reverse_completion",
-                  "update backroom.booking set status = 'arrived' where id = $1", done.id,
-                  reason="sneaky")
+        await raw(
+            services,
+            dora,
+            "reverse_completion",
+            "update backroom.booking set status = 'arrived' where id = $1",
+            done.id,
+            reason="sneaky",
+        )
     assert err.value.sqlstate == "BRU02"
     with pytest.raises(NotAllowed):
         await bookings.reverse_completion(dora, done.id, done.version, "sneaky")
 
 
 # Reversing a completion ------------------------------------------------------------------
+
 
 async def test_a_completion_is_reversed_with_its_count_while_the_table_has_room(
     bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
@@ -204,14 +236,16 @@ async def test_a_completion_is_reversed_with_its_count_while_the_table_has_room(
     assert (row["display_name"], row["reason"]) == ("Maya", "Completed the wrong table")
 
     b = await bookings.complete(maya, b.id, b.version)
-    await bookings.seat_walk_in(dora, night_id=night.id, party_size=4,
-                                guest=GuestDetails("Next Party"), table_id=FREE)
+    await bookings.seat_walk_in(
+        dora, night_id=night.id, party_size=4, guest=GuestDetails("Next Party"), table_id=FREE
+    )
     with pytest.raises(TableTaken, match="Next Party"):
         await bookings.reverse_completion(maya, b.id, b.version, "Completed the wrong table")
     assert (await bookings.get(b.id)).status is BookingStatus.COMPLETED
 
 
 # Reopening a cancelled booking ---------------------------------------------------------------
+
 
 async def test_a_cancelled_booking_reopens_as_it_stood(
     bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection
@@ -222,10 +256,15 @@ async def test_a_cancelled_booking_reopens_as_it_stood(
     b = await bookings.reopen(maya, b.id, b.version, "Guest called back")
     assert b.status is BookingStatus.CONFIRMED
     row = await audit(admin, b.id, "reopen")
-    assert (row["display_name"], row["reason"], row["was"]) == ("Maya", "Guest called back",
-                                                                 "cancelled")
-    p = await bookings.create(maya, night_id=night.id, table_ids=[12], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Never Confirmed"))
+    assert (row["display_name"], row["reason"], row["was"]) == ("Maya", "Guest called back", "cancelled")
+    p = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[12],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Never Confirmed"),
+    )
     p = await bookings.cancel(maya, p.id, p.version, "Typo")
     p = await bookings.reopen(maya, p.id, p.version, "Not a typo after all")
     assert p.status is BookingStatus.PENDING
@@ -248,6 +287,7 @@ async def test_a_cancelled_booking_does_not_reopen_onto_a_table_booked_since(
 
 # Races: two consoles undoing onto the same table -----------------------------------------------
 
+
 @pytest.fixture
 async def two_consoles(dsn: str, services: Services) -> AsyncIterator[list[BookingService]]:
     dbs = [Database(dsn, min_size=1, max_size=2) for _ in range(2)]
@@ -257,8 +297,11 @@ async def two_consoles(dsn: str, services: Services) -> AsyncIterator[list[Booki
 
 
 async def test_two_consoles_reopen_and_reverse_onto_one_table_one_wins(
-    bookings: BookingService, two_consoles: list[BookingService], staff: dict[str, Actor],
-    night: Night, admin: asyncpg.Connection
+    bookings: BookingService,
+    two_consoles: list[BookingService],
+    staff: dict[str, Actor],
+    night: Night,
+    admin: asyncpg.Connection,
 ) -> None:
     maya, nico, dora = staff["Maya"], staff["Nico"], staff["Dora"]
     for _ in range(3):
@@ -269,7 +312,8 @@ async def test_two_consoles_reopen_and_reverse_onto_one_table_one_wins(
         results = await asyncio.gather(
             two_consoles[0].reopen(maya, first.id, first.version, "Called back"),
             two_consoles[1].reverse_no_show(nico, second.id, second.version, "Turned up"),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         won = [r for r in results if isinstance(r, Booking)]
         lost = [r for r in results if not isinstance(r, Booking)]
         assert len(won) == 1 and len(lost) == 1, results
@@ -277,7 +321,9 @@ async def test_two_consoles_reopen_and_reverse_onto_one_table_one_wins(
         active = await admin.fetchval(
             "select count(*) from backroom.booking_table bt join backroom.booking b"
             " on b.id = bt.booking_id where bt.table_id = $1 and bt.active and b.night_id = $2",
-            FREE, night.id)
+            FREE,
+            night.id,
+        )
         assert active == 1
         # Clear the table for the next round.
         winner = won[0]
@@ -289,21 +335,36 @@ async def test_two_consoles_reopen_and_reverse_onto_one_table_one_wins(
 
 # The deposit of a cancelled booking ---------------------------------------------------------
 
+
 async def test_cancelling_a_paid_deposit_says_kept_or_refunded(
-    bookings: BookingService, staff: dict[str, Actor], night: Night, admin: asyncpg.Connection,
-    services: Services
+    bookings: BookingService,
+    staff: dict[str, Actor],
+    night: Night,
+    admin: asyncpg.Connection,
+    services: Services,
 ) -> None:
     maya = staff["Maya"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Paid Up"), deposit=100)
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Paid Up"),
+        deposit=100,
+    )
     b = await bookings.confirm(maya, b.id, b.version)
     await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
     with pytest.raises(InvalidInput, match="kept or refunded"):
         await bookings.cancel(maya, b.id, b.version, "Guest called")
     with pytest.raises(asyncpg.PostgresError, match="kept or refunded") as err:
-        await raw(services, maya, "cancel",
-                  "update backroom.booking set status = 'cancelled', cancel_reason = 'x'"
-                  " where id = $1", b.id)
+        await raw(
+            services,
+            maya,
+            "cancel",
+            "update backroom.booking set status = 'cancelled', cancel_reason = 'x' where id = $1",
+            b.id,
+        )
     assert err.value.sqlstate == "BRU03"
     b = await bookings.cancel(maya, b.id, b.version, "Guest called", deposit="refunded")
     assert b.deposit_outcome == "refunded" and not b.deposit_paid
@@ -311,17 +372,31 @@ async def test_cancelling_a_paid_deposit_says_kept_or_refunded(
     b = await bookings.reopen(maya, b.id, b.version, "Guest called back")
     assert b.deposit_outcome is None and not b.deposit_paid
 
-    kept = await bookings.create(maya, night_id=night.id, table_ids=[12], party_size=4,
-                                 starts_at=night.starts_at, guest=GuestDetails("Kept"), deposit=50)
+    kept = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[12],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Kept"),
+        deposit=50,
+    )
     kept = await bookings.cancel(maya, kept.id, kept.version, "Late cancel", deposit="kept")
     assert kept.deposit_outcome == "kept" and kept.deposit_paid
-    unpaid = await bookings.create(maya, night_id=night.id, table_ids=[10], party_size=2,
-                                   starts_at=night.starts_at, guest=GuestDetails("No Deposit"))
+    unpaid = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[10],
+        party_size=2,
+        starts_at=night.starts_at,
+        guest=GuestDetails("No Deposit"),
+    )
     unpaid = await bookings.cancel(maya, unpaid.id, unpaid.version, "Guest called")
     assert unpaid.deposit_outcome is None
 
 
 # The no-show grace --------------------------------------------------------------------------
+
 
 async def test_a_no_show_only_once_late_by_the_venues_grace(
     bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services
@@ -331,29 +406,40 @@ async def test_a_no_show_only_once_late_by_the_venues_grace(
     late = await confirmed(bookings, maya, night, "Ten Late", at=timedelta(minutes=80))
     with pytest.raises(InvalidInput, match="due at 23:20 and late now: a no-show only from 23:35"):
         await bookings.no_show(dora, late.id, late.version)
-    later = await confirmed(bookings, maya, night, "Fifteen Late", at=timedelta(minutes=75),
-                            table=12)
+    later = await confirmed(bookings, maya, night, "Fifteen Late", at=timedelta(minutes=75), table=12)
     later = await bookings.no_show(dora, later.id, later.version)
     assert later.status is BookingStatus.NO_SHOW
     # The database itself: a console that says it is earlier than the grace is refused.
     with pytest.raises(asyncpg.PostgresError, match="no-show only from 15 minutes") as err:
         async with services.db.transaction(dora, operation="no_show") as conn:
-            await conn.execute("select set_config('backroom.now', $1, true)",
-                               (night.starts_at + timedelta(minutes=85)).isoformat())
-            await conn.execute("update backroom.booking set status = 'no_show' where id = $1",
-                               late.id)
+            await conn.execute(
+                "select set_config('backroom.now', $1, true)",
+                (night.starts_at + timedelta(minutes=85)).isoformat(),
+            )
+            await conn.execute("update backroom.booking set status = 'no_show' where id = $1", late.id)
     assert err.value.sqlstate == "BRN01"
 
 
 # The audit trail in staff words -----------------------------------------------------------
 
+
 async def test_the_audit_trail_says_who_undid_what_and_why(
-    bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services,
-    admin: asyncpg.Connection
+    bookings: BookingService,
+    staff: dict[str, Actor],
+    night: Night,
+    services: Services,
+    admin: asyncpg.Connection,
 ) -> None:
     maya, dora = staff["Maya"], staff["Dora"]
-    b = await bookings.create(maya, night_id=night.id, table_ids=[FREE], party_size=4,
-                              starts_at=night.starts_at, guest=GuestDetails("Audited"), deposit=80)
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Audited"),
+        deposit=80,
+    )
     b = await bookings.confirm(maya, b.id, b.version)
     b = await bookings.check_in(dora, b.id, b.version, 4)
     b = await bookings.correct_arrivals(dora, b.id, b.version, 2, "[bold]two[/] left")
@@ -361,36 +447,44 @@ async def test_the_audit_trail_says_who_undid_what_and_why(
     await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
     b = await bookings.cancel(maya, b.id, b.version, "Guest ill", deposit="kept")
     b = await bookings.reopen(maya, b.id, b.version, "Guest better")
-    entries = [e for e in await services.reports.audit(booking_id=b.id, limit=50)
-               if e.entity == "booking"]
+    entries = [e for e in await services.reports.audit(booking_id=b.id, limit=50) if e.entity == "booking"]
     said = [(e.operation, e.who, audit_words(e)) for e in reversed(entries)]
     corrections = [(who, w) for op, who, w in said if op == "correct_arrivals"]
-    assert corrections[0] == ("Dora", "arrival count corrected: arrived 4 -> 2, "
-                                      "why: [bold]two[/] left")
-    assert corrections[1][0] == "Dora" and corrections[1][1].endswith(
-        "arrived 2 -> 0, why: Wrong party")
+    assert corrections[0] == ("Dora", "arrival count corrected: arrived 4 -> 2, why: [bold]two[/] left")
+    assert corrections[1][0] == "Dora" and corrections[1][1].endswith("arrived 2 -> 0, why: Wrong party")
     assert "status arrived -> confirmed" in corrections[1][1]
     assert [w for op, _who, w in said if op == "cancel"] == [
-        "cancelled: reason None -> Guest ill, deposit kept"]
-    assert [(who, w) for op, who, w in said if op == "reopen"] == [
-        ("Maya", "reopened: why: Guest better")]
+        "cancelled: reason None -> Guest ill, deposit kept"
+    ]
+    assert [(who, w) for op, who, w in said if op == "reopen"] == [("Maya", "reopened: why: Guest better")]
 
 
 async def test_the_night_report_counts_kept_and_refunded_deposits(
-    bookings: BookingService, staff: dict[str, Actor], night: Night, services: Services,
-    admin: asyncpg.Connection
+    bookings: BookingService,
+    staff: dict[str, Actor],
+    night: Night,
+    services: Services,
+    admin: asyncpg.Connection,
 ) -> None:
     maya = staff["Maya"]
     before = (await services.reports.night_report(night.id))[-1]
     await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
     for table, outcome in ((FREE, "kept"), (12, "refunded")):
-        b = await bookings.create(maya, night_id=night.id, table_ids=[table], party_size=4,
-                                  starts_at=night.starts_at, guest=GuestDetails(outcome.title()),
-                                  deposit=100)
+        b = await bookings.create(
+            maya,
+            night_id=night.id,
+            table_ids=[table],
+            party_size=4,
+            starts_at=night.starts_at,
+            guest=GuestDetails(outcome.title()),
+            deposit=100,
+        )
         await bookings.cancel(maya, b.id, b.version, "Guest called", deposit=outcome)
     total = (await services.reports.night_report(night.id))[-1]
-    assert (total.deposits_kept - before.deposits_kept,
-            total.deposits_refunded - before.deposits_refunded) == (1, 1)
+    assert (
+        total.deposits_kept - before.deposits_kept,
+        total.deposits_refunded - before.deposits_refunded,
+    ) == (1, 1)
     # The refunded deposit is no longer taken; the kept one still is.
     assert total.deposits_taken - before.deposits_taken == 100
     report = await services.reports.night_report_with_bookings(night.id)

@@ -52,11 +52,13 @@ def bookings(services: Services) -> BookingService:
 
 async def open_night(admin: asyncpg.Connection, day: date) -> Night:
     await seed.open_nights(admin, day, 1)
-    row = await admin.fetchrow("select id, starts_at, ends_at, status from backroom.night where date = $1",
-                               day)
+    row = await admin.fetchrow(
+        "select id, starts_at, ends_at, status from backroom.night where date = $1", day
+    )
     assert row is not None
-    return Night(id=row["id"], date=day, starts_at=row["starts_at"], ends_at=row["ends_at"],
-                 status=row["status"])
+    return Night(
+        id=row["id"], date=day, starts_at=row["starts_at"], ends_at=row["ends_at"], status=row["status"]
+    )
 
 
 @pytest.fixture
@@ -77,12 +79,26 @@ def local(moment: datetime) -> str:
     return as_typed(moment, LONDON)
 
 
-async def book(bookings: BookingService, maya: Actor, night: Night, start: str, *,
-               table: int = TABLE, length: timedelta = TWO_HOURS, name: str = "Rita Hale") -> int:
+async def book(
+    bookings: BookingService,
+    maya: Actor,
+    night: Night,
+    start: str,
+    *,
+    table: int = TABLE,
+    length: timedelta = TWO_HOURS,
+    name: str = "Rita Hale",
+) -> int:
     starts_at = typed(start, night)
-    b = await bookings.create(maya, night_id=night.id, table_ids=[table], party_size=4,
-                              starts_at=starts_at, ends_at=add_duration(starts_at, length),
-                              guest=GuestDetails(name))
+    b = await bookings.create(
+        maya,
+        night_id=night.id,
+        table_ids=[table],
+        party_size=4,
+        starts_at=starts_at,
+        ends_at=add_duration(starts_at, length),
+        guest=GuestDetails(name),
+    )
     return b.id
 
 
@@ -95,7 +111,8 @@ async def test_the_nights_hours_stay_right_on_both_changes(spring: Night, autumn
     assert (local(autumn.starts_at), local(autumn.ends_at)) == ("22:00", "03:00")
     assert duration(autumn.starts_at, autumn.ends_at) == timedelta(hours=6)
     assert clock_change(spring.starts_at, spring.ends_at, LONDON) == (
-        "clocks go forward 01:00→02:00: no 01:xx tonight")
+        "clocks go forward 01:00→02:00: no 01:xx tonight"
+    )
     assert "type 01:30 GMT for the second" in clock_change(autumn.starts_at, autumn.ends_at, LONDON)
 
 
@@ -104,8 +121,9 @@ async def test_the_nights_hours_stay_right_on_both_changes(spring: Night, autumn
 
 async def test_a_time_the_clocks_skip_is_refused_in_staff_words(spring: Night) -> None:
     for text in ("01:30", "1:00", "0159"):
-        with pytest.raises(NoSuchTime, match="does not exist that night: the clocks go forward "
-                                             "from 01:00 to 02:00"):
+        with pytest.raises(
+            NoSuchTime, match="does not exist that night: the clocks go forward from 01:00 to 02:00"
+        ):
             typed(text, spring)
         with pytest.raises(ValueError, match="does not exist that night"):
             typed_in_form(text, spring.starts_at, spring.ends_at, "Europe/London")
@@ -143,21 +161,34 @@ async def test_a_booking_created_across_the_change_lasts_its_real_length(
     assert duration(b.starts_at, b.ends_at) == TWO_HOURS
     assert (local(b.starts_at), local(b.ends_at)) == ("23:30", "02:30")
     # A caller's own local times are read as the moments they name.
-    b = await bookings.create(maya, night_id=autumn.id, table_ids=[OTHER], party_size=4,
-                              starts_at=datetime(2027, 10, 31, 0, 30, tzinfo=LONDON),
-                              ends_at=datetime(2027, 10, 31, 1, 30, fold=1, tzinfo=LONDON),
-                              guest=GuestDetails("Ola Berg"))
+    b = await bookings.create(
+        maya,
+        night_id=autumn.id,
+        table_ids=[OTHER],
+        party_size=4,
+        starts_at=datetime(2027, 10, 31, 0, 30, tzinfo=LONDON),
+        ends_at=datetime(2027, 10, 31, 1, 30, fold=1, tzinfo=LONDON),
+        guest=GuestDetails("Ola Berg"),
+    )
     assert duration(b.starts_at, b.ends_at) == TWO_HOURS
 
 
-@pytest.mark.parametrize(("night_name", "new_start", "shown_end"), [
-    ("autumn", "00:30", "01:30 GMT"),  # wall-clock arithmetic made this 3 h
-    ("autumn", "01:30", "02:30"),  # from the first 01:30 BST, across the change
-    ("spring", "23:30", "02:30"),  # wall-clock arithmetic made this 1 h
-])
+@pytest.mark.parametrize(
+    ("night_name", "new_start", "shown_end"),
+    [
+        ("autumn", "00:30", "01:30 GMT"),  # wall-clock arithmetic made this 3 h
+        ("autumn", "01:30", "02:30"),  # from the first 01:30 BST, across the change
+        ("spring", "23:30", "02:30"),  # wall-clock arithmetic made this 1 h
+    ],
+)
 async def test_moving_and_amending_keep_the_length(
-    bookings: BookingService, maya: Actor, spring: Night, autumn: Night,
-    night_name: str, new_start: str, shown_end: str,
+    bookings: BookingService,
+    maya: Actor,
+    spring: Night,
+    autumn: Night,
+    night_name: str,
+    new_start: str,
+    shown_end: str,
 ) -> None:
     night = autumn if night_name == "autumn" else spring
     moved = await bookings.get(await book(bookings, maya, night, "22:00"))
@@ -183,8 +214,14 @@ async def test_a_skipped_time_handed_to_the_service_is_refused_and_nothing_chang
     with pytest.raises(InvalidInput, match="01:30 does not exist that night"):
         await bookings.amend(maya, b.id, b.version, starts_at=missing)
     with pytest.raises(InvalidInput, match="01:30 does not exist that night"):
-        await bookings.create(maya, night_id=spring.id, table_ids=[OTHER], party_size=4,
-                              starts_at=missing, guest=GuestDetails("Ola Berg"))
+        await bookings.create(
+            maya,
+            night_id=spring.id,
+            table_ids=[OTHER],
+            party_size=4,
+            starts_at=missing,
+            guest=GuestDetails("Ola Berg"),
+        )
     assert await bookings.get(b.id) == b
 
 
@@ -193,23 +230,25 @@ async def test_the_two_one_thirties_are_different_times_on_one_table(
 ) -> None:
     half = timedelta(minutes=30)
     first = await bookings.get(await book(bookings, maya, autumn, "01:30", length=half))
-    second = await bookings.get(await book(bookings, maya, autumn, "01:30 GMT", length=half,
-                                           name="Ola Berg"))
+    second = await bookings.get(await book(bookings, maya, autumn, "01:30 GMT", length=half, name="Ola Berg"))
     assert second.starts_at - first.starts_at == timedelta(hours=1)
     with pytest.raises(TableTaken):
         await book(bookings, maya, autumn, "01:45 GMT", length=half, name="Late Comer")
 
 
 @settings(max_examples=200, deadline=None)
-@given(day=st.dates(min_value=date(2000, 1, 1), max_value=date(2060, 12, 31)),
-       hour=st.integers(0, 23), minute=st.integers(0, 59), later=st.booleans())
+@given(
+    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2060, 12, 31)),
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+    later=st.booleans(),
+)
 def test_every_local_time_round_trips_and_skipped_ones_are_refused(
     day: date, hour: int, minute: int, later: bool
 ) -> None:
     clock = time(hour, minute)
     naive = datetime.combine(day, clock)
-    exists = naive.replace(tzinfo=LONDON).astimezone(UTC).astimezone(LONDON).replace(
-        tzinfo=None) == naive
+    exists = naive.replace(tzinfo=LONDON).astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) == naive
     if not exists:
         with pytest.raises(NoSuchTime):
             local_to_utc(day, clock, LONDON, later=later)
@@ -234,8 +273,9 @@ async def test_a_move_of_table_and_time_at_once_succeeds_when_the_end_state_is_f
     rita = await bookings.get(await book(bookings, maya, night, "23:00", length=timedelta(hours=1)))
     # Someone has the old table later on; the new table is free then.
     await book(bookings, maya, night, "01:00", name="Ola Berg")
-    moved = await bookings.move(maya, rita.id, rita.version, table_ids=[OTHER],
-                                starts_at=typed("01:00", night))
+    moved = await bookings.move(
+        maya, rita.id, rita.version, table_ids=[OTHER], starts_at=typed("01:00", night)
+    )
     assert moved.table_ids == (OTHER,)
     assert (local(moved.starts_at), local(moved.ends_at)) == ("01:00", "02:00")
 
@@ -247,16 +287,15 @@ async def test_a_refused_move_names_the_table_really_taken(
     assert night is not None
     rita = await bookings.get(await book(bookings, maya, night, "23:00", length=timedelta(hours=1)))
     await book(bookings, maya, night, "01:00", name="Ola Berg")  # the old table, later
-    taken = await bookings.get(await book(bookings, maya, night, "01:00", table=OTHER,
-                                          name="Kai Moss"))
+    taken = await bookings.get(await book(bookings, maya, night, "01:00", table=OTHER, name="Kai Moss"))
     with pytest.raises(TableTaken) as refused:
-        await bookings.move(maya, rita.id, rita.version, table_ids=[OTHER],
-                            starts_at=typed("01:00", night))
+        await bookings.move(maya, rita.id, rita.version, table_ids=[OTHER], starts_at=typed("01:00", night))
     assert refused.value.table_id == OTHER
     assert f"Table {OTHER} is already booked then ({taken.ref}, Kai Moss)." in str(refused.value)
     assert await bookings.get(rita.id) == rita
     # Keeping the old table as well: the message names the old one, where the clash is.
     await bookings.cancel(maya, taken.id, taken.version, "Called off")
     with pytest.raises(TableTaken, match=f"Table {TABLE} is already booked then"):
-        await bookings.move(maya, rita.id, rita.version, table_ids=[TABLE, OTHER],
-                            starts_at=typed("01:00", night))
+        await bookings.move(
+            maya, rita.id, rita.version, table_ids=[TABLE, OTHER], starts_at=typed("01:00", night)
+        )

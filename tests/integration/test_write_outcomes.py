@@ -49,8 +49,10 @@ async def proxied(dsn: str, admin: asyncpg.Connection) -> AsyncIterator[Proxied]
     assert target.port is not None
     proxy = SilentProxy(target.port)
     port = await proxy.start()
-    tcp = (f"postgresql://{quote(login.role, safe='')}:{quote(login.password, safe='')}"
-           f"@127.0.0.1:{port}/{quote(target.database, safe='')}")
+    tcp = (
+        f"postgresql://{quote(login.role, safe='')}:{quote(login.password, safe='')}"
+        f"@127.0.0.1:{port}/{quote(target.database, safe='')}"
+    )
     db = Database(tcp, min_size=1, max_size=3, command_timeout=COMMAND_BOUND)
     await db.open()
     try:
@@ -61,15 +63,17 @@ async def proxied(dsn: str, admin: asyncpg.Connection) -> AsyncIterator[Proxied]
 
 
 @pytest.fixture
-async def slow_commit(proxied: Proxied, admin: asyncpg.Connection, dsn: str,
-                      ) -> AsyncIterator[None]:
+async def slow_commit(
+    proxied: Proxied,
+    admin: asyncpg.Connection,
+    dsn: str,
+) -> AsyncIterator[None]:
     """The proxied login's COMMIT waits, after its commit record is written, for a
     synchronous standby that does not exist: it finishes only when the standby is no
     longer asked for, or its process is terminated (committed either way). Other
     sessions keep synchronous_commit off, so they do not wait."""
     database = describe(dsn).database
-    await admin.execute(f"alter role {proxied.login} in database {database}"
-                        " set synchronous_commit = on")
+    await admin.execute(f"alter role {proxied.login} in database {database} set synchronous_commit = on")
     await admin.execute("alter system set synchronous_standby_names = 'backroom_nobody'")
     await admin.execute("select pg_reload_conf()")
     await settled_setting(admin, "backroom_nobody")
@@ -78,8 +82,7 @@ async def slow_commit(proxied: Proxied, admin: asyncpg.Connection, dsn: str,
         yield
     finally:
         await release_commits(admin)
-        await admin.execute(f"alter role {proxied.login} in database {database}"
-                            " reset synchronous_commit")
+        await admin.execute(f"alter role {proxied.login} in database {database} reset synchronous_commit")
 
 
 async def settled_setting(admin: asyncpg.Connection, value: str) -> None:
@@ -101,8 +104,10 @@ async def stored_result(admin: asyncpg.Connection, op_id: str) -> None:
     """Wait until the operation is committed, with its result."""
     async with asyncio.timeout(CALL_BOUND):
         while True:
-            if await admin.fetchval("select result from backroom.operation where op_id = $1::uuid",
-                                    op_id) is not None:
+            if (
+                await admin.fetchval("select result from backroom.operation where op_id = $1::uuid", op_id)
+                is not None
+            ):
                 return
             await asyncio.sleep(0.02)
 
@@ -117,41 +122,68 @@ async def committing(admin: asyncpg.Connection, login: str, task: asyncio.Task[B
             pid = await admin.fetchval(
                 "select pid from pg_stat_activity where usename = $1 and state = 'active'"
                 " and datname = current_database() and client_addr is not null"
-                " and query ilike 'commit%'", login)
+                " and query ilike 'commit%'",
+                login,
+            )
             if pid is not None:
                 return int(pid)
             await asyncio.sleep(0.02)
 
 
 async def parties_named(admin: asyncpg.Connection, name: str) -> int:
-    return int(await admin.fetchval(
-        "select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
-        " where g.name = $1", name))
+    return int(
+        await admin.fetchval(
+            "select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
+            " where g.name = $1",
+            name,
+        )
+    )
 
 
 async def refusals_of(admin: asyncpg.Connection, op_id: str) -> int:
-    return int(await admin.fetchval(
-        "select count(*) from backroom.audit_log where op_id = $1::uuid"
-        " and operation like 'refused:%'", op_id))
+    return int(
+        await admin.fetchval(
+            "select count(*) from backroom.audit_log where op_id = $1::uuid and operation like 'refused:%'",
+            op_id,
+        )
+    )
 
 
-def walk_in(p: Proxied, services: Services, night: Night, name: str, op_id: str,
-            ) -> asyncio.Task[Booking]:
-    return asyncio.ensure_future(p.bookings.seat_walk_in(
-        services.actor, night_id=night.id, party_size=3, guest=GuestDetails(name=name),
-        table_id=FREE, op_id=op_id))
+def walk_in(
+    p: Proxied,
+    services: Services,
+    night: Night,
+    name: str,
+    op_id: str,
+) -> asyncio.Task[Booking]:
+    return asyncio.ensure_future(
+        p.bookings.seat_walk_in(
+            services.actor,
+            night_id=night.id,
+            party_size=3,
+            guest=GuestDetails(name=name),
+            table_id=FREE,
+            op_id=op_id,
+        )
+    )
 
 
 async def test_a_frozen_connection_gives_an_answer_within_the_bound(
-        proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection) -> None:
+    proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection
+) -> None:
     op_id = new_op_id()
     proxied.proxy.hang()
     async with asyncio.timeout(CALL_BOUND):
         with pytest.raises((Interrupted, ConnectionLost)) as caught:
             await proxied.bookings.create(
-                services.actor, night_id=night.id, table_ids=[FREE], party_size=4,
-                starts_at=night.starts_at + timedelta(hours=1), guest=GuestDetails(name="Frozen"),
-                op_id=op_id)
+                services.actor,
+                night_id=night.id,
+                table_ids=[FREE],
+                party_size=4,
+                starts_at=night.starts_at + timedelta(hours=1),
+                guest=GuestDetails(name="Frozen"),
+                op_id=op_id,
+            )
     if isinstance(caught.value, Interrupted):
         assert caught.value.op_id == op_id
     else:
@@ -162,16 +194,21 @@ async def test_a_frozen_connection_gives_an_answer_within_the_bound(
     proxied.proxy.resume()
     async with asyncio.timeout(CALL_BOUND):
         done = await proxied.bookings.create(
-            services.actor, night_id=night.id, table_ids=[FREE], party_size=4,
-            starts_at=night.starts_at + timedelta(hours=1), guest=GuestDetails(name="Frozen"),
-            op_id=op_id)
+            services.actor,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=night.starts_at + timedelta(hours=1),
+            guest=GuestDetails(name="Frozen"),
+            op_id=op_id,
+        )
     assert done.table_ids == (FREE,) or list(done.table_ids) == [FREE]
     assert await parties_named(admin, "Frozen") == 1
 
 
 async def test_a_freeze_inside_commit_is_unknown_and_the_retry_acts_once(
-        proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection,
-        slow_commit: None) -> None:
+    proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection, slow_commit: None
+) -> None:
     op_id = new_op_id()
     task = walk_in(proxied, services, night, "Held in commit", op_id)
     await committing(admin, proxied.login, task)
@@ -193,8 +230,8 @@ async def test_a_freeze_inside_commit_is_unknown_and_the_retry_acts_once(
 
 
 async def test_a_commit_whose_answer_is_lost_is_reported_done(
-        proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection,
-        slow_commit: None) -> None:
+    proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection, slow_commit: None
+) -> None:
     op_id = new_op_id()
     task = walk_in(proxied, services, night, "Answer lost", op_id)
     await committing(admin, proxied.login, task)
@@ -214,8 +251,8 @@ async def test_a_commit_whose_answer_is_lost_is_reported_done(
 
 
 async def test_a_connection_terminated_during_commit_is_reported_done_not_refused(
-        proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection,
-        slow_commit: None) -> None:
+    proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection, slow_commit: None
+) -> None:
     op_id = new_op_id()
     task = walk_in(proxied, services, night, "Killed in commit", op_id)
     pid = await committing(admin, proxied.login, task)
@@ -233,14 +270,27 @@ async def test_a_connection_terminated_during_commit_is_reported_done_not_refuse
 
 
 async def test_a_double_booking_is_still_a_refusal_with_its_audit_row(
-        proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection) -> None:
+    proxied: Proxied, services: Services, night: Night, admin: asyncpg.Connection
+) -> None:
     starts = night.starts_at + timedelta(hours=1)
-    await proxied.bookings.create(services.actor, night_id=night.id, table_ids=[FREE],
-                                  party_size=4, starts_at=starts, guest=GuestDetails(name="First"))
+    await proxied.bookings.create(
+        services.actor,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=starts,
+        guest=GuestDetails(name="First"),
+    )
     op_id = new_op_id()
     with pytest.raises(TableTaken):
-        await proxied.bookings.create(services.actor, night_id=night.id, table_ids=[FREE],
-                                      party_size=4, starts_at=starts,
-                                      guest=GuestDetails(name="Second"), op_id=op_id)
+        await proxied.bookings.create(
+            services.actor,
+            night_id=night.id,
+            table_ids=[FREE],
+            party_size=4,
+            starts_at=starts,
+            guest=GuestDetails(name="Second"),
+            op_id=op_id,
+        )
     assert await refusals_of(admin, op_id) == 1
     assert await parties_named(admin, "Second") == 0

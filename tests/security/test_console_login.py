@@ -31,23 +31,32 @@ async def test_a_console_given_the_owners_address_connects_as_its_own_login(
     login: asyncpg.Connection, admin: asyncpg.Connection
 ) -> None:
     me = await login.fetchval("select current_user")
-    owner = await admin.fetchval("select nspowner::regrole::text from pg_namespace where nspname = 'backroom'")
+    owner = await admin.fetchval(
+        "select nspowner::regrole::text from pg_namespace where nspname = 'backroom'"
+    )
     assert me != owner and me.endswith("_login")
-    flags = await login.fetchrow("select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication "
-                                 "from pg_roles where rolname = current_user")
+    flags = await login.fetchrow(
+        "select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication "
+        "from pg_roles where rolname = current_user"
+    )
     assert not any(flags.values())
     member_of = await admin.fetch(
         "select r.rolname from pg_auth_members m join pg_roles r on r.oid = m.roleid "
-        "where m.member = $1::regrole", me)
+        "where m.member = $1::regrole",
+        me,
+    )
     assert [r["rolname"] for r in member_of] == ["backroom_console"]
 
 
 @pytest.mark.parametrize("escape", ["reset role", "set role none", "set session authorization default"])
 async def test_no_way_back_to_more_than_the_console_role(login: asyncpg.Connection, escape: str) -> None:
     await login.execute(escape)
-    assert await login.fetchval(
-        "select pg_has_role(current_user, nspowner, 'member') from pg_namespace where nspname = 'backroom'"
-    ) is False
+    assert (
+        await login.fetchval(
+            "select pg_has_role(current_user, nspowner, 'member') from pg_namespace where nspname = 'backroom'"
+        )
+        is False
+    )
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await login.execute("delete from backroom.audit_log")
 
@@ -58,16 +67,19 @@ async def test_the_owner_cannot_be_taken_on(login: asyncpg.Connection, admin: as
         await login.execute(f'set role "{owner}"')
 
 
-@pytest.mark.parametrize("statement", [
-    "select * from backroom_meta.console_login",
-    "select * from backroom_meta.migration",
-    "delete from backroom.audit_log",
-    "update backroom.audit_log set operation = 'expire'",
-    "truncate backroom.audit_log",
-    "select backroom_meta.ensure_console_login()",
-    "select backroom_private.sha1('abc')",
-    "create table public.planted (id int)",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select * from backroom_meta.console_login",
+        "select * from backroom_meta.migration",
+        "delete from backroom.audit_log",
+        "update backroom.audit_log set operation = 'expire'",
+        "truncate backroom.audit_log",
+        "select backroom_meta.ensure_console_login()",
+        "select backroom_private.sha1('abc')",
+        "create table public.planted (id int)",
+    ],
+)
 async def test_the_login_reaches_nothing_of_the_owners(login: asyncpg.Connection, statement: str) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await login.execute(statement)
@@ -78,16 +90,20 @@ async def test_door_limits_hold_when_the_console_role_is_not_taken(
 ) -> None:
     """Skipping SET ROLE used to skip the door's limits (they checked current_user)."""
     door = await signed_in(dsn, seed.DEMO_STAFF[1][0])
-    booking = await admin.fetchrow("select id, party_size from backroom.booking "
-                                   "where status in ('pending', 'confirmed') limit 1")
+    booking = await admin.fetchrow(
+        "select id, party_size from backroom.booking where status in ('pending', 'confirmed') limit 1"
+    )
     await login.execute("select set_config('backroom.session', $1, false)", door.session)
     assert await login.fetchval("select current_user") != "backroom_console"
     assert await login.fetchval("select backroom.current_staff_role()") == "door"
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await login.execute("update backroom.booking set party_size = party_size + 1 where id = $1",
-                            booking["id"])
-    assert await admin.fetchval("select party_size from backroom.booking where id = $1",
-                                booking["id"]) == booking["party_size"]
+        await login.execute(
+            "update backroom.booking set party_size = party_size + 1 where id = $1", booking["id"]
+        )
+    assert (
+        await admin.fetchval("select party_size from backroom.booking where id = $1", booking["id"])
+        == booking["party_size"]
+    )
 
 
 def test_backroom_db_console_url_prints_a_login_that_is_not_the_owner(
@@ -134,8 +150,9 @@ async def test_a_console_started_with_the_console_url_runs_and_signs_in(
     owner = Database(dsn, max_size=1)
     await owner.open()
     try:
-        ann = await IdentityService(owner).add_staff(None, email="ann@backroom.test", name="Ann",
-                                                      role="manager", password="correct horse battery")
+        ann = await IdentityService(owner).add_staff(
+            None, email="ann@backroom.test", name="Ann", role="manager", password="correct horse battery"
+        )
     finally:
         await owner.close()
     await check_ready(address)
@@ -156,7 +173,9 @@ async def test_a_console_started_with_the_console_url_runs_and_signs_in(
         await services.db.close()
 
     # A schema behind this console's migrations: the console says who must do what.
-    await admin.execute("delete from backroom_meta.migration"
-                        " where version = (select max(version) from backroom_meta.migration)")
+    await admin.execute(
+        "delete from backroom_meta.migration"
+        " where version = (select max(version) from backroom_meta.migration)"
+    )
     with pytest.raises(SchemaMissing, match="backroom db migrate"):
         await check_ready(address)

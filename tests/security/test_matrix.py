@@ -45,41 +45,41 @@ NOTHING = ("DDDDD",) * 5
 #                                 select   insert   update   delete   truncate
 #                        roles:   n d m a s
 EXPECTED: dict[str, tuple[str, str, str, str, str]] = {
-    "backroom.audit_log":          READ_ONLY,  # written by the audit trigger and definers only
-    "backroom.audit_operation":    READ_ONLY,
-    "backroom.booking":           ("HAAAA", "DAAAD", "HAAAH", "DDDDD", "DDDDD"),
-    "backroom.booking_status":     READ_ONLY,
-    "backroom.booking_table":     ("HAAAA", "DDAAD", "DDDDD", "HHAAH", "DDDDD"),
+    "backroom.audit_log": READ_ONLY,  # written by the audit trigger and definers only
+    "backroom.audit_operation": READ_ONLY,
+    "backroom.booking": ("HAAAA", "DAAAD", "HAAAH", "DDDDD", "DDDDD"),
+    "backroom.booking_status": READ_ONLY,
+    "backroom.booking_table": ("HAAAA", "DDAAD", "DDDDD", "HHAAH", "DDDDD"),
     "backroom.booking_transition": READ_ONLY,
-    "backroom.floor":              READ_ONLY,
-    "backroom.guest":             ("HAAAA", "DAAAD", "HHAAH", "DDDDD", "DDDDD"),
+    "backroom.floor": READ_ONLY,
+    "backroom.guest": ("HAAAA", "DAAAD", "HHAAH", "DDDDD", "DDDDD"),
     # none x insert: R, the night it names is hidden, so the hold lies outside it (BR003).
-    "backroom.hold":              ("HAAAA", "RDAAD", "HHAAH", "HHAAH", "DDDDD"),
-    "backroom.night":              READ_ONLY,
-    "backroom.operation":         ("HAAAA", "DAAAD", "HAAAH", "DDDDD", "DDDDD"),
-    "backroom.presence":           READ_ONLY,  # written by presence_beat and presence_leave
-    "backroom.rule_clock":         NOTHING,    # written by backroom.claim only
-    "backroom.staff":              READ_ONLY,  # managed by the admin-only definers
-    "backroom.venue":              READ_ONLY,
-    "backroom.venue_table":        READ_ONLY,
-    "backroom.waitlist_entry":    ("HAAAA", "DDAAD", "HHAAH", "DDDDD", "DDDDD"),
+    "backroom.hold": ("HAAAA", "RDAAD", "HHAAH", "HHAAH", "DDDDD"),
+    "backroom.night": READ_ONLY,
+    "backroom.operation": ("HAAAA", "DAAAD", "HAAAH", "DDDDD", "DDDDD"),
+    "backroom.presence": READ_ONLY,  # written by presence_beat and presence_leave
+    "backroom.rule_clock": NOTHING,  # written by backroom.claim only
+    "backroom.staff": READ_ONLY,  # managed by the admin-only definers
+    "backroom.venue": READ_ONLY,
+    "backroom.venue_table": READ_ONLY,
+    "backroom.waitlist_entry": ("HAAAA", "DDAAD", "HHAAH", "DDDDD", "DDDDD"),
     # The night beside the tables (0019): written by its definer functions only.
-    "backroom.guest_list":         READ_ONLY,
-    "backroom.guest_list_name":    READ_ONLY,
-    "backroom.headcount":          READ_ONLY,
-    "backroom.door_count_event":   READ_ONLY,
-    "backroom.ban":               ("HHAAH", "DDDDD", "DDDDD", "DDDDD", "DDDDD"),  # history: managers'
-    "backroom.spend":              READ_ONLY,
-    "backroom.spend_close":        READ_ONLY,
-    "backroom.alert":              READ_ONLY,
-    "backroom.alert_dismissal":    READ_ONLY,
+    "backroom.guest_list": READ_ONLY,
+    "backroom.guest_list_name": READ_ONLY,
+    "backroom.headcount": READ_ONLY,
+    "backroom.door_count_event": READ_ONLY,
+    "backroom.ban": ("HHAAH", "DDDDD", "DDDDD", "DDDDD", "DDDDD"),  # history: managers'
+    "backroom.spend": READ_ONLY,
+    "backroom.spend_close": READ_ONLY,
+    "backroom.alert": READ_ONLY,
+    "backroom.alert_dismissal": READ_ONLY,
     "backroom_meta.console_login": NOTHING,
-    "backroom_meta.migration":     NOTHING,
-    "backroom_private.answer":     NOTHING,
-    "backroom_private.attempt":    NOTHING,
+    "backroom_meta.migration": NOTHING,
+    "backroom_private.answer": NOTHING,
+    "backroom_private.attempt": NOTHING,
     "backroom_private.credential": NOTHING,
     "backroom_private.recovery_code": NOTHING,
-    "backroom_private.session":    NOTHING,
+    "backroom_private.session": NOTHING,
     "backroom_private.supabase_jwt": NOTHING,
 }
 
@@ -112,28 +112,23 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "backroom.unlock_staff(text)": "admin only",
     # The console's own work.
     "backroom.log_refusal(text,text,integer,uuid,jsonb)": "a refusal of the session's own staff member",
-    "backroom.presence_beat(uuid,text,integer,smallint,smallint,double precision)":
-        "announces the session's own staff member, never a named one",
+    "backroom.presence_beat(uuid,text,integer,smallint,smallint,double precision)": "announces the session's own staff member, never a named one",
     "backroom.presence_leave(uuid)": "removes the session's own presence row only",
     "backroom.connection_stats()": "counts of connections by application and state; no query, no user",
     "backroom.sweep()": "expires what is due (lapsed holds, pending bookings past their time), nothing else",
     "backroom.new_ref()": "a random booking reference (the column's default)",
     "backroom.claim(text,integer)": "bumps a counter row the rule triggers lock; the login's table rights "
-                                    "already allow as much locking (LOCK TABLE)",
+    "already allow as much locking (LOCK TABLE)",
     # The night beside the tables (0019): each asks the session's role itself and claims its op id.
     "backroom.reading_role()": "the presented session's own role, also while locked (reads only)",
     "backroom.fuzzy_names()": "whether pg_trgm is installed",
     "backroom.log_night_refusal(text,text,integer,uuid,jsonb)": "a refusal of the session's own staff member",
-    "backroom.guest_list_create(uuid,integer,text,integer,integer,integer,timestamp with time zone)":
-        "managers and admins",
-    "backroom.guest_list_change(uuid,integer,integer,integer,timestamp with time zone)":
-        "managers and admins",
+    "backroom.guest_list_create(uuid,integer,text,integer,integer,integer,timestamp with time zone)": "managers and admins",
+    "backroom.guest_list_change(uuid,integer,integer,integer,timestamp with time zone)": "managers and admins",
     "backroom.guest_list_add(uuid,integer,jsonb)": "a promoter's own list before its cut-off, or a manager",
     "backroom.guest_list_remove(uuid,integer)": "a promoter's own list before its cut-off, or a manager",
-    "backroom.guest_list_check_in(uuid,integer,integer,text,text)":
-        "door and managers; a ban match or passing capacity needs a manager's fresh code",
-    "backroom.door_count(uuid,integer,integer,text,text)":
-        "door and managers; passing capacity needs a manager's fresh code and a reason",
+    "backroom.guest_list_check_in(uuid,integer,integer,text,text)": "door and managers; a ban match or passing capacity needs a manager's fresh code",
+    "backroom.door_count(uuid,integer,integer,text,text)": "door and managers; passing capacity needs a manager's fresh code and a reason",
     "backroom.door_search(integer,text,integer)": "door, support and managers: list names and bookings",
     "backroom.ban_add(uuid,text,text,text,text,timestamp with time zone)": "managers and admins",
     "backroom.ban_lift(uuid,integer,text)": "managers and admins",
@@ -188,8 +183,10 @@ class World:
 
 
 async def _setup(owner: asyncpg.Connection, dsn: str) -> World:
-    await owner.execute("insert into backroom.staff (email, display_name, role)"
-                        " values ($1, 'Matrix Admin', 'admin')", ADMIN_EMAIL)
+    await owner.execute(
+        "insert into backroom.staff (email, display_name, role) values ($1, 'Matrix Admin', 'admin')",
+        ADMIN_EMAIL,
+    )
     emails = {role: email for email, _, role in seed.DEMO_STAFF} | {"admin": ADMIN_EMAIL}
     tokens: dict[str, str | None] = {"none": None}
     staff: dict[str, int | None] = {"none": None}
@@ -198,17 +195,26 @@ async def _setup(owner: asyncpg.Connection, dsn: str) -> World:
         assert actor.role == role
         tokens[role], staff[role] = actor.session, actor.staff_id
 
-    night = await owner.fetchrow("select id, starts_at, ends_at from backroom.night where date = $1",
-                                 SAMPLE_NIGHT)
+    night = await owner.fetchrow(
+        "select id, starts_at, ends_at from backroom.night where date = $1", SAMPLE_NIGHT
+    )
     assert night is not None
-    free = [r["id"] for r in await owner.fetch(
-        "select vt.id from backroom.venue_table vt where not exists ("
-        " select from backroom.booking_table bt where bt.table_id = vt.id and bt.active"
-        " and bt.during && tstzrange($1, $2)) order by vt.id", night["starts_at"], night["ends_at"])]
+    free = [
+        r["id"]
+        for r in await owner.fetch(
+            "select vt.id from backroom.venue_table vt where not exists ("
+            " select from backroom.booking_table bt where bt.table_id = vt.id and bt.active"
+            " and bt.during && tstzrange($1, $2)) order by vt.id",
+            night["starts_at"],
+            night["ends_at"],
+        )
+    ]
     assert len(free) >= 5, free
-    single = ("select b.id from backroom.booking b where b.night_id = $1 and b.status = 'confirmed'"
-              " and (select count(*) from backroom.booking_table x where x.booking_id = b.id) = 1"
-              " order by b.deposit, b.id")
+    single = (
+        "select b.id from backroom.booking b where b.night_id = $1 and b.status = 'confirmed'"
+        " and (select count(*) from backroom.booking_table x where x.booking_id = b.id) = 1"
+        " order by b.deposit, b.id"
+    )
     bookings = [r["id"] for r in await owner.fetch(single, night["id"])]
     assert len(bookings) >= 2, bookings
     assert await owner.fetchval("select deposit = 0 from backroom.booking where id = $1", bookings[0])
@@ -219,38 +225,78 @@ async def _setup(owner: asyncpg.Connection, dsn: str) -> World:
         await owner.execute(
             "insert into backroom.hold (table_id, night_id, during, staff_id, holder, expires_at)"
             " values ($1, $2, tstzrange($3, $4), $5, $6, clock_timestamp() + interval '9 minutes')",
-            table, night["id"], night["starts_at"], night["ends_at"], staff[role], role)
-        await owner.execute("insert into backroom.operation (op_id, kind, staff_id) values ($1, 'matrix', $2)",
-                            uuid.uuid4(), staff[role])
+            table,
+            night["id"],
+            night["starts_at"],
+            night["ends_at"],
+            staff[role],
+            role,
+        )
+        await owner.execute(
+            "insert into backroom.operation (op_id, kind, staff_id) values ($1, 'matrix', $2)",
+            uuid.uuid4(),
+            staff[role],
+        )
     await owner.execute(
         "insert into backroom.presence (console_id, staff_id, staff_name, role, backend_pid)"
-        " values ($1, $2, 'Door Team', 'door', pg_backend_pid())", uuid.uuid4(), staff["door"])
-    await owner.execute("insert into backroom.waitlist_entry (night_id, guest_id, party_size)"
-                        " values ($1, $2, 2)", night["id"], guest)
+        " values ($1, $2, 'Door Team', 'door', pg_backend_pid())",
+        uuid.uuid4(),
+        staff["door"],
+    )
+    await owner.execute(
+        "insert into backroom.waitlist_entry (night_id, guest_id, party_size) values ($1, $2, 2)",
+        night["id"],
+        guest,
+    )
 
     # A row in each table of the night (0019).
-    promoter = await owner.fetchval("insert into backroom.staff (email, display_name, role)"
-                                    " values ('matrix.promoter@backroom.test', 'Matrix Promoter',"
-                                    " 'promoter') returning id")
+    promoter = await owner.fetchval(
+        "insert into backroom.staff (email, display_name, role)"
+        " values ('matrix.promoter@backroom.test', 'Matrix Promoter',"
+        " 'promoter') returning id"
+    )
     list_id = await owner.fetchval(
         "insert into backroom.guest_list (night_id, name, owner_id, max_names, closes_at, name_count)"
-        " values ($1, 'Matrix List', $2, 5, $3, 1) returning id", night["id"], promoter, night["ends_at"])
-    name_id = await owner.fetchval("insert into backroom.guest_list_name (list_id, night_id, name)"
-                                   " values ($1, $2, 'Matrix Name') returning id", list_id, night["id"])
-    await owner.execute("insert into backroom.headcount (night_id, capacity, inside) values ($1, 100, 1)",
-                        night["id"])
-    await owner.execute("insert into backroom.door_count_event (night_id, change, inside_after,"
-                        " guest_list_name_id) values ($1, 1, 1, $2)", night["id"], name_id)
+        " values ($1, 'Matrix List', $2, 5, $3, 1) returning id",
+        night["id"],
+        promoter,
+        night["ends_at"],
+    )
+    name_id = await owner.fetchval(
+        "insert into backroom.guest_list_name (list_id, night_id, name)"
+        " values ($1, $2, 'Matrix Name') returning id",
+        list_id,
+        night["id"],
+    )
+    await owner.execute(
+        "insert into backroom.headcount (night_id, capacity, inside) values ($1, 100, 1)", night["id"]
+    )
+    await owner.execute(
+        "insert into backroom.door_count_event (night_id, change, inside_after,"
+        " guest_list_name_id) values ($1, 1, 1, $2)",
+        night["id"],
+        name_id,
+    )
     await owner.execute("insert into backroom.ban (name, reason) values ('Matrix Banned', 'fights')")
-    await owner.execute("insert into backroom.spend (booking_id, night_id, amount) values ($1, $2, 10)",
-                        bookings[1], night["id"])
-    await owner.execute("insert into backroom.spend_close (booking_id, night_id, final_spend, outcome)"
-                        " values ($1, $2, 10, 'paid')", bookings[1], night["id"])
-    alert = await owner.fetchval("insert into backroom.alert (preset, body, expires_at)"
-                                 " values ('free', 'Matrix', clock_timestamp() + interval '1 hour')"
-                                 " returning id")
-    await owner.execute("insert into backroom.alert_dismissal (alert_id, console_id) values ($1, $2)",
-                        alert, uuid.uuid4())
+    await owner.execute(
+        "insert into backroom.spend (booking_id, night_id, amount) values ($1, $2, 10)",
+        bookings[1],
+        night["id"],
+    )
+    await owner.execute(
+        "insert into backroom.spend_close (booking_id, night_id, final_spend, outcome)"
+        " values ($1, $2, 10, 'paid')",
+        bookings[1],
+        night["id"],
+    )
+    alert = await owner.fetchval(
+        "insert into backroom.alert (preset, body, expires_at)"
+        " values ('free', 'Matrix', clock_timestamp() + interval '1 hour')"
+        " returning id"
+    )
+    await owner.execute(
+        "insert into backroom.alert_dismissal (alert_id, console_id) values ($1, $2)", alert, uuid.uuid4()
+    )
 
     tables = await owner.fetch(
         "select n.nspname || '.' || c.relname as name,"
@@ -259,7 +305,8 @@ async def _setup(owner: asyncpg.Connection, dsn: str) -> World:
         "  order by a.attnum limit 1) as first_column,"
         " c.relnamespace = 'backroom'::regnamespace as in_backroom"
         " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname in ('backroom', 'backroom_private', 'backroom_meta') and c.relkind in ('r', 'p')")
+        " where n.nspname in ('backroom', 'backroom_private', 'backroom_meta') and c.relkind in ('r', 'p')"
+    )
     for t in tables:
         if t["in_backroom"]:
             rows = await owner.fetchval(f"select count(*) from {t['name']}")
@@ -268,9 +315,19 @@ async def _setup(owner: asyncpg.Connection, dsn: str) -> World:
     credential = await login_of(owner)
     assert credential is not None
     login = await asyncpg.connect(with_login(dsn, credential))
-    return World(dsn=dsn, owner=owner, login=login, tokens=tokens, staff=staff, night=night, guest=guest,
-                 confirmed=bookings[0], covered=bookings[1], free_table=free[0],
-                 first_column={t["name"]: t["first_column"] for t in tables})
+    return World(
+        dsn=dsn,
+        owner=owner,
+        login=login,
+        tokens=tokens,
+        staff=staff,
+        night=night,
+        guest=guest,
+        confirmed=bookings[0],
+        covered=bookings[1],
+        free_table=free[0],
+        first_column={t["name"]: t["first_column"] for t in tables},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -310,41 +367,52 @@ def statement(w: World, table: str, command: str, role: str) -> Statement:
     n = w.night
     two_hours = n["starts_at"] + timedelta(hours=2)
     special: dict[tuple[str, str], Callable[[], Statement]] = {
-        ("backroom.guest", "insert"): lambda: (
-            "insert into backroom.guest (name) values ('Cell Guest')", ()),
+        ("backroom.guest", "insert"): lambda: ("insert into backroom.guest (name) values ('Cell Guest')", ()),
         ("backroom.guest", "update"): lambda: (
-            "update backroom.guest set notes = notes where id = $1", (w.guest,)),
+            "update backroom.guest set notes = notes where id = $1",
+            (w.guest,),
+        ),
         # A walk-in: the door's own job, which managers and admins may do too.
         ("backroom.booking", "insert"): lambda: (
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
-            " values ($1, $2, 2, 'arrived', $3, $4)", (n["id"], w.guest, n["starts_at"], two_hours)),
+            " values ($1, $2, 2, 'arrived', $3, $4)",
+            (n["id"], w.guest, n["starts_at"], two_hours),
+        ),
         # A check-in: the door's job again.
         ("backroom.booking", "update"): lambda: (
-            "update backroom.booking set status = 'arrived' where id = $1", (w.confirmed,)),
+            "update backroom.booking set status = 'arrived' where id = $1",
+            (w.confirmed,),
+        ),
         ("backroom.booking_table", "insert"): lambda: (
             "insert into backroom.booking_table (booking_id, table_id, during, active)"
             " values ($1, $2, tstzrange($3, $4), true)",
-            (w.confirmed, w.free_table, n["starts_at"], n["ends_at"])),
+            (w.confirmed, w.free_table, n["starts_at"], n["ends_at"]),
+        ),
         ("backroom.booking_table", "delete"): lambda: (
-            "delete from backroom.booking_table where booking_id = $1", (w.covered,)),
+            "delete from backroom.booking_table where booking_id = $1",
+            (w.covered,),
+        ),
         ("backroom.hold", "insert"): lambda: (
             "insert into backroom.hold (table_id, night_id, during, staff_id, holder)"
             " values ($1, $2, tstzrange($3, $4), $5, 'Cell')",
-            (w.free_table, n["id"], n["starts_at"], n["ends_at"], me)),
+            (w.free_table, n["id"], n["starts_at"], n["ends_at"], me),
+        ),
         # Every hold there is: each role's own, and everyone else's.
-        ("backroom.hold", "update"): lambda: (
-            "update backroom.hold set renewed_at = clock_timestamp()", ()),
+        ("backroom.hold", "update"): lambda: ("update backroom.hold set renewed_at = clock_timestamp()", ()),
         ("backroom.hold", "delete"): lambda: ("delete from backroom.hold", ()),
         ("backroom.operation", "insert"): lambda: (
             "insert into backroom.operation (op_id, kind, staff_id) values (gen_random_uuid(), 'cell', $1)",
-            (me,)),
-        ("backroom.operation", "update"): lambda: (
-            "update backroom.operation set result = result", ()),
+            (me,),
+        ),
+        ("backroom.operation", "update"): lambda: ("update backroom.operation set result = result", ()),
         ("backroom.waitlist_entry", "insert"): lambda: (
             "insert into backroom.waitlist_entry (night_id, guest_id, party_size) values ($1, $2, 2)",
-            (n["id"], w.guest)),
+            (n["id"], w.guest),
+        ),
         ("backroom.waitlist_entry", "update"): lambda: (
-            "update backroom.waitlist_entry set notes = notes", ()),
+            "update backroom.waitlist_entry set notes = notes",
+            (),
+        ),
     }
     if (table, command) in special:
         return special[(table, command)]()
@@ -389,11 +457,15 @@ async def attempt(w: World, role: str, sql: str, args: tuple[object, ...]) -> tu
 
 
 async def test_every_table_has_an_expectation(world: World) -> None:
-    tables = {r["name"] for r in await world.owner.fetch(
-        "select n.nspname || '.' || c.relname as name from pg_class c"
-        " join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname in ('backroom', 'backroom_private', 'backroom_meta')"
-        " and c.relkind in ('r', 'p', 'v', 'm', 'f')")}
+    tables = {
+        r["name"]
+        for r in await world.owner.fetch(
+            "select n.nspname || '.' || c.relname as name from pg_class c"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname in ('backroom', 'backroom_private', 'backroom_meta')"
+            " and c.relkind in ('r', 'p', 'v', 'm', 'f')"
+        )
+    }
     assert sorted(tables - EXPECTED.keys()) == [], "tables with no row in EXPECTED"
     assert sorted(EXPECTED.keys() - tables) == [], "rows in EXPECTED for tables that are gone"
 
@@ -434,8 +506,12 @@ async def test_a_locked_session_reads_and_writes_nothing_and_an_ended_one_is_nob
     ended session is no session at all."""
     actor = await signed_in(world.dsn, seed.DEMO_MANAGER)
     world.tokens["probe"], world.staff["probe"] = actor.session, actor.staff_id
-    cells = [("backroom.booking", "select"), ("backroom.guest", "insert"), ("backroom.hold", "insert"),
-             ("backroom.booking", "update")]
+    cells = [
+        ("backroom.booking", "select"),
+        ("backroom.guest", "insert"),
+        ("backroom.hold", "insert"),
+        ("backroom.booking", "update"),
+    ]
 
     async def letters() -> str:
         found = ""
@@ -444,7 +520,9 @@ async def test_a_locked_session_reads_and_writes_nothing_and_an_ended_one_is_nob
         return found
 
     def set_session(change: str) -> str:
-        return f"update backroom_private.session set {change} where token_hash = backroom_private.token_hash($1)"
+        return (
+            f"update backroom_private.session set {change} where token_hash = backroom_private.token_hash($1)"
+        )
 
     try:
         assert await letters() == "AAAA"
@@ -464,12 +542,15 @@ async def test_every_function_the_login_can_execute_is_allowed_for_a_reason(worl
         "   and has_function_privilege(current_user, p.oid, 'execute')"
         # Functions of an extension (btree_gist's support functions) come with the extension.
         "   and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass"
-        "                   and d.objid = p.oid and d.deptype = 'e')")
+        "                   and d.objid = p.oid and d.deptype = 'e')"
+    )
     executable = {r["name"]: r["is_trigger"] for r in rows}
-    assert sorted(executable.keys() - ALLOWED_FUNCTIONS.keys()) == [], \
+    assert sorted(executable.keys() - ALLOWED_FUNCTIONS.keys()) == [], (
         "functions the console login can execute that nobody has said why"
-    assert sorted(ALLOWED_FUNCTIONS.keys() - executable.keys()) == [], \
+    )
+    assert sorted(ALLOWED_FUNCTIONS.keys() - executable.keys()) == [], (
         "allowed functions that no longer exist or are no longer executable"
+    )
     for name, reason in ALLOWED_FUNCTIONS.items():
         assert (reason == TRIGGER) == executable[name], f"{name}: a trigger function iff said so"
 
@@ -484,11 +565,18 @@ async def test_schema_and_database_rights(world: World) -> None:
     for schema, (usage, create) in SCHEMA_RIGHTS.items():
         got = await world.login.fetchrow(
             "select has_schema_privilege(current_user, $1, 'usage') as usage,"
-            " has_schema_privilege(current_user, $1, 'create') as create", schema)
+            " has_schema_privilege(current_user, $1, 'create') as create",
+            schema,
+        )
         assert got is not None and (got["usage"], got["create"]) == (usage, create), schema
-    assert await world.login.fetchval(
-        "select has_database_privilege(current_user, current_database(), 'create')") is False
+    assert (
+        await world.login.fetchval(
+            "select has_database_privilege(current_user, current_database(), 'create')"
+        )
+        is False
+    )
     other = await world.login.fetch(
         "select nspname from pg_namespace where has_schema_privilege(current_user, oid, 'create')"
-        " and nspname not like 'pg_temp%' and nspname not like 'pg_toast_temp%'")
+        " and nspname not like 'pg_temp%' and nspname not like 'pg_toast_temp%'"
+    )
     assert [r["nspname"] for r in other] == [], "schemas the login may create objects in"

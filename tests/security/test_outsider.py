@@ -78,7 +78,9 @@ async def present(conn: asyncpg.Connection, token: str | None) -> None:
 
 
 async def who(conn: asyncpg.Connection) -> tuple[int | None, str | None]:
-    row = await conn.fetchrow("select backroom.current_staff_id() as id, backroom.current_staff_role() as role")
+    row = await conn.fetchrow(
+        "select backroom.current_staff_id() as id, backroom.current_staff_role() as role"
+    )
     assert row is not None
     return row["id"], row["role"]
 
@@ -116,9 +118,16 @@ async def enrol(admin: asyncpg.Connection, email: str, role: str) -> Enrolled:
     salt = os.urandom(16)
     key = hashlib.pbkdf2_hmac("sha256", PASSWORD.encode(), salt, ITERATIONS)
     sid = await admin.fetchval(
-        "select backroom.enrol_staff($1, $2, $3, $4, $5, $6, $7, $8)", email,
-        email.split("@")[0].replace(".", " ").title(), role, salt, ITERATIONS, key,
-        base64.b32decode(secret), [hashlib.sha256(b"recovery01").digest()])
+        "select backroom.enrol_staff($1, $2, $3, $4, $5, $6, $7, $8)",
+        email,
+        email.split("@")[0].replace(".", " ").title(),
+        role,
+        salt,
+        ITERATIONS,
+        key,
+        base64.b32decode(secret),
+        [hashlib.sha256(b"recovery01").digest()],
+    )
     return Enrolled(sid, email, PASSWORD, secret)
 
 
@@ -138,7 +147,9 @@ async def alex(admin: asyncpg.Connection) -> int:
     """An admin, the account an outsider would most like to be."""
     found: int = await admin.fetchval(
         "insert into backroom.staff (email, display_name, role) values ($1, 'Alex Admin', 'admin')"
-        " returning id", ADMIN_EMAIL)
+        " returning id",
+        ADMIN_EMAIL,
+    )
     return found
 
 
@@ -149,14 +160,18 @@ async def a_booking(admin: asyncpg.Connection, *, paid: bool) -> asyncpg.Record:
         " join backroom.night n on n.id = b.night_id"
         " where n.date = $1 and b.status = 'confirmed' and (b.deposit > 0) = $2"
         " and (select count(*) from backroom.booking_table x where x.booking_id = b.id) = 1"
-        " order by b.id limit 1", SAMPLE_NIGHT, paid)
+        " order by b.id limit 1",
+        SAMPLE_NIGHT,
+        paid,
+    )
     assert row is not None
     return row
 
 
 async def sample_night(admin: asyncpg.Connection) -> asyncpg.Record:
-    row = await admin.fetchrow("select id, starts_at, ends_at from backroom.night where date = $1",
-                               SAMPLE_NIGHT)
+    row = await admin.fetchrow(
+        "select id, starts_at, ends_at from backroom.night where date = $1", SAMPLE_NIGHT
+    )
     assert row is not None
     return row
 
@@ -166,7 +181,10 @@ async def free_table(admin: asyncpg.Connection, night: asyncpg.Record) -> int:
         "select vt.id from backroom.venue_table vt where not exists ("
         " select from backroom.booking_table bt where bt.table_id = vt.id and bt.active"
         " and bt.during && tstzrange($1, $2)) and vt.min_party <= 2 and vt.max_party >= 2"
-        " order by vt.id limit 1", night["starts_at"], night["ends_at"])
+        " order by vt.id limit 1",
+        night["starts_at"],
+        night["ends_at"],
+    )
     assert found is not None
     return found
 
@@ -180,8 +198,7 @@ async def audit_rows(admin: asyncpg.Connection) -> int:
 
 
 def _claims(sub: str) -> str:
-    return json.dumps({"sub": sub, "role": "authenticated", "aal": "aal2",
-                       "exp": int(time.time()) + 3600})
+    return json.dumps({"sub": sub, "role": "authenticated", "aal": "aal2", "exp": int(time.time()) + 3600})
 
 
 NAMINGS = {
@@ -204,7 +221,10 @@ async def test_no_setting_names_a_staff_member(
         await conn.execute("select backroom.update_staff($1, 'admin', null)", DOOR_EMAIL)
         new = await conn.fetchval(
             "select backroom.enrol_staff('eve@backroom.test', 'Eve', 'admin', $1, 1000, $2, $3, '{}')",
-            os.urandom(16), os.urandom(32), os.urandom(20))
+            os.urandom(16),
+            os.urandom(32),
+            os.urandom(20),
+        )
         guest = await conn.fetchval("insert into backroom.guest (name) values ('Eve Guest') returning id")
         return new, guest
 
@@ -243,8 +263,12 @@ async def test_no_other_role_or_session_user_is_reachable(
     conn: asyncpg.Connection, admin: asyncpg.Connection
 ) -> None:
     me = await conn.fetchval("select current_user")
-    others = [r["rolname"] for r in await admin.fetch(
-        "select rolname from pg_roles where rolname not in ($1, 'backroom_console') order by 1", me)]
+    others = [
+        r["rolname"]
+        for r in await admin.fetch(
+            "select rolname from pg_roles where rolname not in ($1, 'backroom_console') order by 1", me
+        )
+    ]
     assert others, "the server has other roles, the owner among them"
     for role in others:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -268,10 +292,16 @@ async def test_a_forged_or_guessed_token_is_nobody(
     ended = await signed_in(dsn, ADMIN_EMAIL)
     expired = await signed_in(dsn, ADMIN_EMAIL)
     assert real.session and ended.session and expired.session
-    await admin.execute("update backroom_private.session set ended_at = now()"
-                        " where token_hash = backroom_private.token_hash($1)", ended.session)
-    await admin.execute("update backroom_private.session set expires_at = now() - interval '1 second'"
-                        " where token_hash = backroom_private.token_hash($1)", expired.session)
+    await admin.execute(
+        "update backroom_private.session set ended_at = now()"
+        " where token_hash = backroom_private.token_hash($1)",
+        ended.session,
+    )
+    await admin.execute(
+        "update backroom_private.session set expires_at = now() - interval '1 second'"
+        " where token_hash = backroom_private.token_hash($1)",
+        expired.session,
+    )
     forged = [
         secrets.token_hex(32),
         "0" * 64,
@@ -301,10 +331,14 @@ async def test_a_forged_or_guessed_token_is_nobody(
 async def test_nothing_private_or_of_the_owners_is_readable(
     conn: asyncpg.Connection, admin: asyncpg.Connection, dsn: str, alex: int
 ) -> None:
-    tables = [r["name"] for r in await admin.fetch(
-        "select format('%I.%I', n.nspname, c.relname) as name from pg_class c"
-        " join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname in ('backroom_private', 'backroom_meta') and c.relkind in ('r', 'p', 'v')")]
+    tables = [
+        r["name"]
+        for r in await admin.fetch(
+            "select format('%I.%I', n.nspname, c.relname) as name from pg_class c"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname in ('backroom_private', 'backroom_meta') and c.relkind in ('r', 'p', 'v')"
+        )
+    ]
     assert "backroom_meta.console_login" in tables and "backroom_private.credential" in tables
     # An admin's session opens nothing private either.
     for token in (None, (await signed_in(dsn, ADMIN_EMAIL)).session):
@@ -318,22 +352,30 @@ async def test_nothing_private_or_of_the_owners_is_readable(
             await conn.fetch("select rolpassword from pg_authid")
     # What the catalog shows of the login's own password is a mask.
     assert await conn.fetchval("select rolpassword from pg_roles where rolname = current_user") == "********"
-    columns = {r["attname"] for r in await admin.fetch(
-        "select attname from pg_attribute where attrelid = 'backroom.staff'::regclass and attnum > 0"
-        " and not attisdropped and has_column_privilege($1, attrelid, attnum, 'select')",
-        await conn.fetchval("select current_user"))}
+    columns = {
+        r["attname"]
+        for r in await admin.fetch(
+            "select attname from pg_attribute where attrelid = 'backroom.staff'::regclass and attnum > 0"
+            " and not attisdropped and has_column_privilege($1, attrelid, attnum, 'select')",
+            await conn.fetchval("select current_user"),
+        )
+    }
     assert columns == {"id", "email", "display_name", "role", "active", "created_at"}
 
 
 async def test_no_function_of_the_owners_schemas_can_be_called(
     conn: asyncpg.Connection, admin: asyncpg.Connection, dsn: str, alex: int
 ) -> None:
-    calls = [r["call"] for r in await admin.fetch(
-        "select format('select %I.%I(%s)', n.nspname, p.proname,"
-        "  coalesce((select string_agg(format('null::%s', format_type(t, null)), ', ' order by i)"
-        "            from unnest(p.proargtypes::oid[]) with ordinality as a(t, i)), '')) as call"
-        " from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
-        " where n.nspname in ('backroom_meta', 'backroom_private') and p.prokind = 'f'")]
+    calls = [
+        r["call"]
+        for r in await admin.fetch(
+            "select format('select %I.%I(%s)', n.nspname, p.proname,"
+            "  coalesce((select string_agg(format('null::%s', format_type(t, null)), ', ' order by i)"
+            "            from unnest(p.proargtypes::oid[]) with ordinality as a(t, i)), '')) as call"
+            " from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+            " where n.nspname in ('backroom_meta', 'backroom_private') and p.prokind = 'f'"
+        )
+    ]
     assert any("backroom_meta.ensure_console_login" in c for c in calls)
     assert any("backroom_meta.open_session" in c for c in calls)
     assert any("backroom_private.totp_at" in c for c in calls)
@@ -355,12 +397,14 @@ async def test_the_audit_trail_cannot_be_changed_by_anyone_signed_in_or_not(
     last = await admin.fetchval("select max(id) from backroom.audit_log")
     for token in (None, (await signed_in(dsn, ADMIN_EMAIL)).session):
         await present(conn, token)
-        for sql in ("delete from backroom.audit_log",
-                    "update backroom.audit_log set operation = 'expire', staff_id = null",
-                    "insert into backroom.audit_log (staff_id, operation, entity) values (1, 'sign_in', 'staff')",
-                    "insert into backroom.audit_log (staff_id, operation, entity)"
-                    " overriding system value values (1, 'sign_in', 'staff')",
-                    "truncate backroom.audit_log"):
+        for sql in (
+            "delete from backroom.audit_log",
+            "update backroom.audit_log set operation = 'expire', staff_id = null",
+            "insert into backroom.audit_log (staff_id, operation, entity) values (1, 'sign_in', 'staff')",
+            "insert into backroom.audit_log (staff_id, operation, entity)"
+            " overriding system value values (1, 'sign_in', 'staff')",
+            "truncate backroom.audit_log",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(sql)
     assert await audit_rows(admin) == rows
@@ -382,18 +426,25 @@ async def test_no_sign_in_row_can_be_forged(
     assert err.value.sqlstate == "BR011"
     # ...nor as a refusal...
     with pytest.raises(asyncpg.PostgresError) as err:
-        await conn.execute("select backroom.log_refusal('sign_in', 'staff', $1, null, '{}')", manager.staff_id)
+        await conn.execute(
+            "select backroom.log_refusal('sign_in', 'staff', $1, null, '{}')", manager.staff_id
+        )
     assert err.value.sqlstate in ("BR011", "22023")
     # ...nor through the functions that wrote them for the console before.
-    for gone in ("select backroom.record_sign_in($1, 'x@y.z', true, 'totp')",
-                 "select backroom.record_step_up($1)", "select backroom.take_totp_step($1, 1)"):
+    for gone in (
+        "select backroom.record_sign_in($1, 'x@y.z', true, 'totp')",
+        "select backroom.record_step_up($1)",
+        "select backroom.take_totp_step($1, 1)",
+    ):
         with pytest.raises(asyncpg.UndefinedFunctionError):
             await conn.execute(gone, manager.staff_id)
     assert await audit_rows(admin) == rows
     # A sign-in that failed is recorded as failed, under the colleague it was tried for.
     await sign_in(conn, seed.DEMO_MANAGER, "a guess", "123456")
-    assert await admin.fetchval("select operation from backroom.audit_log order by id desc limit 1") \
+    assert (
+        await admin.fetchval("select operation from backroom.audit_log order by id desc limit 1")
         == "sign_in_failed"
+    )
 
 
 async def test_a_change_is_audited_under_the_session_whoever_a_setting_names(
@@ -404,11 +455,15 @@ async def test_a_change_is_audited_under_the_session_whoever_a_setting_names(
     await present(conn, door.session)
     await conn.execute("select set_config('backroom.staff_id', $1, false)", str(alex))
     await conn.execute("update backroom.booking set status = 'arrived' where id = $1", booking["id"])
-    assert await admin.fetchval("select updated_by from backroom.booking where id = $1",
-                                booking["id"]) == door.staff_id
-    row = await admin.fetchrow("select staff_id, operation from backroom.audit_log"
-                               " where entity = 'booking' and entity_id = $1 order by id desc limit 1",
-                               booking["id"])
+    assert (
+        await admin.fetchval("select updated_by from backroom.booking where id = $1", booking["id"])
+        == door.staff_id
+    )
+    row = await admin.fetchrow(
+        "select staff_id, operation from backroom.audit_log"
+        " where entity = 'booking' and entity_id = $1 order by id desc limit 1",
+        booking["id"],
+    )
     assert dict(row) == {"staff_id": door.staff_id, "operation": "update"}
     await conn.execute("select backroom.log_refusal('check_in', 'booking', $1, null, '{}')", booking["id"])
     row = await admin.fetchrow("select staff_id, operation from backroom.audit_log order by id desc limit 1")
@@ -433,12 +488,16 @@ async def test_a_step_up_needs_a_fresh_code_of_the_sessions_own_staff_member(
 
     async def cancel() -> None:
         # A paid deposit's booking is cancelled saying what becomes of the deposit (0018).
-        await conn.execute("update backroom.booking set status = 'cancelled', cancel_reason = 'x',"
-                           " deposit_outcome = 'kept' where id = $1", paid["id"])
+        await conn.execute(
+            "update backroom.booking set status = 'cancelled', cancel_reason = 'x',"
+            " deposit_outcome = 'kept' where id = $1",
+            paid["id"],
+        )
 
     async def give_up_the_deposit_then_cancel() -> None:
-        await conn.execute("update backroom.booking set deposit = 0, deposit_paid = false where id = $1",
-                           paid["id"])
+        await conn.execute(
+            "update backroom.booking set deposit = 0, deposit_paid = false where id = $1", paid["id"]
+        )
         await cancel()
 
     async def refused() -> None:
@@ -466,7 +525,9 @@ async def test_a_step_up_needs_a_fresh_code_of_the_sessions_own_staff_member(
     assert fresh["outcome"] == "ok"
     await rolled_back(conn, give_up_the_deposit_then_cancel)
     await cancel()
-    assert await admin.fetchval("select status from backroom.booking where id = $1", paid["id"]) == "cancelled"
+    assert (
+        await admin.fetchval("select status from backroom.booking where id = $1", paid["id"]) == "cancelled"
+    )
 
 
 # ------------------------------------------------------------------ a colleague's account
@@ -485,8 +546,12 @@ async def test_a_colleagues_codes_cannot_be_burnt(
     # Without the password, even the right code is never taken...
     for step in (0, 1, -1):
         assert (await sign_in(conn, kim.email, "a guess", kim.code(step)))["outcome"] == "failed"
-    assert await admin.fetchval("select totp_last_step from backroom_private.credential where staff_id = $1",
-                                kim.id) == 0
+    assert (
+        await admin.fetchval(
+            "select totp_last_step from backroom_private.credential where staff_id = $1", kim.id
+        )
+        == 0
+    )
     # ...so Kim's own sign-in with it still works.
     row = await sign_in(conn, kim.email, kim.password, code)
     assert row["outcome"] == "ok" and row["staff_id"] == kim.id
@@ -494,11 +559,15 @@ async def test_a_colleagues_codes_cannot_be_burnt(
 
 async def backdate(admin: asyncpg.Connection, staff_id: int, by: timedelta) -> None:
     """Time passes for the account: its attempts and its lock move into the past."""
-    await admin.execute("update backroom_private.attempt set at = at - $2::interval where staff_id = $1",
-                        staff_id, by)
-    await admin.execute("update backroom_private.credential set locked_until = locked_until - $2::interval,"
-                        " count_failures_from = count_failures_from - $2::interval where staff_id = $1",
-                        staff_id, by)
+    await admin.execute(
+        "update backroom_private.attempt set at = at - $2::interval where staff_id = $1", staff_id, by
+    )
+    await admin.execute(
+        "update backroom_private.credential set locked_until = locked_until - $2::interval,"
+        " count_failures_from = count_failures_from - $2::interval where staff_id = $1",
+        staff_id,
+        by,
+    )
 
 
 async def test_a_colleague_is_locked_out_for_one_window_at_most(
@@ -510,8 +579,9 @@ async def test_a_colleague_is_locked_out_for_one_window_at_most(
         await backdate(admin, kim.id, timedelta(seconds=61))  # past any throttle, inside the window
         outcomes.append((await sign_in(conn, kim.email, "a guess", "123456"))["outcome"])
     assert outcomes[-1] == "locked" and outcomes[:-1] == ["failed"] * 9
-    until = await admin.fetchval("select locked_until from backroom_private.credential where staff_id = $1",
-                                 kim.id)
+    until = await admin.fetchval(
+        "select locked_until from backroom_private.credential where staff_id = $1", kim.id
+    )
     assert timedelta(minutes=14) < until - datetime.now(UTC) <= timedelta(minutes=15, seconds=5)
 
     # Trying on while locked, in a burst, the right password and code too, does not move the lock.
@@ -548,8 +618,9 @@ async def test_a_failed_try_cannot_be_rolled_back_to_go_uncounted(
         # Rolled back: there is no answer to give any more, and no session was opened.
         row = await conn.fetchrow("select * from backroom.sign_in_answer($1)", handle)
         assert row["outcome"] == "failed" and row["token"] is None
-    assert await admin.fetchval("select count(*) from backroom_private.session where staff_id = $1",
-                                kim.id) == 0
+    assert (
+        await admin.fetchval("select count(*) from backroom_private.session where staff_id = $1", kim.id) == 0
+    )
     # Answered, a failure is counted: the sixth try in a row is throttled, right or wrong.
     for _ in range(5):
         assert (await sign_in(conn, kim.email, "a guess", "123456"))["outcome"] == "failed"
@@ -569,20 +640,28 @@ async def test_nothing_in_the_checking_transaction_tells_a_right_try_from_a_wron
     await away_from_step_edge()
 
     async def seen(password: str, code: str) -> tuple[object, ...]:
-        counts = ("select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_xact_user_tables"
-                  " order by relname")
+        counts = (
+            "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_xact_user_tables order by relname"
+        )
 
         async def work() -> tuple[object, ...]:
             # The counts may still hold earlier transactions' (they are sent on at intervals).
             before = {r["relname"]: tuple(r)[1:] for r in await conn.fetch(counts)}
             await conn.fetchval("select backroom.sign_in($1, $2, $3)", kim.email, password, code)
             after = {r["relname"]: tuple(r)[1:] for r in await conn.fetch(counts)}
-            written = tuple(sorted((name, tuple(a - b for a, b in zip(n, before.get(name, (0, 0, 0)),
-                                                                         strict=True)))
-                                   for name, n in after.items() if n != before.get(name)))
-            audit = await conn.fetch("select operation, after from backroom.audit_log"
-                                     " where entity = 'staff' and entity_id = $1", kim.id)
+            written = tuple(
+                sorted(
+                    (name, tuple(a - b for a, b in zip(n, before.get(name, (0, 0, 0)), strict=True)))
+                    for name, n in after.items()
+                    if n != before.get(name)
+                )
+            )
+            audit = await conn.fetch(
+                "select operation, after from backroom.audit_log where entity = 'staff' and entity_id = $1",
+                kim.id,
+            )
             return written, tuple(tuple(r) for r in audit)
+
         result = await rolled_back(conn, work)
         assert isinstance(result, tuple)
         return result
@@ -622,15 +701,22 @@ async def test_a_hold_cannot_outlive_the_hold_limit(
     hold = await conn.fetchrow(
         "insert into backroom.hold (table_id, night_id, during, staff_id, holder, expires_at)"
         " values ($1, $2, tstzrange($3, 'infinity'), $4, 'Me', 'infinity') returning id, during, expires_at",
-        table, n["id"], n["starts_at"], manager.staff_id)
+        table,
+        n["id"],
+        n["starts_at"],
+        manager.staff_id,
+    )
     assert hold["expires_at"] <= datetime.now(UTC) + HOLD_MOST + timedelta(seconds=5)
     assert hold["during"].upper == n["ends_at"], "a hold lies within its night"
-    renewed = await conn.fetchval("update backroom.hold set expires_at = 'infinity' where id = $1"
-                                  " returning expires_at", hold["id"])
+    renewed = await conn.fetchval(
+        "update backroom.hold set expires_at = 'infinity' where id = $1 returning expires_at", hold["id"]
+    )
     assert renewed <= datetime.now(UTC) + HOLD_MOST + timedelta(seconds=5)
     # Once lapsed, the sweep that any console runs takes it away.
-    await admin.execute("update backroom.hold set expires_at = clock_timestamp() - interval '1 second'"
-                        " where id = $1", hold["id"])
+    await admin.execute(
+        "update backroom.hold set expires_at = clock_timestamp() - interval '1 second' where id = $1",
+        hold["id"],
+    )
     await present(conn, None)
     await conn.fetchval("select backroom.sweep()")
     assert await admin.fetchval("select count(*) from backroom.hold where id = $1", hold["id"]) == 0
@@ -653,20 +739,32 @@ async def test_door_staff_move_no_table_and_nobody_changes_a_ref(
 
     for session in (conn, boss):  # nobody moves a table by update: a move deletes and inserts
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await session.execute("update backroom.booking_table set table_id = $1 where booking_id = $2",
-                                  free, booking["id"])
-    add = ("insert into backroom.booking_table (booking_id, table_id, during, active)"
-           " values ($1, $2, tstzrange($3, $4), true)", booking["id"], free, n["starts_at"], n["ends_at"])
+            await session.execute(
+                "update backroom.booking_table set table_id = $1 where booking_id = $2", free, booking["id"]
+            )
+    add = (
+        "insert into backroom.booking_table (booking_id, table_id, during, active)"
+        " values ($1, $2, tstzrange($3, $4), true)",
+        booking["id"],
+        free,
+        n["starts_at"],
+        n["ends_at"],
+    )
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await conn.execute(*add)
-    assert await conn.execute("delete from backroom.booking_table where booking_id = $1",
-                              booking["id"]) == "DELETE 0"
+    assert (
+        await conn.execute("delete from backroom.booking_table where booking_id = $1", booking["id"])
+        == "DELETE 0"
+    )
     for session in (conn, boss):
         with pytest.raises(asyncpg.PostgresError) as err:
             await session.execute("update backroom.booking set ref = 'HACKED' where id = $1", booking["id"])
         assert err.value.sqlstate == "BR012"
     assert await admin.fetch("select * from backroom.booking_table order by booking_id, table_id") == before
-    assert await admin.fetchval("select ref from backroom.booking where id = $1", booking["id"]) == booking["ref"]
+    assert (
+        await admin.fetchval("select ref from backroom.booking where id = $1", booking["id"])
+        == booking["ref"]
+    )
 
     # A manager's session moves it: the same statements, done the way a move is done.
     async def move() -> str:
@@ -679,15 +777,31 @@ async def test_door_staff_move_no_table_and_nobody_changes_a_ref(
         guest = await conn.fetchval("insert into backroom.guest (name) values ('Pat Walker') returning id")
         walk_in = await conn.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at, ends_at)"
-            " values ($1, $2, 2, 'arrived', $3, $4) returning id", n["id"], guest, n["starts_at"], n["ends_at"])
-        await conn.execute("insert into backroom.booking_table (booking_id, table_id, during, active)"
-                           " values ($1, $2, tstzrange($3, $4), true)", walk_in, free, n["starts_at"], n["ends_at"])
+            " values ($1, $2, 2, 'arrived', $3, $4) returning id",
+            n["id"],
+            guest,
+            n["starts_at"],
+            n["ends_at"],
+        )
+        await conn.execute(
+            "insert into backroom.booking_table (booking_id, table_id, during, active)"
+            " values ($1, $2, tstzrange($3, $4), true)",
+            walk_in,
+            free,
+            n["starts_at"],
+            n["ends_at"],
+        )
     # ...but adds no table to it later.
     other = await free_table(admin, n)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await conn.execute("insert into backroom.booking_table (booking_id, table_id, during, active)"
-                           " values ($1, $2, tstzrange($3, $4), true)", walk_in, other, n["starts_at"],
-                           n["ends_at"])
+        await conn.execute(
+            "insert into backroom.booking_table (booking_id, table_id, during, active)"
+            " values ($1, $2, tstzrange($3, $4), true)",
+            walk_in,
+            other,
+            n["starts_at"],
+            n["ends_at"],
+        )
 
 
 async def test_door_staff_change_nothing_but_arrivals(
@@ -698,12 +812,19 @@ async def test_door_staff_change_nothing_but_arrivals(
     await present(conn, door.session)
 
     async def change(what: str) -> object:
-        return await rolled_back(conn, lambda: conn.execute(
-            f"update backroom.booking set {what} where id = $1", booking["id"]))
+        return await rolled_back(
+            conn, lambda: conn.execute(f"update backroom.booking set {what} where id = $1", booking["id"])
+        )
 
-    for what in ("party_size = party_size + 1", "deposit = 0", "notes = 'comped'", "min_spend = 0",
-                 "starts_at = starts_at + interval '1 hour'", "status = 'cancelled', cancel_reason = 'x'",
-                 "guest_id = guest_id + 1"):
+    for what in (
+        "party_size = party_size + 1",
+        "deposit = 0",
+        "notes = 'comped'",
+        "min_spend = 0",
+        "starts_at = starts_at + interval '1 hour'",
+        "status = 'cancelled', cancel_reason = 'x'",
+        "guest_id = guest_id + 1",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await change(what)
     assert await change("status = 'arrived'") == "UPDATE 1"
@@ -723,11 +844,22 @@ async def test_the_operation_of_an_audit_row_comes_from_the_closed_list(
 
     async def cancel_as(op: str) -> None:
         await conn.execute("select set_config('backroom.op', $1, true)", op)
-        await conn.execute("update backroom.booking set status = 'cancelled', cancel_reason = 'x'"
-                           " where id = $1", booking["id"])
+        await conn.execute(
+            "update backroom.booking set status = 'cancelled', cancel_reason = 'x' where id = $1",
+            booking["id"],
+        )
 
-    for op in ("expire", "made-up", "sign_in", "account_locked", "seed", "refused:cancel", "Cancel",
-               "cancel ", "x" * 10_000):
+    for op in (
+        "expire",
+        "made-up",
+        "sign_in",
+        "account_locked",
+        "seed",
+        "refused:cancel",
+        "Cancel",
+        "cancel ",
+        "x" * 10_000,
+    ):
         with pytest.raises(asyncpg.PostgresError) as err:
             async with conn.transaction():
                 await cancel_as(op)
@@ -740,9 +872,11 @@ async def test_the_operation_of_an_audit_row_comes_from_the_closed_list(
     assert await audit_rows(admin) == rows
     async with conn.transaction():
         await cancel_as("cancel")
-    row = await admin.fetchrow("select staff_id, operation from backroom.audit_log"
-                               " where entity = 'booking' and entity_id = $1 order by id desc limit 1",
-                               booking["id"])
+    row = await admin.fetchrow(
+        "select staff_id, operation from backroom.audit_log"
+        " where entity = 'booking' and entity_id = $1 order by id desc limit 1",
+        booking["id"],
+    )
     assert dict(row) == {"staff_id": manager.staff_id, "operation": "cancel"}
 
 
@@ -760,8 +894,10 @@ async def test_refusals_and_presence_are_written_for_the_session_only(
         await nobody.execute("select backroom.log_refusal('cancel', 'booking', 1, null, '{}')")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await nobody.fetchval("select backroom.presence_beat(gen_random_uuid(), 'floor', null, null, null)")
-    for old in ("select backroom.presence_beat(gen_random_uuid(), $1::int, 'x', 'admin', 'floor', null,"
-                " null::smallint, null::smallint, 10::float8)",):
+    for old in (
+        "select backroom.presence_beat(gen_random_uuid(), $1::int, 'x', 'admin', 'floor', null,"
+        " null::smallint, null::smallint, 10::float8)",
+    ):
         with pytest.raises(asyncpg.UndefinedFunctionError):
             await nobody.fetchval(old, manager.staff_id)
     assert await audit_rows(admin) == rows
@@ -779,7 +915,9 @@ async def test_refusals_and_presence_are_written_for_the_session_only(
     await present(mine, manager.session)
     await mine.fetchval("select backroom.presence_beat($1::uuid, 'floor', null, null, null)", console)
     assert dict(await admin.fetchrow("select staff_id, role from backroom.presence")) == {
-        "staff_id": manager.staff_id, "role": "manager"}
+        "staff_id": manager.staff_id,
+        "role": "manager",
+    }
     # A colleague neither takes over the manager's live console nor ends it.
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await theirs.fetchval("select backroom.presence_beat($1::uuid, 'door', null, null, null)", console)
@@ -802,8 +940,15 @@ async def test_an_unknown_email_is_not_stored_as_typed(
     recorded = await admin.fetchrow("select * from backroom_private.attempt order by id desc limit 1")
     assert bytes(recorded["email_hash"]) == hashlib.sha256(typed.strip().lower().encode()).digest()
     assert recorded["staff_id"] is None and recorded["reason"] == "unknown_email"
-    kept = " ".join([str(dict(recorded))] + [r["t"] for r in await admin.fetch(
-        "select coalesce(before::text, '') || coalesce(after::text, '') as t from backroom.audit_log")])
+    kept = " ".join(
+        [str(dict(recorded))]
+        + [
+            r["t"]
+            for r in await admin.fetch(
+                "select coalesce(before::text, '') || coalesce(after::text, '') as t from backroom.audit_log"
+            )
+        ]
+    )
     assert "hunter2" not in kept.lower()
     audit = await admin.fetchrow("select staff_id, after from backroom.audit_log order by id desc limit 1")
     assert audit["staff_id"] is None and json.loads(audit["after"]) == {"reason": "unknown_email"}

@@ -12,10 +12,16 @@ from tests.sessions import new_staff
 
 # What a promoter sees of each table, beyond nothing.
 SEES = {
-    "backroom.venue": "all", "backroom.floor": "all", "backroom.night": "all",
-    "backroom.audit_operation": "all", "backroom.booking_status": "none",
-    "backroom.staff": "own", "backroom.operation": "own",
-    "backroom.guest_list": "own", "backroom.guest_list_name": "own", "backroom.alert": "all",
+    "backroom.venue": "all",
+    "backroom.floor": "all",
+    "backroom.night": "all",
+    "backroom.audit_operation": "all",
+    "backroom.booking_status": "none",
+    "backroom.staff": "own",
+    "backroom.operation": "own",
+    "backroom.guest_list": "own",
+    "backroom.guest_list_name": "own",
+    "backroom.alert": "all",
     "backroom.alert_dismissal": "own",
 }
 
@@ -24,10 +30,14 @@ async def test_a_promoter_reads_nothing_but_the_venue_its_nights_and_its_own(
     dsn: str, admin: asyncpg.Connection
 ) -> None:
     promoter = await new_staff(admin, "pro@night.test", "Pro Moter", "promoter")
-    tables = [r["name"] for r in await admin.fetch(
-        "select format('%I.%I', n.nspname, c.relname) as name from pg_class c"
-        " join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname = 'backroom' and c.relkind in ('r', 'p', 'v', 'm') order by 1")]
+    tables = [
+        r["name"]
+        for r in await admin.fetch(
+            "select format('%I.%I', n.nspname, c.relname) as name from pg_class c"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'backroom' and c.relkind in ('r', 'p', 'v', 'm') order by 1"
+        )
+    ]
     conn = await console_login(dsn, promoter)
     try:
         assert await conn.fetchval("select backroom.current_staff_role()") == "promoter"
@@ -58,5 +68,6 @@ async def test_every_table_with_row_security_says_what_a_promoter_may_read(
         " and c.relkind = 'r' and c.relrowsecurity"
         " and not exists (select from pg_policy p where p.polrelid = c.oid and p.polname = 'not_promoter')"
         " and not exists (select from pg_policy p where p.polrelid = c.oid and p.polcmd in ('r', '*')"
-        "                 and pg_get_expr(p.polqual, p.polrelid) ~ 'reading_role')")
+        "                 and pg_get_expr(p.polqual, p.polrelid) ~ 'reading_role')"
+    )
     assert [r["relname"] for r in loose] == []

@@ -38,8 +38,9 @@ class Enrolled:
         return pyotp.TOTP(self.secret).at(time.time() + 30 * offset_steps)
 
 
-async def enrol(owner: asyncpg.Connection, email: str, role: str = "door",
-                password: str = "a long password") -> Enrolled:
+async def enrol(
+    owner: asyncpg.Connection, email: str, role: str = "door", password: str = "a long password"
+) -> Enrolled:
     secret = pyotp.random_base32()
     salt = os.urandom(16)
     key = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, ITERATIONS)
@@ -47,8 +48,15 @@ async def enrol(owner: asyncpg.Connection, email: str, role: str = "door",
     hashes = [hashlib.sha256(c.encode()).digest() for c in recovery]
     sid = await owner.fetchval(
         "select backroom.enrol_staff($1, $2, $3, $4, $5, $6, $7, $8)",
-        email, email.split("@")[0].title(), role, salt, ITERATIONS, key,
-        base64.b32decode(secret), hashes)
+        email,
+        email.split("@")[0].title(),
+        role,
+        salt,
+        ITERATIONS,
+        key,
+        base64.b32decode(secret),
+        hashes,
+    )
     return Enrolled(sid, email, password, secret, recovery)
 
 
@@ -95,8 +103,9 @@ async def test_a_right_password_and_code_give_a_session_that_only_its_token_open
     assert await present(console, None) is None
     other_last = "1" if row["token"].endswith("0") else "0"
     assert await present(console, row["token"][:-1] + other_last) is None
-    stored = await admin.fetchval("select count(*) from backroom_private.session where token_hash = $1",
-                                  row["token"].encode())
+    stored = await admin.fetchval(
+        "select count(*) from backroom_private.session where token_hash = $1", row["token"].encode()
+    )
     assert stored == 0, "the token itself is never stored"
 
 
@@ -145,9 +154,7 @@ async def test_wrong_password_wrong_code_and_unknown_email_all_read_the_same(
     assert {tuple(a.values()) for a in answers} == {("failed", *[None] * 8)}
 
 
-async def test_forty_at_once_are_counted_one_by_one(
-    login_dsn: str, admin: asyncpg.Connection
-) -> None:
+async def test_forty_at_once_are_counted_one_by_one(login_dsn: str, admin: asyncpg.Connection) -> None:
     kim = await enrol(admin, "kim@backroom.test")
     conns = [await asyncpg.connect(login_dsn) for _ in range(40)]
     try:
@@ -155,7 +162,8 @@ async def test_forty_at_once_are_counted_one_by_one(
     finally:
         await asyncio.gather(*(c.close() for c in conns))
     evaluated = await admin.fetchval(
-        "select count(*) from backroom_private.attempt where reason = 'bad_password'")
+        "select count(*) from backroom_private.attempt where reason = 'bad_password'"
+    )
     # After five failures the next waits a second: one more may come due while forty queue.
     assert 5 <= evaluated <= 6, evaluated
     assert sum(a["outcome"] == "throttled" for a in answers) == 40 - evaluated
@@ -232,7 +240,10 @@ async def test_enrolment_needs_an_admin(console: asyncpg.Connection) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await console.execute(
             "select backroom.enrol_staff('x@y.z', 'X', 'admin', $1, 1000, $2, $3, '{}')",
-            os.urandom(16), os.urandom(32), os.urandom(20))
+            os.urandom(16),
+            os.urandom(32),
+            os.urandom(20),
+        )
 
 
 def _b64(data: bytes) -> str:
@@ -253,8 +264,12 @@ async def test_only_a_token_signed_with_the_projects_secret_is_believed(admin: a
     secret = os.urandom(32)
     await admin.execute("select backroom_meta.set_supabase_jwt_secret($1)", secret)
     now = int(time.time())
-    good = {"sub": "00000000-0000-0000-0000-000000000001", "role": "authenticated", "aal": "aal2",
-            "exp": now + 60}
+    good = {
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "role": "authenticated",
+        "aal": "aal2",
+        "exp": now + 60,
+    }
 
     async def believed(token: str) -> bool:
         return await admin.fetchval("select backroom_private.verified_claims($1) is not null", token)

@@ -50,18 +50,28 @@ async def supabase_db(server_dsn: str) -> AsyncIterator[SupabaseDb]:
         await seed.seed_venue(conn, seed.load_layout())
         await seed.seed_sample(conn, SAMPLE_NIGHT, days=1)
         await store_jwt_secret(conn, JWT_KEY)
-        users = {email: str(uuid.uuid4()) for email in
-                 ("door@backroom.demo", "duty.manager@backroom.demo", "guest@example.com")}
-        await conn.executemany("insert into auth.users (id, email) values ($1::uuid, $2)",
-                               [(uid, email) for email, uid in users.items()])
+        users = {
+            email: str(uuid.uuid4())
+            for email in ("door@backroom.demo", "duty.manager@backroom.demo", "guest@example.com")
+        }
+        await conn.executemany(
+            "insert into auth.users (id, email) values ($1::uuid, $2)",
+            [(uid, email) for email, uid in users.items()],
+        )
         await conn.execute(
-            "update backroom.staff s set auth_user_id = u.id from auth.users u where u.email = s.email")
+            "update backroom.staff s set auth_user_id = u.id from auth.users u where u.email = s.email"
+        )
         ids = {r["email"]: r["id"] for r in await conn.fetch("select id, email from backroom.staff")}
     finally:
         await conn.close()
-    yield SupabaseDb(dsn, users["door@backroom.demo"], users["duty.manager@backroom.demo"],
-                     users["guest@example.com"], ids["door@backroom.demo"],
-                     ids["duty.manager@backroom.demo"])
+    yield SupabaseDb(
+        dsn,
+        users["door@backroom.demo"],
+        users["duty.manager@backroom.demo"],
+        users["guest@example.com"],
+        ids["door@backroom.demo"],
+        ids["duty.manager@backroom.demo"],
+    )
     await _drop_database(server_dsn, name)
 
 

@@ -51,17 +51,31 @@ def mint(secret: bytes, claims: dict[str, Any], *, alg: str = "HS256") -> str:
     return f"{head}.{body}.{sig}"
 
 
-def staff_claims(sub: str, *, aal: str = "aal2", totp_at: float | None = None,
-                 seconds: int = 3600, role: str = "authenticated") -> dict[str, Any]:
+def staff_claims(
+    sub: str,
+    *,
+    aal: str = "aal2",
+    totp_at: float | None = None,
+    seconds: int = 3600,
+    role: str = "authenticated",
+) -> dict[str, Any]:
     """The claims of a Supabase Auth access token for user `sub`: at aal2 with a TOTP
     verification at `totp_at` (default now), after a password sign-in."""
     now = int(time.time())
     amr: list[dict[str, Any]] = [{"method": "password", "timestamp": now}]
     if aal == "aal2":
         amr.insert(0, {"method": "totp", "timestamp": int(now if totp_at is None else totp_at)})
-    return {"sub": sub, "aud": "authenticated", "role": role, "aal": aal, "amr": amr,
-            "session_id": str(uuid.uuid4()), "jti": uuid.uuid4().hex, "iat": now,
-            "exp": now + seconds}
+    return {
+        "sub": sub,
+        "aud": "authenticated",
+        "role": role,
+        "aal": aal,
+        "amr": amr,
+        "session_id": str(uuid.uuid4()),
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + seconds,
+    }
 
 
 def verified(secret: bytes, token: str | None) -> dict[str, Any] | None:
@@ -88,8 +102,14 @@ class StandInFactor:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "friendly_name": self.friendly_name, "factor_type": "totp",
-                "status": self.status, "created_at": self.created_at, "updated_at": self.created_at}
+        return {
+            "id": self.id,
+            "friendly_name": self.friendly_name,
+            "factor_type": "totp",
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+        }
 
 
 @dataclass
@@ -101,10 +121,19 @@ class StandInUser:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "aud": "authenticated", "role": "authenticated", "email": self.email,
-                "email_confirmed_at": self.created_at, "app_metadata": {"provider": "email"},
-                "user_metadata": {}, "created_at": self.created_at, "updated_at": self.created_at,
-                "factors": [f.public() for f in self.factors] or None, "is_anonymous": False}
+        return {
+            "id": self.id,
+            "aud": "authenticated",
+            "role": "authenticated",
+            "email": self.email,
+            "email_confirmed_at": self.created_at,
+            "app_metadata": {"provider": "email"},
+            "user_metadata": {},
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+            "factors": [f.public() for f in self.factors] or None,
+            "is_anonymous": False,
+        }
 
 
 class GoTrueStandIn:
@@ -146,8 +175,9 @@ class GoTrueStandIn:
         self._challenges: dict[str, tuple[str, float]] = {}  # id -> factor, expires
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -178,10 +208,19 @@ class GoTrueStandIn:
 
     def _jwt(self, user: StandInUser, aal: str, session_id: str) -> str:
         now = int(time.time())
-        claims = {"iss": f"{self.url}/auth/v1", "sub": user.id, "aud": "authenticated",
-                  "role": "authenticated", "email": user.email, "aal": aal,
-                  "amr": self._amr.get(session_id, []), "session_id": session_id,
-                  "jti": uuid.uuid4().hex, "iat": now, "exp": now + self.token_seconds}
+        claims = {
+            "iss": f"{self.url}/auth/v1",
+            "sub": user.id,
+            "aud": "authenticated",
+            "role": "authenticated",
+            "email": user.email,
+            "aal": aal,
+            "amr": self._amr.get(session_id, []),
+            "session_id": session_id,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + self.token_seconds,
+        }
         return mint(self._secret, claims)
 
     def _session(self, user: StandInUser, aal: str, session_id: str | None = None) -> dict[str, Any]:
@@ -190,9 +229,14 @@ class GoTrueStandIn:
         refresh = uuid.uuid4().hex
         self._tokens[access] = (user.id, aal, session_id)
         self._refresh[refresh] = (user.id, aal, session_id)
-        return {"access_token": access, "token_type": "bearer", "expires_in": self.token_seconds,
-                "expires_at": int(time.time()) + self.token_seconds, "refresh_token": refresh,
-                "user": user.public()}
+        return {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": self.token_seconds,
+            "expires_at": int(time.time()) + self.token_seconds,
+            "refresh_token": refresh,
+            "user": user.public(),
+        }
 
     def user_by_id(self, user_id: str) -> StandInUser:
         return next(u for u in self.users.values() if u.id == user_id)
@@ -250,8 +294,9 @@ class GoTrueStandIn:
                 with standin._lock:
                     self._dispatch(method, parts.path, parse_qs(parts.query), body)
 
-            def _dispatch(self, method: str, path: str, query: dict[str, list[str]],
-                          body: dict[str, Any]) -> None:
+            def _dispatch(
+                self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
+            ) -> None:
                 if standin.rate_limited:
                     return self._error(429, "over_request_rate_limit", "Request rate limit reached")
                 if path == "/auth/v1/token" and method == "POST":
@@ -266,8 +311,11 @@ class GoTrueStandIn:
                     if grant == "refresh_token":
                         found = standin._refresh.pop(str(body.get("refresh_token")), None)
                         if found is None:
-                            return self._error(400, "refresh_token_not_found",
-                                               "Invalid Refresh Token: Refresh Token Not Found")
+                            return self._error(
+                                400,
+                                "refresh_token_not_found",
+                                "Invalid Refresh Token: Refresh Token Not Found",
+                            )
                         user = standin.user_by_id(found[0])
                         return self._reply(200, standin._session(user, found[1], found[2]))
                     return self._error(400, "validation_failed", "unsupported grant_type")
@@ -290,20 +338,24 @@ class GoTrueStandIn:
                     return self._error(404, "not_found", "not found")
                 if len(segments) == 1 and method == "POST":
                     if any(f.status == "verified" for f in user.factors) and aal != "aal2":
-                        return self._error(422, "insufficient_aal",
-                                           "AAL2 required to enroll a new factor")
+                        return self._error(422, "insufficient_aal", "AAL2 required to enroll a new factor")
                     if any(f.friendly_name == body.get("friendly_name") for f in user.factors):
-                        return self._error(422, "mfa_factor_name_conflict",
-                                           "A factor with the friendly name already exists")
+                        return self._error(
+                            422, "mfa_factor_name_conflict", "A factor with the friendly name already exists"
+                        )
                     secret = pyotp.random_base32()
                     new = StandInFactor(str(uuid.uuid4()), str(body.get("friendly_name")), secret)
                     user.factors.append(new)
-                    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email,
-                                                              issuer_name=body.get("issuer"))
-                    return self._reply(200, {"id": new.id, "type": "totp",
-                                             "friendly_name": new.friendly_name,
-                                             "totp": {"qr_code": "<svg/>", "secret": secret,
-                                                      "uri": uri}})
+                    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=body.get("issuer"))
+                    return self._reply(
+                        200,
+                        {
+                            "id": new.id,
+                            "type": "totp",
+                            "friendly_name": new.friendly_name,
+                            "totp": {"qr_code": "<svg/>", "secret": secret, "uri": uri},
+                        },
+                    )
                 factor = next((f for f in user.factors if f.id == segments[1]), None)
                 if factor is None:
                     return self._error(404, "mfa_factor_not_found", "Factor not found")
@@ -393,8 +445,9 @@ class RealtimeStandIn:
     async def start(self) -> RealtimeStandIn:
         from websockets.asyncio.server import serve
 
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._check,
-                                   ping_interval=None)
+        self._server = await serve(
+            self._handle, "127.0.0.1", 0, process_request=self._check, ping_interval=None
+        )
         return self
 
     async def stop(self) -> None:
@@ -414,15 +467,31 @@ class RealtimeStandIn:
     def tokens(self, topic: str) -> list[str | None]:
         return [joined[topic].token for joined in self._sockets.values() if topic in joined]
 
-    async def _send(self, ws: Any, topic: str, event: str, payload: Any, ref: str | None = None,
-                    join_ref: str | None = None) -> None:
+    async def _send(
+        self,
+        ws: Any,
+        topic: str,
+        event: str,
+        payload: Any,
+        ref: str | None = None,
+        join_ref: str | None = None,
+    ) -> None:
         with contextlib.suppress(Exception):
-            await ws.send(json.dumps({"topic": topic, "event": event, "payload": payload,
-                                      "ref": ref, "join_ref": join_ref}))
+            await ws.send(
+                json.dumps(
+                    {"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": join_ref}
+                )
+            )
 
     async def _reply(self, ws: Any, msg: dict[str, Any], status: str, response: Any) -> None:
-        await self._send(ws, msg["topic"], "phx_reply", {"status": status, "response": response},
-                         ref=msg.get("ref"), join_ref=msg.get("join_ref"))
+        await self._send(
+            ws,
+            msg["topic"],
+            "phx_reply",
+            {"status": status, "response": response},
+            ref=msg.get("ref"),
+            join_ref=msg.get("join_ref"),
+        )
 
     async def _handle(self, ws: Any) -> None:
         self.connections += 1
@@ -452,17 +521,25 @@ class RealtimeStandIn:
             token = payload.get("access_token")
             private = bool(config.get("private"))
             if private and verified(self.jwt_secret, token) is None:
-                await self._reply(ws, msg, "error", {"reason": "Invalid JWT: the token does not "
-                                                               "verify or has expired"})
+                await self._reply(
+                    ws, msg, "error", {"reason": "Invalid JWT: the token does not verify or has expired"}
+                )
                 return
             if private and not self.authorize(name, token):
-                await self._reply(ws, msg, "error", {
-                    "reason": f"Unauthorized: You do not have permissions to read from this "
-                              f"Channel topic: {name}"})
+                await self._reply(
+                    ws,
+                    msg,
+                    "error",
+                    {
+                        "reason": f"Unauthorized: You do not have permissions to read from this "
+                        f"Channel topic: {name}"
+                    },
+                )
                 return
             presence = config.get("presence") or {}
-            self._sockets[ws][topic] = _Joined(msg.get("join_ref"), token, str(presence.get("key") or ""),
-                                               private)
+            self._sockets[ws][topic] = _Joined(
+                msg.get("join_ref"), token, str(presence.get("key") or ""), private
+            )
             await self._reply(ws, msg, "ok", {"postgres_changes": []})
             if presence.get("enabled"):
                 await self._send(ws, topic, "presence_state", self._state(topic))
@@ -473,9 +550,17 @@ class RealtimeStandIn:
             return
         if event == "access_token":
             if joined.private and verified(self.jwt_secret, payload.get("access_token")) is None:
-                await self._send(ws, topic, "system", {
-                    "channel": name, "extension": "system", "status": "error",
-                    "message": "Invalid JWT: the token does not verify or has expired"})
+                await self._send(
+                    ws,
+                    topic,
+                    "system",
+                    {
+                        "channel": name,
+                        "extension": "system",
+                        "status": "error",
+                        "message": "Invalid JWT: the token does not verify or has expired",
+                    },
+                )
                 await self._send(ws, topic, "phx_close", {})
                 self._sockets[ws].pop(topic, None)
                 await self._leave_presence(ws, topic)
@@ -505,8 +590,10 @@ class RealtimeStandIn:
         if old is not None:
             meta["phx_ref_prev"] = old[1]["phx_ref"]
         members[key] = (ws, meta)
-        diff = {"joins": {key: {"metas": [meta]}},
-                "leaves": {key: {"metas": [old[1]]}} if old is not None else {}}
+        diff = {
+            "joins": {key: {"metas": [meta]}},
+            "leaves": {key: {"metas": [old[1]]}} if old is not None else {},
+        }
         for member in self.members(topic):
             await self._send(member, topic, "presence_diff", diff)
 
@@ -527,8 +614,9 @@ class RealtimeStandIn:
         sent = 0
         for ws in self.members(full):
             if ws is not skip:
-                await self._send(ws, full, "broadcast",
-                                 {"type": "broadcast", "event": event, "payload": payload})
+                await self._send(
+                    ws, full, "broadcast", {"type": "broadcast", "event": event, "payload": payload}
+                )
                 sent += 1
         return sent
 
@@ -540,9 +628,17 @@ class RealtimeStandIn:
     async def token_expired(self, topic: str) -> None:
         full = f"realtime:{topic}"
         for ws in self.members(full):
-            await self._send(ws, full, "system", {
-                "channel": topic, "extension": "system", "status": "error",
-                "message": "Token has expired 0 seconds ago"})
+            await self._send(
+                ws,
+                full,
+                "system",
+                {
+                    "channel": topic,
+                    "extension": "system",
+                    "status": "error",
+                    "message": "Token has expired 0 seconds ago",
+                },
+            )
             await self._send(ws, full, "phx_close", {})
 
     async def drop(self) -> None:

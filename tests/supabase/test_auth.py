@@ -67,8 +67,10 @@ class Sessions:
         claims = verified(JWT_KEY, access_token)
         if not self.accept or claims is None or actor.session is None:
             return False
-        fresh = any(m["method"] == "totp" and m["timestamp"] > time.time() - STEP_UP_SECONDS
-                    for m in claims.get("amr", []))
+        fresh = any(
+            m["method"] == "totp" and m["timestamp"] > time.time() - STEP_UP_SECONDS
+            for m in claims.get("amr", [])
+        )
         if self.owners.get(actor.session) != claims["sub"] or not fresh:
             return False
         self.confirmed.append((actor, purpose, claims))
@@ -112,8 +114,8 @@ def auth_for(config: SupabaseConfig, sessions: Sessions, keyring: Keyring) -> Su
 
 
 async def test_password_then_code_gives_a_database_session_and_keeps_nothing(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
-        door: str) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring, door: str
+) -> None:
     auth = auth_for(config, sessions, keyring)
     try:
         session = await auth.sign_in(" Door@Venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
@@ -137,8 +139,8 @@ async def test_password_then_code_gives_a_database_session_and_keeps_nothing(
 
 
 async def test_a_session_an_earlier_version_kept_is_ended_at_start(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
-        door: str) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring, door: str
+) -> None:
     user = gotrue.user_by_id(door)
     kept = gotrue._session(user, "aal2")
     name = session_secret(config, "supabase.auth.token")
@@ -156,8 +158,8 @@ async def test_a_session_an_earlier_version_kept_is_ended_at_start(
 
 @pytest.mark.parametrize("wrong", ["email", "password", "code", "garbage code"])
 async def test_refusals_never_say_which_factor_was_wrong(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
-        door: str, wrong: str) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring, door: str, wrong: str
+) -> None:
     totp = pyotp.TOTP(SECRET)
     email = "nobody@venue.test" if wrong == "email" else "door@venue.test"
     password = "not the password" if wrong == "password" else PASSWORD
@@ -176,7 +178,8 @@ async def test_refusals_never_say_which_factor_was_wrong(
 
 
 async def test_a_supabase_user_who_gets_no_session_is_told_how_to_fix_it(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring
+) -> None:
     gotrue.add_user("new@venue.test", PASSWORD, totp_secret=SECRET)
     auth = auth_for(config, sessions, keyring)
     try:
@@ -191,8 +194,8 @@ async def test_a_supabase_user_who_gets_no_session_is_told_how_to_fix_it(
 
 
 async def test_rate_limits_and_outages_in_staff_words(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
-        door: str) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring, door: str
+) -> None:
     gotrue.rate_limited = True
     auth = auth_for(config, sessions, keyring)
     with pytest.raises(Throttled, match="wait 60 s"):
@@ -208,7 +211,8 @@ async def test_rate_limits_and_outages_in_staff_words(
 
 
 async def test_enrolment_then_sign_in_with_the_new_authenticator(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring
+) -> None:
     user = gotrue.add_user("host@venue.test", PASSWORD)
     sessions.staff[user.id] = Actor(staff_id=5, name="Host", role="manager")
     auth = auth_for(config, sessions, keyring)
@@ -217,8 +221,9 @@ async def test_enrolment_then_sign_in_with_the_new_authenticator(
         assert enrolment.uri.startswith("otpauth://totp/") and "Backroom" in enrolment.uri
         assert "secret" not in repr(enrolment)
         with pytest.raises(SignInError, match="not right"):
-            await auth.finish_enrolment(enrolment, "000000" if pyotp.TOTP(enrolment.secret).now()
-                                        != "000000" else "111111")
+            await auth.finish_enrolment(
+                enrolment, "000000" if pyotp.TOTP(enrolment.secret).now() != "000000" else "111111"
+            )
         await auth.finish_enrolment(enrolment, pyotp.TOTP(enrolment.secret).now())
         assert [f.status for f in user.factors] == ["verified"]
         await auth.sign_out()
@@ -234,8 +239,13 @@ async def test_enrolment_then_sign_in_with_the_new_authenticator(
 
 @pytest.mark.parametrize("purpose", ["unlock", "step_up"])
 async def test_a_fresh_code_is_a_new_verification_whose_token_the_database_confirms(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
-        door: str, purpose: str) -> None:
+    gotrue: GoTrueStandIn,
+    config: SupabaseConfig,
+    sessions: Sessions,
+    keyring: Keyring,
+    door: str,
+    purpose: str,
+) -> None:
     auth = auth_for(config, sessions, keyring)
     try:
         session = await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())
@@ -259,8 +269,8 @@ async def test_a_fresh_code_is_a_new_verification_whose_token_the_database_confi
 
 
 async def test_tokens_are_refreshed_near_their_expiry_and_keep_their_amr(
-        gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring,
-        door: str) -> None:
+    gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring, door: str
+) -> None:
     gotrue.token_seconds = 5  # inside the client's 10 s margin: every use refreshes
     auth = auth_for(config, sessions, keyring)
     try:

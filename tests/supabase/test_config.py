@@ -35,8 +35,9 @@ def legacy_key(role: str) -> str:
 
 
 def test_the_environment_names_the_project() -> None:
-    config = from_env({"SUPABASE_URL": "https://abcdefgh.supabase.co/",
-                       "SUPABASE_ANON_KEY": "sb_publishable_x"})
+    config = from_env(
+        {"SUPABASE_URL": "https://abcdefgh.supabase.co/", "SUPABASE_ANON_KEY": "sb_publishable_x"}
+    )
     assert config is not None
     assert config.url == "https://abcdefgh.supabase.co" and config.project_ref == "abcdefgh"
     assert config.auth_url == "https://abcdefgh.supabase.co/auth/v1"
@@ -46,15 +47,22 @@ def test_the_environment_names_the_project() -> None:
     assert from_env({"SUPABASE_URL": "https://a.supabase.co", "SUPABASE_KEY": legacy_key("anon")})
 
 
-@pytest.mark.parametrize(("env", "said"), [
-    ({"SUPABASE_URL": "https://a.supabase.co"}, "SUPABASE_ANON_KEY"),
-    ({"SUPABASE_URL": "https://a.supabase.co", "SUPABASE_ANON_KEY": "sb_secret_abc"}, "service role"),
-    ({"SUPABASE_URL": "https://a.supabase.co", "SUPABASE_ANON_KEY": legacy_key("service_role")},
-     "service role"),
-    ({"SUPABASE_URL": "postgresql://postgres@db.a.supabase.co/postgres", "SUPABASE_ANON_KEY": "k"},
-     "DATABASE_URL"),
-    ({"SUPABASE_URL": "http://a.supabase.co", "SUPABASE_ANON_KEY": "k"}, "https"),
-])
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"SUPABASE_URL": "https://a.supabase.co"}, "SUPABASE_ANON_KEY"),
+        ({"SUPABASE_URL": "https://a.supabase.co", "SUPABASE_ANON_KEY": "sb_secret_abc"}, "service role"),
+        (
+            {"SUPABASE_URL": "https://a.supabase.co", "SUPABASE_ANON_KEY": legacy_key("service_role")},
+            "service role",
+        ),
+        (
+            {"SUPABASE_URL": "postgresql://postgres@db.a.supabase.co/postgres", "SUPABASE_ANON_KEY": "k"},
+            "DATABASE_URL",
+        ),
+        ({"SUPABASE_URL": "http://a.supabase.co", "SUPABASE_ANON_KEY": "k"}, "https"),
+    ],
+)
 def test_wrong_settings_are_explained(env: dict[str, str], said: str) -> None:
     with pytest.raises(SupabaseConfigError, match=said):
         from_env(env)
@@ -68,22 +76,29 @@ def test_a_profile_keeps_the_url_in_a_file_and_the_key_in_the_keyring(tmp_path: 
     assert "sb_publishable_k" not in (tmp_path / "supabase.json").read_text()
     assert keyring.backend.items[(SERVICE, key_secret("venue"))] == "sb_publishable_k"
     config = load_profile(tmp_path, store, "venue")
-    assert (config.url, config.key, config.profile) == ("https://abcdefgh.supabase.co",
-                                                        "sb_publishable_k", "venue")
+    assert (config.url, config.key, config.profile) == (
+        "https://abcdefgh.supabase.co",
+        "sb_publishable_k",
+        "venue",
+    )
     with pytest.raises(SupabaseConfigError, match="no Supabase profile 'other'"):
         load_profile(tmp_path, store, "other")
     # Without a keyring the key comes from the environment, and the command says which variable.
     bare = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_SUPABASE_KEY_VENUE": "sb_publishable_e"})
-    assert "BACKROOM_SUPABASE_KEY_VENUE" in save_profile(tmp_path, bare, "venue",
-                                                         "https://abcdefgh.supabase.co", "k2")
+    assert "BACKROOM_SUPABASE_KEY_VENUE" in save_profile(
+        tmp_path, bare, "venue", "https://abcdefgh.supabase.co", "k2"
+    )
     assert load_profile(tmp_path, bare, "venue").key == "sb_publishable_e"
 
 
-@pytest.mark.parametrize(("url", "pooler"), [
-    ("postgresql://postgres.abcd:pw@aws-0-eu-west-2.pooler.supabase.com:6543/postgres", True),
-    ("postgresql://postgres.abcd:pw@aws-0-eu-west-2.pooler.supabase.com:5432/postgres", False),
-    ("postgresql://postgres:pw@db.abcd.supabase.co:5432/postgres", False),
-])
+@pytest.mark.parametrize(
+    ("url", "pooler"),
+    [
+        ("postgresql://postgres.abcd:pw@aws-0-eu-west-2.pooler.supabase.com:6543/postgres", True),
+        ("postgresql://postgres.abcd:pw@aws-0-eu-west-2.pooler.supabase.com:5432/postgres", False),
+        ("postgresql://postgres:pw@db.abcd.supabase.co:5432/postgres", False),
+    ],
+)
 def test_the_transaction_mode_pooler_is_detected(url: str, pooler: bool) -> None:
     reason = transaction_pooler_reason(url)
     assert (reason is not None) is pooler
@@ -109,18 +124,20 @@ def test_the_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert args.func(args, Settings.from_env()) == 0
     out = capsys.readouterr().out
     assert f"{len(migrations.load())} new migration file(s)" in out
-    assert len(list((tmp_path / "supabase" / "migrations").glob("*_backroom_*.sql"))) == len(migrations.load())
+    assert len(list((tmp_path / "supabase" / "migrations").glob("*_backroom_*.sql"))) == len(
+        migrations.load()
+    )
     assert args.func(args, Settings.from_env()) == 0
     assert "0 new migration file(s)" in capsys.readouterr().out
 
 
 def test_the_configure_command_reads_the_key_from_stdin(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("sb_publishable_from_stdin\n"))
-    args = parse(["supabase", "configure", "venue", "--url", "https://abcdefgh.supabase.co",
-                  "--key-stdin"])
+    args = parse(["supabase", "configure", "venue", "--url", "https://abcdefgh.supabase.co", "--key-stdin"])
     settings = Settings.from_env({"BACKROOM_CONFIG_DIR": str(tmp_path), "BACKROOM_DATA_DIR": str(tmp_path)})
     assert args.func(args, settings) == 0
     out = capsys.readouterr().out
@@ -138,13 +155,17 @@ def test_commands_that_need_a_project_say_how_to_configure_one(monkeypatch: pyte
 def _modules_after(statement: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"{statement}\nimport sys\nprint('\\n'.join(sys.modules))"],
-        check=True, capture_output=True, text=True)
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return set(out.stdout.split())
 
 
 def test_the_supabase_modules_do_not_import_supabase_until_used() -> None:
     loaded = _modules_after(
         "import console.app, console.cli, console.supabase_cli, services.supabase.auth, "
-        "services.supabase.realtime, services.supabase.setup, services.supabase.config")
+        "services.supabase.realtime, services.supabase.setup, services.supabase.config"
+    )
     assert "services.supabase.auth" in loaded
     assert not {"supabase", "supabase_auth", "realtime", "websockets"} & loaded

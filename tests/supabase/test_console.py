@@ -71,9 +71,11 @@ def _quick_idle_checks(monkeypatch: pytest.MonkeyPatch) -> None:
 def project(gotrue: GoTrueStandIn, supabase_db: SupabaseDb) -> GoTrueStandIn:
     """Supabase Auth with the users the database links to staff (same user ids),
     each with a verified TOTP factor; the stranger is nobody on the staff."""
-    for email, user_id, secret in ((DOOR_EMAIL, supabase_db.door_user, DOOR_SECRET),
-                                   (MANAGER_EMAIL, supabase_db.manager_user, MANAGER_SECRET),
-                                   (STRANGER_EMAIL, supabase_db.stranger_user, DOOR_SECRET)):
+    for email, user_id, secret in (
+        (DOOR_EMAIL, supabase_db.door_user, DOOR_SECRET),
+        (MANAGER_EMAIL, supabase_db.manager_user, MANAGER_SECRET),
+        (STRANGER_EMAIL, supabase_db.stranger_user, DOOR_SECRET),
+    ):
         gotrue.add_user(email, PASSWORD, totp_secret=secret).id = user_id
     return gotrue
 
@@ -89,14 +91,16 @@ def keyring(memory: MemoryKeyring) -> KeyringModule:
 
 
 @pytest.fixture
-async def console(supabase_db: SupabaseDb, project: GoTrueStandIn, realtime: RealtimeStandIn,
-                  keyring: KeyringModule) -> AsyncIterator[Services]:
+async def console(
+    supabase_db: SupabaseDb, project: GoTrueStandIn, realtime: RealtimeStandIn, keyring: KeyringModule
+) -> AsyncIterator[Services]:
     """The console's services as `backroom console` builds them with a Supabase project,
     nobody signed in. Auth and Realtime are two stand-ins at two addresses, so the Auth
     client is given its own (the stand-in's) project address."""
     services = await open_services(supabase_db.dsn, clock=fixed_clock)
-    auth = SupabaseAuth(SupabaseConfig(project.url, API_KEY), DatabaseSessions(services.db),
-                        SecretStore(keyring, env={}))
+    auth = SupabaseAuth(
+        SupabaseConfig(project.url, API_KEY), DatabaseSessions(services.db), SecretStore(keyring, env={})
+    )
     use_supabase(services, SupabaseConfig(realtime.url, API_KEY), auth=auth)
     yield services
     await services.close()
@@ -118,7 +122,8 @@ async def session_row(supabase_db: SupabaseDb, actor: Actor) -> asyncpg.Record:
             "select staff_id, locked, ended_why,"
             "       stepped_up_at > clock_timestamp() - interval '1 minute' as stepped_up"
             " from backroom_private.session where token_hash = sha256(convert_to($1, 'UTF8'))",
-            actor.session)
+            actor.session,
+        )
     finally:
         await conn.close()
     assert row is not None, "no such session"
@@ -137,8 +142,9 @@ async def at_sign_in(pilot: Pilot[Any]) -> SignInScreen:
     return screen
 
 
-async def type_in(pilot: Pilot[Any], email: str, password: str, code: str, *,
-                  quick: bool = True) -> SignInScreen:
+async def type_in(
+    pilot: Pilot[Any], email: str, password: str, code: str, *, quick: bool = True
+) -> SignInScreen:
     screen = await at_sign_in(pilot)
     if quick:
         for name, value in zip(("email", "password", "code"), (email, password, code), strict=True):
@@ -154,8 +160,11 @@ async def type_in(pilot: Pilot[Any], email: str, password: str, code: str, *,
 
 async def refused(pilot: Pilot[Any], email: str, password: str, code: str) -> str:
     screen = await type_in(pilot, email, password, code)
-    await until(pilot, lambda: not screen.working and screen.status_text not in ("", "Checking…"),
-                what="refusal shown")
+    await until(
+        pilot,
+        lambda: not screen.working and screen.status_text not in ("", "Checking…"),
+        what="refusal shown",
+    )
     assert pilot.app.screen is screen, "a refusal stays on the sign-in screen"
     return screen.status_text
 
@@ -169,8 +178,12 @@ def joins(realtime: RealtimeStandIn, topic: str) -> list[dict[str, Any]]:
 
 
 async def test_signing_in_through_supabase_opens_the_floor_as_the_linked_staff_member(
-        console: Services, supabase_db: SupabaseDb, project: GoTrueStandIn, realtime: RealtimeStandIn,
-        memory: MemoryKeyring) -> None:
+    console: Services,
+    supabase_db: SupabaseDb,
+    project: GoTrueStandIn,
+    realtime: RealtimeStandIn,
+    memory: MemoryKeyring,
+) -> None:
     door_name = await staff_name(supabase_db, supabase_db.door_id)
     async with BackroomApp(console).run_test(size=SMALL) as pilot:
         await at_sign_in(pilot)
@@ -187,7 +200,10 @@ async def test_signing_in_through_supabase_opens_the_floor_as_the_linked_staff_m
         assert "The Backroom · Fri 20 Nov 2026" in header(pilot.app)
         signed_in = console.actor
         assert (signed_in.staff_id, signed_in.name, signed_in.role) == (
-            supabase_db.door_id, door_name, "door")
+            supabase_db.door_id,
+            door_name,
+            "door",
+        )
         # Postgres opened the session, from the token it checked itself.
         row = await session_row(supabase_db, signed_in)
         assert row["staff_id"] == supabase_db.door_id and row["ended_why"] is None
@@ -203,7 +219,8 @@ async def test_signing_in_through_supabase_opens_the_floor_as_the_linked_staff_m
 
 
 async def test_wrong_parts_are_refused_alike_then_supabase_throttles(
-        console: Services, project: GoTrueStandIn) -> None:
+    console: Services, project: GoTrueStandIn
+) -> None:
     right = pyotp.TOTP(DOOR_SECRET).now()
     async with BackroomApp(console).run_test(size=SMALL) as pilot:
         said = [
@@ -229,8 +246,7 @@ async def test_wrong_parts_are_refused_alike_then_supabase_throttles(
         assert console.actor.staff_id is None
 
 
-async def test_a_supabase_user_not_on_the_staff_is_told_what_an_admin_does(
-        console: Services) -> None:
+async def test_a_supabase_user_not_on_the_staff_is_told_what_an_admin_does(console: Services) -> None:
     async with BackroomApp(console).run_test(size=SMALL) as pilot:
         message = await refused(pilot, STRANGER_EMAIL, PASSWORD, pyotp.TOTP(DOOR_SECRET).now())
         assert "no active staff account is linked" in message
@@ -239,7 +255,8 @@ async def test_a_supabase_user_not_on_the_staff_is_told_what_an_admin_does(
 
 
 async def test_without_the_projects_jwt_secret_the_sign_in_names_the_owners_command(
-        console: Services, supabase_db: SupabaseDb) -> None:
+    console: Services, supabase_db: SupabaseDb
+) -> None:
     owner = await asyncpg.connect(supabase_db.dsn)
     stored = await owner.fetchval("select secret from backroom_private.supabase_jwt")
     await owner.execute("delete from backroom_private.supabase_jwt")
@@ -255,7 +272,8 @@ async def test_without_the_projects_jwt_secret_the_sign_in_names_the_owners_comm
 
 
 async def test_a_broadcast_through_realtime_reaches_the_floor(
-        console: Services, supabase_db: SupabaseDb, realtime: RealtimeStandIn) -> None:
+    console: Services, supabase_db: SupabaseDb, realtime: RealtimeStandIn
+) -> None:
     """A hold committed by another client: its broadcast (realtime.send in the trigger),
     relayed by the Realtime stand-in, is how the floor learns of it."""
     relay = await asyncpg.connect(supabase_db.dsn)
@@ -268,9 +286,12 @@ async def test_a_broadcast_through_realtime_reaches_the_floor(
             await type_in(pilot, MANAGER_EMAIL, PASSWORD, pyotp.TOTP(MANAGER_SECRET).now())
             floor = await floor_loaded(pilot)
             # Presence went over Realtime too, announcing who is signed in.
-            await realtime.wait_for(lambda: any(
-                m["event"] == "presence" and m["payload"]["payload"].get("staff_name") == manager_name
-                for m in realtime.received))
+            await realtime.wait_for(
+                lambda: any(
+                    m["event"] == "presence" and m["payload"]["payload"].get("staff_name") == manager_name
+                    for m in realtime.received
+                )
+            )
 
             night, free = await free_table(writer)
             tile = floor.query_one(f"#table-{free}", TableTile)
@@ -278,16 +299,26 @@ async def test_a_broadcast_through_realtime_reaches_the_floor(
             await writer.execute(
                 "insert into backroom.hold (table_id, night_id, during, holder, expires_at)"
                 " select $1, n.id, tstzrange(n.starts_at, n.ends_at), 'Relay Test (manager)', $3"
-                " from backroom.night n where n.id = $2", free, night, FIXED_NOW + timedelta(seconds=45))
-            await until(pilot, lambda: any(m["payload"].get("kind") == "hold" for m in sent),
-                        what="the database broadcast the hold")
+                " from backroom.night n where n.id = $2",
+                free,
+                night,
+                FIXED_NOW + timedelta(seconds=45),
+            )
+            await until(
+                pilot,
+                lambda: any(m["payload"].get("kind") == "hold" for m in sent),
+                what="the database broadcast the hold",
+            )
             # Committed, but not yet relayed by Realtime: the floor has not heard of it.
             await pilot.pause(0.2)
             assert tile.state is not None and tile.state.status is TileStatus.FREE
             for message in sent:
                 await realtime.broadcast(message["topic"], message["event"], message["payload"])
-            await until(pilot, lambda: tile.state is not None and tile.state.status is TileStatus.HELD,
-                        what="the floor shows the hold")
+            await until(
+                pilot,
+                lambda: tile.state is not None and tile.state.status is TileStatus.HELD,
+                what="the floor shows the hold",
+            )
             await pilot.pause()
             assert "HELD" in shown_text(tile)
     finally:
@@ -303,13 +334,16 @@ async def free_table(conn: asyncpg.Connection) -> tuple[int, int]:
         " select from backroom.booking_table bt join backroom.booking b on b.id = bt.booking_id"
         " where bt.table_id = t.id and b.night_id = $1 and bt.active)"
         " and not exists (select from backroom.hold h where h.table_id = t.id)"
-        " order by t.number limit 1", night)
+        " order by t.number limit 1",
+        night,
+    )
     assert free is not None
     return int(night), int(free)
 
 
 async def test_the_idle_lock_opens_with_a_fresh_mfa_verification(
-        console: Services, supabase_db: SupabaseDb, project: GoTrueStandIn) -> None:
+    console: Services, supabase_db: SupabaseDb, project: GoTrueStandIn
+) -> None:
     monotonic = Clock(1_000.0)
     app = BackroomApp(console, monotonic=monotonic)
     async with app.run_test(size=SMALL) as pilot:
@@ -322,8 +356,9 @@ async def test_the_idle_lock_opens_with_a_fresh_mfa_verification(
         assert isinstance(lock, LockScreen)
 
         await pilot.press(*not_this(pyotp.TOTP(DOOR_SECRET).now()), "enter")
-        await until(pilot, lambda: "not right" in lock.status_text and not lock.working,
-                    what="wrong code refused")
+        await until(
+            pilot, lambda: "not right" in lock.status_text and not lock.working, what="wrong code refused"
+        )
         assert app.screen is lock
 
         await pilot.press(*pyotp.TOTP(DOOR_SECRET).now(), "enter")
@@ -335,8 +370,12 @@ async def test_the_idle_lock_opens_with_a_fresh_mfa_verification(
 
 
 async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTile:
-    tile = next(t for plan in screen.plans for t in plan.tiles.values()
-                if t.state is not None and t.state.table.number == number)
+    tile = next(
+        t
+        for plan in screen.plans
+        for t in plan.tiles.values()
+        if t.state is not None and t.state.table.number == number
+    )
     tile.focus()
     await until(pilot, lambda: screen.selected == tile.table_id, what=f"table {number} selected")
     await pilot.pause()
@@ -344,7 +383,8 @@ async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTi
 
 
 async def test_a_step_up_code_is_verified_by_supabase(
-        console: Services, supabase_db: SupabaseDb, project: GoTrueStandIn) -> None:
+    console: Services, supabase_db: SupabaseDb, project: GoTrueStandIn
+) -> None:
     """Cancelling a booking with a deposit asks for a fresh code; Supabase verifies it
     (a new challenge), and the database accepts the cancellation as stepped up."""
     async with BackroomApp(console).run_test(size=SMALL) as pilot:
@@ -373,11 +413,14 @@ async def test_a_step_up_code_is_verified_by_supabase(
         assert sum(p.endswith("/challenge") for _m, p in project.requests) == challenges + 2
     conn = await asyncpg.connect(supabase_db.dsn)
     try:
-        row = await conn.fetchrow("select status, cancel_reason from backroom.booking where id = $1",
-                                  booking.id)
+        row = await conn.fetchrow(
+            "select status, cancel_reason from backroom.booking where id = $1", booking.id
+        )
         last = await conn.fetchval(
             "select staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"
-            " order by id desc limit 1", booking.id)
+            " order by id desc limit 1",
+            booking.id,
+        )
     finally:
         await conn.close()
     assert row is not None and (row["status"], row["cancel_reason"]) == ("cancelled", "Guest ill")
@@ -385,8 +428,12 @@ async def test_a_step_up_code_is_verified_by_supabase(
 
 
 async def test_signing_out_ends_the_supabase_session_and_the_next_one_takes_over(
-        console: Services, supabase_db: SupabaseDb, project: GoTrueStandIn,
-        realtime: RealtimeStandIn, memory: MemoryKeyring) -> None:
+    console: Services,
+    supabase_db: SupabaseDb,
+    project: GoTrueStandIn,
+    realtime: RealtimeStandIn,
+    memory: MemoryKeyring,
+) -> None:
     manager_name = await staff_name(supabase_db, supabase_db.manager_id)
     async with BackroomApp(console).run_test(size=SMALL) as pilot:
         await type_in(pilot, DOOR_EMAIL, PASSWORD, pyotp.TOTP(DOOR_SECRET).now())
@@ -395,8 +442,11 @@ async def test_signing_out_ends_the_supabase_session_and_the_next_one_takes_over
         logouts = project.requests.count(("POST", "/auth/v1/logout"))
         await pilot.press("ctrl+o")
         await at_sign_in(pilot)
-        await until(pilot, lambda: project.requests.count(("POST", "/auth/v1/logout")) > logouts,
-                    what="the door's session ended on the server")
+        await until(
+            pilot,
+            lambda: project.requests.count(("POST", "/auth/v1/logout")) > logouts,
+            what="the door's session ended on the server",
+        )
         assert not memory.items, "nothing of the door's session is kept"
         assert (await session_row(supabase_db, door))["ended_why"] == "signed_out"
 
@@ -404,18 +454,28 @@ async def test_signing_out_ends_the_supabase_session_and_the_next_one_takes_over
         assert await floor_loaded(pilot) is floor
         assert f"{manager_name} (manager)" in header(pilot.app)
         # The channel now carries the manager's token.
-        await realtime.wait_for(lambda: any(
-            claims(t)["sub"] == supabase_db.manager_user
-            for t in realtime.tokens("realtime:backroom:changes") if t), timeout=10)
+        await realtime.wait_for(
+            lambda: any(
+                claims(t)["sub"] == supabase_db.manager_user
+                for t in realtime.tokens("realtime:backroom:changes")
+                if t
+            ),
+            timeout=10,
+        )
 
 
 async def test_services_from_a_supabase_config_sign_in_there_and_wait_for_a_session(
-        supabase_db: SupabaseDb, realtime: RealtimeStandIn) -> None:
+    supabase_db: SupabaseDb, realtime: RealtimeStandIn
+) -> None:
     from services.live.feed import ChangeFeed, FeedState, FeedStatus
 
     config = SupabaseConfig(realtime.url, API_KEY)
-    services = await open_services(supabase_db.dsn, clock=fixed_clock, supabase=config,
-                                   store=SecretStore(KeyringModule(MemoryKeyring()), env={}))
+    services = await open_services(
+        supabase_db.dsn,
+        clock=fixed_clock,
+        supabase=config,
+        store=SecretStore(KeyringModule(MemoryKeyring()), env={}),
+    )
     statuses: list[FeedStatus] = []
     try:
         assert describe(services.identity).sentence() == "Signing in through Supabase Auth (127.0.0.1)."
@@ -424,8 +484,14 @@ async def test_services_from_a_supabase_config_sign_in_there_and_wait_for_a_sess
         async def resync() -> None:
             pass
 
-        feed = ChangeFeed(services.transport(), on_change=lambda change: None,
-                          on_status=statuses.append, resync=resync, backoff_base=0.05, backoff_cap=0.1)
+        feed = ChangeFeed(
+            services.transport(),
+            on_change=lambda change: None,
+            on_status=statuses.append,
+            resync=resync,
+            backoff_base=0.05,
+            backoff_cap=0.1,
+        )
         task = asyncio.create_task(feed.run())
         try:
             await realtime.wait_for(lambda: any(s.state is FeedState.RECONNECTING for s in statuses))
@@ -447,16 +513,25 @@ async def test_a_database_without_supabase_users_is_refused_at_start(dsn: str) -
     assert "--no-supabase" in str(refused.value)
 
 
-@pytest.mark.parametrize("env,argv,expected", [
-    ({}, ["console"], None),
-    ({"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_ANON_KEY": API_KEY}, ["console"],
-     "https://abcd.supabase.co"),
-    ({"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_ANON_KEY": API_KEY},
-     ["console", "--no-supabase"], None),
-])
+@pytest.mark.parametrize(
+    "env,argv,expected",
+    [
+        ({}, ["console"], None),
+        (
+            {"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_ANON_KEY": API_KEY},
+            ["console"],
+            "https://abcd.supabase.co",
+        ),
+        (
+            {"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_ANON_KEY": API_KEY},
+            ["console", "--no-supabase"],
+            None,
+        ),
+    ],
+)
 def test_the_console_command_uses_supabase_when_it_is_configured(
-        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str],
-        expected: str | None) -> None:
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str], expected: str | None
+) -> None:
     from console.cli import build_parser, console_supabase
     from console.settings import Settings
 
@@ -481,26 +556,42 @@ def test_a_console_without_supabase_never_imports_it() -> None:
         "print('supabase' in sys.modules, 'supabase_auth' in sys.modules)\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SUPABASE_")}
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, env=env)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_the_sign_in_command_checks_with_the_database_and_keeps_nothing(
-        project: GoTrueStandIn, supabase_db: SupabaseDb, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    project: GoTrueStandIn,
+    supabase_db: SupabaseDb,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
     import signal
 
     from console import cli
 
-    for name, value in (("SUPABASE_URL", project.url), ("SUPABASE_ANON_KEY", API_KEY),
-                        ("BACKROOM_PASSWORD", PASSWORD), ("BACKROOM_CONFIG_DIR", str(tmp_path)),
-                        ("BACKROOM_DATA_DIR", str(tmp_path))):
+    for name, value in (
+        ("SUPABASE_URL", project.url),
+        ("SUPABASE_ANON_KEY", API_KEY),
+        ("BACKROOM_PASSWORD", PASSWORD),
+        ("BACKROOM_CONFIG_DIR", str(tmp_path)),
+        ("BACKROOM_DATA_DIR", str(tmp_path)),
+    ):
         monkeypatch.setenv(name, value)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = cli.main(["supabase", "sign-in", DOOR_EMAIL, "--database-url", supabase_db.dsn,
-                         "--code", pyotp.TOTP(DOOR_SECRET).now()])
+        code = cli.main(
+            [
+                "supabase",
+                "sign-in",
+                DOOR_EMAIL,
+                "--database-url",
+                supabase_db.dsn,
+                "--code",
+                pyotp.TOTP(DOOR_SECRET).now(),
+            ]
+        )
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -514,7 +605,9 @@ def test_the_sign_in_command_checks_with_the_database_and_keeps_nothing(
         try:
             return await conn.fetchrow(
                 "select ended_why from backroom_private.session where staff_id = $1"
-                " order by started_at desc limit 1", supabase_db.door_id)
+                " order by started_at desc limit 1",
+                supabase_db.door_id,
+            )
         finally:
             await conn.close()
 

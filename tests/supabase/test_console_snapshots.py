@@ -34,8 +34,11 @@ class SupabaseSignInApp(BackroomApp):
 
     async def on_load(self) -> None:
         self.services = await open_services(self.dsn, clock=fixed_clock)
-        use_supabase(self.services, SupabaseConfig(PROJECT, API_KEY),
-                     store=SecretStore(KeyringModule(MemoryKeyring()), env={}))
+        use_supabase(
+            self.services,
+            SupabaseConfig(PROJECT, API_KEY),
+            store=SecretStore(KeyringModule(MemoryKeyring()), env={}),
+        )
         self.services.actor = Actor()
 
     async def on_unmount(self) -> None:
@@ -55,7 +58,8 @@ async def typed(pilot: Pilot[Any]) -> None:
     await steady_cursor(pilot)
 
 
-def test_supabase_sign_in_at_80x24_without_colour(snap_compare: Any, supabase_db: SupabaseDb,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_supabase_sign_in_at_80x24_without_colour(
+    snap_compare: Any, supabase_db: SupabaseDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(SupabaseSignInApp(supabase_db.dsn), terminal_size=(80, 24), run_before=typed)

@@ -70,17 +70,20 @@ def run(monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = "") -> tuple[i
     return code, out.getvalue() + err.getvalue()
 
 
-def test_enable_stores_the_secret_from_standard_input(no_secret: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    code, said = run(monkeypatch, "--database-url", no_secret, "--jwt-secret-stdin",
-                     stdin=f"  {JWT_SECRET}  \n")
+def test_enable_stores_the_secret_from_standard_input(
+    no_secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, said = run(
+        monkeypatch, "--database-url", no_secret, "--jwt-secret-stdin", stdin=f"  {JWT_SECRET}  \n"
+    )
     assert code == 0, said
     assert "stored the project's JWT secret" in said and JWT_SECRET not in said
     assert stored(no_secret) == JWT_KEY
 
 
-def test_enable_takes_the_secret_from_the_environment(no_secret: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_enable_takes_the_secret_from_the_environment(
+    no_secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(JWT_SECRET_ENV, JWT_SECRET)
     code, said = run(monkeypatch, "--database-url", no_secret)
     assert code == 0, said
@@ -88,8 +91,9 @@ def test_enable_takes_the_secret_from_the_environment(no_secret: str,
     assert stored(no_secret) == JWT_KEY
 
 
-def test_without_a_terminal_enable_says_how_to_give_the_secret(no_secret: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_terminal_enable_says_how_to_give_the_secret(
+    no_secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, said = run(monkeypatch, "--database-url", no_secret)
     assert code != 0
     assert "there is no terminal to ask" in said
@@ -97,10 +101,8 @@ def test_without_a_terminal_enable_says_how_to_give_the_secret(no_secret: str,
     assert stored(no_secret) is None
 
 
-def test_a_secret_too_short_to_be_one_is_refused(no_secret: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    code, said = run(monkeypatch, "--database-url", no_secret, "--jwt-secret-stdin",
-                     stdin="short\n")
+def test_a_secret_too_short_to_be_one_is_refused(no_secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, said = run(monkeypatch, "--database-url", no_secret, "--jwt-secret-stdin", stdin="short\n")
     assert code != 0 and "not a JWT secret" in said and "short" not in said
     assert stored(no_secret) is None
 

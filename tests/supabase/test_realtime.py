@@ -63,8 +63,9 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_feed(config: SupabaseConfig, source: Callable[[], Awaitable[str | None]] | None = None
-                       ) -> AsyncIterator[Running]:
+async def running_feed(
+    config: SupabaseConfig, source: Callable[[], Awaitable[str | None]] | None = None
+) -> AsyncIterator[Running]:
     holder: list[Running] = []
 
     async def resync() -> None:
@@ -74,9 +75,16 @@ async def running_feed(config: SupabaseConfig, source: Callable[[], Awaitable[st
     holder.append(run)
     run.feed = ChangeFeed(
         SupabaseTransport(config, source or token(), timeout=1.0),
-        on_change=run.changes.append, on_status=run.statuses.append, resync=resync,
-        ping_every=0.2, ping_timeout=0.5, open_timeout=2.0, backoff_base=0.05, backoff_cap=0.2,
-        offline_after=5.0)
+        on_change=run.changes.append,
+        on_status=run.statuses.append,
+        resync=resync,
+        ping_every=0.2,
+        ping_timeout=0.5,
+        open_timeout=2.0,
+        backoff_base=0.05,
+        backoff_cap=0.2,
+        offline_after=5.0,
+    )
     task = asyncio.create_task(run.feed.run())
     try:
         yield run
@@ -91,8 +99,15 @@ def config(realtime: RealtimeStandIn) -> SupabaseConfig:
 
 
 def change(booking: int, tables: list[int]) -> dict[str, object]:
-    return {"kind": "booking", "id": booking, "night": 1, "tables": tables, "op": "update",
-            "version": 2, "ts": time.time()}
+    return {
+        "kind": "booking",
+        "id": booking,
+        "night": 1,
+        "tables": tables,
+        "op": "update",
+        "version": 2,
+        "ts": time.time(),
+    }
 
 
 async def test_broadcast_changes_reach_the_feed(realtime: RealtimeStandIn, config: SupabaseConfig) -> None:
@@ -111,7 +126,8 @@ async def test_broadcast_changes_reach_the_feed(realtime: RealtimeStandIn, confi
 
 @pytest.mark.parametrize("loss", ["socket closed", "channel error", "token expired", "silent server"])
 async def test_loss_is_reported_then_reconnect_and_resync(
-        realtime: RealtimeStandIn, config: SupabaseConfig, loss: str) -> None:
+    realtime: RealtimeStandIn, config: SupabaseConfig, loss: str
+) -> None:
     async with running_feed(config) as run:
         await until(lambda: run.feed.status.state is FeedState.LIVE)
         lost_at = time.monotonic()
@@ -148,10 +164,14 @@ async def test_a_refused_join_never_reports_live(realtime: RealtimeStandIn, conf
 
 
 @pytest.mark.parametrize("forged", ["another secret", "expired"])
-async def test_a_token_the_project_did_not_sign_is_refused(realtime: RealtimeStandIn,
-                                                            config: SupabaseConfig, forged: str) -> None:
-    bad = (mint(b"not the project's jwt secret", staff_claims(str(uuid.uuid4())))
-           if forged == "another secret" else signed(seconds=-5))
+async def test_a_token_the_project_did_not_sign_is_refused(
+    realtime: RealtimeStandIn, config: SupabaseConfig, forged: str
+) -> None:
+    bad = (
+        mint(b"not the project's jwt secret", staff_claims(str(uuid.uuid4())))
+        if forged == "another secret"
+        else signed(seconds=-5)
+    )
     async with running_feed(config, token(bad)) as run:
         await until(lambda: len(run.statuses) >= 2)
         assert run.feed.status.state is FeedState.RECONNECTING
@@ -166,8 +186,9 @@ async def test_a_wrong_api_key_is_refused_before_any_channel(realtime: RealtimeS
         assert "403" in (run.feed.status.error or "")
 
 
-async def test_a_refreshed_token_reaches_the_channel(realtime: RealtimeStandIn,
-                                                     config: SupabaseConfig) -> None:
+async def test_a_refreshed_token_reaches_the_channel(
+    realtime: RealtimeStandIn, config: SupabaseConfig
+) -> None:
     fresh = [signed() for _ in range(3)]
     tokens = iter(fresh)
     current = [STAFF_TOKEN]
@@ -183,8 +204,9 @@ async def test_a_refreshed_token_reaches_the_channel(realtime: RealtimeStandIn,
         assert sent and sent[-1]["payload"] == {"access_token": fresh[0]}
 
 
-async def test_from_the_database_trigger_to_the_feed(realtime: RealtimeStandIn, config: SupabaseConfig,
-                                                     supabase_db: SupabaseDb) -> None:
+async def test_from_the_database_trigger_to_the_feed(
+    realtime: RealtimeStandIn, config: SupabaseConfig, supabase_db: SupabaseDb
+) -> None:
     """The database's realtime.send, relayed by the stand-in as Realtime relays
     realtime.messages, arrives at the feed as a Change."""
     relay = await asyncpg.connect(supabase_db.dsn)
@@ -192,23 +214,27 @@ async def test_from_the_database_trigger_to_the_feed(realtime: RealtimeStandIn, 
 
     def forward(_conn: object, _pid: int, _channel: str, payload: object) -> None:
         message = json.loads(str(payload))
-        forwarded.append(asyncio.ensure_future(
-            realtime.broadcast(message["topic"], message["event"], message["payload"])))
+        forwarded.append(
+            asyncio.ensure_future(realtime.broadcast(message["topic"], message["event"], message["payload"]))
+        )
 
     await relay.add_listener("standin_realtime", forward)
     writer = await asyncpg.connect(supabase_db.dsn)
     try:
         async with running_feed(config) as run:
             await until(lambda: run.feed.status.state is FeedState.LIVE)
-            session = await writer.fetchval("select backroom_meta.open_session($1)",
-                                            supabase_db.manager_id)
+            session = await writer.fetchval("select backroom_meta.open_session($1)", supabase_db.manager_id)
             async with writer.transaction():
-                await writer.execute("select set_config('role', 'backroom_console', true),"
-                                     " set_config('backroom.session', $1, true)", session)
+                await writer.execute(
+                    "select set_config('role', 'backroom_console', true),"
+                    " set_config('backroom.session', $1, true)",
+                    session,
+                )
                 hold = await writer.fetchval(
                     "insert into backroom.hold (table_id, night_id, during, holder)"
                     " select 14, n.id, tstzrange(n.starts_at, n.starts_at + interval '1 hour'), 'test'"
-                    " from backroom.night n order by n.date limit 1 returning id")
+                    " from backroom.night n order by n.date limit 1 returning id"
+                )
             await until(lambda: any(c.kind == "hold" and c.id == hold for c in run.changes))
             got = next(c for c in run.changes if c.kind == "hold")
             assert got.tables == (14,) and got.op == "insert" and got.committed_at is not None
@@ -222,12 +248,22 @@ async def test_from_the_database_trigger_to_the_feed(realtime: RealtimeStandIn, 
 
 
 @contextlib.asynccontextmanager
-async def present(config: SupabaseConfig, actor: Actor, rosters: list[tuple[PresenceEntry, ...]] | None = None,
-                  source: Callable[[], Awaitable[str | None]] | None = None
-                  ) -> AsyncIterator[tuple[SupabasePresence, asyncio.Task[None]]]:
-    presence = SupabasePresence(config, actor, access_token=source or token(),
-                                on_change=None if rosters is None else rosters.append,
-                                beat_every=0.2, timeout=1.0, backoff_base=0.05, backoff_cap=0.2)
+async def present(
+    config: SupabaseConfig,
+    actor: Actor,
+    rosters: list[tuple[PresenceEntry, ...]] | None = None,
+    source: Callable[[], Awaitable[str | None]] | None = None,
+) -> AsyncIterator[tuple[SupabasePresence, asyncio.Task[None]]]:
+    presence = SupabasePresence(
+        config,
+        actor,
+        access_token=source or token(),
+        on_change=None if rosters is None else rosters.append,
+        beat_every=0.2,
+        timeout=1.0,
+        backoff_base=0.05,
+        backoff_cap=0.2,
+    )
     task = asyncio.create_task(presence.run())
     try:
         yield presence, task
@@ -237,8 +273,9 @@ async def present(config: SupabaseConfig, actor: Actor, rosters: list[tuple[Pres
             await asyncio.wait_for(task, 5)
 
 
-async def test_consoles_see_each_other_join_announce_and_leave(config: SupabaseConfig,
-                                                               realtime: RealtimeStandIn) -> None:
+async def test_consoles_see_each_other_join_announce_and_leave(
+    config: SupabaseConfig, realtime: RealtimeStandIn
+) -> None:
     manager = Actor(staff_id=1, name="Duty Manager", role="manager")
     door = Actor(staff_id=2, name="Door Team", role="door")
     seen: list[tuple[PresenceEntry, ...]] = []
@@ -255,15 +292,17 @@ async def test_consoles_see_each_other_join_announce_and_leave(config: SupabaseC
         await until(lambda: not a.others(), timeout=1.0)
         join = next(m for m in realtime.received if m["event"] == "phx_join")
         assert join["payload"]["config"]["presence"] == {"key": a.console_id, "enabled": True}
-        assert all("token" not in json.dumps(m["payload"]) for m in realtime.received
-                   if m["event"] == "presence")
+        assert all(
+            "token" not in json.dumps(m["payload"]) for m in realtime.received if m["event"] == "presence"
+        )
     assert [len(r) for r in seen][:2] == [1, 2]
 
 
 async def test_a_console_that_dies_drops_out(config: SupabaseConfig, realtime: RealtimeStandIn) -> None:
     async with present(config, Actor(1, "Duty Manager", "manager")) as (a, _task):
-        doomed = SupabasePresence(config, Actor(2, "Door Team", "door"), access_token=token(),
-                                  beat_every=0.2, timeout=1.0)
+        doomed = SupabasePresence(
+            config, Actor(2, "Door Team", "door"), access_token=token(), beat_every=0.2, timeout=1.0
+        )
         task = asyncio.create_task(doomed.run())
         await until(lambda: len(a.others()) == 1)
         task.cancel()  # no goodbye: its socket just goes
@@ -272,8 +311,9 @@ async def test_a_console_that_dies_drops_out(config: SupabaseConfig, realtime: R
         await until(lambda: not a.others(), timeout=2.0)
 
 
-async def test_a_close_that_is_itself_cancelled_stays_cancelled(config: SupabaseConfig,
-                                                               realtime: RealtimeStandIn) -> None:
+async def test_a_close_that_is_itself_cancelled_stays_cancelled(
+    config: SupabaseConfig, realtime: RealtimeStandIn
+) -> None:
     socket = PhoenixSocket(socket_url(config), on_message=lambda _m: None, on_closed=lambda _r: None)
     await socket.connect(1.0)
     closing = asyncio.create_task(socket.close())
@@ -284,10 +324,13 @@ async def test_a_close_that_is_itself_cancelled_stays_cancelled(config: Supabase
     assert not socket.is_open
 
 
-async def test_presence_survives_a_server_restart_of_sockets(config: SupabaseConfig,
-                                                             realtime: RealtimeStandIn) -> None:
-    async with present(config, Actor(1, "Duty Manager", "manager")) as (a, _ta), \
-            present(config, Actor(2, "Door Team", "door")) as (b, _tb):
+async def test_presence_survives_a_server_restart_of_sockets(
+    config: SupabaseConfig, realtime: RealtimeStandIn
+) -> None:
+    async with (
+        present(config, Actor(1, "Duty Manager", "manager")) as (a, _ta),
+        present(config, Actor(2, "Door Team", "door")) as (b, _tb),
+    ):
         await until(lambda: len(a.online()) == 2 and len(b.online()) == 2)
         await realtime.drop()
         await until(lambda: realtime.connections >= 4 and len(a.online()) == 2 and a.connected)

@@ -38,8 +38,9 @@ def auth(gotrue: GoTrueStandIn, sessions: Sessions) -> SupabaseAuth:
     host = gotrue.add_user("host@venue.test", PASSWORD, totp_secret=OTHER_SECRET)
     sessions.staff[door.id] = Actor(staff_id=2, name="Door Team", role="door")
     sessions.staff[host.id] = Actor(staff_id=5, name="Host", role="manager")
-    return SupabaseAuth(SupabaseConfig(gotrue.url, API_KEY), sessions,
-                        SecretStore(KeyringModule(MemoryKeyring()), env={}))
+    return SupabaseAuth(
+        SupabaseConfig(gotrue.url, API_KEY), sessions, SecretStore(KeyringModule(MemoryKeyring()), env={})
+    )
 
 
 def test_supabase_auth_is_a_sign_in_backend_that_says_so(auth: SupabaseAuth) -> None:
@@ -64,12 +65,14 @@ async def test_a_new_sign_in_ends_the_session_before_it(auth: SupabaseAuth, gotr
 
 
 async def test_a_fresh_code_is_checked_only_on_the_askers_session(
-        auth: SupabaseAuth, sessions: Sessions, gotrue: GoTrueStandIn) -> None:
+    auth: SupabaseAuth, sessions: Sessions, gotrue: GoTrueStandIn
+) -> None:
     try:
         # No session at all: said plainly, not as a wrong code.
         with pytest.raises(SessionEnded, match="Sign in again"):
-            await auth.verify_code(Actor(staff_id=2, name="Door Team", role="door", session="x"),
-                                   pyotp.TOTP(SECRET).now())
+            await auth.verify_code(
+                Actor(staff_id=2, name="Door Team", role="door", session="x"), pyotp.TOTP(SECRET).now()
+            )
         door = (await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())).actor
         host = (await auth.sign_in("host@venue.test", PASSWORD, pyotp.TOTP(OTHER_SECRET).now())).actor
         verifies = sum(p.endswith("/verify") for _m, p in gotrue.requests)
@@ -87,7 +90,8 @@ async def test_a_fresh_code_is_checked_only_on_the_askers_session(
 
 
 async def test_token_reads_do_not_refresh_during_a_code_check(
-        auth: SupabaseAuth, gotrue: GoTrueStandIn) -> None:
+    auth: SupabaseAuth, gotrue: GoTrueStandIn
+) -> None:
     gotrue.token_seconds = 5  # inside the client's refresh margin: every read would refresh
     try:
         door = (await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())).actor
@@ -105,15 +109,23 @@ async def test_token_reads_do_not_refresh_during_a_code_check(
 
 
 async def test_presence_waits_for_a_session_then_joins_when_someone_is_announced(
-        realtime: RealtimeStandIn) -> None:
+    realtime: RealtimeStandIn,
+) -> None:
     token: list[str | None] = [None]
 
     async def source() -> str | None:
         return token[0]
 
     # Backoff long enough that only the announce can explain a prompt join.
-    presence = SupabasePresence(SupabaseConfig(realtime.url, API_KEY), Actor(), access_token=source,
-                                beat_every=0.2, timeout=1.0, backoff_base=60.0, backoff_cap=60.0)
+    presence = SupabasePresence(
+        SupabaseConfig(realtime.url, API_KEY),
+        Actor(),
+        access_token=source,
+        beat_every=0.2,
+        timeout=1.0,
+        backoff_base=60.0,
+        backoff_cap=60.0,
+    )
     task = asyncio.create_task(presence.run())
     try:
         await realtime.wait_for(lambda: presence.error is not None)

@@ -65,7 +65,8 @@ async def signed_in(db: Database, user: str) -> Actor:
 
 
 async def test_a_verified_aal2_token_of_a_linked_staff_member_buys_a_session(
-        db: Database, supabase_db: SupabaseDb) -> None:
+    db: Database, supabase_db: SupabaseDb
+) -> None:
     actor = await signed_in(db, supabase_db.door_user)
     assert (actor.staff_id, actor.role) == (supabase_db.door_id, "door")
     assert actor.session and "session" not in repr(actor)
@@ -82,8 +83,9 @@ def forgeries(supabase_db: SupabaseDb) -> dict[str, str]:
     return {
         "another secret": mint(b"a secret that is not the project's", staff_claims(manager)),
         "alg none": mint(b"", staff_claims(manager), alg="none"),
-        "alg none with a signature": ".".join([mint(b"", {}, alg="none").split(".")[0],
-                                                honest[1], honest[2]]),
+        "alg none with a signature": ".".join(
+            [mint(b"", {}, alg="none").split(".")[0], honest[1], honest[2]]
+        ),
         "aal1": token(manager, aal="aal1", amr=[{"method": "password", "timestamp": int(time.time())}]),
         "expired": token(manager, exp=int(time.time()) - 5),
         "role anon": token(manager, role="anon"),
@@ -94,12 +96,24 @@ def forgeries(supabase_db: SupabaseDb) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("forged", [
-    "another secret", "alg none", "alg none with a signature", "aal1", "expired",
-    "role anon", "another user's sub under my signature", "a user who is not staff", "not a token",
-    "empty"])
-async def test_a_forged_token_gets_no_session(db: Database, owner: asyncpg.Connection,
-                                              supabase_db: SupabaseDb, forged: str) -> None:
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "another secret",
+        "alg none",
+        "alg none with a signature",
+        "aal1",
+        "expired",
+        "role anon",
+        "another user's sub under my signature",
+        "a user who is not staff",
+        "not a token",
+        "empty",
+    ],
+)
+async def test_a_forged_token_gets_no_session(
+    db: Database, owner: asyncpg.Connection, supabase_db: SupabaseDb, forged: str
+) -> None:
     before = await sessions_held(owner)
     user = AuthUser(supabase_db.manager_user, None, forgeries(supabase_db)[forged])
     assert await DatabaseSessions(db).open(user) is None
@@ -107,7 +121,8 @@ async def test_a_forged_token_gets_no_session(db: Database, owner: asyncpg.Conne
 
 
 async def test_without_a_stored_secret_no_token_gets_a_session(
-        db: Database, owner: asyncpg.Connection, supabase_db: SupabaseDb) -> None:
+    db: Database, owner: asyncpg.Connection, supabase_db: SupabaseDb
+) -> None:
     stored = await owner.fetchval("select secret from backroom_private.supabase_jwt")
     await owner.execute("delete from backroom_private.supabase_jwt")
     try:
@@ -120,8 +135,10 @@ async def test_without_a_stored_secret_no_token_gets_a_session(
 
 
 async def test_no_console_can_read_or_set_the_secret(db: Database) -> None:
-    for sql in ("select secret from backroom_private.supabase_jwt",
-                "select backroom_meta.set_supabase_jwt_secret('0123456789abcdef0123')"):
+    for sql in (
+        "select secret from backroom_private.supabase_jwt",
+        "select backroom_meta.set_supabase_jwt_secret('0123456789abcdef0123')",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with db.transaction(Actor()) as conn:
                 await conn.execute(sql)
@@ -129,7 +146,8 @@ async def test_no_console_can_read_or_set_the_secret(db: Database) -> None:
 
 @pytest.mark.parametrize("purpose", ["step_up", "unlock"])
 async def test_a_fresh_totp_verification_of_my_own_confirms_a_code(
-        db: Database, supabase_db: SupabaseDb, purpose: str) -> None:
+    db: Database, supabase_db: SupabaseDb, purpose: str
+) -> None:
     me = await signed_in(db, supabase_db.door_user)
     if purpose == "unlock":
         await lock_session(db, me)
@@ -142,14 +160,17 @@ async def test_a_fresh_totp_verification_of_my_own_confirms_a_code(
 
 @pytest.mark.parametrize("case", ["stale amr", "password only", "forged", "expired"])
 async def test_a_stale_or_forged_token_confirms_nothing(
-        db: Database, supabase_db: SupabaseDb, case: str) -> None:
+    db: Database, supabase_db: SupabaseDb, case: str
+) -> None:
     me = await signed_in(db, supabase_db.door_user)
     now = int(time.time())
     sub = supabase_db.door_user
     presented = {
         # Signed in (and verified) five minutes ago, refreshed since: not a fresh code.
-        "stale amr": token(sub, amr=[{"method": "totp", "timestamp": now - 300},
-                                     {"method": "password", "timestamp": now - 300}]),
+        "stale amr": token(
+            sub,
+            amr=[{"method": "totp", "timestamp": now - 300}, {"method": "password", "timestamp": now - 300}],
+        ),
         "password only": token(sub, amr=[{"method": "password", "timestamp": now}]),
         "forged": mint(b"a secret that is not the project's", staff_claims(sub)),
         "expired": token(sub, exp=now - 5),
@@ -163,7 +184,8 @@ async def test_a_stale_or_forged_token_confirms_nothing(
 
 
 async def test_another_staff_members_fresh_token_does_not_step_up_my_session(
-        db: Database, supabase_db: SupabaseDb) -> None:
+    db: Database, supabase_db: SupabaseDb
+) -> None:
     me = await signed_in(db, supabase_db.door_user)
     manager = await signed_in(db, supabase_db.manager_user)
     theirs = token(supabase_db.manager_user)
@@ -178,8 +200,7 @@ async def test_another_staff_members_fresh_token_does_not_step_up_my_session(
     assert await stepped_up(db, manager) and not await stepped_up(db, me)
 
 
-async def test_a_token_confirms_nothing_without_a_session(db: Database,
-                                                          supabase_db: SupabaseDb) -> None:
+async def test_a_token_confirms_nothing_without_a_session(db: Database, supabase_db: SupabaseDb) -> None:
     sessions = DatabaseSessions(db)
     assert not await sessions.confirm(Actor(), "step_up", token(supabase_db.door_user))
     forged = Actor(staff_id=supabase_db.door_id, name="Door", role="door", session="made up")

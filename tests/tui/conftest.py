@@ -22,11 +22,13 @@ def identity(services: Services, owner_db: Database) -> IdentityService:
 
 @pytest.fixture
 async def dana(identity: IdentityService) -> Enrolment:
-    return await identity.add_staff(None, email="dana@backroom.test", name="Dana Door", role="door",
-                                    password=PASSWORD)
+    return await identity.add_staff(
+        None, email="dana@backroom.test", name="Dana Door", role="door", password=PASSWORD
+    )
 
 
 @pytest.fixture
 async def max_(identity: IdentityService) -> Enrolment:
-    return await identity.add_staff(None, email="max@backroom.test", name="Max Manager",
-                                    role="manager", password=PASSWORD)
+    return await identity.add_staff(
+        None, email="max@backroom.test", name="Max Manager", role="manager", password=PASSWORD
+    )

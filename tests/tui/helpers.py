@@ -16,8 +16,9 @@ from textual.widget import Widget
 from screens.floor.screen import FloorScreen
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: float = 10.0,
-                what: str = "condition") -> None:
+async def until(
+    pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Let the app run until `condition()` holds; fail after `timeout` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -28,8 +29,13 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: fl
 
 def floor_ready(pilot: Pilot[Any]) -> bool:
     screen = pilot.app.screen
-    return (isinstance(screen, FloorScreen) and screen.snapshot is not None and screen.live
-            and not screen.reloading and len(screen.plans) > 0)
+    return (
+        isinstance(screen, FloorScreen)
+        and screen.snapshot is not None
+        and screen.live
+        and not screen.reloading
+        and len(screen.plans) > 0
+    )
 
 
 def on_start_screen(pilot: Pilot[Any]) -> bool:
@@ -69,11 +75,18 @@ def shown_text(widget: Widget) -> str:
 def screen_text(app: App[Any]) -> str:
     """Everything on the terminal now, dialogs over the floor included, as plain text."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system=None, record=True, legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     # As App.export_screenshot draws it, as text instead of SVG.
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
 

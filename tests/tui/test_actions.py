@@ -42,8 +42,12 @@ LARGE = (160, 48)
 async def open_floor(pilot: Pilot[Any], number: int) -> tuple[FloorScreen, TableTile]:
     """Wait for the floor, then select table `number` (not counted: every flow starts there)."""
     screen = await floor_loaded(pilot)
-    tile = next(t for plan in screen.plans for t in plan.tiles.values()
-                if t.state is not None and t.state.table.number == number)
+    tile = next(
+        t
+        for plan in screen.plans
+        for t in plan.tiles.values()
+        if t.state is not None and t.state.table.number == number
+    )
     tile.focus()
     await until(pilot, lambda: screen.selected == tile.table_id, what=f"table {number} selected")
     await pilot.pause()
@@ -63,8 +67,7 @@ async def dialog_open(pilot: Pilot[Any], kind: type[Dialog[Any]]) -> Any:
 
 async def back_on_floor(pilot: Pilot[Any]) -> None:
     try:
-        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen),
-                    what="back on the floor")
+        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen), what="back on the floor")
     except AssertionError:
         print(screen_text(pilot.app))
         raise
@@ -81,17 +84,23 @@ async def night_id(admin: asyncpg.Connection) -> int:
 
 
 async def bookings_on(admin: asyncpg.Connection, number: int) -> list[asyncpg.Record]:
-    return list(await admin.fetch(
-        "select b.id, b.ref, b.status, b.party_size, b.arrived_count, b.cancel_reason, g.name"
-        " from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-        " join backroom.guest g on g.id = b.guest_id join backroom.venue_table t on t.id = bt.table_id"
-        " where t.number = $1 and b.night_id = (select id from backroom.night where date = $2)"
-        " order by b.id", number, SAMPLE_NIGHT))
+    return list(
+        await admin.fetch(
+            "select b.id, b.ref, b.status, b.party_size, b.arrived_count, b.cancel_reason, g.name"
+            " from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
+            " join backroom.guest g on g.id = b.guest_id join backroom.venue_table t on t.id = bt.table_id"
+            " where t.number = $1 and b.night_id = (select id from backroom.night where date = $2)"
+            " order by b.id",
+            number,
+            SAMPLE_NIGHT,
+        )
+    )
 
 
 def footer_words(screen: FloorScreen) -> list[str]:
-    return [f"{key.key_display} {key.description}".strip()
-            for key in screen.query_one(Footer).query(FooterKey)]
+    return [
+        f"{key.key_display} {key.description}".strip() for key in screen.query_one(Footer).query(FooterKey)
+    ]
 
 
 async def test_hold_then_book(services: Services, admin: asyncpg.Connection) -> None:
@@ -120,11 +129,14 @@ async def test_hold_then_book(services: Services, admin: asyncpg.Connection) -> 
         assert "PENDING" in text and "Ada Lovelace" in text and "HELD" not in text, text
         assert state_of(tile).hold is None
         assert form.working is False
-        assert any(t.startswith("Booked ") and "Ada Lovelace · table 11 at 23:30 (pending)" in t
-                   for t in toasts(pilot.app)), toasts(pilot.app)
+        assert any(
+            t.startswith("Booked ") and "Ada Lovelace · table 11 at 23:30 (pending)" in t
+            for t in toasts(pilot.app)
+        ), toasts(pilot.app)
     rows = await bookings_on(admin, 11)
-    assert [(r["name"], r["status"], r["party_size"]) for r in rows
-            if r["status"] == "pending"] == [("Ada Lovelace", "pending", 2)]
+    assert [(r["name"], r["status"], r["party_size"]) for r in rows if r["status"] == "pending"] == [
+        ("Ada Lovelace", "pending", 2)
+    ]
     assert await admin.fetchval("select count(*) from backroom.hold") == 0
 
 
@@ -157,13 +169,12 @@ async def test_confirm_a_pending_booking(services: Services, admin: asyncpg.Conn
         # Confirmed now: c no longer fits, check in does.
         words = footer_words(screen)
         assert "c Confirm" not in words and "i Check in" in words, words
-    assert await admin.fetchval("select status from backroom.booking where id = $1",
-                                booking.id) == "confirmed"
+    assert (
+        await admin.fetchval("select status from backroom.booking where id = $1", booking.id) == "confirmed"
+    )
 
 
-async def test_check_in_part_of_a_party_then_the_rest(
-    services: Services, admin: asyncpg.Connection
-) -> None:
+async def test_check_in_part_of_a_party_then_the_rest(services: Services, admin: asyncpg.Connection) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         _screen, tile = await open_floor(pilot, 1)
         booking = state_of(tile).booking
@@ -187,8 +198,7 @@ async def test_check_in_part_of_a_party_then_the_rest(
         await until(pilot, lambda: "4/4" in shown_text(tile), what="4 of 4 in")
         assert keys.count == 5
         assert any("Checked in 2" in t and "(4/4 in)" in t for t in toasts(pilot.app))
-    row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1",
-                               booking.id)
+    row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1", booking.id)
     assert (row["status"], row["arrived_count"]) == ("arrived", 4)
 
 
@@ -217,8 +227,7 @@ async def test_cancel_needs_a_reason_and_a_yes(services: Services, admin: asyncp
         await until(pilot, lambda: "FREE" in shown_text(tile), what="table free")
         assert keys.count == 3 + len("Guest ill")
         assert f"Cancelled {booking.ref} · Chloe Tanaka" in toasts(pilot.app)
-    row = await admin.fetchrow("select status, cancel_reason from backroom.booking where id = $1",
-                               booking.id)
+    row = await admin.fetchrow("select status, cancel_reason from backroom.booking where id = $1", booking.id)
     assert (row["status"], row["cancel_reason"]) == ("cancelled", "Guest ill")
 
 
@@ -227,8 +236,9 @@ async def test_cancelling_a_deposit_asks_for_a_fresh_code(
 ) -> None:
     """A booking with a deposit needs a step-up code; a wrong one can be typed again."""
     identity = IdentityService(services.db, owner=owner_db)
-    ann = await identity.add_staff(None, email="ann@backroom.test", name="Ann", role="manager",
-                                   password="correct horse battery")
+    ann = await identity.add_staff(
+        None, email="ann@backroom.test", name="Ann", role="manager", password="correct horse battery"
+    )
     services.identity = identity
     services.actor = await signed_in(services.db, ann.email)
     # Postgres checks the code on its clock; the next step's is accepted (one step of drift)
@@ -259,8 +269,9 @@ async def test_cancelling_a_deposit_asks_for_a_fresh_code(
         await back_on_floor(pilot)
         await until(pilot, lambda: "FREE" in shown_text(tile), what="cancelled after the code")
         assert keys.count == 5 + len("Guest ill") + 6
-    assert await admin.fetchval("select status from backroom.booking where id = $1",
-                                booking.id) == "cancelled"
+    assert (
+        await admin.fetchval("select status from backroom.booking where id = $1", booking.id) == "cancelled"
+    )
 
 
 async def test_n_on_a_table_with_a_no_means_nothing_changes(
@@ -294,8 +305,13 @@ async def test_a_conflict_offers_alternatives_and_one_key_books_there(
         snapshot = screen.snapshot
         assert snapshot is not None
         rival = await other_console.create(
-            nico, night_id=night, table_ids=[tile.table_id], party_size=4,
-            starts_at=snapshot.night.starts_at, guest=GuestDetails("Rival Party"))
+            nico,
+            night_id=night,
+            table_ids=[tile.table_id],
+            party_size=4,
+            starts_at=snapshot.night.starts_at,
+            guest=GuestDetails("Rival Party"),
+        )
         await keys.press("enter")
 
         chooser = await dialog_open(pilot, AlternativesDialog)
@@ -310,16 +326,17 @@ async def test_a_conflict_offers_alternatives_and_one_key_books_there(
         assert keys.count == 3 + len("Ada Lovelace")
         assert form.is_attached is False, "booked there, the form is done with"
 
-        there = screen.plans[0].tiles.get(first.table_ids[0]) or screen.plans[1].tiles[
-            first.table_ids[0]]
+        there = screen.plans[0].tiles.get(first.table_ids[0]) or screen.plans[1].tiles[first.table_ids[0]]
         await until(pilot, lambda: "Ada Lov" in shown_text(there), what="booked on the alternative")
         assert screen.selected == there.table_id, "the selection follows the booking"
     rows = await admin.fetch(
         "select bt.table_id, b.starts_at, b.status from backroom.booking b"
         " join backroom.booking_table bt on bt.booking_id = b.id"
-        " join backroom.guest g on g.id = b.guest_id where g.name = 'Ada Lovelace'")
+        " join backroom.guest g on g.id = b.guest_id where g.name = 'Ada Lovelace'"
+    )
     assert [(r["table_id"], r["starts_at"], r["status"]) for r in rows] == [
-        (first.table_ids[0], first.starts_at, "pending")]
+        (first.table_ids[0], first.starts_at, "pending")
+    ]
 
 
 async def test_door_staff_see_no_new_booking_but_can_check_in(
@@ -365,8 +382,7 @@ async def test_move_to_another_table(services: Services, admin: asyncpg.Connecti
         await until(pilot, lambda: "FREE" in shown_text(tile), what="table 3 free")
         assert keys.count == 4
         assert screen.selected == await table_id(admin, 11), "the selection follows the booking"
-        assert any(f"Moved {booking.ref} · Chloe Tanaka to table 11 at 23:00" in t
-                   for t in toasts(pilot.app))
+        assert any(f"Moved {booking.ref} · Chloe Tanaka to table 11 at 23:00" in t for t in toasts(pilot.app))
     assert [r["ref"] for r in await bookings_on(admin, 11)] == [booking.ref]
 
 
@@ -401,11 +417,15 @@ async def test_seat_a_walk_in_with_two_keys(services: Services, admin: asyncpg.C
         await dialog_open(pilot, WalkInForm)
         await keys.press("enter")
         await back_on_floor(pilot)
-        await until(pilot, lambda: "IN" in shown_text(tile) and "2/2" in shown_text(tile),
-                    what="walk-in seated")
+        await until(
+            pilot, lambda: "IN" in shown_text(tile) and "2/2" in shown_text(tile), what="walk-in seated"
+        )
         assert keys.count == 2
-    assert [(r["name"], r["status"], r["arrived_count"]) for r in await bookings_on(admin, 10)
-            if r["status"] == "arrived"] == [("Walk-in", "arrived", 2)]
+    assert [
+        (r["name"], r["status"], r["arrived_count"])
+        for r in await bookings_on(admin, 10)
+        if r["status"] == "arrived"
+    ] == [("Walk-in", "arrived", 2)]
 
 
 async def test_offline_refuses_changes_plainly(services: Services, admin: asyncpg.Connection) -> None:
@@ -420,9 +440,7 @@ async def test_offline_refuses_changes_plainly(services: Services, admin: asyncp
     assert [r["status"] for r in await bookings_on(admin, 3)] == ["pending"]
 
 
-async def test_a_stale_booking_says_who_changed_it(
-    services: Services, admin: asyncpg.Connection
-) -> None:
+async def test_a_stale_booking_says_who_changed_it(services: Services, admin: asyncpg.Connection) -> None:
     nico = await colleague(admin, "Nico", "nico@backroom.test")
     other_console = BookingService(services.db, fixed_clock)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -436,8 +454,9 @@ async def test_a_stale_booking_says_who_changed_it(
         await other_console.confirm(nico, booking.id, booking.version)
         await pilot.press("y")
         await back_on_floor(pilot)
-        await until(pilot, lambda: any("Changed by Nico" in t for t in toasts(pilot.app)),
-                    what="stale refusal shown")
+        await until(
+            pilot, lambda: any("Changed by Nico" in t for t in toasts(pilot.app)), what="stale refusal shown"
+        )
         assert any("was changed by Nico" in t for t in toasts(pilot.app)), toasts(pilot.app)
         await until(pilot, lambda: "CONF" in shown_text(tile), what="reloaded")
     assert [r["status"] for r in await bookings_on(admin, 3)] == ["confirmed"]
@@ -469,9 +488,13 @@ async def test_a_retry_after_a_lost_answer_books_once(
         await back_on_floor(pilot)
         await until(pilot, lambda: "Grace H" in shown_text(tile), what="booked")
     assert len(op_ids) == 2 and op_ids[0] == op_ids[1]
-    assert await admin.fetchval(
-        "select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
-        " where g.name = 'Grace Hopper'") == 1
+    assert (
+        await admin.fetchval(
+            "select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
+            " where g.name = 'Grace Hopper'"
+        )
+        == 1
+    )
 
 
 async def test_the_form_checks_as_you_type(services: Services) -> None:
@@ -504,7 +527,10 @@ async def test_the_palette_offers_what_fits_the_selected_table(services: Service
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"confirm")
-        await until(pilot, lambda: "Confirm booking · table 3" in screen_text(pilot.app),
-                    what="palette offers confirm")
+        await until(
+            pilot,
+            lambda: "Confirm booking · table 3" in screen_text(pilot.app),
+            what="palette offers confirm",
+        )
         await pilot.press("enter")
         await until(pilot, lambda: "CONF" in shown_text(tile), what="confirmed from the palette")

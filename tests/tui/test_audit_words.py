@@ -44,8 +44,10 @@ async def test_every_operation_the_database_records_has_staff_words(admin: async
     for name in names:
         assert "_" not in OPERATION_WORDS[name], name
     assert operation_words("refused:check_in") == "check-in refused"
-    console = [r["name"] for r in await admin.fetch(
-        "select name from backroom.audit_operation where kind = 'console'")]
+    console = [
+        r["name"]
+        for r in await admin.fetch("select name from backroom.audit_operation where kind = 'console'")
+    ]
     for name in console:
         assert "_" not in operation_words(f"refused:{name}"), name
     assert operation_words("step_up") == "step-up code"
@@ -61,24 +63,32 @@ def _hold_rows(entries: list[AuditEntry]) -> dict[str, AuditEntry]:
 
 
 async def test_a_hold_used_by_a_booking_and_one_that_lapsed_say_what_happened(
-        services: Services, night: Night, admin: asyncpg.Connection) -> None:
+    services: Services, night: Night, admin: asyncpg.Connection
+) -> None:
     bookings = BookingService(services.db, services.clock)
     await bookings.hold(services.actor, night_id=night.id, table_id=FREE)
-    booking = await bookings.create(services.actor, night_id=night.id, table_ids=[FREE],
-                                    party_size=4, starts_at=night.starts_at,
-                                    guest=GuestDetails("Held For"))
+    booking = await bookings.create(
+        services.actor,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Held For"),
+    )
     await bookings.hold(services.actor, night_id=night.id, table_id=ALSO_FREE, seconds=1)
     await asyncio.sleep(1.2)
     assert await bookings.sweep() >= 1
 
-    number = {r["id"]: r["number"] for r in await admin.fetch(
-        "select id, number from backroom.venue_table where id = any($1::smallint[])",
-        [FREE, ALSO_FREE])}
+    number = {
+        r["id"]: r["number"]
+        for r in await admin.fetch(
+            "select id, number from backroom.venue_table where id = any($1::smallint[])", [FREE, ALSO_FREE]
+        )
+    }
     entries = await services.reports.audit(limit=30)
     by_op = _hold_rows(entries)
     used, lapsed = by_op["create"], by_op["expire"]
-    assert audit_words(used) == (f"the hold on table {number[FREE]} was released: "
-                                 f"booked as {booking.ref}")
+    assert audit_words(used) == (f"the hold on table {number[FREE]} was released: booked as {booking.ref}")
     assert used.who == "Duty Manager"
     assert audit_words(lapsed) == f"the hold on table {number[ALSO_FREE]} lapsed"
     # The sweeper runs in whichever console is open: the expiry is nobody's doing.
@@ -105,12 +115,14 @@ async def enrolled(owner_db: Database, services: Services) -> tuple[IdentityServ
     password and TOTP secret."""
     email, password = "rita.manager@backroom.test", "correct horse battery"
     enrolment = await IdentityService(owner_db).add_staff(
-        None, email=email, name="Rita Manager", role="manager", password=password)
+        None, email=email, name="Rita Manager", role="manager", password=password
+    )
     return IdentityService(services.db), email, password, enrolment.secret
 
 
 async def test_step_up_codes_read_as_step_up_not_sign_in(
-        services: Services, enrolled: tuple[IdentityService, str, str, str]) -> None:
+    services: Services, enrolled: tuple[IdentityService, str, str, str]
+) -> None:
     identity, email, password, secret = enrolled
     totp = pyotp.TOTP(secret, interval=30)
     # Away from a step's edge, so the sign-in's code and the next one stay in their window.
@@ -138,9 +150,14 @@ async def test_step_up_codes_read_as_step_up_not_sign_in(
 async def test_the_audit_browser_shows_the_words(services: Services, night: Night) -> None:
     bookings = BookingService(services.db, services.clock)
     await bookings.hold(services.actor, night_id=night.id, table_id=FREE)
-    booking = await bookings.create(services.actor, night_id=night.id, table_ids=[FREE],
-                                    party_size=4, starts_at=night.starts_at,
-                                    guest=GuestDetails("Held For"))
+    booking = await bookings.create(
+        services.actor,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Held For"),
+    )
     app = ConsoleApp(services, lambda s: AuditScreen(s, page_size=10), feed=False, presence=False)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await audit_loaded(pilot)
@@ -156,12 +173,18 @@ async def test_the_audit_browser_shows_the_words(services: Services, night: Nigh
 
 
 async def test_at_80_columns_a_long_what_takes_more_lines_not_an_ellipsis(
-        services: Services, night: Night) -> None:
+    services: Services, night: Night
+) -> None:
     bookings = BookingService(services.db, services.clock)
     await bookings.hold(services.actor, night_id=night.id, table_id=FREE)
-    booking = await bookings.create(services.actor, night_id=night.id, table_ids=[FREE],
-                                    party_size=4, starts_at=night.starts_at,
-                                    guest=GuestDetails("Held For"))
+    booking = await bookings.create(
+        services.actor,
+        night_id=night.id,
+        table_ids=[FREE],
+        party_size=4,
+        starts_at=night.starts_at,
+        guest=GuestDetails("Held For"),
+    )
     app = ConsoleApp(services, lambda s: AuditScreen(s, page_size=10), feed=False, presence=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await audit_loaded(pilot)

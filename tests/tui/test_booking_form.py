@@ -109,12 +109,27 @@ def booking_app(services: Services, snapshot: FloorSnapshot) -> FormApp:
 
     def form(app: FormApp) -> BookingForm:
         def book(request: BookingRequest, dialog: Dialog[BookingRequest]) -> None:
-            app.write(lambda: services.bookings.create(
-                services.actor, night_id=night.id, table_ids=[table.id], party_size=request.party_size,
-                starts_at=request.starts_at, guest=request.guest, deposit=request.deposit), dialog)
+            app.write(
+                lambda: services.bookings.create(
+                    services.actor,
+                    night_id=night.id,
+                    table_ids=[table.id],
+                    party_size=request.party_size,
+                    starts_at=request.starts_at,
+                    guest=request.guest,
+                    deposit=request.deposit,
+                ),
+                dialog,
+            )
 
-        return BookingForm(table, night, snapshot.timezone, arrival=night.starts_at + timedelta(hours=1),
-                           guests=services.bookings.guests, on_answer=book)
+        return BookingForm(
+            table,
+            night,
+            snapshot.timezone,
+            arrival=night.starts_at + timedelta(hours=1),
+            guests=services.bookings.guests,
+            on_answer=book,
+        )
 
     return FormApp(form)
 
@@ -131,8 +146,11 @@ def lookup_of(form: Dialog[Any]) -> GuestLookup:
 
 async def offered(pilot: Pilot[Any], form: Dialog[Any], name: str) -> GuestLookup:
     lookup = lookup_of(form)
-    await until(pilot, lambda: not lookup.searching and any(m.name == name for m in lookup.matches),
-                what=f"{name} offered")
+    await until(
+        pilot,
+        lambda: not lookup.searching and any(m.name == name for m in lookup.matches),
+        what=f"{name} offered",
+    )
     await pilot.pause()
     return lookup
 
@@ -155,8 +173,9 @@ async def test_a_party_too_big_for_the_table_is_said_before_enter(services: Serv
         await pilot.press("n")
         form = await form_open(pilot, BookingForm)
         await pilot.press(*"Ada Lovelace", "tab", "tab", "9")
-        await until(pilot, lambda: "Enter offers tables that fit" in screen_text(pilot.app),
-                    what="party note")
+        await until(
+            pilot, lambda: "Enter offers tables that fit" in screen_text(pilot.app), what="party note"
+        )
         assert "table 11 seats 2-6: Enter offers tables that fit" in screen_text(pilot.app)
         party = form.query_one("#party", Field)
         assert party.has_class("-warn") and not party.has_class("-error")
@@ -189,8 +208,9 @@ def test_the_form_with_errors_at_80x24(snap_compare: Any, dsn: str) -> None:
     assert snap_compare(FloorApp(dsn), terminal_size=SMALL, run_before=errors)
 
 
-def test_the_form_with_errors_without_colour(snap_compare: Any, dsn: str,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_form_with_errors_without_colour(
+    snap_compare: Any, dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
 
     async def errors(pilot: Pilot[Any]) -> None:
@@ -203,8 +223,12 @@ def test_the_form_with_errors_without_colour(snap_compare: Any, dsn: str,
         await until(pilot, lambda: form.status_text.startswith("Check"), what="refused")
         await steady_cursor(pilot)
         shown = screen_text(pilot.app)
-        for words in ("too few digits", "table 11 seats 2-6: Enter offers tables that fit",
-                      "outside tonight's hours 22:00-03:00", "Check phone, arrival."):
+        for words in (
+            "too few digits",
+            "table 11 seats 2-6: Enter offers tables that fit",
+            "outside tonight's hours 22:00-03:00",
+            "Check phone, arrival.",
+        ):
             assert words in shown, shown
 
     assert snap_compare(FloorApp(dsn), terminal_size=SMALL, run_before=errors)
@@ -236,7 +260,10 @@ async def test_a_guest_picked_from_those_offered_is_the_guest_booked(
         await until(pilot, lambda: form.chosen is not None, what="guest taken")
         await pilot.pause()
         assert (form.value_of("name"), form.value_of("phone"), form.value_of("email")) == (
-            "Kemi Adeyemi", kemi["phone"], kemi["email"])
+            "Kemi Adeyemi",
+            kemi["phone"],
+            kemi["email"],
+        )
         shown = screen_text(pilot.app)
         assert "✓ On file: Kemi Adeyemi · no past bookings · VIP" in shown, shown
         assert "guest on file" in shown
@@ -246,7 +273,9 @@ async def test_a_guest_picked_from_those_offered_is_the_guest_booked(
         await until(pilot, lambda: bool(app.made), what="booked")
     [booking] = app.made
     assert booking.guest_name == "Kemi Adeyemi" and booking.party_size == 4
-    assert await admin.fetchval("select guest_id from backroom.booking where id = $1", booking.id) == kemi["id"]
+    assert (
+        await admin.fetchval("select guest_id from backroom.booking where id = $1", booking.id) == kemi["id"]
+    )
     assert await admin.fetchval("select count(*) from backroom.guest") == guests_before
 
 
@@ -270,7 +299,9 @@ async def test_changing_a_picked_guest_makes_a_new_guest(
     [booking] = app.made
     guest = await admin.fetchrow(
         "select g.name, g.phone, g.vip from backroom.guest g join backroom.booking b on b.guest_id = g.id"
-        " where b.id = $1", booking.id)
+        " where b.id = $1",
+        booking.id,
+    )
     assert guest is not None
     assert (guest["name"], guest["phone"], guest["vip"]) == ("Kemi Adeyemi", "+44 7700 900112", False)
     assert await admin.fetchval("select count(*) from backroom.guest where name = 'Kemi Adeyemi'") == 2
@@ -316,21 +347,40 @@ def edit_app(services: Services, snapshot: FloorSnapshot, booking: Booking) -> F
 
     def form(app: FormApp) -> EditForm:
         def amend(request: EditRequest, dialog: Dialog[EditRequest]) -> None:
-            app.write(lambda: services.bookings.amend(
-                services.actor, booking.id, booking.version, party_size=request.party_size,
-                starts_at=request.starts_at, notes=request.notes, guest=request.guest), dialog)
+            app.write(
+                lambda: services.bookings.amend(
+                    services.actor,
+                    booking.id,
+                    booking.version,
+                    party_size=request.party_size,
+                    starts_at=request.starts_at,
+                    notes=request.notes,
+                    guest=request.guest,
+                ),
+                dialog,
+            )
 
-        return EditForm(booking, tables, snapshot.night, snapshot.timezone,
-                        guests=services.bookings.guests, on_answer=amend)
+        return EditForm(
+            booking,
+            tables,
+            snapshot.night,
+            snapshot.timezone,
+            guests=services.bookings.guests,
+            on_answer=amend,
+        )
 
     return FormApp(form)
 
 
 async def rita(services: Services, snapshot: FloorSnapshot) -> Booking:
     return await services.bookings.create(
-        services.actor, night_id=snapshot.night.id, table_ids=[FREE], party_size=4,
+        services.actor,
+        night_id=snapshot.night.id,
+        table_ids=[FREE],
+        party_size=4,
         starts_at=snapshot.night.starts_at + timedelta(hours=1),
-        guest=GuestDetails("Rita Hale", phone="+44 7700 900999", email="rita@example.com"))
+        guest=GuestDetails("Rita Hale", phone="+44 7700 900999", email="rita@example.com"),
+    )
 
 
 async def edit_open(pilot: Pilot[Any]) -> EditForm:
@@ -354,8 +404,11 @@ async def test_editing_checks_the_party_against_the_tables_and_saves_what_change
         assert "table 11 seats 2-6" in shown
 
         await pilot.press("tab", "tab", "9")
-        await until(pilot, lambda: "table 11 seats 2-6: move it first" in screen_text(pilot.app),
-                    what="party refused as typed")
+        await until(
+            pilot,
+            lambda: "table 11 seats 2-6: move it first" in screen_text(pilot.app),
+            what="party refused as typed",
+        )
         assert form.query_one("#party", Field).has_class("-error")
         await pilot.press("enter")
         await pilot.pause()
@@ -368,9 +421,14 @@ async def test_editing_checks_the_party_against_the_tables_and_saves_what_change
     assert (amended.party_size, amended.notes, amended.version) == (6, "Birthday", 2)
     assert amended.starts_at == snapshot.night.starts_at + timedelta(hours=1, minutes=30)
     assert amended.guest_name == "Rita Hale"
-    assert await admin.fetchval(
-        "select count(*) from backroom.audit_log where entity = 'booking' and entity_id = $1"
-        " and operation = 'amend'", booking.id) == 1
+    assert (
+        await admin.fetchval(
+            "select count(*) from backroom.audit_log where entity = 'booking' and entity_id = $1"
+            " and operation = 'amend'",
+            booking.id,
+        )
+        == 1
+    )
 
 
 async def test_editing_corrects_the_guest_or_hands_the_booking_to_another(
@@ -386,8 +444,9 @@ async def test_editing_corrects_the_guest_or_hands_the_booking_to_another(
         await pilot.pause()
         assert form.status_text == "Nothing has changed (Esc to leave it)."
         await pilot.press("end", *"-Moss")
-        await until(pilot, lambda: "corrects the guest on file" in screen_text(pilot.app),
-                    what="correction said")
+        await until(
+            pilot, lambda: "corrects the guest on file" in screen_text(pilot.app), what="correction said"
+        )
         await pilot.press("enter")
         await until(pilot, lambda: bool(app.made), what="saved")
     assert app.made[0].guest_name == "Rita Hale-Moss"
@@ -410,18 +469,30 @@ async def test_editing_corrects_the_guest_or_hands_the_booking_to_another(
 
 async def test_joined_tables_seat_the_party_together(services: Services, admin: asyncpg.Connection) -> None:
     snapshot = await tonight(services)
-    joined = next(state.booking for state in snapshot.tables.values()
-                  if state.booking is not None and state.booking.table_ids == (15, 16))
+    joined = next(
+        state.booking
+        for state in snapshot.tables.values()
+        if state.booking is not None and state.booking.table_ids == (15, 16)
+    )
     app = edit_app(services, snapshot, joined)
     async with app.run_test(size=SMALL) as pilot:
         form = await edit_open(pilot)
         assert f"Edit {joined.ref} · Rosa Alvarez · table 15+16" in screen_text(pilot.app)
         await pilot.press("tab", "tab", *"23")
-        await until(pilot, lambda: "tables 15+16 seat 4-22: move it first" in screen_text(pilot.app),
-                    what="too many for both tables")
+        await until(
+            pilot,
+            lambda: "tables 15+16 seat 4-22: move it first" in screen_text(pilot.app),
+            what="too many for both tables",
+        )
         await pilot.press("backspace", "backspace", *"22")
-        await until(pilot, lambda: "tables 15+16 seat 4-22" in screen_text(pilot.app)
-                    and "move it first" not in screen_text(pilot.app), what="22 fit")
+        await until(
+            pilot,
+            lambda: (
+                "tables 15+16 seat 4-22" in screen_text(pilot.app)
+                and "move it first" not in screen_text(pilot.app)
+            ),
+            what="22 fit",
+        )
         await pilot.press("enter")
         await until(pilot, lambda: bool(app.made), what="saved")
         await until(pilot, lambda: not form.is_attached, what="the form closed")

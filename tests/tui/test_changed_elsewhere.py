@@ -50,18 +50,24 @@ async def test_the_floor_says_when_another_console_confirms_the_selected_booking
         await until(pilot, lambda: "CONF" in shown_text(tile), what="tile confirmed")
         await until(pilot, lambda: bool(elsewhere(pilot.app)), what="toast")
         assert elsewhere(pilot.app) == [
-            f"{manager.name} confirmed {pending.guest_name}'s booking at table 3."]
+            f"{manager.name} confirmed {pending.guest_name}'s booking at table 3."
+        ]
 
         # A change to a table nobody here is looking at is shown on its tile, not toasted.
         await open_floor(pilot, 3)
         far = await admin.fetchrow(
             "select b.id, b.version from backroom.booking b join backroom.booking_table bt"
             " on bt.booking_id = b.id join backroom.venue_table t on t.id = bt.table_id"
-            " where t.number = 1 and b.status = 'confirmed'")
+            " where t.number = 1 and b.status = 'confirmed'"
+        )
         await other.check_in(manager, far["id"], far["version"], 1)
         screen = pilot.app.screen
-        tiles = {t.state.table.number: t for plan in screen.plans  # type: ignore[attr-defined]
-                 for t in plan.tiles.values() if t.state is not None}
+        tiles = {
+            t.state.table.number: t
+            for plan in screen.plans  # type: ignore[attr-defined]
+            for t in plan.tiles.values()
+            if t.state is not None
+        }
         await until(pilot, lambda: "IN" in shown_text(tiles[1]), what="table 1 checked in")
         assert news_count(pilot.app) == 1, toasts(pilot.app)
 
@@ -143,7 +149,8 @@ async def test_a_burst_of_changes_takes_one_short_toast_clear_of_the_selected_ti
         await until(pilot, lambda: news_count(pilot.app) == 3, what="third change heard")
         assert elsewhere(pilot.app) == [
             f"3 changes on other consoles. Latest: Dana Moss checked in {maya.guest_name}"
-            " at table 14: 3 of 3 in."]
+            " at table 14: 3 of 3 in."
+        ]
         await pilot.pause(0.3)
         shown = list(pilot.app.screen.query(Toast))
         assert len(shown) <= BackroomApp.MAX_TOASTS, [t.render() for t in shown]
@@ -154,9 +161,19 @@ async def test_a_burst_of_changes_takes_one_short_toast_clear_of_the_selected_ti
 
 
 def _booking(**changes: object) -> Booking:
-    base = Booking(id=7, ref="B-7", status=BookingStatus.CONFIRMED, guest_name="Ada", guest_vip=False,
-                   party_size=4, arrived_count=0, starts_at=FIXED_NOW,
-                   ends_at=FIXED_NOW + timedelta(hours=3), version=1, table_ids=(1,))
+    base = Booking(
+        id=7,
+        ref="B-7",
+        status=BookingStatus.CONFIRMED,
+        guest_name="Ada",
+        guest_vip=False,
+        party_size=4,
+        arrived_count=0,
+        starts_at=FIXED_NOW,
+        ends_at=FIXED_NOW + timedelta(hours=3),
+        version=1,
+        table_ids=(1,),
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -166,27 +183,51 @@ def test_the_words_for_each_kind_of_change() -> None:
     by = {"changed_by": "Dana Moss"}
     assert booking_news(b, b, timezone=tz, numbers=numbers) is None
     assert booking_news(b, _booking(arrived_count=3, **by), timezone=tz, numbers=numbers) == (
-        "Dana Moss checked in Ada at table 5: 3 of 4 in.")
-    assert booking_news(_booking(arrived_count=3), _booking(arrived_count=1, **by), timezone=tz,
-                        numbers=numbers) == "Dana Moss corrected Ada's arrivals at table 5: 1 of 4 in."
-    assert booking_news(b, _booking(status=BookingStatus.CANCELLED, **by), timezone=tz,
-                        numbers=numbers) == "Dana Moss cancelled Ada's booking at table 5."
-    assert booking_news(b, _booking(status=BookingStatus.NO_SHOW), timezone=tz,
-                        numbers=numbers) == "Another console marked Ada no-show at table 5."
-    assert booking_news(_booking(status=BookingStatus.NO_SHOW), _booking(**by), timezone=tz,
-                        numbers=numbers) == "Dana Moss reopened Ada's booking at table 5 (confirmed)."
-    assert booking_news(b, _booking(table_ids=(2,), **by), timezone=tz,
-                        numbers=numbers) == "Dana Moss moved Ada from table 5 to table 6."
-    assert booking_news(b, _booking(party_size=6, table_ids=(1, 2), **by), timezone=tz,
-                        numbers=numbers) == "Dana Moss moved Ada from table 5 to tables 5+6; party of 6."
+        "Dana Moss checked in Ada at table 5: 3 of 4 in."
+    )
+    assert (
+        booking_news(_booking(arrived_count=3), _booking(arrived_count=1, **by), timezone=tz, numbers=numbers)
+        == "Dana Moss corrected Ada's arrivals at table 5: 1 of 4 in."
+    )
+    assert (
+        booking_news(b, _booking(status=BookingStatus.CANCELLED, **by), timezone=tz, numbers=numbers)
+        == "Dana Moss cancelled Ada's booking at table 5."
+    )
+    assert (
+        booking_news(b, _booking(status=BookingStatus.NO_SHOW), timezone=tz, numbers=numbers)
+        == "Another console marked Ada no-show at table 5."
+    )
+    assert (
+        booking_news(_booking(status=BookingStatus.NO_SHOW), _booking(**by), timezone=tz, numbers=numbers)
+        == "Dana Moss reopened Ada's booking at table 5 (confirmed)."
+    )
+    assert (
+        booking_news(b, _booking(table_ids=(2,), **by), timezone=tz, numbers=numbers)
+        == "Dana Moss moved Ada from table 5 to table 6."
+    )
+    assert (
+        booking_news(b, _booking(party_size=6, table_ids=(1, 2), **by), timezone=tz, numbers=numbers)
+        == "Dana Moss moved Ada from table 5 to tables 5+6; party of 6."
+    )
     assert booking_news(b, _booking(notes="cake", **by), timezone=tz, numbers=numbers) == (
-        "Dana Moss changed Ada's booking at table 5: new notes.")
+        "Dana Moss changed Ada's booking at table 5: new notes."
+    )
     assert booking_news(b, None, timezone=tz, numbers=numbers) == "Ada is no longer on tonight's list."
 
 
 def test_the_words_for_a_table() -> None:
-    table = Table(id=1, number=5, name="5", floor_id=1, min_party=2, max_party=6, vip=False,
-                  min_spend=Decimal(0), grid_row=0, grid_col=0)
+    table = Table(
+        id=1,
+        number=5,
+        name="5",
+        floor_id=1,
+        min_party=2,
+        max_party=6,
+        vip=False,
+        min_spend=Decimal(0),
+        grid_row=0,
+        grid_col=0,
+    )
     free = TableState(table=table, status=TileStatus.FREE, booking=None, hold=None)
     hold = Hold(id=3, table_id=1, holder="Sam", expires_at=FIXED_NOW, staff_id=9)
     held = replace(free, status=TileStatus.HELD, hold=hold)
@@ -197,9 +238,11 @@ def test_the_words_for_a_table() -> None:
     ada = _booking(changed_by="Sam")
     booked = replace(free, status=TileStatus.CONFIRMED, booking=ada, bookings=(ada,))
     assert table_news(held, booked, me=1, timezone=tz, numbers=numbers) == (
-        "Sam booked table 5 for Ada, party of 4 at 23:30.")
+        "Sam booked table 5 for Ada, party of 4 at 23:30."
+    )
     gone = replace(free, bookings=(_booking(status=BookingStatus.NO_SHOW, changed_by="Sam"),))
     assert table_news(booked, gone, me=1, timezone=tz, numbers=numbers) == (
-        "Sam marked Ada no-show at table 5.")
+        "Sam marked Ada no-show at table 5."
+    )
     moved = replace(free, bookings=())
     assert table_news(booked, moved, me=1, timezone=tz, numbers=numbers) == "Ada has left table 5."

@@ -50,16 +50,18 @@ class Demo:
         assert isinstance(identity, IdentityService)
         for account in accounts:
             self.enrolled[account.email] = await identity.add_staff(
-                None, email=account.email, name=account.name, role=account.role,
-                password=account.password)
+                None, email=account.email, name=account.name, role=account.role, password=account.password
+            )
 
     def code(self, email: str, t: float | None = None) -> str:
         return code_at(self.enrolled[email], self.clock.now if t is None else t)
 
-    def app(self, accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS, *,
-            keymap: Keymap | None = None) -> BackroomApp:
-        return BackroomApp(self.services, keymap=keymap, demo_accounts=DemoSignIns(
-            self.owner, accounts, self.clock))
+    def app(
+        self, accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS, *, keymap: Keymap | None = None
+    ) -> BackroomApp:
+        return BackroomApp(
+            self.services, keymap=keymap, demo_accounts=DemoSignIns(self.owner, accounts, self.clock)
+        )
 
 
 @pytest.fixture
@@ -88,13 +90,15 @@ def fields(screen: SignInScreen) -> tuple[str, str, str]:
 async def filled(pilot: Pilot[Any], screen: SignInScreen, demo_key: str, email: str) -> None:
     """Press a demo key and wait until its account is filled in."""
     await pilot.press(demo_key)
-    await until(pilot, lambda: screen.field("email").value == email
-                and "filled in" in screen.status_text, what=f"{email} filled in")
+    await until(
+        pilot,
+        lambda: screen.field("email").value == email and "filled in" in screen.status_text,
+        what=f"{email} filled in",
+    )
     await pilot.pause()
 
 
-async def test_the_demo_lists_its_accounts_and_one_key_signs_the_door_in(
-    enrolled: Demo) -> None:
+async def test_the_demo_lists_its_accounts_and_one_key_signs_the_door_in(enrolled: Demo) -> None:
     async with enrolled.app().run_test(size=SMALL) as pilot:
         screen = await at_sign_in(pilot)
         shown = screen_text(pilot.app)
@@ -115,8 +119,7 @@ async def test_the_demo_lists_its_accounts_and_one_key_signs_the_door_in(
         assert actor.name == DOOR.name and actor.role == "door"
 
 
-async def test_each_key_fills_the_code_of_the_moment_it_is_pressed(
-    enrolled: Demo) -> None:
+async def test_each_key_fills_the_code_of_the_moment_it_is_pressed(enrolled: Demo) -> None:
     manager, support = DEMO_ACCOUNTS[1], DEMO_ACCOUNTS[3]
     async with enrolled.app().run_test(size=SMALL) as pilot:
         screen = await at_sign_in(pilot)
@@ -124,8 +127,7 @@ async def test_each_key_fills_the_code_of_the_moment_it_is_pressed(
         step = clock.now - clock.now % STEP_SECONDS  # where the code of now begins
         clock.now = step + 29
         await filled(pilot, screen, "alt+m", manager.email)
-        assert fields(screen) == (manager.email, manager.password,
-                                  enrolled.code(manager.email, step))
+        assert fields(screen) == (manager.email, manager.password, enrolled.code(manager.email, step))
 
         # The code has just changed: the key fills in the new one.
         clock.now = step + 30
@@ -134,8 +136,7 @@ async def test_each_key_fills_the_code_of_the_moment_it_is_pressed(
 
         clock.now = step + 29
         await filled(pilot, screen, "f10", support.email)
-        assert fields(screen) == (support.email, support.password,
-                                  enrolled.code(support.email, step))
+        assert fields(screen) == (support.email, support.password, enrolled.code(support.email, step))
         await pilot.press("enter")
         await until(pilot, lambda: enrolled.services.actor.role == "support", what="support signed in")
 
@@ -159,8 +160,7 @@ async def test_each_key_fills_the_code_of_the_moment_it_is_pressed(
         assert screen.field("code").value == enrolled.code(DOOR.email, step)
 
 
-async def test_help_names_the_demo_keys(
-    enrolled: Demo) -> None:
+async def test_help_names_the_demo_keys(enrolled: Demo) -> None:
     async with enrolled.app().run_test(size=SMALL) as pilot:
         await at_sign_in(pilot)
         await pilot.press("f1")
@@ -177,8 +177,9 @@ async def test_a_venue_console_shows_and_binds_nothing_of_the_demo(enrolled: Dem
         shown = screen_text(pilot.app)
         assert "DEMO" not in shown and "backroom.demo" not in shown, shown
         assert not screen.query(DemoAccountList)
-        assert not any(b.binding.id and b.binding.id.startswith("sign_in.demo")
-                       for b in screen.active_bindings.values())
+        assert not any(
+            b.binding.id and b.binding.id.startswith("sign_in.demo") for b in screen.active_bindings.values()
+        )
         for demo_key in ("f7", "f8", "f9", "f10", "alt+d", "alt+m", "alt+a", "alt+s"):
             await pilot.press(demo_key)
         await pilot.pause()
@@ -197,16 +198,14 @@ async def test_what_the_demo_shows_is_plain_text(demo: Demo) -> None:
         screen = await at_sign_in(pilot)
         assert "[b]door[/]@backroom.demo" in screen_text(pilot.app)
         await filled(pilot, screen, "f7", odd[0].email)
-        assert fields(screen) == (odd[0].email, odd[0].password,
-                                  demo.code(odd[0].email))
+        assert fields(screen) == (odd[0].email, odd[0].password, demo.code(odd[0].email))
         assert "F8" not in screen_text(pilot.app), "only the accounts the demo has are listed"
         await pilot.press("f8")
         await pilot.pause()
         assert screen.field("email").value == odd[0].email
 
 
-async def test_the_keymap_changes_the_demo_keys_and_the_list_says_so(
-    enrolled: Demo) -> None:
+async def test_the_keymap_changes_the_demo_keys_and_the_list_says_so(enrolled: Demo) -> None:
     keymap = parse('"sign_in.demo_door" = "f12"', catalogue())
     assert not keymap.problems
     app = enrolled.app(keymap=keymap)

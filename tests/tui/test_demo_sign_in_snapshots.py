@@ -32,8 +32,9 @@ class DemoSnapshotApp(IdentitySnapshotApp):
         await super().on_load()
         identity = IdentityService(self.services.db, owner=self.owner)
         for account in DEMO_ACCOUNTS:
-            await identity.add_staff(None, email=account.email, name=account.name,
-                                     role=account.role, password=account.password)
+            await identity.add_staff(
+                None, email=account.email, name=account.name, role=account.role, password=account.password
+            )
         self.services.identity = identity
         self.demo_accounts = DemoSignIns(self.owner, clock=lambda: SNAPSHOT_T0)
 

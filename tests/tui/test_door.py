@@ -64,8 +64,12 @@ async def open_door(pilot: Pilot[Any]) -> DoorScreen:
 async def door_ready(pilot: Pilot[Any], *, live: bool = True) -> DoorScreen:
     def ready() -> bool:
         screen = pilot.app.screen
-        return (isinstance(screen, DoorScreen) and screen.snapshot is not None
-                and screen.current and (screen.live or not live))
+        return (
+            isinstance(screen, DoorScreen)
+            and screen.snapshot is not None
+            and screen.current
+            and (screen.live or not live)
+        )
 
     await until(pilot, ready, what="door loaded")
     await pilot.pause()
@@ -101,7 +105,9 @@ async def booking(admin: asyncpg.Connection, guest: str) -> asyncpg.Record:
         "select b.id, b.ref, b.status, b.party_size, b.arrived_count, b.version, g.name"
         " from backroom.booking b join backroom.guest g on g.id = b.guest_id"
         " where g.name = $1 and b.night_id = (select id from backroom.night where date = $2)",
-        guest, SAMPLE_NIGHT)
+        guest,
+        SAMPLE_NIGHT,
+    )
     assert row is not None, guest
     return row
 
@@ -117,8 +123,7 @@ def heading(screen: DoorScreen) -> str:
 async def typed(pilot: Pilot[Any], screen: DoorScreen, text: str) -> None:
     """Type into the search box and wait until the list shows what it finds."""
     await pilot.press(*text)
-    await until(pilot, lambda: screen.current and screen.shown_text == text,
-                what=f"list for {text!r}")
+    await until(pilot, lambda: screen.current and screen.shown_text == text, what=f"list for {text!r}")
     await pilot.pause()
 
 
@@ -138,8 +143,9 @@ async def back_at_the_door(pilot: Pilot[Any]) -> DoorScreen:
 
 
 def footer_words(screen: DoorScreen) -> list[str]:
-    return [f"{key.key_display} {key.description}".strip()
-            for key in screen.query_one(Footer).query(FooterKey)]
+    return [
+        f"{key.key_display} {key.description}".strip() for key in screen.query_one(Footer).query(FooterKey)
+    ]
 
 
 # Reading ------------------------------------------------------------------------------
@@ -154,14 +160,17 @@ async def test_the_empty_box_lists_who_is_still_expected_soonest_first(
         " where b.night_id = (select id from backroom.night where date = $1)"
         "   and (b.status in ('pending', 'confirmed')"
         "        or (b.status = 'arrived' and b.arrived_count < b.party_size))"
-        " order by b.starts_at, b.id", SAMPLE_NIGHT)
+        " order by b.starts_at, b.id",
+        SAMPLE_NIGHT,
+    )
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
         assert screen.search.has_focus, "the search box is focused on open"
         assert rows(screen) == [r["name"] for r in expected]
         to_come = sum(r["party_size"] - r["arrived_count"] for r in expected)
-        assert heading(screen) == (f"Still expected tonight: {len(expected)} parties, "
-                                   f"{to_come} guests to come")
+        assert heading(screen) == (
+            f"Still expected tonight: {len(expected)} parties, {to_come} guests to come"
+        )
         text = screen_text(pilot.app)
         assert "Door · Fri 20 Nov 2026" in text
         lines = text.splitlines()
@@ -170,8 +179,18 @@ async def test_the_empty_box_lists_who_is_still_expected_soonest_first(
             return next(line for line in lines if name in line and "·" not in line)
 
         # Party in/expected, time, table(s), status word and the VIP mark, first row selected.
-        assert line_of("Dev Patel").split() == ["▶", "22:15", "Dev", "Patel", "3/6", "5", "◑",
-                                                "PARTLY", "IN", (await booking(admin, "Dev Patel"))["ref"]]
+        assert line_of("Dev Patel").split() == [
+            "▶",
+            "22:15",
+            "Dev",
+            "Patel",
+            "3/6",
+            "5",
+            "◑",
+            "PARTLY",
+            "IN",
+            (await booking(admin, "Dev Patel"))["ref"],
+        ]
         rosa = line_of("Rosa Alvarez").split()
         assert rosa[:5] == ["23:30", "★", "Rosa", "Alvarez", "0/18"], rosa
         assert rosa[5:8] == ["15+16", "✓", "CONFIRMED"], rosa
@@ -182,9 +201,7 @@ async def test_the_empty_box_lists_who_is_still_expected_soonest_first(
         assert presence.whereabouts.night_id == screen.snapshot.night.id
 
 
-async def test_typing_shows_the_best_match_first(
-    door: Services, admin: asyncpg.Connection, dsn: str
-) -> None:
+async def test_typing_shows_the_best_match_first(door: Services, admin: asyncpg.Connection, dsn: str) -> None:
     await stable_refs(dsn)
     kemi = await booking(admin, "Kemi Adeyemi")
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
@@ -224,8 +241,11 @@ async def test_typing_shows_the_best_match_first(
         assert rows(screen) == []
         assert heading(screen) == "No booking tonight matches “zzz”."
         await pilot.press("enter")
-        await until(pilot, lambda: any("No booking tonight matches “zzz”" in t
-                                       for t in toasts(pilot.app)), what="said so")
+        await until(
+            pilot,
+            lambda: any("No booking tonight matches “zzz”" in t for t in toasts(pilot.app)),
+            what="said so",
+        )
         assert isinstance(pilot.app.screen, DoorScreen)
 
 
@@ -285,8 +305,9 @@ async def test_part_of_a_party_then_the_rest(door: Services, admin: asyncpg.Conn
         assert (row["status"], row["arrived_count"]) == ("arrived", 4)
         # Still expected: six more to come, shown as partly in.
         await until(pilot, lambda: "Kemi Adeyemi" in rows(screen), what="still listed")
-        line = next(line for line in screen_text(pilot.app).splitlines()
-                    if "Kemi Adeyemi" in line and "·" not in line)
+        line = next(
+            line for line in screen_text(pilot.app).splitlines() if "Kemi Adeyemi" in line and "·" not in line
+        )
         assert "4/10" in line and "◑ PARTLY IN" in line, line
 
         # The rest come: the dialog offers the six still expected.
@@ -309,12 +330,16 @@ async def test_a_party_already_in_is_said_plainly(door: Services, admin: asyncpg
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
         await typed(pilot, screen, "ben")
-        line = next(line for line in screen_text(pilot.app).splitlines()
-                    if "Ben Okafor" in line and "·" not in line)
+        line = next(
+            line for line in screen_text(pilot.app).splitlines() if "Ben Okafor" in line and "·" not in line
+        )
         assert "4/4" in line and "● ARRIVED" in line, line
         await pilot.press("enter")
-        await until(pilot, lambda: f"{ben['ref']} · Ben Okafor is in already: all 4 of the party."
-                    in toasts(pilot.app), what="said so")
+        await until(
+            pilot,
+            lambda: f"{ben['ref']} · Ben Okafor is in already: all 4 of the party." in toasts(pilot.app),
+            what="said so",
+        )
         assert isinstance(pilot.app.screen, DoorScreen)
     assert (await booking(admin, "Ben Okafor"))["version"] == ben["version"]
 
@@ -330,14 +355,20 @@ async def test_arrivals_at_two_consoles_add_up(door: Services, admin: asyncpg.Co
         # Meanwhile two of the party are checked in at the other entrance.
         await other_console.check_in(manager, alice["id"], alice["version"], 2)
         await pilot.press("enter")
-        await until(pilot, lambda: any(t.startswith("Changed by Duty Manager") for t in toasts(pilot.app)),
-                    what="told who changed it")
+        await until(
+            pilot,
+            lambda: any(t.startswith("Changed by Duty Manager") for t in toasts(pilot.app)),
+            what="told who changed it",
+        )
         screen = await back_at_the_door(pilot)
         assert screen.search.value == "alice", "a refusal keeps the search"
         assert (await booking(admin, "Alice Moreau"))["arrived_count"] == 2, "nothing overwritten"
         # Looking again offers the two still expected.
-        await until(pilot, lambda: screen.selected is not None and screen.selected.arrived_count == 2,
-                    what="list read again")
+        await until(
+            pilot,
+            lambda: screen.selected is not None and screen.selected.arrived_count == 2,
+            what="list read again",
+        )
         await pilot.press("enter")
         dialog = await dialog_open(pilot, CountDialog)
         assert dialog.default == 2
@@ -364,11 +395,16 @@ async def test_seat_a_walk_in(door: Services, admin: asyncpg.Connection) -> None
             "select b.ref, b.status, b.party_size, b.arrived_count, t.number from backroom.booking b"
             " join backroom.guest g on g.id = b.guest_id"
             " join backroom.booking_table bt on bt.booking_id = b.id"
-            " join backroom.venue_table t on t.id = bt.table_id where g.name = 'Walk-in'")
+            " join backroom.venue_table t on t.id = bt.table_id where g.name = 'Walk-in'"
+        )
         assert seated is not None
         # The smallest free table that seats two.
         assert (seated["status"], seated["party_size"], seated["arrived_count"], seated["number"]) == (
-            "arrived", 2, 2, 10)
+            "arrived",
+            2,
+            2,
+            10,
+        )
         assert f"Seated Walk-in · party of 2 at table 10 · {seated['ref']}" in toasts(pilot.app)
         await until(pilot, lambda: "10 (2-4)" not in screen_text(pilot.app), what="table 10 taken")
 
@@ -389,8 +425,11 @@ async def test_a_walk_in_nobody_can_seat_is_refused_in_staff_words(door: Service
         await pilot.press("ctrl+w")
         await dialog_open(pilot, WalkInForm)
         await pilot.press(*"11", "enter")
-        await until(pilot, lambda: any("No free table fits a party of 11 right now." in t
-                                       for t in toasts(pilot.app)), what="refused")
+        await until(
+            pilot,
+            lambda: any("No free table fits a party of 11 right now." in t for t in toasts(pilot.app)),
+            what="refused",
+        )
 
 
 # No-shows -------------------------------------------------------------------------------
@@ -407,9 +446,14 @@ async def test_a_no_show_only_once_the_party_is_due(dsn: str, admin: asyncpg.Con
             await typed(pilot, screen, "kemi")
             # Not offered before the party is late by the venue's grace (15 minutes).
             await pilot.press("ctrl+n")
-            await until(pilot, lambda: any(
-                f"{kemi['ref']} · Kemi Adeyemi is due at 00:00: a no-show only from 00:15." in t
-                for t in toasts(pilot.app)), what="refused before due")
+            await until(
+                pilot,
+                lambda: any(
+                    f"{kemi['ref']} · Kemi Adeyemi is due at 00:00: a no-show only from 00:15." in t
+                    for t in toasts(pilot.app)
+                ),
+                what="refused before due",
+            )
             assert isinstance(pilot.app.screen, DoorScreen), "no question asked"
             assert (await booking(admin, "Kemi Adeyemi"))["status"] == "confirmed"
             assert screen.search.value == "kemi", "a refusal keeps the search"
@@ -420,8 +464,11 @@ async def test_a_no_show_only_once_the_party_is_due(dsn: str, admin: asyncpg.Con
             await dialog_open(pilot, ConfirmDialog)
             assert f"{kemi['ref']} · Kemi Adeyemi: no-show?" in screen_text(pilot.app)
             await keys.press("y")
-            await until(pilot, lambda: any(t.startswith(f"No-show {kemi['ref']} · Kemi Adeyemi")
-                                           for t in toasts(pilot.app)), what="marked")
+            await until(
+                pilot,
+                lambda: any(t.startswith(f"No-show {kemi['ref']} · Kemi Adeyemi") for t in toasts(pilot.app)),
+                what="marked",
+            )
             screen = await back_at_the_door(pilot)
             assert keys.count == 2
             await until(pilot, lambda: "Kemi Adeyemi" not in rows(screen), what="no longer expected")
@@ -435,8 +482,9 @@ async def test_only_a_confirmed_party_can_be_a_no_show(door: Services, admin: as
         screen = await open_door(pilot)
         await typed(pilot, screen, "maya")
         await pilot.press("ctrl+n")
-        await until(pilot, lambda: any("was never confirmed" in t for t in toasts(pilot.app)),
-                    what="pending refused")
+        await until(
+            pilot, lambda: any("was never confirmed" in t for t in toasts(pilot.app)), what="pending refused"
+        )
         assert isinstance(pilot.app.screen, DoorScreen)
     assert (await booking(admin, "Maya Cohen"))["status"] == "pending"
 
@@ -466,9 +514,13 @@ async def test_changes_by_another_console_appear_and_the_search_stays(
         await admin.execute(
             "update backroom.booking set notes = 'VIP list' where night_id ="
             " (select id from backroom.night where date = $1) and status = 'confirmed'",
-            SAMPLE_NIGHT)
-        await until(pilot, lambda: screen.current and any(
-            b.notes == "VIP list" for b in screen.booking_list.bookings), what="notes read")
+            SAMPLE_NIGHT,
+        )
+        await until(
+            pilot,
+            lambda: screen.current and any(b.notes == "VIP list" for b in screen.booking_list.bookings),
+            what="notes read",
+        )
         await pilot.press("down")
         assert screen.selected is not None and screen.selected.guest_name == "Alice Moreau"
         assert "Notes: VIP list" in screen_text(pilot.app), "the selected booking's notes show"
@@ -500,9 +552,12 @@ async def test_no_night_is_said_plainly_and_a_new_night_appears(
         await until(pilot, lambda: heading(screen) == NO_NIGHTS, what="no night said")
         await admin.execute(
             "insert into backroom.night (venue_id, date, starts_at, ends_at)"
-            " values (1, $1, '2026-11-20 22:00+00', '2026-11-21 03:00+00')", SAMPLE_NIGHT)
-        await until(pilot, lambda: heading(screen) == "Nobody else is expected tonight.",
-                    what="the new night shown")
+            " values (1, $1, '2026-11-20 22:00+00', '2026-11-21 03:00+00')",
+            SAMPLE_NIGHT,
+        )
+        await until(
+            pilot, lambda: heading(screen) == "Nobody else is expected tonight.", what="the new night shown"
+        )
         assert "Door · Fri 20 Nov 2026" in screen_text(pilot.app)
 
 
@@ -558,8 +613,9 @@ async def test_help_lists_every_door_key(door: Services) -> None:
         assert listed["Expected"] == "esc"
         assert listed["Reload"] == "^r"
         # The door's own list leaves out the search box's editing keys.
-        own = {item.description for item in describe_bindings(screen.help_bindings(),
-                                                               pilot.app.get_key_display)}
+        own = {
+            item.description for item in describe_bindings(screen.help_bindings(), pilot.app.get_key_display)
+        }
         assert "Check in" in own and "Help" in own and "Move cursor left" not in own, own
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is screen, what="help closed")

@@ -15,9 +15,14 @@ from tests.tui.test_door import SMALL, open_door
 async def test_a_party_in_early_takes_its_table_off_free_now(services: Services, night: Night) -> None:
     bookings = BookingService(services.db, services.clock)
     # Table 12 is free now; a party booked for 01:00 turns up at 23:30 and is checked in.
-    later = await bookings.create(services.actor, night_id=night.id, table_ids=[12], party_size=4,
-                                  starts_at=night.starts_at + timedelta(hours=3),
-                                  guest=GuestDetails("Early Party"))
+    later = await bookings.create(
+        services.actor,
+        night_id=night.id,
+        table_ids=[12],
+        party_size=4,
+        starts_at=night.starts_at + timedelta(hours=3),
+        guest=GuestDetails("Early Party"),
+    )
     later = await bookings.confirm(services.actor, later.id, later.version)
     await bookings.check_in(services.actor, later.id, later.version, 4)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -34,7 +39,7 @@ async def test_free_now_names_every_table_on_a_narrow_terminal(services: Service
         await until(pilot, lambda: "Free now:" in screen_text(pilot.app), what="free now shown")
         lines = screen_text(pilot.app).splitlines()
         start = next(n for n, li in enumerate(lines) if "Free now:" in li)
-        shown = " ".join(" ".join(lines[start:start + 2]).split())
+        shown = " ".join(" ".join(lines[start : start + 2]).split())
         assert "…" not in lines[start], lines[start]
         for table in ("6 (2-6)", "7 (4-8)", "10 (2-4)", "11 (2-6)", "12 (4-10)"):
             assert table in shown, shown

@@ -48,11 +48,10 @@ async def expected_statuses(admin: asyncpg.Connection) -> dict[int, TileStatus]:
                  limit 1) as shown
         from backroom.venue_table t
         """,
-        night, FIXED_NOW,
+        night,
+        FIXED_NOW,
     )
-    return {
-        r["id"]: TileStatus.HELD if r["held"] else TileStatus(r["shown"] or "free") for r in rows
-    }
+    return {r["id"]: TileStatus.HELD if r["held"] else TileStatus(r["shown"] or "free") for r in rows}
 
 
 def tiles_of(screen: FloorScreen) -> dict[int, TableTile]:
@@ -85,8 +84,9 @@ async def test_sixteen_tiles_on_two_floors_match_the_database(
             assert f"{symbol} {long}" in text, text
             assert tile.has_class(f"-status-{statuses[table_id].value}")
         # Every status of the sample night is on the floor at once.
-        assert {TileStatus.FREE, TileStatus.PENDING, TileStatus.CONFIRMED,
-                TileStatus.ARRIVED} <= set(statuses.values())
+        assert {TileStatus.FREE, TileStatus.PENDING, TileStatus.CONFIRMED, TileStatus.ARRIVED} <= set(
+            statuses.values()
+        )
         assert "The Backroom" in str(screen.query_one("#title").render())
 
 
@@ -94,14 +94,16 @@ async def test_arrow_keys_move_the_selection_across_both_floors(
     services: Services, admin: asyncpg.Connection
 ) -> None:
     night = await night_id(admin)
-    by_number = {r["number"]: r["id"] for r in await admin.fetch(
-        "select id, number from backroom.venue_table")}
+    by_number = {
+        r["number"]: r["id"] for r in await admin.fetch("select id, number from backroom.venue_table")
+    }
 
     async def refs(table_id: int) -> list[str]:
         rows = await admin.fetch(
             "select b.ref from backroom.booking b join backroom.booking_table bt"
             " on bt.booking_id = b.id where bt.table_id = $1 and b.night_id = $2",
-            table_id, night,
+            table_id,
+            night,
         )
         return [r["ref"] for r in rows]
 
@@ -172,8 +174,7 @@ async def test_a_change_from_another_connection_redraws_only_its_tile(
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
         screen = await floor_loaded(pilot)
         tiles = tiles_of(screen)
-        pending = [t for t in tiles.values()
-                   if t.state is not None and t.state.status is TileStatus.PENDING]
+        pending = [t for t in tiles.values() if t.state is not None and t.state.status is TileStatus.PENDING]
         assert pending, "the sample night has a pending booking on the floor"
         tile = pending[0]
         assert tile.state is not None and tile.state.booking is not None
@@ -184,10 +185,14 @@ async def test_a_change_from_another_connection_redraws_only_its_tile(
 
         await admin.execute(
             "update backroom.booking set status = 'confirmed' where id = $1 and night_id = $2",
-            booking.id, night,
+            booking.id,
+            night,
         )
-        await until(pilot, lambda: tile.state is not None
-                    and tile.state.status is TileStatus.CONFIRMED, what="tile confirmed")
+        await until(
+            pilot,
+            lambda: tile.state is not None and tile.state.status is TileStatus.CONFIRMED,
+            what="tile confirmed",
+        )
         await pilot.pause()
         assert "✓ CONFIRMED" in shown_text(tile)
         assert renders[tile.table_id] >= 1
@@ -219,10 +224,13 @@ async def test_a_hold_from_another_connection_shows_with_its_countdown(
             "insert into backroom.hold (table_id, night_id, during, holder, expires_at)"
             " select $1, n.id, tstzrange(n.starts_at, n.ends_at), 'Dana (manager)', $3"
             " from backroom.night n where n.id = $2",
-            free, night, FIXED_NOW + timedelta(seconds=45),
+            free,
+            night,
+            FIXED_NOW + timedelta(seconds=45),
         )
-        await until(pilot, lambda: tile.state is not None
-                    and tile.state.status is TileStatus.HELD, what="tile held")
+        await until(
+            pilot, lambda: tile.state is not None and tile.state.status is TileStatus.HELD, what="tile held"
+        )
         await pilot.pause()
         text = shown_text(tile)
         assert "◆ HELD" in text and "0:45" in text and "Dana (manager)" in text
@@ -236,8 +244,9 @@ async def test_a_burst_of_changes_costs_two_reads(
 ) -> None:
     night = await night_id(admin)
     booking_id = await admin.fetchval(
-        "select id from backroom.booking where night_id = $1 and status = 'confirmed'"
-        " order by id limit 1", night)
+        "select id from backroom.booking where night_id = $1 and status = 'confirmed' order by id limit 1",
+        night,
+    )
     writer = await asyncpg.connect(dsn)
     try:
         async with BackroomApp(services).run_test(size=SIZE) as pilot:
@@ -250,7 +259,8 @@ async def test_a_burst_of_changes_costs_two_reads(
             await admin.execute("lock table backroom.floor in access exclusive mode")
             for n in range(30):
                 await writer.execute(
-                    "update backroom.booking set notes = $2 where id = $1", booking_id, f"note {n}")
+                    "update backroom.booking set notes = $2 where id = $1", booking_id, f"note {n}"
+                )
             await until(pilot, lambda: screen.changes_heard >= heard + 30, what="burst heard")
             assert screen.reads == reads + 1 and screen.reloading
             await blocker.rollback()
@@ -258,8 +268,9 @@ async def test_a_burst_of_changes_costs_two_reads(
             await until(pilot, lambda: not screen.reloading, what="reloads done")
             assert screen.reads == reads + 2
             assert screen.snapshot is not None
-            notes = {b.notes for t in screen.snapshot.tables.values() for b in t.bookings
-                     if b.id == booking_id}
+            notes = {
+                b.notes for t in screen.snapshot.tables.values() for b in t.bookings if b.id == booking_id
+            }
             assert notes == {"note 29"}
     finally:
         await writer.close()
@@ -280,15 +291,22 @@ async def test_help_lists_the_keys_of_the_floor(services: Services) -> None:
         assert listed["Select"] == "← → ↑ ↓"
         assert listed["Reload"] == "r"
         # Every table action a manager may use, whichever table is selected now.
-        for description, key in (("New", "n"), ("Hold / Release", "h"), ("Confirm", "c"),
-                                 ("Check in", "i"), ("Move", "m"), ("Cancel", "x"),
-                                 ("No-show", "o"), ("Complete", "d"), ("Walk-in", "w")):
+        for description, key in (
+            ("New", "n"),
+            ("Hold / Release", "h"),
+            ("Confirm", "c"),
+            ("Check in", "i"),
+            ("Move", "m"),
+            ("Cancel", "x"),
+            ("No-show", "o"),
+            ("Complete", "d"),
+            ("Walk-in", "w"),
+        ):
             assert listed[description] == key, description
         assert listed["Help"] == "? f1"
         # Ctrl+C asks before it quits; it is listed once, not as Copy too.
         assert listed["Quit"] == "^q" and listed["Quit, after asking"] == "^c"
-        assert not any("^c" in keys.split() for name, keys in listed.items()
-                       if name != "Quit, after asking")
+        assert not any("^c" in keys.split() for name, keys in listed.items() if name != "Quit, after asking")
         assert "Reload" in shown_text(help_screen.query_one("#help-keys"))
 
         await pilot.press("escape")
@@ -305,8 +323,11 @@ async def test_no_night_is_said_plainly_and_a_new_night_appears(
     await admin.execute("truncate backroom.night cascade")
     async with BackroomApp(services).run_test(size=(80, 24)) as pilot:
         screen = pilot.app.screen
-        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen)
-                    and pilot.app.screen.live, what="feed live")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, FloorScreen) and pilot.app.screen.live,
+            what="feed live",
+        )
         screen = pilot.app.screen
         assert isinstance(screen, FloorScreen)
         detail = screen.query_one(TableDetail)
@@ -316,13 +337,14 @@ async def test_no_night_is_said_plainly_and_a_new_night_appears(
 
         await admin.execute(
             "insert into backroom.night (venue_id, date, starts_at, ends_at)"
-            " values (1, $1, '2026-11-20 22:00+00', '2026-11-21 03:00+00')", SAMPLE_NIGHT)
+            " values (1, $1, '2026-11-20 22:00+00', '2026-11-21 03:00+00')",
+            SAMPLE_NIGHT,
+        )
         await until(pilot, lambda: screen.snapshot is not None, what="new night shown")
         await until(pilot, lambda: detail.note == "", what="note cleared")
         tiles = tiles_of(screen)
         assert len(tiles) == 16
-        assert all(t.state is not None and t.state.status is TileStatus.FREE
-                   for t in tiles.values())
+        assert all(t.state is not None and t.state.status is TileStatus.FREE for t in tiles.values())
 
 
 async def test_a_load_failure_is_shown_not_raised(services: Services) -> None:
@@ -370,8 +392,7 @@ async def test_the_badge_says_live_and_the_grid_is_not_stale(services: Services)
         await until(pilot, lambda: not screen.live, what="feed stopped")
         assert "Offline" in shown_text(badge)
         assert all(plan.stale for plan in screen.plans)
-        assert all("STALE" in shown_text(plan.query_one(".floor-plan--title"))
-                   for plan in screen.plans)
+        assert all("STALE" in shown_text(plan.query_one(".floor-plan--title")) for plan in screen.plans)
 
 
 async def test_a_table_added_to_the_layout_appears_live(
@@ -385,14 +406,14 @@ async def test_a_table_added_to_the_layout_appears_live(
             " max_party, grid_row, grid_col) values (17, 1, $1, 17, 'Terrace', 2, 4, 2, 0)",
             upstairs.floor.id,
         )
-        await until(pilot, lambda: 17 in upstairs.tiles and upstairs.tiles[17].is_mounted,
-                    what="new tile")
+        await until(pilot, lambda: 17 in upstairs.tiles and upstairs.tiles[17].is_mounted, what="new tile")
         await pilot.pause()
         assert len(screen.query(TableTile)) == 17
         assert "17" in shown_text(upstairs.tiles[17])
         # The new row is reachable by keys: down from table 5 (row 1, column 0).
-        table_5 = next(k for k, t in upstairs.tiles.items()
-                       if t.state is not None and t.state.table.number == 5)
+        table_5 = next(
+            k for k, t in upstairs.tiles.items() if t.state is not None and t.state.table.number == 5
+        )
         upstairs.tiles[table_5].focus()
         await pilot.pause()
         await pilot.press("down")
@@ -418,8 +439,9 @@ async def test_moving_about_the_floor_lets_go_of_old_footer_keys(services: Servi
 async def test_a_held_arrow_ends_on_the_tile_its_repeats_lead_to(
     services: Services, admin: asyncpg.Connection
 ) -> None:
-    by_number = {r["number"]: r["id"] for r in await admin.fetch(
-        "select id, number from backroom.venue_table")}
+    by_number = {
+        r["number"]: r["id"] for r in await admin.fetch("select id, number from backroom.venue_table")
+    }
     top_row = (1, 2, 3, 4, 9, 10, 11, 12)
     repeats = 21  # a held key: two laps of the top row and five tiles more
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
@@ -431,9 +453,13 @@ async def test_a_held_arrow_ends_on_the_tile_its_repeats_lead_to(
 
         def settled() -> bool:
             focused = screen.focused
-            return (isinstance(focused, TableTile) and focused.table_id == expected
-                    and screen.selected == expected and detail.state is not None
-                    and detail.state.table.id == expected)
+            return (
+                isinstance(focused, TableTile)
+                and focused.table_id == expected
+                and screen.selected == expected
+                and detail.state is not None
+                and detail.state.table.id == expected
+            )
 
         await until(pilot, settled, what=f"table {top_row[repeats % len(top_row)]} after a held arrow")
         await pilot.pause(0.2)

@@ -23,8 +23,11 @@ async def test_moving_between_tables_with_the_same_keys_rebuilds_nothing(service
 
         async def select(tile: object) -> None:
             tile.focus()  # type: ignore[attr-defined]
-            await until(pilot, lambda: screen.selected == tile.table_id,  # type: ignore[attr-defined]
-                        what="selected")
+            await until(
+                pilot,
+                lambda: screen.selected == tile.table_id,  # type: ignore[attr-defined]
+                what="selected",
+            )
             await pilot.pause()
             await pilot.pause()
 
@@ -32,8 +35,9 @@ async def test_moving_between_tables_with_the_same_keys_rebuilds_nothing(service
         keys = list(footer.query(FooterKey))
         built = footer.rebuilds
         await select(free[1])
-        assert footer.rebuilds == built and list(footer.query(FooterKey)) == keys, \
+        assert footer.rebuilds == built and list(footer.query(FooterKey)) == keys, (
             "the same keys: the same widgets"
+        )
         await select(other)
         assert footer.rebuilds == built + 1
         words = [k.description for k in footer.query(FooterKey)]

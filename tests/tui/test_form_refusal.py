@@ -44,8 +44,9 @@ async def test_esc_after_the_alternatives_goes_back_to_the_form_as_typed(
         assert "A party of 10" in shown, shown
         assert "[bold]Ada[/] Lovelace" in shown, "typed text is shown as typed"
         assert screen._hold_keeper is not None, "the hold is still kept while the form is open"
-        assert await admin.fetchval("select count(*) from backroom.hold where table_id = $1",
-                                    tile.table_id) == 1
+        assert (
+            await admin.fetchval("select count(*) from backroom.hold where table_id = $1", tile.table_id) == 1
+        )
 
         # Corrected, the same form books it.
         await keys.press("backspace", "backspace")
@@ -56,5 +57,6 @@ async def test_esc_after_the_alternatives_goes_back_to_the_form_as_typed(
     rows = await admin.fetch(
         "select b.party_size, bt.table_id from backroom.booking b"
         " join backroom.booking_table bt on bt.booking_id = b.id"
-        " join backroom.guest g on g.id = b.guest_id where g.name = '[bold]Ada[/] Lovelace'")
+        " join backroom.guest g on g.id = b.guest_id where g.name = '[bold]Ada[/] Lovelace'"
+    )
     assert [(r["party_size"], r["table_id"]) for r in rows] == [(4, tile.table_id)]

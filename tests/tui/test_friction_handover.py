@@ -125,9 +125,7 @@ async def test_a_locked_console_cannot_be_quit_and_ctrl_c_asks_first(
         await until(pilot, lambda: not app.is_running, what="quit")
 
 
-async def test_the_locks_field_is_empty_for_the_next_code(
-    services: Services, dana: Enrolment
-) -> None:
+async def test_the_locks_field_is_empty_for_the_next_code(services: Services, dana: Enrolment) -> None:
     app = BackroomApp(services)
     async with app.run_test(size=SMALL) as pilot:
         await sign_in(pilot, dana.email, code_at(dana, T0))
@@ -136,8 +134,9 @@ async def test_the_locks_field_is_empty_for_the_next_code(
         lock = await locked(pilot)
         await pilot.press(*not_this(code_at(dana, T0 + 30)), "enter")
         assert code_field(lock).value == "", "emptied as the code goes"
-        await until(pilot, lambda: "not right" in lock.status_text and not lock.working,
-                    what="wrong code refused")
+        await until(
+            pilot, lambda: "not right" in lock.status_text and not lock.working, what="wrong code refused"
+        )
         assert code_field(lock).value == ""
         # Too short: said, and emptied too.
         await pilot.press(*"12345", "enter")
@@ -191,11 +190,9 @@ async def test_f5_and_f6_at_the_door_say_why(services: Services, dana: Enrolment
         await until(pilot, lambda: isinstance(app.screen, DoorScreen), what="at the door")
         door = app.screen
         await pilot.press("f5")
-        await until(pilot, lambda: any("Health (F5) is for" in t for t in toasts(app)),
-                    what="F5 says why")
+        await until(pilot, lambda: any("Health (F5) is for" in t for t in toasts(app)), what="F5 says why")
         await pilot.press("f6")
-        await until(pilot, lambda: any("Audit (F6) is for" in t for t in toasts(app)),
-                    what="F6 says why")
+        await until(pilot, lambda: any("Audit (F6) is for" in t for t in toasts(app)), what="F6 says why")
         assert app.screen is door
         said = [t for t in toasts(app) if " is for " in t]
         assert all(t.endswith("not door staff.") for t in said), said

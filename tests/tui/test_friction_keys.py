@@ -40,8 +40,12 @@ async def door(dsn: str) -> AsyncIterator[Services]:
 
 
 async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTile:
-    tile = next(t for plan in screen.plans for t in plan.tiles.values()
-                if t.state is not None and t.state.table.number == number)
+    tile = next(
+        t
+        for plan in screen.plans
+        for t in plan.tiles.values()
+        if t.state is not None and t.state.table.number == number
+    )
     tile.focus()
     await until(pilot, lambda: screen.selected == tile.table_id, what=f"table {number} selected")
     await pilot.pause()
@@ -59,7 +63,9 @@ async def guest(admin: asyncpg.Connection, name: str) -> asyncpg.Record:
         "select b.id, b.ref, b.status, b.arrived_count, b.party_size from backroom.booking b"
         " join backroom.guest g on g.id = b.guest_id"
         " where g.name = $1 and b.night_id = (select id from backroom.night where date = $2)",
-        name, SAMPLE_NIGHT)
+        name,
+        SAMPLE_NIGHT,
+    )
     assert row is not None
     return row
 
@@ -87,8 +93,11 @@ async def test_n_and_h_on_a_table_someone_else_holds_say_who_and_until_when(
         floor = await floor_loaded(pilot)
         tile = await select(pilot, floor, 11)
         await services.bookings.hold(sam, night_id=night.id, table_id=tile.table_id)
-        await until(pilot, lambda: floor.selected_state is not None
-                    and floor.selected_state.hold is not None, what="hold seen")
+        await until(
+            pilot,
+            lambda: floor.selected_state is not None and floor.selected_state.hold is not None,
+            what="hold seen",
+        )
         for key in ("n", "h"):
             await pilot.press(key)
         line = await said(pilot, "Table 11 is held by Sam Other until ")
@@ -184,8 +193,9 @@ async def test_an_empty_or_refused_count_never_checks_in_the_party(
         assert dialog.status_text == ""
         await pilot.press("enter")
         await until(pilot, lambda: pilot.app.screen is screen, what="checked in")
-        await until(pilot, lambda: any(t.startswith("Checked in 2 ·") for t in toasts(pilot.app)),
-                    what="said")
+        await until(
+            pilot, lambda: any(t.startswith("Checked in 2 ·") for t in toasts(pilot.app)), what="said"
+        )
     assert (await guest(admin, "Alice Moreau"))["arrived_count"] == 2
 
 
@@ -197,18 +207,24 @@ async def test_check_in_on_another_nights_floor_is_refused(
 ) -> None:
     other = await admin.fetchrow(
         "select n.id, n.date from backroom.night n join backroom.booking b on b.night_id = n.id"
-        " where n.date > $1 and b.status = 'confirmed' order by n.date limit 1", SAMPLE_NIGHT)
+        " where n.date > $1 and b.status = 'confirmed' order by n.date limit 1",
+        SAMPLE_NIGHT,
+    )
     assert other is not None
     async with BackroomApp(services).run_test(size=SMALL, notifications=True) as pilot:
         await floor_loaded(pilot)
         screen = NightFloorScreen(services, night_id=other["id"])
         await pilot.app.push_screen(screen)
-        await until(pilot, lambda: screen.snapshot is not None and not screen.reloading,
-                    what="that night's floor")
+        await until(
+            pilot, lambda: screen.snapshot is not None and not screen.reloading, what="that night's floor"
+        )
         await pilot.pause()
         assert not screen.tonight and screen.snapshot is not None
-        number = next(s.table.number for s in screen.snapshot.tables.values()
-                      if s.booking is not None and s.booking.status.value == "confirmed")
+        number = next(
+            s.table.number
+            for s in screen.snapshot.tables.values()
+            if s.booking is not None and s.booking.status.value == "confirmed"
+        )
         await select(pilot, screen, number)
         assert screen.check_action("check_in", ()) is False, "not offered on the footer"
         await pilot.press("i")
@@ -217,14 +233,13 @@ async def test_check_in_on_another_nights_floor_is_refused(
         screen.perform("check_in")  # the palette's way in: not offered, and refused too
         await pilot.pause()
         assert pilot.app.screen is screen
-    arrived = await admin.fetchval("select coalesce(sum(arrived_count), 0) from backroom.booking"
-                                   " where night_id = $1", other["id"])
+    arrived = await admin.fetchval(
+        "select coalesce(sum(arrived_count), 0) from backroom.booking where night_id = $1", other["id"]
+    )
     assert arrived == 0
 
 
-async def test_check_in_at_a_door_left_on_last_night_is_refused(
-    dsn: str, admin: asyncpg.Connection
-) -> None:
+async def test_check_in_at_a_door_left_on_last_night_is_refused(dsn: str, admin: asyncpg.Connection) -> None:
     # The door opened at 23:30; the clock then runs past closing into the next day.
     now = [FIXED_NOW]
     services = await open_services(dsn, clock=lambda: now[0])

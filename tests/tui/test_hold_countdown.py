@@ -77,16 +77,18 @@ async def test_a_hold_counts_down_warns_once_and_says_it_lapsed(
         clock.before(expiry(tile), 8)
         await until(pilot, lambda: bool(hold_words(app)), what="a warning")
         [warning] = hold_words(app)
-        assert re.fullmatch(r"Hold ending: Your hold on table 11 lapses in 0:0\d: N books it now\.",
-                            warning), warning
+        assert re.fullmatch(
+            r"Hold ending: Your hold on table 11 lapses in 0:0\d: N books it now\.", warning
+        ), warning
         assert all(len(line) <= 80 for line in warning.split(": ", 1)[1:])
         await pilot.pause(1.2)  # a tick or so more: still one warning
         assert len(hold_words(app)) == 1
 
         clock.before(expiry(tile), -2)
         await until(pilot, lambda: len(hold_words(app)) == 2, what="said it lapsed")
-        assert hold_words(app)[1] == ("Hold lapsed: Your hold on table 11 has lapsed: the table "
-                                      "is free to anyone again.")
+        assert hold_words(app)[1] == (
+            "Hold lapsed: Your hold on table 11 has lapsed: the table is free to anyone again."
+        )
         await until(pilot, lambda: state_of(tile).hold is None, what="tile free again")
         await pilot.pause(1.2)
         assert len(hold_words(app)) == 2, "said once"

@@ -72,8 +72,11 @@ def still_running(pilot: Pilot[Any]) -> None:
 
 
 async def toasted(pilot: Pilot[Any], text: str) -> None:
-    await until(pilot, lambda: any(text in t for t in toast_texts(pilot)),
-                what=f"a toast saying {text!r}: {toast_texts(pilot)}")
+    await until(
+        pilot,
+        lambda: any(text in t for t in toast_texts(pilot)),
+        what=f"a toast saying {text!r}: {toast_texts(pilot)}",
+    )
 
 
 async def on_screen(pilot: Pilot[Any], text: str) -> None:
@@ -82,27 +85,35 @@ async def on_screen(pilot: Pilot[Any], text: str) -> None:
 
 async def expected_tonight(admin: asyncpg.Connection, count: int) -> list[asyncpg.Record]:
     """Confirmed parties still to come tonight, nobody in yet."""
-    return list(await admin.fetch(
-        "select b.id, b.ref, b.version from backroom.booking b"
-        " where b.night_id = (select id from backroom.night where date = $1)"
-        " and b.status = 'confirmed' and b.arrived_count = 0 order by b.starts_at, b.id limit $2",
-        SAMPLE_NIGHT, count))
+    return list(
+        await admin.fetch(
+            "select b.id, b.ref, b.version from backroom.booking b"
+            " where b.night_id = (select id from backroom.night where date = $1)"
+            " and b.status = 'confirmed' and b.arrived_count = 0 order by b.starts_at, b.id limit $2",
+            SAMPLE_NIGHT,
+            count,
+        )
+    )
 
 
 async def rename(bookings: BookingService, actor: Actor, booking: asyncpg.Record, name: str) -> None:
     """The booking's guest is now `name`, and its notes quote it, changed by `actor`."""
-    await bookings.amend(actor, booking["id"], booking["version"], notes=note_for(name),
-                         guest=GuestDetails(name))
+    await bookings.amend(
+        actor, booking["id"], booking["version"], notes=note_for(name), guest=GuestDetails(name)
+    )
 
 
 async def legacy_name(admin: asyncpg.Connection, booking: asyncpg.Record, name: str) -> None:
     """A guest named before the database refused control characters in names: a venue's
     older rows keep what they had."""
     await admin.execute("alter table backroom.guest drop constraint if exists guest_name_limits")
-    await admin.execute("update backroom.guest set name = $1 where id ="
-                        " (select guest_id from backroom.booking where id = $2)", name, booking["id"])
-    await admin.execute("update backroom.booking set notes = $1 where id = $2",
-                        note_for(name), booking["id"])
+    await admin.execute(
+        "update backroom.guest set name = $1 where id ="
+        " (select guest_id from backroom.booking where id = $2)",
+        name,
+        booking["id"],
+    )
+    await admin.execute("update backroom.booking set notes = $1 where id = $2", note_for(name), booking["id"])
 
 
 async def test_the_door_shows_hostile_names_and_notes_as_typed(
@@ -186,36 +197,38 @@ async def test_the_floor_shows_hostile_names_notes_and_reasons_as_typed(
         screen, tile = await open_floor(pilot, 3)
         booking = state_of(tile).booking
         assert booking is not None
-        await other.amend(sam, booking.id, booking.version, notes=note_for(name),
-                          guest=GuestDetails(name))
+        await other.amend(sam, booking.id, booking.version, notes=note_for(name), guest=GuestDetails(name))
         await until(pilot, lambda: name in shown_text(tile), what="the tile names the guest")
         detail = screen.query_one(TableDetail)
         await until(pilot, lambda: name in shown_text(detail), what="the detail names the guest")
-        await toasted(pilot, f"{COLLEAGUE} changed {booking.guest_name}'s booking at table 3:"
-                             f" guest now {name}")
+        await toasted(
+            pilot, f"{COLLEAGUE} changed {booking.guest_name}'s booking at table 3: guest now {name}"
+        )
         still_running(pilot)
 
         # The palette's entries for the table name the guest.
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: f"{booking.ref} {name}" in screen_text(pilot.app),
-                    what="palette entry")
+        await until(pilot, lambda: f"{booking.ref} {name}" in screen_text(pilot.app), what="palette entry")
         await pilot.press(*"cancel")
-        await until(pilot, lambda: f"Cancel booking · table 3 · {booking.ref} {name}"
-                    in screen_text(pilot.app), what="palette search")
+        await until(
+            pilot,
+            lambda: f"Cancel booking · table 3 · {booking.ref} {name}" in screen_text(pilot.app),
+            what="palette search",
+        )
         still_running(pilot)
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is screen, what="palette closed")
 
         # A colleague with a hostile name holds a table: the tile, the detail and a toast say so.
         eleven = await table_id(admin, 11)
-        held_tile = next(t for plan in screen.plans for t in plan.tiles.values()
-                         if t.table_id == eleven)
+        held_tile = next(t for plan in screen.plans for t in plan.tiles.values() if t.table_id == eleven)
         held_tile.focus()
         await until(pilot, lambda: screen.selected == eleven, what="table 11 selected")
         await other.hold(sam, night_id=await night_id(admin), table_id=eleven)
         await until(pilot, lambda: "by [b]Sam[/]" in shown_text(held_tile), what="held by Sam")
-        await until(pilot, lambda: f"Held by {COLLEAGUE}" in shown_text(detail),
-                    what="the detail names the holder")
+        await until(
+            pilot, lambda: f"Held by {COLLEAGUE}" in shown_text(detail), what="the detail names the holder"
+        )
         await toasted(pilot, f"{COLLEAGUE} is holding table 11.")
         still_running(pilot)
 
@@ -230,8 +243,7 @@ async def test_the_floor_shows_hostile_names_notes_and_reasons_as_typed(
         assert "Reason: [b]called[/b] [/]" in screen_text(pilot.app)
         await pilot.press("y")
         await toasted(pilot, f"Cancelled {booking.ref} · {name}")
-        reason = await admin.fetchval("select cancel_reason from backroom.booking where id = $1",
-                                      booking.id)
+        reason = await admin.fetchval("select cancel_reason from backroom.booking where id = $1", booking.id)
         assert reason == "[b]called[/b] [/]"
         still_running(pilot)
 
@@ -269,8 +281,7 @@ async def test_the_audit_trail_shows_hostile_names_and_notes_as_typed(
 
         # A filter typed with brackets is said back as typed.
         await pilot.press("slash", *"[b]", "enter")
-        await until(pilot, lambda: screen.filter.booking == "[b]" and not screen.reading,
-                    what="filtered")
+        await until(pilot, lambda: screen.filter.booking == "[b]" and not screen.reading, what="filtered")
         assert "[b]" in str(screen.query_one("#audit-status", Static).content)
         still_running(pilot)
 
@@ -283,8 +294,12 @@ async def test_the_sign_out_command_names_a_hostile_staff_member_as_typed(
     from services.identity.accounts import IdentityService
 
     services.identity = IdentityService(services.db)
-    services.actor = Actor(staff_id=services.actor.staff_id, name="Zed [/] [b]Markup\x1b[2J",
-                           role=services.actor.role, session=services.actor.session)
+    services.actor = Actor(
+        staff_id=services.actor.staff_id,
+        name="Zed [/] [b]Markup\x1b[2J",
+        role=services.actor.role,
+        session=services.actor.session,
+    )
     async with BackroomApp(services).run_test(size=(100, 30)) as pilot:
         await open_floor(pilot, 1)
         commands = [c for c in pilot.app.get_system_commands(pilot.app.screen) if c.title == "Sign out"]

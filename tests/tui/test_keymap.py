@@ -17,27 +17,40 @@ from tests.tui.test_actions import SMALL, footer_words, open_floor, state_of
 
 def test_every_binding_of_the_console_is_in_the_catalogue() -> None:
     ids = {b.id for b in keymap.catalogue()}
-    for expected in ("app.lock", "app.door", "floor.hold", "floor.release", "door.check_in",
-                     "door.walk_in", "nights.open_floor", "audit.filter", "support.refresh"):
+    for expected in (
+        "app.lock",
+        "app.door",
+        "floor.hold",
+        "floor.release",
+        "door.check_in",
+        "door.walk_in",
+        "nights.open_floor",
+        "audit.filter",
+        "support.refresh",
+    ):
         assert expected in ids
 
 
 def test_a_good_file_maps_ids_to_keys() -> None:
-    parsed = keymap.parse('"floor.hold" = "space"\n[keys]\n"door.walk_in" = "ctrl+k, f9"\n',
-                          keymap.catalogue())
+    parsed = keymap.parse(
+        '"floor.hold" = "space"\n[keys]\n"door.walk_in" = "ctrl+k, f9"\n', keymap.catalogue()
+    )
     assert parsed.problems == []
     assert parsed.keys == {"floor.hold": "space", "door.walk_in": "ctrl+k,f9"}
 
 
 def test_what_is_wrong_is_said_and_only_that_is_left_out() -> None:
     known = keymap.catalogue()
-    parsed = keymap.parse('"floor.hodl" = "space"\n"floor.new" = 3\n"floor.move" = "ctrl k"\n'
-                          '"floor.confirm" = "x"\n"floor.complete" = "f9"\n', known)
+    parsed = keymap.parse(
+        '"floor.hodl" = "space"\n"floor.new" = 3\n"floor.move" = "ctrl k"\n'
+        '"floor.confirm" = "x"\n"floor.complete" = "f9"\n',
+        known,
+    )
     assert parsed.keys == {"floor.complete": "f9"}
     said = "\n".join(parsed.problems)
     assert "“floor.hodl” is not a key of the console" in said
     assert "“floor.new” needs a key as text" in said
-    assert "“floor.move” = \"ctrl k\" is not a key name" in said
+    assert '“floor.move” = "ctrl k" is not a key name' in said
     assert "“floor.confirm” and “floor.cancel” would both be x" in said
 
     broken = keymap.parse('"floor.hold" = \n', known)
@@ -49,11 +62,13 @@ def test_hold_and_release_may_move_to_one_new_key_together() -> None:
     assert parsed.problems == [] and parsed.keys == {"floor.hold": "space", "floor.release": "space"}
 
 
-async def test_the_console_uses_the_keys_of_the_file(services: Services, admin: asyncpg.Connection,
-                                                     tmp_path: Path) -> None:
+async def test_the_console_uses_the_keys_of_the_file(
+    services: Services, admin: asyncpg.Connection, tmp_path: Path
+) -> None:
     (tmp_path / keymap.KEYMAP_FILE).write_text(
-        '"floor.hold" = "space"\n"floor.release" = "space"\n"app.lock" = "ctrl+k"\n'
-        '"floor.nope" = "z"\n', encoding="utf-8")
+        '"floor.hold" = "space"\n"floor.release" = "space"\n"app.lock" = "ctrl+k"\n"floor.nope" = "z"\n',
+        encoding="utf-8",
+    )
     keys = keymap.load(tmp_path)
     async with BackroomApp(services, keymap=keys).run_test(size=SMALL) as pilot:
         screen, tile = await open_floor(pilot, 12)
@@ -83,8 +98,7 @@ async def test_help_lists_the_changed_key(services: Services, tmp_path: Path) ->
         assert any(row.split()[:2] == ["f9", "New"] for row in rows), shown
 
 
-def test_backroom_keys_lists_ids_and_the_changes(tmp_path: Path, monkeypatch: object,
-                                                 capsys: object) -> None:
+def test_backroom_keys_lists_ids_and_the_changes(tmp_path: Path, monkeypatch: object, capsys: object) -> None:
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)

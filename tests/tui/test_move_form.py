@@ -49,14 +49,23 @@ async def test_a_higher_minimum_spend_is_said_and_needs_a_yes(
         await dialog_open(pilot, ConfirmDialog)
         await keys.press("y")
         await back_on_floor(pilot)
-        await until(pilot, lambda: "FREE" in screen_text(pilot.app) and any(
-            t.startswith(f"Moved {booking.ref}") for t in toasts(pilot.app)), what="moved")
+        await until(
+            pilot,
+            lambda: (
+                "FREE" in screen_text(pilot.app)
+                and any(t.startswith(f"Moved {booking.ref}") for t in toasts(pilot.app))
+            ),
+            what="moved",
+        )
         assert keys.count == 2, "one key more than a move that costs no more"
-        assert any("to table 12 at 23:00. Table 12 has a minimum spend of 1,000; table 3 had"
-                   " 300." in t for t in toasts(pilot.app)), toasts(pilot.app)
+        assert any(
+            "to table 12 at 23:00. Table 12 has a minimum spend of 1,000; table 3 had 300." in t
+            for t in toasts(pilot.app)
+        ), toasts(pilot.app)
     assert [r["ref"] for r in await bookings_on(admin, 12)] == [booking.ref]
-    assert await admin.fetchval("select min_spend from backroom.booking where id = $1",
-                                booking.id) == 1000, "the booking keeps the new tables' minimum"
+    assert await admin.fetchval("select min_spend from backroom.booking where id = $1", booking.id) == 1000, (
+        "the booking keeps the new tables' minimum"
+    )
 
 
 def test_the_words_for_joined_tables_and_for_a_lower_spend() -> None:
@@ -69,6 +78,7 @@ def test_the_words_for_joined_tables_and_for_a_lower_spend() -> None:
 
     tables = {4: table(4, 750), 15: table(15, 350), 16: table(16, 1500), 9: table(9, 150)}
     assert higher_spend(tables, [4], [15, 16]) == (
-        "Tables 15+16 have a minimum spend of 1,850; table 4 had 750")
+        "Tables 15+16 have a minimum spend of 1,850; table 4 had 750"
+    )
     assert higher_spend(tables, [4], [9]) is None
     assert higher_spend(tables, [15, 16], [4]) is None

@@ -66,7 +66,8 @@ def row_of(app: App[Any], night: date) -> str:
 
 
 async def test_the_list_shows_each_night_and_enter_opens_its_floor(
-        services: Services, admin: asyncpg.Connection) -> None:
+    services: Services, admin: asyncpg.Connection
+) -> None:
     nights = await admin.fetch("select id, date from backroom.night order by date")
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
         screen = await open_nights(pilot, services)
@@ -85,9 +86,15 @@ async def test_the_list_shows_each_night_and_enter_opens_its_floor(
         assert f"{chosen['date']:%a %d %b %Y}, tomorrow" in screen_text(pilot.app)
 
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen)
-                    and pilot.app.screen.snapshot is not None and not pilot.app.screen.reloading,
-                    what="that night's floor")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, FloorScreen)
+                and pilot.app.screen.snapshot is not None
+                and not pilot.app.screen.reloading
+            ),
+            what="that night's floor",
+        )
         await pilot.pause()
         floor = pilot.app.screen
         assert isinstance(floor, FloorScreen)
@@ -97,11 +104,15 @@ async def test_the_list_shows_each_night_and_enter_opens_its_floor(
             "select bt.table_id, b.ref from backroom.booking b"
             " join backroom.booking_table bt on bt.booking_id = b.id"
             " where b.night_id = $1 and b.status in ('pending', 'confirmed', 'arrived')",
-            chosen["id"])
+            chosen["id"],
+        )
         assert booked
         tiles = {key: tile for plan in floor.plans for key, tile in plan.tiles.items()}
-        refs = {table: tile.state.booking.ref for table, tile in tiles.items()
-                if tile.state is not None and tile.state.booking is not None}
+        refs = {
+            table: tile.state.booking.ref
+            for table, tile in tiles.items()
+            if tile.state is not None and tile.state.booking is not None
+        }
         assert refs == {r["table_id"]: r["ref"] for r in booked}
         for table_id in refs:
             state = tiles[table_id].state
@@ -114,8 +125,11 @@ async def test_the_list_shows_each_night_and_enter_opens_its_floor(
         await until(pilot, lambda: pilot.app.screen is screen, what="back on the nights")
         assert screen.selected is not None and screen.selected.date == chosen["date"]
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen)
-                    and pilot.app.screen is not floor, what="back on tonight's floor")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, FloorScreen) and pilot.app.screen is not floor,
+            what="back on tonight's floor",
+        )
 
 
 async def test_weeks_and_the_look_ahead(services: Services) -> None:
@@ -131,15 +145,19 @@ async def test_weeks_and_the_look_ahead(services: Services) -> None:
 
         # A week back from tonight moves the list a week back: no nights were opened then.
         await pilot.press("pageup")
-        await until(pilot, lambda: nights_ready(pilot) and screen.start == date(2026, 11, 13),
-                    what="the list a week earlier")
+        await until(
+            pilot,
+            lambda: nights_ready(pilot) and screen.start == date(2026, 11, 13),
+            what="the list a week earlier",
+        )
         assert "13 Nov to 10 Dec 2026" in screen_text(pilot.app)
         assert screen.selected is not None and screen.selected.date == SAMPLE_NIGHT
 
         # Four weeks ahead: past the nights opened so far, the list says so.
         await pilot.press("right_square_bracket")
-        await until(pilot, lambda: nights_ready(pilot) and screen.start == date(2026, 12, 11),
-                    what="four weeks later")
+        await until(
+            pilot, lambda: nights_ready(pilot) and screen.start == date(2026, 12, 11), what="four weeks later"
+        )
         assert listing.row_count == 0
         text = screen_text(pilot.app)
         assert "No nights open 11 Dec 2026 to 07 Jan 2027." in text
@@ -148,8 +166,11 @@ async def test_weeks_and_the_look_ahead(services: Services) -> None:
         assert pilot.app.screen is screen
 
         await pilot.press("t")
-        await until(pilot, lambda: nights_ready(pilot) and screen.start is None
-                    and listing.row_count == 14, what="back to tonight")
+        await until(
+            pilot,
+            lambda: nights_ready(pilot) and screen.start is None and listing.row_count == 14,
+            what="back to tonight",
+        )
         assert screen.selected is not None and screen.selected.date == SAMPLE_NIGHT
         assert "20 Nov to 17 Dec 2026" in screen_text(pilot.app)
 
@@ -165,7 +186,8 @@ async def test_levels_follow_new_bookings_live(services: Services, admin: asyncp
         free = listing.get_row(str(night["id"]))[2]
 
         downstairs = await admin.fetch(
-            "select id, min_party from backroom.venue_table where floor_id = 2 order by id")
+            "select id, min_party from backroom.venue_table where floor_id = 2 order by id"
+        )
         for i, table in enumerate(downstairs):
             await book(services.bookings, services, night, [table["id"]], table["min_party"], f"Guest {i}")
         await book(services.bookings, services, night, [1], 2, "Upstairs Guest")
@@ -185,7 +207,8 @@ async def test_levels_follow_new_bookings_live(services: Services, admin: asyncp
 
 
 async def test_report_shows_the_night_and_saves_it_as_csv(
-        services: Services, admin: asyncpg.Connection, tmp_path: Path) -> None:
+    services: Services, admin: asyncpg.Connection, tmp_path: Path
+) -> None:
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
@@ -193,8 +216,11 @@ async def test_report_shows_the_night_and_saves_it_as_csv(
         await pilot.press("end")
         assert screen.selected is not None and screen.selected.date == QUIET_NIGHT
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(pilot.app.screen, NightReportScreen)
-                    and pilot.app.screen.rows is not None, what="the report")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, NightReportScreen) and pilot.app.screen.rows is not None,
+            what="the report",
+        )
         await pilot.pause()
         report = pilot.app.screen
         assert isinstance(report, NightReportScreen)
@@ -202,10 +228,20 @@ async def test_report_shows_the_night_and_saves_it_as_csv(
         text = screen_text(pilot.app)
         assert "Night report · Fri 04 Dec 2026" in text
         table = shown_text(report.query_one(NightReportTable)).splitlines()
-        shown = {line.split()[0] if not line.startswith(" All") else "All": line.split()
-                 for line in table if line.strip() and "─" not in line}
-        assert shown["Floor"] == ["Floor", "Bookings", "Covers", "Arrived", "No-shows", "Cancelled",
-                                  "Deposits"]
+        shown = {
+            line.split()[0] if not line.startswith(" All") else "All": line.split()
+            for line in table
+            if line.strip() and "─" not in line
+        }
+        assert shown["Floor"] == [
+            "Floor",
+            "Bookings",
+            "Covers",
+            "Arrived",
+            "No-shows",
+            "Cancelled",
+            "Deposits",
+        ]
         assert shown["Upstairs"] == ["Upstairs", "1", "4", "3", "1", "1", "150.00"]
         assert shown["Downstairs"] == ["Downstairs", "2", "15", "3", "0", "0", "0.00"]
         assert shown["All"] == ["All", "floors", "3", "19", "6", "1", "1", "150.00"]
@@ -222,32 +258,41 @@ async def test_report_shows_the_night_and_saves_it_as_csv(
         # A new booking that night: the report follows it.
         later = BookingService(services.db, lambda: ON_THE_NIGHT)
         await book(later, services, night, [12], 4, "Fay Late", minutes=60)
-        await until(pilot, lambda: report.rows is not None and report.rows[-1].bookings == 4,
-                    what="the report updated", timeout=20)
+        await until(
+            pilot,
+            lambda: report.rows is not None and report.rows[-1].bookings == 4,
+            what="the report updated",
+            timeout=20,
+        )
 
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is screen, what="back on the nights")
 
 
 async def test_a_folder_that_cannot_be_written_says_why_and_writes_nothing(
-        services: Services, tmp_path: Path) -> None:
+    services: Services, tmp_path: Path
+) -> None:
     missing = tmp_path / "reports"
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
         await open_nights(pilot, services, export_dir=missing)
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(pilot.app.screen, NightReportScreen)
-                    and pilot.app.screen.rows is not None, what="the report")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, NightReportScreen) and pilot.app.screen.rows is not None,
+            what="the report",
+        )
         await pilot.press("e")
-        expected = (f"Report not saved: Could not save the night report: the folder {missing} "
-                    "does not exist. Nothing was written.")
+        expected = (
+            f"Report not saved: Could not save the night report: the folder {missing} "
+            "does not exist. Nothing was written."
+        )
         await until(pilot, lambda: expected in toasts(pilot.app), what="the reason shown")
         report = pilot.app.screen
         assert isinstance(report, NightReportScreen) and report.exported is None
         assert os.listdir(tmp_path) == []
 
 
-async def test_help_lists_every_key_and_support_staff_may_read(
-        services: Services) -> None:
+async def test_help_lists_every_key_and_support_staff_may_read(services: Services) -> None:
     services.actor = await signed_in(services.db, seed.DEMO_STAFF[2][0])
     assert services.actor.role == "support"
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
@@ -264,18 +309,29 @@ async def test_help_lists_every_key_and_support_staff_may_read(
         titles = [c.title for c in screen.palette_commands()]
         assert titles[:2] == ["Open the floor · Fri 20 Nov", "Night report · Fri 20 Nov"]
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(pilot.app.screen, NightReportScreen)
-                    and pilot.app.screen.rows is not None, what="the report, for support too")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, NightReportScreen) and pilot.app.screen.rows is not None,
+            what="the report, for support too",
+        )
         assert "e Export CSV" in screen_text(pilot.app)
 
 
 def batch_about(*nights: int | None, everything: bool = False) -> ChangeBatch:
-    return ChangeBatch(tables=frozenset(), nights=frozenset(nights), kinds=frozenset({"booking"}),
-                       changes=len(nights), everything=everything, first_at=0.0, last_at=0.0)
+    return ChangeBatch(
+        tables=frozenset(),
+        nights=frozenset(nights),
+        kinds=frozenset({"booking"}),
+        changes=len(nights),
+        everything=everything,
+        first_at=0.0,
+        last_at=0.0,
+    )
 
 
-async def test_a_burst_of_changes_costs_one_or_two_reads(services: Services,
-                                                          admin: asyncpg.Connection) -> None:
+async def test_a_burst_of_changes_costs_one_or_two_reads(
+    services: Services, admin: asyncpg.Connection
+) -> None:
     tonight = await admin.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
     async with BackroomApp(services).run_test(size=SIZE) as pilot:
         screen = await open_nights(pilot, services)

@@ -53,15 +53,21 @@ class NightsSnapshotApp(BackroomApp):
         try:
             await seed.open_nights(conn, QUIET_NIGHT, 1)
             night = await conn.fetchrow(
-                "select id, starts_at from backroom.night where date = $1", QUIET_NIGHT)
+                "select id, starts_at from backroom.night where date = $1", QUIET_NIGHT
+            )
             assert night is not None
             tables = await conn.fetch(
-                "select id, min_party from backroom.venue_table where floor_id = 2 order by id")
+                "select id, min_party from backroom.venue_table where floor_id = 2 order by id"
+            )
             for i, table in enumerate(tables):
                 await self.services.bookings.create(
-                    self.services.actor, night_id=night["id"], table_ids=[table["id"]],
-                    party_size=table["min_party"], starts_at=night["starts_at"] + timedelta(hours=1),
-                    guest=GuestDetails(name=f"Guest {i}"))
+                    self.services.actor,
+                    night_id=night["id"],
+                    table_ids=[table["id"]],
+                    party_size=table["min_party"],
+                    starts_at=night["starts_at"] + timedelta(hours=1),
+                    guest=GuestDetails(name=f"Guest {i}"),
+                )
             await stable_refs(conn)
         finally:
             await conn.close()
@@ -77,8 +83,9 @@ async def nights_shown(pilot: Pilot[Any]) -> NightsScreen:
     assert isinstance(app, NightsSnapshotApp)
     screen = NightsScreen(app.services, export_dir=EXPORT_DIR)
     await app.push_screen(screen)
-    await until(pilot, lambda: screen.loaded and not screen.reloading and screen.live,
-                what="nights loaded and Live")
+    await until(
+        pilot, lambda: screen.loaded and not screen.reloading and screen.live, what="nights loaded and Live"
+    )
     await pilot.pause()
     return screen
 
@@ -86,9 +93,15 @@ async def nights_shown(pilot: Pilot[Any]) -> NightsScreen:
 async def report_shown(pilot: Pilot[Any]) -> None:
     await nights_shown(pilot)
     await pilot.press("r")
-    await until(pilot, lambda: isinstance(pilot.app.screen, NightReportScreen)
-                and pilot.app.screen.rows is not None and not pilot.app.screen.reloading,
-                what="the report")
+    await until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, NightReportScreen)
+            and pilot.app.screen.rows is not None
+            and not pilot.app.screen.reloading
+        ),
+        what="the report",
+    )
     await pilot.pause()
 
 

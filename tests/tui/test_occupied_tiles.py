@@ -52,7 +52,10 @@ async def test_each_tile_shows_the_party_sitting_there_now(
     night = await admin.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
     kemi = await admin.fetchval(
         "select b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-        " where b.night_id = $1 and bt.table_id = $2 and b.status = 'confirmed'", night, KEMI_TABLE)
+        " where b.night_id = $1 and bt.table_id = $2 and b.status = 'confirmed'",
+        night,
+        KEMI_TABLE,
+    )
     bookings, manager = console.bookings, console.actor
 
     # Four of Kemi's ten, at 21:05 for 00:00.
@@ -61,19 +64,29 @@ async def test_each_tile_shows_the_party_sitting_there_now(
     await bookings.check_in(manager, kemi, current.version, 4)
     # Otto's six came at 22:00 for an hour, and nobody has marked them gone.
     async with admin.transaction():
-        guest = await admin.fetchval("insert into backroom.guest (name) values ('Otto Late')"
-                                     " returning id")
+        guest = await admin.fetchval("insert into backroom.guest (name) values ('Otto Late') returning id")
         otto = await admin.fetchval(
             "insert into backroom.booking (night_id, guest_id, party_size, status, starts_at,"
             " ends_at) values ($1, $2, 6, 'arrived', $3, $4) returning id",
-            night, guest, OPENS, OPENS + timedelta(hours=1))
-        await admin.execute("insert into backroom.booking_table (booking_id, table_id)"
-                            " values ($1, $2)", otto, OTTO_TABLE)
+            night,
+            guest,
+            OPENS,
+            OPENS + timedelta(hours=1),
+        )
+        await admin.execute(
+            "insert into backroom.booking_table (booking_id, table_id) values ($1, $2)", otto, OTTO_TABLE
+        )
     # Bea's four, booked from 23:00, sit down beside them at 23:30.
     clock.now = OPENS + timedelta(minutes=30)
-    bea = await bookings.create(manager, night_id=night, table_ids=[OTTO_TABLE], party_size=4,
-                                starts_at=OPENS + timedelta(hours=1),
-                                ends_at=OPENS + timedelta(hours=3), guest=GuestDetails("Bea Four"))
+    bea = await bookings.create(
+        manager,
+        night_id=night,
+        table_ids=[OTTO_TABLE],
+        party_size=4,
+        starts_at=OPENS + timedelta(hours=1),
+        ends_at=OPENS + timedelta(hours=3),
+        guest=GuestDetails("Bea Four"),
+    )
     clock.now = OPENS + timedelta(minutes=90)
     await bookings.check_in(manager, bea.id, bea.version, 4)
 

@@ -50,29 +50,33 @@ async def test_a_manager_opens_a_night_from_the_list(services: Services, admin: 
         await until(pilot, lambda: "YYYY-MM-DD" in dialog.status_text, what="not a date")
         await pilot.press(*["backspace"] * 5, *day.isoformat(), "enter")
         await until(pilot, lambda: not isinstance(pilot.app.screen, Dialog), what="dialog closed")
-        await until(pilot, lambda: any(n.date == day for n in screen.night_list.nights),
-                    what="the night on the list")
+        await until(
+            pilot, lambda: any(n.date == day for n in screen.night_list.nights), what="the night on the list"
+        )
         assert any(f"{day:%a %d %b %Y} is open." in t for t in toasts(pilot.app))
         assert screen.selected is not None and screen.selected.date == day
     row = await admin.fetchrow("select starts_at, ends_at from backroom.night where date = $1", day)
     assert row["starts_at"].astimezone(LONDON).time().isoformat() == "22:00:00"
-    assert row["ends_at"].astimezone(LONDON) == datetime.combine(day + timedelta(days=1),
-                                                                 datetime.min.time(), LONDON) + timedelta(hours=3)
+    assert row["ends_at"].astimezone(LONDON) == datetime.combine(
+        day + timedelta(days=1), datetime.min.time(), LONDON
+    ) + timedelta(hours=3)
     who = await admin.fetchval(
         "select s.email from backroom.audit_log a join backroom.staff s on s.id = a.staff_id"
-        " where a.operation = 'open_night' and a.after->>'date' = $1", day.isoformat())
+        " where a.operation = 'open_night' and a.after->>'date' = $1",
+        day.isoformat(),
+    )
     assert who == DEMO_MANAGER
 
 
-async def test_a_date_outside_the_rules_is_refused_in_staff_words(services: Services,
-                                                                  admin: asyncpg.Connection) -> None:
+async def test_a_date_outside_the_rules_is_refused_in_staff_words(
+    services: Services, admin: asyncpg.Connection
+) -> None:
     too_early = date(2020, 1, 1)  # long past, and never seeded
     with pytest.raises(InvalidInput, match="Nights can be opened from .* is outside that"):
         await services.nights.open_night(services.actor, too_early)
     with pytest.raises(InvalidInput, match="outside that"):
         await services.nights.open_night(services.actor, real_today() + timedelta(days=400))
-    assert not await admin.fetchval("select exists (select from backroom.night where date = $1)",
-                                    too_early)
+    assert not await admin.fetchval("select exists (select from backroom.night where date = $1)", too_early)
     # A night already there is simply that night.
     there = await admin.fetchrow("select id, date from backroom.night order by date desc limit 1")
     if real_today() - timedelta(days=1) <= there["date"]:

@@ -64,11 +64,26 @@ async def test_fresh_data_does_not_hide_how_long_the_outage_has_lasted() -> None
         assert "no data yet" not in shown_text(badge)
 
 
-def _feed(state: str, *, attempt: int = 0, reconnects: int = 0, offline_s: float | None = None,
-          retry_in_s: float | None = None) -> FeedHealth:
-    return FeedHealth(state=state, attempt=attempt, reconnects=reconnects, last_event_age_s=None,
-                      data_age_s=None, commit_to_console=LatencyFigures(), clock_offset_ms=None,
-                      detection_bound_s=4.0, offline_s=offline_s, retry_in_s=retry_in_s)
+def _feed(
+    state: str,
+    *,
+    attempt: int = 0,
+    reconnects: int = 0,
+    offline_s: float | None = None,
+    retry_in_s: float | None = None,
+) -> FeedHealth:
+    return FeedHealth(
+        state=state,
+        attempt=attempt,
+        reconnects=reconnects,
+        last_event_age_s=None,
+        data_age_s=None,
+        commit_to_console=LatencyFigures(),
+        clock_offset_ms=None,
+        detection_bound_s=4.0,
+        offline_s=offline_s,
+        retry_in_s=retry_in_s,
+    )
 
 
 def test_health_never_says_0_reconnects_while_reconnecting() -> None:
@@ -76,14 +91,17 @@ def test_health_never_says_0_reconnects_while_reconnecting() -> None:
     assert words == "↻ Reconnecting (attempt 3) · offline 12s · first outage since start"
     assert "0 reconnects" not in words
     assert feed_state_words(_feed("offline", attempt=8, reconnects=1, offline_s=200, retry_in_s=5)) == (
-        "✕ Offline 3m20s · attempt 8, next try in 5s · came back once before")
+        "✕ Offline 3m20s · attempt 8, next try in 5s · came back once before"
+    )
     assert feed_state_words(_feed("live")) == "● Live · no outage since start"
     assert feed_state_words(_feed("live", reconnects=2)) == "● Live · reconnected 2 times since start"
 
 
 def test_the_advice_fits_the_configuration() -> None:
-    said = ("Cannot reach Postgres at x: refused. Is the server running, and are the host and port "
-            "in DATABASE_URL right? Unset DATABASE_URL to use the built-in embedded server instead.")
+    said = (
+        "Cannot reach Postgres at x: refused. Is the server running, and are the host and port "
+        "in DATABASE_URL right? Unset DATABASE_URL to use the built-in embedded server instead."
+    )
     assert configured_by(EMBEDDED_DSN, {}) == "embedded"
     assert configured_by(PROFILE_DSN, {}) == "profile"
     assert configured_by(PROFILE_DSN, {"DATABASE_URL": PROFILE_DSN}) == "DATABASE_URL"
@@ -98,10 +116,10 @@ def test_the_advice_fits_the_configuration() -> None:
 
 
 async def test_health_of_an_embedded_server_that_is_gone_names_no_setting_it_does_not_use(
-        tmp_path: object) -> None:
+    tmp_path: object,
+) -> None:
     # conftest unsets DATABASE_URL, as on a console that runs its own embedded server.
-    report = await check(f"postgresql://postgres@/backroom?host={tmp_path}/run&port=1", probe=0,
-                         timeout=2.0)
+    report = await check(f"postgresql://postgres@/backroom?host={tmp_path}/run&port=1", probe=0, timeout=2.0)
     assert not report.reachable and report.error is not None
     assert "DATABASE_URL" not in report.error
     assert "embedded Postgres" in report.error

@@ -25,14 +25,18 @@ SIZE = (80, 24)
 NAME = "backroom-night-2026-12-04.csv"
 
 
-async def open_report(pilot: Pilot[Any], services: Services, export_dir: Path | None = None
-                      ) -> NightReportScreen:
+async def open_report(
+    pilot: Pilot[Any], services: Services, export_dir: Path | None = None
+) -> NightReportScreen:
     screen = await open_nights(pilot, services, export_dir=export_dir)
     await pilot.press("end")
     assert screen.selected is not None and screen.selected.date == QUIET_NIGHT
     await pilot.press("r")
-    await until(pilot, lambda: isinstance(pilot.app.screen, NightReportScreen)
-                and pilot.app.screen.rows is not None, what="the report")
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, NightReportScreen) and pilot.app.screen.rows is not None,
+        what="the report",
+    )
     await pilot.pause()
     report = pilot.app.screen
     assert isinstance(report, NightReportScreen)
@@ -52,8 +56,8 @@ def lines_of(path: Path) -> list[dict[str, str]]:
 
 
 async def test_e_saves_bookings_and_totals_in_the_data_folder_never_over_the_last(
-        services: Services, admin: asyncpg.Connection, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    services: Services, admin: asyncpg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BACKROOM_DATA_DIR", str(tmp_path / "data"))
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
@@ -81,7 +85,8 @@ async def test_e_saves_bookings_and_totals_in_the_data_folder_never_over_the_las
 
 
 async def test_s_asks_where_and_asks_again_before_replacing(
-        services: Services, admin: asyncpg.Connection, tmp_path: Path) -> None:
+    services: Services, admin: asyncpg.Connection, tmp_path: Path
+) -> None:
     night = await open_quiet_night(admin)
     await a_night_of_everything(services, night)
     mine = tmp_path / "friday.csv"

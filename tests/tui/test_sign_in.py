@@ -82,8 +82,11 @@ def not_this(code: str) -> str:
 
 async def session_state(admin: asyncpg.Connection, token: str) -> str:
     """What Postgres holds of a console's session: live, locked, or ended and why."""
-    row = await admin.fetchrow("select locked, ended_at, ended_why from backroom_private.session"
-                               " where token_hash = backroom_private.token_hash($1)", token)
+    row = await admin.fetchrow(
+        "select locked, ended_at, ended_why from backroom_private.session"
+        " where token_hash = backroom_private.token_hash($1)",
+        token,
+    )
     assert row is not None
     if row["ended_at"] is not None:
         return f"ended: {row['ended_why']}"
@@ -103,8 +106,9 @@ def header(app: BackroomApp) -> str:
 
 
 def footer_words(screen: FloorScreen) -> list[str]:
-    return [f"{key.key_display} {key.description}".strip()
-            for key in screen.query_one(Footer).query(FooterKey)]
+    return [
+        f"{key.key_display} {key.description}".strip() for key in screen.query_one(Footer).query(FooterKey)
+    ]
 
 
 async def at_sign_in(pilot: Pilot[Any]) -> SignInScreen:
@@ -115,8 +119,9 @@ async def at_sign_in(pilot: Pilot[Any]) -> SignInScreen:
     return screen
 
 
-async def type_in(pilot: Pilot[Any], email: str, password: str, code: str, *,
-                  quick: bool = False) -> SignInScreen:
+async def type_in(
+    pilot: Pilot[Any], email: str, password: str, code: str, *, quick: bool = False
+) -> SignInScreen:
     """Type the three fields from the email on, Enter after each (the last one signs in).
 
     `quick` fills them in and presses only the last Enter, for the tries after the
@@ -135,12 +140,14 @@ async def type_in(pilot: Pilot[Any], email: str, password: str, code: str, *,
     return screen
 
 
-async def refused(pilot: Pilot[Any], email: str, password: str, code: str, *,
-                  quick: bool = True) -> str:
+async def refused(pilot: Pilot[Any], email: str, password: str, code: str, *, quick: bool = True) -> str:
     """Sign in, expecting a refusal; returns the sentence shown."""
     screen = await type_in(pilot, email, password, code, quick=quick)
-    await until(pilot, lambda: not screen.working and screen.status_text not in ("", "Checking…"),
-                what="refusal shown")
+    await until(
+        pilot,
+        lambda: not screen.working and screen.status_text not in ("", "Checking…"),
+        what="refusal shown",
+    )
     assert pilot.app.screen is screen, "a refusal stays on the sign-in screen"
     shown = screen_text(pilot.app)
     assert screen.status_text.splitlines()[0][:30] in shown
@@ -161,8 +168,12 @@ async def locked(pilot: Pilot[Any]) -> LockScreen:
 
 
 async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTile:
-    tile = next(t for plan in screen.plans for t in plan.tiles.values()
-                if t.state is not None and t.state.table.number == number)
+    tile = next(
+        t
+        for plan in screen.plans
+        for t in plan.tiles.values()
+        if t.state is not None and t.state.table.number == number
+    )
     tile.focus()
     await until(pilot, lambda: screen.selected == tile.table_id, what=f"table {number} selected")
     await pilot.pause()
@@ -194,9 +205,7 @@ async def test_the_right_code_opens_the_floor_and_says_who_is_signed_in(
         await other.db.close()
 
 
-async def test_keys_sent_in_one_burst_land_in_the_right_fields(
-    services: Services, max_: Enrolment
-) -> None:
+async def test_keys_sent_in_one_burst_land_in_the_right_fields(services: Services, max_: Enrolment) -> None:
     """As tmux or a password manager types: Enter and the next keys arrive together."""
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         await at_sign_in(pilot)
@@ -244,12 +253,16 @@ async def test_what_was_wrong_is_never_said_then_throttled_then_locked(
         hashed = await admin.fetchval("select backroom_private.email_hash($1)", max_.email)
         failures = await admin.fetchval(
             "select count(*) from backroom_private.attempt where email_hash = $1 and outcome = 'failed'",
-            hashed)
+            hashed,
+        )
         await admin.execute(
             "insert into backroom_private.attempt (email_hash, staff_id, purpose, outcome, reason, at)"
             " select $1, s.id, 'sign_in', 'failed', 'bad_password', clock_timestamp() - interval '1 minute'"
-            " from backroom.staff s, generate_series(1, $3) where s.email = $2", hashed, max_.email,
-            9 - failures)
+            " from backroom.staff s, generate_series(1, $3) where s.email = $2",
+            hashed,
+            max_.email,
+            9 - failures,
+        )
         await admin.execute("update backroom_private.attempt set at = at - interval '1 minute'")
         message = await refused(pilot, max_.email, "wrong password!", right)
         assert "locked" in message and "until" in message, message
@@ -338,8 +351,9 @@ async def test_idle_lock_covers_the_floor_and_the_same_code_opens_it(
         await pilot.press(*code_at(dana, T0), "enter")
         await until(pilot, lambda: "not right" in lock.status_text, what="spent code refused")
         await pilot.press(*not_this(code_at(dana, T0 + 30)), "enter")
-        await until(pilot, lambda: "not right" in lock.status_text and not lock.working,
-                    what="wrong code refused")
+        await until(
+            pilot, lambda: "not right" in lock.status_text and not lock.working, what="wrong code refused"
+        )
         assert app.screen is lock and app.locked
         assert "not right" in screen_text(app)
         await pilot.press(*code_at(dana, T0 + 30), "enter")
@@ -399,9 +413,12 @@ async def test_sign_out_then_door_staff_on_the_same_floor(
         assert services.actor.staff_id is None
         assert "Max Manager signed out." in screen_text(pilot.app)
         await until_async(pilot, lambda: session_state(admin, maxs), "ended: signed_out")
-        audit = await admin.fetchval("select count(*) from backroom.audit_log a join backroom.staff s"
-                                     " on s.id = a.staff_id where a.operation = 'sign_out'"
-                                     " and s.email = $1", max_.email)
+        audit = await admin.fetchval(
+            "select count(*) from backroom.audit_log a join backroom.staff s"
+            " on s.id = a.staff_id where a.operation = 'sign_out'"
+            " and s.email = $1",
+            max_.email,
+        )
         assert audit == 1
         assert [type(s) for s in pilot.app.screen_stack[1:]] == [FloorScreen, SignInScreen]
 
@@ -416,9 +433,7 @@ async def test_sign_out_then_door_staff_on_the_same_floor(
         assert pilot.app.screen is floor, "n does nothing for door staff"
 
 
-async def test_lock_now_help_and_palette_offer_the_new_keys(
-    services: Services, max_: Enrolment
-) -> None:
+async def test_lock_now_help_and_palette_offer_the_new_keys(services: Services, max_: Enrolment) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         floor = await signed_in(pilot, max_.email, code_at(max_, T0))
         await pilot.press("question_mark")
@@ -481,11 +496,14 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
         await until(pilot, lambda: "FREE" in shown_text(tile), what="cancelled")
         assert keys.count == 5 + len("Guest ill") + 6
     row = await admin.fetchrow(
-        "select status, cancel_reason, deposit_outcome from backroom.booking where id = $1", booking.id)
+        "select status, cancel_reason, deposit_outcome from backroom.booking where id = $1", booking.id
+    )
     assert (row["status"], row["cancel_reason"], row["deposit_outcome"]) == ("cancelled", "Guest ill", "kept")
     last = await admin.fetchval(
         "select staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"
-        " order by id desc limit 1", booking.id)
+        " order by id desc limit 1",
+        booking.id,
+    )
     assert last == services.actor.staff_id, "the cancellation is audited as Max"
 
 

@@ -96,8 +96,7 @@ async def new_booking_form_on_table_11(pilot: Pilot[Any]) -> None:
 
 
 def test_new_booking_form_at_80x24(snap_compare: Any, dsn: str) -> None:
-    assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24),
-                        run_before=new_booking_form_on_table_11)
+    assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24), run_before=new_booking_form_on_table_11)
 
 
 def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
@@ -108,26 +107,39 @@ def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
         try:
             async with conn.transaction():
                 night = await conn.fetchrow(
-                    "select id, starts_at, ends_at from backroom.night where date = $1", SAMPLE_NIGHT)
+                    "select id, starts_at, ends_at from backroom.night where date = $1", SAMPLE_NIGHT
+                )
                 guest = await conn.fetchval("select id from backroom.guest where name = 'Zoe Clarke'")
                 booking = await conn.fetchval(
                     "insert into backroom.booking (ref, night_id, guest_id, party_size, status,"
                     " starts_at, ends_at) values ('R99999', $1, $2, 4, 'pending', $3, $4)"
-                    " returning id", night["id"], guest, night["starts_at"], night["ends_at"])
+                    " returning id",
+                    night["id"],
+                    guest,
+                    night["starts_at"],
+                    night["ends_at"],
+                )
                 await conn.execute(
                     "insert into backroom.booking_table (booking_id, table_id, during, active)"
                     " values ($1, 11, tstzrange($2, $3), true)",
-                    booking, night["starts_at"], night["ends_at"])
+                    booking,
+                    night["starts_at"],
+                    night["ends_at"],
+                )
         finally:
             await conn.close()
         # The floor under the form hears of it first (and says so in a toast).
         floor = pilot.app.floor_screen  # type: ignore[attr-defined]
-        await until(pilot, lambda: floor.snapshot is not None
-                    and floor.snapshot.tables[11].booking is not None, what="floor heard it")
+        await until(
+            pilot,
+            lambda: floor.snapshot is not None and floor.snapshot.tables[11].booking is not None,
+            what="floor heard it",
+        )
         await pilot.pause()
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, AlternativesDialog),
-                    what="alternatives offered")
+        await until(
+            pilot, lambda: isinstance(pilot.app.screen, AlternativesDialog), what="alternatives offered"
+        )
         await pilot.pause()
 
     assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24), run_before=conflict)
@@ -153,11 +165,13 @@ class IdentitySnapshotApp(BackroomApp):
         self.owner = Database(self.dsn, max_size=1)
         await self.owner.open()
         identity = IdentityService(self.services.db, owner=self.owner)
-        await identity.add_staff(None, email=DOOR_EMAIL, name="Dana Door", role="door",
-                                 password="correct horse battery")
+        await identity.add_staff(
+            None, email=DOOR_EMAIL, name="Dana Door", role="door", password="correct horse battery"
+        )
         self.services.identity = identity
-        self.services.actor = (await signed_in(self.services.db, DOOR_EMAIL)
-                               if self.start_signed_in else Actor())
+        self.services.actor = (
+            await signed_in(self.services.db, DOOR_EMAIL) if self.start_signed_in else Actor()
+        )
 
     async def on_unmount(self) -> None:
         await self.services.db.close()
@@ -171,13 +185,15 @@ async def sign_in_typed(pilot: Pilot[Any]) -> None:
 
 
 def test_sign_in_at_80x24(snap_compare: Any, dsn: str) -> None:
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(80, 24),
-                        run_before=sign_in_typed)
+    assert snap_compare(
+        IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(80, 24), run_before=sign_in_typed
+    )
 
 
 def test_sign_in_at_160x48(snap_compare: Any, dsn: str) -> None:
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(160, 48),
-                        run_before=sign_in_typed)
+    assert snap_compare(
+        IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(160, 48), run_before=sign_in_typed
+    )
 
 
 def test_sign_in_refused_at_80x24(snap_compare: Any, dsn: str) -> None:
@@ -189,14 +205,16 @@ def test_sign_in_refused_at_80x24(snap_compare: Any, dsn: str) -> None:
         await until(pilot, lambda: "not right" in screen.status_text, what="refused")
         await steady_cursor(pilot)
 
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(80, 24),
-                        run_before=refused)
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=(80, 24), run_before=refused)
 
 
 async def locked_door(pilot: Pilot[Any]) -> None:
     # Door staff start at the door screen, over the floor.
-    await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
-                what="door screen live")
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.live,
+        what="door screen live",
+    )
     app = pilot.app
     assert isinstance(app, BackroomApp)
     app.lock(why="Nothing was pressed for 5 minutes.")
@@ -210,11 +228,11 @@ def test_idle_lock_at_80x24(snap_compare: Any, dsn: str) -> None:
         await pilot.press(*"12")
         await steady_cursor(pilot)
 
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24),
-                        run_before=idle)
+    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24), run_before=idle)
 
 
 # The same screens without colour (NO_COLOR, a plain terminal over SSH) and at the other size --
+
 
 @pytest.fixture
 def no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,36 +241,35 @@ def no_colour(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_floor_without_colour(snap_compare: Any, dsn: str, no_colour: None,
-                              size: tuple[int, int]) -> None:
+def test_floor_without_colour(snap_compare: Any, dsn: str, no_colour: None, size: tuple[int, int]) -> None:
     assert snap_compare(SnapshotApp(dsn), terminal_size=size, run_before=loaded)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_sign_in_without_colour(snap_compare: Any, dsn: str, no_colour: None,
-                                size: tuple[int, int]) -> None:
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=False), terminal_size=size,
-                        run_before=sign_in_typed)
+def test_sign_in_without_colour(snap_compare: Any, dsn: str, no_colour: None, size: tuple[int, int]) -> None:
+    assert snap_compare(
+        IdentitySnapshotApp(dsn, signed_in=False), terminal_size=size, run_before=sign_in_typed
+    )
 
 
 def test_idle_lock_at_160x48(snap_compare: Any, dsn: str) -> None:
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(160, 48),
-                        run_before=locked_door)
+    assert snap_compare(
+        IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(160, 48), run_before=locked_door
+    )
 
 
 def test_idle_lock_without_colour_at_80x24(snap_compare: Any, dsn: str, no_colour: None) -> None:
-    assert snap_compare(IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24),
-                        run_before=locked_door)
+    assert snap_compare(
+        IdentitySnapshotApp(dsn, signed_in=True), terminal_size=(80, 24), run_before=locked_door
+    )
 
 
 def test_new_booking_form_at_160x48(snap_compare: Any, dsn: str) -> None:
-    assert snap_compare(SnapshotApp(dsn), terminal_size=(160, 48),
-                        run_before=new_booking_form_on_table_11)
+    assert snap_compare(SnapshotApp(dsn), terminal_size=(160, 48), run_before=new_booking_form_on_table_11)
 
 
 def test_new_booking_form_without_colour_at_80x24(snap_compare: Any, dsn: str, no_colour: None) -> None:
-    assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24),
-                        run_before=new_booking_form_on_table_11)
+    assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24), run_before=new_booking_form_on_table_11)
 
 
 async def floor_help(pilot: Pilot[Any]) -> None:

@@ -50,8 +50,14 @@ class ConsoleApp(App[None]):
 
     BINDINGS = [Binding("question_mark,f1", "help", "Help", id="app.help")]
 
-    def __init__(self, services: Services, screen: Callable[[Services], Screen[Any]], *,
-                 feed: bool = True, presence: bool = True) -> None:
+    def __init__(
+        self,
+        services: Services,
+        screen: Callable[[Services], Screen[Any]],
+        *,
+        feed: bool = True,
+        presence: bool = True,
+    ) -> None:
         super().__init__()
         self.services = services
         self._make_screen = screen
@@ -74,11 +80,13 @@ class ConsoleApp(App[None]):
     def presence(self) -> Presence | None:
         return self._presence
 
-    def announce(self, *, screen: str | None = None, table_id: int | None = None,
-                 night_id: int | None = None) -> None:
+    def announce(
+        self, *, screen: str | None = None, table_id: int | None = None, night_id: int | None = None
+    ) -> None:
         if self._presence is not None:
-            self._presence.announce(actor=self.services.actor, screen=screen,
-                                    selected_table=table_id, night_id=night_id)
+            self._presence.announce(
+                actor=self.services.actor, screen=screen, selected_table=table_id, night_id=night_id
+            )
 
     def action_help(self) -> None:
         screen = self.screen
@@ -89,9 +97,12 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         if self._want_feed:
             self._batcher = ChangeBatcher(self._merged, every=0.05)
-            self._feed = ChangeFeed(ListenTransport(self.services.db.listener_connection),
-                                    on_change=self._heard, on_status=self._status_changed,
-                                    resync=self._resync)
+            self._feed = ChangeFeed(
+                ListenTransport(self.services.db.listener_connection),
+                on_change=self._heard,
+                on_status=self._status_changed,
+                resync=self._resync,
+            )
             self.run_worker(self._feed.run(), group="feed", exit_on_error=False)
         if self._want_presence:
             self._presence = self.services.presence(self._roster)
@@ -158,7 +169,8 @@ async def test_the_app_shape_is_what_screens_expect(services: Services) -> None:
 
 
 async def test_health_shows_the_server_version_and_connections(
-        services: Services, admin: asyncpg.Connection) -> None:
+    services: Services, admin: asyncpg.Connection
+) -> None:
     version = await admin.fetchval("show server_version")
     limit = await admin.fetchval("show max_connections")
     async with ConsoleApp(services, support).run_test(size=SIZE) as pilot:
@@ -177,8 +189,7 @@ async def test_health_shows_the_server_version_and_connections(
         await until(pilot, lambda: screen.checks >= checks + 2, what="refreshed by itself")
 
 
-async def test_health_shows_latency_after_changes(
-        services: Services, admin: asyncpg.Connection) -> None:
+async def test_health_shows_latency_after_changes(services: Services, admin: asyncpg.Connection) -> None:
     async with ConsoleApp(services, support).run_test(size=SIZE) as pilot:
         screen = await health_shown(pilot)
         await until(pilot, lambda: screen.live, what="feed Live")
@@ -186,7 +197,10 @@ async def test_health_shows_latency_after_changes(
             await admin.execute(
                 "update backroom.booking set status = 'confirmed' where id = ("
                 " select b.id from backroom.booking b join backroom.night n on n.id = b.night_id"
-                " where b.status = 'pending' and n.date = $1 order by b.id limit 1)", SAMPLE_NIGHT)
+                " where b.status = 'pending' and n.date = $1 order by b.id limit 1)",
+                SAMPLE_NIGHT,
+            )
+
         def measured() -> int:
             report = screen.latest
             feed = report.feed if report is not None else None
@@ -214,7 +228,8 @@ async def test_under_a_plain_app_there_is_no_feed_and_no_presence(services: Serv
 
 
 async def test_an_unreachable_server_is_said_and_the_last_figures_stay(
-        services: Services, admin: asyncpg.Connection, server_dsn: str) -> None:
+    services: Services, admin: asyncpg.Connection, server_dsn: str
+) -> None:
     version = await admin.fetchval("show server_version")
     name = await admin.fetchval("select current_database()")
     # The server stays up; the console's database refuses it and drops its connections.
@@ -224,9 +239,14 @@ async def test_an_unreachable_server_is_said_and_the_last_figures_stay(
         try:
             await server.execute(f'alter database "{name}" allow_connections false')
             await server.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", name)
-            await until(pilot, lambda: screen.latest is not None and not screen.latest.reachable,
-                        timeout=20, what="server seen unreachable")
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", name
+            )
+            await until(
+                pilot,
+                lambda: screen.latest is not None and not screen.latest.reachable,
+                timeout=20,
+                what="server seen unreachable",
+            )
             await pilot.pause()
             text = screen_text(pilot.app)
             assert "✕ UNREACHABLE" in text
@@ -237,20 +257,24 @@ async def test_an_unreachable_server_is_said_and_the_last_figures_stay(
         finally:
             await server.execute(f'alter database "{name}" allow_connections true')
             await server.close()
-        await until(pilot, lambda: screen.latest is not None and screen.latest.reachable,
-                    timeout=20, what="server back")
+        await until(
+            pilot,
+            lambda: screen.latest is not None and screen.latest.reachable,
+            timeout=20,
+            what="server back",
+        )
         await pilot.pause()
         assert "UNREACHABLE" not in screen_text(pilot.app)
 
 
 async def test_presence_lists_two_consoles(services: Services, admin: asyncpg.Connection) -> None:
     night = await admin.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
-    table_5, table_7 = [await admin.fetchval(
-        "select id from backroom.venue_table where number = $1", n) for n in (5, 7)]
+    table_5, table_7 = [
+        await admin.fetchval("select id from backroom.venue_table where number = $1", n) for n in (5, 7)
+    ]
     door = await signed_in(services.db, "door@backroom.demo")
     other = services.presence(lambda _entries: None)
-    other.announce(actor=door, screen="floor", night_id=night, selected_table=table_5,
-                   held_table=table_7)
+    other.announce(actor=door, screen="floor", night_id=night, selected_table=table_5, held_table=table_7)
     task = asyncio.create_task(other.run())
     try:
         async with ConsoleApp(services, support).run_test(size=SIZE) as pilot:
@@ -267,8 +291,12 @@ async def test_presence_lists_two_consoles(services: Services, admin: asyncpg.Co
 
             # The other console moves on: its row follows; then it leaves.
             other.announce(screen="door", selected_table=None, held_table=None)
-            await until(pilot, lambda: any(r[2] == "door" for r in panel.rows_text()),
-                        timeout=15, what="other console moved")
+            await until(
+                pilot,
+                lambda: any(r[2] == "door" for r in panel.rows_text()),
+                timeout=15,
+                what="other console moved",
+            )
             await other.stop()
             await until(pilot, lambda: len(panel.entries) == 1, timeout=15, what="one left")
             assert "Online: 1 console" in screen_text(pilot.app)
@@ -286,8 +314,9 @@ async def confirm_a_pending_booking(services: Services) -> tuple[str, int]:
     night = await services.floor.tonight()
     assert night is not None
     snap = await services.floor.snapshot(night.id)
-    pending = next(t.booking for t in snap.tables.values()
-                   if t.booking and t.booking.status is BookingStatus.PENDING)
+    pending = next(
+        t.booking for t in snap.tables.values() if t.booking and t.booking.status is BookingStatus.PENDING
+    )
     assert pending is not None
     await BookingService(services.db, services.clock).confirm(services.actor, pending.id, pending.version)
     return pending.ref, pending.id
@@ -305,8 +334,7 @@ async def audit_loaded(pilot: Any, loads: int = 1) -> AuditScreen:
     return screen
 
 
-async def test_audit_browser_filters_by_booking_and_shows_one_entry_in_full(
-        services: Services) -> None:
+async def test_audit_browser_filters_by_booking_and_shows_one_entry_in_full(services: Services) -> None:
     ref, booking_id = await confirm_a_pending_booking(services)
     async with ConsoleApp(services, audit, presence=False).run_test(size=SIZE) as pilot:
         screen = await audit_loaded(pilot)
@@ -332,8 +360,11 @@ async def test_audit_browser_filters_by_booking_and_shows_one_entry_in_full(
         await pilot.press("slash")
         screen.filters.input("booking").value = str(booking_id)
         await pilot.press("enter")
-        await until(pilot, lambda: screen.filter.booking == str(booking_id) and not screen.reading,
-                    what="filtered by id")
+        await until(
+            pilot,
+            lambda: screen.filter.booking == str(booking_id) and not screen.reading,
+            what="filtered by id",
+        )
         assert [e.ref for e in table.entries] == [ref] * len(table.entries)
 
         await pilot.press("enter")
@@ -354,8 +385,9 @@ async def test_audit_browser_filters_by_staff_and_time(services: Services) -> No
         assert screen.focused is screen.filters.input("staff")
         # Typing alone applies the filter once it settles.
         await pilot.press(*"duty")
-        await until(pilot, lambda: screen.filter.staff == "duty" and not screen.reading,
-                    what="staff filter applied")
+        await until(
+            pilot, lambda: screen.filter.staff == "duty" and not screen.reading, what="staff filter applied"
+        )
         await pilot.pause()
         assert [e.who for e in table.entries] == ["Duty Manager"]
 
@@ -367,8 +399,9 @@ async def test_audit_browser_filters_by_staff_and_time(services: Services) -> No
         screen.filters.input("since").focus()
         screen.filters.input("since").value = "2999-01-01"
         await pilot.press("enter")
-        await until(pilot, lambda: screen.filter.since is not None and not screen.reading,
-                    what="time filter applied")
+        await until(
+            pilot, lambda: screen.filter.since is not None and not screen.reading, what="time filter applied"
+        )
         await pilot.pause()
         assert table.row_count == 0 and "No entries for from" in screen_text(pilot.app)
         screen.filters.input("since").focus()
@@ -410,17 +443,31 @@ async def test_audit_browser_pages_older_entries(services: Services, admin: asyn
         assert table.row_count == 10
         loads = screen.loads
         await confirm_a_pending_booking(services)
-        await until(pilot, lambda: screen.loads > loads and not screen.reading, timeout=15,
-                    what="reloaded on a change")
+        await until(
+            pilot,
+            lambda: screen.loads > loads and not screen.reading,
+            timeout=15,
+            what="reloaded on a change",
+        )
         assert table.entries[0].operation == "confirm"
 
 
 async def test_help_lists_every_key_and_the_footer_fits(services: Services) -> None:
     for make, ids, words in (
         (support, {"support.refresh", "support.back"}, ("Refresh", "Back")),
-        (audit, {"audit.back", "audit.filter", "audit.reload", "audit.clear", "audit.details",
-                 "audit.older", "audit.newer"},
-         ("Back", "Filter", "Reload", "Details", "Older", "Newer")),
+        (
+            audit,
+            {
+                "audit.back",
+                "audit.filter",
+                "audit.reload",
+                "audit.clear",
+                "audit.details",
+                "audit.older",
+                "audit.newer",
+            },
+            ("Back", "Filter", "Reload", "Details", "Older", "Newer"),
+        ),
     ):
         async with ConsoleApp(services, make, feed=False, presence=False).run_test(size=SIZE) as pilot:
             screen = pilot.app.screen
@@ -432,8 +479,11 @@ async def test_help_lists_every_key_and_the_footer_fits(services: Services) -> N
                 return screen_text(pilot.app).splitlines()[-1]
 
             wanted = (*words, "Help")
-            await until(pilot, lambda: all(w in footer() for w in wanted),  # noqa: B023
-                        what=f"{wanted} in the footer")
+            await until(
+                pilot,
+                lambda: all(w in footer() for w in wanted),  # noqa: B023
+                what=f"{wanted} in the footer",
+            )
             # From a filter input too, help lists the list's keys.
             if isinstance(screen, AuditScreen):
                 await pilot.press("slash")
@@ -449,14 +499,18 @@ async def test_the_palette_offers_the_screens_keys(services: Services) -> None:
     async with ConsoleApp(services, audit, feed=False, presence=False).run_test(size=SIZE) as pilot:
         screen = await audit_loaded(pilot)
         titles = [c.title for c in screen.key_commands()]
-        assert titles == ["Filter the audit trail", "Clear the audit filters",
-                          "Reload the newest audit entries", "Show the selected audit entry in full",
-                          "Load older audit entries", "Leave the audit trail"]
+        assert titles == [
+            "Filter the audit trail",
+            "Clear the audit filters",
+            "Reload the newest audit entries",
+            "Show the selected audit entry in full",
+            "Load older audit entries",
+            "Leave the audit trail",
+        ]
         await pilot.press("ctrl+p")
         await until(pilot, lambda: pilot.app.screen is not screen, what="palette open")
         await pilot.press(*"load older audit")
-        await until(pilot, lambda: "Load older audit entries" in screen_text(pilot.app),
-                    what="command found")
+        await until(pilot, lambda: "Load older audit entries" in screen_text(pilot.app), what="command found")
         await pilot.press("enter")
         await until(pilot, lambda: screen.query_one(AuditTable).row_count == 20, what="older loaded")
 
@@ -470,8 +524,9 @@ async def test_the_palette_offers_the_screens_keys(services: Services) -> None:
         await pilot.press("ctrl+p")
         await until(pilot, lambda: pilot.app.screen is not support_screen, what="palette open")
         await pilot.press(*"refresh the health")
-        await until(pilot, lambda: "Refresh the health figures" in screen_text(pilot.app),
-                    what="command found")
+        await until(
+            pilot, lambda: "Refresh the health figures" in screen_text(pilot.app), what="command found"
+        )
         await pilot.press("enter")
         await until(pilot, lambda: support_screen.checks > checks, what="refreshed")
 
@@ -513,6 +568,10 @@ async def test_this_console_is_marked(services: Services) -> None:
         screen = await health_shown(pilot)
         panel = screen.query_one(PresenceList)
         await until(pilot, lambda: len(panel.entries) == 1, timeout=15, what="own console listed")
-        await until(pilot, lambda: panel.rows_text()[0][2] == "support", timeout=15,
-                    what="announced the support screen")
+        await until(
+            pilot,
+            lambda: panel.rows_text()[0][2] == "support",
+            timeout=15,
+            what="announced the support screen",
+        )
         assert panel.rows_text()[0][0] == "Duty Manager (here)"

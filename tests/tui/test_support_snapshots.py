@@ -62,10 +62,16 @@ GOOD = HealthReport(
     listeners=3,
     presence_connections=3,
     notify_queue_usage=0.0,
-    feed=FeedHealth(state="live", attempt=0, reconnects=1, last_event_age_s=4.2, data_age_s=1.1,
-                    commit_to_console=LatencyFigures(samples=42, p50_ms=11.3, p95_ms=27.9,
-                                                     p99_ms=41.0, max_ms=55.0),
-                    clock_offset_ms=0.3, detection_bound_s=4.0),
+    feed=FeedHealth(
+        state="live",
+        attempt=0,
+        reconnects=1,
+        last_event_age_s=4.2,
+        data_age_s=1.1,
+        commit_to_console=LatencyFigures(samples=42, p50_ms=11.3, p95_ms=27.9, p99_ms=41.0, max_ms=55.0),
+        clock_offset_ms=0.3,
+        detection_bound_s=4.0,
+    ),
 )
 
 LATENCY = LatencyFigures(samples=42, p50_ms=11.3, p95_ms=27.9, p99_ms=41.0, max_ms=55.0)
@@ -75,21 +81,43 @@ AWAY = HealthReport(
     database=GOOD.database,
     reachable=False,
     error="Cannot reach Postgres at 127.0.0.1:5432: connection refused. Is the server running?",
-    feed=FeedHealth(state="reconnecting", attempt=3, reconnects=1, last_event_age_s=84.2,
-                    data_age_s=81.1, commit_to_console=LATENCY, clock_offset_ms=0.3,
-                    detection_bound_s=4.0),
+    feed=FeedHealth(
+        state="reconnecting",
+        attempt=3,
+        reconnects=1,
+        last_event_age_s=84.2,
+        data_age_s=81.1,
+        commit_to_console=LATENCY,
+        clock_offset_ms=0.3,
+        detection_bound_s=4.0,
+    ),
 )
 
 
 def roster(night_id: int, tables: dict[int, int]) -> tuple[PresenceEntry, ...]:
-    def entry(n: int, name: str, role: str, screen: str, *, selected: int | None = None,
-              held: int | None = None, minutes: int) -> PresenceEntry:
+    def entry(
+        n: int,
+        name: str,
+        role: str,
+        screen: str,
+        *,
+        selected: int | None = None,
+        held: int | None = None,
+        minutes: int,
+    ) -> PresenceEntry:
         since = FIXED_NOW - timedelta(minutes=minutes)
         return PresenceEntry(
-            console_id=f"00000000-0000-0000-0000-00000000000{n}", staff_id=n, staff_name=name,
-            role=role, screen=screen, night_id=night_id if screen != "support" else None,
+            console_id=f"00000000-0000-0000-0000-00000000000{n}",
+            staff_id=n,
+            staff_name=name,
+            role=role,
+            screen=screen,
+            night_id=night_id if screen != "support" else None,
             selected_table=tables[selected] if selected else None,
-            held_table=tables[held] if held else None, since=since, last_seen=FIXED_NOW)
+            held_table=tables[held] if held else None,
+            since=since,
+            last_seen=FIXED_NOW,
+        )
 
     return (
         entry(1, "Duty Manager", "manager", "floor", selected=5, held=5, minutes=85),
@@ -102,8 +130,9 @@ class SupportSnapshotApp(App[None]):
     """A console whose feed reads Live and whose health figures are fixed, showing one
     support screen; its services open in the app's own loop."""
 
-    def __init__(self, dsn: str, screen: Callable[[Services], Screen[Any]], *,
-                 status: FeedStatus | None = None) -> None:
+    def __init__(
+        self, dsn: str, screen: Callable[[Services], Screen[Any]], *, status: FeedStatus | None = None
+    ) -> None:
         super().__init__()
         self.dsn = dsn
         self._status = status or FeedStatus(FeedState.LIVE)
@@ -124,8 +153,9 @@ class SupportSnapshotApp(App[None]):
     def presence(self) -> Presence | None:
         return None
 
-    def announce(self, *, screen: str | None = None, table_id: int | None = None,
-                 night_id: int | None = None) -> None:
+    def announce(
+        self, *, screen: str | None = None, table_id: int | None = None, night_id: int | None = None
+    ) -> None:
         pass
 
     async def prepare(self) -> None:
@@ -138,8 +168,9 @@ class SupportSnapshotApp(App[None]):
         conn = await asyncpg.connect(self.dsn)
         try:
             night = await conn.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
-            tables = {r["number"]: r["id"] for r in await conn.fetch(
-                "select id, number from backroom.venue_table")}
+            tables = {
+                r["number"]: r["id"] for r in await conn.fetch("select id, number from backroom.venue_table")
+            }
         finally:
             await conn.close()
         self.entries = roster(night, tables)
@@ -155,6 +186,7 @@ class SupportSnapshotApp(App[None]):
 
 def fixed_health(reports: list[HealthReport]) -> Callable[[Services], SupportScreen]:
     """A support screen whose reads return `reports` in turn (the last one thereafter)."""
+
     def make(services: Services) -> SupportScreen:
         seen: list[HealthReport] = []
         clock = [1000.0]
@@ -166,8 +198,8 @@ def fixed_health(reports: list[HealthReport]) -> Callable[[Services], SupportScr
             seen.append(report)
             return report
 
-        return SupportScreen(services, gather=gather, monotonic=lambda: clock[0],
-                             refresh_every=3600)
+        return SupportScreen(services, gather=gather, monotonic=lambda: clock[0], refresh_every=3600)
+
     return make
 
 
@@ -178,8 +210,9 @@ async def health_shown(pilot: Pilot[Any]) -> None:
     assert isinstance(screen, SupportScreen)
     await until(pilot, lambda: screen.checks >= 1 and not screen.checking, what="figures read")
     screen.post_message(PresenceChanged(app.entries))
-    await until(pilot, lambda: "Fri 20 Nov" in _presence_text(screen) and not screen.checking,
-                what="roster shown")
+    await until(
+        pilot, lambda: "Fri 20 Nov" in _presence_text(screen) and not screen.checking, what="roster shown"
+    )
     await pilot.pause()
 
 
@@ -189,8 +222,11 @@ def _presence_text(screen: SupportScreen) -> str:
 
 def support_app(dsn: str, *reports: HealthReport) -> SupportSnapshotApp:
     feed = reports[-1].feed if reports else None
-    status = (FeedStatus(FeedState(feed.state), attempt=feed.attempt) if feed is not None
-              else FeedStatus(FeedState.LIVE))
+    status = (
+        FeedStatus(FeedState(feed.state), attempt=feed.attempt)
+        if feed is not None
+        else FeedStatus(FeedState.LIVE)
+    )
     return SupportSnapshotApp(dsn, fixed_health(list(reports or (GOOD,))), status=status)
 
 
@@ -234,11 +270,15 @@ class AuditSnapshotApp(SupportSnapshotApp):
             night = await services.floor.tonight()
             assert night is not None
             snap = await services.floor.snapshot(night.id)
-            pending = min((t.booking for t in snap.tables.values()
-                           if t.booking and t.booking.status is BookingStatus.PENDING),
-                          key=lambda b: b.id)
-            await BookingService(services.db, services.clock).confirm(manager, pending.id,
-                                                                      pending.version)
+            pending = min(
+                (
+                    t.booking
+                    for t in snap.tables.values()
+                    if t.booking and t.booking.status is BookingStatus.PENDING
+                ),
+                key=lambda b: b.id,
+            )
+            await BookingService(services.db, services.clock).confirm(manager, pending.id, pending.version)
         finally:
             await services.db.close()
         conn = await asyncpg.connect(self.dsn)
@@ -259,7 +299,8 @@ class AuditSnapshotApp(SupportSnapshotApp):
                     before = pg_temp.fix(a.before, a.entity, a.entity_id, $1),
                     after = pg_temp.fix(a.after, a.entity, a.entity_id, $1)
                 """,
-                FIXED_NOW, FIXED_OP_ID,
+                FIXED_NOW,
+                FIXED_OP_ID,
             )
         finally:
             await conn.close()
@@ -307,8 +348,7 @@ def test_audit_filtered_by_staff_at_80x24(snap_compare: Any, dsn: str, colour: s
     async def filtered(pilot: Pilot[Any]) -> None:
         screen = await steady(pilot)
         await pilot.press("slash", "tab", *"duty")
-        await until(pilot, lambda: screen.filter.staff == "duty" and not screen.reading,
-                    what="filtered")
+        await until(pilot, lambda: screen.filter.staff == "duty" and not screen.reading, what="filtered")
         await steady(pilot)
 
     assert snap_compare(AuditSnapshotApp(dsn), terminal_size=(80, 24), run_before=filtered)

@@ -95,8 +95,7 @@ async def consoles(dsn: str, *accounts: tuple[str, str, tuple[int, int]]) -> Asy
             services.actor = await signed_in(services.db, email)
             assert services.actor.staff_id is not None, email
             seat = Seat(name, BackroomApp(services), services)
-            seat.pilot = await stack.enter_async_context(
-                seat.app.run_test(size=size, message_hook=seat.hook))
+            seat.pilot = await stack.enter_async_context(seat.app.run_test(size=size, message_hook=seat.hook))
             seats.append(seat)
         for seat in seats:
             with inside(seat):
@@ -104,8 +103,9 @@ async def consoles(dsn: str, *accounts: tuple[str, str, tuple[int, int]]) -> Asy
         yield seats
 
 
-async def until_all(seats: list[Seat], check: Callable[[Seat], bool], *, what: str,
-                    timeout: float = 15.0) -> None:
+async def until_all(
+    seats: list[Seat], check: Callable[[Seat], bool], *, what: str, timeout: float = 15.0
+) -> None:
     """Let every app run until `check` holds for each of them (each checked inside its own app)."""
 
     def every() -> bool:
@@ -119,12 +119,12 @@ async def until_all(seats: list[Seat], check: Callable[[Seat], bool], *, what: s
         await until(seats[0].pilot, every, timeout=timeout, what=what)
 
 
-async def until_tiles_show(seats: list[Seat], expected: dict[int, TableState], *, what: str,
-                           timeout: float = 15.0) -> None:
+async def until_tiles_show(
+    seats: list[Seat], expected: dict[int, TableState], *, what: str, timeout: float = 15.0
+) -> None:
     """Wait until every seat's tiles show `expected`; on a timeout, say where they differ."""
     try:
-        await until_all(seats, lambda seat: not tile_problems(seat, expected), what=what,
-                        timeout=timeout)
+        await until_all(seats, lambda seat: not tile_problems(seat, expected), what=what, timeout=timeout)
     except AssertionError as err:
         problems = []
         for seat in seats:
@@ -142,14 +142,21 @@ def painted(seat: Seat, tile: TableTile) -> str:
     """The characters on the terminal inside the tile's region (its border included):
     what the compositor paints, not what the tile would render if asked now."""
     width, height = seat.app.size
-    out = RichConsole(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system=None, record=True, legacy_windows=False, safe_box=False)
-    out.print(seat.app.screen._compositor.render_update(
-        full=True, screen_stack=seat.app._background_screens))
+    out = RichConsole(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    out.print(seat.app.screen._compositor.render_update(full=True, screen_stack=seat.app._background_screens))
     rows = out.export_text().split("\n")
     region = tile.region
     lines = []
-    for row in rows[region.y:region.y + region.height]:
+    for row in rows[region.y : region.y + region.height]:
         cells, kept = 0, []
         for char in row:
             if region.x <= cells < region.x + region.width:
@@ -205,7 +212,9 @@ async def staff_accounts(admin: asyncpg.Connection) -> list[Actor]:
     nothing lapses while a test runs."""
     await admin.execute(
         "insert into backroom.staff (email, display_name, role) values ($1, $2, 'admin')",
-        ADMIN_EMAIL, ADMIN_NAME)
+        ADMIN_EMAIL,
+        ADMIN_NAME,
+    )
     rows = await admin.fetch(
         "insert into backroom.staff (email, display_name, role)"
         " select 'burst' || n || '@backroom.test', 'Burst ' || n, 'manager'"
@@ -217,21 +226,25 @@ async def staff_accounts(admin: asyncpg.Connection) -> list[Actor]:
     # the consoles' fixed one. Holds last 30 s, and the sample's pending bookings lapse an
     # hour after the template was made: a sweep during a test would move the target.
     await admin.execute("update backroom.venue set hold_seconds = 600")
-    await admin.execute("update backroom.booking set expires_at = now() + interval '1 hour'"
-                        " where status = 'pending'")
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"])
-            for r in rows]
+    await admin.execute(
+        "update backroom.booking set expires_at = now() + interval '1 hour' where status = 'pending'"
+    )
+    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
 
 
 async def test_two_consoles_end_on_what_the_database_holds_after_a_burst(
-    dsn: str, services: Services, night: Night, staff_accounts: list[Actor],
+    dsn: str,
+    services: Services,
+    night: Night,
+    staff_accounts: list[Actor],
     admin: asyncpg.Connection,
 ) -> None:
     burst_seed = random.randrange(10**6)
     about = f"(burst seed {burst_seed})"
     before = await truth(services.db, night.id)
-    async with consoles(dsn, ("manager console", seed.DEMO_MANAGER, WIDE),
-                        ("admin console", ADMIN_EMAIL, NARROW)) as seats:
+    async with consoles(
+        dsn, ("manager console", seed.DEMO_MANAGER, WIDE), ("admin console", ADMIN_EMAIL, NARROW)
+    ) as seats:
         for seat in seats:
             with inside(seat):
                 assert seat.floor.snapshot is not None
@@ -241,7 +254,8 @@ async def test_two_consoles_end_on_what_the_database_holds_after_a_burst(
         heard = {seat.name: seat.floor.changes_heard for seat in seats}
 
         succeeded, storm = await asyncio.gather(
-            burst(dsn, staff_accounts, night, seed=burst_seed), notes_storm(admin, night, 100))
+            burst(dsn, staff_accounts, night, seed=burst_seed), notes_storm(admin, night, 100)
+        )
         # Most operations are refused (taken tables, wrong states): 40 to 70 succeed.
         assert succeeded >= 25, f"the burst did too little ({succeeded} operations) {about}"
         after = await truth(services.db, night.id)
@@ -249,9 +263,15 @@ async def test_two_consoles_end_on_what_the_database_holds_after_a_burst(
         assert len(changed) >= 8, f"the burst changed only tables {changed} {about}"
 
         await until_all(
-            seats, lambda seat: seat.floor.snapshot is not None
-            and seat.floor.snapshot.tables == after and not seat.floor.reloading,
-            what=f"both snapshots equal the database {about}", timeout=20)
+            seats,
+            lambda seat: (
+                seat.floor.snapshot is not None
+                and seat.floor.snapshot.tables == after
+                and not seat.floor.reloading
+            ),
+            what=f"both snapshots equal the database {about}",
+            timeout=20,
+        )
         await until_tiles_show(seats, after, what=f"both floors' tiles show the database {about}")
 
         # Nothing is written any more: a straggling reload must not take a floor elsewhere.
@@ -267,22 +287,26 @@ async def test_two_consoles_end_on_what_the_database_holds_after_a_burst(
                 problems = tile_problems(seat, after)
                 assert not problems, "\n".join(problems)
                 assert screen.changes_heard - heard[seat.name] >= succeeded + storm, (
-                    f"{seat.name} heard every change")
+                    f"{seat.name} heard every change"
+                )
                 assert seat.keys_heard == 0, f"{seat.name} was updated with no key pressed"
 
 
 async def test_a_change_by_keys_on_one_console_shows_on_the_other(
-    dsn: str, services: Services, night: Night, staff_accounts: list[Actor],
+    dsn: str,
+    services: Services,
+    night: Night,
+    staff_accounts: list[Actor],
     admin: asyncpg.Connection,
 ) -> None:
     manager = await signed_in(services.db, seed.DEMO_MANAGER)
     start = await truth(services.db, night.id)
     free = min((s for s in start.values() if s.status is TileStatus.FREE), key=lambda s: s.table.number)
-    pending = min((s for s in start.values() if s.status is TileStatus.PENDING),
-                  key=lambda s: s.table.number)
+    pending = min((s for s in start.values() if s.status is TileStatus.PENDING), key=lambda s: s.table.number)
     assert pending.booking is not None
-    async with consoles(dsn, ("manager console", seed.DEMO_MANAGER, WIDE),
-                        ("admin console", ADMIN_EMAIL, NARROW)) as (one, other):
+    async with consoles(
+        dsn, ("manager console", seed.DEMO_MANAGER, WIDE), ("admin console", ADMIN_EMAIL, NARROW)
+    ) as (one, other):
         # The manager holds a free table with h; the admin's tile shows it, untouched.
         with inside(one):
             mine = one.tiles()[free.table.id]
@@ -290,15 +314,23 @@ async def test_a_change_by_keys_on_one_console_shows_on_the_other(
             await until(one.pilot, lambda: one.floor.selected == free.table.id, what="table selected")
             one.keys_heard = other.keys_heard = 0
             await one.pilot.press("h")
-            await until(one.pilot, lambda: mine.state is not None and mine.state.hold is not None,
-                        what="held on the console that pressed h")
+            await until(
+                one.pilot,
+                lambda: mine.state is not None and mine.state.hold is not None,
+                what="held on the console that pressed h",
+            )
         with inside(other):
             theirs = other.tiles()[free.table.id]
-            await until(other.pilot, lambda: theirs.state is not None
-                        and theirs.state.status is TileStatus.HELD, what="hold shown on the other console")
+            await until(
+                other.pilot,
+                lambda: theirs.state is not None and theirs.state.status is TileStatus.HELD,
+                what="hold shown on the other console",
+            )
         hold = await admin.fetchrow(
             "select id, staff_id, holder from backroom.hold where table_id = $1 and night_id = $2",
-            free.table.id, night.id)
+            free.table.id,
+            night.id,
+        )
         assert hold is not None and (hold["staff_id"], hold["holder"]) == (manager.staff_id, "Duty Manager")
         now = await truth(services.db, night.id)
         with inside(other):
@@ -313,18 +345,22 @@ async def test_a_change_by_keys_on_one_console_shows_on_the_other(
         with inside(other):
             target = other.tiles()[pending.table.id]
             target.focus()
-            await until(other.pilot, lambda: other.floor.selected == pending.table.id,
-                        what="pending table selected")
+            await until(
+                other.pilot, lambda: other.floor.selected == pending.table.id, what="pending table selected"
+            )
             one.keys_heard = other.keys_heard = 0
             await other.pilot.press("c")
         with inside(one):
             watched = one.tiles()[pending.table.id]
-            await until(one.pilot, lambda: watched.state is not None
-                        and watched.state.status is TileStatus.CONFIRMED,
-                        what="confirmation shown on the manager's console")
+            await until(
+                one.pilot,
+                lambda: watched.state is not None and watched.state.status is TileStatus.CONFIRMED,
+                what="confirmation shown on the manager's console",
+            )
             assert "✓ CONFIRMED" in painted(one, watched)
-        row = await admin.fetchrow("select status, updated_by from backroom.booking where id = $1",
-                                   pending.booking.id)
+        row = await admin.fetchrow(
+            "select status, updated_by from backroom.booking where id = $1", pending.booking.id
+        )
         assert dict(row) == {"status": "confirmed", "updated_by": other.services.actor.staff_id}
         assert other.keys_heard > 0 and one.keys_heard == 0, "the manager's console pressed nothing"
 
@@ -335,17 +371,26 @@ async def test_a_change_by_keys_on_one_console_shows_on_the_other(
             other.keys_heard = 0
             await one.pilot.press("h")
         with inside(other):
-            await until(other.pilot, lambda: theirs.state is not None
-                        and theirs.state.status is TileStatus.FREE, what="release shown on the other console")
+            await until(
+                other.pilot,
+                lambda: theirs.state is not None and theirs.state.status is TileStatus.FREE,
+                what="release shown on the other console",
+            )
         assert other.keys_heard == 0
         assert await admin.fetchval("select count(*) from backroom.hold where night_id = $1", night.id) == 0
 
         end = await truth(services.db, night.id)
         assert end[pending.table.id].status is TileStatus.CONFIRMED
         assert end[free.table.id] == start[free.table.id]
-        await until_all([one, other], lambda seat: seat.floor.snapshot is not None
-                        and seat.floor.snapshot.tables == end and not tile_problems(seat, end),
-                        what="both floors equal the database")
+        await until_all(
+            [one, other],
+            lambda seat: (
+                seat.floor.snapshot is not None
+                and seat.floor.snapshot.tables == end
+                and not tile_problems(seat, end)
+            ),
+            what="both floors equal the database",
+        )
 
 
 def detail_text(seat: Seat) -> str:
@@ -353,47 +398,78 @@ def detail_text(seat: Seat) -> str:
 
 
 async def test_each_console_sees_who_else_is_on_its_table(
-    dsn: str, services: Services, night: Night, staff_accounts: list[Actor],
+    dsn: str,
+    services: Services,
+    night: Night,
+    staff_accounts: list[Actor],
 ) -> None:
     start = await truth(services.db, night.id)
     free = sorted((s for s in start.values() if s.status is TileStatus.FREE), key=lambda s: s.table.number)
     table, elsewhere = free[0].table, free[1].table
-    async with consoles(dsn, ("manager console", seed.DEMO_MANAGER, WIDE),
-                        ("admin console", ADMIN_EMAIL, WIDE)) as (one, other):
+    async with consoles(
+        dsn, ("manager console", seed.DEMO_MANAGER, WIDE), ("admin console", ADMIN_EMAIL, WIDE)
+    ) as (one, other):
         for seat in (one, other):
             with inside(seat):
                 seat.tiles()[table.id].focus()
-                await until(seat.pilot, lambda seat=seat: seat.floor.selected == table.id,  # type: ignore[misc]
-                            what=f"{seat.name} on table {table.number}")
+                await until(
+                    seat.pilot,
+                    lambda seat=seat: seat.floor.selected == table.id,  # type: ignore[misc]
+                    what=f"{seat.name} on table {table.number}",
+                )
         with inside(other):
-            await until(other.pilot, lambda: "Also on this table: Duty Manager (manager)" in detail_text(other),
-                        what="the admin sees the manager on the table")
+            await until(
+                other.pilot,
+                lambda: "Also on this table: Duty Manager (manager)" in detail_text(other),
+                what="the admin sees the manager on the table",
+            )
         with inside(one):
-            await until(one.pilot, lambda: f"Also on this table: {ADMIN_NAME} (admin)" in detail_text(one),
-                        what="the manager sees the admin on the table")
+            await until(
+                one.pilot,
+                lambda: f"Also on this table: {ADMIN_NAME} (admin)" in detail_text(one),
+                what="the manager sees the admin on the table",
+            )
             # The manager holds it, then goes to another table: the hold is still announced.
             await one.pilot.press("h")
-            await until(one.pilot, lambda: one.tiles()[table.id].state is not None
-                        and one.tiles()[table.id].state.hold is not None,  # type: ignore[union-attr]
-                        what="held")
+            await until(
+                one.pilot,
+                lambda: (
+                    one.tiles()[table.id].state is not None and one.tiles()[table.id].state.hold is not None
+                ),  # type: ignore[union-attr]
+                what="held",
+            )
             one.tiles()[elsewhere.id].focus()
             await until(one.pilot, lambda: one.floor.selected == elsewhere.id, what="moved on")
             assert "Also on this table" not in detail_text(one)
         with inside(other):
-            await until(other.pilot, lambda: other.app.presence is not None and any(
-                e.staff_name == "Duty Manager" and e.selected_table == elsewhere.id
-                and e.held_table == table.id for e in other.app.presence.online()),
-                what="the manager's move and hold announced")
+            await until(
+                other.pilot,
+                lambda: (
+                    other.app.presence is not None
+                    and any(
+                        e.staff_name == "Duty Manager"
+                        and e.selected_table == elsewhere.id
+                        and e.held_table == table.id
+                        for e in other.app.presence.online()
+                    )
+                ),
+                what="the manager's move and hold announced",
+            )
             assert "Also on this table: Duty Manager (manager)" in detail_text(other), detail_text(other)
         # The manager gives the hold up and leaves: the admin's table is the admin's alone.
         with inside(one):
             one.tiles()[table.id].focus()
             await until(one.pilot, lambda: one.floor.selected == table.id, what="back on the table")
             await one.pilot.press("h")
-            await until(one.pilot, lambda: one.tiles()[table.id].state is not None
-                        and one.tiles()[table.id].state.hold is None,  # type: ignore[union-attr]
-                        what="released")
+            await until(
+                one.pilot,
+                lambda: one.tiles()[table.id].state is not None and one.tiles()[table.id].state.hold is None,  # type: ignore[union-attr]
+                what="released",
+            )
             one.tiles()[elsewhere.id].focus()
         with inside(other):
-            await until(other.pilot, lambda: "Also on this table" not in detail_text(other),
-                        what="nobody else on the admin's table")
+            await until(
+                other.pilot,
+                lambda: "Also on this table" not in detail_text(other),
+                what="nobody else on the admin's table",
+            )

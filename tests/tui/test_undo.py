@@ -48,7 +48,9 @@ async def last_undo(admin: asyncpg.Connection, booking_id: int) -> asyncpg.Recor
     row = await admin.fetchrow(
         "select a.operation, s.display_name, a.after->>'undo_reason' as reason"
         " from backroom.audit_log a join backroom.staff s on s.id = a.staff_id"
-        " where a.entity = 'booking' and a.entity_id = $1 order by a.id desc limit 1", booking_id)
+        " where a.entity = 'booking' and a.entity_id = $1 order by a.id desc limit 1",
+        booking_id,
+    )
     assert row is not None
     return row
 
@@ -59,8 +61,10 @@ def said(pilot: Any, start: str) -> bool:
 
 # The door ---------------------------------------------------------------------------------
 
+
 async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
-    door: Services, admin: asyncpg.Connection  # noqa: F811
+    door: Services,
+    admin: asyncpg.Connection,  # noqa: F811
 ) -> None:
     dev = await booking(admin, "Dev Patel")
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
@@ -76,15 +80,17 @@ async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
         await pilot.press("x")
         await until(pilot, lambda: "digits only" in count.status_text, what="letters refused")
         await pilot.press("backspace", "enter")
-        await until(pilot, lambda: "Type a number from 0 to 6" in count.status_text,
-                    what="empty refused")
+        await until(pilot, lambda: "Type a number from 0 to 6" in count.status_text, what="empty refused")
         assert pilot.app.screen is count
         await keys.press("2", "enter")
         await dialog_open(pilot, ReasonDialog)
         await keys.type(MARKUP)
         await keys.press("enter")
-        await until(pilot, lambda: said(pilot, f"Count corrected · {dev['ref']} · Dev Patel: 2/6 in"),
-                    what="corrected")
+        await until(
+            pilot,
+            lambda: said(pilot, f"Count corrected · {dev['ref']} · Dev Patel: 2/6 in"),
+            what="corrected",
+        )
         await back_at_the_door(pilot)
         assert keys.count == 3 + len(MARKUP) + 1
         assert count.answered
@@ -92,11 +98,15 @@ async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
     assert (row["status"], row["arrived_count"]) == ("arrived", 2)
     undo = await last_undo(admin, dev["id"])
     assert (undo["operation"], undo["display_name"], undo["reason"]) == (
-        "correct_arrivals", "Door Team", MARKUP)
+        "correct_arrivals",
+        "Door Team",
+        MARKUP,
+    )
 
 
 async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_again(
-    door: Services, admin: asyncpg.Connection  # noqa: F811
+    door: Services,
+    admin: asyncpg.Connection,  # noqa: F811
 ) -> None:
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
@@ -106,8 +116,11 @@ async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_aga
         await pilot.press("0", "enter")
         await dialog_open(pilot, ReasonDialog)
         await pilot.press(*"Wrong party", "enter")
-        await until(pilot, lambda: said(pilot, "Count corrected") and "expected again" in
-                    " ".join(toasts(pilot.app)), what="back to expected")
+        await until(
+            pilot,
+            lambda: said(pilot, "Count corrected") and "expected again" in " ".join(toasts(pilot.app)),
+            what="back to expected",
+        )
         screen = await back_at_the_door(pilot)
         await until(pilot, lambda: "Dev Patel" in rows(screen), what="expected again")
     row = await booking(admin, "Dev Patel")
@@ -115,7 +128,8 @@ async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_aga
 
 
 async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
-    door: Services, admin: asyncpg.Connection  # noqa: F811
+    door: Services,
+    admin: asyncpg.Connection,  # noqa: F811
 ) -> None:
     grace = await booking(admin, "Grace Kim")
     assert grace["status"] == "no_show"
@@ -126,17 +140,24 @@ async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
         assert f"Reverse the no-show · {grace['ref']} Grace Kim" in titles, titles
         # Before: check-in says why it cannot.
         await pilot.press("enter")
-        await until(pilot, lambda: said(pilot, f"{grace['ref']} · Grace Kim is no-show: if the "
-                                               "party has come, Ctrl+U reverses it, then check in."),
-                    what="no check-in of a no-show")
+        await until(
+            pilot,
+            lambda: said(
+                pilot,
+                f"{grace['ref']} · Grace Kim is no-show: if the "
+                "party has come, Ctrl+U reverses it, then check in.",
+            ),
+            what="no check-in of a no-show",
+        )
         keys = Keys(pilot)
         await keys.press("ctrl+u")
         await dialog_open(pilot, ReasonDialog)
         assert "Reverse the no-show" in screen_text(pilot.app)
         await keys.type("Came late")
         await keys.press("enter")
-        await until(pilot, lambda: said(pilot, f"No-show reversed · {grace['ref']} · Grace Kim"),
-                    what="reversed")
+        await until(
+            pilot, lambda: said(pilot, f"No-show reversed · {grace['ref']} · Grace Kim"), what="reversed"
+        )
         screen = await back_at_the_door(pilot)
         assert keys.count == 1 + len("Came late") + 1
         assert (await booking(admin, "Grace Kim"))["status"] == "confirmed"
@@ -150,20 +171,27 @@ async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
     reversal = await admin.fetchrow(
         "select s.display_name, a.after->>'undo_reason' as reason from backroom.audit_log a"
         " join backroom.staff s on s.id = a.staff_id where a.entity_id = $1"
-        " and a.operation = 'reverse_no_show'", grace["id"])
+        " and a.operation = 'reverse_no_show'",
+        grace["id"],
+    )
     assert reversal is not None and tuple(reversal) == ("Door Team", "Came late")
 
 
 async def test_the_door_says_why_there_is_nothing_to_undo(
-    door: Services, admin: asyncpg.Connection  # noqa: F811
+    door: Services,
+    admin: asyncpg.Connection,  # noqa: F811
 ) -> None:
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
         screen = await open_door(pilot)
         await typed(pilot, screen, "alice")
         await pilot.press("ctrl+u")
-        await until(pilot, lambda: any(
-            "the door undoes a count once a party is in, or a no-show" in t
-            for t in toasts(pilot.app)), what="why not")
+        await until(
+            pilot,
+            lambda: any(
+                "the door undoes a count once a party is in, or a no-show" in t for t in toasts(pilot.app)
+            ),
+            what="why not",
+        )
         assert isinstance(pilot.app.screen, DoorScreen)
         # Esc from the reason leaves everything as it was.
         await pilot.press("escape")
@@ -194,20 +222,32 @@ async def test_the_door_marks_late_parties_and_waits_out_the_grace(
             assert "CONFIRMED" in rosa, rosa  # due at 23:30: not late yet
             await typed(pilot, screen, "kemi")
             await pilot.press("ctrl+n")
-            await until(pilot, lambda: any(
-                "is due at 00:00: a no-show only from 00:15." in t for t in toasts(pilot.app)),
-                what="too early, no question asked")
+            await until(
+                pilot,
+                lambda: any("is due at 00:00: a no-show only from 00:15." in t for t in toasts(pilot.app)),
+                what="too early, no question asked",
+            )
             assert isinstance(pilot.app.screen, DoorScreen)
 
             set_clock(FIXED_NOW + timedelta(minutes=40))  # 00:10: late, within the grace
             screen.mark_late()  # as the door does every half minute
-            await until(pilot, lambda: screen.current and "! LATE" in next(
-                line for line in screen_text(pilot.app).splitlines() if "Kemi" in line),
-                what="Kemi late")
+            await until(
+                pilot,
+                lambda: (
+                    screen.current
+                    and "! LATE"
+                    in next(line for line in screen_text(pilot.app).splitlines() if "Kemi" in line)
+                ),
+                what="Kemi late",
+            )
             await pilot.press("ctrl+n")
-            await until(pilot, lambda: any(
-                "is late, due at 00:00: a no-show only from 00:15." in t
-                for t in toasts(pilot.app)), what="late, within the grace")
+            await until(
+                pilot,
+                lambda: any(
+                    "is late, due at 00:00: a no-show only from 00:15." in t for t in toasts(pilot.app)
+                ),
+                what="late, within the grace",
+            )
             assert isinstance(pilot.app.screen, DoorScreen)
 
             set_clock(FIXED_NOW + timedelta(minutes=45))  # 00:15
@@ -224,6 +264,7 @@ async def test_the_door_marks_late_parties_and_waits_out_the_grace(
 
 # The floor ----------------------------------------------------------------------------------
 
+
 async def test_u_reopens_a_cancelled_booking_with_a_reason(
     services: Services, admin: asyncpg.Connection
 ) -> None:
@@ -231,22 +272,23 @@ async def test_u_reopens_a_cancelled_booking_with_a_reason(
         screen, tile = await open_floor(pilot, 6)
         assert state_of(tile).booking is None
         assert any(c.title == "Undo · table 6" for c in screen.table_commands())
-        cancelled = next(b for b in state_of(tile).bookings
-                         if b.status is BookingStatus.CANCELLED)
+        cancelled = next(b for b in state_of(tile).bookings if b.status is BookingStatus.CANCELLED)
         keys = Keys(pilot)
         await keys.press("u")
         await dialog_open(pilot, ReasonDialog)
         assert f"Reopen · {cancelled.ref} · Elena Rossi" in screen_text(pilot.app)
         await keys.type("Guest rang back")
         await keys.press("enter")
-        await until(pilot, lambda: said(pilot, f"Reopened {cancelled.ref} · Elena Rossi"),
-                    what="reopened")
+        await until(pilot, lambda: said(pilot, f"Reopened {cancelled.ref} · Elena Rossi"), what="reopened")
         await back_on_floor(pilot)
         await until(pilot, lambda: state_of(tile).booking is not None, what="tile shows it")
         assert keys.count == 1 + len("Guest rang back") + 1
     row = await last_undo(admin, cancelled.id)
     assert (row["operation"], row["display_name"], row["reason"]) == (
-        "reopen", "Duty Manager", "Guest rang back")
+        "reopen",
+        "Duty Manager",
+        "Guest rang back",
+    )
 
 
 async def test_u_offers_a_choice_where_two_things_can_be_undone(
@@ -281,7 +323,9 @@ async def test_u_offers_a_choice_where_two_things_can_be_undone(
     hugo = await admin.fetchrow(
         "select b.status from backroom.booking b join backroom.guest g on g.id = b.guest_id"
         " where g.name = 'Hugo Lindqvist' and b.night_id = (select id from backroom.night"
-        " where date = $1)", SAMPLE_NIGHT)
+        " where date = $1)",
+        SAMPLE_NIGHT,
+    )
     assert hugo is not None and hugo["status"] == "arrived"
 
 
@@ -290,12 +334,16 @@ async def test_door_staff_hear_why_they_may_not_reverse_a_completion(
 ) -> None:
     services.actor = await signed_in(services.db, DOOR)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
-        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen | FloorScreen),
-                    what="open")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen | FloorScreen), what="open")
         _screen, _tile = await open_floor(pilot, 9)
         await pilot.press("u")
-        await until(pilot, lambda: any("Door staff may not reverse completions: ask a manager."
-                                       in t for t in toasts(pilot.app)), what="why not")
+        await until(
+            pilot,
+            lambda: any(
+                "Door staff may not reverse completions: ask a manager." in t for t in toasts(pilot.app)
+            ),
+            what="why not",
+        )
         assert isinstance(pilot.app.screen, FloorScreen)
 
 
@@ -303,8 +351,9 @@ async def test_u_says_why_when_there_is_nothing_to_undo(services: Services) -> N
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         _screen, _tile = await open_floor(pilot, 11)
         await pilot.press("u")
-        await until(pilot, lambda: any("Table 11 has nothing to undo" in t
-                                       for t in toasts(pilot.app)), what="why not")
+        await until(
+            pilot, lambda: any("Table 11 has nothing to undo" in t for t in toasts(pilot.app)), what="why not"
+        )
 
 
 async def test_cancelling_a_paid_deposit_asks_kept_or_refunded(
@@ -326,15 +375,22 @@ async def test_cancelling_a_paid_deposit_asks_kept_or_refunded(
         await dialog_open(pilot, ConfirmDialog)
         assert "The deposit of 50 is refunded." in screen_text(pilot.app)
         await keys.press("y")
-        await until(pilot, lambda: said(pilot, f"Cancelled {alice.ref} · Alice Moreau · "
-                                               "deposit refunded"), what="cancelled")
+        await until(
+            pilot,
+            lambda: said(pilot, f"Cancelled {alice.ref} · Alice Moreau · deposit refunded"),
+            what="cancelled",
+        )
         assert keys.count == 1 + len("Guest ill") + 3
         await back_on_floor(pilot)
         detail = pilot.app.screen.query_one(TableDetail)
-        await until(pilot, lambda: "cancelled · deposit refunded" in shown_text(detail),
-                    what="the detail says what became of the deposit")
-    row = await admin.fetchrow("select status, deposit_outcome, deposit_paid from backroom.booking"
-                               " where id = $1", alice.id)
+        await until(
+            pilot,
+            lambda: "cancelled · deposit refunded" in shown_text(detail),
+            what="the detail says what became of the deposit",
+        )
+    row = await admin.fetchrow(
+        "select status, deposit_outcome, deposit_paid from backroom.booking where id = $1", alice.id
+    )
     assert tuple(row) == ("cancelled", "refunded", False)
 
 
@@ -350,14 +406,18 @@ async def test_u_corrects_a_count_on_the_floor(services: Services, admin: asyncp
         await dialog_open(pilot, ReasonDialog)
         await keys.type("One more came in")
         await keys.press("enter")
-        await until(pilot, lambda: said(pilot, f"Count corrected · {dev['ref']} · Dev Patel: 4/6"),
-                    what="corrected")
+        await until(
+            pilot, lambda: said(pilot, f"Count corrected · {dev['ref']} · Dev Patel: 4/6"), what="corrected"
+        )
         await back_on_floor(pilot)
         await until(pilot, lambda: "4/6" in shown_text(tile), what="the tile shows 4/6")
         assert keys.count == 3 + len("One more came in") + 1
     row = await last_undo(admin, dev["id"])
     assert (row["operation"], row["display_name"], row["reason"]) == (
-        "correct_arrivals", "Duty Manager", "One more came in")
+        "correct_arrivals",
+        "Duty Manager",
+        "One more came in",
+    )
 
 
 async def test_the_night_report_says_how_many_deposits_were_kept_and_refunded(
@@ -367,10 +427,15 @@ async def test_the_night_report_says_how_many_deposits_were_kept_and_refunded(
     bookings = BookingService(services.db, services.clock)
     await admin.execute("update backroom_private.session set stepped_up_at = clock_timestamp()")
     for table, outcome in ((11, "kept"), (12, "refunded"), (10, "refunded")):
-        b = await bookings.create(services.actor, night_id=night["id"], table_ids=[table],
-                                  party_size=4 if table != 10 else 2,
-                                  starts_at=night["starts_at"], guest=GuestDetails(outcome),
-                                  deposit=60)
+        b = await bookings.create(
+            services.actor,
+            night_id=night["id"],
+            table_ids=[table],
+            party_size=4 if table != 10 else 2,
+            starts_at=night["starts_at"],
+            guest=GuestDetails(outcome),
+            deposit=60,
+        )
         await bookings.cancel(services.actor, b.id, b.version, "Called off", deposit=outcome)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         await open_report(pilot, services)

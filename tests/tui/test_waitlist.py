@@ -32,8 +32,11 @@ async def open_waitlist(pilot: Pilot[Any]) -> WaitlistScreen:
     """From the floor, `l` (not counted: every flow starts on the waitlist)."""
     await floor_loaded(pilot)
     await pilot.press("l")
-    await until(pilot, lambda: isinstance(pilot.app.screen, WaitlistScreen)
-                and pilot.app.screen.loaded, what="waitlist open")
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, WaitlistScreen) and pilot.app.screen.loaded,
+        what="waitlist open",
+    )
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, WaitlistScreen)
@@ -41,15 +44,17 @@ async def open_waitlist(pilot: Pilot[Any]) -> WaitlistScreen:
 
 
 async def entries(admin: asyncpg.Connection) -> list[asyncpg.Record]:
-    return list(await admin.fetch(
-        "select w.id, g.name, g.phone, w.party_size, w.notes, w.status, w.offered_table,"
-        " w.booking_id, s.display_name as created_by"
-        " from backroom.waitlist_entry w join backroom.guest g on g.id = w.guest_id"
-        " left join backroom.staff s on s.id = w.created_by order by w.id"))
+    return list(
+        await admin.fetch(
+            "select w.id, g.name, g.phone, w.party_size, w.notes, w.status, w.offered_table,"
+            " w.booking_id, s.display_name as created_by"
+            " from backroom.waitlist_entry w join backroom.guest g on g.id = w.guest_id"
+            " left join backroom.staff s on s.id = w.created_by order by w.id"
+        )
+    )
 
 
-async def test_add_offer_book_and_remove_by_keys(services: Services,
-                                                 admin: asyncpg.Connection) -> None:
+async def test_add_offer_book_and_remove_by_keys(services: Services, admin: asyncpg.Connection) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         screen = await open_waitlist(pilot)
         assert "Nobody is waiting" in screen_text(pilot.app)
@@ -66,18 +71,36 @@ async def test_add_offer_book_and_remove_by_keys(services: Services,
         await keys.press("down")
         await keys.type("by the [red]window[/]")
         await keys.press("enter")
-        await until(pilot, lambda: pilot.app.screen is screen and len(screen.entries) == 1,
-                    what="the party listed")
-        assert keys.count == 1 + len("[bold]Ada[/] Lovelace") + 1 + len("07700 900123") + 1 + 1 \
-            + 1 + len("by the [red]window[/]") + 1
+        await until(
+            pilot, lambda: pilot.app.screen is screen and len(screen.entries) == 1, what="the party listed"
+        )
+        assert (
+            keys.count
+            == 1
+            + len("[bold]Ada[/] Lovelace")
+            + 1
+            + len("07700 900123")
+            + 1
+            + 1
+            + 1
+            + len("by the [red]window[/]")
+            + 1
+        )
         shown = screen_text(pilot.app)
         assert "[bold]Ada[/] Lovelace" in shown and "by the [red]window[/]" in shown, shown
-        assert any("Added [bold]Ada[/] Lovelace · party of 4 to the waitlist (1st in line)" in t
-                   for t in toasts(pilot.app)), toasts(pilot.app)
+        assert any(
+            "Added [bold]Ada[/] Lovelace · party of 4 to the waitlist (1st in line)" in t
+            for t in toasts(pilot.app)
+        ), toasts(pilot.app)
         [row] = await entries(admin)
-        assert (row["name"], row["phone"], row["party_size"], row["notes"], row["status"],
-                row["created_by"]) == ("[bold]Ada[/] Lovelace", "07700 900123", 4,
-                                       "by the [red]window[/]", "waiting", "Duty Manager")
+        assert (
+            row["name"],
+            row["phone"],
+            row["party_size"],
+            row["notes"],
+            row["status"],
+            row["created_by"],
+        ) == ("[bold]Ada[/] Lovelace", "07700 900123", 4, "by the [red]window[/]", "waiting", "Duty Manager")
 
         # Offer: o, Enter (the best free table that fits is filled in).
         keys = Keys(pilot)
@@ -86,8 +109,11 @@ async def test_add_offer_book_and_remove_by_keys(services: Services,
         best = screen.best_table(screen.entries[0])
         assert best is not None and form.value_of("tables") == str(best.number)
         await keys.press("enter")
-        await until(pilot, lambda: pilot.app.screen is screen
-                    and screen.entries[0].status == "offered", what="offered")
+        await until(
+            pilot,
+            lambda: pilot.app.screen is screen and screen.entries[0].status == "offered",
+            what="offered",
+        )
         assert keys.count == 2
         assert f"offered {best.number}" in screen_text(pilot.app)
         [row] = await entries(admin)
@@ -99,25 +125,30 @@ async def test_add_offer_book_and_remove_by_keys(services: Services,
         form = await dialog_open(pilot, SeatForm)
         assert form.value_of("tables") == str(best.number)
         await keys.press("enter")
-        await until(pilot, lambda: pilot.app.screen is screen and not screen.entries,
-                    what="booked off the list")
+        await until(
+            pilot, lambda: pilot.app.screen is screen and not screen.entries, what="booked off the list"
+        )
         assert keys.count == 2
-        assert any("off the waitlist" in t and f"table {best.number} at 23:30" in t
-                   for t in toasts(pilot.app)), toasts(pilot.app)
+        assert any(
+            "off the waitlist" in t and f"table {best.number} at 23:30" in t for t in toasts(pilot.app)
+        ), toasts(pilot.app)
         [row] = await entries(admin)
         assert row["status"] == "booked" and row["booking_id"] is not None
         booked = await admin.fetchrow(
             "select b.party_size, b.status, bt.table_id, g.name from backroom.booking b"
             " join backroom.booking_table bt on bt.booking_id = b.id"
-            " join backroom.guest g on g.id = b.guest_id where b.id = $1", row["booking_id"])
+            " join backroom.guest g on g.id = b.guest_id where b.id = $1",
+            row["booking_id"],
+        )
         assert booked is not None
         assert tuple(booked) == (4, "pending", best.id, "[bold]Ada[/] Lovelace")
 
         # Another console adds a party: it shows without a key.
         nico = await colleague(admin, "Nico", "nico@backroom.test")
         other = BookingService(services.db, fixed_clock)
-        await other.waitlist_add(nico, night_id=await night_id(admin),
-                                 guest=GuestDetails("Grace Hopper"), party_size=2)
+        await other.waitlist_add(
+            nico, night_id=await night_id(admin), guest=GuestDetails("Grace Hopper"), party_size=2
+        )
         await until(pilot, lambda: len(screen.entries) == 1, what="the other console's party")
         assert "Grace Hopper" in screen_text(pilot.app)
 
@@ -127,8 +158,7 @@ async def test_add_offer_book_and_remove_by_keys(services: Services,
         await dialog_open(pilot, ConfirmDialog)
         assert "Remove Grace Hopper from the waitlist?" in screen_text(pilot.app)
         await keys.press("y")
-        await until(pilot, lambda: pilot.app.screen is screen and not screen.entries,
-                    what="removed")
+        await until(pilot, lambda: pilot.app.screen is screen and not screen.entries, what="removed")
         assert keys.count == 2
         assert "Nobody is waiting" in screen_text(pilot.app)
 
@@ -140,8 +170,9 @@ async def test_add_offer_book_and_remove_by_keys(services: Services,
 async def test_booking_a_taken_table_offers_alternatives_and_esc_keeps_the_form(
     services: Services, admin: asyncpg.Connection
 ) -> None:
-    await services.bookings.waitlist_add(services.actor, night_id=await night_id(admin),
-                                         guest=GuestDetails("Ada Lovelace"), party_size=4)
+    await services.bookings.waitlist_add(
+        services.actor, night_id=await night_id(admin), guest=GuestDetails("Ada Lovelace"), party_size=4
+    )
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         screen = await open_waitlist(pilot)
         await pilot.press("b")
@@ -157,13 +188,15 @@ async def test_booking_a_taken_table_offers_alternatives_and_esc_keeps_the_form(
         chooser = await dialog_open(pilot, AlternativesDialog)
         first = chooser.alternatives[0]
         await pilot.press("1")
-        await until(pilot, lambda: pilot.app.screen is screen and not screen.entries,
-                    what="booked at the alternative")
+        await until(
+            pilot, lambda: pilot.app.screen is screen and not screen.entries, what="booked at the alternative"
+        )
         assert not form.is_attached
     row = await admin.fetchrow(
         "select bt.table_id, b.starts_at from backroom.waitlist_entry w"
         " join backroom.booking b on b.id = w.booking_id"
-        " join backroom.booking_table bt on bt.booking_id = b.id")
+        " join backroom.booking_table bt on bt.booking_id = b.id"
+    )
     assert row is not None
     assert (row["table_id"], row["starts_at"]) == (first.table_ids[0], first.starts_at)
 
@@ -186,8 +219,9 @@ async def test_the_forms_check_what_is_typed(services: Services) -> None:
         assert not screen.entries
 
 
-@pytest.mark.parametrize("email, role", [("door@backroom.demo", "Door staff"),
-                                         ("support@backroom.demo", "Support staff")])
+@pytest.mark.parametrize(
+    "email, role", [("door@backroom.demo", "Door staff"), ("support@backroom.demo", "Support staff")]
+)
 async def test_other_roles_are_told_why_not(services: Services, email: str, role: str) -> None:
     services.actor = await signed_in(services.db, email)
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
@@ -216,11 +250,15 @@ async def test_the_waitlist_is_in_help_the_palette_and_the_keys(services: Servic
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"waitlist")
-        await until(pilot, lambda: "Waitlist · Fri 20 Nov" in screen_text(pilot.app),
-                    what="the palette offers the waitlist")
+        await until(
+            pilot,
+            lambda: "Waitlist · Fri 20 Nov" in screen_text(pilot.app),
+            what="the palette offers the waitlist",
+        )
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, WaitlistScreen),
-                    what="opened from the palette")
+        await until(
+            pilot, lambda: isinstance(pilot.app.screen, WaitlistScreen), what="opened from the palette"
+        )
 
 
 # Pictures ----------------------------------------------------------------------------------
@@ -237,13 +275,20 @@ async def _three_waiting(dsn: str) -> None:
             (25, "Liam O'Brien", 2, "", "waiting", None),
             (5, "[bold]Mara[/] Quinn", 4, "Called ahead, ten minutes away", "waiting", None),
         ):
-            guest = await conn.fetchval(
-                "insert into backroom.guest (name) values ($1) returning id", name)
+            guest = await conn.fetchval("insert into backroom.guest (name) values ($1) returning id", name)
             await conn.execute(
                 "insert into backroom.waitlist_entry (night_id, guest_id, party_size, notes,"
                 " status, offered_table, created_by, created_at) values ($1, $2, $3, $4, $5, $6,"
-                " $7, $8)", night, guest, party, notes, status, table, staff,
-                FIXED_NOW - timedelta(minutes=minutes))
+                " $7, $8)",
+                night,
+                guest,
+                party,
+                notes,
+                status,
+                table,
+                staff,
+                FIXED_NOW - timedelta(minutes=minutes),
+            )
     finally:
         await conn.close()
 
@@ -264,10 +309,9 @@ def test_the_waitlist_picture(snap_compare: Any, dsn: str, size: tuple[int, int]
     assert snap_compare(FloorApp(dsn), terminal_size=size, run_before=_show_waitlist)
 
 
-
-
-def test_the_waitlist_picture_without_colour(snap_compare: Any, dsn: str,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_waitlist_picture_without_colour(
+    snap_compare: Any, dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import asyncio
 
     monkeypatch.setenv("NO_COLOR", "1")
@@ -285,16 +329,20 @@ async def test_keys_that_cannot_act_say_why_and_the_palette_names_the_party(
         assert pilot.app.screen is screen
         assert "Nobody is waiting: A adds a party." in toasts(pilot.app)
 
-        await services.bookings.waitlist_add(services.actor, night_id=await night_id(admin),
-                                             guest=GuestDetails("Ada Lovelace"), party_size=4)
+        await services.bookings.waitlist_add(
+            services.actor, night_id=await night_id(admin), guest=GuestDetails("Ada Lovelace"), party_size=4
+        )
         await until(pilot, lambda: len(screen.entries) == 1, what="listed")
         titles = [c.title for c in screen.table_commands()]
         assert "Book onto a table · Ada Lovelace · party of 4" in titles, titles
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"offer")
-        await until(pilot, lambda: "Offer a table · Ada Lovelace" in screen_text(pilot.app),
-                    what="the palette offers it")
+        await until(
+            pilot,
+            lambda: "Offer a table · Ada Lovelace" in screen_text(pilot.app),
+            what="the palette offers it",
+        )
         await pilot.press("enter")
         await dialog_open(pilot, SeatForm)
         await pilot.pause()

@@ -33,8 +33,9 @@ BARS = re.compile("[▁▂▃▄▅▆▇▔▕▏▎▍▌▋▊▉]")
 
 def drawn(widget: Widget) -> str:
     """What a widget draws at the width the layout gave it, as plain text."""
-    console = Console(width=widget.content_region.width, file=io.StringIO(), color_system=None,
-                      legacy_windows=False)
+    console = Console(
+        width=widget.content_region.width, file=io.StringIO(), color_system=None, legacy_windows=False
+    )
     console.print(widget.render())
     return console.file.getvalue()  # type: ignore[attr-defined]
 
@@ -43,9 +44,11 @@ def in_full(keys: list[KeyHelp], text: str) -> list[str]:
     """The help lines whose words are not all there, in order (a wrapped line continues on
     the next, under its own column)."""
     joined = re.sub(r"\s+", " ", text)
-    return [f"{item.keys} {item.description} {item.detail}".strip() for item in keys
-            if re.sub(r"\s+", " ", f"{item.keys} {item.description} {item.detail}".strip())
-            not in joined]
+    return [
+        f"{item.keys} {item.description} {item.detail}".strip()
+        for item in keys
+        if re.sub(r"\s+", " ", f"{item.keys} {item.description} {item.detail}".strip()) not in joined
+    ]
 
 
 async def help_of(pilot: Pilot[Any], key: str | None) -> HelpScreen:
@@ -61,8 +64,9 @@ async def help_of(pilot: Pilot[Any], key: str | None) -> HelpScreen:
     return screen
 
 
-@pytest.mark.parametrize("key", [None, "f3", "f4", "f5", "f6"],
-                         ids=["floor", "door", "nights", "support", "audit"])
+@pytest.mark.parametrize(
+    "key", [None, "f3", "f4", "f5", "f6"], ids=["floor", "door", "nights", "support", "audit"]
+)
 async def test_every_help_text_is_shown_in_full_at_80x24(services: Services, key: str | None) -> None:
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         screen = await help_of(pilot, key)
@@ -78,20 +82,31 @@ async def test_every_help_text_is_shown_in_full_at_80x24(services: Services, key
         for y in range(int(scroll.max_scroll_y) + 1):
             scroll.scroll_to(y=y, animate=False)
             await pilot.pause()
-            inside = [BARS.sub(" ", line[line.index("█") + 1:line.rindex("█")])
-                      for line in screen_text(pilot.app).splitlines() if line.count("█") >= 2]
+            inside = [
+                BARS.sub(" ", line[line.index("█") + 1 : line.rindex("█")])
+                for line in screen_text(pilot.app).splitlines()
+                if line.count("█") >= 2
+            ]
             assert inside and not any("…" in line for line in inside), "\n".join(inside)
             pages.append("\n".join(inside))
-        missing = [line for line in in_full(screen.keys, pages[0])
-                   if not any(not in_full([k for k in screen.keys
-                                           if f"{k.keys} {k.description} {k.detail}".strip()
-                                           == line], page) for page in pages)]
+        missing = [
+            line
+            for line in in_full(screen.keys, pages[0])
+            if not any(
+                not in_full(
+                    [k for k in screen.keys if f"{k.keys} {k.description} {k.detail}".strip() == line], page
+                )
+                for page in pages
+            )
+        ]
         assert missing == [], pages
 
 
 def test_a_long_detail_wraps_under_its_own_column() -> None:
-    keys = [KeyHelp("^q", "Quit", "Quit the app and return to the command prompt"),
-            KeyHelp("^p", "Open the command palette")]
+    keys = [
+        KeyHelp("^q", "Quit", "Quit the app and return to the command prompt"),
+        KeyHelp("^p", "Open the command palette"),
+    ]
     console = Console(width=40, file=io.StringIO(), color_system=None)
     console.print(KeyTable(keys))
     text = console.file.getvalue()  # type: ignore[attr-defined]
@@ -113,10 +128,12 @@ async def outage(pilot: Pilot[Any], state: FeedState) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("key", [None, "f3", "f4", "f5", "f6"],
-                         ids=["floor", "door", "nights", "support", "audit"])
-async def test_the_top_line_is_one_line_at_80_columns(services: Services, admin: asyncpg.Connection,
-                                                      key: str | None) -> None:
+@pytest.mark.parametrize(
+    "key", [None, "f3", "f4", "f5", "f6"], ids=["floor", "door", "nights", "support", "audit"]
+)
+async def test_the_top_line_is_one_line_at_80_columns(
+    services: Services, admin: asyncpg.Connection, key: str | None
+) -> None:
     services.actor = await colleague(admin, LONG_NAME, "alexandra@backroom.test")
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         await floor_loaded(pilot)
@@ -124,8 +141,10 @@ async def test_the_top_line_is_one_line_at_80_columns(services: Services, admin:
             await pilot.press(key)
             await until(pilot, lambda: len(pilot.app.screen_stack) > 2, what="screen open")
             await pilot.pause(0.5)
-        for state, words in ((FeedState.RECONNECTING, "↻ Reconnecting · 1m2"),
-                             (FeedState.OFFLINE, "✕ Offline 1m2")):
+        for state, words in (
+            (FeedState.RECONNECTING, "↻ Reconnecting · 1m2"),
+            (FeedState.OFFLINE, "✕ Offline 1m2"),
+        ):
             await outage(pilot, state)
             top = screen_text(pilot.app).splitlines()[0]
             assert "…" not in top, top
@@ -154,6 +173,7 @@ async def test_the_top_line_says_everything_when_there_is_room(
 
 # The door's list while the feed is down ------------------------------------------------
 
+
 async def test_the_door_marks_its_list_stale_while_the_feed_is_down(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,8 +182,11 @@ async def test_the_door_marks_its_list_stale_while_the_feed_is_down(
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         await floor_loaded(pilot)
         await pilot.press("f3")
-        await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen)
-                    and pilot.app.screen.current, what="door open")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, DoorScreen) and pilot.app.screen.current,
+            what="door open",
+        )
         door = pilot.app.screen
         assert isinstance(door, DoorScreen)
         assert "Not live" not in screen_text(pilot.app)
@@ -196,8 +219,13 @@ async def test_every_table_name_is_shown_whole_on_a_wide_floor(services: Service
     async with BackroomApp(services).run_test(size=(160, 48)) as pilot:
         screen = await floor_loaded(pilot)
         tiles = [t for plan in screen.plans for t in plan.tiles.values() if t.state is not None]
-        named = [t for t in tiles if t.state is not None and t.state.table.name
-                 and not t.state.table.name.endswith(str(t.state.table.number))]
+        named = [
+            t
+            for t in tiles
+            if t.state is not None
+            and t.state.table.name
+            and not t.state.table.name.endswith(str(t.state.table.number))
+        ]
         assert any(t.state is not None and t.state.table.name == "The Vault" for t in named)
         for tile in named:
             assert tile.state is not None
@@ -209,15 +237,21 @@ async def test_the_audit_status_drops_its_hints_before_cutting_the_filter(servic
     async with BackroomApp(services).run_test(size=SMALL) as pilot:
         await floor_loaded(pilot)
         await pilot.press("f6")
-        await until(pilot, lambda: isinstance(pilot.app.screen, AuditScreen)
-                    and pilot.app.screen.loads >= 1 and not pilot.app.screen.reading,
-                    what="audit loaded")
-        await pilot.press("slash", "tab", *"system", "tab", *"2026-01-01 00:00",
-                          "tab", *"2027-01-01 00:00", "enter")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, AuditScreen)
+                and pilot.app.screen.loads >= 1
+                and not pilot.app.screen.reading
+            ),
+            what="audit loaded",
+        )
+        await pilot.press(
+            "slash", "tab", *"system", "tab", *"2026-01-01 00:00", "tab", *"2027-01-01 00:00", "enter"
+        )
         screen = pilot.app.screen
         assert isinstance(screen, AuditScreen)
-        await until(pilot, lambda: screen.filter.until is not None and not screen.reading,
-                    what="filtered")
+        await until(pilot, lambda: screen.filter.until is not None and not screen.reading, what="filtered")
         await pilot.pause()
         status = str(screen.query_one("#audit-status", Static).content)
         line = next(line for line in screen_text(pilot.app).splitlines() if "entries" in line)

@@ -51,8 +51,12 @@ def toasted_floor(dsn: str, changes: int) -> Any:
 
     async def run(pilot: Pilot[Any]) -> None:
         screen = await floor_loaded(pilot)
-        tile = next(t for plan in screen.plans for t in plan.tiles.values()
-                    if t.state is not None and t.state.table.number == 14)
+        tile = next(
+            t
+            for plan in screen.plans
+            for t in plan.tiles.values()
+            if t.state is not None and t.state.table.number == 14
+        )
         tile.focus()
         await until(pilot, lambda: screen.selected == tile.table_id, what="table 14 selected")
         conn = await asyncpg.connect(dsn)
@@ -73,13 +77,13 @@ def toasted_floor(dsn: str, changes: int) -> Any:
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
-def test_a_toast_names_who_changed_what_and_where(snap_compare: Any, dsn: str, colour: str,
-                                                 size: tuple[int, int]) -> None:
+def test_a_toast_names_who_changed_what_and_where(
+    snap_compare: Any, dsn: str, colour: str, size: tuple[int, int]
+) -> None:
     assert snap_compare(SnapshotApp(dsn), terminal_size=size, run_before=toasted_floor(dsn, 1))
 
 
-def test_a_burst_of_changes_takes_one_toast_at_80x24(snap_compare: Any, dsn: str,
-                                                     colour: str) -> None:
+def test_a_burst_of_changes_takes_one_toast_at_80x24(snap_compare: Any, dsn: str, colour: str) -> None:
     assert snap_compare(SnapshotApp(dsn), terminal_size=SMALL, run_before=toasted_floor(dsn, 3))
 
 
@@ -91,8 +95,7 @@ async def door_offline(pilot: Pilot[Any]) -> None:
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
-def test_the_door_list_marked_stale(snap_compare: Any, dsn: str, colour: str,
-                                    size: tuple[int, int]) -> None:
+def test_the_door_list_marked_stale(snap_compare: Any, dsn: str, colour: str, size: tuple[int, int]) -> None:
     assert snap_compare(DoorSnapshotApp(dsn), terminal_size=size, run_before=door_offline)
 
 
