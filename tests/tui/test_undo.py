@@ -63,7 +63,7 @@ def said(pilot: Any, start: str) -> bool:
 
 
 async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
-    door: Services,
+    door: Services,  # noqa: F811
     admin: asyncpg.Connection,
 ) -> None:
     dev = await booking(admin, "Dev Patel")
@@ -105,7 +105,7 @@ async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
 
 
 async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_again(
-    door: Services,
+    door: Services,  # noqa: F811
     admin: asyncpg.Connection,
 ) -> None:
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
@@ -128,7 +128,7 @@ async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_aga
 
 
 async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
-    door: Services,
+    door: Services,  # noqa: F811
     admin: asyncpg.Connection,
 ) -> None:
     grace = await booking(admin, "Grace Kim")
@@ -178,7 +178,7 @@ async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
 
 
 async def test_the_door_says_why_there_is_nothing_to_undo(
-    door: Services,
+    door: Services,  # noqa: F811
     admin: asyncpg.Connection,
 ) -> None:
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
