@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck check bench clean venv
+.PHONY: demo test lint format format-check typecheck contracts check bench clean venv
 
 venv: $(STAMP)
 
@@ -20,16 +20,30 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/backroom demo
 
+# Every test, on real Postgres, with a coverage report of the four packages.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --cov --cov-report=term:skip-covered
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+format-check: $(STAMP)
+	$(BIN)/ruff format --check .
+
+# Rewrites the tree: the formatter, then the linter's safe fixes.
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+# The layers and the forbidden imports in pyproject.toml's [tool.importlinter].
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+# What CI runs: the quick checks first, then the tests.
+check: lint format-check typecheck contracts test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bookings.py
@@ -38,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ui.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* .import_linter_cache

@@ -164,7 +164,8 @@ def run(
 
 
 def add_parser(
-    sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
     staff = sub.add_parser(
         "staff",

@@ -282,7 +282,8 @@ def cmd_sign_out(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_parser(
-    sub: Any, with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_url: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "supabase",

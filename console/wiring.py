@@ -12,11 +12,14 @@ same either way. `supabase` is imported only in the second case.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.settings import Settings
 from services.bookings import BookingService
 from services.floor import FloorService, utc_now
 from services.identity.accounts import IdentityService, end_session, lock_session
@@ -78,6 +81,12 @@ class Services:
         if self.presence_factory is not None:
             return self.presence_factory(self.actor, on_change)
         return PostgresPresence(self.db.listener_connection, self.actor, on_change=on_change)
+
+    def report_folder(self) -> Path:
+        """Where night reports go when a screen is given no folder: `reports/` in the data directory."""
+        # Only the folders: a setting of something else cannot stand in the way of a report.
+        folders = {k: v for k, v in os.environ.items() if k in ("BACKROOM_DATA_DIR", "BACKROOM_CONFIG_DIR")}
+        return Settings.from_env(folders).data_dir / "reports"
 
     async def lock(self, actor: Actor) -> None:
         """Lock `actor`'s session in Postgres: it reads, and changes nothing, until a code opens it."""

@@ -17,7 +17,6 @@ night reads them again, coalesced, in the "report" worker.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -31,7 +30,6 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from console.settings import Settings
 from screens.dialogs.ask import Dialog
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
@@ -69,12 +67,9 @@ class ReportServices(Protocol):
     @property
     def clock(self) -> Callable[[], datetime]: ...
 
-
-def data_folder() -> Path:
-    """Where reports go when the console is given no folder: `reports/` in its data directory."""
-    # Only the folders: a setting of something else cannot stand in the way of a report.
-    folders = {k: v for k, v in os.environ.items() if k in ("BACKROOM_DATA_DIR", "BACKROOM_CONFIG_DIR")}
-    return Settings.from_env(folders).data_dir / "reports"
+    def report_folder(self) -> Path:
+        """Where reports go when the screen is given no folder."""
+        ...
 
 
 class SaveAsDialog(Dialog[str]):
@@ -202,7 +197,7 @@ class NightReportScreen(LiveScreen):
     @property
     def folder(self) -> Path:
         """Where the CSV goes: the folder given, else `reports/` in the data directory."""
-        return (self.export_dir or data_folder()).expanduser().absolute()
+        return (self.export_dir or self.services.report_folder()).expanduser().absolute()
 
     @property
     def reloading(self) -> bool:

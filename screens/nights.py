@@ -56,6 +56,10 @@ class NightsServices(FloorServices, Protocol):
     @property
     def nights(self) -> NightService: ...
 
+    def report_folder(self) -> Path:
+        """Where night reports go when the screen is given no folder."""
+        ...
+
 
 def plain_error(err: BaseException) -> str:
     text = str(err) or type(err).__name__

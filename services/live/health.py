@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
@@ -247,7 +247,7 @@ async def _schema_problem(db: Database) -> str | None:
     from services.store.provision import schema_problem
 
     async with db.connection() as conn:
-        return await schema_problem(cast(asyncpg.Connection, conn), str(db.target))
+        return await schema_problem(conn, str(db.target))
 
 
 @asynccontextmanager
@@ -257,7 +257,7 @@ async def _reading(db: Database, as_console: bool) -> AsyncIterator[asyncpg.Conn
             yield conn
     else:
         async with db.connection() as pooled, pooled.transaction(readonly=True):
-            yield cast(asyncpg.Connection, pooled)
+            yield pooled
 
 
 async def _server_figures(db: Database, *, as_console: bool = True) -> dict[str, Any]:

@@ -270,7 +270,9 @@ async def connect(
     if reason:
         raise PoolerNotSupported(reason)
     try:
-        conn = await asyncpg.connect(dsn, timeout=timeout, command_timeout=command_timeout, **kwargs)
+        conn: asyncpg.Connection = await asyncpg.connect(
+            dsn, timeout=timeout, command_timeout=command_timeout, **kwargs
+        )
     except Exception as err:
         raise explain(err, dsn) from err
     keep_alive(conn)
@@ -441,7 +443,7 @@ class Database:
             await tx.start()
             started = await act_as(conn, actor, operation=operation, op_id=op_id)
             backend = Backend(conn.get_server_pid(), started)
-            yield cast(asyncpg.Connection, conn)
+            yield conn
             committing = True
             await tx.commit()
         except BaseException as err:
