@@ -375,7 +375,7 @@ class BackroomApp(App[None]):
             while self.screen is not floor and len(self.screen_stack) > 1:
                 self.pop_screen()
             if wanted is not None:
-                self.push_screen(wanted(self.services))  # type: ignore[call-arg, arg-type]
+                self.push_screen(wanted(self.services))  # type: ignore[arg-type]
 
     def _ask_to_sign_in(self, note: str) -> None:
         identity = self.services.identity
@@ -559,7 +559,7 @@ class BackroomApp(App[None]):
                         f"Go to {binding.description}",
                         f"{binding.tooltip} ({key_label(self, binding.id or '', binding.key)})",
                         lambda name=name: self.action_go(name),
-                    )  # type: ignore[misc]
+                    )
         if self.check_action("sign_out", ()):
             # The palette reads help text as markup: a name is data.
             who = escape(plain(self.services.actor.name))
