@@ -54,6 +54,7 @@ from screens.help import HelpScreen, describe_bindings, key_label, mapped_bindin
 from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
 from screens.lock import LockScreen, idle_words
 from screens.nights import NightsScreen
+from screens.protocols import ListsHelp
 from screens.sign_in import DemoAccounts, SignInScreen
 from screens.support import SupportScreen
 from services.identity.accounts import Session
@@ -575,8 +576,7 @@ class BackroomApp(App[None]):
             return
         # A screen may list more than its active keys: the floor lists every table action
         # staff may use, not only those that fit the table selected now.
-        listed = getattr(screen, "help_bindings", None)
-        bindings = listed() if callable(listed) else screen.active_bindings.items()
+        bindings = screen.help_bindings() if isinstance(screen, ListsHelp) else screen.active_bindings.items()
         keys = describe_bindings(bindings, self.get_key_display)
         title = screen.sub_title or type(screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(title, keys))

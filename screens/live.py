@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from screens.protocols import ActsForStaff, TellsNews
 from services.live.feed import ChangeBatch, ChangeFeed, FeedState, FeedStatus
 from services.store.db import Actor
 from widgets.display import plain
@@ -105,8 +106,7 @@ class LiveScreen(Screen[None]):
 
     @property
     def actor(self) -> Actor:
-        services = getattr(self, "services", None)
-        return services.actor if services is not None else Actor()
+        return self.services.actor if isinstance(self, ActsForStaff) else Actor()
 
     def notify(
         self,
@@ -125,9 +125,9 @@ class LiveScreen(Screen[None]):
 
     def say_news(self, text: str) -> None:
         """A toast with what another console changed; the App merges a burst of them into one."""
-        tell = getattr(self.app, "tell_news", None)
-        if callable(tell):
-            tell(text)
+        app = self.app
+        if isinstance(app, TellsNews):
+            app.tell_news(text)
         else:
             self.notify(text, timeout=6)
 

@@ -60,6 +60,7 @@ from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
+from screens.protocols import AnnouncesHold
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
@@ -534,10 +535,10 @@ class FloorScreen(WritingScreen):
             None,
         )
         # The App announces it (an App in a test may not announce at all).
-        announce_hold = getattr(self.app, "announce_hold", None)
-        if mine != self._announced_hold and callable(announce_hold) and self.in_front:
+        app = self.app
+        if mine != self._announced_hold and isinstance(app, AnnouncesHold) and self.in_front:
             self._announced_hold = mine
-            announce_hold(mine)
+            app.announce_hold(mine)
 
     def on_presence_changed(self, message: PresenceChanged) -> None:
         self._others = message.entries
