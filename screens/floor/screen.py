@@ -14,7 +14,7 @@ its outcome comes back as a toast, or as alternatives to choose from.
 
 The header says who is signed in. The screen reads `services.actor` afresh for
 each change, so after a sign-out or a handover it acts for the next staff
-member; the App calls `show_staff` to update the header and the keys.
+member; it watches the App's `actor` to update the header and the keys.
 
 A table action's key that cannot act on the selected table (a role that may
 not, a table taken or held by someone else, a walk-in before the night opens,
@@ -59,7 +59,7 @@ from screens.forms.edit import EditForm, EditRequest
 from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
-from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
+from screens.live import NightChanged
 from screens.protocols import AnnouncesHold
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.writes import WritingScreen
@@ -67,7 +67,7 @@ from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
 from services.errors import Alternative, HoldExpired
 from services.floor import business_date
 from services.identity.permissions import WORDS, may
-from services.live.feed import ChangeBatch, FeedState
+from services.live.feed import ChangeBatch, FeedState, FeedStatus
 from services.models import (
     Booking,
     BookingStatus,
@@ -316,6 +316,7 @@ class FloorScreen(WritingScreen):
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
         super().on_mount()
+        self.follow("roster", self._roster_changed)
         self.set_interval(1, self._watch_holds)
         self.request_reload()
 
@@ -493,9 +494,9 @@ class FloorScreen(WritingScreen):
         night = self.snapshot.night.id if self.snapshot is not None else self.night_id
         return batch.concerns(night) or bool(batch.kinds & VENUE_KINDS)
 
-    def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
-        super().on_feed_status_changed(message)
-        stale = message.status.state is not FeedState.LIVE
+    def show_status(self, status: FeedStatus) -> None:
+        super().show_status(status)
+        stale = status.state is not FeedState.LIVE
         for plan in self.plans:
             plan.stale = stale
 
@@ -540,8 +541,8 @@ class FloorScreen(WritingScreen):
             self._announced_hold = mine
             app.announce_hold(mine)
 
-    def on_presence_changed(self, message: PresenceChanged) -> None:
-        self._others = message.entries
+    def _roster_changed(self, entries: tuple[PresenceEntry, ...] | None) -> None:
+        self._others = entries or ()
         self._show_detail()
 
     def _watchers(self, table_id: int) -> tuple[str, ...]:
@@ -638,8 +639,8 @@ class FloorScreen(WritingScreen):
     def show_staff(self) -> None:
         """Show who the console acts for now, and offer the keys their role allows.
 
-        The App calls this after a sign-in or a sign-out: the floor keeps running
-        from one staff member to the next, and reads `services.actor` afresh.
+        After a sign-in or a sign-out (the App's `actor`), and back in front: the floor
+        keeps running from one staff member to the next, and reads `services.actor` afresh.
         """
         super().show_staff()
         actor = self.services.actor
