@@ -16,6 +16,9 @@ The header says who is signed in. The screen reads `services.actor` afresh for
 each change, so after a sign-out or a handover it acts for the next staff
 member; it watches the App's `actor` to update the header and the keys.
 
+The selected table is `selected`, reactive: setting it shows that table's
+detail below the floors.
+
 A table action's key that cannot act on the selected table (a role that may
 not, a table taken or held by someone else, a walk-in before the night opens,
 a check-in on another night) says why in a toast instead of doing nothing.
@@ -37,6 +40,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
+from textual.reactive import var
 from textual.timer import Timer
 
 from screens.changes import table_news
@@ -264,6 +268,10 @@ class FloorScreen(WritingScreen):
 
     services: FloorServices
 
+    # The table whose detail shows (by id). Each time it is set the detail shows afresh,
+    # the same table too.
+    selected: var[int | None] = var(None, init=False, always_update=True)
+
     def __init__(
         self,
         services: FloorServices,
@@ -277,7 +285,6 @@ class FloorScreen(WritingScreen):
         self.services = services
         self.night_id = night_id
         self.snapshot: FloorSnapshot | None = None
-        self.selected: int | None = None
         # The tile an arrow key sent focus to, until that focus lands: a focus from an
         # earlier repeat of a held key arrives late and must not move the selection back.
         self._focus_due: int | None = None
@@ -513,7 +520,6 @@ class FloorScreen(WritingScreen):
                 return
         self._focus_due = None
         self.selected = message.table_id
-        self._show_detail()
         self.announce()
 
     def announce(self, *, table_id: int | None = None, night_id: int | None = None) -> None:
@@ -563,6 +569,9 @@ class FloorScreen(WritingScreen):
     def on_table_tile_hold_lapsed(self, _message: TableTile.HoldLapsed) -> None:
         self.request_reload()
 
+    def watch_selected(self) -> None:
+        self._show_detail()
+
     def _show_detail(self) -> None:
         detail = self.query_one(TableDetail)
         snapshot = self.snapshot
@@ -595,7 +604,6 @@ class FloorScreen(WritingScreen):
             if focused.table_id != self.selected:
                 # The highlighted tile is the selection: the detail names the same table.
                 self.selected = focused.table_id
-                self._show_detail()
             return
         target = tiles.get(self.selected) if self.selected is not None else None
         (target or next(iter(tiles.values()))).focus()
@@ -628,7 +636,6 @@ class FloorScreen(WritingScreen):
         focused = self.focused
         already = isinstance(focused, TableTile) and focused.table_id == target
         self._focus_due = None if already else target
-        self._show_detail()
         tiles[target].focus()
 
     def action_reload(self) -> None:
@@ -1405,7 +1412,6 @@ class FloorScreen(WritingScreen):
         tile = self._tiles().get(result.table_ids[0])
         if tile is not None:
             self.selected = tile.table_id
-            self._show_detail()
             tile.focus()
 
     # Keeping a hold while its booking form is open ---------------------------------
