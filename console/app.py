@@ -181,10 +181,10 @@ class BackroomApp(App[None]):
     # Changes are merged for this long at most during a burst (the first one goes at once).
     CHANGE_BATCH_SECONDS = 0.05
 
-    # What the console is in, which the screens watch (screens.live.LiveApp). Each is set
-    # again on every report, the same value too, as each report reached the screens before.
-    # Who is signed in; taken from `services.actor` at mount, which follows it from then on.
-    # The App's own keys (lock, sign out, the jobs' screens) depend on it.
+    # What the console is in, which the screens watch (screens.live.LiveApp). Watchers run
+    # on every setting, an equal value included: each sign-in and each report reaches them.
+    # Who is signed in: taken from `services.actor` at mount; `services.actor` follows it
+    # from then on. The App's own keys (lock, sign out, the jobs' screens) depend on it.
     actor: reactive[Actor] = reactive(Actor, init=False, always_update=True, bindings=True)
     # The live feed's state, as its badge shows it.
     feed_status: reactive[FeedStatus] = reactive(
