@@ -1,18 +1,20 @@
 """The Backroom Console application: takes the services it is given, signs staff in,
 opens the floor, and locks itself when left alone.
 
-`services.actor` is who the console acts for. With an identity service and
-nobody signed in, the console opens on the sign-in screen; signing out, or
-someone else taking over a locked console, goes back there. The floor, once
-open, keeps running through sign-outs and locks (its feed stays live) and acts
-for whoever signs in next.
+`actor` is who the console acts for: reactive state that the screens watch,
+which `services.actor` follows (the services act with it). With an identity
+service and nobody signed in, the console opens on the sign-in screen;
+signing out, or someone else taking over a locked console, goes back there.
+The floor, once open, keeps running through sign-outs and locks (its feed
+stays live) and acts for whoever signs in next.
 
 The App keeps one change feed for the console (LISTEN/NOTIFY, or whatever
 transport the services were built with). Bursts are merged per table and
 posted to every screen in the stack as `NightChanged`; after each
-(re)connection it awaits each screen's `resync()` before it says Live. It
-also keeps this console's presence: who is signed in, on which screen, which
-table, for the other consoles to see.
+(re)connection it awaits each screen's `resync()` before it says Live. The
+feed's state is `feed_status`, reactive too. It also keeps this console's
+presence: who is signed in, on which screen, which table, for the other
+consoles to see; who is online, as presence last heard, is `roster`.
 
 Only the demo hands in `demo_accounts`: every sign-in screen it shows then
 lists the demo's accounts and fills one in with a key.
@@ -40,6 +42,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import Notification, Notify
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -51,9 +54,10 @@ from screens.dialogs.ask import ConfirmDialog
 from screens.door import DoorScreen
 from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen, describe_bindings, key_label, mapped_bindings
-from screens.live import FeedStatusChanged, LiveScreen, NightChanged, PresenceChanged
+from screens.live import LiveScreen, NightChanged
 from screens.lock import LockScreen, idle_words
 from screens.nights import NightsScreen
+from screens.protocols import ListsHelp
 from screens.sign_in import DemoAccounts, SignInScreen
 from screens.support import SupportScreen
 from services.identity.accounts import Session
@@ -177,6 +181,18 @@ class BackroomApp(App[None]):
     # Changes are merged for this long at most during a burst (the first one goes at once).
     CHANGE_BATCH_SECONDS = 0.05
 
+    # What the console is in, which the screens watch (screens.live.LiveApp). Watchers run
+    # on every setting, an equal value included: each sign-in and each report reaches them.
+    # Who is signed in: taken from `services.actor` at mount; `services.actor` follows it
+    # from then on. The App's own keys (lock, sign out, the jobs' screens) depend on it.
+    actor: reactive[Actor] = reactive(Actor, init=False, always_update=True, bindings=True)
+    # The live feed's state, as its badge shows it.
+    feed_status: reactive[FeedStatus] = reactive(
+        lambda: FeedStatus(FeedState.CONNECTING), init=False, always_update=True
+    )
+    # Who is online, as presence last heard; None while this console keeps no presence.
+    roster: reactive[tuple[PresenceEntry, ...] | None] = reactive(None, init=False, always_update=True)
+
     def __init__(
         self,
         services: Services,
@@ -205,7 +221,6 @@ class BackroomApp(App[None]):
         self._last_input = monotonic()
         self._with_presence = with_presence
         self._feed: ChangeFeed | None = None
-        self._feed_status = FeedStatus(FeedState.CONNECTING)
         self._batcher: ChangeBatcher | None = None
         self._presence: Presence | None = None
         # The toast with news from other consoles now shown, and how many changes it counts.
@@ -217,10 +232,6 @@ class BackroomApp(App[None]):
     @property
     def feed(self) -> ChangeFeed | None:
         return self._feed
-
-    @property
-    def feed_status(self) -> FeedStatus:
-        return self._feed_status
 
     @property
     def presence(self) -> Presence | None:
@@ -250,6 +261,7 @@ class BackroomApp(App[None]):
         self.run_worker(self._feed.run(), name="feed", group="feed", exit_on_error=False)
         if self._with_presence:
             self._presence = self.services.presence(self._roster_changed)
+            self.roster = self._presence.online()
             self.run_worker(self._presence.run(), name="presence", group="presence", exit_on_error=False)
 
     def _change_heard(self, change: Change) -> None:
@@ -260,11 +272,10 @@ class BackroomApp(App[None]):
         self._broadcast(lambda: NightChanged(batch))
 
     def _status_changed(self, status: FeedStatus) -> None:
-        self._feed_status = status
-        self._broadcast(lambda: FeedStatusChanged(status))
+        self.feed_status = status
 
     def _roster_changed(self, entries: tuple[PresenceEntry, ...]) -> None:
-        self._broadcast(lambda: PresenceChanged(entries))
+        self.roster = entries
 
     def _broadcast(self, message: Callable[[], Message]) -> None:
         """Post a message to every screen in the stack (each gets its own instance)."""
@@ -319,7 +330,13 @@ class BackroomApp(App[None]):
     def floor_screen(self) -> FloorScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, FloorScreen)), None)
 
+    def watch_actor(self, actor: Actor) -> None:
+        # The services act for whoever is signed in.
+        self.services.actor = actor
+
     def on_mount(self) -> None:
+        # Whoever the services were handed in acting for (nobody, until a sign-in).
+        self.set_reactive(BackroomApp.actor, self.services.actor)
         self._last_input = self._monotonic()
         for problem in self.keymap.problems:
             self.notify(plain(problem), title="Keymap", severity="warning", timeout=20, markup=False)
@@ -375,7 +392,7 @@ class BackroomApp(App[None]):
             while self.screen is not floor and len(self.screen_stack) > 1:
                 self.pop_screen()
             if wanted is not None:
-                self.push_screen(wanted(self.services))  # type: ignore[call-arg, arg-type]
+                self.push_screen(wanted(self.services))  # type: ignore[arg-type]
 
     def _ask_to_sign_in(self, note: str) -> None:
         identity = self.services.identity
@@ -385,7 +402,7 @@ class BackroomApp(App[None]):
     def _signed_in(self, session: Session | None) -> None:
         if session is None:
             return
-        self.services.actor = session.actor
+        self.actor = session.actor
         self._last_input = self._monotonic()
         if self._feed is None:
             self._start_live()
@@ -395,11 +412,9 @@ class BackroomApp(App[None]):
         if floor is None:
             self._open_floor()
         else:
-            # The floor kept running under the sign-in; from now on it acts for this person,
-            # who starts where their job is, as after a first sign-in.
-            floor.show_staff()
+            # The floor kept running under the sign-in (it follows `actor`); from now on it
+            # acts for this person, who starts where their job is, as after a first sign-in.
             self._go_to_start()
-        self.refresh_bindings()
 
     def action_sign_out(self) -> None:
         """Sign out (from the floor) or let someone else sign in (from the lock)."""
@@ -411,7 +426,7 @@ class BackroomApp(App[None]):
             if self.locked
             else f"{leaving.name} signed out."
         )
-        self.services.actor = Actor()
+        self.actor = Actor()
         self._end_session(leaving, "handover" if self.locked else "signed_out")
         if self._presence is not None:
             self._presence.announce(actor=Actor(), screen="sign-in", selected_table=None, held_table=None)
@@ -424,9 +439,7 @@ class BackroomApp(App[None]):
                     if self.screen is floor:
                         break
                     self.screen.dismiss(None)
-                floor.show_staff()
             self._ask_to_sign_in(note)
-        self.refresh_bindings()
 
     # The idle lock ------------------------------------------------------------------
 
@@ -559,7 +572,7 @@ class BackroomApp(App[None]):
                         f"Go to {binding.description}",
                         f"{binding.tooltip} ({key_label(self, binding.id or '', binding.key)})",
                         lambda name=name: self.action_go(name),
-                    )  # type: ignore[misc]
+                    )
         if self.check_action("sign_out", ()):
             # The palette reads help text as markup: a name is data.
             who = escape(plain(self.services.actor.name))
@@ -575,8 +588,7 @@ class BackroomApp(App[None]):
             return
         # A screen may list more than its active keys: the floor lists every table action
         # staff may use, not only those that fit the table selected now.
-        listed = getattr(screen, "help_bindings", None)
-        bindings = listed() if callable(listed) else screen.active_bindings.items()
+        bindings = screen.help_bindings() if isinstance(screen, ListsHelp) else screen.active_bindings.items()
         keys = describe_bindings(bindings, self.get_key_display)
         title = screen.sub_title or type(screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(title, keys))

@@ -4,8 +4,8 @@ who is online. Read only; made for a plain 80x24 terminal over SSH.
 The figures are read every few seconds in the "health" worker, which is
 started again only once the last read has finished, so a slow server never
 stacks reads up. If the server cannot be reached the screen says so and keeps
-the last figures with their age. Who is online comes from the App's presence:
-the roster it has when the screen opens, then every `PresenceChanged`.
+the last figures with their age. Who is online is the App's `roster`, which the
+screen watches.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from textual.command import Hits, Provider
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 
-from screens.live import LiveScreen, PresenceChanged
+from screens.live import LiveScreen
 from screens.palette import discovery_hit, search_hit
 from services.live.health import Directory, HealthReport, directory, gather_health
 from services.live.presence import PresenceEntry
@@ -181,13 +181,12 @@ class SupportScreen(LiveScreen):
         super().on_mount()
         self.sub_title = "Support"
         live = self.live_app
-        presence = live.presence if live is not None else None
-        if presence is not None:
-            self._entries = presence.online()
+        self._entries = live.roster if live is not None else None
         self._show_presence()
         self._show_health()
         self.set_interval(self._refresh_every, self.refresh_health)
         self.refresh_health()
+        self.follow("roster", self._roster_changed, init=False)
 
     # Reading -------------------------------------------------------------------------
 
@@ -291,8 +290,8 @@ class SupportScreen(LiveScreen):
             ),
         )
 
-    def on_presence_changed(self, message: PresenceChanged) -> None:
-        self._entries = message.entries
+    def _roster_changed(self, entries: tuple[PresenceEntry, ...] | None) -> None:
+        self._entries = entries
         self._show_presence()
         if self._needs_names():
             self.refresh_health()

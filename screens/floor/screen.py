@@ -14,7 +14,10 @@ its outcome comes back as a toast, or as alternatives to choose from.
 
 The header says who is signed in. The screen reads `services.actor` afresh for
 each change, so after a sign-out or a handover it acts for the next staff
-member; the App calls `show_staff` to update the header and the keys.
+member; it watches the App's `actor` to update the header and the keys.
+
+The selected table is `selected`, reactive: setting it shows that table's
+detail below the floors.
 
 A table action's key that cannot act on the selected table (a role that may
 not, a table taken or held by someone else, a walk-in before the night opens,
@@ -37,6 +40,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
+from textual.reactive import var
 from textual.timer import Timer
 
 from screens.changes import table_news
@@ -59,14 +63,15 @@ from screens.forms.edit import EditForm, EditRequest
 from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
-from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
+from screens.live import NightChanged
+from screens.protocols import AnnouncesHold
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
 from services.errors import Alternative, HoldExpired
 from services.floor import business_date
 from services.identity.permissions import WORDS, may
-from services.live.feed import ChangeBatch, FeedState
+from services.live.feed import ChangeBatch, FeedState, FeedStatus
 from services.models import (
     Booking,
     BookingStatus,
@@ -263,6 +268,10 @@ class FloorScreen(WritingScreen):
 
     services: FloorServices
 
+    # The table whose detail shows (by id). Each time it is set the detail shows afresh,
+    # the same table too.
+    selected: var[int | None] = var(None, init=False, always_update=True)
+
     def __init__(
         self,
         services: FloorServices,
@@ -276,7 +285,6 @@ class FloorScreen(WritingScreen):
         self.services = services
         self.night_id = night_id
         self.snapshot: FloorSnapshot | None = None
-        self.selected: int | None = None
         # The tile an arrow key sent focus to, until that focus lands: a focus from an
         # earlier repeat of a held key arrives late and must not move the selection back.
         self._focus_due: int | None = None
@@ -315,6 +323,7 @@ class FloorScreen(WritingScreen):
     def on_mount(self) -> None:
         self.query_one(TableDetail).note = "Loading tonight…"
         super().on_mount()
+        self.follow("roster", self._roster_changed)
         self.set_interval(1, self._watch_holds)
         self.request_reload()
 
@@ -492,9 +501,9 @@ class FloorScreen(WritingScreen):
         night = self.snapshot.night.id if self.snapshot is not None else self.night_id
         return batch.concerns(night) or bool(batch.kinds & VENUE_KINDS)
 
-    def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
-        super().on_feed_status_changed(message)
-        stale = message.status.state is not FeedState.LIVE
+    def show_status(self, status: FeedStatus) -> None:
+        super().show_status(status)
+        stale = status.state is not FeedState.LIVE
         for plan in self.plans:
             plan.stale = stale
 
@@ -511,7 +520,6 @@ class FloorScreen(WritingScreen):
                 return
         self._focus_due = None
         self.selected = message.table_id
-        self._show_detail()
         self.announce()
 
     def announce(self, *, table_id: int | None = None, night_id: int | None = None) -> None:
@@ -534,13 +542,13 @@ class FloorScreen(WritingScreen):
             None,
         )
         # The App announces it (an App in a test may not announce at all).
-        announce_hold = getattr(self.app, "announce_hold", None)
-        if mine != self._announced_hold and callable(announce_hold) and self.in_front:
+        app = self.app
+        if mine != self._announced_hold and isinstance(app, AnnouncesHold) and self.in_front:
             self._announced_hold = mine
-            announce_hold(mine)
+            app.announce_hold(mine)
 
-    def on_presence_changed(self, message: PresenceChanged) -> None:
-        self._others = message.entries
+    def _roster_changed(self, entries: tuple[PresenceEntry, ...] | None) -> None:
+        self._others = entries or ()
         self._show_detail()
 
     def _watchers(self, table_id: int) -> tuple[str, ...]:
@@ -560,6 +568,9 @@ class FloorScreen(WritingScreen):
 
     def on_table_tile_hold_lapsed(self, _message: TableTile.HoldLapsed) -> None:
         self.request_reload()
+
+    def watch_selected(self) -> None:
+        self._show_detail()
 
     def _show_detail(self) -> None:
         detail = self.query_one(TableDetail)
@@ -593,7 +604,6 @@ class FloorScreen(WritingScreen):
             if focused.table_id != self.selected:
                 # The highlighted tile is the selection: the detail names the same table.
                 self.selected = focused.table_id
-                self._show_detail()
             return
         target = tiles.get(self.selected) if self.selected is not None else None
         (target or next(iter(tiles.values()))).focus()
@@ -626,7 +636,6 @@ class FloorScreen(WritingScreen):
         focused = self.focused
         already = isinstance(focused, TableTile) and focused.table_id == target
         self._focus_due = None if already else target
-        self._show_detail()
         tiles[target].focus()
 
     def action_reload(self) -> None:
@@ -637,8 +646,8 @@ class FloorScreen(WritingScreen):
     def show_staff(self) -> None:
         """Show who the console acts for now, and offer the keys their role allows.
 
-        The App calls this after a sign-in or a sign-out: the floor keeps running
-        from one staff member to the next, and reads `services.actor` afresh.
+        After a sign-in or a sign-out (the App's `actor`), and back in front: the floor
+        keeps running from one staff member to the next, and reads `services.actor` afresh.
         """
         super().show_staff()
         actor = self.services.actor
@@ -1403,7 +1412,6 @@ class FloorScreen(WritingScreen):
         tile = self._tiles().get(result.table_ids[0])
         if tile is not None:
             self.selected = tile.table_id
-            self._show_detail()
             tile.focus()
 
     # Keeping a hold while its booking form is open ---------------------------------

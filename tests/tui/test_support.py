@@ -12,13 +12,14 @@ from typing import Any
 import asyncpg
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from console.wiring import Services
 from screens.audit import AuditEntryScreen, AuditScreen
 from screens.help import HelpScreen, describe_bindings
-from screens.live import FeedStatusChanged, LiveApp, LiveScreen, NightChanged, PresenceChanged
+from screens.live import LiveApp, LiveScreen, NightChanged
 from screens.support import NO_PRESENCE, SupportScreen
 from services.bookings import BookingService
 from services.live.feed import (
@@ -32,6 +33,7 @@ from services.live.feed import (
 )
 from services.live.presence import Presence, PresenceEntry
 from services.models import BookingStatus
+from services.store.db import Actor
 from tests.conftest import SAMPLE_NIGHT
 from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, until
@@ -45,10 +47,16 @@ SIZE = (80, 24)
 
 class ConsoleApp(App[None]):
     """A console in small: one real change feed and one real presence, as the App keeps
-    them, posting every screen `NightChanged`, `FeedStatusChanged` and `PresenceChanged`;
-    F1 lists the screen's keys as the console's help does."""
+    them, posting every screen `NightChanged` and keeping `actor`, `feed_status` and
+    `roster` for the screens to watch; F1 lists the screen's keys as the console's help does."""
 
     BINDINGS = [Binding("question_mark,f1", "help", "Help", id="app.help")]
+
+    actor: reactive[Actor] = reactive(Actor, init=False)
+    feed_status: reactive[FeedStatus] = reactive(
+        lambda: FeedStatus(FeedState.CONNECTING), init=False, always_update=True
+    )
+    roster: reactive[tuple[PresenceEntry, ...] | None] = reactive(None, init=False, always_update=True)
 
     def __init__(
         self,
@@ -64,17 +72,12 @@ class ConsoleApp(App[None]):
         self._want_feed = feed
         self._want_presence = presence
         self._feed: ChangeFeed | None = None
-        self._status = FeedStatus(FeedState.CONNECTING)
         self._presence: Presence | None = None
         self._batcher: ChangeBatcher | None = None
 
     @property
     def feed(self) -> ChangeFeed | None:
         return self._feed
-
-    @property
-    def feed_status(self) -> FeedStatus:
-        return self._status
 
     @property
     def presence(self) -> Presence | None:
@@ -95,6 +98,7 @@ class ConsoleApp(App[None]):
             self.push_screen(HelpScreen(screen.sub_title or "", keys))
 
     def on_mount(self) -> None:
+        self.actor = self.services.actor
         if self._want_feed:
             self._batcher = ChangeBatcher(self._merged, every=0.05)
             self._feed = ChangeFeed(
@@ -106,6 +110,7 @@ class ConsoleApp(App[None]):
             self.run_worker(self._feed.run(), group="feed", exit_on_error=False)
         if self._want_presence:
             self._presence = self.services.presence(self._roster)
+            self.roster = self._presence.online()
             self.run_worker(self._presence.run(), group="presence", exit_on_error=False)
         self.push_screen(self._make_screen(self.services))
 
@@ -118,13 +123,10 @@ class ConsoleApp(App[None]):
             screen.post_message(NightChanged(batch))
 
     def _status_changed(self, status: FeedStatus) -> None:
-        self._status = status
-        for screen in self.screen_stack:
-            screen.post_message(FeedStatusChanged(status))
+        self.feed_status = status
 
     def _roster(self, entries: tuple[PresenceEntry, ...]) -> None:
-        for screen in self.screen_stack:
-            screen.post_message(PresenceChanged(entries))
+        self.roster = entries
 
     async def _resync(self) -> None:
         for screen in self.screen_stack:

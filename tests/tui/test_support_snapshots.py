@@ -17,12 +17,12 @@ import asyncpg
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input
 
 from console.wiring import Services, open_services
 from screens.audit import AuditEntryScreen, AuditScreen
-from screens.live import PresenceChanged
 from screens.support import SupportScreen
 from services.bookings import BookingService
 from services.live.feed import ChangeFeed, FeedState, FeedStatus
@@ -30,7 +30,7 @@ from services.live.health import FeedHealth, HealthReport, LatencyFigures
 from services.live.presence import Presence, PresenceEntry
 from services.models import BookingStatus
 from services.store import seed
-from services.store.db import Database
+from services.store.db import Actor, Database
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
 from tests.tui.helpers import until
@@ -130,24 +130,25 @@ class SupportSnapshotApp(App[None]):
     """A console whose feed reads Live and whose health figures are fixed, showing one
     support screen; its services open in the app's own loop."""
 
+    # What screens.live.LiveApp asks for: the state screens watch ...
+    actor: reactive[Actor] = reactive(Actor, init=False)
+    feed_status: reactive[FeedStatus] = reactive(lambda: FeedStatus(FeedState.LIVE), init=False)
+    roster: reactive[tuple[PresenceEntry, ...] | None] = reactive(None, init=False)
+
     def __init__(
         self, dsn: str, screen: Callable[[Services], Screen[Any]], *, status: FeedStatus | None = None
     ) -> None:
         super().__init__()
         self.dsn = dsn
-        self._status = status or FeedStatus(FeedState.LIVE)
+        self.set_reactive(SupportSnapshotApp.feed_status, status or FeedStatus(FeedState.LIVE))
         self._make = screen
         self.services: Services | None = None
         self.entries: tuple[PresenceEntry, ...] = ()
 
-    # What screens.live.LiveApp asks for.
+    # ... and the rest of it.
     @property
     def feed(self) -> ChangeFeed | None:
         return None
-
-    @property
-    def feed_status(self) -> FeedStatus:
-        return self._status
 
     @property
     def presence(self) -> Presence | None:
@@ -165,6 +166,7 @@ class SupportSnapshotApp(App[None]):
         await self.prepare()
         self.services = await open_services(self.dsn, clock=fixed_clock)
         self.services.actor = await signed_in(self.services.db, SUPPORT_EMAIL)
+        self.actor = self.services.actor
         conn = await asyncpg.connect(self.dsn)
         try:
             night = await conn.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
@@ -209,7 +211,7 @@ async def health_shown(pilot: Pilot[Any]) -> None:
     screen = app.screen
     assert isinstance(screen, SupportScreen)
     await until(pilot, lambda: screen.checks >= 1 and not screen.checking, what="figures read")
-    screen.post_message(PresenceChanged(app.entries))
+    app.roster = app.entries
     await until(
         pilot, lambda: "Fri 20 Nov" in _presence_text(screen) and not screen.checking, what="roster shown"
     )
