@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from services import venue_time
 from services.errors import InvalidInput
-from widgets.display import local_time
+from services.wording import time_span
 
 
 def whole_number(text: str, *, least: int = 1, most: int | None = None) -> int:
@@ -30,7 +30,7 @@ def whole_number(text: str, *, least: int = 1, most: int | None = None) -> int:
 
 
 def night_hours(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
-    return f"{local_time(starts_at, timezone)}-{local_time(ends_at, timezone)}"
+    return time_span(starts_at, ends_at, timezone)
 
 
 def clock_in_night(text: str, starts_at: datetime, ends_at: datetime, timezone: str) -> datetime:

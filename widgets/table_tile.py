@@ -22,7 +22,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from services.models import TableState, TileStatus
-from widgets.display import TILE_LABELS, capacity, countdown, local_time, plain
+from services.wording import capacity, countdown, early_arrival, local_time, party_in, time_span
+from widgets.display import TILE_LABELS, plain
 
 # Below this inner width the tile uses four-letter words and drops the table name.
 WIDE_AT = 14
@@ -154,8 +155,8 @@ class TableTile(Widget, can_focus=True):
             parties = [""]
         elif state.status is TileStatus.ARRIVED:
             parties = [
-                f"{booking.arrived_count}/{booking.party_size} in",
-                f"{booking.arrived_count}/{booking.party_size}",
+                f"{party_in(booking)} in",
+                party_in(booking),
             ]
         else:
             parties = [f"{booking.party_size} ppl", f"{booking.party_size}p"]
@@ -209,7 +210,7 @@ class TableTile(Widget, can_focus=True):
                 lines.append(
                     _fit(
                         Text(
-                            f"also {other.arrived_count}/{other.party_size} {plain(other.guest_name)}{more}",
+                            f"also {party_in(other)} {plain(other.guest_name)}{more}",
                             style=dim,
                         ),
                         width,
@@ -244,12 +245,12 @@ class TableTile(Widget, can_focus=True):
         )
         if early:
             assert booking.arrived_at is not None
-            since = f"in {local_time(booking.arrived_at, self.timezone)}"
-            return f"{since} · for {local_time(booking.starts_at, self.timezone)}" if wide else since
-        when = local_time(booking.starts_at, self.timezone)
+            if wide:
+                return early_arrival(booking.arrived_at, booking.starts_at, self.timezone)
+            return f"in {local_time(booking.arrived_at, self.timezone)}"
         if wide:
-            when += f"-{local_time(booking.ends_at, self.timezone)}"
-        return when
+            return time_span(booking.starts_at, booking.ends_at, self.timezone)
+        return local_time(booking.starts_at, self.timezone)
 
 
 def _fit(text: Text, width: int) -> Text:
