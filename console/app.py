@@ -60,7 +60,7 @@ from services.identity.accounts import Session
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
 from services.live.presence import Presence, PresenceEntry
 from services.store.db import Actor
-from widgets.display import plain
+from widgets.display import STATUS_COLOURS, plain
 
 if TYPE_CHECKING:
     from console.wiring import Services
@@ -176,6 +176,10 @@ class BackroomApp(App[None]):
 
     # Changes are merged for this long at most during a burst (the first one goes at once).
     CHANGE_BATCH_SECONDS = 0.05
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Textual's, and the status colours ($status-free and so on) a theme may change."""
+        return {**super().get_theme_variable_defaults(), **STATUS_COLOURS}
 
     def __init__(
         self,

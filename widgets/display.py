@@ -35,6 +35,18 @@ TILE_LABELS: dict[TileStatus, tuple[str, str, str]] = {
 }
 
 
+# The colour of each tile status, as the theme variables `$status-free` and so on: the
+# console declares them (`BackroomApp.get_theme_variable_defaults`), so a theme may
+# change them in one place, and NO_COLOR takes them away with every other colour.
+STATUS_COLOURS: dict[str, str] = {
+    "status-free": "mediumseagreen",
+    "status-held": "mediumorchid",
+    "status-pending": "orange",
+    "status-confirmed": "dodgerblue",
+    "status-arrived": "indianred",
+}
+
+
 def literal(text: str) -> Content:
     """`text` to show exactly as it reads: never parsed as markup, control characters
     replaced, line breaks kept."""

@@ -39,16 +39,17 @@ class TableTile(Widget, can_focus=True):
         padding: 0;
         border: round $foreground 40%;
         color: $foreground;
-        &.-status-free { border: round mediumseagreen; background: mediumseagreen 10%; }
-        &.-status-held { border: round mediumorchid; background: mediumorchid 18%; }
-        &.-status-pending { border: round orange; background: orange 12%; }
-        &.-status-confirmed { border: round dodgerblue; background: dodgerblue 15%; }
-        &.-status-arrived { border: round indianred; background: indianred 22%; }
-        &.-status-free > .table-tile--status { color: mediumseagreen; }
-        &.-status-held > .table-tile--status { color: mediumorchid; }
-        &.-status-pending > .table-tile--status { color: orange; }
-        &.-status-confirmed > .table-tile--status { color: dodgerblue; }
-        &.-status-arrived > .table-tile--status { color: indianred; }
+        /* The status colours are theme variables (widgets.display.STATUS_COLOURS). */
+        &.-status-free { border: round $status-free; background: $status-free 10%; }
+        &.-status-held { border: round $status-held; background: $status-held 18%; }
+        &.-status-pending { border: round $status-pending; background: $status-pending 12%; }
+        &.-status-confirmed { border: round $status-confirmed; background: $status-confirmed 15%; }
+        &.-status-arrived { border: round $status-arrived; background: $status-arrived 22%; }
+        &.-status-free > .table-tile--status { color: $status-free; }
+        &.-status-held > .table-tile--status { color: $status-held; }
+        &.-status-pending > .table-tile--status { color: $status-pending; }
+        &.-status-confirmed > .table-tile--status { color: $status-confirmed; }
+        &.-status-arrived > .table-tile--status { color: $status-arrived; }
         &:focus {
             border: double $foreground;
             background-tint: $foreground 8%;
