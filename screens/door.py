@@ -55,7 +55,7 @@ from services.identity.permissions import WORDS, may
 from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.store.db import Actor, DatabaseError
-from services.wording import party_in, table_numbers
+from services.wording import arrived_of, party_in, table_numbers
 from widgets.booking_list import BookingList
 from widgets.connection_badge import StaleNote
 from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
@@ -943,7 +943,7 @@ class DoorScreen(WritingScreen):
     def summary(self, booking: Booking) -> str:
         """One line about a booking: who, how many, when, where, how it stands."""
         if booking.arrived_count:
-            party = f"{booking.arrived_count} of {booking.party_size} in"
+            party = arrived_of(booking)
         else:
             party = f"party of {booking.party_size}"
         facts = [

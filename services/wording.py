@@ -10,7 +10,7 @@ Times are shown in the venue's timezone, whatever the zone of the stored value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -101,21 +101,25 @@ def arrived_of(booking: Booking) -> str:
 
 
 @lru_cache(maxsize=8)
-def _zone(name: str) -> ZoneInfo:
+def _zone_named(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def local_time(moment: datetime, timezone: str, *, seconds: bool = False) -> str:
-    """HH:MM in the venue's timezone, whatever the zone of the stored value."""
+def _zone(timezone: str | tzinfo) -> tzinfo:
+    return _zone_named(timezone) if isinstance(timezone, str) else timezone
+
+
+def local_time(moment: datetime, timezone: str | tzinfo, *, seconds: bool = False) -> str:
+    """HH:MM in the venue's timezone (its name or the zone), whatever the zone of the stored value."""
     return moment.astimezone(_zone(timezone)).strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
-def time_span(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
+def time_span(starts_at: datetime, ends_at: datetime, timezone: str | tzinfo) -> str:
     """From and until in the venue's timezone: '21:00-23:00'."""
     return f"{local_time(starts_at, timezone)}-{local_time(ends_at, timezone)}"
 
 
-def early_arrival(arrived_at: datetime, starts_at: datetime, timezone: str) -> str:
+def early_arrival(arrived_at: datetime, starts_at: datetime, timezone: str | tzinfo) -> str:
     """A party in before its time: 'in 21:05 · for 22:00'."""
     return f"in {local_time(arrived_at, timezone)} · for {local_time(starts_at, timezone)}"
 
