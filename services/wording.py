@@ -24,6 +24,7 @@ __all__ = [
     "early_arrival",
     "error_reason",
     "joined_tables",
+    "local_moment",
     "local_time",
     "party_in",
     "seconds_left",
@@ -109,9 +110,15 @@ def _zone(timezone: str | tzinfo) -> tzinfo:
     return _zone_named(timezone) if isinstance(timezone, str) else timezone
 
 
+def local_moment(moment: datetime, timezone: str | tzinfo, pattern: str) -> str:
+    """The moment in the venue's timezone (its name or the zone), written with the strftime
+    `pattern`: '%d %b %H:%M' reads '02 Dec 21:05'."""
+    return moment.astimezone(_zone(timezone)).strftime(pattern)
+
+
 def local_time(moment: datetime, timezone: str | tzinfo, *, seconds: bool = False) -> str:
     """HH:MM in the venue's timezone (its name or the zone), whatever the zone of the stored value."""
-    return moment.astimezone(_zone(timezone)).strftime("%H:%M:%S" if seconds else "%H:%M")
+    return local_moment(moment, timezone, "%H:%M:%S" if seconds else "%H:%M")
 
 
 def time_span(starts_at: datetime, ends_at: datetime, timezone: str | tzinfo) -> str:
