@@ -64,7 +64,7 @@ from services.identity.accounts import Session
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
 from services.live.presence import Presence, PresenceEntry
 from services.store.db import Actor
-from widgets.display import plain
+from widgets.display import STATUS_COLOURS, plain
 
 if TYPE_CHECKING:
     from console.wiring import Services
@@ -192,6 +192,10 @@ class BackroomApp(App[None]):
     )
     # Who is online, as presence last heard; None while this console keeps no presence.
     roster: reactive[tuple[PresenceEntry, ...] | None] = reactive(None, init=False, always_update=True)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Textual's, and the status colours ($status-free and so on) a theme may change."""
+        return {**super().get_theme_variable_defaults(), **STATUS_COLOURS}
 
     def __init__(
         self,

@@ -13,10 +13,8 @@ toast takes a line or two.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
-from widgets.display import BOOKING_WORDS, local_time
+from services.wording import BOOKING_WORDS, arrived_of, local_time, tables_phrase
 
 SOMEONE = "Another console"
 """Who, when the database does not name a staff member."""
@@ -27,15 +25,8 @@ def find_booking(snapshot: FloorSnapshot, booking_id: int) -> Booking | None:
     return next((b for state in snapshot.tables.values() for b in state.bookings if b.id == booking_id), None)
 
 
-def _tables(table_ids: Iterable[int], numbers: dict[int, int]) -> str:
-    shown = [str(numbers.get(t, t)) for t in table_ids]
-    if not shown:
-        return ""
-    return ("table " if len(shown) == 1 else "tables ") + "+".join(shown)
-
-
 def _at(booking: Booking, numbers: dict[int, int]) -> str:
-    where = _tables(booking.table_ids, numbers)
+    where = tables_phrase(booking.table_ids, numbers)
     return f" at {where}" if where else ""
 
 
@@ -50,7 +41,7 @@ def _status_news(before: Booking, after: Booking, who: str, at: str) -> str:
     guest = after.guest_name
     status = after.status
     if status is BookingStatus.ARRIVED:
-        return f"{who} checked in {guest}{at}: {after.arrived_count} of {after.party_size} in."
+        return f"{who} checked in {guest}{at}: {arrived_of(after)}."
     if status is BookingStatus.CANCELLED:
         return f"{who} cancelled {guest}'s booking{at}."
     if status is BookingStatus.NO_SHOW:
@@ -79,7 +70,7 @@ def booking_news(
     if after.status is not before.status:
         return _status_news(before, after, who, at)
     if after.arrived_count != before.arrived_count:
-        counted = f"{after.arrived_count} of {after.party_size} in"
+        counted = arrived_of(after)
         if after.arrived_count > before.arrived_count:
             return f"{who} checked in {after.guest_name}{at}: {counted}."
         return f"{who} corrected {after.guest_name}'s arrivals{at}: {counted}."
@@ -96,12 +87,12 @@ def booking_news(
         changes.append(f"deposit {after.deposit}")
     if set(after.table_ids) != set(before.table_ids):
         moved = (
-            f"{who} moved {before.guest_name} from {_tables(before.table_ids, numbers)} "
-            f"to {_tables(after.table_ids, numbers)}"
+            f"{who} moved {before.guest_name} from {tables_phrase(before.table_ids, numbers)} "
+            f"to {tables_phrase(after.table_ids, numbers)}"
             if before.table_ids and after.table_ids
-            else f"{who} moved {before.guest_name} to {_tables(after.table_ids, numbers)}"
+            else f"{who} moved {before.guest_name} to {tables_phrase(after.table_ids, numbers)}"
             if after.table_ids
-            else f"{who} took {before.guest_name} off {_tables(before.table_ids, numbers)}"
+            else f"{who} took {before.guest_name} off {tables_phrase(before.table_ids, numbers)}"
         )
         return moved + (f"; {', '.join(changes)}." if changes else ".")
     if not changes:
@@ -144,7 +135,7 @@ def table_news(
     if b1 is not None:
         who = _who(b1.changed_by)
         if b1.status is BookingStatus.ARRIVED:
-            return f"{who} seated {b1.guest_name} at {table}: {b1.arrived_count} of {b1.party_size} in."
+            return f"{who} seated {b1.guest_name} at {table}: {arrived_of(b1)}."
         return (
             f"{who} booked {table} for {b1.guest_name}, party of {b1.party_size} at "
             f"{local_time(b1.starts_at, timezone)}."

@@ -55,7 +55,8 @@ from services.identity.permissions import WORDS, may
 from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.store.db import Actor, DatabaseError
-from widgets.booking_list import BookingList, party_in, table_numbers
+from services.wording import arrived_of, party_in, table_numbers
+from widgets.booking_list import BookingList
 from widgets.connection_badge import StaleNote
 from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
 from widgets.footer import Footer
@@ -936,13 +937,13 @@ class DoorScreen(WritingScreen):
         numbers = (
             {i: s.table.number for i, s in self.snapshot.tables.items()} if self.snapshot is not None else {}
         )
-        tables = table_numbers(booking, numbers)
+        tables = table_numbers(booking.table_ids, numbers)
         return f"tables {tables}" if len(booking.table_ids) > 1 else f"table {tables}"
 
     def summary(self, booking: Booking) -> str:
         """One line about a booking: who, how many, when, where, how it stands."""
         if booking.arrived_count:
-            party = f"{booking.arrived_count} of {booking.party_size} in"
+            party = arrived_of(booking)
         else:
             party = f"party of {booking.party_size}"
         facts = [

@@ -7,11 +7,10 @@ its keys, so the palette, the footer and the help agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, runtime_checkable
 
-from textual.command import Hits, Provider
-
-from screens.palette import discovery_hit, search_hit
+from screens.palette import PaletteCommand, ScreenCommands
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,23 +25,16 @@ class OffersNightCommands(Protocol):
     def palette_commands(self) -> list[NightCommand]: ...
 
 
-class NightCommands(Provider):
+class NightCommands(ScreenCommands):
     """The screen's own actions that fit now, as palette commands."""
 
-    def _commands(self) -> list[NightCommand]:
+    def commands(self) -> list[PaletteCommand]:
         screen = self.screen
-        return screen.palette_commands() if isinstance(screen, OffersNightCommands) else []
+        if not isinstance(screen, OffersNightCommands):
+            return []
+        return [
+            PaletteCommand(c.title, c.help, partial(self._run, c.action)) for c in screen.palette_commands()
+        ]
 
     async def _run(self, action: str) -> None:
         await self.screen.run_action(action)
-
-    async def discover(self) -> Hits:
-        for command in self._commands():
-            yield discovery_hit(command.title, lambda a=command.action: self._run(a), command.help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in self._commands():
-            hit = search_hit(matcher, command.title, lambda a=command.action: self._run(a), command.help)
-            if hit is not None:
-                yield hit

@@ -4,11 +4,18 @@ Textual reads a palette entry's prompt and help as markup when they are strings,
 and the floor's and door's entries name the booking's guest ("Check in ·
 ZCEV35 Chloe Tanaka"). The providers build their hits here instead: the prompt
 is `Content`, with the letters the search matched marked, and the help escaped.
+
+A screen offers its own commands through a `ScreenCommands` provider: the
+provider only says which commands the screen offers now (`commands`), and the
+base offers them before anything is typed and matches them against a search.
 """
 
 from __future__ import annotations
 
-from textual.command import DiscoveryHit, Hit
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
@@ -38,3 +45,48 @@ def highlighted(matcher: Matcher, title: str) -> Content:
         if not title[offset].isspace():
             content = content.stylize(matcher.match_style, offset, offset + 1)
     return content
+
+
+class Command(Protocol):
+    """What a palette entry needs of a screen's command: its title, its help, and what
+    choosing it runs."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def help(self) -> str: ...
+
+    @property
+    def run(self) -> Callable[[], object]: ...
+
+
+class PaletteCommand(NamedTuple):
+    """A palette entry made for a command that is not already a `Command`."""
+
+    title: str
+    help: str
+    run: Callable[[], object]
+
+
+class ScreenCommands(Provider):
+    """Palette entries built from the screen's own commands when the palette opens.
+
+    A subclass says which commands the screen offers now; this offers them all before
+    anything is typed, and those whose title matches when something is.
+    """
+
+    def commands(self) -> Sequence[Command]:
+        """The screen's commands that fit now; none by default."""
+        return ()
+
+    async def discover(self) -> Hits:
+        for command in self.commands():
+            yield discovery_hit(command.title, command.run, command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self.commands():
+            hit = search_hit(matcher, command.title, command.run, command.help)
+            if hit is not None:
+                yield hit

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.command import Hits, Provider
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 
 from screens.live import LiveScreen
-from screens.palette import discovery_hit, search_hit
+from screens.palette import ScreenCommands
 from services.live.health import Directory, HealthReport, directory, gather_health
 from services.live.presence import PresenceEntry
 from widgets.footer import Footer
@@ -76,23 +75,12 @@ class OffersKeyCommands(Protocol):
     def key_commands(self) -> list[KeyCommand]: ...
 
 
-class KeyCommands(Provider):
+class KeyCommands(ScreenCommands):
     """The palette's entries for a screen that offers `key_commands`."""
 
-    def _commands(self) -> list[KeyCommand]:
+    def commands(self) -> list[KeyCommand]:
         screen = self.screen
         return screen.key_commands() if isinstance(screen, OffersKeyCommands) else []
-
-    async def discover(self) -> Hits:
-        for command in self._commands():
-            yield discovery_hit(command.title, command.run, command.help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in self._commands():
-            hit = search_hit(matcher, command.title, command.run, command.help)
-            if hit is not None:
-                yield hit
 
 
 PALETTE_TITLES = {

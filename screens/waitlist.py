@@ -43,7 +43,8 @@ from services.identity.permissions import may
 from services.live.feed import ChangeBatch
 from services.models import Booking, FloorSnapshot, Table, TileStatus
 from services.store.db import Actor, DatabaseError
-from widgets.display import BOOKING_WORDS, local_time, plain
+from services.wording import BOOKING_WORDS, joined_tables, local_time
+from widgets.display import plain
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
@@ -558,14 +559,14 @@ class WaitlistScreen(WritingScreen):
             )
 
         def done(b: Booking) -> str:
-            where = "+".join(self.table_number(i) for i in sorted(b.table_ids))
+            where = joined_tables(self.table_number(i) for i in sorted(b.table_ids))
             return (
                 f"Booked {b.ref} · {b.guest_name} · table {where} at "
                 f"{local_time(b.starts_at, self.timezone)} ({BOOKING_WORDS[b.status]}); "
                 "off the waitlist"
             )
 
-        numbers = "+".join(self.table_number(i) for i in sorted(table_ids))
+        numbers = joined_tables(self.table_number(i) for i in sorted(table_ids))
         return Write(f"book {entry.guest_name} onto table {numbers}", call, done, intent, retarget=elsewhere)
 
     def action_remove(self) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.models import Booking
+from services.wording import joined_tables
 
 
 class BookingError(Exception):
@@ -90,7 +91,7 @@ class Alternative:
     why: str
 
     def label(self, tz: Any = None) -> str:
-        tables = "+".join(str(n) for n in self.table_numbers)
+        tables = joined_tables(self.table_numbers)
         start = self.starts_at.astimezone(tz) if tz else self.starts_at
         return f"Table {tables} ({self.floor_name}) at {start:%H:%M}: {self.why}"
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from services.errors import InvalidInput
+from services.wording import time_span
 
 _CLOCK = re.compile(r"^\s*(\d{1,2})(?::?(\d{2}))?(?:\s*([A-Za-z]{2,6}))?\s*$")
 
@@ -135,16 +136,11 @@ def clock_in_night(text: str, starts_at: datetime, ends_at: datetime, tz: str | 
         moment = local_to_utc(day, text, z) if label is not None else earlier
         if opens <= moment < closes:
             return moment
-    raise OutsideNight(f"outside tonight's hours {night_hours(starts_at, ends_at, z)}")
+    raise OutsideNight(f"outside tonight's hours {time_span(starts_at, ends_at, z)}")
 
 
 class OutsideNight(InvalidInput):
     """The time is not within the night's hours."""
-
-
-def night_hours(starts_at: datetime, ends_at: datetime, tz: str | tzinfo) -> str:
-    z = zone(tz)
-    return f"{starts_at.astimezone(z):%H:%M}-{ends_at.astimezone(z):%H:%M}"
 
 
 def clock_change(starts_at: datetime, ends_at: datetime, tz: str | tzinfo) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from services.reports import AuditEntry
+from services.wording import local_moment
 from widgets.audit_table import entity_words, what_words
 from widgets.display import plain
 
@@ -47,10 +47,9 @@ def _who(entry: AuditEntry) -> str:
 
 
 def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
-    zone = ZoneInfo(timezone)
     head = Text()
     for label, value in (
-        ("When", f"{entry.at.astimezone(zone):%a %d %b %Y %H:%M:%S} ({timezone})"),
+        ("When", f"{local_moment(entry.at, timezone, '%a %d %b %Y %H:%M:%S')} ({timezone})"),
         ("Who", _who(entry)),
         ("What", what_words(entry)),
         ("On", entity_words(entry)),

@@ -20,6 +20,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from services.wording import local_moment
+
 _MOMENT = re.compile(r"^\s*(?:(\d{4})-(\d{1,2})-(\d{1,2}))?\s*(?:(\d{1,2}):(\d{2}))?\s*$")
 MOMENT_HINT = "a time like 23:00, 2026-11-20 or 2026-11-20 23:00"
 
@@ -37,16 +39,15 @@ class AuditFilter:
 
     def describe(self, timezone: str) -> str:
         """'booking R00012 · staff dana · from Fri 20 Nov 22:00', or 'everything'."""
-        zone = ZoneInfo(timezone)
         parts = []
         if self.booking:
             parts.append(f"booking {self.booking}")
         if self.staff:
             parts.append(f"staff {self.staff}")
         if self.since:
-            parts.append(f"from {self.since.astimezone(zone):%a %d %b %H:%M}")
+            parts.append(f"from {local_moment(self.since, timezone, '%a %d %b %H:%M')}")
         if self.until:
-            parts.append(f"until {self.until.astimezone(zone):%a %d %b %H:%M}")
+            parts.append(f"until {local_moment(self.until, timezone, '%a %d %b %H:%M')}")
         return " · ".join(parts) or "everything"
 
 

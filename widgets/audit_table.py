@@ -9,7 +9,6 @@ rather than being cut (Enter shows the entry in full). Page Down past the last r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.binding import Binding
@@ -19,6 +18,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from services.reports import AuditEntry, audit_words
+from services.wording import local_moment
 from widgets.display import plain
 
 TIME_WIDTH = 12
@@ -49,7 +49,7 @@ def what_words(entry: AuditEntry) -> str:
 
 
 def when_words(entry: AuditEntry, timezone: str) -> str:
-    return entry.at.astimezone(ZoneInfo(timezone)).strftime("%d %b %H:%M")
+    return local_moment(entry.at, timezone, "%d %b %H:%M")
 
 
 def _cell(text: str, width: int) -> Text:

@@ -20,7 +20,8 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from services.models import Booking, BookingStatus
-from widgets.display import local_time, plain
+from services.wording import local_time, party_in, table_numbers
+from widgets.display import plain
 
 # (symbol, word, style) per status; a party partly in has its own.
 _STATUS: dict[BookingStatus, tuple[str, str, str]] = {
@@ -66,16 +67,6 @@ def status_label(booking: Booking, now: datetime | None = None) -> tuple[str, st
     if now is not None and booking.status is BookingStatus.CONFIRMED and now > booking.starts_at:
         return _LATE
     return _STATUS[booking.status]
-
-
-def party_in(booking: Booking) -> str:
-    """Arrived out of expected: '3/6'."""
-    return f"{booking.arrived_count}/{booking.party_size}"
-
-
-def table_numbers(booking: Booking, numbers: Mapping[int, int]) -> str:
-    """'15+16' for a booking over two tables; the id if the layout does not know it."""
-    return "+".join(str(numbers.get(table_id, table_id)) for table_id in sorted(booking.table_ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +208,7 @@ class BookingList(DataTable[Text | str], can_focus=False):
             guest=plain(booking.guest_name),
             vip=booking.guest_vip,
             party=party_in(booking),
-            tables=table_numbers(booking, self._numbers),
+            tables=table_numbers(booking.table_ids, self._numbers),
             status=status_label(booking, self._now),
             ref=booking.ref,
         )

@@ -1,5 +1,6 @@
-"""How statuses, times and countdowns read on screen, shared by the floor widgets, and how
-text that staff or guests typed is shown: as itself.
+"""How statuses read on screen, shared by the floor widgets, and how text that staff or
+guests typed is shown: as itself. Times, countdowns and table numbers are worded in
+`services.wording`; the names kept here are that module's.
 
 Every status has a word and a symbol as well as a colour, so the floor reads
 the same on a monochrome terminal or with NO_COLOR set.
@@ -13,15 +14,16 @@ or an option.
 
 from __future__ import annotations
 
-from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
-
 from textual.content import Content
 
-from services.models import BookingStatus, Table, TileStatus
+from services.models import TileStatus
 from services.text import REPLACEMENT as REPLACEMENT
 from services.text import plain as plain
+from services.wording import BOOKING_WORDS as BOOKING_WORDS
+from services.wording import capacity as capacity
+from services.wording import countdown as countdown
+from services.wording import local_time as local_time
+from services.wording import seconds_left as seconds_left
 
 # (short word for a narrow tile, symbol, long word)
 TILE_LABELS: dict[TileStatus, tuple[str, str, str]] = {
@@ -32,14 +34,16 @@ TILE_LABELS: dict[TileStatus, tuple[str, str, str]] = {
     TileStatus.ARRIVED: ("IN", "●", "ARRIVED"),
 }
 
-BOOKING_WORDS: dict[BookingStatus, str] = {
-    BookingStatus.PENDING: "pending",
-    BookingStatus.CONFIRMED: "confirmed",
-    BookingStatus.ARRIVED: "arrived",
-    BookingStatus.COMPLETED: "completed",
-    BookingStatus.CANCELLED: "cancelled",
-    BookingStatus.NO_SHOW: "no-show",
-    BookingStatus.EXPIRED: "expired",
+
+# The colour of each tile status, as the theme variables `$status-free` and so on: the
+# console declares them (`BackroomApp.get_theme_variable_defaults`), so a theme may
+# change them in one place, and NO_COLOR takes them away with every other colour.
+STATUS_COLOURS: dict[str, str] = {
+    "status-free": "mediumseagreen",
+    "status-held": "mediumorchid",
+    "status-pending": "orange",
+    "status-confirmed": "dodgerblue",
+    "status-arrived": "indianred",
 }
 
 
@@ -52,32 +56,3 @@ def literal(text: str) -> Content:
 def status_word(status: TileStatus, *, wide: bool) -> str:
     short, symbol, long = TILE_LABELS[status]
     return f"{symbol} {long}" if wide else short
-
-
-@lru_cache(maxsize=8)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_time(moment: datetime, timezone: str, *, seconds: bool = False) -> str:
-    """HH:MM in the venue's timezone, whatever the zone of the stored value."""
-    return moment.astimezone(_zone(timezone)).strftime("%H:%M:%S" if seconds else "%H:%M")
-
-
-def seconds_left(expires_at: datetime, now: datetime) -> int:
-    return max(0, int((expires_at - now).total_seconds()))
-
-
-def countdown(expires_at: datetime, now: datetime) -> str:
-    """m:ss until a hold lapses; holds are seconds to minutes long, so an hour or more is odd."""
-    left = seconds_left(expires_at, now)
-    if left >= 3600:
-        return "≥1h"
-    minutes, seconds = divmod(left, 60)
-    return f"{minutes}:{seconds:02d}"
-
-
-def capacity(table: Table) -> str:
-    if table.min_party == table.max_party:
-        return str(table.max_party)
-    return f"{table.min_party}-{table.max_party}"

@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 
 from services import venue_time
 from services.errors import InvalidInput
-from widgets.display import local_time
 
 
 def whole_number(text: str, *, least: int = 1, most: int | None = None) -> int:
@@ -27,10 +26,6 @@ def whole_number(text: str, *, least: int = 1, most: int | None = None) -> int:
     if most is not None and value > most:
         raise ValueError(f"at most {most}")
     return value
-
-
-def night_hours(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
-    return f"{local_time(starts_at, timezone)}-{local_time(ends_at, timezone)}"
 
 
 def clock_in_night(text: str, starts_at: datetime, ends_at: datetime, timezone: str) -> datetime:

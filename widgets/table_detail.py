@@ -18,7 +18,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from services.models import TableState
-from widgets.display import BOOKING_WORDS, capacity, countdown, local_time, plain, status_word
+from services.wording import BOOKING_WORDS, countdown, local_time, table_guests, table_title, time_span
+from widgets.display import plain, status_word
 
 
 class TableDetail(Widget):
@@ -86,7 +87,7 @@ class TableDetail(Widget):
             return Group(*parts)
 
         table = state.table
-        title = f"Table {table.number}"
+        title = table_title(table.number)
         if table.name and not table.name.endswith(str(table.number)):
             title += f" ({plain(table.name)})"
         # The status comes first after the name: on a narrow terminal the line is cut, not wrapped.
@@ -94,7 +95,7 @@ class TableDetail(Widget):
             title,
             status_word(state.status, wide=True),
             plain(self.floor_name),
-            f"{capacity(table)} guests",
+            table_guests(table),
         ]
         if table.vip:
             facts.append("★ VIP")
@@ -148,10 +149,7 @@ class TableDetail(Widget):
                 # The booking the tile shows, when a table has several tonight.
                 Text("▸" if booking.id == shown_id else ""),
                 Text(plain(booking.ref)),
-                Text(
-                    f"{local_time(booking.starts_at, self.timezone)}-"
-                    f"{local_time(booking.ends_at, self.timezone)}"
-                ),
+                Text(time_span(booking.starts_at, booking.ends_at, self.timezone)),
                 Text(guest),
                 Text(str(booking.party_size)),
                 Text(str(booking.arrived_count)),

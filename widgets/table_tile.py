@@ -22,7 +22,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from services.models import TableState, TileStatus
-from widgets.display import TILE_LABELS, capacity, countdown, local_time, plain
+from services.wording import capacity, countdown, early_arrival, local_time, party_in, time_span
+from widgets.display import TILE_LABELS, plain
 
 # Below this inner width the tile uses four-letter words and drops the table name.
 WIDE_AT = 14
@@ -38,16 +39,17 @@ class TableTile(Widget, can_focus=True):
         padding: 0;
         border: round $foreground 40%;
         color: $foreground;
-        &.-status-free { border: round mediumseagreen; background: mediumseagreen 10%; }
-        &.-status-held { border: round mediumorchid; background: mediumorchid 18%; }
-        &.-status-pending { border: round orange; background: orange 12%; }
-        &.-status-confirmed { border: round dodgerblue; background: dodgerblue 15%; }
-        &.-status-arrived { border: round indianred; background: indianred 22%; }
-        &.-status-free > .table-tile--status { color: mediumseagreen; }
-        &.-status-held > .table-tile--status { color: mediumorchid; }
-        &.-status-pending > .table-tile--status { color: orange; }
-        &.-status-confirmed > .table-tile--status { color: dodgerblue; }
-        &.-status-arrived > .table-tile--status { color: indianred; }
+        /* The status colours are theme variables (widgets.display.STATUS_COLOURS). */
+        &.-status-free { border: round $status-free; background: $status-free 10%; }
+        &.-status-held { border: round $status-held; background: $status-held 18%; }
+        &.-status-pending { border: round $status-pending; background: $status-pending 12%; }
+        &.-status-confirmed { border: round $status-confirmed; background: $status-confirmed 15%; }
+        &.-status-arrived { border: round $status-arrived; background: $status-arrived 22%; }
+        &.-status-free > .table-tile--status { color: $status-free; }
+        &.-status-held > .table-tile--status { color: $status-held; }
+        &.-status-pending > .table-tile--status { color: $status-pending; }
+        &.-status-confirmed > .table-tile--status { color: $status-confirmed; }
+        &.-status-arrived > .table-tile--status { color: $status-arrived; }
         &:focus {
             border: double $foreground;
             background-tint: $foreground 8%;
@@ -154,8 +156,8 @@ class TableTile(Widget, can_focus=True):
             parties = [""]
         elif state.status is TileStatus.ARRIVED:
             parties = [
-                f"{booking.arrived_count}/{booking.party_size} in",
-                f"{booking.arrived_count}/{booking.party_size}",
+                f"{party_in(booking)} in",
+                party_in(booking),
             ]
         else:
             parties = [f"{booking.party_size} ppl", f"{booking.party_size}p"]
@@ -209,7 +211,7 @@ class TableTile(Widget, can_focus=True):
                 lines.append(
                     _fit(
                         Text(
-                            f"also {other.arrived_count}/{other.party_size} {plain(other.guest_name)}{more}",
+                            f"also {party_in(other)} {plain(other.guest_name)}{more}",
                             style=dim,
                         ),
                         width,
@@ -244,12 +246,12 @@ class TableTile(Widget, can_focus=True):
         )
         if early:
             assert booking.arrived_at is not None
-            since = f"in {local_time(booking.arrived_at, self.timezone)}"
-            return f"{since} · for {local_time(booking.starts_at, self.timezone)}" if wide else since
-        when = local_time(booking.starts_at, self.timezone)
+            if wide:
+                return early_arrival(booking.arrived_at, booking.starts_at, self.timezone)
+            return f"in {local_time(booking.arrived_at, self.timezone)}"
         if wide:
-            when += f"-{local_time(booking.ends_at, self.timezone)}"
-        return when
+            return time_span(booking.starts_at, booking.ends_at, self.timezone)
+        return local_time(booking.starts_at, self.timezone)
 
 
 def _fit(text: Text, width: int) -> Text:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from screens.dialogs.ask import CountDialog, Dialog, ReasonDialog
 from screens.floor.actions import UNDO_OPERATIONS, Intent, Write
 from services.models import Booking, BookingStatus
+from services.wording import party_in
 
 if TYPE_CHECKING:
     from services.bookings import BookingService
@@ -44,7 +45,7 @@ def choice_words(operation: str, booking: Booking) -> str:
     """One line of the undo chooser: what is undone, for whom."""
     words = next(label for op, label in UNDO_OPERATIONS.values() if op == operation)
     if operation == "correct_arrivals":
-        words += f" ({booking.arrived_count}/{booking.party_size} in)"
+        words += f" ({party_in(booking)} in)"
     return f"{words} · {booking.ref} {booking.guest_name}"
 
 
@@ -75,11 +76,11 @@ def undo_write(
         if operation == "correct_arrivals":
             if b.status is not BookingStatus.ARRIVED:
                 return f"Count corrected · {who}: nobody in, expected again"
-            return f"Count corrected · {who}: {b.arrived_count}/{b.party_size} in"
+            return f"Count corrected · {who}: {party_in(b)} in"
         if operation == "reverse_no_show":
             return f"No-show reversed · {who}: expected again, check them in"
         if operation == "reverse_completion":
-            return f"Completion reversed · {who}: in again ({b.arrived_count}/{b.party_size})"
+            return f"Completion reversed · {who}: in again ({party_in(b)})"
         return f"Reopened {who} ({b.status.value})"
 
     what = {

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from textual.command import Hits, Provider
-
 from screens.floor.actions import TableCommand
-from screens.palette import discovery_hit, search_hit
+from screens.palette import ScreenCommands
 
 
 @runtime_checkable
@@ -20,20 +18,9 @@ class OffersTableCommands(Protocol):
     def table_commands(self) -> list[TableCommand]: ...
 
 
-class TableCommands(Provider):
+class TableCommands(ScreenCommands):
     """Actions on the selected table, as palette commands."""
 
-    def _commands(self) -> list[TableCommand]:
+    def commands(self) -> list[TableCommand]:
         screen = self.screen
         return screen.table_commands() if isinstance(screen, OffersTableCommands) else []
-
-    async def discover(self) -> Hits:
-        for command in self._commands():
-            yield discovery_hit(command.title, command.run, command.help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in self._commands():
-            hit = search_hit(matcher, command.title, command.run, command.help)
-            if hit is not None:
-                yield hit

@@ -83,6 +83,7 @@ from services.models import (
     TileStatus,
 )
 from services.store.db import Actor, DatabaseError
+from services.wording import party_in, table_numbers, table_title
 from widgets.connection_badge import ConnectionBadge
 from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
 from widgets.floor_plan import FloorPlan
@@ -759,7 +760,7 @@ class FloorScreen(WritingScreen):
             role = ROLE_WORDS.get(actor.role or "", "This account")
             return f"{role} may not {ACTION_WORDS[names[0]]}: ask a manager."
         name = allowed[0]
-        table = f"Table {state.table.number}"
+        table = table_title(state.table.number)
         night = snapshot.night
         now = self.services.clock()
         at = partial(local_time, timezone=snapshot.timezone)
@@ -1054,7 +1055,7 @@ class FloorScreen(WritingScreen):
             return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
 
         def done(b: Booking) -> str:
-            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({b.arrived_count}/{b.party_size} in)"
+            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({party_in(b)} in)"
 
         self.start_write(Write(f"check in {booking.ref}", call, done, intent), dialog)
 
@@ -1523,7 +1524,7 @@ class FloorScreen(WritingScreen):
 
     def _numbers(self, table_ids: Iterable[int]) -> str:
         tables = self.snapshot.tables if self.snapshot is not None else {}
-        return "+".join(str(tables[i].table.number) if i in tables else str(i) for i in sorted(table_ids))
+        return table_numbers(table_ids, {i: s.table.number for i, s in tables.items()})
 
     def _where(self, booking: Booking, *, at: bool = True) -> str:
         where = f"table {self._numbers(booking.table_ids)}"

@@ -16,8 +16,9 @@ from screens.dialogs.ask import A, Dialog
 from services.errors import BookingError, NotFound, StaleBooking
 from services.models import Night, Table
 from services.venue_time import clock_change
+from services.wording import time_span
 from widgets.display import capacity
-from widgets.entry import clock_in_night, money, night_hours, whole_number
+from widgets.entry import clock_in_night, money, whole_number
 from widgets.field import Field, Verdict, error, ok, warn
 
 Check = Callable[[str], Verdict]
@@ -56,7 +57,7 @@ def arrival_check(night: Night, timezone: str) -> Check:
             clock_in_night(text, night.starts_at, night.ends_at, timezone)
         except ValueError as err:
             return error(str(err))
-        hours = f"tonight {night_hours(night.starts_at, night.ends_at, timezone)}"
+        hours = f"tonight {time_span(night.starts_at, night.ends_at, timezone)}"
         return ok(f"{hours}; {change}" if change else hours)
 
     return check

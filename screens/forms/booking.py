@@ -38,7 +38,7 @@ from services.bookings import GuestDetails
 from services.guests import GuestMatch, email_problem, phone_problem
 from services.models import Night, Table
 from services.venue_time import as_typed
-from widgets.display import capacity
+from services.wording import capacity, joined_tables, table_guests
 from widgets.entry import clock_in_night, money
 from widgets.field import Field, Verdict, error, ok
 from widgets.guest_lookup import GuestLookup
@@ -78,7 +78,7 @@ def seats(tables: Sequence[Table]) -> str:
     """What tables seat together, as staff say it: 'table 11 seats 2-6', 'tables 15+16 seat 4-22'."""
     if len(tables) == 1:
         return f"table {tables[0].number} seats {capacity(tables[0])}"
-    numbers = "+".join(str(t.number) for t in sorted(tables, key=lambda t: t.number))
+    numbers = joined_tables(sorted(t.number for t in tables))
     least, most = min(t.min_party for t in tables), sum(t.max_party for t in tables)
     return f"tables {numbers} seat {least}-{most}" if least != most else f"tables {numbers} seat {most}"
 
@@ -281,7 +281,7 @@ class BookingForm(GuestForm[BookingRequest]):
         title = f"New booking · table {table.number}"
         if table.name and not table.name.endswith(str(table.number)):
             title += f" ({table.name})"
-        title += f" · {capacity(table)} guests"
+        title += f" · {table_guests(table)}"
         super().__init__(title, guests=guests, on_answer=on_answer)
         self.table = table
         self.night = night

@@ -35,6 +35,7 @@ from services.bookings import NOTES_MOST, GuestDetails
 from services.guests import GuestMatch
 from services.models import Booking, Night, Table
 from services.venue_time import as_typed, same_minute
+from services.wording import joined_tables
 from widgets.entry import clock_in_night, whole_number
 from widgets.field import Field, Verdict, error, ok
 
@@ -72,7 +73,7 @@ class EditForm(GuestForm[EditRequest]):
         on_answer: Callable[[EditRequest, Dialog[EditRequest]], None] | None = None,
     ) -> None:
         self.tables = sorted(tables, key=lambda t: t.number)
-        where = "+".join(str(t.number) for t in self.tables)
+        where = joined_tables(t.number for t in self.tables)
         super().__init__(
             f"Edit {booking.ref} · {booking.guest_name} · table {where}", guests=guests, on_answer=on_answer
         )

@@ -22,6 +22,7 @@ from screens.dialogs.ask import ConfirmDialog, Dialog
 from screens.forms.base import ARRIVAL_KEYS, ARRIVAL_LENGTH, Check, FormDialog, arrival_check
 from services.models import Booking, Night, Table
 from services.venue_time import as_typed, same_minute
+from services.wording import joined_tables
 from widgets.entry import clock_in_night, table_numbers
 from widgets.field import Field, Verdict, error, ok, warn
 
@@ -34,10 +35,6 @@ class MoveRequest:
     starts_at: datetime | None
 
 
-def joined(numbers: Iterable[int]) -> str:
-    return "+".join(str(n) for n in numbers)
-
-
 def tables_check(tables: Mapping[int, Table], party: int) -> Check:
     """Table numbers that exist, and whether together they seat the party."""
 
@@ -48,7 +45,7 @@ def tables_check(tables: Mapping[int, Table], party: int) -> Check:
             return error(str(err))
         unknown = [n for n in numbers if n not in tables]
         if unknown:
-            return error(f"no table {joined(unknown)}")
+            return error(f"no table {joined_tables(unknown)}")
         chosen = [tables[n] for n in numbers]
         least, most = min(t.min_party for t in chosen), sum(t.max_party for t in chosen)
         seats = f"seats {least}-{most}" if least != most else f"seats {most}"
@@ -66,7 +63,7 @@ def spend(amount: Decimal) -> str:
 
 def tables_words(numbers: Iterable[int], *, capital: bool = False) -> str:
     numbers = list(numbers)
-    words = f"table{'s' if len(numbers) > 1 else ''} {joined(numbers)}"
+    words = f"table{'s' if len(numbers) > 1 else ''} {joined_tables(numbers)}"
     return words[:1].upper() + words[1:] if capital else words
 
 
@@ -112,7 +109,7 @@ class MoveForm(FormDialog[MoveRequest]):
     def compose_body(self) -> Iterable[Widget]:
         yield Field(
             "Table",
-            joined(self.current),
+            joined_tables(self.current),
             check=self._tables_check,
             restrict=r"[0-9+, ]*",
             max_length=12,

@@ -27,11 +27,12 @@ from screens.forms.base import (
     party_check,
 )
 from screens.forms.booking import PHONE_KEYS, phone_check
-from screens.forms.move import joined, tables_check
+from screens.forms.move import tables_check
 from services.bookings import NOTES_MOST, WaitlistEntry, notes_problem
 from services.guests import NAME_MOST
 from services.models import Night, Table
 from services.venue_time import as_typed
+from services.wording import joined_tables
 from widgets.entry import clock_in_night, table_numbers
 from widgets.field import Field, Verdict, error, ok, warn
 
@@ -128,7 +129,7 @@ def seat_check(tables: Mapping[int, Table], party: int, free: Collection[int], *
             return error("one table")
         taken = [n for n in numbers if n not in free]
         if taken:
-            return warn(f"{verdict.text}; table {joined(taken)} is not free now")
+            return warn(f"{verdict.text}; table {joined_tables(taken)} is not free now")
         return verdict if verdict.level == "warn" else ok(f"{verdict.text}, free now")
 
     return check

@@ -37,6 +37,7 @@ import asyncpg
 
 from services.store.db import CHANGES_CHANNEL
 from services.waiting import within
+from services.wording import error_reason
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ class ChangeFeed:
                 if self._stopping:
                     break
                 attempt += 1
-                await self._retry_later(attempt, _reason(err))
+                await self._retry_later(attempt, error_reason(err))
                 continue
             if self._stopping:
                 break
@@ -468,27 +469,20 @@ class ChangeFeed:
             try:
                 await self._ping()
             except Exception as err:
-                self._lost_reason = f"no answer from the server ({_reason(err)})"
+                self._lost_reason = f"no answer from the server ({error_reason(err)})"
                 return
 
     async def _close_transport(self) -> None:
         try:
             await within(self._transport.close(), 2)
         except Exception as err:
-            log.warning("closing the change transport failed: %s", _reason(err))
+            log.warning("closing the change transport failed: %s", error_reason(err))
 
     async def stop(self) -> None:
         self._stopping = True
         self._stopped.set()
         self._lost.set()
         await self._close_transport()
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, TimeoutError):
-        return "timed out"
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 # Bursts ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import asyncpg
 from services.live.feed import jittered_backoff
 from services.store.db import CONSOLE_ROLE, Actor
 from services.waiting import within
+from services.wording import error_reason
 
 log = logging.getLogger(__name__)
 
@@ -298,14 +299,14 @@ class PostgresPresence(Announcing):
                         conn = await self._open()
                 except Exception as err:
                     attempt += 1
-                    self._disconnected(f"cannot connect: {_reason(err)}")
+                    self._disconnected(f"cannot connect: {error_reason(err)}")
                     await self._pause(self.backoff(attempt))
                     continue
                 attempt = 0
                 try:
                     await self._session(conn)
                 except Exception as err:
-                    self._disconnected(_reason(err))
+                    self._disconnected(error_reason(err))
                 finally:
                     # Also on cancellation: a console that dies takes its connection with it.
                     self._conn = None
@@ -436,10 +437,3 @@ class PostgresPresence(Announcing):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, wake - now)):
                     await self._stopped.wait()
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, TimeoutError):
-        return "timed out"
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__

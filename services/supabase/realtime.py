@@ -43,6 +43,7 @@ from services.live.presence import Announcing, PresenceEntry, Whereabouts
 from services.store.db import Actor
 from services.supabase.config import SupabaseConfig
 from services.waiting import within
+from services.wording import error_reason
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,7 @@ class SupabasePresence(Announcing):
                     socket = await self._open(lost)
                 except Exception as err:
                     attempt += 1
-                    self._disconnected(f"cannot join: {_reason(err)}")
+                    self._disconnected(f"cannot join: {error_reason(err)}")
                     # Nobody signed in: the next announce (someone signing in) tries at once.
                     await self._pause(self.backoff(attempt), until_announced=isinstance(err, NotSignedIn))
                     continue
@@ -432,7 +433,7 @@ class SupabasePresence(Announcing):
                 try:
                     await self._session(socket, lost)
                 except Exception as err:
-                    self._disconnected(_reason(err))
+                    self._disconnected(error_reason(err))
                 finally:
                     self._joined = False
                     self._socket = None
@@ -632,10 +633,3 @@ class SupabasePresence(Announcing):
         finally:
             for waiting in waits:
                 waiting.cancel()
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, TimeoutError):
-        return "timed out"
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
