@@ -26,14 +26,13 @@ open past closing) refuses it and says so.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
@@ -48,6 +47,7 @@ from screens.floor.screen import is_tonight
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
+from screens.reading import CoalescingReader
 from screens.writes import WritingScreen
 from services.bookings import WALK_IN_MINIMUM, GuestDetails
 from services.errors import Alternative
@@ -240,12 +240,16 @@ class DoorScreen(WritingScreen):
         # Counters a test or a health view can read: reads of the list, and of the night.
         self.reads = 0
         self.night_reads = 0
-        self._dirty = False
+        # The night's layout is read again with the next read of the list.
         self._night_dirty = False
-        self._reading = False
-        self._read_seq = 0
-        self._shown_seq = 0
-        self._showing = asyncio.Lock()
+        self._reader = CoalescingReader[DoorView](
+            self,
+            read=self._read_wanted,
+            show=self._show_now,
+            failed=self._show_error,
+            group="door-read",
+            settled=self._act_if_waiting,
+        )
         self._shown_text: str | None = None
         self._last_error = ""
         # A key that acts on the list, pressed before the list caught up with the typing.
@@ -318,7 +322,11 @@ class DoorScreen(WritingScreen):
     @property
     def current(self) -> bool:
         """Whether the list shows what the box says now, with no read pending."""
-        return self._shown_text is not None and self._shown_text == self.search.value and not self._reading
+        return (
+            self._shown_text is not None
+            and self._shown_text == self.search.value
+            and not self._reader.running
+        )
 
     @property
     def timezone(self) -> str:
@@ -328,54 +336,24 @@ class DoorScreen(WritingScreen):
 
     def request_read(self, *, night: bool = False) -> None:
         """Read the list soon (and the night's layout, with `night`); coalesced."""
-        self._dirty = True
         self._night_dirty |= night
-        if not self._reading:
-            self._reading = True
-            self._read_worker()
+        self._reader.request()
 
-    @work(exclusive=True, group="door-read", exit_on_error=False)
-    async def _read_worker(self) -> None:
-        try:
-            # What arrives during a read sets _dirty again: one more read covers it all.
-            while self._dirty:
-                self._dirty = False
-                night, self._night_dirty = self._night_dirty, False
-                seq = self._next_seq()
-                try:
-                    view = await self._read(self.search.value, night=night)
-                except Exception as err:
-                    self._show_error(err)
-                    continue
-                await self._show(view, seq)
-        finally:
-            self._reading = False
-        self._act_if_waiting()
+    async def _read_wanted(self) -> DoorView:
+        night, self._night_dirty = self._night_dirty, False
+        return await self._read(self.search.value, night=night)
+
+    async def _read_all(self) -> DoorView:
+        return await self._read(self.search.value, night=True)
 
     async def resync(self) -> None:
         """Read the night and the list before the feed says Live."""
-        seq = self._next_seq()
-        try:
-            view = await self._read(self.search.value, night=True)
-        except LookupError as err:
-            # A night that does not exist will not appear by reconnecting.
-            self._show_error(err)
-            return
-        await self._show(view, seq)
+        # A night that does not exist will not appear by reconnecting.
+        await self._reader.once(read=self._read_all, catch=LookupError)
 
     async def read_now(self) -> None:
         """Read the list now, so the next key acts on what the database holds."""
-        seq = self._next_seq()
-        try:
-            view = await self._read(self.search.value, night=True)
-        except Exception:
-            self.request_read(night=True)
-            return
-        await self._show(view, seq)
-
-    def _next_seq(self) -> int:
-        self._read_seq += 1
-        return self._read_seq
+        await self._reader.once(read=self._read_all, failed=lambda _err: self.request_read(night=True))
 
     async def _read(self, text: str, *, night: bool) -> DoorView:
         services = self.services
@@ -396,14 +374,6 @@ class DoorScreen(WritingScreen):
         else:
             found = await services.reports.expected(night_id)
         return DoorView(snapshot, text, tuple(found))
-
-    async def _show(self, view: DoorView, seq: int) -> None:
-        # A resync and a read may finish together: one at a time, and never back in time.
-        async with self._showing:
-            if seq < self._shown_seq:
-                return
-            self._shown_seq = seq
-            self._show_now(view)
 
     def _show_now(self, view: DoorView) -> None:
         heading = self.query_one("#heading", Static)
@@ -534,7 +504,7 @@ class DoorScreen(WritingScreen):
         if event.input.id != "search":
             return
         event.stop()
-        if event.value != self._shown_text or self._reading:
+        if event.value != self._shown_text or self._reader.running:
             self.request_read()
 
     def on_booking_list_selection_changed(self, message: BookingList.SelectionChanged) -> None:
@@ -682,7 +652,7 @@ class DoorScreen(WritingScreen):
 
     def _act_if_waiting(self) -> None:
         waiting = self._waiting
-        if waiting is None or self._reading:
+        if waiting is None or self._reader.running:
             return
         action, text = waiting
         if self.search.value != text:

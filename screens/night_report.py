@@ -35,8 +35,10 @@ from console.settings import Settings
 from screens.dialogs.ask import Dialog
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
+from screens.reading import CoalescingReader
 from services.reports import (
     ExportFailed,
+    NightReport,
     ReportBooking,
     ReportExists,
     ReportRow,
@@ -192,9 +194,14 @@ class NightReportScreen(LiveScreen):
         self.bookings: list[ReportBooking] = []
         self.reads = 0
         self.exported: Path | None = None
-        self._dirty = False
-        self._reloading = False
-        self._loading = asyncio.Lock()
+        self._reader = CoalescingReader[NightReport](
+            self,
+            read=lambda: self.services.reports.night_report_with_bookings(self.night_id),
+            show=self._shown_report,
+            failed=lambda err: self._show_problem(f"Could not read the report: {_plain(err)}"),
+            group="report",
+            one_at_a_time=True,
+        )
         self._last_error = ""
         # The file staff were asked about replacing: Enter on the same path again replaces it.
         self._replace_asked: Path | None = None
@@ -206,7 +213,7 @@ class NightReportScreen(LiveScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     def compose(self) -> ComposeResult:
         yield TopBar(
@@ -230,33 +237,15 @@ class NightReportScreen(LiveScreen):
     # Reading ---------------------------------------------------------------------------
 
     def request_reload(self) -> None:
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="report", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            while self._dirty:
-                self._dirty = False
-                await self._load()
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
-        await self._load()
+        await self._reader.once()
 
-    async def _load(self) -> None:
-        async with self._loading:
-            try:
-                report = await self.services.reports.night_report_with_bookings(self.night_id)
-            except Exception as err:
-                self._show_problem(f"Could not read the report: {_plain(err)}")
-                return
-            self.reads += 1
-            self.bookings = report.bookings
-            self._show(report.rows)
+    def _shown_report(self, report: NightReport) -> None:
+        self.reads += 1
+        self.bookings = report.bookings
+        self._show(report.rows)
 
     def _show(self, rows: list[ReportRow]) -> None:
         self.rows = rows

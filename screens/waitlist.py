@@ -14,7 +14,6 @@ through `screens.writes`, so a refusal keeps its form open as typed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -36,6 +35,7 @@ from screens.forms.base import default_arrival
 from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
+from screens.reading import CoalescingReader
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
@@ -178,9 +178,14 @@ class WaitlistScreen(WritingScreen):
         self.selected: int | None = None  # the entry id
         self.loaded = False
         self.reads = 0
-        self._dirty = False
-        self._reloading = False
-        self._loading = asyncio.Lock()
+        self._reader = CoalescingReader[tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]](
+            self,
+            read=self._read,
+            show=self._shown_read,
+            failed=self._show_problem,
+            group="waitlist",
+            one_at_a_time=True,
+        )
         self._last_error = ""
         self._select_next: int | None = None
 
@@ -200,7 +205,7 @@ class WaitlistScreen(WritingScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     @property
     def timezone(self) -> str:
@@ -210,33 +215,19 @@ class WaitlistScreen(WritingScreen):
 
     def request_reload(self) -> None:
         """Read the list soon; while a read runs, just note that another is needed."""
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="waitlist", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            while self._dirty:
-                self._dirty = False
-                await self._load()
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
-        await self._load()
+        await self._reader.once()
 
-    async def _load(self) -> None:
-        async with self._loading:
-            try:
-                snapshot = await self.services.floor.snapshot(self.night_id)
-                entries = await self.services.bookings.waitlist(self.night_id)
-            except Exception as err:
-                self._show_problem(err)
-                return
-            self.reads += 1
-            self._show(snapshot, tuple(entries))
+    async def _read(self) -> tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]:
+        snapshot = await self.services.floor.snapshot(self.night_id)
+        entries = await self.services.bookings.waitlist(self.night_id)
+        return snapshot, tuple(entries)
+
+    def _shown_read(self, read: tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]) -> None:
+        self.reads += 1
+        self._show(*read)
 
     def _show_problem(self, err: Exception) -> None:
         text = str(err) or type(err).__name__
@@ -427,7 +418,7 @@ class WaitlistScreen(WritingScreen):
     # The changes ----------------------------------------------------------------------------
 
     async def after_write(self, result: object) -> None:
-        await self._load()
+        await self._reader.once()
 
     def _tables(self) -> dict[int, Table]:
         snapshot = self.snapshot

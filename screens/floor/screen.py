@@ -24,7 +24,6 @@ Check-in is for tonight's floor only.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -60,6 +59,7 @@ from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
+from screens.reading import CoalescingReader
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
@@ -283,12 +283,10 @@ class FloorScreen(WritingScreen):
         # Counters a test or a health view can read: snapshot reads, relevant changes heard.
         self.reads = 0
         self.changes_heard = 0
-        self._reloading = False
-        self._dirty = False
-        self._read_seq = 0
-        self._shown_seq = 0
+        self._reader = CoalescingReader[FloorSnapshot | None](
+            self, read=self._read, show=self._show_now, failed=self._show_error, group="reload"
+        )
         self._last_error = ""
-        self._showing = asyncio.Lock()
         self._my_holds: set[int] = set()
         self._hold_keeper: Timer | None = None
         # This staff member's holds on screen, by hold id: warned before they lapse, and said
@@ -329,47 +327,18 @@ class FloorScreen(WritingScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     # Loading -----------------------------------------------------------------
 
     def request_reload(self) -> None:
         """Reload the night soon; while a reload runs, just note that another is needed."""
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="reload", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            # Changes arriving during a read set _dirty again: one more read covers them all.
-            while self._dirty:
-                self._dirty = False
-                seq = self._next_seq()
-                try:
-                    snapshot = await self._read()
-                except Exception as err:
-                    self._show_error(err)
-                    continue
-                await self._show(snapshot, seq)
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
         """The feed's resync: read the night before the feed reports Live."""
-        seq = self._next_seq()
-        try:
-            snapshot = await self._read()
-        except LookupError as err:
-            # A night that does not exist will not appear by reconnecting.
-            self._show_error(err)
-            return
-        await self._show(snapshot, seq)
-
-    def _next_seq(self) -> int:
-        self._read_seq += 1
-        return self._read_seq
+        # A night that does not exist will not appear by reconnecting.
+        await self._reader.once(catch=LookupError)
 
     async def _read(self) -> FloorSnapshot | None:
         night_id = self.night_id
@@ -383,15 +352,7 @@ class FloorScreen(WritingScreen):
         self.reads += 1
         return await self.services.floor.snapshot(night_id)
 
-    async def _show(self, snapshot: FloorSnapshot | None, seq: int) -> None:
-        # A resync and a reload may finish together; one at a time, and never back in time.
-        async with self._showing:
-            if seq < self._shown_seq:
-                return
-            await self._show_now(snapshot, seq)
-
-    async def _show_now(self, snapshot: FloorSnapshot | None, seq: int) -> None:
-        self._shown_seq = seq
+    async def _show_now(self, snapshot: FloorSnapshot | None) -> None:
         detail = self.query_one(TableDetail)
         if snapshot is None:
             self.query_one(TopBar).set_title("No night to show")
@@ -1386,13 +1347,7 @@ class FloorScreen(WritingScreen):
 
     async def _refresh_now(self) -> None:
         """Read the night now, so the next key acts on what the database holds."""
-        seq = self._next_seq()
-        try:
-            snapshot = await self._read()
-        except Exception:
-            self.request_reload()
-            return
-        await self._show(snapshot, seq)
+        await self._reader.once(failed=lambda _err: self.request_reload())
 
     def _follow(self, result: object) -> None:
         """Select the table a booking landed on, when it is not the one selected."""
