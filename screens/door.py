@@ -26,7 +26,6 @@ open past closing) refuses it and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -38,8 +37,16 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from screens.booking_steps import (
+    NO_NIGHTS,
+    BookingServices,
+    check_in_dialog,
+    check_in_write,
+    no_show_dialog,
+    walk_in_write,
+)
 from screens.changes import booking_news, find_booking
-from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
+from screens.dialogs.ask import Dialog
 from screens.dialogs.undo import HEADINGS, ask_undo
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
@@ -47,14 +54,12 @@ from screens.floor.screen import is_tonight
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
-from screens.reading import CoalescingReader
+from screens.reading import CoalescingReader, failure_words
 from screens.writes import WritingScreen
-from services.bookings import WALK_IN_MINIMUM, GuestDetails
-from services.errors import Alternative
+from services.bookings import WALK_IN_MINIMUM
 from services.identity.permissions import WORDS, may
 from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
-from services.store.db import Actor, DatabaseError
 from widgets.booking_list import BookingList, party_in, table_numbers
 from widgets.connection_badge import StaleNote
 from widgets.display import BOOKING_WORDS, capacity, literal, local_time, plain
@@ -62,12 +67,8 @@ from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.bookings import BookingService
-    from services.floor import FloorService
-    from services.identity.sign_in import SignInBackend
     from services.reports import ReportService
 
-NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 SEARCH_HINT = "Name, phone or booking ref"
 # How often (seconds) the list looks again at who is late, between reads.
 LATE_EVERY = 30
@@ -75,26 +76,11 @@ LATE_EVERY = 30
 WALK_IN_PARTY = 2
 
 
-class DoorServices(Protocol):
+class DoorServices(BookingServices, Protocol):
     """What the door needs from the console's services."""
 
     @property
-    def floor(self) -> FloorService: ...
-
-    @property
-    def bookings(self) -> BookingService: ...
-
-    @property
     def reports(self) -> ReportService: ...
-
-    @property
-    def actor(self) -> Actor: ...
-
-    @property
-    def identity(self) -> SignInBackend | None: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,9 +469,7 @@ class DoorScreen(WritingScreen):
         notes.set_class(shown, "-shown")
 
     def _show_error(self, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-            text = f"the database cannot be reached ({text}). Retrying in the background."
+        text = failure_words(err)
         heading = self.query_one("#heading", Static)
         heading.update(literal(f"Could not read tonight's bookings: {text}"))
         heading.add_class("-error")
@@ -686,19 +670,10 @@ class DoorScreen(WritingScreen):
             return
         if not self.may_write():
             return
-        rest = booking.party_size - booking.arrived_count
-        so_far = (
-            f"{booking.arrived_count} of {booking.party_size} are in"
-            if booking.arrived_count
-            else f"A party of {booking.party_size}"
-        )
         self._ask(
-            CountDialog(
-                f"Check in {booking.ref} · {booking.guest_name}",
-                f"{so_far}, {self.where(booking)}. How many have arrived now?",
-                default=rest,
-                most=rest,
-                verb=f"check in {rest}" if rest == 1 else "check in",
+            check_in_dialog(
+                booking,
+                where=self.where(booking),
                 on_answer=partial(self._check_in_write, Intent(), booking, self.search.value),
             )
         )
@@ -706,15 +681,8 @@ class DoorScreen(WritingScreen):
     def _check_in_write(
         self, intent: Intent, booking: Booking, text: str, arrived: int, dialog: Dialog[Any]
     ) -> None:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
-
-        def done(b: Booking) -> str:
-            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({party_in(b)} in) · {self.where(b)}"
-
-        self._write_from(text, Write(f"check in {booking.ref}", call, done, intent), dialog)
+        write = check_in_write(self.services, intent, booking, arrived, where=self.where)
+        self._write_from(text, write, dialog)
 
     # Walk-ins ----------------------------------------------------------------------
 
@@ -746,38 +714,8 @@ class DoorScreen(WritingScreen):
     def _walk_in(
         self, intent: Intent, night_id: int, text: str, request: WalkInRequest, dialog: Dialog[Any]
     ) -> None:
-        self._write_from(text, self._walk_in_write(intent, night_id, None, request), dialog)
-
-    def _walk_in_write(
-        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest
-    ) -> Write:
-        bookings, actor, clock = self.services.bookings, self.services.actor, self.services.clock
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.seat_walk_in(
-                actor,
-                night_id=night_id,
-                party_size=request.party_size,
-                guest=GuestDetails(request.name),
-                table_id=table_id,
-                op_id=op_id,
-            )
-
-        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._walk_in_write(fresh, night_id, alternative.table_ids[0], request)
-
-        def now_and_one_table(alternative: Alternative) -> bool:
-            # A walk-in sits down now: other times, or tables pushed together, do not help.
-            return len(alternative.table_ids) == 1 and alternative.starts_at <= clock() + timedelta(minutes=1)
-
-        return Write(
-            "seat the walk-in",
-            call,
-            lambda b: f"Seated {b.guest_name} · party of {b.party_size} at {self.where(b)} · {b.ref}",
-            intent,
-            retarget=elsewhere,
-            usable=now_and_one_table,
-            instead="seat them there",
+        self._write_from(
+            text, walk_in_write(self.services, intent, night_id, None, request, where=self.where), dialog
         )
 
     # No-shows ----------------------------------------------------------------------
@@ -806,23 +744,15 @@ class DoorScreen(WritingScreen):
             return
         if not self.may_write():
             return
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
-
-        write = Write(
-            f"mark {booking.ref} a no-show",
-            call,
-            lambda b: f"No-show {b.ref} · {b.guest_name} · {self.where(b)} is released",
-        )
         text = self.search.value
         self._ask(
-            ConfirmDialog(
-                f"{booking.ref} · {booking.guest_name}: no-show?",
-                f"{self.summary(booking)}.\nThe party did not come: this releases {self.where(booking)}.",
-                yes="mark no-show",
-                on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
+            no_show_dialog(
+                self.services,
+                booking,
+                summary=self.summary(booking),
+                where=self.where,
+                start=lambda write, dialog: self._write_from(text, write, dialog),
+                released=True,
             )
         )
 

@@ -35,7 +35,7 @@ from console.settings import Settings
 from screens.dialogs.ask import Dialog
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
-from screens.reading import CoalescingReader
+from screens.reading import CoalescingReader, failure_words
 from services.reports import (
     ExportFailed,
     NightReport,
@@ -45,7 +45,6 @@ from services.reports import (
     export_night_report,
     free_report_path,
 )
-from services.store.db import DatabaseError
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_report_table import NightReportTable
@@ -124,13 +123,6 @@ def _write_to(
     return export_night_report(rows, night, target.parent, bookings, path=target, replace=replace)
 
 
-def _plain(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-        return f"the database cannot be reached ({text})"
-    return text
-
-
 class NightReportScreen(LiveScreen):
     """The report's table, what its columns mean, and the keys."""
 
@@ -198,7 +190,9 @@ class NightReportScreen(LiveScreen):
             self,
             read=lambda: self.services.reports.night_report_with_bookings(self.night_id),
             show=self._shown_report,
-            failed=lambda err: self._show_problem(f"Could not read the report: {_plain(err)}"),
+            failed=lambda err: self._show_problem(
+                f"Could not read the report: {failure_words(err, retrying=False)}"
+            ),
             group="report",
             one_at_a_time=True,
         )

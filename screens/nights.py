@@ -30,11 +30,10 @@ from screens.floor.screen import FloorScreen, FloorServices
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
-from screens.reading import CoalescingReader
+from screens.reading import CoalescingReader, failure_words
 from services.errors import BookingError
 from services.identity.permissions import may
 from services.reports import NightOccupancy
-from services.store.db import DatabaseError
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_list import LEVELS, NightList, when_words
@@ -55,14 +54,6 @@ class NightsServices(FloorServices, Protocol):
 
     @property
     def nights(self) -> NightService: ...
-
-
-def plain_error(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-        # A dropped connection surfaces as a bare socket error; say what it means.
-        return f"the database cannot be reached ({text})"
-    return text
 
 
 class NightsRead(NamedTuple):
@@ -239,7 +230,9 @@ class NightsScreen(LiveScreen):
             self,
             read=self._read,
             show=self._shown_read,
-            failed=lambda err: self._show_problem(f"Could not load the nights: {plain_error(err)}"),
+            failed=lambda err: self._show_problem(
+                f"Could not load the nights: {failure_words(err, retrying=False)}"
+            ),
             group="nights",
             one_at_a_time=True,
         )
@@ -458,7 +451,7 @@ class NightsScreen(LiveScreen):
             dialog.failed(str(err))
             return
         except Exception as err:
-            dialog.failed(f"Could not open the night: {plain_error(err)}")
+            dialog.failed(f"Could not open the night: {failure_words(err, retrying=False)}")
             return
         dialog.finish()
         self.notify(f"{day:%a %d %b %Y} is open.", title="Night opened", markup=False)

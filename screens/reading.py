@@ -27,7 +27,21 @@ from typing import Generic, TypeVar
 from textual.dom import DOMNode
 from textual.worker import Worker
 
+from services.store.db import DatabaseError
+
 T = TypeVar("T")
+
+
+def failure_words(err: BaseException, *, retrying: bool = True) -> str:
+    """Why a read failed, in staff words. A dropped connection surfaces as a bare socket
+    error: it is said as what it means (and, with `retrying`, that reads go on trying)."""
+    text = str(err) or type(err).__name__
+    if isinstance(err, OSError) and not isinstance(err, DatabaseError):
+        text = f"the database cannot be reached ({text})"
+        if retrying:
+            text += ". Retrying in the background."
+    return text
+
 
 ShowResult = Awaitable[None] | None
 

@@ -28,6 +28,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from screens.booking_steps import BookingServices
 from screens.dialogs.ask import ConfirmDialog, Dialog
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
@@ -35,22 +36,20 @@ from screens.forms.base import default_arrival
 from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import NightChanged
-from screens.reading import CoalescingReader
+from screens.reading import CoalescingReader, failure_words
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
 from services.identity.permissions import may
 from services.live.feed import ChangeBatch
 from services.models import Booking, FloorSnapshot, Table, TileStatus
-from services.store.db import Actor, DatabaseError
+from services.store.db import Actor
 from widgets.display import BOOKING_WORDS, local_time, plain
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.bookings import BookingService
-    from services.floor import FloorService
-    from services.identity.sign_in import SignInBackend
+    pass
 
 # Changes that are not tied to one night but alter what the list or the free tables show.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
@@ -66,23 +65,8 @@ def why_not_waitlist(actor: Actor) -> str | None:
     return f"{role} may not use the waitlist: it is for managers. Ask a manager."
 
 
-class WaitlistServices(Protocol):
+class WaitlistServices(BookingServices, Protocol):
     """What this screen needs from the console's services."""
-
-    @property
-    def floor(self) -> FloorService: ...
-
-    @property
-    def bookings(self) -> BookingService: ...
-
-    @property
-    def actor(self) -> Actor: ...
-
-    @property
-    def identity(self) -> SignInBackend | None: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
 
 
 def waited(since: datetime, now: datetime) -> str:
@@ -230,10 +214,7 @@ class WaitlistScreen(WritingScreen):
         self._show(*read)
 
     def _show_problem(self, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-            text = f"the database cannot be reached ({text}). Retrying in the background."
-        text = f"Could not load the waitlist: {text}"
+        text = f"Could not load the waitlist: {failure_words(err)}"
         self.query_one("#waitlist-detail", Static).update(Text(plain(text)))
         if text != self._last_error:
             self._last_error = text

@@ -25,7 +25,7 @@ Check-in is for tonight's floor only.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -38,8 +38,16 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 
+from screens.booking_steps import (
+    NO_NIGHTS,
+    BookingServices,
+    check_in_dialog,
+    check_in_write,
+    no_show_dialog,
+    walk_in_write,
+)
 from screens.changes import table_news
-from screens.dialogs.ask import ChoiceDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.dialogs.ask import ChoiceDialog, ConfirmDialog, Dialog, ReasonDialog
 from screens.dialogs.undo import ask_undo, choice_words
 from screens.floor.actions import (
     BY_NAME,
@@ -59,10 +67,10 @@ from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
-from screens.reading import CoalescingReader
+from screens.reading import CoalescingReader, failure_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.writes import WritingScreen
-from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
+from services.bookings import DEPOSIT_OUTCOMES
 from services.errors import Alternative, HoldExpired
 from services.floor import business_date
 from services.identity.permissions import WORDS, may
@@ -77,7 +85,6 @@ from services.models import (
     TableState,
     TileStatus,
 )
-from services.store.db import Actor, DatabaseError
 from widgets.connection_badge import ConnectionBadge
 from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
 from widgets.floor_plan import FloorPlan
@@ -87,12 +94,8 @@ from widgets.table_tile import TableTile
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.bookings import BookingService
-    from services.floor import FloorService
-    from services.identity.sign_in import SignInBackend
     from services.live.presence import PresenceEntry
 
-NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 # A hold lasts about 30 s; while its booking form is open it is renewed well before that.
 HOLD_RENEW_SECONDS = 10
 # A hold of yours this close to lapsing (and not being renewed) says so, once.
@@ -129,23 +132,8 @@ ACTION_WORDS = {
 }
 
 
-class FloorServices(Protocol):
+class FloorServices(BookingServices, Protocol):
     """What this screen needs from the services the console was built with."""
-
-    @property
-    def floor(self) -> FloorService: ...
-
-    @property
-    def bookings(self) -> BookingService: ...
-
-    @property
-    def actor(self) -> Actor: ...
-
-    @property
-    def identity(self) -> SignInBackend | None: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
 
 
 @dataclass(slots=True)
@@ -431,10 +419,7 @@ class FloorScreen(WritingScreen):
         await floors.mount_all(plans)
 
     def _show_error(self, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-            # A dropped pool connection surfaces as a bare socket error; say what it means.
-            text = f"the database cannot be reached ({text}). Retrying in the background."
+        text = failure_words(err)
         self.query_one(TableDetail).note = f"Could not load the floor: {text}"
         if text != self._last_error:
             self._last_error = text
@@ -982,33 +967,10 @@ class FloorScreen(WritingScreen):
         booking = self._booking_for("check_in")
         if booking is None:
             return
-        rest = booking.party_size - booking.arrived_count
-        so_far = (
-            f"{booking.arrived_count} of {booking.party_size} are in"
-            if booking.arrived_count
-            else f"A party of {booking.party_size}"
-        )
-        self.app.push_screen(
-            CountDialog(
-                f"Check in {booking.ref} · {booking.guest_name}",
-                f"{so_far}. How many have arrived now?",
-                default=rest,
-                most=rest,
-                verb=f"check in {rest}" if rest == 1 else "check in",
-                on_answer=partial(self._check_in, Intent(), booking),
-            )
-        )
+        self.app.push_screen(check_in_dialog(booking, on_answer=partial(self._check_in, Intent(), booking)))
 
     def _check_in(self, intent: Intent, booking: Booking, arrived: int, dialog: Dialog[Any]) -> None:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
-
-        def done(b: Booking) -> str:
-            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({b.arrived_count}/{b.party_size} in)"
-
-        self.start_write(Write(f"check in {booking.ref}", call, done, intent), dialog)
+        self.start_write(check_in_write(self.services, intent, booking, arrived), dialog)
 
     def action_cancel_booking(self) -> None:
         booking = self._booking_for("cancel_booking")
@@ -1077,19 +1039,13 @@ class FloorScreen(WritingScreen):
         booking = self._booking_for("no_show")
         if booking is None:
             return
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
-
-        write = Write(f"mark {booking.ref} a no-show", call, lambda b: f"No-show {b.ref} · {b.guest_name}")
         self.app.push_screen(
-            ConfirmDialog(
-                f"{booking.ref} · {booking.guest_name}: no-show?",
-                f"{self._summary(booking)}.\nThe party did not come: "
-                f"this releases {self._where(booking, at=False)}.",
-                yes="mark no-show",
-                on_answer=lambda _yes, dialog: self.start_write(write, dialog),
+            no_show_dialog(
+                self.services,
+                booking,
+                summary=self._summary(booking),
+                where=partial(self._where, at=False),
+                start=self.start_write,
             )
         )
 
@@ -1297,41 +1253,9 @@ class FloorScreen(WritingScreen):
     def _walk_in(
         self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest, dialog: Dialog[Any]
     ) -> None:
-        self.start_write(self._walk_in_write(intent, night_id, table_id, request), dialog)
-
-    def _walk_in_write(
-        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest
-    ) -> Write:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.seat_walk_in(
-                actor,
-                night_id=night_id,
-                party_size=request.party_size,
-                guest=GuestDetails(request.name),
-                table_id=table_id,
-                op_id=op_id,
-            )
-
-        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._walk_in_write(fresh, night_id, alternative.table_ids[0], request)
-
-        def now_and_one_table(alternative: Alternative) -> bool:
-            # A walk-in sits down now: other times, or tables pushed together, do not help.
-            soon = self.services.clock() + timedelta(minutes=1)
-            return len(alternative.table_ids) == 1 and alternative.starts_at <= soon
-
-        return Write(
-            "seat the walk-in",
-            call,
-            lambda b: (
-                f"Seated {b.guest_name} · party of {b.party_size} at {self._where(b, at=False)} · {b.ref}"
-            ),
-            intent,
-            retarget=elsewhere,
-            usable=now_and_one_table,
-            instead="seat them there",
+        where = partial(self._where, at=False)
+        self.start_write(
+            walk_in_write(self.services, intent, night_id, table_id, request, where=where), dialog
         )
 
     # Running a change ------------------------------------------------------------
