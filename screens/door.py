@@ -53,6 +53,7 @@ from screens.floor.commands import TableCommands
 from screens.floor.screen import is_tonight
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
+from screens.keys import arrow_keys
 from screens.live import NightChanged
 from screens.reading import CoalescingReader, failure_words
 from screens.writes import WritingScreen
@@ -145,24 +146,7 @@ class DoorScreen(WritingScreen):
             priority=True,
             tooltip="Check in the selected party, all or some of them",
         ),
-        Binding(
-            "up",
-            "select(-1)",
-            "Select",
-            id="door.up",
-            key_display="↑",
-            priority=True,
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "down",
-            "select(1)",
-            "Select",
-            id="door.down",
-            key_display="↓",
-            priority=True,
-            group=Binding.Group("Select", compact=True),
-        ),
+        *arrow_keys("door", "Select", {"up": "select(-1)", "down": "select(1)"}, priority=True),
         Binding(
             "ctrl+w",
             "walk_in",

@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Static
 from screens.dialogs.ask import Dialog
 from screens.dialogs.open_night import OpenNightDialog
 from screens.floor.screen import FloorScreen, FloorServices
+from screens.keys import arrow_keys
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
@@ -118,22 +119,7 @@ class NightsScreen(LiveScreen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="nights.back", tooltip="Back to the screen before"),
-        Binding(
-            "up",
-            "step(-1)",
-            "Night",
-            id="nights.up",
-            key_display="↑",
-            group=Binding.Group("Night", compact=True),
-        ),
-        Binding(
-            "down",
-            "step(1)",
-            "Night",
-            id="nights.down",
-            key_display="↓",
-            group=Binding.Group("Night", compact=True),
-        ),
+        *arrow_keys("nights", "Night", {"up": "step(-1)", "down": "step(1)"}),
         Binding(
             "pageup",
             "week(-1)",

@@ -35,6 +35,7 @@ from screens.floor.commands import TableCommands
 from screens.forms.base import default_arrival
 from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
+from screens.keys import arrow_keys
 from screens.live import NightChanged
 from screens.reading import CoalescingReader, failure_words
 from screens.writes import WritingScreen
@@ -105,22 +106,7 @@ class WaitlistScreen(WritingScreen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="waitlist.back", tooltip="Back to the floor"),
-        Binding(
-            "up",
-            "step(-1)",
-            "Party",
-            id="waitlist.up",
-            key_display="↑",
-            group=Binding.Group("Party", compact=True),
-        ),
-        Binding(
-            "down",
-            "step(1)",
-            "Party",
-            id="waitlist.down",
-            key_display="↓",
-            group=Binding.Group("Party", compact=True),
-        ),
+        *arrow_keys("waitlist", "Party", {"up": "step(-1)", "down": "step(1)"}),
         Binding("a", "add", "Add", id="waitlist.add", tooltip="Add a party to the waitlist"),
         Binding(
             "o", "offer", "Offer", id="waitlist.offer", tooltip="Offer a free table to the selected party"

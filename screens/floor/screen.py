@@ -66,6 +66,7 @@ from screens.forms.edit import EditForm, EditRequest
 from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
+from screens.keys import arrow_keys
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
 from screens.reading import CoalescingReader, failure_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
@@ -199,37 +200,10 @@ class FloorScreen(WritingScreen):
 
     # The arrows select a table ("Move" is the booking action on m).
     BINDINGS = [
-        Binding(
-            "left",
-            "move('left')",
+        *arrow_keys(
+            "floor",
             "Select",
-            id="floor.left",
-            key_display="←",
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "right",
-            "move('right')",
-            "Select",
-            id="floor.right",
-            key_display="→",
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "up",
-            "move('up')",
-            "Select",
-            id="floor.up",
-            key_display="↑",
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "down",
-            "move('down')",
-            "Select",
-            id="floor.down",
-            key_display="↓",
-            group=Binding.Group("Select", compact=True),
+            {"left": "move('left')", "right": "move('right')", "up": "move('up')", "down": "move('down')"},
         ),
         *(action.binding() for action in TABLE_ACTIONS),
         # The feed keeps the floor current: reloading is a rare need, kept off the footer.
