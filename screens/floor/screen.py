@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from textual import events, work
@@ -59,7 +59,9 @@ from screens.floor.actions import (
     fits,
     undoable,
 )
+from screens.floor.arrows import Cell, Direction, cells_of, neighbour
 from screens.floor.commands import TableCommands
+from screens.floor.refusals import ROLE_WORDS, why_not_words
 from screens.forms.base import default_arrival
 from screens.forms.booking import BookingForm, BookingRequest
 from screens.forms.edit import EditForm, EditRequest
@@ -78,7 +80,6 @@ from services.identity.permissions import WORDS, may
 from services.live.feed import ChangeBatch, FeedState
 from services.models import (
     Booking,
-    BookingStatus,
     FloorSnapshot,
     Hold,
     Night,
@@ -105,32 +106,12 @@ HOLD_WARN_SECONDS = 10
 # Changes that are not tied to one night but alter what every night shows.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
 
-Direction = Literal["left", "right", "up", "down"]
-
 
 def is_tonight(night: Night, timezone: str, now: datetime) -> bool:
     """Whether `night` is the one under way (or still to open) on the business day of `now`:
     until that night's closing hour, the small hours belong to the night before."""
     closes = night.ends_at.astimezone(ZoneInfo(timezone)).hour
     return business_date(now, timezone, closes) == night.date
-
-
-ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
-# What each table action does, for "Door staff may not make bookings".
-ACTION_WORDS = {
-    "new_booking": "make bookings",
-    "hold": "hold tables",
-    "release": "release holds",
-    "confirm": "confirm bookings",
-    "check_in": "check guests in",
-    "move_booking": "move bookings",
-    "edit_booking": "change bookings",
-    "cancel_booking": "cancel bookings",
-    "no_show": "mark no-shows",
-    "complete": "complete bookings",
-    "walk_in": "seat walk-ins",
-    "undo": "undo changes",
-}
 
 
 class FloorServices(BookingServices, Protocol):
@@ -144,41 +125,6 @@ class HoldWatch:
     table: int  # the table's number
     expires_at: datetime
     warned: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """Where a tile sits for keyboard moves: its floor and its place on that floor."""
-
-    floor: int
-    column: int
-    row: int
-    offset: int  # columns of the floors to its left, so left/right can cross floors
-
-
-def neighbour(cells: dict[int, Cell], current: int, direction: Direction) -> int:
-    """The table an arrow key moves to.
-
-    Left and right run along the row across all floors and wrap from the last
-    floor back to the first; up and down stay on the floor and wrap top to bottom.
-    """
-    here = cells[current]
-    step = 1 if direction in ("right", "down") else -1
-    if direction in ("left", "right"):
-        row = sorted((cell.offset + cell.column, key) for key, cell in cells.items() if cell.row == here.row)
-        keys = [key for _, key in row]
-        return keys[(keys.index(current) + step) % len(keys)]
-    same_floor = {key: cell for key, cell in cells.items() if cell.floor == here.floor}
-    rows = sorted({cell.row for cell in same_floor.values()})
-    if len(rows) < 2:
-        return current
-    target_row = rows[(rows.index(here.row) + step) % len(rows)]
-    candidates = [
-        (abs(cell.column - here.column), cell.column, key)
-        for key, cell in same_floor.items()
-        if cell.row == target_row
-    ]
-    return min(candidates)[2]
 
 
 class FloorScreen(WritingScreen):
@@ -519,15 +465,7 @@ class FloorScreen(WritingScreen):
         (target or next(iter(tiles.values()))).focus()
 
     def _cells(self) -> dict[int, Cell]:
-        cells: dict[int, Cell] = {}
-        offset = 0
-        for index, plan in enumerate(self.plans):
-            for key, tile in plan.tiles.items():
-                if tile.state is not None:
-                    table = tile.state.table
-                    cells[key] = Cell(index, table.grid_col, table.grid_row, offset)
-            offset += plan.columns
-        return cells
+        return cells_of(self.plans)
 
     def action_move(self, direction: Direction) -> None:
         tiles = self._tiles()
@@ -659,82 +597,7 @@ class FloorScreen(WritingScreen):
 
     def why_not(self, names: Sequence[str]) -> str | None:
         """Why none of the table actions `names` (one key's) can act now, in one line."""
-        state, snapshot = self.selected_state, self.snapshot
-        if state is None or snapshot is None:
-            return None  # loading, or nothing to select: the detail says so
-        actor = self.services.actor
-        allowed = [name for name in names if self.may(BY_NAME[name].operation)]
-        if not allowed:
-            if actor.staff_id is None and self.services.identity is not None:
-                return None  # signed out: the sign-in screen is in front
-            role = ROLE_WORDS.get(actor.role or "", "This account")
-            return f"{role} may not {ACTION_WORDS[names[0]]}: ask a manager."
-        name = allowed[0]
-        table = f"Table {state.table.number}"
-        night = snapshot.night
-        now = self.services.clock()
-        at = partial(local_time, timezone=snapshot.timezone)
-        if name == "walk_in":
-            if now < night.starts_at:
-                when = "Tonight" if self.tonight else f"{night.date:%a %d %b}"
-                return (
-                    f"{when} opens at {at(night.starts_at)}: walk-ins are seated from "
-                    "then, on tonight's floor."
-                )
-            return f"{night.date:%a %d %b} is over: walk-ins are seated on tonight's floor."
-        if name == "check_in" and not self.tonight:
-            return f"Check-in is for tonight only: this is {night.date:%a %d %b}. F2 shows tonight's floor."
-        if name == "undo":
-            return (
-                f"{table} has nothing to undo: a count, a no-show or a completion tonight, or a cancellation."
-            )
-        hold = state.hold
-        if name in ("new_booking", "hold", "release"):
-            if hold is not None and not self.held_by_me(state):
-                return (
-                    f"{table} is held by {hold.holder} until "
-                    f"{at(hold.expires_at, seconds=True)}: it is free to book once "
-                    "they book it or let go."
-                )
-            if name == "release":
-                return f"You hold no table here: {table} is not held."
-            booking = state.booking
-            if booking is not None:
-                doing = "A new booking" if name == "new_booking" else "A hold"
-                if booking.status is BookingStatus.ARRIVED:
-                    return (
-                        f"{table} is taken: {booking.guest_name}'s party is in. {doing} needs a free table."
-                    )
-                return (
-                    f"{table} is booked at {at(booking.starts_at)} "
-                    f"({booking.guest_name}, {BOOKING_WORDS[booking.status]}): "
-                    f"{doing.lower()} needs a free table."
-                )
-            return f"{table} cannot be booked now."
-        booking = state.booking
-        spec = BY_NAME[name]
-        if booking is None:
-            return f"{table} has no booking: {spec.title} needs one."
-        who = f"{booking.ref} · {booking.guest_name}"
-        status = BOOKING_WORDS[booking.status]
-        if name == "no_show" and booking.status is BookingStatus.CONFIRMED:
-            late = now >= booking.starts_at
-            return (
-                f"{who} is {'late, ' if late else ''}due at {at(booking.starts_at)}: a "
-                f"no-show only from {at(booking.starts_at + snapshot.no_show_grace)}."
-            )
-        if name == "check_in" and booking.status is BookingStatus.ARRIVED:
-            return f"{who} is in already: all {booking.party_size} of the party."
-        if name == "complete":
-            return f"{who} is {status}: only a party that is in can be completed."
-        if name == "confirm":
-            return f"{who} is {status}: only a pending booking is confirmed."
-        if name == "cancel_booking" and booking.status is BookingStatus.ARRIVED:
-            return (
-                f"{who} is in: a party that is in is completed "
-                f"({self.key_for(BY_NAME['complete'])}), not cancelled."
-            )
-        return f"{who} is {status}: {spec.title} does not apply."
+        return why_not_words(self, names)
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """Every key this staff member may use here, whichever table is selected (for help)."""
