@@ -10,15 +10,17 @@ tables, `on_answer` or `start` runs the write.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
 from screens.floor.actions import Intent, Write
 from screens.writes import WritingServices
 from services.bookings import GuestDetails
 from services.errors import Alternative
-from services.models import Booking
+from services.floor import business_date
+from services.models import Booking, Night
 from widgets.booking_list import party_in
 
 if TYPE_CHECKING:
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
     from services.floor import FloorService
 
 NO_NIGHTS = "No nights in the database: run `backroom db seed`"
+
+
+def is_tonight(night: Night, timezone: str, now: datetime) -> bool:
+    """Whether `night` is the one under way (or still to open) on the business day of `now`:
+    until that night's closing hour, the small hours belong to the night before."""
+    closes = night.ends_at.astimezone(ZoneInfo(timezone)).hour
+    return business_date(now, timezone, closes) == night.date
 
 
 class BookingServices(WritingServices, Protocol):

@@ -42,6 +42,7 @@ from screens.booking_steps import (
     BookingServices,
     check_in_dialog,
     check_in_write,
+    is_tonight,
     no_show_dialog,
     walk_in_write,
 )
@@ -50,7 +51,7 @@ from screens.dialogs.ask import Dialog
 from screens.dialogs.undo import HEADINGS, ask_undo
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
-from screens.floor.screen import is_tonight
+from screens.floor.refusals import ROLE_WORDS
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
@@ -767,7 +768,7 @@ class DoorScreen(WritingScreen):
             return
         if not self.may(operation):
             self.notify(
-                f"{ROLE_NAMES.get(self.services.actor.role or '', 'This account')} may "
+                f"{ROLE_WORDS.get(self.services.actor.role or '', 'This account')} may "
                 f"not {WORDS[operation]}: ask a manager.",
                 severity="warning",
             )
@@ -870,7 +871,6 @@ class DoorScreen(WritingScreen):
 
 # What the door undoes for a booking in each status.
 DOOR_UNDO = {BookingStatus.ARRIVED: "correct_arrivals", BookingStatus.NO_SHOW: "reverse_no_show"}
-ROLE_NAMES = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 
 
 def _still_expected(booking: Booking) -> bool:

@@ -31,6 +31,9 @@ from services.store.db import DatabaseError
 
 T = TypeVar("T")
 
+# Changes that are not tied to one night but alter what every night shows.
+VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
+
 
 def failure_words(err: BaseException, *, retrying: bool = True) -> str:
     """Why a read failed, in staff words. A dropped connection surfaces as a bare socket

@@ -32,12 +32,13 @@ from screens.booking_steps import BookingServices
 from screens.dialogs.ask import ConfirmDialog, Dialog
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
+from screens.floor.refusals import ROLE_WORDS
 from screens.forms.base import default_arrival
 from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
 from screens.live import NightChanged
-from screens.reading import CoalescingReader, failure_words
+from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
@@ -52,9 +53,6 @@ from widgets.top_bar import TopBar
 if TYPE_CHECKING:
     pass
 
-# Changes that are not tied to one night but alter what the list or the free tables show.
-VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
-ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 WAITLIST_RIGHT = "waitlist_add"
 
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -43,6 +42,7 @@ from screens.booking_steps import (
     BookingServices,
     check_in_dialog,
     check_in_write,
+    is_tonight,
     no_show_dialog,
     walk_in_write,
 )
@@ -70,12 +70,11 @@ from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
 from screens.live import FeedStatusChanged, NightChanged, PresenceChanged
-from screens.reading import CoalescingReader, failure_words
+from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES
 from services.errors import Alternative, HoldExpired
-from services.floor import business_date
 from services.identity.permissions import WORDS, may
 from services.live.feed import ChangeBatch, FeedState
 from services.models import (
@@ -102,16 +101,6 @@ if TYPE_CHECKING:
 HOLD_RENEW_SECONDS = 10
 # A hold of yours this close to lapsing (and not being renewed) says so, once.
 HOLD_WARN_SECONDS = 10
-
-# Changes that are not tied to one night but alter what every night shows.
-VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
-
-
-def is_tonight(night: Night, timezone: str, now: datetime) -> bool:
-    """Whether `night` is the one under way (or still to open) on the business day of `now`:
-    until that night's closing hour, the small hours belong to the night before."""
-    closes = night.ends_at.astimezone(ZoneInfo(timezone)).hour
-    return business_date(now, timezone, closes) == night.date
 
 
 class FloorServices(BookingServices, Protocol):
