@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -61,6 +61,13 @@ from screens.floor.actions import (
 )
 from screens.floor.arrows import Cell, Direction, cells_of, neighbour
 from screens.floor.commands import TableCommands
+from screens.floor.holds import (
+    HOLD_RENEW_SECONDS,
+    HOLD_WARN_SECONDS,
+    HoldWatch,
+    due_holds,
+    follow_holds,
+)
 from screens.floor.refusals import ROLE_WORDS, why_not_words
 from screens.forms.base import default_arrival
 from screens.forms.booking import BookingForm, BookingRequest
@@ -87,7 +94,7 @@ from services.models import (
     TileStatus,
 )
 from widgets.connection_badge import ConnectionBadge
-from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
+from widgets.display import BOOKING_WORDS, countdown, local_time
 from widgets.floor_plan import FloorPlan
 from widgets.footer import Footer
 from widgets.table_detail import TableDetail
@@ -97,23 +104,9 @@ from widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from services.live.presence import PresenceEntry
 
-# A hold lasts about 30 s; while its booking form is open it is renewed well before that.
-HOLD_RENEW_SECONDS = 10
-# A hold of yours this close to lapsing (and not being renewed) says so, once.
-HOLD_WARN_SECONDS = 10
-
 
 class FloorServices(BookingServices, Protocol):
     """What this screen needs from the services the console was built with."""
-
-
-@dataclass(slots=True)
-class HoldWatch:
-    """A hold of this staff member's, watched so that its end is said, not silent."""
-
-    table: int  # the table's number
-    expires_at: datetime
-    warned: bool = False
 
 
 class FloorScreen(WritingScreen):
@@ -1154,48 +1147,32 @@ class FloorScreen(WritingScreen):
         if previous is not None and previous.night.id != snapshot.night.id:
             self._watched.clear()
         now = self.services.clock()
-        seen = set()
-        for state in snapshot.tables.values():
-            hold = state.hold
-            if hold is None or not self.held_by_me(state):
-                continue
-            seen.add(hold.id)
-            watch = self._watched.get(hold.id)
-            if watch is None:
-                if hold.id in self._lapsed:
-                    continue
-                self._watched[hold.id] = HoldWatch(state.table.number, hold.expires_at)
-            elif watch.expires_at != hold.expires_at:
-                watch.expires_at = hold.expires_at
-                watch.warned = watch.warned and seconds_left(hold.expires_at, now) <= HOLD_WARN_SECONDS
-        for hold_id in [h for h in self._watched if h not in seen]:
-            watch = self._watched.pop(hold_id)
-            if watch.expires_at <= now + timedelta(seconds=1):
-                self._lapsed.add(hold_id)
-                self._say_lapsed(watch)
+        mine = [
+            (state.hold, state.table.number)
+            for state in snapshot.tables.values()
+            if state.hold is not None and self.held_by_me(state)
+        ]
+        for watch in follow_holds(self._watched, self._lapsed, mine, now):
+            self._say_lapsed(watch)
 
     def _watch_holds(self) -> None:
         """Once a second: a hold of yours about to lapse warns once; one that has lapsed says so."""
         if not self._watched:
             return
         now = self.services.clock()
-        for hold_id, watch in list(self._watched.items()):
-            left = seconds_left(watch.expires_at, now)
-            if left <= 0:
-                del self._watched[hold_id]
-                self._lapsed.add(hold_id)
+        for watch, lapsed in due_holds(self._watched, self._lapsed, now):
+            if lapsed:
                 self._say_lapsed(watch)
                 self.request_reload()
-            elif left <= HOLD_WARN_SECONDS and not watch.warned:
-                watch.warned = True
-                book = self.key_for(BY_NAME["new_booking"])
-                self.notify(
-                    f"Your hold on table {watch.table} lapses in "
-                    f"{countdown(watch.expires_at, now)}: {book} books it now.",
-                    title="Hold ending",
-                    severity="warning",
-                    timeout=HOLD_WARN_SECONDS,
-                )
+                continue
+            book = self.key_for(BY_NAME["new_booking"])
+            self.notify(
+                f"Your hold on table {watch.table} lapses in "
+                f"{countdown(watch.expires_at, now)}: {book} books it now.",
+                title="Hold ending",
+                severity="warning",
+                timeout=HOLD_WARN_SECONDS,
+            )
 
     def _forms_hold_lapsed(self, table: int | None = None) -> None:
         """A booking form open on a hold that lapsed says so (Enter still tries the table)."""
