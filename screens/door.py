@@ -131,8 +131,6 @@ class DoorScreen(WritingScreen):
         #notes.-shown { display: block; }
         /* Every free table is named, on a second line if need be: none is cut off. */
         #about #free { color: $text-muted; height: auto; text-wrap: wrap; }
-        /* The compact footer runs "Select" into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 

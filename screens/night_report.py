@@ -134,7 +134,6 @@ class NightReportScreen(LiveScreen):
         #report-body { height: 1fr; padding: 1 1 0 1; }
         #report-note { color: $text-muted; margin-top: 1; }
         #report-status { margin-top: 1; }
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 

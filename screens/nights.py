@@ -112,8 +112,6 @@ class NightsScreen(LiveScreen):
             padding: 0 1;
             border-top: solid $foreground 30%;
         }
-        /* The compact footer runs a label into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 

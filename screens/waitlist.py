@@ -97,8 +97,6 @@ class WaitlistScreen(WritingScreen):
             padding: 0 1;
             border-top: solid $foreground 40%;
         }
-        /* The compact footer runs a label into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 

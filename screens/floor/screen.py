@@ -96,8 +96,6 @@ class FloorScreen(TableFlows):
     FloorScreen {
         layout: vertical;
         #floors { height: 13; }
-        /* The compact footer runs "Select" into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
         &.-medium #floors { height: 15; }
         &.-tall #floors { height: 19; }
     }
