@@ -13,8 +13,9 @@ a read after a write, so the next key acts on what the database holds).
 Two reads may overlap (the worker's and a resync's). What is shown never goes
 back in time: by default each read takes a number as it starts, and a result
 is shown only if no read started after it has been shown already; showing is
-one at a time. With `one_at_a_time`, reads do not overlap at all: each read
-and its showing wait for the one before.
+one at a time (the floor, the door). With `one_at_a_time`, reads do not
+overlap at all: each read and its showing wait for the one before (the
+nights, the night report, the waitlist).
 """
 
 from __future__ import annotations
