@@ -125,7 +125,6 @@ class AuditScreen(LiveScreen):
             text-overflow: ellipsis;
         }
         #audit-status.-error { color: $text-error; text-style: bold; }
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 

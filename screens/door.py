@@ -26,35 +26,42 @@ open past closing) refuses it and says so.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from screens.booking_steps import (
+    NO_NIGHTS,
+    BookingServices,
+    check_in_dialog,
+    check_in_write,
+    is_tonight,
+    no_show_dialog,
+    walk_in_write,
+)
 from screens.changes import booking_news, find_booking
-from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
+from screens.dialogs.ask import Dialog
 from screens.dialogs.undo import HEADINGS, ask_undo
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
-from screens.floor.screen import is_tonight
+from screens.floor.refusals import ROLE_WORDS
 from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.help import key_label, mapped_bindings
+from screens.keys import arrow_keys
 from screens.live import NightChanged
+from screens.reading import CoalescingReader, failure_words
 from screens.writes import WritingScreen
-from services.bookings import WALK_IN_MINIMUM, GuestDetails
-from services.errors import Alternative
+from services.bookings import WALK_IN_MINIMUM
 from services.identity.permissions import WORDS, may
 from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
-from services.store.db import Actor, DatabaseError
 from services.wording import arrived_of, party_in, table_numbers
 from widgets.booking_list import BookingList
 from widgets.connection_badge import StaleNote
@@ -63,12 +70,8 @@ from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.bookings import BookingService
-    from services.floor import FloorService
-    from services.identity.sign_in import SignInBackend
     from services.reports import ReportService
 
-NO_NIGHTS = "No nights in the database: run `backroom db seed`"
 SEARCH_HINT = "Name, phone or booking ref"
 # How often (seconds) the list looks again at who is late, between reads.
 LATE_EVERY = 30
@@ -76,26 +79,11 @@ LATE_EVERY = 30
 WALK_IN_PARTY = 2
 
 
-class DoorServices(Protocol):
+class DoorServices(BookingServices, Protocol):
     """What the door needs from the console's services."""
 
     @property
-    def floor(self) -> FloorService: ...
-
-    @property
-    def bookings(self) -> BookingService: ...
-
-    @property
     def reports(self) -> ReportService: ...
-
-    @property
-    def actor(self) -> Actor: ...
-
-    @property
-    def identity(self) -> SignInBackend | None: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +132,6 @@ class DoorScreen(WritingScreen):
         #notes.-shown { display: block; }
         /* Every free table is named, on a second line if need be: none is cut off. */
         #about #free { color: $text-muted; height: auto; text-wrap: wrap; }
-        /* The compact footer runs "Select" into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
@@ -160,24 +146,7 @@ class DoorScreen(WritingScreen):
             priority=True,
             tooltip="Check in the selected party, all or some of them",
         ),
-        Binding(
-            "up",
-            "select(-1)",
-            "Select",
-            id="door.up",
-            key_display="↑",
-            priority=True,
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "down",
-            "select(1)",
-            "Select",
-            id="door.down",
-            key_display="↓",
-            priority=True,
-            group=Binding.Group("Select", compact=True),
-        ),
+        *arrow_keys("door", "Select", {"up": "select(-1)", "down": "select(1)"}, priority=True),
         Binding(
             "ctrl+w",
             "walk_in",
@@ -241,12 +210,16 @@ class DoorScreen(WritingScreen):
         # Counters a test or a health view can read: reads of the list, and of the night.
         self.reads = 0
         self.night_reads = 0
-        self._dirty = False
+        # The night's layout is read again with the next read of the list.
         self._night_dirty = False
-        self._reading = False
-        self._read_seq = 0
-        self._shown_seq = 0
-        self._showing = asyncio.Lock()
+        self._reader = CoalescingReader[DoorView](
+            self,
+            read=self._read_wanted,
+            show=self._show_now,
+            failed=self._show_error,
+            group="door-read",
+            settled=self._act_if_waiting,
+        )
         self._shown_text: str | None = None
         self._last_error = ""
         # A key that acts on the list, pressed before the list caught up with the typing.
@@ -319,7 +292,11 @@ class DoorScreen(WritingScreen):
     @property
     def current(self) -> bool:
         """Whether the list shows what the box says now, with no read pending."""
-        return self._shown_text is not None and self._shown_text == self.search.value and not self._reading
+        return (
+            self._shown_text is not None
+            and self._shown_text == self.search.value
+            and not self._reader.running
+        )
 
     @property
     def timezone(self) -> str:
@@ -329,54 +306,24 @@ class DoorScreen(WritingScreen):
 
     def request_read(self, *, night: bool = False) -> None:
         """Read the list soon (and the night's layout, with `night`); coalesced."""
-        self._dirty = True
         self._night_dirty |= night
-        if not self._reading:
-            self._reading = True
-            self._read_worker()
+        self._reader.request()
 
-    @work(exclusive=True, group="door-read", exit_on_error=False)
-    async def _read_worker(self) -> None:
-        try:
-            # What arrives during a read sets _dirty again: one more read covers it all.
-            while self._dirty:
-                self._dirty = False
-                night, self._night_dirty = self._night_dirty, False
-                seq = self._next_seq()
-                try:
-                    view = await self._read(self.search.value, night=night)
-                except Exception as err:
-                    self._show_error(err)
-                    continue
-                await self._show(view, seq)
-        finally:
-            self._reading = False
-        self._act_if_waiting()
+    async def _read_wanted(self) -> DoorView:
+        night, self._night_dirty = self._night_dirty, False
+        return await self._read(self.search.value, night=night)
+
+    async def _read_all(self) -> DoorView:
+        return await self._read(self.search.value, night=True)
 
     async def resync(self) -> None:
         """Read the night and the list before the feed says Live."""
-        seq = self._next_seq()
-        try:
-            view = await self._read(self.search.value, night=True)
-        except LookupError as err:
-            # A night that does not exist will not appear by reconnecting.
-            self._show_error(err)
-            return
-        await self._show(view, seq)
+        # A night that does not exist will not appear by reconnecting.
+        await self._reader.once(read=self._read_all, catch=LookupError)
 
     async def read_now(self) -> None:
         """Read the list now, so the next key acts on what the database holds."""
-        seq = self._next_seq()
-        try:
-            view = await self._read(self.search.value, night=True)
-        except Exception:
-            self.request_read(night=True)
-            return
-        await self._show(view, seq)
-
-    def _next_seq(self) -> int:
-        self._read_seq += 1
-        return self._read_seq
+        await self._reader.once(read=self._read_all, failed=lambda _err: self.request_read(night=True))
 
     async def _read(self, text: str, *, night: bool) -> DoorView:
         services = self.services
@@ -397,14 +344,6 @@ class DoorScreen(WritingScreen):
         else:
             found = await services.reports.expected(night_id)
         return DoorView(snapshot, text, tuple(found))
-
-    async def _show(self, view: DoorView, seq: int) -> None:
-        # A resync and a read may finish together: one at a time, and never back in time.
-        async with self._showing:
-            if seq < self._shown_seq:
-                return
-            self._shown_seq = seq
-            self._show_now(view)
 
     def _show_now(self, view: DoorView) -> None:
         heading = self.query_one("#heading", Static)
@@ -514,9 +453,7 @@ class DoorScreen(WritingScreen):
         notes.set_class(shown, "-shown")
 
     def _show_error(self, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-            text = f"the database cannot be reached ({text}). Retrying in the background."
+        text = failure_words(err)
         heading = self.query_one("#heading", Static)
         heading.update(literal(f"Could not read tonight's bookings: {text}"))
         heading.add_class("-error")
@@ -535,7 +472,7 @@ class DoorScreen(WritingScreen):
         if event.input.id != "search":
             return
         event.stop()
-        if event.value != self._shown_text or self._reading:
+        if event.value != self._shown_text or self._reader.running:
             self.request_read()
 
     def on_booking_list_selection_changed(self, message: BookingList.SelectionChanged) -> None:
@@ -683,7 +620,7 @@ class DoorScreen(WritingScreen):
 
     def _act_if_waiting(self) -> None:
         waiting = self._waiting
-        if waiting is None or self._reading:
+        if waiting is None or self._reader.running:
             return
         action, text = waiting
         if self.search.value != text:
@@ -717,19 +654,10 @@ class DoorScreen(WritingScreen):
             return
         if not self.may_write():
             return
-        rest = booking.party_size - booking.arrived_count
-        so_far = (
-            f"{booking.arrived_count} of {booking.party_size} are in"
-            if booking.arrived_count
-            else f"A party of {booking.party_size}"
-        )
         self._ask(
-            CountDialog(
-                f"Check in {booking.ref} · {booking.guest_name}",
-                f"{so_far}, {self.where(booking)}. How many have arrived now?",
-                default=rest,
-                most=rest,
-                verb=f"check in {rest}" if rest == 1 else "check in",
+            check_in_dialog(
+                booking,
+                where=self.where(booking),
                 on_answer=partial(self._check_in_write, Intent(), booking, self.search.value),
             )
         )
@@ -737,15 +665,8 @@ class DoorScreen(WritingScreen):
     def _check_in_write(
         self, intent: Intent, booking: Booking, text: str, arrived: int, dialog: Dialog[Any]
     ) -> None:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
-
-        def done(b: Booking) -> str:
-            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({party_in(b)} in) · {self.where(b)}"
-
-        self._write_from(text, Write(f"check in {booking.ref}", call, done, intent), dialog)
+        write = check_in_write(self.services, intent, booking, arrived, where=self.where)
+        self._write_from(text, write, dialog)
 
     # Walk-ins ----------------------------------------------------------------------
 
@@ -777,38 +698,8 @@ class DoorScreen(WritingScreen):
     def _walk_in(
         self, intent: Intent, night_id: int, text: str, request: WalkInRequest, dialog: Dialog[Any]
     ) -> None:
-        self._write_from(text, self._walk_in_write(intent, night_id, None, request), dialog)
-
-    def _walk_in_write(
-        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest
-    ) -> Write:
-        bookings, actor, clock = self.services.bookings, self.services.actor, self.services.clock
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.seat_walk_in(
-                actor,
-                night_id=night_id,
-                party_size=request.party_size,
-                guest=GuestDetails(request.name),
-                table_id=table_id,
-                op_id=op_id,
-            )
-
-        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._walk_in_write(fresh, night_id, alternative.table_ids[0], request)
-
-        def now_and_one_table(alternative: Alternative) -> bool:
-            # A walk-in sits down now: other times, or tables pushed together, do not help.
-            return len(alternative.table_ids) == 1 and alternative.starts_at <= clock() + timedelta(minutes=1)
-
-        return Write(
-            "seat the walk-in",
-            call,
-            lambda b: f"Seated {b.guest_name} · party of {b.party_size} at {self.where(b)} · {b.ref}",
-            intent,
-            retarget=elsewhere,
-            usable=now_and_one_table,
-            instead="seat them there",
+        self._write_from(
+            text, walk_in_write(self.services, intent, night_id, None, request, where=self.where), dialog
         )
 
     # No-shows ----------------------------------------------------------------------
@@ -837,23 +728,15 @@ class DoorScreen(WritingScreen):
             return
         if not self.may_write():
             return
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
-
-        write = Write(
-            f"mark {booking.ref} a no-show",
-            call,
-            lambda b: f"No-show {b.ref} · {b.guest_name} · {self.where(b)} is released",
-        )
         text = self.search.value
         self._ask(
-            ConfirmDialog(
-                f"{booking.ref} · {booking.guest_name}: no-show?",
-                f"{self.summary(booking)}.\nThe party did not come: this releases {self.where(booking)}.",
-                yes="mark no-show",
-                on_answer=lambda _yes, dialog: self._write_from(text, write, dialog),
+            no_show_dialog(
+                self.services,
+                booking,
+                summary=self.summary(booking),
+                where=self.where,
+                start=lambda write, dialog: self._write_from(text, write, dialog),
+                released=True,
             )
         )
 
@@ -884,7 +767,7 @@ class DoorScreen(WritingScreen):
             return
         if not self.may(operation):
             self.notify(
-                f"{ROLE_NAMES.get(self.services.actor.role or '', 'This account')} may "
+                f"{ROLE_WORDS.get(self.services.actor.role or '', 'This account')} may "
                 f"not {WORDS[operation]}: ask a manager.",
                 severity="warning",
             )
@@ -987,7 +870,6 @@ class DoorScreen(WritingScreen):
 
 # What the door undoes for a booking in each status.
 DOOR_UNDO = {BookingStatus.ARRIVED: "correct_arrivals", BookingStatus.NO_SHOW: "reverse_no_show"}
-ROLE_NAMES = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 
 
 def _still_expected(booking: Booking) -> bool:

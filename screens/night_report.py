@@ -33,15 +33,16 @@ from textual.widgets import Input, Static
 from screens.dialogs.ask import Dialog
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
+from screens.reading import CoalescingReader, failure_words
 from services.reports import (
     ExportFailed,
+    NightReport,
     ReportBooking,
     ReportExists,
     ReportRow,
     export_night_report,
     free_report_path,
 )
-from services.store.db import DatabaseError
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_report_table import NightReportTable
@@ -117,13 +118,6 @@ def _write_to(
     return export_night_report(rows, night, target.parent, bookings, path=target, replace=replace)
 
 
-def _plain(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-        return f"the database cannot be reached ({text})"
-    return text
-
-
 class NightReportScreen(LiveScreen):
     """The report's table, what its columns mean, and the keys."""
 
@@ -135,7 +129,6 @@ class NightReportScreen(LiveScreen):
         #report-body { height: 1fr; padding: 1 1 0 1; }
         #report-note { color: $text-muted; margin-top: 1; }
         #report-status { margin-top: 1; }
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
@@ -187,9 +180,16 @@ class NightReportScreen(LiveScreen):
         self.bookings: list[ReportBooking] = []
         self.reads = 0
         self.exported: Path | None = None
-        self._dirty = False
-        self._reloading = False
-        self._loading = asyncio.Lock()
+        self._reader = CoalescingReader[NightReport](
+            self,
+            read=lambda: self.services.reports.night_report_with_bookings(self.night_id),
+            show=self._shown_report,
+            failed=lambda err: self._show_problem(
+                f"Could not read the report: {failure_words(err, retrying=False)}"
+            ),
+            group="report",
+            one_at_a_time=True,
+        )
         self._last_error = ""
         # The file staff were asked about replacing: Enter on the same path again replaces it.
         self._replace_asked: Path | None = None
@@ -201,7 +201,7 @@ class NightReportScreen(LiveScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     def compose(self) -> ComposeResult:
         yield TopBar(
@@ -225,33 +225,15 @@ class NightReportScreen(LiveScreen):
     # Reading ---------------------------------------------------------------------------
 
     def request_reload(self) -> None:
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="report", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            while self._dirty:
-                self._dirty = False
-                await self._load()
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
-        await self._load()
+        await self._reader.once()
 
-    async def _load(self) -> None:
-        async with self._loading:
-            try:
-                report = await self.services.reports.night_report_with_bookings(self.night_id)
-            except Exception as err:
-                self._show_problem(f"Could not read the report: {_plain(err)}")
-                return
-            self.reads += 1
-            self.bookings = report.bookings
-            self._show(report.rows)
+    def _shown_report(self, report: NightReport) -> None:
+        self.reads += 1
+        self.bookings = report.bookings
+        self._show(report.rows)
 
     def _show(self, rows: list[ReportRow]) -> None:
         self.rows = rows

@@ -14,11 +14,10 @@ in the "nights" worker, so keys never wait on the database.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from textual import work
 from textual.app import ComposeResult
@@ -28,13 +27,14 @@ from textual.widgets import DataTable, Static
 from screens.dialogs.ask import Dialog
 from screens.dialogs.open_night import OpenNightDialog
 from screens.floor.screen import FloorScreen, FloorServices
+from screens.keys import arrow_keys
 from screens.live import LiveScreen, NightChanged
 from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
+from screens.reading import CoalescingReader, failure_words
 from services.errors import BookingError
 from services.identity.permissions import may
 from services.reports import NightOccupancy
-from services.store.db import DatabaseError
 from widgets.display import literal
 from widgets.footer import Footer
 from widgets.night_list import LEVELS, NightList, when_words
@@ -61,12 +61,12 @@ class NightsServices(FloorServices, Protocol):
         ...
 
 
-def plain_error(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-        # A dropped connection surfaces as a bare socket error; say what it means.
-        return f"the database cannot be reached ({text})"
-    return text
+class NightsRead(NamedTuple):
+    """One read: the nights from `start`, and the business date it was made on."""
+
+    nights: list[NightOccupancy]
+    today: date
+    start: date
 
 
 def span_words(start: date, days: int) -> str:
@@ -116,29 +116,12 @@ class NightsScreen(LiveScreen):
             padding: 0 1;
             border-top: solid $foreground 30%;
         }
-        /* The compact footer runs a label into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="nights.back", tooltip="Back to the screen before"),
-        Binding(
-            "up",
-            "step(-1)",
-            "Night",
-            id="nights.up",
-            key_display="↑",
-            group=Binding.Group("Night", compact=True),
-        ),
-        Binding(
-            "down",
-            "step(1)",
-            "Night",
-            id="nights.down",
-            key_display="↓",
-            group=Binding.Group("Night", compact=True),
-        ),
+        *arrow_keys("nights", "Night", {"up": "step(-1)", "down": "step(1)"}),
         Binding(
             "pageup",
             "week(-1)",
@@ -230,9 +213,17 @@ class NightsScreen(LiveScreen):
         self._target: tuple[date, bool] | None = None
         self.reads = 0
         self.loaded = False
-        self._dirty = False
-        self._reloading = False
-        self._loading = asyncio.Lock()
+        # One read at a time (the reload worker and the feed's resync), so the last shown is newest.
+        self._reader = CoalescingReader[NightsRead | None](
+            self,
+            read=self._read,
+            show=self._shown_read,
+            failed=lambda err: self._show_problem(
+                f"Could not load the nights: {failure_words(err, retrying=False)}"
+            ),
+            group="nights",
+            one_at_a_time=True,
+        )
         self._last_error = ""
 
     def compose(self) -> ComposeResult:
@@ -256,47 +247,32 @@ class NightsScreen(LiveScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     # Reading ---------------------------------------------------------------------------
 
     def request_reload(self) -> None:
         """Read the nights soon; while a read runs, just note that another is needed."""
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="nights", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            # A change or a key during a read sets _dirty again: one more read covers them all.
-            while self._dirty:
-                self._dirty = False
-                await self._load()
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
-        await self._load()
+        await self._reader.once()
 
-    async def _load(self) -> None:
-        # One read at a time (the reload worker and the feed's resync), so the last shown is newest.
-        async with self._loading:
-            try:
-                today = await self.services.reports.today(self.services.clock())
-                if today is None:
-                    self._show_problem(NO_VENUE)
-                    return
-                start = self.start or today
-                nights = await self.services.reports.occupancy(start, self.WINDOW_DAYS)
-            except Exception as err:
-                self._show_problem(f"Could not load the nights: {plain_error(err)}")
-                return
-            self.reads += 1
-            if (self.start or today) != start:
-                return  # the list moved during the read; the read that follows shows it
-            self._show(nights, today, start)
+    async def _read(self) -> NightsRead | None:
+        today = await self.services.reports.today(self.services.clock())
+        if today is None:
+            return None
+        start = self.start or today
+        return NightsRead(await self.services.reports.occupancy(start, self.WINDOW_DAYS), today, start)
+
+    def _shown_read(self, read: NightsRead | None) -> None:
+        if read is None:
+            self._show_problem(NO_VENUE)
+            return
+        self.reads += 1
+        if (self.start or read.today) != read.start:
+            return  # the list moved during the read; the read that follows shows it
+        self._show(read.nights, read.today, read.start)
 
     def _show(self, nights: list[NightOccupancy], today: date, start: date) -> None:
         self.today = today
@@ -463,7 +439,7 @@ class NightsScreen(LiveScreen):
             dialog.failed(str(err))
             return
         except Exception as err:
-            dialog.failed(f"Could not open the night: {plain_error(err)}")
+            dialog.failed(f"Could not open the night: {failure_words(err, retrying=False)}")
             return
         dialog.finish()
         self.notify(f"{day:%a %d %b %Y} is open.", title="Night opened", markup=False)

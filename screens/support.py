@@ -120,7 +120,6 @@ class SupportScreen(LiveScreen):
         #support-body { height: 1fr; }
         HealthPanel { margin-bottom: 1; }
         HealthPanel.-unreachable { background: $error 10%; }
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 

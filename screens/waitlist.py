@@ -14,7 +14,6 @@ through `screens.writes`, so a refusal keeps its form open as typed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,38 +23,37 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from screens.booking_steps import BookingServices
 from screens.dialogs.ask import ConfirmDialog, Dialog
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
+from screens.floor.refusals import ROLE_WORDS
 from screens.forms.base import default_arrival
 from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
+from screens.keys import arrow_keys
 from screens.live import NightChanged
+from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
 from services.identity.permissions import may
 from services.live.feed import ChangeBatch
 from services.models import Booking, FloorSnapshot, Table, TileStatus
-from services.store.db import Actor, DatabaseError
+from services.store.db import Actor
 from services.wording import BOOKING_WORDS, joined_tables, local_time
 from widgets.display import plain
 from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.bookings import BookingService
-    from services.floor import FloorService
-    from services.identity.sign_in import SignInBackend
+    pass
 
-# Changes that are not tied to one night but alter what the list or the free tables show.
-VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
-ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 WAITLIST_RIGHT = "waitlist_add"
 
 
@@ -67,23 +65,8 @@ def why_not_waitlist(actor: Actor) -> str | None:
     return f"{role} may not use the waitlist: it is for managers. Ask a manager."
 
 
-class WaitlistServices(Protocol):
+class WaitlistServices(BookingServices, Protocol):
     """What this screen needs from the console's services."""
-
-    @property
-    def floor(self) -> FloorService: ...
-
-    @property
-    def bookings(self) -> BookingService: ...
-
-    @property
-    def actor(self) -> Actor: ...
-
-    @property
-    def identity(self) -> SignInBackend | None: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
 
 
 def waited(since: datetime, now: datetime) -> str:
@@ -115,29 +98,12 @@ class WaitlistScreen(WritingScreen):
             padding: 0 1;
             border-top: solid $foreground 40%;
         }
-        /* The compact footer runs a label into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
     }
     """
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="waitlist.back", tooltip="Back to the floor"),
-        Binding(
-            "up",
-            "step(-1)",
-            "Party",
-            id="waitlist.up",
-            key_display="↑",
-            group=Binding.Group("Party", compact=True),
-        ),
-        Binding(
-            "down",
-            "step(1)",
-            "Party",
-            id="waitlist.down",
-            key_display="↓",
-            group=Binding.Group("Party", compact=True),
-        ),
+        *arrow_keys("waitlist", "Party", {"up": "step(-1)", "down": "step(1)"}),
         Binding("a", "add", "Add", id="waitlist.add", tooltip="Add a party to the waitlist"),
         Binding(
             "o", "offer", "Offer", id="waitlist.offer", tooltip="Offer a free table to the selected party"
@@ -179,9 +145,14 @@ class WaitlistScreen(WritingScreen):
         self.selected: int | None = None  # the entry id
         self.loaded = False
         self.reads = 0
-        self._dirty = False
-        self._reloading = False
-        self._loading = asyncio.Lock()
+        self._reader = CoalescingReader[tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]](
+            self,
+            read=self._read,
+            show=self._shown_read,
+            failed=self._show_problem,
+            group="waitlist",
+            one_at_a_time=True,
+        )
         self._last_error = ""
         self._select_next: int | None = None
 
@@ -201,7 +172,7 @@ class WaitlistScreen(WritingScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     @property
     def timezone(self) -> str:
@@ -211,39 +182,22 @@ class WaitlistScreen(WritingScreen):
 
     def request_reload(self) -> None:
         """Read the list soon; while a read runs, just note that another is needed."""
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="waitlist", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            while self._dirty:
-                self._dirty = False
-                await self._load()
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
-        await self._load()
+        await self._reader.once()
 
-    async def _load(self) -> None:
-        async with self._loading:
-            try:
-                snapshot = await self.services.floor.snapshot(self.night_id)
-                entries = await self.services.bookings.waitlist(self.night_id)
-            except Exception as err:
-                self._show_problem(err)
-                return
-            self.reads += 1
-            self._show(snapshot, tuple(entries))
+    async def _read(self) -> tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]:
+        snapshot = await self.services.floor.snapshot(self.night_id)
+        entries = await self.services.bookings.waitlist(self.night_id)
+        return snapshot, tuple(entries)
+
+    def _shown_read(self, read: tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]) -> None:
+        self.reads += 1
+        self._show(*read)
 
     def _show_problem(self, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-            text = f"the database cannot be reached ({text}). Retrying in the background."
-        text = f"Could not load the waitlist: {text}"
+        text = f"Could not load the waitlist: {failure_words(err)}"
         self.query_one("#waitlist-detail", Static).update(Text(plain(text)))
         if text != self._last_error:
             self._last_error = text
@@ -428,7 +382,7 @@ class WaitlistScreen(WritingScreen):
     # The changes ----------------------------------------------------------------------------
 
     async def after_write(self, result: object) -> None:
-        await self._load()
+        await self._reader.once()
 
     def _tables(self) -> dict[int, Table]:
         snapshot = self.snapshot

@@ -10,6 +10,9 @@ Each new key widget also subscribes to the footer's `compact` setting, and
 Textual lets go of the subscriptions of removed keys only when `compact` itself
 changes, which on a console that stays one size never happens: every key ever
 shown would stay in memory. This footer drops them after each rebuild.
+
+Compact, Textual's footer leaves no space after a key's label, which runs
+"Select" into the next key; this one keeps one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from textual.widgets import Footer as TextualFooter
 
 
 class Footer(TextualFooter):
+    # Compact, Textual's footer runs a key's label into the next key: a space keeps them apart.
+    DEFAULT_CSS = """
+    Footer.-compact FooterLabel { margin: 0 1 0 0; }
+    """
+
     _shown: tuple[Any, ...] | None = None
     rebuilds = 0
     """How many times the keys were built (for tests and benchmarks)."""

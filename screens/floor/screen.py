@@ -8,8 +8,8 @@ updates only the tiles whose state changed.
 
 Changes (book, hold, confirm, check in, move, edit, cancel, no-show, complete,
 seat a walk-in) are offered only when they fit the selected table and the signed-in
-role (`screens.floor.actions`). The questions they ask are dialogs of their
-own; the call to the booking service always runs in the "action" worker, and
+role (`screens.floor.actions`). Their flows (`screens.floor.flows`) ask their
+questions in dialogs of their own; the call to the booking service always runs in the "action" worker, and
 its outcome comes back as a toast, or as alternatives to choose from.
 
 The header says who is signed in. The screen reads `services.actor` afresh for
@@ -27,14 +27,10 @@ Check-in is for tonight's floor only.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Protocol
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -43,49 +39,47 @@ from textual.containers import Horizontal
 from textual.reactive import var
 from textual.timer import Timer
 
+from screens.booking_steps import (
+    NO_NIGHTS,
+    BookingServices,
+    is_tonight,
+)
 from screens.changes import table_news
-from screens.dialogs.ask import ChoiceDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
-from screens.dialogs.undo import ask_undo, choice_words
 from screens.floor.actions import (
     BY_NAME,
     TABLE_ACTIONS,
-    Intent,
     TableAction,
     TableCommand,
-    Write,
     fits,
-    undoable,
 )
+from screens.floor.arrows import Cell, Direction, cells_of, neighbour
 from screens.floor.commands import TableCommands
-from screens.forms.base import default_arrival
-from screens.forms.booking import BookingForm, BookingRequest
-from screens.forms.edit import EditForm, EditRequest
-from screens.forms.move import MoveForm, MoveRequest, higher_spend
-from screens.forms.walk_in import WalkInForm, WalkInRequest
+from screens.floor.flows import TableFlows
+from screens.floor.holds import (
+    HOLD_RENEW_SECONDS,
+    HOLD_WARN_SECONDS,
+    HoldWatch,
+    due_holds,
+    follow_holds,
+)
+from screens.floor.refusals import why_not_words
+from screens.forms.booking import BookingForm
 from screens.help import key_label, mapped_bindings
+from screens.keys import arrow_keys
 from screens.live import NightChanged
 from screens.protocols import AnnouncesHold
+from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
-from screens.writes import WritingScreen
-from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
-from services.errors import Alternative, HoldExpired
-from services.floor import business_date
-from services.identity.permissions import WORDS, may
+from services.errors import HoldExpired
+from services.identity.permissions import may
 from services.live.feed import ChangeBatch, FeedState, FeedStatus
 from services.models import (
     Booking,
-    BookingStatus,
     FloorSnapshot,
-    Hold,
-    Night,
-    Table,
     TableState,
-    TileStatus,
 )
-from services.store.db import Actor, DatabaseError
-from services.wording import party_in, table_numbers, table_title
 from widgets.connection_badge import ConnectionBadge
-from widgets.display import BOOKING_WORDS, countdown, local_time, seconds_left
+from widgets.display import countdown
 from widgets.floor_plan import FloorPlan
 from widgets.footer import Footer
 from widgets.table_detail import TableDetail
@@ -93,120 +87,20 @@ from widgets.table_tile import TableTile
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from services.bookings import BookingService
-    from services.floor import FloorService
-    from services.identity.sign_in import SignInBackend
     from services.live.presence import PresenceEntry
 
-NO_NIGHTS = "No nights in the database: run `backroom db seed`"
-# A hold lasts about 30 s; while its booking form is open it is renewed well before that.
-HOLD_RENEW_SECONDS = 10
-# A hold of yours this close to lapsing (and not being renewed) says so, once.
-HOLD_WARN_SECONDS = 10
 
-# Changes that are not tied to one night but alter what every night shows.
-VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
-
-Direction = Literal["left", "right", "up", "down"]
-
-
-def is_tonight(night: Night, timezone: str, now: datetime) -> bool:
-    """Whether `night` is the one under way (or still to open) on the business day of `now`:
-    until that night's closing hour, the small hours belong to the night before."""
-    closes = night.ends_at.astimezone(ZoneInfo(timezone)).hour
-    return business_date(now, timezone, closes) == night.date
-
-
-ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
-# What each table action does, for "Door staff may not make bookings".
-ACTION_WORDS = {
-    "new_booking": "make bookings",
-    "hold": "hold tables",
-    "release": "release holds",
-    "confirm": "confirm bookings",
-    "check_in": "check guests in",
-    "move_booking": "move bookings",
-    "edit_booking": "change bookings",
-    "cancel_booking": "cancel bookings",
-    "no_show": "mark no-shows",
-    "complete": "complete bookings",
-    "walk_in": "seat walk-ins",
-    "undo": "undo changes",
-}
-
-
-class FloorServices(Protocol):
+class FloorServices(BookingServices, Protocol):
     """What this screen needs from the services the console was built with."""
 
-    @property
-    def floor(self) -> FloorService: ...
 
-    @property
-    def bookings(self) -> BookingService: ...
-
-    @property
-    def actor(self) -> Actor: ...
-
-    @property
-    def identity(self) -> SignInBackend | None: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-
-
-@dataclass(slots=True)
-class HoldWatch:
-    """A hold of this staff member's, watched so that its end is said, not silent."""
-
-    table: int  # the table's number
-    expires_at: datetime
-    warned: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """Where a tile sits for keyboard moves: its floor and its place on that floor."""
-
-    floor: int
-    column: int
-    row: int
-    offset: int  # columns of the floors to its left, so left/right can cross floors
-
-
-def neighbour(cells: dict[int, Cell], current: int, direction: Direction) -> int:
-    """The table an arrow key moves to.
-
-    Left and right run along the row across all floors and wrap from the last
-    floor back to the first; up and down stay on the floor and wrap top to bottom.
-    """
-    here = cells[current]
-    step = 1 if direction in ("right", "down") else -1
-    if direction in ("left", "right"):
-        row = sorted((cell.offset + cell.column, key) for key, cell in cells.items() if cell.row == here.row)
-        keys = [key for _, key in row]
-        return keys[(keys.index(current) + step) % len(keys)]
-    same_floor = {key: cell for key, cell in cells.items() if cell.floor == here.floor}
-    rows = sorted({cell.row for cell in same_floor.values()})
-    if len(rows) < 2:
-        return current
-    target_row = rows[(rows.index(here.row) + step) % len(rows)]
-    candidates = [
-        (abs(cell.column - here.column), cell.column, key)
-        for key, cell in same_floor.items()
-        if cell.row == target_row
-    ]
-    return min(candidates)[2]
-
-
-class FloorScreen(WritingScreen):
+class FloorScreen(TableFlows):
     """Both floors side by side, the selected table below, the feed's state in the header."""
 
     DEFAULT_CSS = """
     FloorScreen {
         layout: vertical;
         #floors { height: 13; }
-        /* The compact footer runs "Select" into the next key without this. */
-        Footer.-compact FooterLabel { margin: 0 1 0 0; }
         &.-medium #floors { height: 15; }
         &.-tall #floors { height: 19; }
     }
@@ -217,37 +111,10 @@ class FloorScreen(WritingScreen):
 
     # The arrows select a table ("Move" is the booking action on m).
     BINDINGS = [
-        Binding(
-            "left",
-            "move('left')",
+        *arrow_keys(
+            "floor",
             "Select",
-            id="floor.left",
-            key_display="←",
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "right",
-            "move('right')",
-            "Select",
-            id="floor.right",
-            key_display="→",
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "up",
-            "move('up')",
-            "Select",
-            id="floor.up",
-            key_display="↑",
-            group=Binding.Group("Select", compact=True),
-        ),
-        Binding(
-            "down",
-            "move('down')",
-            "Select",
-            id="floor.down",
-            key_display="↓",
-            group=Binding.Group("Select", compact=True),
+            {"left": "move('left')", "right": "move('right')", "up": "move('up')", "down": "move('down')"},
         ),
         *(action.binding() for action in TABLE_ACTIONS),
         # The feed keeps the floor current: reloading is a rare need, kept off the footer.
@@ -292,12 +159,10 @@ class FloorScreen(WritingScreen):
         # Counters a test or a health view can read: snapshot reads, relevant changes heard.
         self.reads = 0
         self.changes_heard = 0
-        self._reloading = False
-        self._dirty = False
-        self._read_seq = 0
-        self._shown_seq = 0
+        self._reader = CoalescingReader[FloorSnapshot | None](
+            self, read=self._read, show=self._show_now, failed=self._show_error, group="reload"
+        )
         self._last_error = ""
-        self._showing = asyncio.Lock()
         self._my_holds: set[int] = set()
         self._hold_keeper: Timer | None = None
         # This staff member's holds on screen, by hold id: warned before they lapse, and said
@@ -339,47 +204,18 @@ class FloorScreen(WritingScreen):
 
     @property
     def reloading(self) -> bool:
-        return self._reloading
+        return self._reader.running
 
     # Loading -----------------------------------------------------------------
 
     def request_reload(self) -> None:
         """Reload the night soon; while a reload runs, just note that another is needed."""
-        self._dirty = True
-        if not self._reloading:
-            self._reloading = True
-            self._reload()
-
-    @work(exclusive=True, group="reload", exit_on_error=False)
-    async def _reload(self) -> None:
-        try:
-            # Changes arriving during a read set _dirty again: one more read covers them all.
-            while self._dirty:
-                self._dirty = False
-                seq = self._next_seq()
-                try:
-                    snapshot = await self._read()
-                except Exception as err:
-                    self._show_error(err)
-                    continue
-                await self._show(snapshot, seq)
-        finally:
-            self._reloading = False
+        self._reader.request()
 
     async def resync(self) -> None:
         """The feed's resync: read the night before the feed reports Live."""
-        seq = self._next_seq()
-        try:
-            snapshot = await self._read()
-        except LookupError as err:
-            # A night that does not exist will not appear by reconnecting.
-            self._show_error(err)
-            return
-        await self._show(snapshot, seq)
-
-    def _next_seq(self) -> int:
-        self._read_seq += 1
-        return self._read_seq
+        # A night that does not exist will not appear by reconnecting.
+        await self._reader.once(catch=LookupError)
 
     async def _read(self) -> FloorSnapshot | None:
         night_id = self.night_id
@@ -393,15 +229,7 @@ class FloorScreen(WritingScreen):
         self.reads += 1
         return await self.services.floor.snapshot(night_id)
 
-    async def _show(self, snapshot: FloorSnapshot | None, seq: int) -> None:
-        # A resync and a reload may finish together; one at a time, and never back in time.
-        async with self._showing:
-            if seq < self._shown_seq:
-                return
-            await self._show_now(snapshot, seq)
-
-    async def _show_now(self, snapshot: FloorSnapshot | None, seq: int) -> None:
-        self._shown_seq = seq
+    async def _show_now(self, snapshot: FloorSnapshot | None) -> None:
         detail = self.query_one(TableDetail)
         if snapshot is None:
             self.query_one(TopBar).set_title("No night to show")
@@ -480,10 +308,7 @@ class FloorScreen(WritingScreen):
         await floors.mount_all(plans)
 
     def _show_error(self, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        if isinstance(err, OSError) and not isinstance(err, DatabaseError):
-            # A dropped pool connection surfaces as a bare socket error; say what it means.
-            text = f"the database cannot be reached ({text}). Retrying in the background."
+        text = failure_words(err)
         self.query_one(TableDetail).note = f"Could not load the floor: {text}"
         if text != self._last_error:
             self._last_error = text
@@ -610,15 +435,7 @@ class FloorScreen(WritingScreen):
         (target or next(iter(tiles.values()))).focus()
 
     def _cells(self) -> dict[int, Cell]:
-        cells: dict[int, Cell] = {}
-        offset = 0
-        for index, plan in enumerate(self.plans):
-            for key, tile in plan.tiles.items():
-                if tile.state is not None:
-                    table = tile.state.table
-                    cells[key] = Cell(index, table.grid_col, table.grid_row, offset)
-            offset += plan.columns
-        return cells
+        return cells_of(self.plans)
 
     def action_move(self, direction: Direction) -> None:
         tiles = self._tiles()
@@ -749,82 +566,7 @@ class FloorScreen(WritingScreen):
 
     def why_not(self, names: Sequence[str]) -> str | None:
         """Why none of the table actions `names` (one key's) can act now, in one line."""
-        state, snapshot = self.selected_state, self.snapshot
-        if state is None or snapshot is None:
-            return None  # loading, or nothing to select: the detail says so
-        actor = self.services.actor
-        allowed = [name for name in names if self.may(BY_NAME[name].operation)]
-        if not allowed:
-            if actor.staff_id is None and self.services.identity is not None:
-                return None  # signed out: the sign-in screen is in front
-            role = ROLE_WORDS.get(actor.role or "", "This account")
-            return f"{role} may not {ACTION_WORDS[names[0]]}: ask a manager."
-        name = allowed[0]
-        table = table_title(state.table.number)
-        night = snapshot.night
-        now = self.services.clock()
-        at = partial(local_time, timezone=snapshot.timezone)
-        if name == "walk_in":
-            if now < night.starts_at:
-                when = "Tonight" if self.tonight else f"{night.date:%a %d %b}"
-                return (
-                    f"{when} opens at {at(night.starts_at)}: walk-ins are seated from "
-                    "then, on tonight's floor."
-                )
-            return f"{night.date:%a %d %b} is over: walk-ins are seated on tonight's floor."
-        if name == "check_in" and not self.tonight:
-            return f"Check-in is for tonight only: this is {night.date:%a %d %b}. F2 shows tonight's floor."
-        if name == "undo":
-            return (
-                f"{table} has nothing to undo: a count, a no-show or a completion tonight, or a cancellation."
-            )
-        hold = state.hold
-        if name in ("new_booking", "hold", "release"):
-            if hold is not None and not self.held_by_me(state):
-                return (
-                    f"{table} is held by {hold.holder} until "
-                    f"{at(hold.expires_at, seconds=True)}: it is free to book once "
-                    "they book it or let go."
-                )
-            if name == "release":
-                return f"You hold no table here: {table} is not held."
-            booking = state.booking
-            if booking is not None:
-                doing = "A new booking" if name == "new_booking" else "A hold"
-                if booking.status is BookingStatus.ARRIVED:
-                    return (
-                        f"{table} is taken: {booking.guest_name}'s party is in. {doing} needs a free table."
-                    )
-                return (
-                    f"{table} is booked at {at(booking.starts_at)} "
-                    f"({booking.guest_name}, {BOOKING_WORDS[booking.status]}): "
-                    f"{doing.lower()} needs a free table."
-                )
-            return f"{table} cannot be booked now."
-        booking = state.booking
-        spec = BY_NAME[name]
-        if booking is None:
-            return f"{table} has no booking: {spec.title} needs one."
-        who = f"{booking.ref} · {booking.guest_name}"
-        status = BOOKING_WORDS[booking.status]
-        if name == "no_show" and booking.status is BookingStatus.CONFIRMED:
-            late = now >= booking.starts_at
-            return (
-                f"{who} is {'late, ' if late else ''}due at {at(booking.starts_at)}: a "
-                f"no-show only from {at(booking.starts_at + snapshot.no_show_grace)}."
-            )
-        if name == "check_in" and booking.status is BookingStatus.ARRIVED:
-            return f"{who} is in already: all {booking.party_size} of the party."
-        if name == "complete":
-            return f"{who} is {status}: only a party that is in can be completed."
-        if name == "confirm":
-            return f"{who} is {status}: only a pending booking is confirmed."
-        if name == "cancel_booking" and booking.status is BookingStatus.ARRIVED:
-            return (
-                f"{who} is in: a party that is in is completed "
-                f"({self.key_for(BY_NAME['complete'])}), not cancelled."
-            )
-        return f"{who} is {status}: {spec.title} does not apply."
+        return why_not_words(self, names)
 
     def help_bindings(self) -> list[tuple[str, ActiveBinding]]:
         """Every key this staff member may use here, whichever table is selected (for help)."""
@@ -903,491 +645,7 @@ class FloorScreen(WritingScreen):
             return None
         return state if self.may_write() else None
 
-    # The actions -----------------------------------------------------------------
-
-    def action_new_booking(self) -> None:
-        state = self._ready("new_booking")
-        if state is None or self.snapshot is None:
-            return
-        night, timezone = self.snapshot.night, self.snapshot.timezone
-        hold = state.hold if self.held_by_me(state) else None
-        form = BookingForm(
-            state.table,
-            night,
-            timezone,
-            arrival=self._default_arrival(night),
-            held=hold is not None,
-            guests=self.services.bookings.guests,
-            on_answer=partial(self._book, Intent(), night.id, (state.table.id,)),
-        )
-        if hold is not None:
-            self._keep_hold(hold.id)
-        self.app.push_screen(form, lambda _result: self._stop_keeping_hold())
-
-    def _book(
-        self,
-        intent: Intent,
-        night_id: int,
-        table_ids: Sequence[int],
-        request: BookingRequest,
-        dialog: Dialog[Any],
-    ) -> None:
-        self.start_write(self._booking_write(intent, night_id, tuple(table_ids), request), dialog)
-
-    def _booking_write(
-        self,
-        intent: Intent,
-        night_id: int,
-        table_ids: tuple[int, ...],
-        request: BookingRequest,
-        ends_at: datetime | None = None,
-    ) -> Write:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.create(
-                actor,
-                night_id=night_id,
-                table_ids=list(table_ids),
-                party_size=request.party_size,
-                starts_at=request.starts_at,
-                ends_at=ends_at,
-                guest=request.guest,
-                deposit=request.deposit,
-                op_id=op_id,
-            )
-
-        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            # The same guest and party, at the table and time chosen instead.
-            return self._booking_write(
-                fresh,
-                night_id,
-                alternative.table_ids,
-                replace(request, starts_at=alternative.starts_at),
-                alternative.ends_at,
-            )
-
-        def done(booking: Booking) -> str:
-            return (
-                f"Booked {booking.ref} · {booking.guest_name} · {self._where(booking)} "
-                f"({BOOKING_WORDS[booking.status]})"
-            )
-
-        return Write(f"book table {self._numbers(table_ids)}", call, done, intent, retarget=elsewhere)
-
-    def action_hold(self) -> None:
-        state = self._ready("hold")
-        if state is None or self.snapshot is None:
-            return
-        bookings, actor = self.services.bookings, self.services.actor
-        night_id, table = self.snapshot.night.id, state.table
-
-        async def call(op_id: str) -> Hold:
-            hold = await bookings.hold(actor, night_id=night_id, table_id=table.id, op_id=op_id)
-            self._my_holds.add(hold.id)
-            return hold
-
-        def done(hold: Hold) -> str:
-            return (
-                f"Table {table.number} is held for you until "
-                f"{local_time(hold.expires_at, self.timezone, seconds=True)}"
-            )
-
-        self.start_write(Write(f"hold table {table.number}", call, done))
-
-    def action_release(self) -> None:
-        state = self._ready("release")
-        if state is None or state.hold is None:
-            return
-        bookings, actor = self.services.bookings, self.services.actor
-        hold_id, number = state.hold.id, state.table.number
-
-        async def call(_op_id: str) -> None:
-            await bookings.release_hold(actor, hold_id)
-            self._my_holds.discard(hold_id)
-            self._watched.pop(hold_id, None)
-
-        self.start_write(
-            Write(f"release table {number}", call, lambda _none: f"Released your hold on table {number}")
-        )
-
-    def action_confirm(self) -> None:
-        booking = self._booking_for("confirm")
-        if booking is None:
-            return
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.confirm(actor, booking.id, booking.version, op_id=op_id)
-
-        self.start_write(
-            Write(f"confirm {booking.ref}", call, lambda b: f"Confirmed {b.ref} · {b.guest_name}")
-        )
-
-    def action_check_in(self) -> None:
-        if self.snapshot is not None and not self.tonight:
-            self.notify(self.why_not(["check_in"]) or "Check-in is for tonight only.", severity="warning")
-            return
-        booking = self._booking_for("check_in")
-        if booking is None:
-            return
-        rest = booking.party_size - booking.arrived_count
-        so_far = (
-            f"{booking.arrived_count} of {booking.party_size} are in"
-            if booking.arrived_count
-            else f"A party of {booking.party_size}"
-        )
-        self.app.push_screen(
-            CountDialog(
-                f"Check in {booking.ref} · {booking.guest_name}",
-                f"{so_far}. How many have arrived now?",
-                default=rest,
-                most=rest,
-                verb=f"check in {rest}" if rest == 1 else "check in",
-                on_answer=partial(self._check_in, Intent(), booking),
-            )
-        )
-
-    def _check_in(self, intent: Intent, booking: Booking, arrived: int, dialog: Dialog[Any]) -> None:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.check_in(actor, booking.id, booking.version, arrived, op_id=op_id)
-
-        def done(b: Booking) -> str:
-            return f"Checked in {arrived} · {b.ref} · {b.guest_name} ({party_in(b)} in)"
-
-        self.start_write(Write(f"check in {booking.ref}", call, done, intent), dialog)
-
-    def action_cancel_booking(self) -> None:
-        booking = self._booking_for("cancel_booking")
-        if booking is None:
-            return
-        heading = f"Cancel {booking.ref} · {booking.guest_name}"
-
-        def confirm(reason: str, deposit: str | None) -> None:
-            said = f"\nThe deposit of {booking.deposit:,.0f} is {deposit}." if deposit else ""
-            self.app.push_screen(
-                ConfirmDialog(
-                    heading + "?",
-                    f"{self._summary(booking)}.\nReason: {reason}{said}\n"
-                    f"This releases {self._where(booking, at=False)}.",
-                    yes="cancel the booking",
-                    on_answer=partial(self._cancel, Intent(), booking, reason, deposit),
-                )
-            )
-
-        def reasoned(reason: str | None) -> None:
-            if not reason:
-                return
-            if not booking.paid_deposit:
-                confirm(reason, None)
-                return
-            # A paid deposit is kept or refunded, and the booking records which.
-            self.app.push_screen(
-                ChoiceDialog(
-                    heading,
-                    f"The guest paid a deposit of {booking.deposit:,.0f}. Is it:",
-                    ["kept (the guest loses it)", "refunded to the guest"],
-                ),
-                lambda index: confirm(reason, DEPOSIT_OUTCOMES[index]) if index is not None else None,
-            )
-
-        self.app.push_screen(
-            ReasonDialog(
-                heading, "Why is it cancelled? (kept in the audit log)", placeholder="Guest called to cancel"
-            ),
-            reasoned,
-        )
-
-    def _cancel(
-        self,
-        intent: Intent,
-        booking: Booking,
-        reason: str,
-        deposit: str | None,
-        _yes: bool,
-        dialog: Dialog[Any],
-    ) -> None:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.cancel(
-                actor, booking.id, booking.version, reason, deposit=deposit, op_id=op_id
-            )
-
-        def done(b: Booking) -> str:
-            kept = f" · deposit {b.deposit_outcome}" if b.deposit_outcome else ""
-            return f"Cancelled {b.ref} · {b.guest_name}{kept}"
-
-        self.start_write(Write(f"cancel {booking.ref}", call, done), dialog)
-
-    def action_no_show(self) -> None:
-        booking = self._booking_for("no_show")
-        if booking is None:
-            return
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.no_show(actor, booking.id, booking.version, op_id=op_id)
-
-        write = Write(f"mark {booking.ref} a no-show", call, lambda b: f"No-show {b.ref} · {b.guest_name}")
-        self.app.push_screen(
-            ConfirmDialog(
-                f"{booking.ref} · {booking.guest_name}: no-show?",
-                f"{self._summary(booking)}.\nThe party did not come: "
-                f"this releases {self._where(booking, at=False)}.",
-                yes="mark no-show",
-                on_answer=lambda _yes, dialog: self.start_write(write, dialog),
-            )
-        )
-
-    def action_complete(self) -> None:
-        booking = self._booking_for("complete")
-        if booking is None:
-            return
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.complete(actor, booking.id, booking.version, op_id=op_id)
-
-        where = self._where(booking, at=False)
-        write = Write(
-            f"complete {booking.ref}", call, lambda b: f"Completed {b.ref} · {b.guest_name} · {where} is free"
-        )
-        self.app.push_screen(
-            ConfirmDialog(
-                f"Complete {booking.ref} · {booking.guest_name}?",
-                f"{self._summary(booking)}.\nThe party has left; {where} is free again.",
-                yes="complete",
-                on_answer=lambda _yes, dialog: self.start_write(write, dialog),
-            )
-        )
-
-    def action_undo(self) -> None:
-        state = self._ready("undo")
-        if state is None or self.snapshot is None:
-            return
-        found = undoable(
-            state, tonight=self.tonight, now=self.services.clock(), night_ends=self.snapshot.night.ends_at
-        )
-        choices = [(operation, booking) for operation, booking in found if self.may(operation)]
-        if not choices:
-            role = ROLE_WORDS.get(self.services.actor.role or "", "This account")
-            self.notify(f"{role} may not {WORDS[found[0][0]]}: ask a manager.", severity="warning", timeout=6)
-            return
-        if len(choices) == 1:
-            self._undo(*choices[0])
-            return
-
-        def chosen(index: int | None) -> None:
-            if index is not None:
-                self._undo(*choices[index])
-
-        self.app.push_screen(
-            ChoiceDialog(
-                f"Undo · table {state.table.number}",
-                "What is to be undone?",
-                [choice_words(operation, booking) for operation, booking in choices],
-            ),
-            chosen,
-        )
-
-    def _undo(self, operation: str, booking: Booking) -> None:
-        ask_undo(
-            self.services.bookings,
-            self.services.actor,
-            operation,
-            booking,
-            where=self._where(booking, at=False),
-            push=lambda dialog: self.app.push_screen(dialog),
-            start=self.start_write,
-        )
-
-    def action_move_booking(self) -> None:
-        booking = self._booking_for("move_booking")
-        if booking is None or self.snapshot is None:
-            return
-        snapshot = self.snapshot
-        tables = {state.table.number: state.table for state in snapshot.tables.values()}
-        self.app.push_screen(
-            MoveForm(
-                booking,
-                tables,
-                snapshot.night,
-                snapshot.timezone,
-                on_answer=partial(self._move, Intent(), booking),
-            )
-        )
-
-    def _move(self, intent: Intent, booking: Booking, request: MoveRequest, dialog: Dialog[Any]) -> None:
-        self.start_write(self._move_write(intent, booking, request.table_ids, request.starts_at), dialog)
-
-    def _move_write(
-        self,
-        intent: Intent,
-        booking: Booking,
-        table_ids: tuple[int, ...] | None,
-        starts_at: datetime | None,
-        ends_at: datetime | None = None,
-    ) -> Write:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.move(
-                actor,
-                booking.id,
-                booking.version,
-                table_ids=list(table_ids) if table_ids is not None else None,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                op_id=op_id,
-            )
-
-        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._move_write(
-                fresh, booking, alternative.table_ids, alternative.starts_at, alternative.ends_at
-            )
-
-        def a_change(alternative: Alternative) -> bool:
-            # The booking's own place is free for itself: offering it would move nothing.
-            return (
-                tuple(sorted(alternative.table_ids)) != tuple(sorted(booking.table_ids))
-                or alternative.starts_at != booking.starts_at
-            )
-
-        def done(b: Booking) -> str:
-            moved = f"Moved {b.ref} · {b.guest_name} to {self._where(b)}"
-            higher = higher_spend(
-                self._by_number(), self._numbers_of(booking.table_ids), self._numbers_of(b.table_ids)
-            )
-            return f"{moved}. {higher}." if higher else moved
-
-        return Write(
-            f"move {booking.ref}",
-            call,
-            done,
-            intent,
-            retarget=elsewhere,
-            usable=a_change,
-            instead="move it there",
-        )
-
-    def _by_number(self) -> dict[int, Table]:
-        tables = self.snapshot.tables if self.snapshot is not None else {}
-        return {state.table.number: state.table for state in tables.values()}
-
-    def _numbers_of(self, table_ids: Iterable[int]) -> list[int]:
-        tables = self.snapshot.tables if self.snapshot is not None else {}
-        return sorted(tables[i].table.number for i in table_ids if i in tables)
-
-    def action_edit_booking(self) -> None:
-        booking = self._booking_for("edit_booking")
-        if booking is None or self.snapshot is None:
-            return
-        snapshot = self.snapshot
-        tables = [snapshot.tables[i].table for i in booking.table_ids if i in snapshot.tables]
-        self.app.push_screen(
-            EditForm(
-                booking,
-                tables,
-                snapshot.night,
-                snapshot.timezone,
-                guests=self.services.bookings.guests,
-                on_answer=partial(self._edit, Intent(), booking),
-            )
-        )
-
-    def _edit(self, intent: Intent, booking: Booking, request: EditRequest, dialog: Dialog[Any]) -> None:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.amend(
-                actor,
-                booking.id,
-                booking.version,
-                party_size=request.party_size,
-                starts_at=request.starts_at,
-                notes=request.notes,
-                guest=request.guest,
-                op_id=op_id,
-            )
-
-        # No alternatives here: a party the tables cannot seat is a move, and the form says so.
-        self.start_write(
-            Write(
-                f"change {booking.ref}",
-                call,
-                lambda b: f"Changed {b.ref} · {b.guest_name} · {self._summary(b)}",
-                intent,
-            ),
-            dialog,
-        )
-
-    def action_walk_in(self) -> None:
-        state = self._ready("walk_in")
-        if state is None or self.snapshot is None:
-            return
-        table = state.table if self._walk_in_here(state) else None
-        self.app.push_screen(
-            WalkInForm(
-                table,
-                party=table.min_party if table is not None else 2,
-                on_answer=partial(
-                    self._walk_in, Intent(), self.snapshot.night.id, table.id if table is not None else None
-                ),
-            )
-        )
-
-    def _walk_in_here(self, state: TableState) -> bool:
-        """A free table (or one this staff member holds) seats them; else the best free one."""
-        return state.status is TileStatus.FREE or self.held_by_me(state)
-
-    def _walk_in(
-        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest, dialog: Dialog[Any]
-    ) -> None:
-        self.start_write(self._walk_in_write(intent, night_id, table_id, request), dialog)
-
-    def _walk_in_write(
-        self, intent: Intent, night_id: int, table_id: int | None, request: WalkInRequest
-    ) -> Write:
-        bookings, actor = self.services.bookings, self.services.actor
-
-        async def call(op_id: str) -> Booking:
-            return await bookings.seat_walk_in(
-                actor,
-                night_id=night_id,
-                party_size=request.party_size,
-                guest=GuestDetails(request.name),
-                table_id=table_id,
-                op_id=op_id,
-            )
-
-        def elsewhere(alternative: Alternative, fresh: Intent) -> Write:
-            return self._walk_in_write(fresh, night_id, alternative.table_ids[0], request)
-
-        def now_and_one_table(alternative: Alternative) -> bool:
-            # A walk-in sits down now: other times, or tables pushed together, do not help.
-            soon = self.services.clock() + timedelta(minutes=1)
-            return len(alternative.table_ids) == 1 and alternative.starts_at <= soon
-
-        return Write(
-            "seat the walk-in",
-            call,
-            lambda b: (
-                f"Seated {b.guest_name} · party of {b.party_size} at {self._where(b, at=False)} · {b.ref}"
-            ),
-            intent,
-            retarget=elsewhere,
-            usable=now_and_one_table,
-            instead="seat them there",
-        )
-
     # Running a change ------------------------------------------------------------
-
-    def _booking_for(self, action: str) -> Booking | None:
-        state = self._ready(action)
-        return state.booking if state is not None else None
 
     async def after_write(self, result: object) -> None:
         await self._refresh_now()
@@ -1396,13 +654,7 @@ class FloorScreen(WritingScreen):
 
     async def _refresh_now(self) -> None:
         """Read the night now, so the next key acts on what the database holds."""
-        seq = self._next_seq()
-        try:
-            snapshot = await self._read()
-        except Exception:
-            self.request_reload()
-            return
-        await self._show(snapshot, seq)
+        await self._reader.once(failed=lambda _err: self.request_reload())
 
     def _follow(self, result: object) -> None:
         """Select the table a booking landed on, when it is not the one selected."""
@@ -1458,48 +710,32 @@ class FloorScreen(WritingScreen):
         if previous is not None and previous.night.id != snapshot.night.id:
             self._watched.clear()
         now = self.services.clock()
-        seen = set()
-        for state in snapshot.tables.values():
-            hold = state.hold
-            if hold is None or not self.held_by_me(state):
-                continue
-            seen.add(hold.id)
-            watch = self._watched.get(hold.id)
-            if watch is None:
-                if hold.id in self._lapsed:
-                    continue
-                self._watched[hold.id] = HoldWatch(state.table.number, hold.expires_at)
-            elif watch.expires_at != hold.expires_at:
-                watch.expires_at = hold.expires_at
-                watch.warned = watch.warned and seconds_left(hold.expires_at, now) <= HOLD_WARN_SECONDS
-        for hold_id in [h for h in self._watched if h not in seen]:
-            watch = self._watched.pop(hold_id)
-            if watch.expires_at <= now + timedelta(seconds=1):
-                self._lapsed.add(hold_id)
-                self._say_lapsed(watch)
+        mine = [
+            (state.hold, state.table.number)
+            for state in snapshot.tables.values()
+            if state.hold is not None and self.held_by_me(state)
+        ]
+        for watch in follow_holds(self._watched, self._lapsed, mine, now):
+            self._say_lapsed(watch)
 
     def _watch_holds(self) -> None:
         """Once a second: a hold of yours about to lapse warns once; one that has lapsed says so."""
         if not self._watched:
             return
         now = self.services.clock()
-        for hold_id, watch in list(self._watched.items()):
-            left = seconds_left(watch.expires_at, now)
-            if left <= 0:
-                del self._watched[hold_id]
-                self._lapsed.add(hold_id)
+        for watch, lapsed in due_holds(self._watched, self._lapsed, now):
+            if lapsed:
                 self._say_lapsed(watch)
                 self.request_reload()
-            elif left <= HOLD_WARN_SECONDS and not watch.warned:
-                watch.warned = True
-                book = self.key_for(BY_NAME["new_booking"])
-                self.notify(
-                    f"Your hold on table {watch.table} lapses in "
-                    f"{countdown(watch.expires_at, now)}: {book} books it now.",
-                    title="Hold ending",
-                    severity="warning",
-                    timeout=HOLD_WARN_SECONDS,
-                )
+                continue
+            book = self.key_for(BY_NAME["new_booking"])
+            self.notify(
+                f"Your hold on table {watch.table} lapses in "
+                f"{countdown(watch.expires_at, now)}: {book} books it now.",
+                title="Hold ending",
+                severity="warning",
+                timeout=HOLD_WARN_SECONDS,
+            )
 
     def _forms_hold_lapsed(self, table: int | None = None) -> None:
         """A booking form open on a hold that lapsed says so (Enter still tries the table)."""
@@ -1515,28 +751,3 @@ class FloorScreen(WritingScreen):
             severity="warning",
             timeout=10,
         )
-
-    # Words -------------------------------------------------------------------------
-
-    @property
-    def timezone(self) -> str:
-        return self.snapshot.timezone if self.snapshot is not None else "UTC"
-
-    def _numbers(self, table_ids: Iterable[int]) -> str:
-        tables = self.snapshot.tables if self.snapshot is not None else {}
-        return table_numbers(table_ids, {i: s.table.number for i, s in tables.items()})
-
-    def _where(self, booking: Booking, *, at: bool = True) -> str:
-        where = f"table {self._numbers(booking.table_ids)}"
-        if at:
-            where += f" at {local_time(booking.starts_at, self.timezone)}"
-        return where
-
-    def _summary(self, booking: Booking) -> str:
-        return (
-            f"Party of {booking.party_size} at {local_time(booking.starts_at, self.timezone)}"
-            f" on {self._where(booking, at=False)}, {BOOKING_WORDS[booking.status]}"
-        )
-
-    def _default_arrival(self, night: Night) -> datetime:
-        return default_arrival(night, self.services.clock())
