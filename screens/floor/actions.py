@@ -56,7 +56,7 @@ TABLE_ACTIONS: tuple[TableAction, ...] = (
     TableAction("confirm", "c", "Confirm", "confirm", "Confirm booking", "Confirm the pending booking"),
     TableAction("check_in", "i", "Check in", "check_in", "Check in", "Check in all or part of the party"),
     TableAction("move_booking", "m", "Move", "move", "Move booking", "Another table or time"),
-    # Changing a booking where it is takes the right to move it (services.bookings.AMEND_RIGHT).
+    # Changing a booking where it is takes the right to move it (services.bookings.operations.AMEND_RIGHT).
     # Off the footer: with it, a booked table's keys no longer fit beside the arrows at 80.
     TableAction(
         "edit_booking",
