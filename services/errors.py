@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from services.models import Booking
@@ -211,3 +212,18 @@ class BanMatch(BookingError):
         self.ban_name = ban_name
         self.reason = reason
         self.matched_on = matched_on
+
+
+# The console's own private database server (services/embedded).
+
+
+class EmbeddedServerError(Exception):
+    """Raised when the server cannot be initialised or started; .log_path is the server log to read.
+
+    ``str(err)`` is one line naming the log; ``.log_tail`` holds its last lines.
+    """
+
+    def __init__(self, message: str, log_path: Path | None = None, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_path: Path | None = log_path
+        self.log_tail: str = log_tail
