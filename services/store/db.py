@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from services.errors import BackroomError
 from services.waiting import within
 
 CONSOLE_ROLE = "backroom_console"
@@ -35,7 +36,7 @@ Isolation = Literal["read_committed", "repeatable_read", "serializable"]
 CHANGES_CHANNEL = "backroom_changes"
 
 
-class DatabaseError(Exception):
+class DatabaseError(BackroomError):
     """A failure the user can act on: `str(err)` says what is wrong and what to do."""
 
 
