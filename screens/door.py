@@ -51,7 +51,7 @@ from screens.live import NightChanged
 from screens.writes import WritingScreen
 from services.bookings import WALK_IN_MINIMUM, GuestDetails
 from services.errors import Alternative
-from services.identity.permissions import WORDS, may
+from services.identity.permissions import WORDS, Operation, may
 from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.store.db import Actor, DatabaseError
@@ -562,7 +562,7 @@ class DoorScreen(WritingScreen):
         super().show_staff()
         self.refresh_bindings()
 
-    def may(self, operation: str) -> bool:
+    def may(self, operation: Operation) -> bool:
         """Whether the signed-in staff member's role allows `operation`."""
         actor = self.services.actor
         if actor.staff_id is None and self.services.identity is not None:
@@ -571,10 +571,10 @@ class DoorScreen(WritingScreen):
         return actor.role is None or may(actor.role, operation)
 
     OPERATIONS = {
-        "check_in": "check_in",
-        "walk_in": "seat_walk_in",
-        "no_show": "no_show",
-        "undo": "correct_arrivals",
+        "check_in": Operation.CHECK_IN,
+        "walk_in": Operation.SEAT_WALK_IN,
+        "no_show": Operation.NO_SHOW,
+        "undo": Operation.CORRECT_ARRIVALS,
     }
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -613,7 +613,7 @@ class DoorScreen(WritingScreen):
         def key(binding_id: str, default: str) -> str:
             return key_label(self.app, binding_id, default)
 
-        if booking is not None and self.may("check_in") and _still_expected(booking):
+        if booking is not None and self.may(Operation.CHECK_IN) and _still_expected(booking):
             commands.append(
                 TableCommand(
                     f"Check in · {booking.ref} {booking.guest_name}",
@@ -621,7 +621,7 @@ class DoorScreen(WritingScreen):
                     partial(self.perform, "check_in"),
                 )
             )
-        if self.may("seat_walk_in"):
+        if self.may(Operation.SEAT_WALK_IN):
             commands.append(
                 TableCommand(
                     "Seat a walk-in · best free table",
@@ -640,7 +640,7 @@ class DoorScreen(WritingScreen):
             )
         if (
             booking is not None
-            and self.may("no_show")
+            and self.may(Operation.NO_SHOW)
             and booking.status is BookingStatus.CONFIRMED
             and self._late_enough(booking)
         ):
@@ -695,7 +695,7 @@ class DoorScreen(WritingScreen):
     # Check in ----------------------------------------------------------------------
 
     def action_check_in(self) -> None:
-        if self.may("check_in"):
+        if self.may(Operation.CHECK_IN):
             self._when_current("check_in")
 
     def _check_in(self) -> None:
@@ -749,7 +749,7 @@ class DoorScreen(WritingScreen):
     # Walk-ins ----------------------------------------------------------------------
 
     def action_walk_in(self) -> None:
-        if not self.may("seat_walk_in") or self.snapshot is None:
+        if not self.may(Operation.SEAT_WALK_IN) or self.snapshot is None:
             return
         night = self.snapshot.night
         now = self.services.clock()
@@ -813,7 +813,7 @@ class DoorScreen(WritingScreen):
     # No-shows ----------------------------------------------------------------------
 
     def action_no_show(self) -> None:
-        if self.may("no_show"):
+        if self.may(Operation.NO_SHOW):
             self._when_current("no_show")
 
     def _no_show(self) -> None:
@@ -864,7 +864,7 @@ class DoorScreen(WritingScreen):
     # Undo --------------------------------------------------------------------------
 
     def action_undo(self) -> None:
-        if self.may("correct_arrivals"):
+        if self.may(Operation.CORRECT_ARRIVALS):
             self._when_current("undo")
 
     def _undo(self) -> None:
@@ -970,7 +970,7 @@ class DoorScreen(WritingScreen):
         who = f"{booking.ref} · {booking.guest_name}"
         if booking.status is BookingStatus.ARRIVED:
             return f"{who} is in already: all {booking.party_size} of the party."
-        if booking.status is BookingStatus.NO_SHOW and self.may("reverse_no_show"):
+        if booking.status is BookingStatus.NO_SHOW and self.may(Operation.REVERSE_NO_SHOW):
             key = key_label(self.app, "door.undo", "ctrl+u")
             return f"{who} is no-show: if the party has come, {key} reverses it, then check in."
         return f"{who} is {BOOKING_WORDS[booking.status]}: there is nobody to check in."
@@ -985,7 +985,10 @@ class DoorScreen(WritingScreen):
 
 
 # What the door undoes for a booking in each status.
-DOOR_UNDO = {BookingStatus.ARRIVED: "correct_arrivals", BookingStatus.NO_SHOW: "reverse_no_show"}
+DOOR_UNDO = {
+    BookingStatus.ARRIVED: Operation.CORRECT_ARRIVALS,
+    BookingStatus.NO_SHOW: Operation.REVERSE_NO_SHOW,
+}
 ROLE_NAMES = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
 
 

@@ -39,7 +39,7 @@ from screens.live import NightChanged
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
-from services.identity.permissions import may
+from services.identity.permissions import Operation, may
 from services.live.feed import ChangeBatch
 from services.models import Booking, FloorSnapshot, Table, TileStatus
 from services.store.db import Actor, DatabaseError
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 # Changes that are not tied to one night but alter what the list or the free tables show.
 VENUE_KINDS = frozenset({"venue", "floor", "venue_table", "night", "guest"})
 ROLE_WORDS = {"door": "Door staff", "support": "Support staff", "manager": "Managers", "admin": "Admins"}
-WAITLIST_RIGHT = "waitlist_add"
+WAITLIST_RIGHT = Operation.WAITLIST_ADD
 
 
 def why_not_waitlist(actor: Actor) -> str | None:

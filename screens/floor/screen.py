@@ -65,7 +65,7 @@ from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES, GuestDetails
 from services.errors import Alternative, HoldExpired
 from services.floor import business_date
-from services.identity.permissions import WORDS, may
+from services.identity.permissions import WORDS, Operation, may
 from services.live.feed import ChangeBatch, FeedState
 from services.models import (
     Booking,
@@ -664,12 +664,15 @@ class FloorScreen(WritingScreen):
             return None
         return self.snapshot.tables.get(self.selected)
 
-    def may(self, operation: str) -> bool:
+    def may(self, operation: Operation) -> bool:
         """Whether the signed-in staff member's role allows `operation`."""
         actor = self.services.actor
         if actor.staff_id is None and self.services.identity is not None:
             return False  # signed out: the floor runs on under the sign-in, for nobody
-        if operation in ("hold", "renew_hold", "release_hold") and actor.staff_id is None:
+        if (
+            operation in (Operation.HOLD, Operation.RENEW_HOLD, Operation.RELEASE_HOLD)
+            and actor.staff_id is None
+        ):
             return False  # a hold belongs to a person
         # No role is a script or test acting as the system, which the services allow too.
         return actor.role is None or may(actor.role, operation)
@@ -683,7 +686,7 @@ class FloorScreen(WritingScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "waitlist":
-            return self.snapshot is not None and self.may("waitlist_add")
+            return self.snapshot is not None and self.may(Operation.WAITLIST_ADD)
         spec = BY_NAME.get(action)
         if spec is None:
             return True
@@ -1183,7 +1186,7 @@ class FloorScreen(WritingScreen):
             chosen,
         )
 
-    def _undo(self, operation: str, booking: Booking) -> None:
+    def _undo(self, operation: Operation, booking: Booking) -> None:
         ask_undo(
             self.services.bookings,
             self.services.actor,

@@ -12,6 +12,7 @@ import asyncpg
 
 from services.bookings.runner import OperationRunner, for_actor, hold_from_json, hold_json
 from services.errors import HoldExpired, NotAllowed, NotFound
+from services.identity.permissions import Operation
 from services.models import Hold
 from services.store.db import Actor, DatabaseError
 
@@ -85,7 +86,9 @@ class HoldOperations(OperationRunner):
             assert row is not None  # an insert that returns, or raises
             return hold_json(row)
 
-        return hold_from_json(await self._operation(actor, "hold", op_id, body, entity="hold", context=ctx))
+        return hold_from_json(
+            await self._operation(actor, Operation.HOLD, op_id, body, entity="hold", context=ctx)
+        )
 
     @for_actor
     async def renew_hold(self, actor: Actor, hold_id: int, *, seconds: int | None = None) -> Hold:
@@ -105,7 +108,7 @@ class HoldOperations(OperationRunner):
             return hold_json(row)
 
         return hold_from_json(
-            await self._operation(actor, "renew_hold", None, body, entity="hold", entity_id=hold_id)
+            await self._operation(actor, Operation.RENEW_HOLD, None, body, entity="hold", entity_id=hold_id)
         )
 
     @for_actor
@@ -116,7 +119,7 @@ class HoldOperations(OperationRunner):
             )
             return {}
 
-        await self._operation(actor, "release_hold", None, body, entity="hold", entity_id=hold_id)
+        await self._operation(actor, Operation.RELEASE_HOLD, None, body, entity="hold", entity_id=hold_id)
 
     async def sweep(self) -> int:
         """Expire lapsed holds and pending bookings not confirmed in time."""

@@ -30,14 +30,14 @@ from services.errors import (
     StaleInfo,
     TableTaken,
 )
-from services.identity.permissions import may
+from services.identity.permissions import Operation, may
 from services.models import Booking
 from services.store.db import Actor
 from services.venue_time import add_duration, duration, to_utc
 
 WALK_IN_MINIMUM = timedelta(minutes=60)
 # Changing a booking where it is takes the same right as moving it: managers and admins.
-AMEND_RIGHT = "move"
+AMEND_RIGHT = Operation.MOVE
 
 
 class BookingOperations(OperationRunner):
@@ -60,7 +60,7 @@ class BookingOperations(OperationRunner):
         notes: str = "",
         op_id: str | None = None,
         _status: str = "pending",
-        _kind: str = "create",
+        _kind: Operation = Operation.CREATE,
     ) -> Booking:
         if not table_ids:
             raise InvalidInput("Choose at least one table.")
@@ -200,7 +200,7 @@ class BookingOperations(OperationRunner):
             guest=guest,
             op_id=op_id,
             _status="arrived",
-            _kind="seat_walk_in",
+            _kind=Operation.SEAT_WALK_IN,
         )
 
     async def _night_end(self, night_id: int) -> datetime:
@@ -304,7 +304,7 @@ class BookingOperations(OperationRunner):
     async def _change(
         self,
         actor: Actor,
-        kind: str,
+        kind: Operation,
         booking_id: int,
         version: int,
         sets: str,
@@ -314,7 +314,7 @@ class BookingOperations(OperationRunner):
         ctx: dict[str, Any] | None = None,
         before: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]] | None = None,
         after: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
-        permission: str | None = None,
+        permission: Operation | None = None,
     ) -> Booking:
         """Update one booking at the version the console saw."""
 
@@ -367,11 +367,11 @@ class BookingOperations(OperationRunner):
     ) -> Booking:
         if deposit is None:
             return await self._change(
-                actor, "confirm", booking_id, version, "status = 'confirmed'", (), op_id
+                actor, Operation.CONFIRM, booking_id, version, "status = 'confirmed'", (), op_id
             )
         return await self._change(
             actor,
-            "confirm",
+            Operation.CONFIRM,
             booking_id,
             version,
             "status = 'confirmed', deposit = $2::numeric, deposit_paid = $2::numeric > 0",
@@ -424,7 +424,7 @@ class BookingOperations(OperationRunner):
         # The party occupies its tables from now if it came early (0016).
         return await self._change(
             actor,
-            "check_in",
+            Operation.CHECK_IN,
             booking_id,
             version,
             "status = 'arrived', arrived_count = arrived_count + $2, arrived_at = coalesce(arrived_at, $3)",
@@ -455,7 +455,7 @@ class BookingOperations(OperationRunner):
         # the role and the step-up: who may not cancel, or has no fresh code, hears that first.
         return await self._change(
             actor,
-            "cancel",
+            Operation.CANCEL,
             booking_id,
             version,
             "status = 'cancelled', cancel_reason = $2,"
@@ -489,7 +489,7 @@ class BookingOperations(OperationRunner):
             await conn.execute("select set_config('backroom.now', $1, true)", now.isoformat())
 
         return await self._change(
-            actor, "no_show", booking_id, version, "status = 'no_show'", (), op_id, before=due
+            actor, Operation.NO_SHOW, booking_id, version, "status = 'no_show'", (), op_id, before=due
         )
 
     async def _grace_minutes(self, conn: asyncpg.Connection, night_id: int) -> int:
@@ -504,7 +504,9 @@ class BookingOperations(OperationRunner):
     async def complete(
         self, actor: Actor, booking_id: int, version: int, *, op_id: str | None = None
     ) -> Booking:
-        return await self._change(actor, "complete", booking_id, version, "status = 'completed'", (), op_id)
+        return await self._change(
+            actor, Operation.COMPLETE, booking_id, version, "status = 'completed'", (), op_id
+        )
 
     @for_actor
     async def move(
@@ -585,7 +587,7 @@ class BookingOperations(OperationRunner):
             args += (tables,)
         return await self._change(
             actor,
-            "move",
+            Operation.MOVE,
             booking_id,
             version,
             sets,
@@ -684,7 +686,7 @@ class BookingOperations(OperationRunner):
 
         return await self._change(
             actor,
-            "amend",
+            Operation.AMEND,
             booking_id,
             version,
             "party_size = coalesce($2::smallint, party_size),"

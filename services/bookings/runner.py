@@ -17,7 +17,7 @@ import asyncpg
 from services.bookings.refusals import RefusalExplainer
 from services.errors import BookingError, Interrupted, InvalidInput, NotSaved, OutcomeUnknown
 from services.floor import booking_from_row
-from services.identity.permissions import require
+from services.identity.permissions import Operation, require
 from services.models import Booking, Hold
 from services.store.db import (
     Actor,
@@ -101,7 +101,7 @@ def for_actor(
 
 
 async def settle_operation(
-    db: Database, actor: Actor, kind: str, op_id: str, lost: ConnectionLost
+    db: Database, actor: Actor, kind: Operation, op_id: str, lost: ConnectionLost
 ) -> dict[str, Any] | Interrupted:
     """What became of an operation whose connection failed: its stored result if it
     committed, else NotSaved, or OutcomeUnknown when the database cannot tell us.
@@ -158,14 +158,14 @@ class OperationRunner(RefusalExplainer):
     async def _operation(
         self,
         actor: Actor,
-        kind: str,
+        kind: Operation,
         op_id: str | None,
         body: Callable[[asyncpg.Connection], Awaitable[dict[str, Any]]],
         *,
         entity: str = "booking",
         entity_id: int | None = None,
         context: dict[str, Any] | None = None,
-        permission: str | None = None,
+        permission: Operation | None = None,
     ) -> dict[str, Any]:
         # `permission` names the right the operation needs, when it is not the kind itself.
         require(actor, permission or kind)
@@ -212,7 +212,13 @@ class OperationRunner(RefusalExplainer):
             raise
 
     async def _record_refusal(
-        self, actor: Actor, kind: str, entity: str, entity_id: int | None, op_id: str, refusal: BookingError
+        self,
+        actor: Actor,
+        kind: Operation,
+        entity: str,
+        entity_id: int | None,
+        op_id: str,
+        refusal: BookingError,
     ) -> None:
         try:
             async with self._db.transaction(actor) as conn:

@@ -13,14 +13,15 @@ from services.bookings.inputs import reason_problem, refuse
 from services.bookings.operations import BookingOperations
 from services.bookings.runner import for_actor
 from services.errors import IllegalTransition, InvalidInput
+from services.identity.permissions import Operation
 from services.models import Booking
 from services.store.db import Actor
 
 UNDO_WORDS = {
-    "correct_arrivals": "Correcting an arrival count",
-    "reverse_no_show": "Reversing a no-show",
-    "reverse_completion": "Reversing a completion",
-    "reopen": "Reopening a booking",
+    Operation.CORRECT_ARRIVALS: "Correcting an arrival count",
+    Operation.REVERSE_NO_SHOW: "Reversing a no-show",
+    Operation.REVERSE_COMPLETION: "Reversing a completion",
+    Operation.REOPEN: "Reopening a booking",
 }
 
 
@@ -30,7 +31,7 @@ class UndoOperations(BookingOperations):
     async def _undo(
         self,
         actor: Actor,
-        kind: str,
+        kind: Operation,
         booking_id: int,
         version: int,
         reason: str,
@@ -103,7 +104,7 @@ class UndoOperations(BookingOperations):
 
         return await self._undo(
             actor,
-            "correct_arrivals",
+            Operation.CORRECT_ARRIVALS,
             booking_id,
             version,
             reason,
@@ -122,7 +123,7 @@ class UndoOperations(BookingOperations):
         its table is still free for it."""
         return await self._undo(
             actor,
-            "reverse_no_show",
+            Operation.REVERSE_NO_SHOW,
             booking_id,
             version,
             reason,
@@ -140,7 +141,7 @@ class UndoOperations(BookingOperations):
         has room for it."""
         return await self._undo(
             actor,
-            "reverse_completion",
+            Operation.REVERSE_COMPLETION,
             booking_id,
             version,
             reason,
@@ -168,7 +169,7 @@ class UndoOperations(BookingOperations):
         status = "pending" if was == "pending" else "confirmed"
         return await self._undo(
             actor,
-            "reopen",
+            Operation.REOPEN,
             booking_id,
             version,
             reason,

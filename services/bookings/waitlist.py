@@ -12,6 +12,7 @@ from services.bookings.inputs import GuestDetails, guest_fields, guest_problem, 
 from services.bookings.operations import BookingOperations
 from services.bookings.runner import booking_from_json, booking_json, for_actor
 from services.errors import InvalidInput, NotFound
+from services.identity.permissions import Operation
 from services.models import Booking
 from services.store.db import Actor
 
@@ -80,7 +81,7 @@ class WaitlistOperations(BookingOperations):
             )
             return {"id": entry}
 
-        result = await self._operation(actor, "waitlist_add", op_id, body, entity="waitlist_entry")
+        result = await self._operation(actor, Operation.WAITLIST_ADD, op_id, body, entity="waitlist_entry")
         return int(result["id"])
 
     @for_actor
@@ -99,7 +100,7 @@ class WaitlistOperations(BookingOperations):
             return {}
 
         await self._operation(
-            actor, "waitlist_offer", op_id, body, entity="waitlist_entry", entity_id=entry_id
+            actor, Operation.WAITLIST_OFFER, op_id, body, entity="waitlist_entry", entity_id=entry_id
         )
 
     @for_actor
@@ -170,7 +171,7 @@ class WaitlistOperations(BookingOperations):
         return booking_from_json(
             await self._operation(
                 actor,
-                "waitlist_book",
+                Operation.WAITLIST_BOOK,
                 op_id,
                 body,
                 entity="waitlist_entry",
@@ -190,5 +191,5 @@ class WaitlistOperations(BookingOperations):
             return {}
 
         await self._operation(
-            actor, "waitlist_leave", op_id, body, entity="waitlist_entry", entity_id=entry_id
+            actor, Operation.WAITLIST_LEAVE, op_id, body, entity="waitlist_entry", entity_id=entry_id
         )
