@@ -117,3 +117,16 @@ def require(actor: Actor, operation: Operation) -> None:
             f"{actor.name} is signed in as {actor.role} staff, who may not "
             f"{WORDS.get(operation, operation.replace('_', ' '))}."
         )
+
+
+# The jobs' screens that not every role may open (the others every role may).
+SCREEN_ROLES: dict[str, frozenset[Role]] = {
+    "support": frozenset({Role.SUPPORT, Role.MANAGER, Role.ADMIN}),
+    "audit": frozenset({Role.SUPPORT, Role.MANAGER, Role.ADMIN}),
+}
+
+
+def may_open(role: Role | None, screen: str) -> bool:
+    """Whether `role` may open the job's screen `screen`; the system (no role) opens all."""
+    allowed = SCREEN_ROLES.get(screen)
+    return role is None or allowed is None or role in allowed
