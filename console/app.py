@@ -61,6 +61,7 @@ from screens.protocols import ListsHelp
 from screens.sign_in import DemoAccounts, SignInScreen
 from screens.support import SupportScreen
 from services.identity.accounts import Session
+from services.identity.permissions import may_open
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
 from services.live.presence import Presence, PresenceEntry
 from services.store.db import Actor
@@ -553,12 +554,7 @@ class BackroomApp(App[None]):
     def _may_go(self, name: str) -> bool:
         if self.services.identity is not None and not self.signed_in:
             return False
-        role = self.services.actor.role
-        if name == "support":
-            return role in (None, "support", "manager", "admin")
-        if name == "audit":
-            return role in (None, "support", "admin", "manager")
-        return True
+        return may_open(self.services.actor.role, name)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

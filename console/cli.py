@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.prompts import NoTerminal
-from console.settings import Settings, SettingsError
-from services.embedded.server import EmbeddedPostgres, EmbeddedServerError, ServerInfo
-from services.errors import BookingError
-from services.identity.secrets import SecretUnavailable
+from console.settings import Settings
+from services.embedded.server import EmbeddedPostgres, ServerInfo
+from services.errors import BackroomError
 from services.store.db import DatabaseError
 
 if TYPE_CHECKING:
@@ -619,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         return func(args, Settings.from_env())
     except NoTerminal as err:
         return fail(str(err), wrap=False)
-    except (DatabaseError, EmbeddedServerError, BookingError, SecretUnavailable, SettingsError) as err:
+    except BackroomError as err:
         return fail(str(err))
     except OSError as err:
         where = f" ({err.filename})" if err.filename else ""

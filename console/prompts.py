@@ -10,6 +10,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from services.errors import BackroomError
+
 PASSWORD_ENV = "BACKROOM_PASSWORD"
 """The password of whoever signs in: the admin of --admin, the Supabase user."""
 CODE_ENV = "BACKROOM_CODE"
@@ -18,7 +20,7 @@ NEW_PASSWORD_ENV = "BACKROOM_NEW_PASSWORD"
 """The password of the account `backroom staff add` creates."""
 
 
-class NoTerminal(Exception):
+class NoTerminal(BackroomError):
     """A secret is needed and there is no way to ask for it; `str(err)` says how to give it."""
 
 

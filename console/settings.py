@@ -11,6 +11,8 @@ from pathlib import Path
 
 import platformdirs
 
+from services.errors import BackroomError
+
 APP_NAME = "backroom"
 
 
@@ -18,7 +20,7 @@ APP_NAME = "backroom"
 DEFAULT_IDLE_MINUTES = {"door": 5.0, "manager": 15.0, "admin": 15.0, "support": 30.0}
 
 
-class SettingsError(Exception):
+class SettingsError(BackroomError):
     """A setting in the environment is not usable; `str(err)` says which and why."""
 
 

@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from services.errors import BookingError
+from services.identity.accounts import SignInError
 from services.store.db import DatabaseError
 from widgets.display import literal
 
@@ -96,7 +97,7 @@ def trouble(err: Exception) -> str:
 
     An unknown error is named by its type only: its text could carry what was typed.
     """
-    if isinstance(err, DatabaseError | BookingError):
+    if isinstance(err, DatabaseError | BookingError | SignInError):
         return str(err)
     if isinstance(err, OSError | ConnectionError | TimeoutError):
         return "The database did not answer. Try again in a moment."

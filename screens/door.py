@@ -59,7 +59,7 @@ from screens.live import NightChanged
 from screens.reading import CoalescingReader, failure_words
 from screens.writes import WritingScreen
 from services.bookings import WALK_IN_MINIMUM
-from services.identity.permissions import WORDS, may
+from services.identity.permissions import WORDS, Operation, may
 from services.live.feed import FeedStatus
 from services.models import Booking, BookingStatus, FloorSnapshot, TableState
 from services.wording import arrived_of, party_in, table_numbers
@@ -500,7 +500,7 @@ class DoorScreen(WritingScreen):
         super().show_staff()
         self.refresh_bindings()
 
-    def may(self, operation: str) -> bool:
+    def may(self, operation: Operation) -> bool:
         """Whether the signed-in staff member's role allows `operation`."""
         actor = self.services.actor
         if actor.staff_id is None and self.services.identity is not None:
@@ -509,10 +509,10 @@ class DoorScreen(WritingScreen):
         return actor.role is None or may(actor.role, operation)
 
     OPERATIONS = {
-        "check_in": "check_in",
-        "walk_in": "seat_walk_in",
-        "no_show": "no_show",
-        "undo": "correct_arrivals",
+        "check_in": Operation.CHECK_IN,
+        "walk_in": Operation.SEAT_WALK_IN,
+        "no_show": Operation.NO_SHOW,
+        "undo": Operation.CORRECT_ARRIVALS,
     }
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -551,7 +551,7 @@ class DoorScreen(WritingScreen):
         def key(binding_id: str, default: str) -> str:
             return key_label(self.app, binding_id, default)
 
-        if booking is not None and self.may("check_in") and _still_expected(booking):
+        if booking is not None and self.may(Operation.CHECK_IN) and _still_expected(booking):
             commands.append(
                 TableCommand(
                     f"Check in · {booking.ref} {booking.guest_name}",
@@ -559,7 +559,7 @@ class DoorScreen(WritingScreen):
                     partial(self.perform, "check_in"),
                 )
             )
-        if self.may("seat_walk_in"):
+        if self.may(Operation.SEAT_WALK_IN):
             commands.append(
                 TableCommand(
                     "Seat a walk-in · best free table",
@@ -578,7 +578,7 @@ class DoorScreen(WritingScreen):
             )
         if (
             booking is not None
-            and self.may("no_show")
+            and self.may(Operation.NO_SHOW)
             and booking.status is BookingStatus.CONFIRMED
             and self._late_enough(booking)
         ):
@@ -633,7 +633,7 @@ class DoorScreen(WritingScreen):
     # Check in ----------------------------------------------------------------------
 
     def action_check_in(self) -> None:
-        if self.may("check_in"):
+        if self.may(Operation.CHECK_IN):
             self._when_current("check_in")
 
     def _check_in(self) -> None:
@@ -671,7 +671,7 @@ class DoorScreen(WritingScreen):
     # Walk-ins ----------------------------------------------------------------------
 
     def action_walk_in(self) -> None:
-        if not self.may("seat_walk_in") or self.snapshot is None:
+        if not self.may(Operation.SEAT_WALK_IN) or self.snapshot is None:
             return
         night = self.snapshot.night
         now = self.services.clock()
@@ -705,7 +705,7 @@ class DoorScreen(WritingScreen):
     # No-shows ----------------------------------------------------------------------
 
     def action_no_show(self) -> None:
-        if self.may("no_show"):
+        if self.may(Operation.NO_SHOW):
             self._when_current("no_show")
 
     def _no_show(self) -> None:
@@ -748,7 +748,7 @@ class DoorScreen(WritingScreen):
     # Undo --------------------------------------------------------------------------
 
     def action_undo(self) -> None:
-        if self.may("correct_arrivals"):
+        if self.may(Operation.CORRECT_ARRIVALS):
             self._when_current("undo")
 
     def _undo(self) -> None:
@@ -854,7 +854,7 @@ class DoorScreen(WritingScreen):
         who = f"{booking.ref} · {booking.guest_name}"
         if booking.status is BookingStatus.ARRIVED:
             return f"{who} is in already: all {booking.party_size} of the party."
-        if booking.status is BookingStatus.NO_SHOW and self.may("reverse_no_show"):
+        if booking.status is BookingStatus.NO_SHOW and self.may(Operation.REVERSE_NO_SHOW):
             key = key_label(self.app, "door.undo", "ctrl+u")
             return f"{who} is no-show: if the party has come, {key} reverses it, then check in."
         return f"{who} is {BOOKING_WORDS[booking.status]}: there is nobody to check in."
@@ -869,7 +869,10 @@ class DoorScreen(WritingScreen):
 
 
 # What the door undoes for a booking in each status.
-DOOR_UNDO = {BookingStatus.ARRIVED: "correct_arrivals", BookingStatus.NO_SHOW: "reverse_no_show"}
+DOOR_UNDO = {
+    BookingStatus.ARRIVED: Operation.CORRECT_ARRIVALS,
+    BookingStatus.NO_SHOW: Operation.REVERSE_NO_SHOW,
+}
 
 
 def _still_expected(booking: Booking) -> bool:

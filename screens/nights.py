@@ -33,7 +33,7 @@ from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
 from screens.reading import CoalescingReader, failure_words
 from services.errors import BookingError
-from services.identity.permissions import may
+from services.identity.permissions import Operation, may
 from services.reports import NightOccupancy
 from widgets.display import literal
 from widgets.footer import Footer
@@ -339,7 +339,7 @@ class NightsScreen(LiveScreen):
         if action in ("open_floor", "report"):
             return True if self.selected is not None else None
         if action == "open_night":
-            return may(self.services.actor.role, "open_night")
+            return may(self.services.actor.role, Operation.OPEN_NIGHT)
         if action == "back":
             return len(self.app.screen_stack) > 1
         return True
@@ -424,7 +424,7 @@ class NightsScreen(LiveScreen):
 
     def action_open_night(self) -> None:
         suggested = self.first_unopened()
-        if suggested is None or not may(self.services.actor.role, "open_night"):
+        if suggested is None or not may(self.services.actor.role, Operation.OPEN_NIGHT):
             return
         self.app.push_screen(OpenNightDialog(suggested, on_answer=self._open_night))
 
@@ -463,7 +463,7 @@ class NightsScreen(LiveScreen):
                     "report",
                 ),
             ]
-        if may(self.services.actor.role, "open_night"):
+        if may(self.services.actor.role, Operation.OPEN_NIGHT):
             commands.append(NightCommand("Open a night", "A night that is not on the list yet", "open_night"))
         commands += [
             NightCommand("Earlier nights", "Look four weeks back", "shift(-1)"),

@@ -42,7 +42,7 @@ from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
-from services.identity.permissions import may
+from services.identity.permissions import Operation, may
 from services.live.feed import ChangeBatch
 from services.models import Booking, FloorSnapshot, Table, TileStatus
 from services.store.db import Actor
@@ -54,7 +54,7 @@ from widgets.top_bar import TopBar
 if TYPE_CHECKING:
     pass
 
-WAITLIST_RIGHT = "waitlist_add"
+WAITLIST_RIGHT = Operation.WAITLIST_ADD
 
 
 def why_not_waitlist(actor: Actor) -> str | None:

@@ -36,6 +36,7 @@ from services.errors import (
     StepUpRequired,
     TableTaken,
 )
+from services.identity.accounts import SignInError
 from services.store.db import Actor, DatabaseError, connection_lost
 
 if TYPE_CHECKING:
@@ -118,8 +119,9 @@ class WritingScreen(LiveScreen):
                     again=" Enter tries again." if dialog is not None else "",
                 )
                 return
-            except BookingError as err:
-                # Refused: nothing was written, so another try is a new intent.
+            except (BookingError, SignInError) as err:
+                # Refused (a code asked for first too): nothing was written, so another try
+                # is a new intent.
                 write.intent.renew()
                 await self._refused(write, err, dialog, beneath)
                 return
@@ -147,7 +149,7 @@ class WritingScreen(LiveScreen):
         self.notify(text, severity="error", timeout=8)
 
     def _keep_beneath(
-        self, err: BookingError, dialog: Dialog[Any] | None, beneath: Dialog[Any] | None
+        self, err: BookingError | SignInError, dialog: Dialog[Any] | None, beneath: Dialog[Any] | None
     ) -> Dialog[Any] | None:
         """Before a refusal's question: the form that stays open under it, as typed (Esc on
         the question goes back to it), or None. A dialog that is only a question closes."""
@@ -162,7 +164,11 @@ class WritingScreen(LiveScreen):
         return beneath
 
     async def _refused(
-        self, write: Write, err: BookingError, dialog: Dialog[Any] | None, beneath: Dialog[Any] | None = None
+        self,
+        write: Write,
+        err: BookingError | SignInError,
+        dialog: Dialog[Any] | None,
+        beneath: Dialog[Any] | None = None,
     ) -> None:
         retarget = write.retarget
         if isinstance(err, TableTaken | PartyDoesNotFit) and retarget is not None:

@@ -1,18 +1,31 @@
-"""Refusals in staff words. Each carries what a screen needs to explain it
-and, where it helps, what to do instead."""
+"""Errors in staff words. `BackroomError` is the root of every error the console
+raises for staff; each subclass carries what a screen needs to explain it and,
+where it helps, what to do instead.
+
+The families: `BookingError` (a change refused: bookings, the night),
+`SignInError` (services/identity/accounts.py), `DatabaseError`
+(services/store/db.py), `EmbeddedServerError` (below), `FirstRunError`
+(services/store/first_run.py), `SecretUnavailable` (services/identity/secrets.py),
+`ExportFailed` (services/reports.py), and the console's own `SettingsError`,
+`NoTerminal` and `FilterError`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from services.models import Booking
 from services.wording import joined_tables
 
 
-class BookingError(Exception):
-    """Base of every refusal; `str(err)` is a sentence for staff."""
+class BackroomError(Exception):
+    """Root of every error the console raises for staff; `str(err)` is a sentence for staff."""
+
+
+class BookingError(BackroomError):
+    """Base of every refusal of a change; `str(err)` is a sentence for staff."""
 
     code = "refused"
 
@@ -212,3 +225,18 @@ class BanMatch(BookingError):
         self.ban_name = ban_name
         self.reason = reason
         self.matched_on = matched_on
+
+
+# The console's own private database server (services/embedded).
+
+
+class EmbeddedServerError(BackroomError):
+    """Raised when the server cannot be initialised or started; .log_path is the server log to read.
+
+    ``str(err)`` is one line naming the log; ``.log_tail`` holds its last lines.
+    """
+
+    def __init__(self, message: str, log_path: Path | None = None, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_path: Path | None = log_path
+        self.log_tail: str = log_tail

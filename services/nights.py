@@ -9,7 +9,7 @@ from datetime import date
 import asyncpg
 
 from services.errors import InvalidInput, NotAllowed
-from services.identity.permissions import require
+from services.identity.permissions import Operation, require
 from services.store.db import Actor, Database
 
 
@@ -19,7 +19,7 @@ class NightService:
 
     async def open_night(self, actor: Actor, day: date) -> int:
         """The night of `day`, opened now if it was not; its id."""
-        require(actor, "open_night")
+        require(actor, Operation.OPEN_NIGHT)
         try:
             async with self._db.transaction(actor) as conn:
                 night_id: int = await conn.fetchval("select backroom.open_night($1)", day)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from services.errors import BackroomError
 from services.floor import BOOKING_SELECT, booking_from_row, business_date
 from services.models import Booking
 from services.night.words import NIGHT_OPERATION_WORDS
@@ -536,7 +537,7 @@ def free_report_path(directory: Path, night: date) -> Path:
     return directory / report_file_name(night, n)
 
 
-class ExportFailed(Exception):
+class ExportFailed(BackroomError):
     """The report could not be saved; `str(err)` says why in plain words. Nothing was written."""
 
     def __init__(self, message: str, path: Path) -> None:

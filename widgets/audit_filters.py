@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from services.errors import BackroomError
 from services.wording import local_moment
 
 _MOMENT = re.compile(r"^\s*(?:(\d{4})-(\d{1,2})-(\d{1,2}))?\s*(?:(\d{1,2}):(\d{2}))?\s*$")
@@ -51,7 +52,7 @@ class AuditFilter:
         return " · ".join(parts) or "everything"
 
 
-class FilterError(ValueError):
+class FilterError(BackroomError, ValueError):
     """A field that cannot be read; `field` names it ("since", "until")."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from services.errors import BookingError
+from services.errors import BackroomError
 from services.identity.accounts import AccountLocked, SignInError
 from widgets.display import literal
 from widgets.entry import whole_number
@@ -108,7 +108,7 @@ class Dialog(ModalScreen[A | None], Generic[A]):
         self.say(SAVING)
         self._on_answer(value, self)
 
-    def keeps_open(self, refusal: BookingError) -> bool:
+    def keeps_open(self, refusal: BackroomError) -> bool:
         """Whether a refusal leaves this dialog open to correct and send again."""
         return False
 
@@ -310,7 +310,7 @@ class CodeDialog(Dialog[str]):
     def hint(self) -> str:
         return "Enter  go on · Esc  leave it"
 
-    def keeps_open(self, refusal: BookingError) -> bool:
+    def keeps_open(self, refusal: BackroomError) -> bool:
         # A mistyped or stale code can be typed again; a locked account cannot.
         return isinstance(refusal, SignInError) and not isinstance(refusal, AccountLocked)
 

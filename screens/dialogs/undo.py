@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from screens.dialogs.ask import CountDialog, Dialog, ReasonDialog
 from screens.floor.actions import UNDO_OPERATIONS, Intent, Write
+from services.identity.permissions import Operation
 from services.models import Booking, BookingStatus
 from services.wording import party_in
 
@@ -20,31 +21,31 @@ if TYPE_CHECKING:
 
 # What each undo is called in a heading, and what its Enter does in the reason dialog.
 HEADINGS = {
-    "correct_arrivals": "Correct the count",
-    "reverse_no_show": "Reverse the no-show",
-    "reverse_completion": "Reverse the completion",
-    "reopen": "Reopen",
+    Operation.CORRECT_ARRIVALS: "Correct the count",
+    Operation.REVERSE_NO_SHOW: "Reverse the no-show",
+    Operation.REVERSE_COMPLETION: "Reverse the completion",
+    Operation.REOPEN: "Reopen",
 }
 VERBS = {
-    "correct_arrivals": "correct",
-    "reverse_no_show": "reverse",
-    "reverse_completion": "reverse",
-    "reopen": "reopen",
+    Operation.CORRECT_ARRIVALS: "correct",
+    Operation.REVERSE_NO_SHOW: "reverse",
+    Operation.REVERSE_COMPLETION: "reverse",
+    Operation.REOPEN: "reopen",
 }
 WHY = "Why? (kept in the audit log with your name)"
 # An example of a reason, shown greyed in the empty box.
 EXAMPLES = {
-    "correct_arrivals": "Counted the wrong party",
-    "reverse_no_show": "They came after all",
-    "reverse_completion": "Closed the wrong table",
-    "reopen": "Cancelled by mistake",
+    Operation.CORRECT_ARRIVALS: "Counted the wrong party",
+    Operation.REVERSE_NO_SHOW: "They came after all",
+    Operation.REVERSE_COMPLETION: "Closed the wrong table",
+    Operation.REOPEN: "Cancelled by mistake",
 }
 
 
-def choice_words(operation: str, booking: Booking) -> str:
+def choice_words(operation: Operation, booking: Booking) -> str:
     """One line of the undo chooser: what is undone, for whom."""
     words = next(label for op, label in UNDO_OPERATIONS.values() if op == operation)
-    if operation == "correct_arrivals":
+    if operation == Operation.CORRECT_ARRIVALS:
         words += f" ({party_in(booking)} in)"
     return f"{words} · {booking.ref} {booking.guest_name}"
 
@@ -52,7 +53,7 @@ def choice_words(operation: str, booking: Booking) -> str:
 def undo_write(
     bookings: BookingService,
     actor: Actor,
-    operation: str,
+    operation: Operation,
     booking: Booking,
     reason: str,
     *,
@@ -63,7 +64,7 @@ def undo_write(
     who = f"{booking.ref} · {booking.guest_name}"
 
     async def call(op_id: str) -> Booking:
-        if operation == "correct_arrivals":
+        if operation == Operation.CORRECT_ARRIVALS:
             assert arrived is not None
             return await bookings.correct_arrivals(
                 actor, booking.id, booking.version, arrived, reason, op_id=op_id
@@ -73,21 +74,21 @@ def undo_write(
         return result
 
     def done(b: Booking) -> str:
-        if operation == "correct_arrivals":
+        if operation == Operation.CORRECT_ARRIVALS:
             if b.status is not BookingStatus.ARRIVED:
                 return f"Count corrected · {who}: nobody in, expected again"
             return f"Count corrected · {who}: {party_in(b)} in"
-        if operation == "reverse_no_show":
+        if operation == Operation.REVERSE_NO_SHOW:
             return f"No-show reversed · {who}: expected again, check them in"
-        if operation == "reverse_completion":
+        if operation == Operation.REVERSE_COMPLETION:
             return f"Completion reversed · {who}: in again ({party_in(b)})"
         return f"Reopened {who} ({b.status.value})"
 
     what = {
-        "correct_arrivals": f"correct the count of {booking.ref}",
-        "reverse_no_show": f"reverse the no-show of {booking.ref}",
-        "reverse_completion": f"reverse the completion of {booking.ref}",
-        "reopen": f"reopen {booking.ref}",
+        Operation.CORRECT_ARRIVALS: f"correct the count of {booking.ref}",
+        Operation.REVERSE_NO_SHOW: f"reverse the no-show of {booking.ref}",
+        Operation.REVERSE_COMPLETION: f"reverse the completion of {booking.ref}",
+        Operation.REOPEN: f"reopen {booking.ref}",
     }[operation]
     return Write(what, call, done, intent or Intent())
 
@@ -95,7 +96,7 @@ def undo_write(
 def ask_undo(
     bookings: BookingService,
     actor: Actor,
-    operation: str,
+    operation: Operation,
     booking: Booking,
     *,
     where: str,
@@ -121,7 +122,7 @@ def ask_undo(
             )
         )
 
-    if operation != "correct_arrivals":
+    if operation != Operation.CORRECT_ARRIVALS:
         ask_why(None)
         return
 

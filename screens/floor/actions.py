@@ -19,6 +19,7 @@ from textual.binding import Binding
 
 from services.bookings import new_op_id
 from services.errors import Alternative
+from services.identity.permissions import Operation
 from services.models import Booking, BookingStatus, TableState, TileStatus
 
 
@@ -27,7 +28,7 @@ class TableAction:
     name: str  # the screen's action (action_<name>)
     key: str
     label: str  # the footer's word
-    operation: str  # the operation in services.identity.permissions
+    operation: Operation  # the operation in services.identity.permissions
     title: str  # the command palette's title
     help: str
     about_booking: bool = True  # acts on the booking the tile shows, not the table itself
@@ -45,38 +46,65 @@ class TableAction:
 
 TABLE_ACTIONS: tuple[TableAction, ...] = (
     TableAction(
-        "new_booking", "n", "New", "create", "New booking", "Book this table for a guest", about_booking=False
+        "new_booking",
+        "n",
+        "New",
+        Operation.CREATE,
+        "New booking",
+        "Book this table for a guest",
+        about_booking=False,
     ),
     TableAction(
-        "hold", "h", "Hold", "hold", "Hold table", "Keep a free table while you talk", about_booking=False
+        "hold",
+        "h",
+        "Hold",
+        Operation.HOLD,
+        "Hold table",
+        "Keep a free table while you talk",
+        about_booking=False,
     ),
     TableAction(
-        "release", "h", "Release", "release_hold", "Release hold", "Give up your hold", about_booking=False
+        "release",
+        "h",
+        "Release",
+        Operation.RELEASE_HOLD,
+        "Release hold",
+        "Give up your hold",
+        about_booking=False,
     ),
-    TableAction("confirm", "c", "Confirm", "confirm", "Confirm booking", "Confirm the pending booking"),
-    TableAction("check_in", "i", "Check in", "check_in", "Check in", "Check in all or part of the party"),
-    TableAction("move_booking", "m", "Move", "move", "Move booking", "Another table or time"),
-    # Changing a booking where it is takes the right to move it (services.bookings.AMEND_RIGHT).
+    TableAction(
+        "confirm", "c", "Confirm", Operation.CONFIRM, "Confirm booking", "Confirm the pending booking"
+    ),
+    TableAction(
+        "check_in", "i", "Check in", Operation.CHECK_IN, "Check in", "Check in all or part of the party"
+    ),
+    TableAction("move_booking", "m", "Move", Operation.MOVE, "Move booking", "Another table or time"),
+    # Changing a booking where it is takes the right to move it (services.bookings.operations.AMEND_RIGHT).
     # Off the footer: with it, a booked table's keys no longer fit beside the arrows at 80.
     TableAction(
         "edit_booking",
         "e",
         "Edit",
-        "move",
+        Operation.MOVE,
         "Edit booking",
         "Party size, arrival, notes or guest",
         footer=False,
     ),
-    TableAction("cancel_booking", "x", "Cancel", "cancel", "Cancel booking", "Cancel, with a reason"),
-    TableAction("no_show", "o", "No-show", "no_show", "Mark no-show", "The party did not come"),
+    TableAction("cancel_booking", "x", "Cancel", Operation.CANCEL, "Cancel booking", "Cancel, with a reason"),
+    TableAction("no_show", "o", "No-show", Operation.NO_SHOW, "Mark no-show", "The party did not come"),
     TableAction(
-        "complete", "d", "Complete", "complete", "Complete booking", "The party left: the table is free"
+        "complete",
+        "d",
+        "Complete",
+        Operation.COMPLETE,
+        "Complete booking",
+        "The party left: the table is free",
     ),
     TableAction(
         "walk_in",
         "w",
         "Walk-in",
-        "seat_walk_in",
+        Operation.SEAT_WALK_IN,
         "Seat a walk-in",
         "Seat a party now at a free table",
         about_booking=False,
@@ -87,7 +115,7 @@ TABLE_ACTIONS: tuple[TableAction, ...] = (
         "undo",
         "u",
         "Undo",
-        "correct_arrivals",
+        Operation.CORRECT_ARRIVALS,
         "Undo",
         "Correct a count, reverse a change",
         about_booking=False,
@@ -101,17 +129,17 @@ BY_NAME = {action.name: action for action in TABLE_ACTIONS}
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 # What can be undone for a booking in each status: the operation, and its words.
-UNDO_OPERATIONS: dict[BookingStatus, tuple[str, str]] = {
-    BookingStatus.ARRIVED: ("correct_arrivals", "Correct the arrival count"),
-    BookingStatus.NO_SHOW: ("reverse_no_show", "Reverse the no-show"),
-    BookingStatus.COMPLETED: ("reverse_completion", "Reverse the completion"),
-    BookingStatus.CANCELLED: ("reopen", "Reopen the cancelled booking"),
+UNDO_OPERATIONS: dict[BookingStatus, tuple[Operation, str]] = {
+    BookingStatus.ARRIVED: (Operation.CORRECT_ARRIVALS, "Correct the arrival count"),
+    BookingStatus.NO_SHOW: (Operation.REVERSE_NO_SHOW, "Reverse the no-show"),
+    BookingStatus.COMPLETED: (Operation.REVERSE_COMPLETION, "Reverse the completion"),
+    BookingStatus.CANCELLED: (Operation.REOPEN, "Reopen the cancelled booking"),
 }
 
 
 def undoable(
     state: TableState, *, tonight: bool, now: datetime, night_ends: datetime
-) -> list[tuple[str, Booking]]:
+) -> list[tuple[Operation, Booking]]:
     """What can be undone at this table: (operation, booking), the latest booked first.
     A count, a no-show or a completion only tonight; a cancellation until the night is over."""
     found = []
@@ -120,9 +148,9 @@ def undoable(
         if undo is None:
             continue
         operation = undo[0]
-        if operation == "reopen" and now >= night_ends:
+        if operation == Operation.REOPEN and now >= night_ends:
             continue
-        if operation != "reopen" and not tonight:
+        if operation != Operation.REOPEN and not tonight:
             continue
         found.append((operation, booking))
     return found

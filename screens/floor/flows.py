@@ -35,7 +35,7 @@ from screens.forms.walk_in import WalkInForm, WalkInRequest
 from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES
 from services.errors import Alternative
-from services.identity.permissions import WORDS
+from services.identity.permissions import WORDS, Operation
 from services.models import Booking, FloorSnapshot, Hold, Night, Table, TableState, TileStatus
 from services.wording import table_numbers
 from widgets.display import BOOKING_WORDS, local_time
@@ -62,7 +62,7 @@ class TableFlows(WritingScreen):
     def tonight(self) -> bool:
         raise NotImplementedError
 
-    def may(self, operation: str) -> bool:
+    def may(self, operation: Operation) -> bool:
         raise NotImplementedError
 
     def why_not(self, names: Sequence[str]) -> str | None:
@@ -335,7 +335,7 @@ class TableFlows(WritingScreen):
             chosen,
         )
 
-    def _undo(self, operation: str, booking: Booking) -> None:
+    def _undo(self, operation: Operation, booking: Booking) -> None:
         ask_undo(
             self.services.bookings,
             self.services.actor,

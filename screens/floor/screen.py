@@ -71,7 +71,7 @@ from screens.protocols import AnnouncesHold
 from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from services.errors import HoldExpired
-from services.identity.permissions import may
+from services.identity.permissions import Operation, may
 from services.live.feed import ChangeBatch, FeedState, FeedStatus
 from services.models import (
     Booking,
@@ -491,12 +491,15 @@ class FloorScreen(TableFlows):
             return None
         return self.snapshot.tables.get(self.selected)
 
-    def may(self, operation: str) -> bool:
+    def may(self, operation: Operation) -> bool:
         """Whether the signed-in staff member's role allows `operation`."""
         actor = self.services.actor
         if actor.staff_id is None and self.services.identity is not None:
             return False  # signed out: the floor runs on under the sign-in, for nobody
-        if operation in ("hold", "renew_hold", "release_hold") and actor.staff_id is None:
+        if (
+            operation in (Operation.HOLD, Operation.RENEW_HOLD, Operation.RELEASE_HOLD)
+            and actor.staff_id is None
+        ):
             return False  # a hold belongs to a person
         # No role is a script or test acting as the system, which the services allow too.
         return actor.role is None or may(actor.role, operation)
@@ -510,7 +513,7 @@ class FloorScreen(TableFlows):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "waitlist":
-            return self.snapshot is not None and self.may("waitlist_add")
+            return self.snapshot is not None and self.may(Operation.WAITLIST_ADD)
         spec = BY_NAME.get(action)
         if spec is None:
             return True

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from screens.dialogs.ask import A, Dialog
-from services.errors import BookingError, NotFound, StaleBooking
+from services.errors import BackroomError, NotFound, StaleBooking
 from services.models import Night, Table
 from services.venue_time import clock_change
 from services.wording import time_span
@@ -95,7 +95,7 @@ class FormDialog(Dialog[A]):
         Binding("up", "app.focus_previous", "Previous field", show=False, id="form.previous", priority=True),
     ]
 
-    def keeps_open(self, refusal: BookingError) -> bool:
+    def keeps_open(self, refusal: BackroomError) -> bool:
         # A form can be corrected, unless the booking it was about has changed or gone.
         return not isinstance(refusal, StaleBooking | NotFound)
 

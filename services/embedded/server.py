@@ -18,10 +18,11 @@ Connections over the unix socket are trusted for every role; TCP is only on 127.
 for the `postgres` superuser, and needs a SCRAM password for everyone else.
 
 Postgres refuses to run as root, so when we are root the server runs as a system user of its
-own (services/store/first_run.py creates it under a machine-wide lock), and every ancestor of
-``data_dir`` must stay traversable by it: we add o+x where missing on each start, since e.g. a
-new pytest session resets /tmp/pytest-of-root to 0700 under a running server.  We do not use
-the wheel's own ``PostgresServer``: it is socket-only and stops servers from atexit hooks.
+own (services/embedded/os_user.py), and every ancestor of ``data_dir`` must stay traversable by
+it: we add o+x where missing on each start, since e.g. a new pytest session resets
+/tmp/pytest-of-root to 0700 under a running server.  Which processes use the server is kept in
+``clients.json`` (services/embedded/clients.py).  We do not use the wheel's own
+``PostgresServer``: it is socket-only and stops servers from atexit hooks.
 """
 
 from __future__ import annotations
@@ -30,16 +31,13 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.util
-import json
 import math
 import os
-import pwd
 import re
 import shlex
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import tempfile
 import threading
@@ -47,19 +45,14 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from urllib.parse import quote
 
 import psutil
 
-from services.store.first_run import (
-    FirstRunError,
-    ensure_server_user,
-    ensure_traversable,
-    machine_lock,
-    prepare_install,
-    server_user_name,
-)
+from services.embedded.clients import atomic_write, pid_alive, read_clients, wait_gone, write_clients
+from services.embedded.os_user import ServerUser
+from services.errors import EmbeddedServerError
 
 __all__ = [
     "POSTGRES_BIN_PATH",
@@ -139,18 +132,6 @@ class ServerInfo:
         )
 
 
-class EmbeddedServerError(Exception):
-    """Raised when the server cannot be initialised or started; .log_path is the server log to read.
-
-    ``str(err)`` is one line naming the log; ``.log_tail`` holds its last lines.
-    """
-
-    def __init__(self, message: str, log_path: Path | None = None, log_tail: str = "") -> None:
-        super().__init__(message)
-        self.log_path: Path | None = log_path
-        self.log_tail: str = log_tail
-
-
 @dataclass(frozen=True)
 class _PidFile:
     pid: int
@@ -185,7 +166,7 @@ class EmbeddedPostgres:
             settings[name] = str(value)
         self.settings: dict[str, str] = settings
 
-        self._user: pwd.struct_passwd | None = None
+        self._os_user = ServerUser(self.log_path)
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
         self._lock_file: IO[bytes] | None = None
@@ -201,7 +182,7 @@ class EmbeddedPostgres:
     def running(self) -> ServerInfo | None:
         """The running server, if its postmaster is alive and accepts connections."""
         info = self._read_pid_file()
-        if info is None or not _pid_alive(info.pid):
+        if info is None or not pid_alive(info.pid):
             return None
         if not self._owns(info.pid):
             return None  # pid reused by an unrelated process after a crash
@@ -216,7 +197,7 @@ class EmbeddedPostgres:
     def clients(self) -> list[int]:
         """Live pids registered with acquire() (dead ones are pruned)."""
         with self._locked(_LOCK_GRACE):
-            return self._read_clients()
+            return read_clients(self._clients_path)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -229,10 +210,10 @@ class EmbeddedPostgres:
         """start(), and register this process as a client until release()."""
         with self._locked(timeout + _LOCK_GRACE):
             info = self._start(timeout)
-            pids = self._read_clients()
+            pids = read_clients(self._clients_path)
             if os.getpid() not in pids:
                 pids.append(os.getpid())
-            self._write_clients(pids)
+            write_clients(self._clients_path, pids)
             return info
 
     def release(self) -> bool:
@@ -241,8 +222,8 @@ class EmbeddedPostgres:
         Returns True if this call stopped the server.
         """
         with self._locked(_LOCK_GRACE):
-            pids = [pid for pid in self._read_clients() if pid != os.getpid()]
-            self._write_clients(pids)
+            pids = [pid for pid in read_clients(self._clients_path) if pid != os.getpid()]
+            write_clients(self._clients_path, pids)
             if pids:
                 return False
             if self.running() is None and not self._cluster_processes():
@@ -275,10 +256,10 @@ class EmbeddedPostgres:
         if info is not None:
             return info
         pid_info = self._read_pid_file()
-        if pid_info is not None and _pid_alive(pid_info.pid) and self._owns(pid_info.pid):
+        if pid_info is not None and pid_alive(pid_info.pid) and self._owns(pid_info.pid):
             # Alive but not accepting connections: starting, or restarting after a backend
             # crashed, or shutting down.  Wait for it rather than kill a working server.
-            while _pid_alive(pid_info.pid):
+            while pid_alive(pid_info.pid):
                 info = self.running()
                 if info is not None:
                     return info
@@ -290,13 +271,13 @@ class EmbeddedPostgres:
                     )
                 time.sleep(0.1)
 
-        self._prepare_permissions()
+        self._os_user.prepare_permissions(POSTGRES_BIN_PATH.parent, self.data_dir, self.pgdata)
         self._settle_leftovers(deadline)
         if not self.is_initialised():
             self._initdb(deadline)
 
         port = self._pick_port()
-        self._prepare_socket_dir()
+        self._os_user.prepare_socket_dir(self.socket_dir)
         self._prepare_log()
         for attempt in range(3):
             try:
@@ -351,7 +332,7 @@ class EmbeddedPostgres:
             self.pgdata.rmdir()
         # initdb into a side directory and rename, so a crash never leaves a half-made cluster.
         shutil.rmtree(self._init_dir, ignore_errors=True)
-        self._make_server_dir(self._init_dir)
+        self._os_user.make_dir(self._init_dir)
         self._prepare_log()
         args = [
             "-D",
@@ -375,19 +356,19 @@ class EmbeddedPostgres:
         hba = self._init_dir / "pg_hba.conf"
         hba.write_text(_HBA_CONF)
         hba.chmod(0o600)
-        self._chown(hba)
+        self._os_user.chown(hba)
         os.rename(self._init_dir, self.pgdata)
 
     def _stop(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         pid_info = self._read_pid_file()
-        if pid_info is not None and _pid_alive(pid_info.pid) and self._owns(pid_info.pid):
+        if pid_info is not None and pid_alive(pid_info.pid) and self._owns(pid_info.pid):
             self._prepare_log()
             wait = str(max(1, math.ceil(timeout)))
             args = ["stop", "-m", "fast", "-w", "-t", wait, "-D", str(self.pgdata)]
             # A failure here just means we fall through to signals below.
             self._run_logged("pg_ctl", args, timeout=timeout + 10, what="stop", check=False)
-            _wait_gone([pid_info.pid], deadline)
+            wait_gone([pid_info.pid], deadline)
         self._kill_cluster()
 
     def _settle_leftovers(self, deadline: float) -> None:
@@ -395,7 +376,7 @@ class EmbeddedPostgres:
         procs = self._cluster_processes()
         if procs:
             # Children exit by themselves shortly after their postmaster is killed.
-            _wait_gone([p.pid for p in procs], min(deadline, time.monotonic() + 5))
+            wait_gone([p.pid for p in procs], min(deadline, time.monotonic() + 5))
             self._kill_cluster()
         # Postgres trusts a lock file whose pid is alive, and a crashed postmaster's pid may be
         # a zombie or reused; nothing of ours runs now, so the files are stale either way.
@@ -406,7 +387,7 @@ class EmbeddedPostgres:
         """SIGTERM then SIGKILL every process of this cluster (postmaster and children)."""
         procs = self._cluster_processes()
         pid_info = self._read_pid_file()
-        if pid_info is not None and _pid_alive(pid_info.pid) and self._owns(pid_info.pid):
+        if pid_info is not None and pid_alive(pid_info.pid) and self._owns(pid_info.pid):
             with contextlib.suppress(psutil.Error):
                 postmaster = psutil.Process(pid_info.pid)
                 procs += [postmaster, *postmaster.children(recursive=True)]
@@ -417,8 +398,8 @@ class EmbeddedPostgres:
             for proc in procs:
                 with contextlib.suppress(psutil.Error):
                     proc.send_signal(sig)
-            _wait_gone([p.pid for p in procs], time.monotonic() + 3)
-            procs = [p for p in procs if _pid_alive(p.pid)]
+            wait_gone([p.pid for p in procs], time.monotonic() + 3)
+            procs = [p for p in procs if pid_alive(p.pid)]
             if not procs:
                 return
 
@@ -487,20 +468,6 @@ class EmbeddedPostgres:
             status=line(7),
         )
 
-    def _read_clients(self) -> list[int]:
-        try:
-            raw: Any = json.loads(self._clients_path.read_text())
-        except (OSError, ValueError):
-            raw = []
-        pids = [p for p in raw if isinstance(p, int)] if isinstance(raw, list) else []
-        live = [p for p in dict.fromkeys(pids) if _pid_alive(p)]
-        if live != raw:
-            self._write_clients(live)
-        return live
-
-    def _write_clients(self, pids: list[int]) -> None:
-        _atomic_write(self._clients_path, json.dumps(pids))
-
     def _saved_port(self) -> int | None:
         try:
             port = int(self._port_path.read_text().strip())
@@ -512,7 +479,7 @@ class EmbeddedPostgres:
         port = self._saved_port()
         if port is None or port == avoid or _port_in_use(port):
             port = _free_port()
-            _atomic_write(self._port_path, f"{port}\n")
+            atomic_write(self._port_path, f"{port}\n")
         return port
 
     def _remove_socket_files(self) -> None:
@@ -526,7 +493,7 @@ class EmbeddedPostgres:
                 os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.close(fd)
-        self._chown(self.log_path)
+        self._os_user.chown(self.log_path)
 
     def _log_tail(self) -> str:
         try:
@@ -562,7 +529,7 @@ class EmbeddedPostgres:
         self, program: str, args: list[str], *, timeout: float, what: str, check: bool = True
     ) -> int:
         """Run a server binary as the server user with output appended to the log."""
-        kwargs = self._as_server_user()
+        kwargs = self._os_user.popen_kwargs()
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             log.write(f"--- {stamp} {program} {shlex.join(args)}\n".encode())
@@ -589,73 +556,6 @@ class EmbeddedPostgres:
                     return -1
                 self._kill_cluster()
                 raise self._error(f"{what}: {program} timed out after {timeout:.1f}s") from None
-
-    def _server_user(self) -> pwd.struct_passwd | None:
-        if os.geteuid() != 0:
-            return None
-        if self._user is None:
-            try:
-                self._user = ensure_server_user(server_user_name())
-            except FirstRunError as err:
-                raise EmbeddedServerError(str(err), self.log_path) from None
-        return self._user
-
-    def _as_server_user(self) -> dict[str, Any]:
-        user = self._server_user()
-        if user is None:
-            return {"umask": 0o077}
-        return {
-            "user": user.pw_uid,
-            "group": user.pw_gid,
-            "extra_groups": [],  # do not keep root's supplementary groups
-            "umask": 0o077,
-        }
-
-    def _chown(self, path: Path) -> None:
-        user = self._server_user()
-        if user is not None:
-            os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-
-    def _make_server_dir(self, path: Path) -> None:
-        path.mkdir(mode=0o700, exist_ok=True)
-        self._chown(path)
-        path.chmod(0o700)
-
-    def _prepare_socket_dir(self) -> None:
-        """The socket dir is the access boundary: owned by the server user, mode 0700."""
-        path = self.socket_dir
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(path)
-        if not stat.S_ISDIR(st.st_mode):
-            raise EmbeddedServerError(f"socket directory {path} is not a directory", self.log_path)
-        user = self._server_user()
-        owner = user.pw_uid if user is not None else os.geteuid()
-        if st.st_uid != owner:
-            if os.geteuid() != 0:
-                # Someone else pre-created our temp dir: do not put the socket there.
-                raise EmbeddedServerError(f"socket directory {path} belongs to another user", self.log_path)
-            self._chown(path)
-        path.chmod(0o700)
-
-    def _prepare_permissions(self) -> None:
-        """As root: the server user must reach the binaries and the data directory."""
-        user = self._server_user()
-        if user is None:
-            return
-        try:
-            prepare_install(POSTGRES_BIN_PATH.parent, user)
-            with machine_lock():
-                ensure_traversable(self.data_dir, user)
-        except FirstRunError as err:
-            raise EmbeddedServerError(str(err), self.log_path) from None
-        if self.is_initialised():
-            # e.g. a cluster made by an earlier non-root run of the same data dir
-            if self.pgdata.stat().st_uid != user.pw_uid:
-                for root, dirs, files in os.walk(self.pgdata):
-                    for name in (*dirs, *files):
-                        path = os.path.join(root, name)
-                        os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-                self._chown(self.pgdata)
 
     # ------------------------------------------------------------------ locking
 
@@ -718,23 +618,6 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0 or not psutil.pid_exists(pid):
-        return False
-    try:
-        # Our container init may never reap, so a dead postmaster can linger as a zombie.
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True
-
-
-def _wait_gone(pids: list[int], deadline: float) -> None:
-    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         # Postgres binds with SO_REUSEADDR, so a TIME_WAIT from our last run is no conflict.
@@ -751,9 +634,3 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

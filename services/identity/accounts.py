@@ -28,7 +28,7 @@ from datetime import datetime
 import asyncpg
 import pyotp
 
-from services.errors import BookingError, InvalidInput, NotAllowed, NotFound
+from services.errors import BackroomError, InvalidInput, NotAllowed, NotFound
 from services.guests import EMAIL_MOST, NAME_MOST, text_problem
 from services.identity.permissions import Role
 from services.store.db import Actor, Database
@@ -42,7 +42,10 @@ PASSWORD_ITERATIONS = 20_000
 SALT_BYTES = 16
 
 
-class SignInError(BookingError):
+class SignInError(BackroomError):
+    """A sign-in, unlock or code refused; `str(err)` is a sentence for staff. Not a
+    refusal of a change: it is never a `BookingError`."""
+
     code = "sign_in"
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from services.errors import BackroomError
+
 SERVICE = "backroom-console"
 
 
@@ -15,7 +17,7 @@ def env_name(name: str) -> str:
     return "BACKROOM_" + name.upper().replace("-", "_").replace(":", "_").replace(".", "_")
 
 
-class SecretUnavailable(Exception):
+class SecretUnavailable(BackroomError):
     """A secret is needed and neither the keyring nor the environment has it."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.errors import InvalidInput
+from services.identity.permissions import Operation
 from services.night.ops import NightOps
 from services.store.db import Actor
 
@@ -52,7 +53,15 @@ class AlertService:
         if len(body.strip()) > BODY_MOST:
             raise InvalidInput(f"An alert is at most {BODY_MOST} characters.")
         answer = await self._ops.change(
-            actor, "alert_send", "alert_send", night_id, preset, body, minutes, entity="alert", op_id=op_id
+            actor,
+            Operation.ALERT_SEND,
+            "alert_send",
+            night_id,
+            preset,
+            body,
+            minutes,
+            entity="alert",
+            op_id=op_id,
         )
         return int(answer["alert_id"])
 
@@ -62,7 +71,7 @@ class AlertService:
         """Gone from this console only."""
         await self._ops.change(
             actor,
-            "alert_dismiss",
+            Operation.ALERT_DISMISS,
             "alert_dismiss",
             alert_id,
             console_id,
@@ -74,7 +83,13 @@ class AlertService:
     async def clear(self, actor: Actor, alert_id: int, *, op_id: str | None = None) -> None:
         """Gone from every console."""
         await self._ops.change(
-            actor, "alert_clear", "alert_clear", alert_id, entity="alert", entity_id=alert_id, op_id=op_id
+            actor,
+            Operation.ALERT_CLEAR,
+            "alert_clear",
+            alert_id,
+            entity="alert",
+            entity_id=alert_id,
+            op_id=op_id,
         )
 
     async def active(self, console_id: str) -> list[Alert]:

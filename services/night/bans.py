@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.errors import BanMatch, InvalidInput, StepUpRequired
-from services.identity.permissions import may
+from services.identity.permissions import Operation, may
 from services.night.ops import NightOps
 from services.store.db import Actor
 
@@ -63,7 +63,16 @@ class BanService:
         if not reason.strip():
             raise InvalidInput("A ban needs a reason.")
         answer = await self._ops.change(
-            actor, "ban_add", "ban_add", name, phone, email, reason, expires_at, entity="ban", op_id=op_id
+            actor,
+            Operation.BAN_ADD,
+            "ban_add",
+            name,
+            phone,
+            email,
+            reason,
+            expires_at,
+            entity="ban",
+            op_id=op_id,
         )
         return int(answer["ban_id"])
 
@@ -71,7 +80,7 @@ class BanService:
         if not reason.strip():
             raise InvalidInput("Lifting a ban needs a reason.")
         await self._ops.change(
-            actor, "ban_lift", "ban_lift", ban_id, reason, entity="ban", entity_id=ban_id, op_id=op_id
+            actor, Operation.BAN_LIFT, "ban_lift", ban_id, reason, entity="ban", entity_id=ban_id, op_id=op_id
         )
 
     async def matches(
@@ -122,7 +131,7 @@ class BanService:
                 reason=best.reason,
                 matched_on=best.matched_on,
             )
-        if not may(actor.role, "override"):
+        if not may(actor.role, Operation.OVERRIDE):
             raise StepUpRequired(
                 "Letting in someone who looks banned needs a manager signed in on "
                 "this console, with a reason."

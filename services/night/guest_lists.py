@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.errors import InvalidInput
+from services.identity.permissions import Operation
 from services.night.ops import NightOps
 from services.store.db import Actor
 
@@ -232,7 +233,7 @@ class GuestListService:
             raise InvalidInput(f"A list's name is 1 to {LIST_NAME_MOST} characters.")
         answer = await self._ops.change(
             actor,
-            "guest_list_create",
+            Operation.GUEST_LIST_CREATE,
             "guest_list_create",
             night_id,
             name,
@@ -258,7 +259,7 @@ class GuestListService:
         """A manager's change of a list's caps or cut-off (None keeps what is there)."""
         await self._ops.change(
             actor,
-            "guest_list_change",
+            Operation.GUEST_LIST_CHANGE,
             "guest_list_change",
             list_id,
             max_names,
@@ -278,7 +279,7 @@ class GuestListService:
         payload = [{"name": n.name, "plus_ones": n.plus_ones, "note": n.note} for n in names]
         answer = await self._ops.change(
             actor,
-            "guest_list_add",
+            Operation.GUEST_LIST_ADD,
             "guest_list_add",
             list_id,
             json.dumps(payload),
@@ -313,7 +314,7 @@ class GuestListService:
     async def remove_name(self, actor: Actor, name_id: int, *, op_id: str | None = None) -> None:
         await self._ops.change(
             actor,
-            "guest_list_remove",
+            Operation.GUEST_LIST_REMOVE,
             "guest_list_remove",
             name_id,
             entity="guest_list_name",
@@ -336,7 +337,7 @@ class GuestListService:
         override with a reason (BanMatch, AtCapacity)."""
         answer = await self._ops.change(
             actor,
-            "guest_list_check_in",
+            Operation.GUEST_LIST_CHECK_IN,
             "guest_list_check_in",
             name_id,
             arrived,

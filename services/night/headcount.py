@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.identity.permissions import Operation
 from services.night.ops import NightOps
 from services.store.db import Actor, Isolation
 
@@ -64,7 +65,7 @@ class HeadcountService:
         (AtCapacity) unless a manager's session with a fresh code gives a reason."""
         answer = await self._ops.change(
             actor,
-            "door_count",
+            Operation.DOOR_COUNT,
             "door_count",
             night_id,
             change,

@@ -33,7 +33,7 @@ from services.errors import (
     StepUpRequired,
 )
 from services.floor import utc_now
-from services.identity.permissions import require
+from services.identity.permissions import Operation, require
 from services.store.db import (
     Actor,
     ConnectionLost,
@@ -70,13 +70,13 @@ class NightOps:
     async def change(
         self,
         actor: Actor,
-        kind: str,
+        kind: Operation,
         function: str,
         *args: Any,
         entity: str,
         entity_id: int | None = None,
         op_id: str | None = None,
-        permission: str | None = None,
+        permission: Operation | None = None,
         isolation: Isolation = "read_committed",
     ) -> dict[str, Any]:
         """`select backroom.<function>(op_id, *args)` as `actor`; its JSON answer."""
@@ -106,7 +106,13 @@ class NightOps:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _record_refusal(
-        self, actor: Actor, kind: str, entity: str, entity_id: int | None, op_id: str, refusal: BookingError
+        self,
+        actor: Actor,
+        kind: Operation,
+        entity: str,
+        entity_id: int | None,
+        op_id: str,
+        refusal: BookingError,
     ) -> None:
         try:
             async with self.db.transaction(actor) as conn:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.errors import InvalidInput
+from services.identity.permissions import Operation
 from services.night.ops import NightOps
 from services.store.db import Actor
 
@@ -63,7 +64,7 @@ class SpendService:
     ) -> SpendTotal:
         await self._ops.change(
             actor,
-            "spend_record",
+            Operation.SPEND_RECORD,
             "spend_record",
             booking_id,
             Decimal(amount),
@@ -105,7 +106,7 @@ class SpendService:
             raise InvalidInput("A close-out is paid, comped or could not pay.")
         await self._ops.change(
             actor,
-            "spend_close_out",
+            Operation.SPEND_CLOSE_OUT,
             "spend_close_out",
             booking_id,
             Decimal(final),

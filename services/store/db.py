@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from services.errors import BackroomError
+from services.identity.roles import Role
 from services.waiting import within
 
 CONSOLE_ROLE = "backroom_console"
@@ -35,7 +37,7 @@ Isolation = Literal["read_committed", "repeatable_read", "serializable"]
 CHANGES_CHANNEL = "backroom_changes"
 
 
-class DatabaseError(Exception):
+class DatabaseError(BackroomError):
     """A failure the user can act on: `str(err)` says what is wrong and what to do."""
 
 
@@ -318,8 +320,13 @@ class Actor:
 
     staff_id: int | None = None
     name: str = "system"
-    role: str | None = None
+    role: Role | None = None
     session: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # A role read from the database comes as its name.
+        if self.role is not None and not isinstance(self.role, Role):
+            object.__setattr__(self, "role", Role(self.role))
 
 
 _ACTING: ContextVar[Actor | None] = ContextVar("backroom_acting", default=None)

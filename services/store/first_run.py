@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from services.errors import BackroomError
+
 __all__ = [
     "DEFAULT_SERVER_USER",
     "FirstRunError",
@@ -48,7 +50,7 @@ _prepared: set[tuple[Path, int]] = set()
 _prepared_guard = threading.Lock()
 
 
-class FirstRunError(Exception):
+class FirstRunError(BackroomError):
     """The machine could not be prepared for the embedded server; the message says what to do."""
 
 
