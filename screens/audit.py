@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 from textual import work
 from textual.app import ComposeResult
@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from screens.help import mapped_bindings
-from screens.live import LiveScreen, NightChanged
+from screens.live import LiveScreen, NightChanged, ScreenOptions
 from screens.support import KeyCommand, KeyCommands, key_commands
 from services.reports import AuditEntry
 from widgets.audit_detail import detail_renderable
@@ -109,6 +109,8 @@ class AuditEntryScreen(ModalScreen[None]):
 class AuditScreen(LiveScreen):
     """Filters at the top, the entries below, newest first."""
 
+    SUB_TITLE = "Audit"
+
     PRESENCE_NAME = "audit"
 
     COMMANDS = {KeyCommands}
@@ -155,11 +157,9 @@ class AuditScreen(LiveScreen):
         services: AuditServices,
         *,
         page_size: int = PAGE_SIZE,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
+        **options: Unpack[ScreenOptions],
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(**options)
         self.services = services
         self.page_size = page_size
         self.filter = AuditFilter()
@@ -180,7 +180,6 @@ class AuditScreen(LiveScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sub_title = "Audit"
         self.table.focus()
         self._load(reset=True)
 

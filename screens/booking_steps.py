@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Unpack
 from zoneinfo import ZoneInfo
 
 from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
 from screens.floor.actions import Intent, Write
-from screens.writes import WritingServices
+from screens.live import ScreenOptions
+from screens.writes import WritingScreen, WritingServices
 from services.bookings import GuestDetails
 from services.errors import Alternative
 from services.floor import business_date
-from services.models import Booking, Night
+from services.models import Booking, FloorSnapshot, Night
 from services.wording import party_in
 
 if TYPE_CHECKING:
@@ -42,6 +43,30 @@ class BookingServices(WritingServices, Protocol):
 
     @property
     def floor(self) -> FloorService: ...
+
+
+S = TypeVar("S", bound=BookingServices)
+
+
+class NightOptions(ScreenOptions, total=False):
+    """What a screen of one night is given beside its services: the night, else tonight's."""
+
+    night_id: int | None
+
+
+class NightScreen(WritingScreen, Generic[S]):
+    """A screen of one night's tables and bookings, tonight's unless it is given a night:
+    the floor and the door."""
+
+    services: S
+
+    def __init__(self, services: S, *, night_id: int | None = None, **options: Unpack[ScreenOptions]) -> None:
+        super().__init__(**options)
+        self.services = services
+        self.night_id = night_id
+        self.snapshot: FloorSnapshot | None = None
+        # Reads of the night, for a test or a health view to count.
+        self.reads = 0
 
 
 def walk_in_write(

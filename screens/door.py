@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from textual import events
 from textual.app import ComposeResult
@@ -40,6 +40,8 @@ from textual.widgets import Input, Static
 from screens.booking_steps import (
     NO_NIGHTS,
     BookingServices,
+    NightOptions,
+    NightScreen,
     check_in_dialog,
     check_in_write,
     is_tonight,
@@ -57,7 +59,6 @@ from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
 from screens.live import NightChanged
 from screens.reading import CoalescingReader, failure_words
-from screens.writes import WritingScreen
 from services.bookings import WALK_IN_MINIMUM
 from services.identity.permissions import WORDS, Operation, may
 from services.live.feed import FeedStatus
@@ -100,7 +101,7 @@ def free_now(snapshot: FloorSnapshot, now: datetime) -> list[TableState]:
     return snapshot.free_now(now, min(now + WALK_IN_MINIMUM, snapshot.night.ends_at))
 
 
-class DoorScreen(WritingScreen):
+class DoorScreen(NightScreen[DoorServices]):
     """Search box, the list of bookings it finds (or who is still expected), the selected one."""
 
     PRESENCE_NAME = "door"
@@ -194,21 +195,9 @@ class DoorScreen(WritingScreen):
 
     services: DoorServices
 
-    def __init__(
-        self,
-        services: DoorServices,
-        *,
-        night_id: int | None = None,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.services = services
-        self.night_id = night_id
-        self.snapshot: FloorSnapshot | None = None
-        # Counters a test or a health view can read: reads of the list, and of the night.
-        self.reads = 0
+    def __init__(self, services: DoorServices, **options: Unpack[NightOptions]) -> None:
+        super().__init__(services, **options)
+        # Reads of the night's layout, beside those of the list.
         self.night_reads = 0
         # The night's layout is read again with the next read of the list.
         self._night_dirty = False

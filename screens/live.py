@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload, runtime_checkable
 
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -76,6 +76,14 @@ class LiveApp(Protocol):
     def announce(
         self, *, screen: str | None = None, table_id: int | None = None, night_id: int | None = None
     ) -> None: ...
+
+
+class ScreenOptions(TypedDict, total=False):
+    """What Textual's Screen takes beside what a screen of ours is given."""
+
+    name: str | None
+    id: str | None
+    classes: str | None
 
 
 class LiveScreen(Screen[None]):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 from textual import work
 from textual.app import ComposeResult
@@ -31,9 +31,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from screens.dialogs.ask import Dialog
-from screens.live import LiveScreen, NightChanged
+from screens.live import LiveScreen, NightChanged, ScreenOptions
 from screens.night_commands import NightCommand, NightCommands
-from screens.reading import CoalescingReader, failure_words
+from screens.reading import ReadsThrough, reads_in_turn
 from services.reports import (
     ExportFailed,
     NightReport,
@@ -118,8 +118,10 @@ def _write_to(
     return export_night_report(rows, night, target.parent, bookings, path=target, replace=replace)
 
 
-class NightReportScreen(LiveScreen):
+class NightReportScreen(ReadsThrough, LiveScreen):
     """The report's table, what its columns mean, and the keys."""
+
+    SUB_TITLE = "Night report"
 
     PRESENCE_NAME = "night report"
 
@@ -167,11 +169,9 @@ class NightReportScreen(LiveScreen):
         night_id: int,
         night_date: date,
         export_dir: Path | None = None,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
+        **options: Unpack[ScreenOptions],
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(**options)
         self.services = services
         self.night_id = night_id
         self.night_date = night_date
@@ -180,15 +180,13 @@ class NightReportScreen(LiveScreen):
         self.bookings: list[ReportBooking] = []
         self.reads = 0
         self.exported: Path | None = None
-        self._reader = CoalescingReader[NightReport](
+        self._reader = reads_in_turn(
             self,
-            read=lambda: self.services.reports.night_report_with_bookings(self.night_id),
-            show=self._shown_report,
-            failed=lambda err: self._show_problem(
-                f"Could not read the report: {failure_words(err, retrying=False)}"
-            ),
+            lambda: self.services.reports.night_report_with_bookings(self.night_id),
+            self._shown_report,
+            problem=self._show_problem,
+            what="read the report",
             group="report",
-            one_at_a_time=True,
         )
         self._last_error = ""
         # The file staff were asked about replacing: Enter on the same path again replaces it.
@@ -198,10 +196,6 @@ class NightReportScreen(LiveScreen):
     def folder(self) -> Path:
         """Where the CSV goes: the folder given, else `reports/` in the data directory."""
         return (self.export_dir or self.services.report_folder()).expanduser().absolute()
-
-    @property
-    def reloading(self) -> bool:
-        return self._reader.running
 
     def compose(self) -> ComposeResult:
         yield TopBar(
@@ -215,7 +209,6 @@ class NightReportScreen(LiveScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sub_title = "Night report"
         self.request_reload()
 
     def on_screen_resume(self) -> None:
@@ -223,12 +216,6 @@ class NightReportScreen(LiveScreen):
         self.announce(night_id=self.night_id)
 
     # Reading ---------------------------------------------------------------------------
-
-    def request_reload(self) -> None:
-        self._reader.request()
-
-    async def resync(self) -> None:
-        await self._reader.once()
 
     def _shown_report(self, report: NightReport) -> None:
         self.reads += 1

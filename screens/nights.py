@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Unpack
 
 from textual import work
 from textual.app import ComposeResult
@@ -28,10 +28,10 @@ from screens.dialogs.ask import Dialog
 from screens.dialogs.open_night import OpenNightDialog
 from screens.floor.screen import FloorScreen, FloorServices
 from screens.keys import arrow_keys
-from screens.live import LiveScreen, NightChanged
+from screens.live import LiveScreen, NightChanged, ScreenOptions
 from screens.night_commands import NightCommand, NightCommands
 from screens.night_report import NightReportScreen
-from screens.reading import CoalescingReader, failure_words
+from screens.reading import ReadsThrough, failure_words, reads_in_turn
 from services.errors import BookingError
 from services.identity.permissions import Operation, may
 from services.reports import NightOccupancy
@@ -99,8 +99,10 @@ LEGEND = (
 )
 
 
-class NightsScreen(LiveScreen):
+class NightsScreen(ReadsThrough, LiveScreen):
     """The list of nights above, the selected night in words below."""
+
+    SUB_TITLE = "Nights"
 
     PRESENCE_NAME = "nights"
 
@@ -198,12 +200,9 @@ class NightsScreen(LiveScreen):
         self,
         services: NightsServices,
         export_dir: Path | None = None,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
+        **options: Unpack[ScreenOptions],
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(**options)
         self.services = services
         self.export_dir = export_dir
         self.today: date | None = None
@@ -213,16 +212,13 @@ class NightsScreen(LiveScreen):
         self._target: tuple[date, bool] | None = None
         self.reads = 0
         self.loaded = False
-        # One read at a time (the reload worker and the feed's resync), so the last shown is newest.
-        self._reader = CoalescingReader[NightsRead | None](
+        self._reader = reads_in_turn(
             self,
-            read=self._read,
-            show=self._shown_read,
-            failed=lambda err: self._show_problem(
-                f"Could not load the nights: {failure_words(err, retrying=False)}"
-            ),
+            self._read,
+            self._shown_read,
+            problem=self._show_problem,
+            what="load the nights",
             group="nights",
-            one_at_a_time=True,
         )
         self._last_error = ""
 
@@ -234,7 +230,6 @@ class NightsScreen(LiveScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sub_title = "Nights"
         self.request_reload()
 
     @property
@@ -245,18 +240,7 @@ class NightsScreen(LiveScreen):
     def selected(self) -> NightOccupancy | None:
         return self.night_list.selected
 
-    @property
-    def reloading(self) -> bool:
-        return self._reader.running
-
     # Reading ---------------------------------------------------------------------------
-
-    def request_reload(self) -> None:
-        """Read the nights soon; while a read runs, just note that another is needed."""
-        self._reader.request()
-
-    async def resync(self) -> None:
-        await self._reader.once()
 
     async def _read(self) -> NightsRead | None:
         today = await self.services.reports.today(self.services.clock())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from textual.dom import DOMNode
 from textual.worker import Worker
@@ -153,3 +153,44 @@ class CoalescingReader(Generic[T]):
         shown = self._show(value)
         if inspect.isawaitable(shown):
             await shown
+
+
+def reads_in_turn(
+    node: DOMNode,
+    read: Callable[[], Awaitable[T]],
+    show: Callable[[T], ShowResult],
+    *,
+    problem: Callable[[str], None],
+    what: str,
+    group: str,
+) -> CoalescingReader[T]:
+    """A reader whose reads wait for each other (the worker's and the feed's resync), so the
+    last shown is the newest; a failed read goes to `problem` as "Could not `what`: why"."""
+    return CoalescingReader[T](
+        node,
+        read=read,
+        show=show,
+        failed=lambda err: problem(f"Could not {what}: {failure_words(err, retrying=False)}"),
+        group=group,
+        one_at_a_time=True,
+    )
+
+
+class ReadsThrough:
+    """What a live screen that reads through its `CoalescingReader` offers the App and the
+    tests: whether it is reading, a read soon, and the feed's resync (a read now)."""
+
+    _reader: CoalescingReader[Any]
+
+    @property
+    def reloading(self) -> bool:
+        """Whether a read is wanted or under way."""
+        return self._reader.running
+
+    def request_reload(self) -> None:
+        """Read soon; while a read runs, just note that another is needed."""
+        self._reader.request()
+
+    async def resync(self) -> None:
+        """Read now: the feed awaits this before it says Live."""
+        await self._reader.once()

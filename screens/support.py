@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Unpack, runtime_checkable
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -25,7 +25,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 
-from screens.live import LiveScreen
+from screens.live import LiveScreen, ScreenOptions
 from screens.palette import ScreenCommands
 from services.live.health import Directory, HealthReport, directory, gather_health
 from services.live.presence import PresenceEntry
@@ -105,6 +105,8 @@ class SupportServices(Protocol):
 class SupportScreen(LiveScreen):
     """Health figures above, who is online below."""
 
+    SUB_TITLE = "Support"
+
     PRESENCE_NAME = "support"
 
     COMMANDS = {KeyCommands}
@@ -137,11 +139,9 @@ class SupportScreen(LiveScreen):
         gather: Gather | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         refresh_every: float | None = None,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
+        **options: Unpack[ScreenOptions],
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(**options)
         self.services = services
         self._gather: Gather = gather or gather_health
         self._monotonic = monotonic
@@ -166,7 +166,6 @@ class SupportScreen(LiveScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sub_title = "Support"
         live = self.live_app
         self._entries = live.roster if live is not None else None
         self._show_presence()

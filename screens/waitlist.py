@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
@@ -37,8 +37,8 @@ from screens.forms.base import default_arrival
 from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
-from screens.live import NightChanged
-from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
+from screens.live import NightChanged, ScreenOptions
+from screens.reading import VENUE_KINDS, CoalescingReader, ReadsThrough, failure_words
 from screens.writes import WritingScreen
 from services.bookings import GuestDetails, WaitlistEntry
 from services.errors import Alternative
@@ -83,8 +83,10 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-class WaitlistScreen(WritingScreen):
+class WaitlistScreen(ReadsThrough, WritingScreen):
     """The waitlist of night `night_id`, over the floor that opened it."""
+
+    SUB_TITLE = "Waitlist"
 
     PRESENCE_NAME = "waitlist"
 
@@ -133,11 +135,9 @@ class WaitlistScreen(WritingScreen):
         services: WaitlistServices,
         *,
         night_id: int,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
+        **options: Unpack[ScreenOptions],
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(**options)
         self.services = services
         self.night_id = night_id
         self.entries: tuple[WaitlistEntry, ...] = ()
@@ -164,28 +164,16 @@ class WaitlistScreen(WritingScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sub_title = "Waitlist"
         self.request_reload()
 
     def on_resize(self) -> None:
         self.query_one(Footer).compact = self.size.width < 100
 
     @property
-    def reloading(self) -> bool:
-        return self._reader.running
-
-    @property
     def timezone(self) -> str:
         return self.snapshot.timezone if self.snapshot is not None else "UTC"
 
     # Reading ---------------------------------------------------------------------
-
-    def request_reload(self) -> None:
-        """Read the list soon; while a read runs, just note that another is needed."""
-        self._reader.request()
-
-    async def resync(self) -> None:
-        await self._reader.once()
 
     async def _read(self) -> tuple[FloorSnapshot, tuple[WaitlistEntry, ...]]:
         snapshot = await self.services.floor.snapshot(self.night_id)

@@ -17,6 +17,7 @@ from typing import Any
 
 from screens.booking_steps import (
     BookingServices,
+    NightScreen,
     check_in_dialog,
     check_in_write,
     no_show_dialog,
@@ -32,21 +33,18 @@ from screens.forms.booking import BookingForm, BookingRequest
 from screens.forms.edit import EditForm, EditRequest
 from screens.forms.move import MoveForm, MoveRequest, higher_spend
 from screens.forms.walk_in import WalkInForm, WalkInRequest
-from screens.writes import WritingScreen
 from services.bookings import DEPOSIT_OUTCOMES
 from services.errors import Alternative
 from services.identity.permissions import WORDS, Operation
-from services.models import Booking, FloorSnapshot, Hold, Night, Table, TableState, TileStatus
+from services.models import Booking, Hold, Night, Table, TableState, TileStatus
 from services.wording import table_numbers
 from widgets.display import BOOKING_WORDS, local_time
 
 
-class TableFlows(WritingScreen):
+class TableFlows(NightScreen[BookingServices]):
     """The table actions of `FloorScreen`. The floor provides what they stand on: the
     night shown, the selected table, who may act, and the holds it keeps."""
 
-    services: BookingServices
-    snapshot: FloorSnapshot | None
     # Holds taken on this console, and those watched so that their end is said.
     _my_holds: set[int]
     _watched: dict[int, HoldWatch]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -42,6 +42,7 @@ from textual.timer import Timer
 from screens.booking_steps import (
     NO_NIGHTS,
     BookingServices,
+    NightOptions,
     is_tonight,
 )
 from screens.changes import table_news
@@ -68,7 +69,7 @@ from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
 from screens.live import NightChanged
 from screens.protocols import AnnouncesHold
-from screens.reading import VENUE_KINDS, CoalescingReader, failure_words
+from screens.reading import VENUE_KINDS, CoalescingReader, ReadsThrough, failure_words
 from screens.waitlist import WaitlistScreen, why_not_waitlist
 from services.errors import HoldExpired
 from services.identity.permissions import Operation, may
@@ -94,7 +95,7 @@ class FloorServices(BookingServices, Protocol):
     """What this screen needs from the services the console was built with."""
 
 
-class FloorScreen(TableFlows):
+class FloorScreen(ReadsThrough, TableFlows):
     """Both floors side by side, the selected table below, the feed's state in the header."""
 
     DEFAULT_CSS = """
@@ -140,24 +141,12 @@ class FloorScreen(TableFlows):
     # the same table too.
     selected: var[int | None] = var(None, init=False, always_update=True)
 
-    def __init__(
-        self,
-        services: FloorServices,
-        *,
-        night_id: int | None = None,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.services = services
-        self.night_id = night_id
-        self.snapshot: FloorSnapshot | None = None
+    def __init__(self, services: FloorServices, **options: Unpack[NightOptions]) -> None:
+        super().__init__(services, **options)
         # The tile an arrow key sent focus to, until that focus lands: a focus from an
         # earlier repeat of a held key arrives late and must not move the selection back.
         self._focus_due: int | None = None
-        # Counters a test or a health view can read: snapshot reads, relevant changes heard.
-        self.reads = 0
+        # Relevant changes heard, for a test or a health view to count.
         self.changes_heard = 0
         self._reader = CoalescingReader[FloorSnapshot | None](
             self, read=self._read, show=self._show_now, failed=self._show_error, group="reload"
@@ -202,15 +191,7 @@ class FloorScreen(TableFlows):
     def plans(self) -> list[FloorPlan]:
         return list(self.query_one("#floors").query_children(FloorPlan))
 
-    @property
-    def reloading(self) -> bool:
-        return self._reader.running
-
     # Loading -----------------------------------------------------------------
-
-    def request_reload(self) -> None:
-        """Reload the night soon; while a reload runs, just note that another is needed."""
-        self._reader.request()
 
     async def resync(self) -> None:
         """The feed's resync: read the night before the feed reports Live."""
