@@ -396,7 +396,9 @@ def test_export_migrations_refuses_a_file_and_a_missing_parent(run: Run, tmp_pat
 
 
 def _layout(**venue: object) -> str:
-    base = json.loads((Path(__file__).parents[1] / "services" / "store" / "venues" / "backroom.json").read_text())
+    base = json.loads(
+        (Path(__file__).parents[1] / "services" / "store" / "venues" / "backroom.json").read_text()
+    )
     base["venue"].update(venue)
     return json.dumps(base)
 
