@@ -23,7 +23,7 @@ from services.reports import (
     export_night_report,
     report_csv,
 )
-from tests.integration.test_reports_nights import (
+from tests.integration.report_nights import (
     EXPECTED,
     ON_THE_NIGHT,
     QUIET_NIGHT,

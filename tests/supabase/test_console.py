@@ -38,13 +38,12 @@ from services.supabase.auth import DatabaseSessions, SupabaseAuth
 from services.supabase.config import SupabaseConfig
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.memory_keyring import KeyringModule, MemoryKeyring
+from tests.supabase.auth_helpers import claims
 from tests.supabase.conftest import API_KEY, SupabaseDb
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn
-from tests.supabase.test_auth import claims
-from tests.tui.helpers import floor_loaded, screen_text, shown_text, until
+from tests.tui.helpers import SMALL, floor_loaded, screen_text, shown_text, until
 from widgets.table_tile import TableTile
 
-SMALL = (80, 24)
 PASSWORD = "correct horse battery"
 DOOR_SECRET = pyotp.random_base32()
 MANAGER_SECRET = pyotp.random_base32()

@@ -19,11 +19,8 @@ from services.models import Booking, BookingStatus, Hold, Table, TableState, Til
 from services.store import seed
 from tests.conftest import FIXED_NOW, fixed_clock
 from tests.sessions import signed_in
-from tests.tui.helpers import colleague, shown_text, toasts, until
-from tests.tui.test_actions import SMALL, open_floor, state_of
-from tests.tui.test_door import booking, door, open_door, typed
-
-__all__ = ["door"]
+from tests.tui.door_helpers import booking, open_door, typed
+from tests.tui.helpers import SMALL, colleague, open_floor, shown_text, state_of, toasts, until
 
 
 def elsewhere(app: Any) -> list[str]:

@@ -17,7 +17,7 @@ from services.errors import InvalidInput, NotAllowed
 from services.store.seed import DEMO_MANAGER
 from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, toasts, until
-from tests.tui.test_nights import open_nights
+from tests.tui.nights_helpers import open_nights
 
 LONDON = ZoneInfo("Europe/London")
 

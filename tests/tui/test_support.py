@@ -5,137 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from console.wiring import Services
 from screens.audit import AuditEntryScreen, AuditScreen
-from screens.help import HelpScreen, describe_bindings
-from screens.live import FeedStatusChanged, LiveApp, LiveScreen, NightChanged, PresenceChanged
+from screens.help import HelpScreen
+from screens.live import LiveApp
 from screens.support import NO_PRESENCE, SupportScreen
 from services.bookings import BookingService
-from services.live.feed import (
-    Change,
-    ChangeBatch,
-    ChangeBatcher,
-    ChangeFeed,
-    FeedState,
-    FeedStatus,
-    ListenTransport,
-)
-from services.live.presence import Presence, PresenceEntry
 from services.models import BookingStatus
 from tests.conftest import SAMPLE_NIGHT
 from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, until
+from tests.tui.support_helpers import ConsoleApp, audit_loaded
 from widgets.audit_filters import AuditFilter, read_filter, read_moment
 from widgets.audit_table import AuditTable
 from widgets.health_panel import NO_FEED
 from widgets.presence_list import PresenceList
 
 SIZE = (80, 24)
-
-
-class ConsoleApp(App[None]):
-    """A console in small: one real change feed and one real presence, as the App keeps
-    them, posting every screen `NightChanged`, `FeedStatusChanged` and `PresenceChanged`;
-    F1 lists the screen's keys as the console's help does."""
-
-    BINDINGS = [Binding("question_mark,f1", "help", "Help", id="app.help")]
-
-    def __init__(
-        self,
-        services: Services,
-        screen: Callable[[Services], Screen[Any]],
-        *,
-        feed: bool = True,
-        presence: bool = True,
-    ) -> None:
-        super().__init__()
-        self.services = services
-        self._make_screen = screen
-        self._want_feed = feed
-        self._want_presence = presence
-        self._feed: ChangeFeed | None = None
-        self._status = FeedStatus(FeedState.CONNECTING)
-        self._presence: Presence | None = None
-        self._batcher: ChangeBatcher | None = None
-
-    @property
-    def feed(self) -> ChangeFeed | None:
-        return self._feed
-
-    @property
-    def feed_status(self) -> FeedStatus:
-        return self._status
-
-    @property
-    def presence(self) -> Presence | None:
-        return self._presence
-
-    def announce(
-        self, *, screen: str | None = None, table_id: int | None = None, night_id: int | None = None
-    ) -> None:
-        if self._presence is not None:
-            self._presence.announce(
-                actor=self.services.actor, screen=screen, selected_table=table_id, night_id=night_id
-            )
-
-    def action_help(self) -> None:
-        screen = self.screen
-        if isinstance(screen, SupportScreen | AuditScreen):
-            keys = describe_bindings(screen.help_bindings(), self.get_key_display)
-            self.push_screen(HelpScreen(screen.sub_title or "", keys))
-
-    def on_mount(self) -> None:
-        if self._want_feed:
-            self._batcher = ChangeBatcher(self._merged, every=0.05)
-            self._feed = ChangeFeed(
-                ListenTransport(self.services.db.listener_connection),
-                on_change=self._heard,
-                on_status=self._status_changed,
-                resync=self._resync,
-            )
-            self.run_worker(self._feed.run(), group="feed", exit_on_error=False)
-        if self._want_presence:
-            self._presence = self.services.presence(self._roster)
-            self.run_worker(self._presence.run(), group="presence", exit_on_error=False)
-        self.push_screen(self._make_screen(self.services))
-
-    def _heard(self, change: Change) -> None:
-        if self._batcher is not None:
-            self._batcher.add(change)
-
-    def _merged(self, batch: ChangeBatch) -> None:
-        for screen in self.screen_stack:
-            screen.post_message(NightChanged(batch))
-
-    def _status_changed(self, status: FeedStatus) -> None:
-        self._status = status
-        for screen in self.screen_stack:
-            screen.post_message(FeedStatusChanged(status))
-
-    def _roster(self, entries: tuple[PresenceEntry, ...]) -> None:
-        for screen in self.screen_stack:
-            screen.post_message(PresenceChanged(entries))
-
-    async def _resync(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, LiveScreen) and screen.is_mounted:
-                await screen.resync()
-
-    async def on_unmount(self) -> None:
-        if self._batcher is not None:
-            self._batcher.close()
-        stops = [part.stop() for part in (self._feed, self._presence) if part is not None]
-        await asyncio.gather(*stops, return_exceptions=True)
 
 
 class PlainApp(App[None]):
@@ -324,14 +218,6 @@ async def confirm_a_pending_booking(services: Services) -> tuple[str, int]:
 
 def audit(services: Services) -> AuditScreen:
     return AuditScreen(services, page_size=10)
-
-
-async def audit_loaded(pilot: Any, loads: int = 1) -> AuditScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, AuditScreen)
-    await until(pilot, lambda: screen.loads >= loads and not screen.reading, what="audit loaded")
-    await pilot.pause()
-    return screen
 
 
 async def test_audit_browser_filters_by_booking_and_shows_one_entry_in_full(services: Services) -> None:

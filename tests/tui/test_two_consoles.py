@@ -39,7 +39,7 @@ from services.models import Night, TableState, TileStatus
 from services.store import seed
 from services.store.db import Actor, Database
 from tests.conftest import fixed_clock
-from tests.integration.test_realtime_consoles import WORKERS, burst, notes_storm
+from tests.integration.realtime_helpers import WORKERS, burst, notes_storm
 from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, shown_text, until
 from widgets.display import TILE_LABELS

@@ -22,11 +22,10 @@ from screens.audit import AuditScreen
 from screens.door import DoorScreen
 from screens.help import HelpScreen, KeyHelp, KeyList, KeyTable
 from services.live.feed import FeedState, FeedStatus
-from tests.tui.helpers import colleague, floor_loaded, screen_text, shown_text, stop_feed, until
+from tests.tui.helpers import SMALL, colleague, floor_loaded, screen_text, shown_text, stop_feed, until
 from widgets.display import local_time
 from widgets.top_bar import TopBar
 
-SMALL = (80, 24)
 # A scroll bar's blocks, drawn inside the help box's right edge.
 BARS = re.compile("[▁▂▃▄▅▆▇▔▕▏▎▍▌▋▊▉]")
 
