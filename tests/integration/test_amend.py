@@ -357,7 +357,7 @@ async def test_the_database_refuses_what_python_lets_through(
         {"starts_at": rita.starts_at + timedelta(minutes=30)},
     ):
         with pytest.raises(NotAllowed, match="database refused this for your role"):
-            await bookings.amend(door, rita.id, rita.version, **change)  # type: ignore[arg-type]
+            await bookings.amend(door, rita.id, rita.version, **change)
     with pytest.raises(NotAllowed, match="database refused this for your role"):
         await bookings.amend(door, rita.id, rita.version, guest=GuestDetails("Door Renamed"))
     with pytest.raises(NotAllowed, match="database refused this for your role"):

@@ -556,4 +556,5 @@ async def test_check_in_is_for_tonight_only(
     row = await admin.fetchrow(
         "select status, arrived_count from backroom.booking where id = $1", other["id"]
     )
+    assert row is not None
     assert (row["status"], row["arrived_count"]) == ("confirmed", 0)

@@ -8,9 +8,9 @@ import asyncio
 
 import asyncpg
 
+from services.bookings import new_op_id
 from services.errors import OutcomeUnknown
 from services.night import NightServices
-from services.night.ops import new_op_id
 from tests.conftest import fixed_clock
 from tests.integration import test_write_outcomes as wo
 from tests.night_helpers import Crew, Night

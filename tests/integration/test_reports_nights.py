@@ -7,6 +7,7 @@ import csv
 import io
 import os
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -93,7 +94,7 @@ async def test_an_empty_night_reports_zeros_for_every_floor(
     assert [r.floor for r in rows] == ["Upstairs", "Downstairs", ALL_FLOORS]
     assert all(
         (r.bookings, r.covers_booked, r.covers_arrived, r.no_shows, r.cancellations, r.deposits_taken)
-        == (0, 0, 0, 0, 0, 0)
+        == (0, 0, 0, 0, 0, Decimal(0))
         for r in rows
     )
 

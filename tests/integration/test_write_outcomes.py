@@ -187,6 +187,7 @@ async def test_a_frozen_connection_gives_an_answer_within_the_bound(
     if isinstance(caught.value, Interrupted):
         assert caught.value.op_id == op_id
     else:
+        assert isinstance(caught.value, ConnectionLost)
         assert not caught.value.maybe_committed, "a read before the write failed"
     assert "cannot switch" not in str(caught.value) and "__aexit__" not in str(caught.value)
     assert await refusals_of(admin, op_id) == 0

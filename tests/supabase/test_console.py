@@ -85,13 +85,16 @@ def memory() -> MemoryKeyring:
 
 
 @pytest.fixture
-def keyring(memory: MemoryKeyring) -> KeyringModule:
+def keyring(memory: MemoryKeyring) -> KeyringModule[MemoryKeyring]:
     return KeyringModule(memory)
 
 
 @pytest.fixture
 async def console(
-    supabase_db: SupabaseDb, project: GoTrueStandIn, realtime: RealtimeStandIn, keyring: KeyringModule
+    supabase_db: SupabaseDb,
+    project: GoTrueStandIn,
+    realtime: RealtimeStandIn,
+    keyring: KeyringModule[MemoryKeyring],
 ) -> AsyncIterator[Services]:
     """The console's services as `backroom console` builds them with a Supabase project,
     nobody signed in. Auth and Realtime are two stand-ins at two addresses, so the Auth

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from rich.console import Console
@@ -30,6 +30,8 @@ from widgets.table_tile import TableTile
 # The smallest terminal the console supports, and a large one.
 SMALL = (80, 24)
 LARGE = (160, 48)
+
+D = TypeVar("D", bound=Dialog[Any])
 
 
 async def until(
@@ -81,11 +83,12 @@ async def floor_loaded(pilot: Pilot[Any]) -> FloorScreen:
 def shown_text(widget: Widget) -> str:
     """What a widget draws, as plain text at its current width."""
     width = max(widget.content_region.width, 20)
-    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    out = io.StringIO()
+    console = Console(width=width, file=out, color_system=None, legacy_windows=False)
     drawn = widget.render()
     # A Rich renderable in a Static (a table) comes wrapped for Textual: print what it wraps.
     console.print(drawn._renderable if isinstance(drawn, RichVisual) else drawn)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()
 
 
 def screen_text(app: App[Any]) -> str:
@@ -161,10 +164,10 @@ def state_of(tile: TableTile) -> TableState:
     return tile.state
 
 
-async def dialog_open(pilot: Pilot[Any], kind: type[Dialog[Any]]) -> Any:
+async def dialog_open(pilot: Pilot[Any], kind: type[D]) -> D:
     await until(pilot, lambda: isinstance(pilot.app.screen, kind), what=f"{kind.__name__} open")
     await pilot.pause()
-    return pilot.app.screen
+    return cast(D, pilot.app.screen)
 
 
 async def back_on_floor(pilot: Pilot[Any]) -> None:

@@ -145,6 +145,7 @@ async def test_check_in_part_of_a_party_then_the_rest(services: Services, admin:
         assert keys.count == 5
         assert any("Checked in 2" in t and "(4/4 in)" in t for t in toasts(pilot.app))
     row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1", booking.id)
+    assert row is not None
     assert (row["status"], row["arrived_count"]) == ("arrived", 4)
 
 
@@ -174,6 +175,7 @@ async def test_cancel_needs_a_reason_and_a_yes(services: Services, admin: asyncp
         assert keys.count == 3 + len("Guest ill")
         assert f"Cancelled {booking.ref} · Chloe Tanaka" in toasts(pilot.app)
     row = await admin.fetchrow("select status, cancel_reason from backroom.booking where id = $1", booking.id)
+    assert row is not None
     assert (row["status"], row["cancel_reason"]) == ("cancelled", "Guest ill")
 
 

@@ -57,6 +57,7 @@ async def test_the_floor_says_when_another_console_confirms_the_selected_booking
             " on bt.booking_id = b.id join backroom.venue_table t on t.id = bt.table_id"
             " where t.number = 1 and b.status = 'confirmed'"
         )
+        assert far is not None
         await other.check_in(manager, far["id"], far["version"], 1)
         screen = pilot.app.screen
         tiles = {

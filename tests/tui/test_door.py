@@ -10,7 +10,7 @@ keeps no feed, shows the door never Live.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from textual.app import App
@@ -27,6 +27,7 @@ from screens.forms.walk_in import WalkInForm
 from screens.help import HelpScreen, describe_bindings
 from screens.writes import OFFLINE
 from services.bookings import BookingService
+from services.live.presence import Announcing
 from services.store import seed
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
@@ -121,8 +122,10 @@ async def test_the_empty_box_lists_who_is_still_expected_soonest_first(
         assert rosa[5:8] == ["15+16", "✓", "CONFIRMED"], rosa
         assert "◐ PENDING" in line_of("Maya Cohen")
         assert "Free now: 6 (2-6) · 7 (4-8) · 10 (2-4) · 11 (2-6) · 12 (4-10)" in text
-        presence = pilot.app.presence
+        # The console's presence is the one that announces where it is.
+        presence = cast(Announcing | None, cast(BackroomApp, pilot.app).presence)
         assert presence is not None and presence.whereabouts.screen == "door"
+        assert screen.snapshot is not None
         assert presence.whereabouts.night_id == screen.snapshot.night.id
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from textual import events
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -83,7 +84,7 @@ async def until_async(pilot: Pilot[Any], read: Callable[[], Awaitable[str]], wan
     assert await read() == wanted
 
 
-def header(app: BackroomApp) -> str:
+def header(app: App[Any]) -> str:
     return screen_text(app).splitlines()[0]
 
 
@@ -464,6 +465,7 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
     row = await admin.fetchrow(
         "select status, cancel_reason, deposit_outcome from backroom.booking where id = $1", booking.id
     )
+    assert row is not None
     assert (row["status"], row["cancel_reason"], row["deposit_outcome"]) == ("cancelled", "Guest ill", "kept")
     last = await admin.fetchval(
         "select staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"

@@ -73,6 +73,7 @@ def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
                 night = await conn.fetchrow(
                     "select id, starts_at, ends_at from backroom.night where date = $1", SAMPLE_NIGHT
                 )
+                assert night is not None
                 guest = await conn.fetchval("select id from backroom.guest where name = 'Zoe Clarke'")
                 booking = await conn.fetchval(
                     "insert into backroom.booking (ref, night_id, guest_id, party_size, status,"

@@ -391,6 +391,7 @@ async def test_cancelling_a_paid_deposit_asks_kept_or_refunded(
     row = await admin.fetchrow(
         "select status, deposit_outcome, deposit_paid from backroom.booking where id = $1", alice.id
     )
+    assert row is not None
     assert tuple(row) == ("cancelled", "refunded", False)
 
 

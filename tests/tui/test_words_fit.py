@@ -32,11 +32,10 @@ BARS = re.compile("[▁▂▃▄▅▆▇▔▕▏▎▍▌▋▊▉]")
 
 def drawn(widget: Widget) -> str:
     """What a widget draws at the width the layout gave it, as plain text."""
-    console = Console(
-        width=widget.content_region.width, file=io.StringIO(), color_system=None, legacy_windows=False
-    )
+    out = io.StringIO()
+    console = Console(width=widget.content_region.width, file=out, color_system=None, legacy_windows=False)
     console.print(widget.render())
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()
 
 
 def in_full(keys: list[KeyHelp], text: str) -> list[str]:
