@@ -11,7 +11,6 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from console.wiring import Services
 from services.bookings import BookingService, GuestDetails, new_op_id
 from services.errors import (
     GuestTableLimit,
@@ -44,11 +43,6 @@ async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
     ):
         actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
     return actors
-
-
-@pytest.fixture
-def bookings(services: Services) -> BookingService:
-    return BookingService(services.db, services.clock)
 
 
 @pytest.fixture

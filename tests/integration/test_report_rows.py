@@ -33,11 +33,6 @@ from tests.integration.report_nights import (
 )
 
 
-@pytest.fixture
-def reports(services: Services) -> ReportService:
-    return services.reports
-
-
 async def test_every_booking_has_its_line_and_they_add_up_to_the_totals(
     reports: ReportService, services: Services, admin: asyncpg.Connection
 ) -> None:

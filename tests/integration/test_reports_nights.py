@@ -30,11 +30,6 @@ from tests.integration.report_nights import (
 )
 
 
-@pytest.fixture
-def reports(services: Services) -> ReportService:
-    return services.reports
-
-
 async def test_a_quiet_night_is_free_on_every_floor(
     reports: ReportService, admin: asyncpg.Connection
 ) -> None:
