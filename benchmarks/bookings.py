@@ -21,6 +21,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import asyncpg
 from harness import SAMPLE_NIGHT, bench_database, percentile, summary
@@ -132,11 +133,12 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
     db = Database(dsn, min_size=concurrency, max_size=concurrency)
     await db.open()
     svc = BookingService(db)
+
     # A check-in belongs to its night: each night's service tells the time an hour after opening.
-    at_night = {
-        start: BookingService(db, lambda start=start: start + timedelta(hours=1))
-        for start in set(ids.values())
-    }
+    def an_hour_after(start: datetime) -> Callable[[], datetime]:
+        return lambda: start + timedelta(hours=1)
+
+    at_night = {start: BookingService(db, an_hour_after(start)) for start in set(ids.values())}
 
     def check_in(booking: int) -> Awaitable[object]:
         return at_night[ids[booking]].check_in(actor, booking, 2, 1)
@@ -153,14 +155,14 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
     seq, par = ordered[:n], ordered[n:]
     results: dict[str, tuple[list[float], float]] = {}
     results["bare UPDATE (1 client)"] = await timed([bare] * n, 1)
-    results["confirm (1 client)"] = await timed([lambda b=b: svc.confirm(actor, b, 1) for b in seq], 1)
-    results["check-in (1 client)"] = await timed([lambda b=b: check_in(b) for b in seq], 1)
+    results["confirm (1 client)"] = await timed([partial(svc.confirm, actor, b, 1) for b in seq], 1)
+    results["check-in (1 client)"] = await timed([partial(check_in, b) for b in seq], 1)
     results[f"bare UPDATE ({concurrency} clients)"] = await timed([bare] * n, concurrency)
     results[f"confirm ({concurrency} clients)"] = await timed(
-        [lambda b=b: svc.confirm(actor, b, 1) for b in par], concurrency
+        [partial(svc.confirm, actor, b, 1) for b in par], concurrency
     )
     results[f"check-in ({concurrency} clients)"] = await timed(
-        [lambda b=b: check_in(b) for b in par], concurrency
+        [partial(check_in, b) for b in par], concurrency
     )
     await db.close()
 
@@ -175,15 +177,14 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
         figures[f"{key}_p50_ms"] = statistics.median(lat) * 1000
         figures[f"{key}_p99_ms"] = percentile(lat, 99) * 1000
         figures[f"{key}_per_s"] = len(lat) / wall
-    for clients in (1, concurrency):
-        bare_lat, bare_wall = results[f"bare UPDATE ({clients} client{'s' if clients > 1 else ''})"]
+    for count in (1, concurrency):
+        bare_lat, bare_wall = results[f"bare UPDATE ({count} client{'s' if count > 1 else ''})"]
         for op in ("confirm", "check-in"):
-            lat, wall = results[f"{op} ({clients} client{'s' if clients > 1 else ''})"]
+            lat, wall = results[f"{op} ({count} client{'s' if count > 1 else ''})"]
             p50_ratio = statistics.median(lat) / statistics.median(bare_lat)
             rate_ratio = (len(bare_lat) / bare_wall) / (len(lat) / wall)
             print(
-                f"  {op} / bare, {clients} client(s): p50 x{p50_ratio:.1f},"
-                f" throughput x{rate_ratio:.1f} lower"
+                f"  {op} / bare, {count} client(s): p50 x{p50_ratio:.1f}, throughput x{rate_ratio:.1f} lower"
             )
     return figures
 

@@ -37,6 +37,7 @@ async def timed(
     start = time.perf_counter()
     handle = await call.fetchval(check, *args)
     row = await call.fetchrow(answer, handle)
+    assert row is not None, "the answer gives one row"
     return time.perf_counter() - start, row
 
 

@@ -1012,7 +1012,8 @@ def row(label: str, values: list[float], bare: list[float] | None = None) -> str
 
 
 def median_ms(results: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in results) * 1000
+    values: list[float] = [r[key] for r in results]
+    return statistics.median(values) * 1000
 
 
 def targets() -> list[Target]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from keyring.backend import KeyringBackend
+from keyring.backends.fail import Keyring as FailKeyring
 
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring leaves KeyringBackend.__init__ unannotated
         self.items: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -46,3 +47,8 @@ class KeyringModule(Generic[B]):
 
     def delete_password(self, service: str, name: str) -> None:
         self.backend.delete_password(service, name)
+
+
+def no_keyring() -> FailKeyring:
+    """keyring's own backend for a machine without a keyring, as on a headless server."""
+    return FailKeyring()  # type: ignore[no-untyped-call]  # keyring leaves its backends' __init__ unannotated

@@ -1,6 +1,6 @@
 """What the night's tests share: staff of each role, a night ahead on the database's own
 clock (cut-offs and expiries are the database's clock rules), and sessions to lock, step up,
-or present on the console's own login. The fixtures are in tests/integration/night_fixtures.py."""
+or present on the console's own login. The fixtures are in tests/integration/conftest.py."""
 
 from __future__ import annotations
 

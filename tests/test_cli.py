@@ -22,29 +22,7 @@ import pytest
 from services.embedded.server import EmbeddedPostgres
 from services.identity.accounts import IdentityService, end_session
 from services.store.db import Database
-
-
-def backroom(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def assert_explained(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr + result.stdout
-    text = " ".join(result.stderr.split())
-    for phrase in phrases:
-        assert phrase in text, text
+from tests.cli_helpers import assert_explained, backroom
 
 
 def test_help_on_every_command() -> None:

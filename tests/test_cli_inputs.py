@@ -26,7 +26,7 @@ from services.identity.accounts import IdentityService
 from services.live.health import check
 from services.store import migrations
 from services.store.db import Database, explain_refusal
-from tests.test_cli import assert_explained, backroom
+from tests.cli_helpers import assert_explained, backroom
 
 SECRET_ENV = (
     "BACKROOM_PASSWORD",

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backends.fail import Keyring as FailKeyring
 
 from services.identity.secrets import SecretStore, SecretUnavailable
-from tests.memory_keyring import KeyringModule, MemoryKeyring
+from tests.memory_keyring import KeyringModule, MemoryKeyring, no_keyring
 
 
 def test_without_a_keyring_secrets_come_from_the_environment(tmp_path: Path) -> None:
-    store = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
+    store = SecretStore(KeyringModule(no_keyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
     status = store.status()
     assert not status.usable and "environment variables" in status.explain()
     assert store.get("profile:bar") == "from-env"
@@ -102,7 +101,7 @@ def test_a_profile_keeps_its_password_out_of_the_file(tmp_path: Path) -> None:
         == "postgresql://staff:p%40ss%20w0rd@db.venue.test:5432/backroom"
     )
 
-    headless = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
+    headless = SecretStore(KeyringModule(no_keyring()), env={"BACKROOM_PROFILE_BAR": "from-env"})
     saved = profiles.save(tmp_path, headless, "bar", "postgresql://u:secret@h/db")
     assert "BACKROOM_PROFILE_BAR" in saved.where
     assert "secret" not in (tmp_path / profiles.FILE).read_text()

@@ -12,8 +12,6 @@ from services.night import NightServices
 from services.store.db import acting_for
 from tests.night_helpers import Crew, Night, console_login, staff_id, step_up
 
-pytest_plugins = ["tests.integration.night_fixtures"]
-
 
 async def test_the_door_sees_a_probable_match_and_its_reason_only(
     dsn: str, admin: asyncpg.Connection, night_svc: NightServices, crew: Crew

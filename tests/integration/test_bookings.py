@@ -25,22 +25,8 @@ from services.errors import (
 )
 from services.models import BookingStatus, Night
 from services.store.db import Actor
-from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night
-
-
-@pytest.fixture
-async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
-    actors = {}
-    for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Dora", "door"), ("Sam", "support")):
-        actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
-    return actors
-
-
-@pytest.fixture
-def bookings(services: Services) -> BookingService:
-    return BookingService(services.db, services.clock)
 
 
 async def audit_count(admin: asyncpg.Connection) -> int:
@@ -556,4 +542,5 @@ async def test_check_in_is_for_tonight_only(
     row = await admin.fetchrow(
         "select status, arrived_count from backroom.booking where id = $1", other["id"]
     )
+    assert row is not None
     assert (row["status"], row["arrived_count"]) == ("confirmed", 0)

@@ -23,8 +23,6 @@ from services.night import NightServices
 from services.night.guest_lists import ParsedName
 from tests.night_helpers import Crew, Night, console_login, lock, staff_id
 
-pytest_plugins = ["tests.integration.night_fixtures"]
-
 
 async def a_list(
     svc: NightServices,

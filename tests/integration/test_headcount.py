@@ -17,8 +17,6 @@ from services.store import seed
 from services.store.db import acting_for
 from tests.night_helpers import Crew, Night, lock, staff_id, step_up
 
-pytest_plugins = ["tests.integration.night_fixtures"]
-
 LEVELS = ["read committed", "repeatable read", "serializable"]
 
 

@@ -89,6 +89,7 @@ async def test_enrolment_gives_a_working_authenticator(
         " where s.email = $1",
         ann.email,
     )
+    assert row is not None
     assert bytes(row["totp_secret"]) == base64.b32decode(ann.secret)
     assert PASSWORD.encode() not in bytes(row["password_key"]) and len(row["password_salt"]) >= 16
     session = await identity.sign_in("ann@backroom.test", PASSWORD, code(ann))
@@ -404,6 +405,7 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
     try:
         svc = BookingService(db, fixed_clock)
         night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
+        assert night is not None
         with pytest.raises(NotAllowed):
             await svc.create(
                 door,
@@ -418,6 +420,7 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
             " order by id limit 1",
             night["id"],
         )
+        assert confirmed is not None
         b = await svc.check_in(door, confirmed["id"], confirmed["version"], 1)
         assert b.arrived_count == 1
         # A door actor whose role check in Python was wrong is still stopped by Postgres.
@@ -427,6 +430,7 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
             " order by id limit 1",
             night["id"],
         )
+        assert other is not None
         with pytest.raises(NotAllowed, match="refused this for your role"):
             await svc.cancel(pretend, other["id"], other["version"], "not allowed")
         with pytest.raises(NotAllowed, match="refused this for your role"):
@@ -443,6 +447,7 @@ async def test_cancelling_a_deposit_needs_a_fresh_code(
     session = await identity.sign_in(ann.email, PASSWORD, code(ann))
     svc = BookingService(db)
     night = await admin.fetchrow("select id, starts_at from backroom.night where date = '2026-11-20'")
+    assert night is not None
     b = await svc.create(
         session.actor,
         night_id=night["id"],

@@ -25,7 +25,7 @@ from services.identity.accounts import Enrolment, IdentityService, SignInError
 from services.identity.secrets import SecretStore
 from services.live.presence import PostgresPresence
 from services.store.db import Database
-from tests.integration.test_realtime import until
+from tests.integration.realtime_helpers import until
 
 PASSWORD = "Tr0ub4dor & co, long"
 # Where Postgres keeps the verifier, the TOTP secret and the recovery codes' hashes by design.

@@ -23,7 +23,7 @@ from services.live.presence import (
 )
 from services.store import seed
 from services.store.db import CONSOLE_ROLE, Actor, Database
-from tests.integration.test_realtime import until
+from tests.integration.realtime_helpers import until
 from tests.sessions import signed_in
 
 # The bound; the design's worst cases are beat_every (killed) and

@@ -94,7 +94,7 @@ async def check_invariants(conn: asyncpg.Connection) -> None:
 )
 @given(steps=st.lists(step, min_size=3, max_size=14))
 async def test_random_operations_keep_the_invariants(
-    server_dsn: str, template_dsn: str, steps: list[tuple[int, ...]]
+    server_dsn: str, template_dsn: str, steps: list[tuple[str, int, int, int, int, int, int]]
 ) -> None:
     name = f"h_{uuid.uuid4().hex[:10]}"
     root = await asyncpg.connect(server_dsn)
@@ -111,6 +111,7 @@ async def test_random_operations_keep_the_invariants(
         night = await owner.fetchrow(
             "select id, starts_at, ends_at from backroom.night where date = '2026-11-20'"
         )
+        assert night is not None
         mine: list[int] = []
         holds: list[tuple[Actor, int]] = []
         await check_invariants(owner)

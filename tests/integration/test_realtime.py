@@ -4,7 +4,6 @@ connection is noticed, re-established and followed by a resync."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -12,88 +11,12 @@ import asyncpg
 
 from services.live.feed import (
     LISTEN_APPLICATION,
-    Change,
     ChangeFeed,
     FeedState,
     FeedStatus,
     ListenTransport,
 )
-from services.store.db import Database
-from services.store.seed import DEMO_MANAGER
-from tests.sessions import signed_in
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-class Recorder:
-    """Records what a feed reports; its resync reads the confirmed bookings if given a database."""
-
-    def __init__(self, db: Database | None = None) -> None:
-        self.changes: list[Change] = []
-        self.statuses: list[FeedStatus] = []
-        self.resyncs = 0
-        self.db = db
-        self.confirmed: set[int] = set()
-
-    def states(self) -> list[FeedState]:
-        return [s.state for s in self.statuses]
-
-    async def resync(self) -> None:
-        if self.db is not None:
-            async with self.db.transaction(readonly=True) as conn:
-                rows = await conn.fetch("select id from backroom.booking where status = 'confirmed'")
-            self.confirmed = {r["id"] for r in rows}
-        self.resyncs += 1
-
-
-async def start_feed(
-    dsn: str, rec: Recorder, *, gate: asyncio.Event | None = None, **kwargs: float
-) -> tuple[ChangeFeed, asyncio.Task[None], Database]:
-    """A live feed; while `gate` is cleared, its (re)connections wait."""
-    db = Database(dsn)
-    await db.open()
-    # The resync reads as a signed-in manager: with no session Postgres shows nothing.
-    manager = await signed_in(dsn, DEMO_MANAGER)
-    db.acting = lambda: manager
-    rec.db = rec.db or db
-
-    async def connect() -> asyncpg.Connection:
-        if gate is not None:
-            await gate.wait()
-        return await db.listener_connection()
-
-    feed = ChangeFeed(
-        ListenTransport(connect),
-        on_change=rec.changes.append,
-        on_status=rec.statuses.append,
-        resync=rec.resync,
-        **kwargs,
-    )
-    task = asyncio.create_task(feed.run())
-    await until(lambda: feed.status.state is FeedState.LIVE)
-    return feed, task, db
-
-
-async def stop_feed(feed: ChangeFeed, task: asyncio.Task[None], db: Database) -> None:
-    await feed.stop()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, timeout=5)
-    await db.close()
-
-
-async def confirm_one_pending(admin: asyncpg.Connection) -> int:
-    booking_id: int = await admin.fetchval(
-        "update backroom.booking set status = 'confirmed' where id = ("
-        " select b.id from backroom.booking b join backroom.night n on n.id = b.night_id"
-        " where b.status = 'pending' and n.date = '2026-11-20' order by b.id limit 1) returning id"
-    )
-    return booking_id
+from tests.integration.realtime_helpers import Recorder, confirm_one_pending, start_feed, stop_feed, until
 
 
 async def test_a_committed_change_reaches_the_feed(dsn: str, admin: asyncpg.Connection) -> None:

@@ -9,7 +9,7 @@ import random
 import time
 
 from services.live.feed import Change, ChangeBatch, ChangeBatcher
-from tests.integration.test_realtime import until
+from tests.integration.realtime_helpers import until
 
 
 def change(table: int | None, night: int | None = 7, kind: str = "booking") -> Change:

@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from console.wiring import Services
-from services.bookings import BookingService, GuestDetails
-from services.errors import BookingError
 from services.floor import FloorService
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, ListenTransport
 from services.models import Night, TableState
 from services.store.db import Actor, Database
 from services.store.seed import DEMO_MANAGER
 from tests.conftest import fixed_clock
-from tests.integration.test_realtime import until
+from tests.integration.realtime_helpers import WORKERS, burst, notes_storm, until
 from tests.sessions import signed_in
 
 CONSOLES = 20
-WORKERS = 8
-OPERATIONS_EACH = 30
 
 
 class ServiceConsole:
@@ -106,96 +100,6 @@ async def managers(admin: asyncpg.Connection) -> list[Actor]:
         WORKERS,
     )
     return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
-
-
-async def burst(dsn: str, managers: list[Actor], night: Night, seed: int) -> int:
-    """Random operations from several staff at once; returns how many succeeded."""
-    dbs = [Database(dsn, min_size=1, max_size=2) for _ in managers]
-    for db, actor in zip(dbs, managers, strict=True):
-        db.acting = lambda actor=actor: actor  # its reads (get) as its own staff member
-    await asyncio.gather(*(db.open() for db in dbs))
-    done = 0
-
-    async def staff_member(n: int, actor: Actor, svc: BookingService) -> None:
-        nonlocal done
-        rng = random.Random(seed * 100 + n)
-        mine: list[int] = []
-        holds: list[int] = []
-        for _ in range(OPERATIONS_EACH):
-            table = rng.randint(1, 16)
-            op = rng.choice(["create", "create", "hold", "release", "confirm", "check_in", "cancel", "move"])
-            try:
-                if op == "create":
-                    start = night.starts_at + timedelta(minutes=30 * rng.randint(0, 8))
-                    booking = await svc.create(
-                        actor,
-                        night_id=night.id,
-                        table_ids=[table],
-                        party_size=2 + rng.randint(0, 2),
-                        starts_at=start,
-                        ends_at=start + timedelta(hours=1),
-                        guest=GuestDetails(f"Burst guest {n}-{rng.randint(0, 10**6)}"),
-                    )
-                    mine.append(booking.id)
-                elif op == "hold":
-                    start = night.starts_at + timedelta(minutes=30 * rng.randint(0, 8))
-                    held = await svc.hold(
-                        actor,
-                        night_id=night.id,
-                        table_id=table,
-                        starts_at=start,
-                        ends_at=start + timedelta(minutes=30),
-                    )
-                    holds.append(held.id)
-                elif op == "release" and holds:
-                    await svc.release_hold(actor, holds.pop())
-                elif op in ("confirm", "check_in", "cancel", "move") and mine:
-                    booking = await svc.get(rng.choice(mine))
-                    status = booking.status.value
-                    if status == "pending":
-                        await svc.confirm(actor, booking.id, booking.version)
-                    elif status == "confirmed" and op == "check_in":
-                        await svc.check_in(actor, booking.id, booking.version, 1)
-                    elif status == "confirmed" and op == "cancel":
-                        await svc.cancel(actor, booking.id, booking.version, "changed plans")
-                    elif status in ("confirmed", "arrived"):
-                        await svc.move(actor, booking.id, booking.version, table_ids=[table])
-                    else:
-                        continue
-                else:
-                    continue
-                done += 1
-            except BookingError:
-                pass  # refused by the rules: a fine outcome in a burst
-
-    try:
-        await asyncio.gather(
-            *(
-                staff_member(n, actor, BookingService(db, fixed_clock))
-                for n, (actor, db) in enumerate(zip(managers, dbs, strict=True))
-            )
-        )
-    finally:
-        await asyncio.gather(*(db.close() for db in dbs))
-    return done
-
-
-async def notes_storm(admin: asyncpg.Connection, night: Night, changes: int = 400) -> int:
-    """Another client rewriting booking notes as fast as it can: one commit, one notification each."""
-    ids = [
-        r["id"]
-        for r in await admin.fetch(
-            "select distinct b.id from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-            " where b.night_id = $1 and b.status in ('pending', 'confirmed', 'arrived')",
-            night.id,
-        )
-    ]
-    rng = random.Random(7)
-    for n in range(changes):
-        await admin.execute(
-            "update backroom.booking set notes = $2 where id = $1", rng.choice(ids), f"storm {n}"
-        )
-    return changes
 
 
 async def test_twenty_consoles_end_on_what_the_database_holds(

@@ -8,7 +8,7 @@ import asyncpg
 
 from console.wiring import Services
 from services.live.health import check, gather_health
-from tests.integration.test_realtime import Recorder, confirm_one_pending, start_feed, stop_feed, until
+from tests.integration.realtime_helpers import Recorder, confirm_one_pending, start_feed, stop_feed, until
 
 
 async def test_health_of_a_live_console(dsn: str, services: Services, admin: asyncpg.Connection) -> None:

@@ -37,7 +37,7 @@ from services.store import migrations, seed
 from services.store.db import Actor, Database
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
 from tests.faults import SilentProxy
-from tests.integration.test_realtime import until
+from tests.integration.realtime_helpers import until
 
 DATABASE = "backroom"
 LOGIN, PASSWORD = "floor_console", "s3cret-for-tests"

@@ -23,7 +23,7 @@ from services.reports import (
     export_night_report,
     report_csv,
 )
-from tests.integration.test_reports_nights import (
+from tests.integration.report_nights import (
     EXPECTED,
     ON_THE_NIGHT,
     QUIET_NIGHT,
@@ -31,11 +31,6 @@ from tests.integration.test_reports_nights import (
     book,
     open_quiet_night,
 )
-
-
-@pytest.fixture
-def reports(services: Services) -> ReportService:
-    return services.reports
 
 
 async def test_every_booking_has_its_line_and_they_add_up_to_the_totals(

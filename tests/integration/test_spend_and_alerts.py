@@ -18,8 +18,6 @@ from services.night import NightServices
 from services.store.db import CHANGES_CHANNEL, acting_for
 from tests.night_helpers import Crew, Night, lock, staff_id
 
-pytest_plugins = ["tests.integration.night_fixtures"]
-
 
 @pytest.fixture
 async def open_now(admin: asyncpg.Connection) -> Night:

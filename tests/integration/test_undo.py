@@ -19,23 +19,9 @@ from services.errors import IllegalTransition, InvalidInput, NotAllowed, StaleBo
 from services.models import Booking, BookingStatus, Night
 from services.reports import audit_words
 from services.store.db import Actor, Database
-from tests.sessions import new_staff
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night
 REASON = "Counted the wrong party"
-
-
-@pytest.fixture
-async def staff(admin: asyncpg.Connection) -> dict[str, Actor]:
-    actors = {}
-    for name, role in (("Maya", "manager"), ("Nico", "manager"), ("Dora", "door"), ("Sam", "support")):
-        actors[name] = await new_staff(admin, f"{name.lower()}@backroom.test", name, role)
-    return actors
-
-
-@pytest.fixture
-def bookings(services: Services) -> BookingService:
-    return BookingService(services.db, services.clock)
 
 
 async def confirmed(

@@ -45,11 +45,6 @@ async def maya(admin: asyncpg.Connection) -> Actor:
     return await new_staff(admin, "maya@backroom.test", "Maya", "manager")
 
 
-@pytest.fixture
-def bookings(services: Services) -> BookingService:
-    return BookingService(services.db, services.clock)
-
-
 async def open_night(admin: asyncpg.Connection, day: date) -> Night:
     await seed.open_nights(admin, day, 1)
     row = await admin.fetchrow(

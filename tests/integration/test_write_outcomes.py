@@ -11,123 +11,26 @@ constraint trigger, so a fault can be timed inside it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import quote
 
 import asyncpg
 import pytest
 
 from console.wiring import Services
-from services.bookings import BookingService, GuestDetails, new_op_id
+from services.bookings import GuestDetails, new_op_id
 from services.errors import Interrupted, OutcomeUnknown, TableTaken
-from services.identity.console_login import login_of
 from services.models import Booking, Night
-from services.store.db import ConnectionLost, Database, describe
-from tests.conftest import fixed_clock
-from tests.faults import SilentProxy
+from services.store.db import ConnectionLost
+from tests.integration.write_outcomes import (
+    CALL_BOUND,
+    Proxied,
+    committing,
+    refusals_of,
+    release_commits,
+    stored_result,
+)
 
 FREE = 11  # downstairs, 2 to 6, free on the sample night
-COMMAND_BOUND = 2.0  # the proxied console's command timeout
-CALL_BOUND = 12.0  # a write returns within this, whatever the network does
-
-
-@dataclass
-class Proxied:
-    proxy: SilentProxy
-    db: Database
-    bookings: BookingService
-    login: str
-
-
-@pytest.fixture
-async def proxied(dsn: str, admin: asyncpg.Connection) -> AsyncIterator[Proxied]:
-    login = await login_of(admin)
-    assert login is not None, "the admin fixture is the owner"
-    target = describe(dsn)
-    assert target.port is not None
-    proxy = SilentProxy(target.port)
-    port = await proxy.start()
-    tcp = (
-        f"postgresql://{quote(login.role, safe='')}:{quote(login.password, safe='')}"
-        f"@127.0.0.1:{port}/{quote(target.database, safe='')}"
-    )
-    db = Database(tcp, min_size=1, max_size=3, command_timeout=COMMAND_BOUND)
-    await db.open()
-    try:
-        yield Proxied(proxy, db, BookingService(db, fixed_clock), login.role)
-    finally:
-        await db.close()
-        await proxy.close()
-
-
-@pytest.fixture
-async def slow_commit(
-    proxied: Proxied,
-    admin: asyncpg.Connection,
-    dsn: str,
-) -> AsyncIterator[None]:
-    """The proxied login's COMMIT waits, after its commit record is written, for a
-    synchronous standby that does not exist: it finishes only when the standby is no
-    longer asked for, or its process is terminated (committed either way). Other
-    sessions keep synchronous_commit off, so they do not wait."""
-    database = describe(dsn).database
-    await admin.execute(f"alter role {proxied.login} in database {database} set synchronous_commit = on")
-    await admin.execute("alter system set synchronous_standby_names = 'backroom_nobody'")
-    await admin.execute("select pg_reload_conf()")
-    await settled_setting(admin, "backroom_nobody")
-    await proxied.db.pool.expire_connections()
-    try:
-        yield
-    finally:
-        await release_commits(admin)
-        await admin.execute(f"alter role {proxied.login} in database {database} reset synchronous_commit")
-
-
-async def settled_setting(admin: asyncpg.Connection, value: str) -> None:
-    async with asyncio.timeout(CALL_BOUND):
-        while True:
-            if await admin.fetchval("select current_setting('synchronous_standby_names')") == value:
-                return
-            await asyncio.sleep(0.02)
-
-
-async def release_commits(admin: asyncpg.Connection) -> None:
-    """No standby asked for any more: commits that waited for one finish."""
-    await admin.execute("alter system reset synchronous_standby_names")
-    await admin.execute("select pg_reload_conf()")
-    await settled_setting(admin, "")
-
-
-async def stored_result(admin: asyncpg.Connection, op_id: str) -> None:
-    """Wait until the operation is committed, with its result."""
-    async with asyncio.timeout(CALL_BOUND):
-        while True:
-            if (
-                await admin.fetchval("select result from backroom.operation where op_id = $1::uuid", op_id)
-                is not None
-            ):
-                return
-            await asyncio.sleep(0.02)
-
-
-async def committing(admin: asyncpg.Connection, login: str, task: asyncio.Task[Booking]) -> int:
-    """The pid of the proxied login's backend once it is inside COMMIT."""
-    async with asyncio.timeout(CALL_BOUND):
-        while True:
-            if task.done():
-                task.result()
-                raise AssertionError("the write ended before its COMMIT was seen")
-            pid = await admin.fetchval(
-                "select pid from pg_stat_activity where usename = $1 and state = 'active'"
-                " and datname = current_database() and client_addr is not null"
-                " and query ilike 'commit%'",
-                login,
-            )
-            if pid is not None:
-                return int(pid)
-            await asyncio.sleep(0.02)
 
 
 async def parties_named(admin: asyncpg.Connection, name: str) -> int:
@@ -136,15 +39,6 @@ async def parties_named(admin: asyncpg.Connection, name: str) -> int:
             "select count(*) from backroom.booking b join backroom.guest g on g.id = b.guest_id"
             " where g.name = $1",
             name,
-        )
-    )
-
-
-async def refusals_of(admin: asyncpg.Connection, op_id: str) -> int:
-    return int(
-        await admin.fetchval(
-            "select count(*) from backroom.audit_log where op_id = $1::uuid and operation like 'refused:%'",
-            op_id,
         )
     )
 
@@ -187,6 +81,7 @@ async def test_a_frozen_connection_gives_an_answer_within_the_bound(
     if isinstance(caught.value, Interrupted):
         assert caught.value.op_id == op_id
     else:
+        assert isinstance(caught.value, ConnectionLost)
         assert not caught.value.maybe_committed, "a read before the write failed"
     assert "cannot switch" not in str(caught.value) and "__aexit__" not in str(caught.value)
     assert await refusals_of(admin, op_id) == 0

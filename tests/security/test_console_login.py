@@ -39,6 +39,7 @@ async def test_a_console_given_the_owners_address_connects_as_its_own_login(
         "select rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication "
         "from pg_roles where rolname = current_user"
     )
+    assert flags is not None
     assert not any(flags.values())
     member_of = await admin.fetch(
         "select r.rolname from pg_auth_members m join pg_roles r on r.oid = m.roleid "
@@ -93,6 +94,7 @@ async def test_door_limits_hold_when_the_console_role_is_not_taken(
     booking = await admin.fetchrow(
         "select id, party_size from backroom.booking where status in ('pending', 'confirmed') limit 1"
     )
+    assert booking is not None
     await login.execute("select set_config('backroom.session', $1, false)", door.session)
     assert await login.fetchval("select current_user") != "backroom_console"
     assert await login.fetchval("select backroom.current_staff_role()") == "door"

@@ -25,11 +25,13 @@ async def owner(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def sha1(conn: asyncpg.Connection, data: bytes) -> str:
-    return (await conn.fetchval("select backroom_private.sha1($1)", data)).hex()
+    digest: bytes = await conn.fetchval("select backroom_private.sha1($1)", data)
+    return digest.hex()
 
 
 async def hmac_sql(conn: asyncpg.Connection, key: bytes, message: bytes, algorithm: str) -> str:
-    return (await conn.fetchval("select backroom_private.hmac($1, $2, $3)", key, message, algorithm)).hex()
+    digest: bytes = await conn.fetchval("select backroom_private.hmac($1, $2, $3)", key, message, algorithm)
+    return digest.hex()
 
 
 # --- SHA-1 -------------------------------------------------------------------
@@ -312,7 +314,8 @@ async def test_base32_decode_refuses_what_is_not_base32(owner: asyncpg.Connectio
 
 async def test_equal_digests(owner: asyncpg.Connection) -> None:
     async def equal(a: bytes | None, b: bytes | None) -> bool | None:
-        return await owner.fetchval("select backroom_private.equal_digests($1, $2)", a, b)
+        same: bool | None = await owner.fetchval("select backroom_private.equal_digests($1, $2)", a, b)
+        return same
 
     assert await equal(b"same", b"same") is True
     assert await equal(b"", b"") is True

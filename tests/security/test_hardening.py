@@ -308,6 +308,7 @@ async def test_a_refusal_is_recorded_under_a_console_operation_and_bounded(
     assert await audit_count(admin) == audited
     await conn.execute("select backroom.log_refusal('cancel', 'booking', 1, null, '{}')")
     row = await admin.fetchrow("select staff_id, operation from backroom.audit_log order by id desc limit 1")
+    assert row is not None
     assert dict(row) == {"staff_id": manager.staff_id, "operation": "refused:cancel"}
 
 
@@ -458,8 +459,8 @@ async def test_attempts_while_locked_do_not_extend_the_lock_and_an_admin_unlocks
         await age_attempts(admin, 61)  # past the throttle
         try:
             await identity.sign_in(ann.email, "wrong password!", "123456")
-        except AccountLocked as err:
-            until = err.until
+        except AccountLocked as locked:
+            until = locked.until
         except SignInFailed:
             continue
     assert until is not None
@@ -480,6 +481,7 @@ async def test_attempts_while_locked_do_not_extend_the_lock_and_an_admin_unlocks
     row = await admin.fetchrow(
         "select staff_id, after from backroom.audit_log where operation = 'staff_unlocked'"
     )
+    assert row is not None
     assert row["staff_id"] == session.actor.staff_id
     assert await locked_until(admin, ann.email) is None
     assert (await identity.sign_in(ann.email, PASSWORD, pyotp.TOTP(ann.secret).now())).actor.name == "Ann"
@@ -510,6 +512,7 @@ async def test_door_staff_seat_a_walk_in(services: Services, admin: asyncpg.Conn
     )
     assert walk_in.status.value == "arrived" and walk_in.table_ids == (FREE_TABLE,)
     row = await admin.fetchrow("select created_by from backroom.booking where id = $1", walk_in.id)
+    assert row is not None
     assert row["created_by"] == door.staff_id
     ops = await admin.fetch(
         "select entity, operation from backroom.audit_log where entity_id = $1"

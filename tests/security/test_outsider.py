@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import asyncpg
 import pyotp
@@ -28,6 +29,8 @@ from services.identity.console_login import read_login, with_login
 from services.store import seed
 from tests.conftest import SAMPLE_NIGHT
 from tests.sessions import db_confirm, db_sign_in, signed_in
+
+T = TypeVar("T")
 
 ITERATIONS = 1000  # the least the database accepts: these tests sign in often
 PASSWORD = "correct horse battery"
@@ -89,16 +92,16 @@ class _Undo(Exception):
     """Rolls a transaction back once it has shown what it could do."""
 
 
-async def rolled_back(conn: asyncpg.Connection, work: Callable[[], Awaitable[object]]) -> object:
+async def rolled_back(conn: asyncpg.Connection, work: Callable[[], Awaitable[T]]) -> T:
     """`work` in a transaction that is rolled back; its result."""
-    result: object = None
+    results: list[T] = []
     try:
         async with conn.transaction():
-            result = await work()
+            results.append(await work())
             raise _Undo
     except _Undo:
         pass
-    return result
+    return results[0]
 
 
 @dataclass
@@ -201,7 +204,7 @@ def _claims(sub: str) -> str:
     return json.dumps({"sub": sub, "role": "authenticated", "aal": "aal2", "exp": int(time.time()) + 3600})
 
 
-NAMINGS = {
+NAMINGS: dict[str, Callable[[int], str]] = {
     "backroom.staff_id": lambda staff: str(staff),
     "request.jwt.claims": lambda staff: _claims(f"00000000-0000-0000-0000-{staff:012d}"),
     "request.jwt.claim.sub": lambda staff: f"00000000-0000-0000-0000-{staff:012d}",
@@ -241,7 +244,7 @@ async def test_no_setting_names_a_staff_member(
     if setting != "backroom.session":
         assert await conn.fetchval("select current_setting($1)", setting) == NAMINGS[setting](alex)
     assert await who(conn) == (alex, "admin")
-    new, guest = await rolled_back(conn, promote_and_add)  # type: ignore[misc]
+    new, guest = await rolled_back(conn, promote_and_add)
     assert new and guest
 
 
@@ -464,9 +467,11 @@ async def test_a_change_is_audited_under_the_session_whoever_a_setting_names(
         " where entity = 'booking' and entity_id = $1 order by id desc limit 1",
         booking["id"],
     )
+    assert row is not None
     assert dict(row) == {"staff_id": door.staff_id, "operation": "update"}
     await conn.execute("select backroom.log_refusal('check_in', 'booking', $1, null, '{}')", booking["id"])
     row = await admin.fetchrow("select staff_id, operation from backroom.audit_log order by id desc limit 1")
+    assert row is not None
     assert dict(row) == {"staff_id": door.staff_id, "operation": "refused:check_in"}
 
 
@@ -617,6 +622,7 @@ async def test_a_failed_try_cannot_be_rolled_back_to_go_uncounted(
         await tx.rollback()
         # Rolled back: there is no answer to give any more, and no session was opened.
         row = await conn.fetchrow("select * from backroom.sign_in_answer($1)", handle)
+        assert row is not None
         assert row["outcome"] == "failed" and row["token"] is None
     assert (
         await admin.fetchval("select count(*) from backroom_private.session where staff_id = $1", kim.id) == 0
@@ -706,6 +712,7 @@ async def test_a_hold_cannot_outlive_the_hold_limit(
         n["starts_at"],
         manager.staff_id,
     )
+    assert hold is not None
     assert hold["expires_at"] <= datetime.now(UTC) + HOLD_MOST + timedelta(seconds=5)
     assert hold["during"].upper == n["ends_at"], "a hold lies within its night"
     renewed = await conn.fetchval(
@@ -877,6 +884,7 @@ async def test_the_operation_of_an_audit_row_comes_from_the_closed_list(
         " where entity = 'booking' and entity_id = $1 order by id desc limit 1",
         booking["id"],
     )
+    assert row is not None
     assert dict(row) == {"staff_id": manager.staff_id, "operation": "cancel"}
 
 
@@ -909,12 +917,15 @@ async def test_refusals_and_presence_are_written_for_the_session_only(
     await theirs.execute("select set_config('backroom.staff_id', $1, false)", str(manager.staff_id))
     await theirs.execute("select backroom.log_refusal('check_in', 'booking', 1, null, '{}')")
     row = await admin.fetchrow("select staff_id from backroom.audit_log order by id desc limit 1")
+    assert row is not None
     assert row["staff_id"] == door.staff_id
     console = "00000000-0000-0000-0000-000000000012"
     mine = await outsider()
     await present(mine, manager.session)
     await mine.fetchval("select backroom.presence_beat($1::uuid, 'floor', null, null, null)", console)
-    assert dict(await admin.fetchrow("select staff_id, role from backroom.presence")) == {
+    presence = await admin.fetchrow("select staff_id, role from backroom.presence")
+    assert presence is not None
+    assert dict(presence) == {
         "staff_id": manager.staff_id,
         "role": "manager",
     }
@@ -938,6 +949,7 @@ async def test_an_unknown_email_is_not_stored_as_typed(
     assert row["outcome"] == "failed"
     assert await admin.fetchval("select count(*) from backroom_private.attempt") == attempts + 1
     recorded = await admin.fetchrow("select * from backroom_private.attempt order by id desc limit 1")
+    assert recorded is not None
     assert bytes(recorded["email_hash"]) == hashlib.sha256(typed.strip().lower().encode()).digest()
     assert recorded["staff_id"] is None and recorded["reason"] == "unknown_email"
     kept = " ".join(
@@ -951,4 +963,5 @@ async def test_an_unknown_email_is_not_stored_as_typed(
     )
     assert "hunter2" not in kept.lower()
     audit = await admin.fetchrow("select staff_id, after from backroom.audit_log order by id desc limit 1")
+    assert audit is not None
     assert audit["staff_id"] is None and json.loads(audit["after"]) == {"reason": "unknown_email"}

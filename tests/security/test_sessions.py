@@ -272,7 +272,10 @@ async def test_only_a_token_signed_with_the_projects_secret_is_believed(admin: a
     }
 
     async def believed(token: str) -> bool:
-        return await admin.fetchval("select backroom_private.verified_claims($1) is not null", token)
+        verified: bool = await admin.fetchval(
+            "select backroom_private.verified_claims($1) is not null", token
+        )
+        return verified
 
     assert await believed(_jwt(secret, good))
     assert not await believed(_jwt(os.urandom(32), good)), "another secret"

@@ -9,13 +9,8 @@ The database side here is `Sessions`, which answers as Postgres does
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
-import time
-import uuid
-from dataclasses import replace
-from typing import Any
 
 import pyotp
 import pytest
@@ -25,7 +20,6 @@ from services.identity.secrets import SERVICE, SecretStore
 from services.store.db import Actor
 from services.supabase.auth import (
     AuthenticatorExists,
-    AuthUser,
     NotConfirmed,
     NotLinked,
     SupabaseAuth,
@@ -34,53 +28,12 @@ from services.supabase.auth import (
 )
 from services.supabase.config import SupabaseConfig
 from tests.memory_keyring import KeyringModule, MemoryKeyring
-from tests.supabase.conftest import API_KEY, JWT_KEY
-from tests.supabase.standins import GoTrueStandIn, verified
+from tests.supabase.auth_helpers import PASSWORD, SECRET, Sessions, claims
+from tests.supabase.conftest import API_KEY
+from tests.supabase.standins import GoTrueStandIn
 
-PASSWORD = "correct horse battery"
-SECRET = pyotp.random_base32()
 GENERIC = str(SignInFailed())
-STEP_UP_SECONDS = 120
 Keyring = KeyringModule[MemoryKeyring]
-
-
-class Sessions:
-    """The database's side of a Supabase sign-in, answering as backroom.supabase_session
-    and backroom.supabase_confirm do: a session for a verified aal2 token of a linked
-    staff member; a confirmation for a fresh TOTP token of the session's own member."""
-
-    def __init__(self) -> None:
-        self.staff: dict[str, Actor] = {}
-        self.owners: dict[str, str] = {}  # session token -> Supabase user
-        self.confirmed: list[tuple[Actor, str, dict[str, Any]]] = []
-        self.accept = True
-
-    async def open(self, user: AuthUser) -> Actor | None:
-        claims = verified(JWT_KEY, user.access_token)
-        if claims is None or claims.get("aal") != "aal2" or claims["sub"] not in self.staff:
-            return None
-        token = uuid.uuid4().hex
-        self.owners[token] = claims["sub"]
-        return replace(self.staff[claims["sub"]], session=token)
-
-    async def confirm(self, actor: Actor, purpose: str, access_token: str) -> bool:
-        claims = verified(JWT_KEY, access_token)
-        if not self.accept or claims is None or actor.session is None:
-            return False
-        fresh = any(
-            m["method"] == "totp" and m["timestamp"] > time.time() - STEP_UP_SECONDS
-            for m in claims.get("amr", [])
-        )
-        if self.owners.get(actor.session) != claims["sub"] or not fresh:
-            return False
-        self.confirmed.append((actor, purpose, claims))
-        return True
-
-
-def claims(token: str) -> dict[str, Any]:
-    part = token.split(".")[1]
-    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    return data
 
 
 def who(actor: Actor) -> tuple[int | None, str, str | None]:

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from keyring.backends.fail import Keyring as FailKeyring
 
 from console import supabase_cli
 from console.settings import Settings
@@ -26,7 +25,7 @@ from services.supabase.config import (
     load_profile,
     save_profile,
 )
-from tests.memory_keyring import KeyringModule, MemoryKeyring
+from tests.memory_keyring import KeyringModule, MemoryKeyring, no_keyring
 
 
 def legacy_key(role: str) -> str:
@@ -84,7 +83,7 @@ def test_a_profile_keeps_the_url_in_a_file_and_the_key_in_the_keyring(tmp_path: 
     with pytest.raises(SupabaseConfigError, match="no Supabase profile 'other'"):
         load_profile(tmp_path, store, "other")
     # Without a keyring the key comes from the environment, and the command says which variable.
-    bare = SecretStore(KeyringModule(FailKeyring()), env={"BACKROOM_SUPABASE_KEY_VENUE": "sb_publishable_e"})
+    bare = SecretStore(KeyringModule(no_keyring()), env={"BACKROOM_SUPABASE_KEY_VENUE": "sb_publishable_e"})
     assert "BACKROOM_SUPABASE_KEY_VENUE" in save_profile(
         tmp_path, bare, "venue", "https://abcdefgh.supabase.co", "k2"
     )

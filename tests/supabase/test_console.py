@@ -38,13 +38,12 @@ from services.supabase.auth import DatabaseSessions, SupabaseAuth
 from services.supabase.config import SupabaseConfig
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.memory_keyring import KeyringModule, MemoryKeyring
+from tests.supabase.auth_helpers import claims
 from tests.supabase.conftest import API_KEY, SupabaseDb
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn
-from tests.supabase.test_auth import claims
-from tests.tui.helpers import floor_loaded, screen_text, shown_text, until
+from tests.tui.helpers import SMALL, floor_loaded, screen_text, shown_text, until
 from widgets.table_tile import TableTile
 
-SMALL = (80, 24)
 PASSWORD = "correct horse battery"
 DOOR_SECRET = pyotp.random_base32()
 MANAGER_SECRET = pyotp.random_base32()
@@ -86,13 +85,16 @@ def memory() -> MemoryKeyring:
 
 
 @pytest.fixture
-def keyring(memory: MemoryKeyring) -> KeyringModule:
+def keyring(memory: MemoryKeyring) -> KeyringModule[MemoryKeyring]:
     return KeyringModule(memory)
 
 
 @pytest.fixture
 async def console(
-    supabase_db: SupabaseDb, project: GoTrueStandIn, realtime: RealtimeStandIn, keyring: KeyringModule
+    supabase_db: SupabaseDb,
+    project: GoTrueStandIn,
+    realtime: RealtimeStandIn,
+    keyring: KeyringModule[MemoryKeyring],
 ) -> AsyncIterator[Services]:
     """The console's services as `backroom console` builds them with a Supabase project,
     nobody signed in. Auth and Realtime are two stand-ins at two addresses, so the Auth

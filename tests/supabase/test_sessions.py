@@ -20,9 +20,9 @@ from services.supabase.auth import SessionEnded, SupabaseAuth
 from services.supabase.config import SupabaseConfig
 from services.supabase.realtime import SupabasePresence
 from tests.memory_keyring import KeyringModule, MemoryKeyring
+from tests.supabase.auth_helpers import PASSWORD, SECRET, Sessions, claims
 from tests.supabase.conftest import API_KEY, JWT_KEY
 from tests.supabase.standins import GoTrueStandIn, RealtimeStandIn, mint, staff_claims
-from tests.supabase.test_auth import PASSWORD, SECRET, Sessions, claims
 
 OTHER_SECRET = pyotp.random_base32()
 

@@ -13,14 +13,11 @@ from typing import Any
 import asyncpg
 import pyotp
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 from console.app import BackroomApp
 from console.wiring import Services
 from screens.dialogs.alternatives import AlternativesDialog
-from screens.dialogs.ask import ChoiceDialog, CodeDialog, ConfirmDialog, CountDialog, Dialog, ReasonDialog
+from screens.dialogs.ask import ChoiceDialog, CodeDialog, ConfirmDialog, CountDialog, ReasonDialog
 from screens.floor.screen import FloorScreen
 from screens.forms.booking import BookingForm
 from screens.forms.move import MoveForm
@@ -28,79 +25,28 @@ from screens.forms.walk_in import WalkInForm
 from screens.writes import OFFLINE
 from services.bookings import BookingService, GuestDetails
 from services.identity.accounts import IdentityService
-from services.models import TableState
 from services.store.db import Database
-from tests.conftest import SAMPLE_NIGHT, fixed_clock
+from tests.conftest import fixed_clock
 from tests.sessions import signed_in
-from tests.tui.helpers import Keys, colleague, floor_loaded, screen_text, shown_text, stop_feed, toasts, until
-from widgets.table_tile import TableTile
-
-SMALL = (80, 24)
-LARGE = (160, 48)
-
-
-async def open_floor(pilot: Pilot[Any], number: int) -> tuple[FloorScreen, TableTile]:
-    """Wait for the floor, then select table `number` (not counted: every flow starts there)."""
-    screen = await floor_loaded(pilot)
-    tile = next(
-        t
-        for plan in screen.plans
-        for t in plan.tiles.values()
-        if t.state is not None and t.state.table.number == number
-    )
-    tile.focus()
-    await until(pilot, lambda: screen.selected == tile.table_id, what=f"table {number} selected")
-    await pilot.pause()
-    return screen, tile
-
-
-def state_of(tile: TableTile) -> TableState:
-    assert tile.state is not None
-    return tile.state
-
-
-async def dialog_open(pilot: Pilot[Any], kind: type[Dialog[Any]]) -> Any:
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind), what=f"{kind.__name__} open")
-    await pilot.pause()
-    return pilot.app.screen
-
-
-async def back_on_floor(pilot: Pilot[Any]) -> None:
-    try:
-        await until(pilot, lambda: isinstance(pilot.app.screen, FloorScreen), what="back on the floor")
-    except AssertionError:
-        print(screen_text(pilot.app))
-        raise
-
-
-async def table_id(admin: asyncpg.Connection, number: int) -> int:
-    found: int = await admin.fetchval("select id from backroom.venue_table where number = $1", number)
-    return found
-
-
-async def night_id(admin: asyncpg.Connection) -> int:
-    found: int = await admin.fetchval("select id from backroom.night where date = $1", SAMPLE_NIGHT)
-    return found
-
-
-async def bookings_on(admin: asyncpg.Connection, number: int) -> list[asyncpg.Record]:
-    return list(
-        await admin.fetch(
-            "select b.id, b.ref, b.status, b.party_size, b.arrived_count, b.cancel_reason, g.name"
-            " from backroom.booking b join backroom.booking_table bt on bt.booking_id = b.id"
-            " join backroom.guest g on g.id = b.guest_id join backroom.venue_table t on t.id = bt.table_id"
-            " where t.number = $1 and b.night_id = (select id from backroom.night where date = $2)"
-            " order by b.id",
-            number,
-            SAMPLE_NIGHT,
-        )
-    )
-
-
-def footer_words(screen: FloorScreen) -> list[str]:
-    return [
-        f"{key.key_display} {key.description}".strip() for key in screen.query_one(Footer).query(FooterKey)
-    ]
+from tests.tui.helpers import (
+    LARGE,
+    SMALL,
+    Keys,
+    back_on_floor,
+    bookings_on,
+    colleague,
+    dialog_open,
+    footer_words,
+    night_id,
+    open_floor,
+    screen_text,
+    shown_text,
+    state_of,
+    stop_feed,
+    table_id,
+    toasts,
+    until,
+)
 
 
 async def test_hold_then_book(services: Services, admin: asyncpg.Connection) -> None:
@@ -199,6 +145,7 @@ async def test_check_in_part_of_a_party_then_the_rest(services: Services, admin:
         assert keys.count == 5
         assert any("Checked in 2" in t and "(4/4 in)" in t for t in toasts(pilot.app))
     row = await admin.fetchrow("select status, arrived_count from backroom.booking where id = $1", booking.id)
+    assert row is not None
     assert (row["status"], row["arrived_count"]) == ("arrived", 4)
 
 
@@ -228,6 +175,7 @@ async def test_cancel_needs_a_reason_and_a_yes(services: Services, admin: asyncp
         assert keys.count == 3 + len("Guest ill")
         assert f"Cancelled {booking.ref} · Chloe Tanaka" in toasts(pilot.app)
     row = await admin.fetchrow("select status, cancel_reason from backroom.booking where id = $1", booking.id)
+    assert row is not None
     assert (row["status"], row["cancel_reason"]) == ("cancelled", "Guest ill")
 
 

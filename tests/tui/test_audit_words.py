@@ -29,7 +29,7 @@ from services.reports import (
 )
 from services.store.db import Database
 from tests.tui.helpers import screen_text, until
-from tests.tui.test_support import ConsoleApp, audit_loaded
+from tests.tui.support_helpers import ConsoleApp, audit_loaded
 from widgets.audit_table import AuditTable
 
 FREE = 11  # downstairs, free on the sample night

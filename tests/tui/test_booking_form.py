@@ -20,21 +20,18 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.app import BackroomApp
-from console.wiring import Services, open_services
+from console.wiring import Services
 from screens.dialogs.ask import Dialog
 from screens.forms.booking import BookingForm, BookingRequest
 from screens.forms.edit import EditForm, EditRequest
 from services.bookings import GuestDetails
 from services.errors import BookingError
 from services.models import Booking, FloorSnapshot
-from services.store import seed
-from tests.conftest import SAMPLE_NIGHT, fixed_clock
-from tests.sessions import signed_in
-from tests.tui.helpers import floor_loaded, screen_text, until
+from tests.conftest import SAMPLE_NIGHT
+from tests.tui.helpers import SMALL, FloorApp, floor_loaded, screen_text, until
 from widgets.field import Field
 from widgets.guest_lookup import GuestLookup
 
-SMALL = (80, 24)
 FREE = 11  # downstairs, 2 to 6, free on the sample night
 
 
@@ -62,31 +59,6 @@ class FormApp(App[None]):
             dialog.finish()
 
         self.run_worker(run(), exit_on_error=False)
-
-
-class FloorApp(BackroomApp):
-    """The console on a test database for a picture: services opened in the app's own loop
-    (`snap_compare` runs one of its own), booking refs made the same on every run."""
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(services=None)  # type: ignore[arg-type]
-        self.dsn = dsn
-
-    async def on_load(self) -> None:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            async with conn.transaction():
-                # Closed bookings refuse every change, a new ref included: step around the rules.
-                await conn.execute("alter table backroom.booking disable trigger user")
-                await conn.execute("update backroom.booking set ref = 'R' || lpad(id::text, 5, '0')")
-                await conn.execute("alter table backroom.booking enable trigger user")
-        finally:
-            await conn.close()
-        self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await signed_in(self.services.db, seed.DEMO_MANAGER)
-
-    async def on_unmount(self) -> None:
-        await self.services.db.close()
 
 
 async def steady_cursor(pilot: Pilot[Any]) -> None:

@@ -19,11 +19,8 @@ from services.models import Booking, BookingStatus, Hold, Table, TableState, Til
 from services.store import seed
 from tests.conftest import FIXED_NOW, fixed_clock
 from tests.sessions import signed_in
-from tests.tui.helpers import colleague, shown_text, toasts, until
-from tests.tui.test_actions import SMALL, open_floor, state_of
-from tests.tui.test_door import booking, door, open_door, typed
-
-__all__ = ["door"]
+from tests.tui.door_helpers import booking, open_door, typed
+from tests.tui.helpers import SMALL, colleague, open_floor, shown_text, state_of, toasts, until
 
 
 def elsewhere(app: Any) -> list[str]:
@@ -60,6 +57,7 @@ async def test_the_floor_says_when_another_console_confirms_the_selected_booking
             " on bt.booking_id = b.id join backroom.venue_table t on t.id = bt.table_id"
             " where t.number = 1 and b.status = 'confirmed'"
         )
+        assert far is not None
         await other.check_in(manager, far["id"], far["version"], 1)
         screen = pilot.app.screen
         tiles = {

@@ -28,11 +28,10 @@ from screens.help import HelpScreen
 from screens.sign_in import SignInScreen
 from services.identity.accounts import STEP_SECONDS, Enrolment, IdentityService
 from services.store.db import Actor, Database
-from tests.tui.helpers import screen_text, until
-from tests.tui.test_sign_in import Clock, at_sign_in, code_at
+from tests.tui.helpers import SMALL, screen_text, until
+from tests.tui.sign_in_helpers import Clock, at_sign_in, code_at
 from widgets.demo_accounts import DEMO_WORDS, DemoAccountList
 
-SMALL = (80, 24)
 DOOR = DEMO_ACCOUNTS[0]
 
 

@@ -16,9 +16,8 @@ from console.demo import DEMO_ACCOUNTS, DemoSignIns
 from screens.sign_in import SignInScreen
 from services.identity.accounts import IdentityService
 from tests.tui.helpers import screen_text
-from tests.tui.test_door_snapshots import colour  # noqa: F401 (the fixture: with colour and without)
-from tests.tui.test_sign_in import at_sign_in
-from tests.tui.test_snapshots import SNAPSHOT_T0, IdentitySnapshotApp, steady_cursor
+from tests.tui.sign_in_helpers import at_sign_in
+from tests.tui.snapshot_helpers import SNAPSHOT_T0, IdentitySnapshotApp, steady_cursor
 from widgets.demo_accounts import DEMO_TITLE, DEMO_WORDS
 
 

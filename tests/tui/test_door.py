@@ -9,12 +9,10 @@ keeps no feed, shows the door never Live.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import asyncpg
-import pytest
 from textual.app import App
 from textual.binding import Binding
 from textual.pilot import Pilot
@@ -27,17 +25,25 @@ from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
 from screens.door import NO_NIGHTS, DoorScreen
 from screens.forms.walk_in import WalkInForm
 from screens.help import HelpScreen, describe_bindings
-from screens.live import LiveScreen
 from screens.writes import OFFLINE
 from services.bookings import BookingService
+from services.live.presence import Announcing
 from services.store import seed
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
-from tests.tui.helpers import Keys, screen_text, toasts, until
-from tests.tui.test_snapshots import stable_refs
+from tests.tui.door_helpers import (
+    DOOR,
+    back_at_the_door,
+    booking,
+    door_ready,
+    moving_clock,
+    open_door,
+    rows,
+    typed,
+)
+from tests.tui.helpers import SMALL, Keys, screen_text, toasts, until
+from tests.tui.snapshot_helpers import stable_refs
 
-SMALL = (80, 24)
-DOOR = "door@backroom.demo"
 SUPPORT = "support@backroom.demo"
 
 
@@ -52,94 +58,14 @@ class DoorOnly(App[None]):
         self.push_screen(DoorScreen(self.services))
 
 
-async def open_door(pilot: Pilot[Any]) -> DoorScreen:
-    """Door staff start at the door, over the floor; others get there with F3."""
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, LiveScreen), what="console open")
-    if not isinstance(app.screen, DoorScreen):
-        await pilot.press("f3")
-    return await door_ready(pilot)
-
-
-async def door_ready(pilot: Pilot[Any], *, live: bool = True) -> DoorScreen:
-    def ready() -> bool:
-        screen = pilot.app.screen
-        return (
-            isinstance(screen, DoorScreen)
-            and screen.snapshot is not None
-            and screen.current
-            and (screen.live or not live)
-        )
-
-    await until(pilot, ready, what="door loaded")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, DoorScreen)
-    return screen
-
-
-def moving_clock(start: datetime) -> tuple[Callable[[], datetime], Callable[[datetime], None]]:
-    """A clock for the console that the test moves on, and the way to move it."""
-    now = [start]
-
-    def clock() -> datetime:
-        return now[0]
-
-    def set_to(moment: datetime) -> None:
-        now[0] = moment
-
-    return clock, set_to
-
-
-@pytest.fixture
-async def door(dsn: str) -> AsyncIterator[Services]:
-    """Services as the demo's door staff, on the sample night at 23:30."""
-    opened = await open_services(dsn, clock=fixed_clock)
-    opened.actor = await signed_in(opened.db, DOOR)
-    yield opened
-    await opened.db.close()
-
-
-async def booking(admin: asyncpg.Connection, guest: str) -> asyncpg.Record:
-    row = await admin.fetchrow(
-        "select b.id, b.ref, b.status, b.party_size, b.arrived_count, b.version, g.name"
-        " from backroom.booking b join backroom.guest g on g.id = b.guest_id"
-        " where g.name = $1 and b.night_id = (select id from backroom.night where date = $2)",
-        guest,
-        SAMPLE_NIGHT,
-    )
-    assert row is not None, guest
-    return row
-
-
-def rows(screen: DoorScreen) -> list[str]:
-    return [b.guest_name for b in screen.booking_list.bookings]
-
-
 def heading(screen: DoorScreen) -> str:
     return str(screen.query_one("#heading", Static).content)
-
-
-async def typed(pilot: Pilot[Any], screen: DoorScreen, text: str) -> None:
-    """Type into the search box and wait until the list shows what it finds."""
-    await pilot.press(*text)
-    await until(pilot, lambda: screen.current and screen.shown_text == text, what=f"list for {text!r}")
-    await pilot.pause()
 
 
 async def dialog_open(pilot: Pilot[Any], kind: type[Dialog[Any]]) -> Any:
     await until(pilot, lambda: isinstance(pilot.app.screen, kind), what=f"{kind.__name__} open")
     await pilot.pause()
     return pilot.app.screen
-
-
-async def back_at_the_door(pilot: Pilot[Any]) -> DoorScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, DoorScreen), what="back at the door")
-    screen = pilot.app.screen
-    assert isinstance(screen, DoorScreen)
-    await until(pilot, lambda: screen.current, what="list read again")
-    await pilot.pause()
-    return screen
 
 
 def footer_words(screen: DoorScreen) -> list[str]:
@@ -196,8 +122,10 @@ async def test_the_empty_box_lists_who_is_still_expected_soonest_first(
         assert rosa[5:8] == ["15+16", "✓", "CONFIRMED"], rosa
         assert "◐ PENDING" in line_of("Maya Cohen")
         assert "Free now: 6 (2-6) · 7 (4-8) · 10 (2-4) · 11 (2-6) · 12 (4-10)" in text
-        presence = pilot.app.presence
+        # The console's presence is the one that announces where it is.
+        presence = cast(Announcing | None, cast(BackroomApp, pilot.app).presence)
         assert presence is not None and presence.whereabouts.screen == "door"
+        assert screen.snapshot is not None
         assert presence.whereabouts.night_id == screen.snapshot.night.id
 
 

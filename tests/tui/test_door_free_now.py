@@ -8,8 +8,8 @@ from console.app import BackroomApp
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails
 from services.models import Night
-from tests.tui.helpers import screen_text, until
-from tests.tui.test_door import SMALL, open_door
+from tests.tui.door_helpers import open_door
+from tests.tui.helpers import SMALL, screen_text, until
 
 
 async def test_a_party_in_early_takes_its_table_off_free_now(services: Services, night: Night) -> None:

@@ -10,38 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
-from console.app import BackroomApp
-from console.wiring import open_services
 from screens.dialogs.ask import CountDialog
 from screens.door import DoorScreen
-from tests.conftest import fixed_clock
-from tests.sessions import signed_in
-from tests.tui.helpers import screen_text, until
-from tests.tui.test_door import DOOR, open_door
-from tests.tui.test_snapshots import stable_refs, steady_cursor
-
-SMALL = (80, 24)
-LARGE = (160, 48)
-
-
-class DoorSnapshotApp(BackroomApp):
-    """The console on a test database as door staff; the door goes over the floor."""
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(services=None)  # type: ignore[arg-type]
-        self.dsn = dsn
-
-    async def on_load(self) -> None:
-        await stable_refs(self.dsn)
-        self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await signed_in(self.services.db, DOOR)
-
-    async def on_unmount(self) -> None:
-        await self.stop_feeds()
-        await self.services.db.close()
+from tests.tui.door_helpers import open_door
+from tests.tui.helpers import LARGE, SMALL, screen_text, until
+from tests.tui.snapshot_helpers import DoorSnapshotApp, steady_cursor
 
 
 def fits(pilot: Pilot[Any]) -> None:
@@ -75,14 +50,6 @@ async def checking_in(pilot: Pilot[Any]) -> None:
     await steady_cursor(pilot)
     text = screen_text(pilot.app)
     assert "…" not in text and "deposit 300" in text, text
-
-
-@pytest.fixture(params=["colour", "no-colour"])
-def colour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "no-colour":
-        # Read by App.__init__: the app draws without colour.
-        monkeypatch.setenv("NO_COLOR", "1")
-    return str(request.param)
 
 
 def test_door_expected_at_80x24(snap_compare: Any, dsn: str, colour: str) -> None:

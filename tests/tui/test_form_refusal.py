@@ -11,8 +11,7 @@ from console.wiring import Services
 from screens.dialogs.alternatives import AlternativesDialog
 from screens.floor.screen import FloorScreen
 from screens.forms.booking import BookingForm
-from tests.tui.helpers import Keys, screen_text, until
-from tests.tui.test_actions import SMALL, dialog_open, open_floor, state_of
+from tests.tui.helpers import SMALL, Keys, dialog_open, open_floor, screen_text, state_of, until
 
 
 async def test_esc_after_the_alternatives_goes_back_to_the_form_as_typed(

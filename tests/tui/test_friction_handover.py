@@ -27,12 +27,11 @@ from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services.identity.accounts import Enrolment
 from tests.tui.conftest import PASSWORD
-from tests.tui.helpers import floor_loaded, screen_text, shown_text, toasts, until
-from tests.tui.test_sign_in import code_at, locked, not_this
+from tests.tui.helpers import SMALL, floor_loaded, screen_text, shown_text, toasts, until
+from tests.tui.sign_in_helpers import code_at, locked, not_this
 from widgets.table_detail import TableDetail
 from widgets.table_tile import TableTile
 
-SMALL = (80, 24)
 T0 = 0.0
 
 

@@ -7,12 +7,10 @@ clock: Kemi Adeyemi's party of 10 is due at 00:00 on table 8, table 11 is free.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 from textual.pilot import Pilot
 
 from console.app import BackroomApp
@@ -24,19 +22,9 @@ from screens.nights import NightFloorScreen
 from services.models import Night
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock
 from tests.sessions import signed_in
-from tests.tui.helpers import colleague, floor_loaded, screen_text, toasts, until
+from tests.tui.door_helpers import DOOR
+from tests.tui.helpers import SMALL, colleague, floor_loaded, screen_text, toasts, until
 from widgets.table_tile import TableTile
-
-SMALL = (80, 24)
-DOOR = "door@backroom.demo"
-
-
-@pytest.fixture
-async def door(dsn: str) -> AsyncIterator[Services]:
-    opened = await open_services(dsn, clock=fixed_clock)
-    opened.actor = await signed_in(opened.db, DOOR)
-    yield opened
-    await opened.db.close()
 
 
 async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTile:

@@ -14,8 +14,7 @@ from console.app import BackroomApp
 from console.wiring import Services, open_services
 from services.store import seed
 from tests.sessions import signed_in
-from tests.tui.helpers import shown_text, toasts, until
-from tests.tui.test_actions import LARGE, SMALL, night_id, open_floor, state_of
+from tests.tui.helpers import LARGE, SMALL, night_id, open_floor, shown_text, state_of, toasts, until
 from widgets.table_detail import TableDetail
 from widgets.table_tile import TableTile
 
@@ -113,8 +112,7 @@ async def test_the_booking_form_says_when_its_hold_has_lapsed(
     moving: Services, clock: MovingClock, admin: asyncpg.Connection
 ) -> None:
     from screens.forms.booking import BookingForm
-    from tests.tui.helpers import screen_text
-    from tests.tui.test_actions import dialog_open
+    from tests.tui.helpers import dialog_open, screen_text
 
     app = BackroomApp(moving, night_id=await night_id(admin))
     async with app.run_test(size=SMALL) as pilot:

@@ -27,14 +27,21 @@ from screens.forms.walk_in import WalkInForm
 from services.bookings import BookingService, GuestDetails
 from services.store.db import Actor
 from tests.conftest import SAMPLE_NIGHT, fixed_clock
-from tests.tui.helpers import colleague, screen_text, shown_text, until
-from tests.tui.test_actions import dialog_open, night_id, open_floor, state_of, table_id
-from tests.tui.test_door import door, open_door, typed
+from tests.tui.door_helpers import open_door, typed
+from tests.tui.helpers import (
+    LARGE,
+    colleague,
+    dialog_open,
+    night_id,
+    open_floor,
+    screen_text,
+    shown_text,
+    state_of,
+    table_id,
+    until,
+)
 from widgets.table_detail import TableDetail
 
-__all__ = ["door"]
-
-LARGE = (160, 48)
 ESC = "\x1b"
 
 # What was typed, and what the screen must show for it.

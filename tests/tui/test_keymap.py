@@ -11,8 +11,16 @@ from console import keymap
 from console.app import BackroomApp
 from console.cli import main
 from console.wiring import Services
-from tests.tui.helpers import screen_text, shown_text, toasts, until
-from tests.tui.test_actions import SMALL, footer_words, open_floor, state_of
+from tests.tui.helpers import (
+    SMALL,
+    footer_words,
+    open_floor,
+    screen_text,
+    shown_text,
+    state_of,
+    toasts,
+    until,
+)
 
 
 def test_every_binding_of_the_console_is_in_the_catalogue() -> None:

@@ -9,14 +9,17 @@ from console.app import BackroomApp
 from console.wiring import Services
 from screens.dialogs.ask import ConfirmDialog
 from screens.forms.move import MoveForm, higher_spend
-from tests.tui.helpers import Keys, screen_text, toasts, until
-from tests.tui.test_actions import (
+from tests.tui.helpers import (
     SMALL,
+    Keys,
     back_on_floor,
     bookings_on,
     dialog_open,
     open_floor,
+    screen_text,
     state_of,
+    toasts,
+    until,
 )
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 from rich.style import Style
 from textual.app import App
-from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import Services
@@ -19,14 +18,13 @@ from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen
 from screens.live import NightChanged
 from screens.night_report import NightReportScreen
-from screens.nights import NightsScreen
 from services.bookings import BookingService
 from services.live.feed import ChangeBatch
 from services.models import TileStatus
 from services.reports import report_csv
 from services.store import seed
 from tests.conftest import SAMPLE_NIGHT
-from tests.integration.test_reports_nights import (
+from tests.integration.report_nights import (
     EXPECTED,
     ON_THE_NIGHT,
     QUIET_NIGHT,
@@ -35,26 +33,12 @@ from tests.integration.test_reports_nights import (
     open_quiet_night,
 )
 from tests.sessions import signed_in
-from tests.tui.helpers import floor_loaded, screen_text, shown_text, toasts, until
+from tests.tui.helpers import screen_text, shown_text, toasts, until
+from tests.tui.nights_helpers import nights_ready, open_nights
 from widgets.night_list import NightList
 from widgets.night_report_table import NightReportTable
 
 SIZE = (80, 24)
-
-
-def nights_ready(pilot: Pilot[Any]) -> bool:
-    screen = pilot.app.screen
-    return isinstance(screen, NightsScreen) and screen.loaded and not screen.reloading
-
-
-async def open_nights(pilot: Pilot[Any], services: Services, export_dir: Path | None = None) -> NightsScreen:
-    """Over the floor, as F4 opens it."""
-    await floor_loaded(pilot)
-    screen = NightsScreen(services, export_dir=export_dir)
-    await pilot.app.push_screen(screen)
-    await until(pilot, lambda: nights_ready(pilot), what="nights loaded")
-    await pilot.pause()
-    return screen
 
 
 def row_of(app: App[Any], night: date) -> str:

@@ -23,7 +23,7 @@ from screens.nights import NightsScreen
 from services.bookings import GuestDetails
 from services.store import seed
 from tests.conftest import fixed_clock
-from tests.integration.test_reports_nights import QUIET_NIGHT
+from tests.integration.report_nights import QUIET_NIGHT
 from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, until
 

@@ -17,7 +17,7 @@ from services.errors import InvalidInput, NotAllowed
 from services.store.seed import DEMO_MANAGER
 from tests.sessions import signed_in
 from tests.tui.helpers import screen_text, toasts, until
-from tests.tui.test_nights import open_nights
+from tests.tui.nights_helpers import open_nights
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -56,6 +56,7 @@ async def test_a_manager_opens_a_night_from_the_list(services: Services, admin: 
         assert any(f"{day:%a %d %b %Y} is open." in t for t in toasts(pilot.app))
         assert screen.selected is not None and screen.selected.date == day
     row = await admin.fetchrow("select starts_at, ends_at from backroom.night where date = $1", day)
+    assert row is not None
     assert row["starts_at"].astimezone(LONDON).time().isoformat() == "22:00:00"
     assert row["ends_at"].astimezone(LONDON) == datetime.combine(
         day + timedelta(days=1), datetime.min.time(), LONDON
@@ -79,6 +80,7 @@ async def test_a_date_outside_the_rules_is_refused_in_staff_words(
     assert not await admin.fetchval("select exists (select from backroom.night where date = $1)", too_early)
     # A night already there is simply that night.
     there = await admin.fetchrow("select id, date from backroom.night order by date desc limit 1")
+    assert there is not None
     if real_today() - timedelta(days=1) <= there["date"]:
         assert await services.nights.open_night(services.actor, there["date"]) == there["id"]
 

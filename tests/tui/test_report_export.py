@@ -16,31 +16,13 @@ from textual.widgets import Input
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.night_report import NightReportScreen, SaveAsDialog
-from tests.integration.test_reports_nights import QUIET_NIGHT, a_night_of_everything, open_quiet_night
+from screens.night_report import SaveAsDialog
+from tests.integration.report_nights import a_night_of_everything, open_quiet_night
 from tests.tui.helpers import screen_text, toasts, until
-from tests.tui.test_nights import open_nights
+from tests.tui.nights_helpers import open_report
 
 SIZE = (80, 24)
 NAME = "backroom-night-2026-12-04.csv"
-
-
-async def open_report(
-    pilot: Pilot[Any], services: Services, export_dir: Path | None = None
-) -> NightReportScreen:
-    screen = await open_nights(pilot, services, export_dir=export_dir)
-    await pilot.press("end")
-    assert screen.selected is not None and screen.selected.date == QUIET_NIGHT
-    await pilot.press("r")
-    await until(
-        pilot,
-        lambda: isinstance(pilot.app.screen, NightReportScreen) and pilot.app.screen.rows is not None,
-        what="the report",
-    )
-    await pilot.pause()
-    report = pilot.app.screen
-    assert isinstance(report, NightReportScreen)
-    return report
 
 
 async def save_as(pilot: Pilot[Any]) -> SaveAsDialog:

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-import pyotp
 import pytest
 from textual import events
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -29,26 +29,17 @@ from screens.dialogs.ask import ChoiceDialog, CodeDialog, ConfirmDialog, ReasonD
 from screens.door import DoorScreen
 from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen
-from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
 from services.identity.accounts import Enrolment, IdentityService
 from tests.conftest import fixed_clock
 from tests.tui.conftest import PASSWORD
-from tests.tui.helpers import Keys, floor_loaded, screen_text, shown_text, until
+from tests.tui.helpers import SMALL, Keys, floor_loaded, screen_text, shown_text, until
+from tests.tui.sign_in_helpers import Clock, at_sign_in, code_at, locked, not_this
 from widgets.table_tile import TableTile
 
-SMALL = (80, 24)
 T0 = 0.0
 """When the test began, in real time (set by `_clear_of_a_step_edge`)."""
 GENERIC = "The email, password or code is not right."
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(autouse=True)
@@ -72,14 +63,6 @@ def monotonic() -> Clock:
     return Clock(1_000.0)
 
 
-def code_at(enrolment: Enrolment, t: float) -> str:
-    return pyotp.TOTP(enrolment.secret).at(t)
-
-
-def not_this(code: str) -> str:
-    return str((int(code) + 1) % 1_000_000).zfill(6)
-
-
 async def session_state(admin: asyncpg.Connection, token: str) -> str:
     """What Postgres holds of a console's session: live, locked, or ended and why."""
     row = await admin.fetchrow(
@@ -101,7 +84,7 @@ async def until_async(pilot: Pilot[Any], read: Callable[[], Awaitable[str]], wan
     assert await read() == wanted
 
 
-def header(app: BackroomApp) -> str:
+def header(app: App[Any]) -> str:
     return screen_text(app).splitlines()[0]
 
 
@@ -109,14 +92,6 @@ def footer_words(screen: FloorScreen) -> list[str]:
     return [
         f"{key.key_display} {key.description}".strip() for key in screen.query_one(Footer).query(FooterKey)
     ]
-
-
-async def at_sign_in(pilot: Pilot[Any]) -> SignInScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen), what="sign-in shown")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, SignInScreen)
-    return screen
 
 
 async def type_in(
@@ -157,14 +132,6 @@ async def refused(pilot: Pilot[Any], email: str, password: str, code: str, *, qu
 async def signed_in(pilot: Pilot[Any], email: str, code: str, *, quick: bool = True) -> FloorScreen:
     await type_in(pilot, email, PASSWORD, code, quick=quick)
     return await floor_loaded(pilot)
-
-
-async def locked(pilot: Pilot[Any]) -> LockScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, LockScreen), what="locked")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, LockScreen)
-    return screen
 
 
 async def select(pilot: Pilot[Any], screen: FloorScreen, number: int) -> TableTile:
@@ -498,6 +465,7 @@ async def test_cancelling_a_deposit_after_signing_in_needs_a_fresh_code(
     row = await admin.fetchrow(
         "select status, cancel_reason, deposit_outcome from backroom.booking where id = $1", booking.id
     )
+    assert row is not None
     assert (row["status"], row["cancel_reason"], row["deposit_outcome"]) == ("cancelled", "Guest ill", "kept")
     last = await admin.fetchval(
         "select staff_id from backroom.audit_log where entity = 'booking' and entity_id = $1"

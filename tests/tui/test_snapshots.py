@@ -13,51 +13,22 @@ from typing import Any
 import asyncpg
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from console.app import BackroomApp
-from console.wiring import open_services
 from screens.dialogs.alternatives import AlternativesDialog
 from screens.door import DoorScreen
 from screens.forms.booking import BookingForm
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.sign_in import SignInScreen
-from services.identity.accounts import IdentityService
-from services.store import seed
-from services.store.db import Actor, Database
-from tests.conftest import SAMPLE_NIGHT, fixed_clock
-from tests.sessions import signed_in
+from tests.conftest import SAMPLE_NIGHT
 from tests.tui.helpers import floor_loaded, until
-
-
-async def stable_refs(dsn: str) -> None:
-    """Booking refs are random by design; a picture needs the same ones every run."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        async with conn.transaction():
-            # Closed bookings refuse every change, a new ref included: step around the rules.
-            await conn.execute("alter table backroom.booking disable trigger user")
-            await conn.execute("update backroom.booking set ref = 'R' || lpad(id::text, 5, '0')")
-            await conn.execute("alter table backroom.booking enable trigger user")
-    finally:
-        await conn.close()
-
-
-class SnapshotApp(BackroomApp):
-    """The console on a test database, its services opened in the app's own loop."""
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(services=None)  # type: ignore[arg-type]
-        self.dsn = dsn
-
-    async def on_load(self) -> None:
-        await stable_refs(self.dsn)
-        self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.services.actor = await signed_in(self.services.db, seed.DEMO_MANAGER)
-
-    async def on_unmount(self) -> None:
-        await self.services.db.close()
+from tests.tui.snapshot_helpers import (
+    DOOR_EMAIL,
+    IdentitySnapshotApp,
+    SnapshotApp,
+    steady_cursor,
+)
 
 
 async def loaded(pilot: Pilot[Any]) -> None:
@@ -78,13 +49,6 @@ def test_floor_at_80x24_with_a_table_selected(snap_compare: Any, dsn: str) -> No
         await pilot.press("right", "right", "right", "right", "down")
 
     assert snap_compare(SnapshotApp(dsn), terminal_size=(80, 24), run_before=select)
-
-
-async def steady_cursor(pilot: Pilot[Any]) -> None:
-    """A blinking cursor would make the picture depend on the moment it is taken."""
-    for field in pilot.app.screen.query(Input):
-        field.cursor_blink = False
-    await pilot.pause()
 
 
 async def new_booking_form_on_table_11(pilot: Pilot[Any]) -> None:
@@ -109,6 +73,7 @@ def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
                 night = await conn.fetchrow(
                     "select id, starts_at, ends_at from backroom.night where date = $1", SAMPLE_NIGHT
                 )
+                assert night is not None
                 guest = await conn.fetchval("select id from backroom.guest where name = 'Zoe Clarke'")
                 booking = await conn.fetchval(
                     "insert into backroom.booking (ref, night_id, guest_id, party_size, status,"
@@ -146,36 +111,6 @@ def test_alternatives_dialog_at_80x24(snap_compare: Any, dsn: str) -> None:
 
 
 # Staff identity: the sign-in screen and the idle lock -----------------------------------
-
-SNAPSHOT_T0 = 1_795_000_000.0
-DOOR_EMAIL = "dana@backroom.test"
-
-
-class IdentitySnapshotApp(BackroomApp):
-    """The console with an identity service; `signed_in` opens it on the floor as door staff."""
-
-    def __init__(self, dsn: str, *, signed_in: bool) -> None:
-        super().__init__(services=None)  # type: ignore[arg-type]
-        self.dsn = dsn
-        self.start_signed_in = signed_in
-
-    async def on_load(self) -> None:
-        await stable_refs(self.dsn)
-        self.services = await open_services(self.dsn, clock=fixed_clock)
-        self.owner = Database(self.dsn, max_size=1)
-        await self.owner.open()
-        identity = IdentityService(self.services.db, owner=self.owner)
-        await identity.add_staff(
-            None, email=DOOR_EMAIL, name="Dana Door", role="door", password="correct horse battery"
-        )
-        self.services.identity = identity
-        self.services.actor = (
-            await signed_in(self.services.db, DOOR_EMAIL) if self.start_signed_in else Actor()
-        )
-
-    async def on_unmount(self) -> None:
-        await self.services.db.close()
-        await self.owner.close()
 
 
 async def sign_in_typed(pilot: Pilot[Any]) -> None:

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.reactive import reactive
@@ -38,14 +37,6 @@ from widgets.audit_table import AuditTable
 from widgets.presence_list import PresenceList
 
 SUPPORT_EMAIL = "support@backroom.demo"
-
-
-@pytest.fixture(params=["colour", "no-colour"])
-def colour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "no-colour":
-        # Read by App.__init__: the app draws without colour.
-        monkeypatch.setenv("NO_COLOR", "1")
-    return str(request.param)
 
 
 GOOD = HealthReport(

@@ -39,7 +39,7 @@ from services.models import Night, TableState, TileStatus
 from services.store import seed
 from services.store.db import Actor, Database
 from tests.conftest import fixed_clock
-from tests.integration.test_realtime_consoles import WORKERS, burst, notes_storm
+from tests.integration.realtime_helpers import WORKERS, burst, notes_storm
 from tests.sessions import signed_in
 from tests.tui.helpers import floor_loaded, shown_text, until
 from widgets.display import TILE_LABELS
@@ -361,6 +361,7 @@ async def test_a_change_by_keys_on_one_console_shows_on_the_other(
         row = await admin.fetchrow(
             "select status, updated_by from backroom.booking where id = $1", pending.booking.id
         )
+        assert row is not None
         assert dict(row) == {"status": "confirmed", "updated_by": other.services.actor.staff_id}
         assert other.keys_heard > 0 and one.keys_heard == 0, "the manager's console pressed nothing"
 
@@ -433,9 +434,7 @@ async def test_each_console_sees_who_else_is_on_its_table(
             await one.pilot.press("h")
             await until(
                 one.pilot,
-                lambda: (
-                    one.tiles()[table.id].state is not None and one.tiles()[table.id].state.hold is not None
-                ),  # type: ignore[union-attr]
+                lambda: (state := one.tiles()[table.id].state) is not None and state.hold is not None,
                 what="held",
             )
             one.tiles()[elsewhere.id].focus()

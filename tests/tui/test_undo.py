@@ -23,22 +23,22 @@ from screens.floor.screen import FloorScreen
 from services.bookings import BookingService, GuestDetails
 from services.models import BookingStatus
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT
-from tests.integration.test_reports_nights import open_quiet_night
+from tests.integration.report_nights import open_quiet_night
 from tests.sessions import signed_in
-from tests.tui.helpers import Keys, screen_text, shown_text, toasts, until
-from tests.tui.test_actions import back_on_floor, dialog_open, open_floor, state_of
-from tests.tui.test_door import (
-    DOOR,
+from tests.tui.door_helpers import DOOR, back_at_the_door, booking, moving_clock, open_door, rows, typed
+from tests.tui.helpers import (
     SMALL,
-    back_at_the_door,
-    booking,
-    door,  # noqa: F401  (the fixture)
-    moving_clock,
-    open_door,
-    rows,
-    typed,
+    Keys,
+    back_on_floor,
+    dialog_open,
+    open_floor,
+    screen_text,
+    shown_text,
+    state_of,
+    toasts,
+    until,
 )
-from tests.tui.test_report_export import open_report
+from tests.tui.nights_helpers import open_report
 from widgets.table_detail import TableDetail
 
 MARKUP = "[bold]miscounted[/] [red"
@@ -63,7 +63,7 @@ def said(pilot: Any, start: str) -> bool:
 
 
 async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
-    door: Services,  # noqa: F811
+    door: Services,
     admin: asyncpg.Connection,
 ) -> None:
     dev = await booking(admin, "Dev Patel")
@@ -105,7 +105,7 @@ async def test_the_door_corrects_a_count_down_with_a_reason_typed_as_it_is(
 
 
 async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_again(
-    door: Services,  # noqa: F811
+    door: Services,
     admin: asyncpg.Connection,
 ) -> None:
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
@@ -128,7 +128,7 @@ async def test_the_door_corrects_a_count_to_nobody_and_the_party_is_expected_aga
 
 
 async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
-    door: Services,  # noqa: F811
+    door: Services,
     admin: asyncpg.Connection,
 ) -> None:
     grace = await booking(admin, "Grace Kim")
@@ -178,7 +178,7 @@ async def test_the_door_reverses_a_no_show_then_checks_the_party_in(
 
 
 async def test_the_door_says_why_there_is_nothing_to_undo(
-    door: Services,  # noqa: F811
+    door: Services,
     admin: asyncpg.Connection,
 ) -> None:
     async with BackroomApp(door).run_test(size=SMALL) as pilot:
@@ -391,6 +391,7 @@ async def test_cancelling_a_paid_deposit_asks_kept_or_refunded(
     row = await admin.fetchrow(
         "select status, deposit_outcome, deposit_paid from backroom.booking where id = $1", alice.id
     )
+    assert row is not None
     assert tuple(row) == ("cancelled", "refunded", False)
 
 

@@ -23,9 +23,19 @@ from screens.waitlist import WaitlistScreen
 from services.bookings import BookingService, GuestDetails
 from tests.conftest import FIXED_NOW, fixed_clock
 from tests.sessions import signed_in
-from tests.tui.helpers import Keys, colleague, floor_loaded, screen_text, toasts, until
-from tests.tui.test_actions import LARGE, SMALL, dialog_open, night_id
-from tests.tui.test_booking_form import FloorApp
+from tests.tui.helpers import (
+    LARGE,
+    SMALL,
+    FloorApp,
+    Keys,
+    colleague,
+    dialog_open,
+    floor_loaded,
+    night_id,
+    screen_text,
+    toasts,
+    until,
+)
 
 
 async def open_waitlist(pilot: Pilot[Any]) -> WaitlistScreen:

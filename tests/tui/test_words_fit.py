@@ -22,22 +22,20 @@ from screens.audit import AuditScreen
 from screens.door import DoorScreen
 from screens.help import HelpScreen, KeyHelp, KeyList, KeyTable
 from services.live.feed import FeedState, FeedStatus
-from tests.tui.helpers import colleague, floor_loaded, screen_text, shown_text, stop_feed, until
+from tests.tui.helpers import SMALL, colleague, floor_loaded, screen_text, shown_text, stop_feed, until
 from widgets.display import local_time
 from widgets.top_bar import TopBar
 
-SMALL = (80, 24)
 # A scroll bar's blocks, drawn inside the help box's right edge.
 BARS = re.compile("[▁▂▃▄▅▆▇▔▕▏▎▍▌▋▊▉]")
 
 
 def drawn(widget: Widget) -> str:
     """What a widget draws at the width the layout gave it, as plain text."""
-    console = Console(
-        width=widget.content_region.width, file=io.StringIO(), color_system=None, legacy_windows=False
-    )
+    out = io.StringIO()
+    console = Console(width=widget.content_region.width, file=out, color_system=None, legacy_windows=False)
     console.print(widget.render())
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()
 
 
 def in_full(keys: list[KeyHelp], text: str) -> list[str]:

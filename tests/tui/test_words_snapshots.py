@@ -20,21 +20,9 @@ from screens.help import HelpScreen
 from services.bookings import BookingService
 from tests.conftest import fixed_clock
 from tests.sessions import new_staff
-from tests.tui.helpers import floor_loaded, screen_text, stop_feed, until
-from tests.tui.test_door import open_door
-from tests.tui.test_door_snapshots import DoorSnapshotApp
-from tests.tui.test_snapshots import SnapshotApp, steady_cursor
-
-SMALL = (80, 24)
-LARGE = (160, 48)
-
-
-@pytest.fixture(params=["colour", "no-colour"])
-def colour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "no-colour":
-        # Read by App.__init__: the app draws without colour.
-        monkeypatch.setenv("NO_COLOR", "1")
-    return str(request.param)
+from tests.tui.door_helpers import open_door
+from tests.tui.helpers import LARGE, SMALL, floor_loaded, screen_text, stop_feed, until
+from tests.tui.snapshot_helpers import DoorSnapshotApp, SnapshotApp, steady_cursor
 
 
 def news_of(pilot: Pilot[Any]) -> int:
