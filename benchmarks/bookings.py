@@ -29,6 +29,7 @@ from targets import Target, as_json, readable_to_stderr, report
 
 from services.bookings import BookingService, GuestDetails
 from services.errors import TableTaken
+from services.identity.roles import Role
 from services.store.db import Actor, Database
 from services.store.seed import open_nights
 
@@ -126,7 +127,7 @@ async def latency_and_throughput(dsn: str, n: int, concurrency: int) -> dict[str
         " values ('bench@backroom.test', 'Bench', 'manager') returning id"
     )
     token = await owner.fetchval("select backroom_meta.open_session($1)", manager)
-    actor = Actor(staff_id=manager, name="Bench", role="manager", session=token)
+    actor = Actor(staff_id=manager, name="Bench", role=Role.MANAGER, session=token)
     ids = await make_pending(owner, 2 * n)
     await owner.close()
 
@@ -207,7 +208,7 @@ async def contention(dsn: str, consoles: int, rounds: int) -> dict[str, float]:
     if len(nights) < rounds:
         raise SystemExit("not enough empty nights for the rounds")
     actors = [
-        Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows
+        Actor(staff_id=r["id"], name=r["display_name"], role=Role.MANAGER, session=r["token"]) for r in rows
     ]
     dbs = [Database(dsn, min_size=1, max_size=1) for _ in range(consoles)]
     await asyncio.gather(*(d.open() for d in dbs))

@@ -615,7 +615,8 @@ async def held_arrow(
     selected once every repeat has been handled. Also: how many repeats were still
     waiting to be handled when the last one was sent (the backlog).
     """
-    from screens.floor.screen import FloorScreen, neighbour
+    from screens.floor.arrows import neighbour
+    from screens.floor.screen import FloorScreen
     from widgets.table_tile import TableTile
 
     screen = app.screen

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from services.identity import staff
+from services.identity.roles import Role
 from services.store.db import Actor, Database
 
 SERVER: dict[str, str] = {}
@@ -34,7 +35,7 @@ async def new_staff(owner: asyncpg.Connection, email: str, name: str, role: str)
         role,
     )
     assert row is not None
-    return Actor(staff_id=row["id"], name=name, role=role, session=row["token"])
+    return Actor(staff_id=row["id"], name=name, role=Role(role), session=row["token"])
 
 
 async def signed_in(db: Database | str, email: str) -> Actor:

@@ -103,7 +103,7 @@ async def test_the_session_token_is_who_acts(ann: Enrolment, identity: IdentityS
     async with db.transaction(session.actor) as conn:
         assert await conn.fetchval("select backroom.current_staff_id()") == session.actor.staff_id
     # The staff id alone, as a console would have named someone before: nobody.
-    bare = Actor(staff_id=session.actor.staff_id, name="Ann", role="manager")
+    bare = Actor(staff_id=session.actor.staff_id, name="Ann", role=Role.MANAGER)
     async with db.transaction(bare) as conn:
         assert await conn.fetchval("select backroom.current_staff_id()") is None
         await conn.execute("select set_config('backroom.staff_id', $1, true)", str(bare.staff_id))
@@ -332,7 +332,7 @@ async def staff_of(admin: asyncpg.Connection, role: str) -> Actor:
         role,
     )
     token = await admin.fetchval("select backroom_meta.open_session($1)", sid)
-    return Actor(staff_id=sid, name=f"{role.title()} Matrix", role=role, session=token)
+    return Actor(staff_id=sid, name=f"{role.title()} Matrix", role=Role(role), session=token)
 
 
 SQL_CASES = {
@@ -424,7 +424,7 @@ async def test_door_staff_through_the_service(admin: asyncpg.Connection, dsn: st
         b = await svc.check_in(door, confirmed["id"], confirmed["version"], 1)
         assert b.arrived_count == 1
         # A door actor whose role check in Python was wrong is still stopped by Postgres.
-        pretend = Actor(staff_id=door.staff_id, name=door.name, role="manager", session=door.session)
+        pretend = Actor(staff_id=door.staff_id, name=door.name, role=Role.MANAGER, session=door.session)
         other = await admin.fetchrow(
             "select id, version from backroom.booking where night_id = $1 and status = 'confirmed'"
             " order by id limit 1",

@@ -13,6 +13,7 @@ import pytest
 from console.wiring import Services
 from services.bookings import BookingService, GuestDetails
 from services.errors import StaleBooking, TableTaken
+from services.identity.roles import Role
 from services.models import Night
 from services.store.db import Actor, ConnectionLost, Database
 
@@ -29,7 +30,9 @@ async def crowd(admin: asyncpg.Connection) -> list[Actor]:
         " returning id, display_name, backroom_meta.open_session(id) as token",
         RACERS,
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
+    return [
+        Actor(staff_id=r["id"], name=r["display_name"], role=Role.MANAGER, session=r["token"]) for r in rows
+    ]
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 
 from console.wiring import Services
 from services.floor import FloorService
+from services.identity.roles import Role
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, ListenTransport
 from services.models import Night, TableState
 from services.store.db import Actor, Database
@@ -99,7 +100,9 @@ async def managers(admin: asyncpg.Connection) -> list[Actor]:
         " returning id, display_name, backroom_meta.open_session(id) as token",
         WORKERS,
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
+    return [
+        Actor(staff_id=r["id"], name=r["display_name"], role=Role.MANAGER, session=r["token"]) for r in rows
+    ]
 
 
 async def test_twenty_consoles_end_on_what_the_database_holds(

@@ -16,6 +16,7 @@ import pyotp
 import pytest
 
 from services.identity.accounts import SignInError, SignInFailed, Throttled
+from services.identity.roles import Role
 from services.identity.secrets import SERVICE, SecretStore
 from services.store.db import Actor
 from services.supabase.auth import (
@@ -58,7 +59,7 @@ def sessions() -> Sessions:
 @pytest.fixture
 async def door(gotrue: GoTrueStandIn, sessions: Sessions) -> str:
     user = gotrue.add_user("door@venue.test", PASSWORD, totp_secret=SECRET)
-    sessions.staff[user.id] = Actor(staff_id=2, name="Door Team", role="door")
+    sessions.staff[user.id] = Actor(staff_id=2, name="Door Team", role=Role.DOOR)
     return user.id
 
 
@@ -167,7 +168,7 @@ async def test_enrolment_then_sign_in_with_the_new_authenticator(
     gotrue: GoTrueStandIn, config: SupabaseConfig, sessions: Sessions, keyring: Keyring
 ) -> None:
     user = gotrue.add_user("host@venue.test", PASSWORD)
-    sessions.staff[user.id] = Actor(staff_id=5, name="Host", role="manager")
+    sessions.staff[user.id] = Actor(staff_id=5, name="Host", role=Role.MANAGER)
     auth = auth_for(config, sessions, keyring)
     try:
         enrolment = await auth.start_enrolment("host@venue.test", PASSWORD)

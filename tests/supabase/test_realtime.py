@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
+from services.identity.roles import Role
 from services.live.feed import Change, ChangeFeed, FeedState, FeedStatus
 from services.live.presence import PresenceEntry
 from services.store.db import Actor
@@ -276,8 +277,8 @@ async def present(
 async def test_consoles_see_each_other_join_announce_and_leave(
     config: SupabaseConfig, realtime: RealtimeStandIn
 ) -> None:
-    manager = Actor(staff_id=1, name="Duty Manager", role="manager")
-    door = Actor(staff_id=2, name="Door Team", role="door")
+    manager = Actor(staff_id=1, name="Duty Manager", role=Role.MANAGER)
+    door = Actor(staff_id=2, name="Door Team", role=Role.DOOR)
     seen: list[tuple[PresenceEntry, ...]] = []
     async with present(config, manager, seen) as (a, _task_a):
         await until(lambda: a.connected and len(a.online()) == 1)
@@ -299,9 +300,9 @@ async def test_consoles_see_each_other_join_announce_and_leave(
 
 
 async def test_a_console_that_dies_drops_out(config: SupabaseConfig, realtime: RealtimeStandIn) -> None:
-    async with present(config, Actor(1, "Duty Manager", "manager")) as (a, _task):
+    async with present(config, Actor(1, "Duty Manager", Role.MANAGER)) as (a, _task):
         doomed = SupabasePresence(
-            config, Actor(2, "Door Team", "door"), access_token=token(), beat_every=0.2, timeout=1.0
+            config, Actor(2, "Door Team", Role.DOOR), access_token=token(), beat_every=0.2, timeout=1.0
         )
         task = asyncio.create_task(doomed.run())
         await until(lambda: len(a.others()) == 1)
@@ -328,8 +329,8 @@ async def test_presence_survives_a_server_restart_of_sockets(
     config: SupabaseConfig, realtime: RealtimeStandIn
 ) -> None:
     async with (
-        present(config, Actor(1, "Duty Manager", "manager")) as (a, _ta),
-        present(config, Actor(2, "Door Team", "door")) as (b, _tb),
+        present(config, Actor(1, "Duty Manager", Role.MANAGER)) as (a, _ta),
+        present(config, Actor(2, "Door Team", Role.DOOR)) as (b, _tb),
     ):
         await until(lambda: len(a.online()) == 2 and len(b.online()) == 2)
         await realtime.drop()

@@ -13,6 +13,7 @@ import uuid
 import pyotp
 import pytest
 
+from services.identity.roles import Role
 from services.identity.secrets import SecretStore
 from services.identity.sign_in import HoldsSession, SignInBackend, describe
 from services.store.db import Actor
@@ -36,8 +37,8 @@ def sessions() -> Sessions:
 def auth(gotrue: GoTrueStandIn, sessions: Sessions) -> SupabaseAuth:
     door = gotrue.add_user("door@venue.test", PASSWORD, totp_secret=SECRET)
     host = gotrue.add_user("host@venue.test", PASSWORD, totp_secret=OTHER_SECRET)
-    sessions.staff[door.id] = Actor(staff_id=2, name="Door Team", role="door")
-    sessions.staff[host.id] = Actor(staff_id=5, name="Host", role="manager")
+    sessions.staff[door.id] = Actor(staff_id=2, name="Door Team", role=Role.DOOR)
+    sessions.staff[host.id] = Actor(staff_id=5, name="Host", role=Role.MANAGER)
     return SupabaseAuth(
         SupabaseConfig(gotrue.url, API_KEY), sessions, SecretStore(KeyringModule(MemoryKeyring()), env={})
     )
@@ -71,7 +72,7 @@ async def test_a_fresh_code_is_checked_only_on_the_askers_session(
         # No session at all: said plainly, not as a wrong code.
         with pytest.raises(SessionEnded, match="Sign in again"):
             await auth.verify_code(
-                Actor(staff_id=2, name="Door Team", role="door", session="x"), pyotp.TOTP(SECRET).now()
+                Actor(staff_id=2, name="Door Team", role=Role.DOOR, session="x"), pyotp.TOTP(SECRET).now()
             )
         door = (await auth.sign_in("door@venue.test", PASSWORD, pyotp.TOTP(SECRET).now())).actor
         host = (await auth.sign_in("host@venue.test", PASSWORD, pyotp.TOTP(OTHER_SECRET).now())).actor
@@ -132,7 +133,7 @@ async def test_presence_waits_for_a_session_then_joins_when_someone_is_announced
         assert "nobody is signed in to Supabase" in (presence.error or "")
         assert realtime.connections == 0, "no socket without a session"
         token[0] = mint(JWT_KEY, staff_claims(str(uuid.uuid4())))
-        presence.announce(actor=Actor(staff_id=2, name="Door Team", role="door"))
+        presence.announce(actor=Actor(staff_id=2, name="Door Team", role=Role.DOOR))
         await realtime.wait_for(lambda: presence.connected and len(presence.online()) == 1, timeout=3.0)
         assert presence.online()[0].staff_name == "Door Team"
     finally:

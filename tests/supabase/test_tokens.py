@@ -18,6 +18,7 @@ import pytest
 
 from console.wiring import supabase_ready
 from services.identity.accounts import lock_session
+from services.identity.roles import Role
 from services.store.db import Actor, Database
 from services.supabase.auth import AuthUser, DatabaseSessions
 from tests.supabase.conftest import JWT_KEY, SupabaseDb
@@ -203,7 +204,7 @@ async def test_another_staff_members_fresh_token_does_not_step_up_my_session(
 async def test_a_token_confirms_nothing_without_a_session(db: Database, supabase_db: SupabaseDb) -> None:
     sessions = DatabaseSessions(db)
     assert not await sessions.confirm(Actor(), "step_up", token(supabase_db.door_user))
-    forged = Actor(staff_id=supabase_db.door_id, name="Door", role="door", session="made up")
+    forged = Actor(staff_id=supabase_db.door_id, name="Door", role=Role.DOOR, session="made up")
     assert not await sessions.confirm(forged, "step_up", token(supabase_db.door_user))
 
 

@@ -21,8 +21,9 @@ from textual.widgets._footer import FooterKey
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
+from screens.booking_steps import NO_NIGHTS
 from screens.dialogs.ask import ConfirmDialog, CountDialog, Dialog
-from screens.door import NO_NIGHTS, DoorScreen
+from screens.door import DoorScreen
 from screens.forms.walk_in import WalkInForm
 from screens.help import HelpScreen, describe_bindings
 from screens.writes import OFFLINE

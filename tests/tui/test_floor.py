@@ -12,7 +12,8 @@ from textual import events
 
 from console.app import BackroomApp
 from console.wiring import Services
-from screens.floor.screen import NO_NIGHTS, FloorScreen
+from screens.booking_steps import NO_NIGHTS
+from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen
 from services.live.feed import FeedState, ListenTransport
 from services.models import TileStatus

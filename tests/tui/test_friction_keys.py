@@ -15,9 +15,10 @@ from textual.pilot import Pilot
 
 from console.app import BackroomApp
 from console.wiring import Services, open_services
+from screens.booking_steps import is_tonight
 from screens.dialogs.ask import CountDialog
 from screens.door import DoorScreen
-from screens.floor.screen import FloorScreen, is_tonight
+from screens.floor.screen import FloorScreen
 from screens.nights import NightFloorScreen
 from services.models import Night
 from tests.conftest import FIXED_NOW, SAMPLE_NIGHT, fixed_clock

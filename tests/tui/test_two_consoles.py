@@ -35,6 +35,7 @@ from console.app import BackroomApp
 from console.wiring import Services, open_services
 from screens.floor.screen import FloorScreen
 from services.floor import FloorService
+from services.identity.roles import Role
 from services.models import Night, TableState, TileStatus
 from services.store import seed
 from services.store.db import Actor, Database
@@ -229,7 +230,9 @@ async def staff_accounts(admin: asyncpg.Connection) -> list[Actor]:
     await admin.execute(
         "update backroom.booking set expires_at = now() + interval '1 hour' where status = 'pending'"
     )
-    return [Actor(staff_id=r["id"], name=r["display_name"], role="manager", session=r["token"]) for r in rows]
+    return [
+        Actor(staff_id=r["id"], name=r["display_name"], role=Role.MANAGER, session=r["token"]) for r in rows
+    ]
 
 
 async def test_two_consoles_end_on_what_the_database_holds_after_a_burst(
