@@ -238,7 +238,10 @@ class NightsScreen(ReadsThrough, LiveScreen):
 
     @property
     def selected(self) -> NightOccupancy | None:
-        return self.night_list.selected
+        # The footer may ask which keys apply before the list is there: then none is selected.
+        for listing in self.query(NightList):
+            return listing.selected
+        return None
 
     # Reading ---------------------------------------------------------------------------
 
