@@ -65,7 +65,7 @@ from services.identity.permissions import may_open
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
 from services.live.presence import Presence, PresenceEntry
 from services.store.db import Actor
-from widgets.display import STATUS_COLOURS, plain
+from widgets.display import THEME_COLOURS, plain
 
 if TYPE_CHECKING:
     from console.wiring import Services
@@ -195,8 +195,9 @@ class BackroomApp(App[None]):
     roster: reactive[tuple[PresenceEntry, ...] | None] = reactive(None, init=False, always_update=True)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        """Textual's, and the status colours ($status-free and so on) a theme may change."""
-        return {**super().get_theme_variable_defaults(), **STATUS_COLOURS}
+        """Textual's, and the console's colours ($status-free, $booking-late and so on) a
+        theme may change."""
+        return {**super().get_theme_variable_defaults(), **THEME_COLOURS}
 
     def __init__(
         self,

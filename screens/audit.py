@@ -99,7 +99,9 @@ class AuditEntryScreen(ModalScreen[None]):
         box.border_title = f"Audit entry {self.entry.id}"
         with box:
             with VerticalScroll(id="entry-body"):
-                yield Static(detail_renderable(self.entry, self.timezone), id="entry-detail")
+                yield Static(
+                    detail_renderable(self.entry, self.timezone, self.app.theme_variables), id="entry-detail"
+                )
             yield Static("Esc close · ↑ ↓ scroll", id="entry-hint")
 
     def action_close(self) -> None:

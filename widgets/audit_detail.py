@@ -6,6 +6,7 @@ difference reads without colour too).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -15,7 +16,7 @@ from rich.text import Text
 from services.reports import AuditEntry
 from services.wording import local_moment
 from widgets.audit_table import entity_words, what_words
-from widgets.display import plain
+from widgets.display import plain, theme_style
 
 ABSENT = ""
 NULL = "(none)"
@@ -46,7 +47,9 @@ def _who(entry: AuditEntry) -> str:
     return f"{entry.who} (database user {entry.db_user})" if entry.db_user else entry.who
 
 
-def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
+def detail_renderable(entry: AuditEntry, timezone: str, variables: Mapping[str, str]) -> RenderableType:
+    """The entry in full; a changed field's two sides in the theme's $diff-removed and
+    $diff-added (`variables` are the app's theme variables)."""
     head = Text()
     for label, value in (
         ("When", f"{local_moment(entry.at, timezone, '%a %d %b %Y %H:%M:%S')} ({timezone})"),
@@ -66,6 +69,7 @@ def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
     table.add_column("  Field", no_wrap=True, ratio=None)
     table.add_column("Before", ratio=1, overflow="fold")
     table.add_column("After", ratio=1, overflow="fold")
+    removed, added = theme_style("$diff-removed", variables), theme_style("$diff-added", variables)
     for key in keys:
         before, after = value_words(entry.before, key), value_words(entry.after, key)
         changed = before != after
@@ -73,8 +77,8 @@ def detail_renderable(entry: AuditEntry, timezone: str) -> RenderableType:
         style = "bold" if changed else ""
         table.add_row(
             Text(mark + plain(key), style=style),
-            Text(plain(before), style="red" if changed else ""),
-            Text(plain(after), style="green" if changed and after else style),
+            Text(plain(before), style=removed if changed else ""),
+            Text(plain(after), style=added if changed and after else style),
         )
     legend = Text("* changed", style="dim")
     return Group(head, Text(""), table, Text(""), legend)

@@ -16,24 +16,26 @@ from datetime import datetime
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
+from textual.theme import Theme
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from services.models import Booking, BookingStatus
 from services.wording import local_time, party_in, table_numbers
-from widgets.display import plain
+from widgets.display import plain, theme_style, theme_variables
 
-# (symbol, word, style) per status; a party partly in has its own.
+# (symbol, word, style) per status; a party partly in has its own. A `$` colour is a theme
+# variable (widgets.display.PAINT_COLOURS), read when the row is drawn.
 _STATUS: dict[BookingStatus, tuple[str, str, str]] = {
-    BookingStatus.PENDING: ("◐", "PENDING", "bold dark_orange"),
-    BookingStatus.CONFIRMED: ("✓", "CONFIRMED", "bold dodger_blue1"),
-    BookingStatus.ARRIVED: ("●", "ARRIVED", "bold green"),
+    BookingStatus.PENDING: ("◐", "PENDING", "bold $booking-pending"),
+    BookingStatus.CONFIRMED: ("✓", "CONFIRMED", "bold $booking-confirmed"),
+    BookingStatus.ARRIVED: ("●", "ARRIVED", "bold $booking-arrived"),
     BookingStatus.COMPLETED: ("○", "COMPLETED", "dim"),
     BookingStatus.CANCELLED: ("✕", "CANCELLED", "dim"),
     BookingStatus.NO_SHOW: ("✕", "NO-SHOW", "dim"),
     BookingStatus.EXPIRED: ("✕", "EXPIRED", "dim"),
 }
-_PARTLY_IN = ("◑", "PARTLY IN", "bold yellow")
+_PARTLY_IN = ("◑", "PARTLY IN", "bold $booking-partly-in")
 
 VIP_MARK = "★"
 SELECTED_MARK = "▶"
@@ -56,7 +58,7 @@ _LEAST_GUEST = 8
 _MOST_GUEST = 36
 
 
-_LATE = ("!", "LATE", "bold red")
+_LATE = ("!", "LATE", "bold $booking-late")
 
 
 def status_label(booking: Booking, now: datetime | None = None) -> tuple[str, str, str]:
@@ -124,6 +126,12 @@ class BookingList(DataTable[Text | str], can_focus=False):
         for key in _ORDER:
             width = self._guest_width if key == "guest" else _FIXED[key]
             self.add_column(_LABELS[key], width=width, key=key)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Theme) -> None:
+        """Repaint the statuses in the new theme's colours."""
+        for key, row in self._rows.items():
+            self._update(key, row, only=("status",))
 
     # What is shown -------------------------------------------------------------
 
@@ -229,7 +237,7 @@ class BookingList(DataTable[Text | str], can_focus=False):
             self._guest_cell(row),
             row.party,
             row.tables,
-            Text(f"{symbol} {word}", style=style),
+            Text(f"{symbol} {word}", style=theme_style(style, theme_variables(self))),
             row.ref,
         )
 

@@ -11,16 +11,18 @@ Every state has a word and a symbol, so it reads the same without colour.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.theme import Theme
 from textual.widget import Widget
 
 from services.live.health import FeedHealth, HealthReport, LatencyFigures
 from widgets.connection_badge import age
-from widgets.display import local_time, plain
+from widgets.display import local_time, plain, theme_style, theme_variables
 
 LABEL_WIDTH = 13
 
@@ -134,8 +136,9 @@ class _Section:
         return [self.heading, self.grid]
 
 
-def health_renderable(view: HealthView) -> RenderableType:
-    """The panel's lines; plain words first, colour only as an extra."""
+def health_renderable(view: HealthView, variables: Mapping[str, str]) -> RenderableType:
+    """The panel's lines; plain words first, colour only as an extra (from the theme's
+    `variables`: $status-ok, $status-problem)."""
     latest = view.latest
     figures = None if latest is None else latest if latest.reachable else view.last_good
     heading = Text("Server", style="bold underline")
@@ -153,14 +156,18 @@ def health_renderable(view: HealthView) -> RenderableType:
         server.line(
             "Database",
             Text.assemble(
-                ("● reachable", "bold green"),
+                ("● reachable", theme_style("bold $status-ok", variables)),
                 f" · PostgreSQL {latest.server_version or '?'}"
                 f" · round trip {milliseconds(latest.round_trip_ms)}",
             ),
         )
     else:
         server.line(
-            "Database", Text.assemble(("✕ UNREACHABLE", "bold red"), f": {plain(latest.error or '')}")
+            "Database",
+            Text.assemble(
+                ("✕ UNREACHABLE", theme_style("bold $status-problem", variables)),
+                f": {plain(latest.error or '')}",
+            ),
         )
         if figures is not None:
             how_old = "" if view.good_age_s is None else f", {age(view.good_age_s)} ago"
@@ -231,5 +238,11 @@ class HealthPanel(Widget):
         self.set_class(view.latest is not None and not view.latest.reachable, "-unreachable")
         self.refresh(layout=True)
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Theme) -> None:
+        self.refresh()
+
     def render(self) -> RenderableType:
-        return health_renderable(self._view)
+        return health_renderable(self._view, theme_variables(self))
