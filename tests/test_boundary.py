@@ -79,3 +79,21 @@ def test_every_third_party_import_is_declared() -> None:
         if not {d.lower().replace("_", "-") for d in owners.get(top, [top])} & declared
     }
     assert not undeclared, f"imported but not in pyproject's dependencies: {undeclared}"
+
+
+def test_the_console_starts_with_only_the_sign_in_screen_and_the_floor() -> None:
+    """The App and its services load the sign-in screen and the floor; every other
+    screen, the forms and the reports are imported when first opened."""
+    loaded = _modules_after("import console.app, console.wiring")
+    assert {"screens.sign_in", "screens.floor.screen"} <= loaded
+    later = {
+        "screens.door",
+        "screens.nights",
+        "screens.night_report",
+        "screens.support",
+        "screens.audit",
+        "services.reports",
+        "services.nights",
+    }
+    assert not later & loaded
+    assert not {m for m in loaded if m.startswith("screens.forms")}
