@@ -97,3 +97,13 @@ def test_the_console_starts_with_only_the_sign_in_screen_and_the_floor() -> None
     }
     assert not later & loaded
     assert not {m for m in loaded if m.startswith("screens.forms")}
+
+
+def test_the_command_line_loads_the_console_only_for_the_command_that_runs_it() -> None:
+    """`backroom` parses its arguments without Textual, the App, the embedded server's
+    process tools or the Supabase client: each sub-command imports what it uses."""
+    loaded = _modules_after("import console.cli")
+    assert "console.cli" in loaded
+    tops = {m.split(".")[0] for m in loaded}
+    assert not tops & {"textual", "psutil", "httpx", "supabase", "keyring", "segno"}
+    assert not {"console.app", "console.wiring", "services.embedded.server"} & loaded
