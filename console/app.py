@@ -48,18 +48,14 @@ from textual.worker import Worker, WorkerState
 
 from console.keymap import Keymap
 from console.settings import DEFAULT_IDLE_MINUTES
-from screens.audit import AuditScreen
 from screens.cover import CoverScreen
 from screens.dialogs.ask import ConfirmDialog
-from screens.door import DoorScreen
 from screens.floor.screen import FloorScreen
 from screens.help import HelpScreen, describe_bindings, key_label, mapped_bindings
 from screens.live import LiveScreen, NightChanged
 from screens.lock import LockScreen, idle_words
-from screens.nights import NightsScreen
 from screens.protocols import ListsHelp
 from screens.sign_in import DemoAccounts, SignInScreen
-from screens.support import SupportScreen
 from services.identity.accounts import Session
 from services.identity.permissions import may_open
 from services.live.feed import Change, ChangeBatch, ChangeBatcher, ChangeFeed, FeedState, FeedStatus
@@ -379,19 +375,34 @@ class BackroomApp(App[None]):
 
     # Screen for each job ------------------------------------------------------------
 
-    SCREENS_BY_NAME: dict[str, type[Screen[Any]]] = {
-        "door": DoorScreen,
-        "nights": NightsScreen,
-        "support": SupportScreen,
-        "audit": AuditScreen,
-    }
+    @staticmethod
+    def screen_for(name: str) -> type[Screen[Any]] | None:
+        """The screen class for a job, or None for the floor. Each is imported when it is
+        first opened, so that start-up loads only the sign-in screen and the floor."""
+        if name == "door":
+            from screens.door import DoorScreen
+
+            return DoorScreen
+        if name == "nights":
+            from screens.nights import NightsScreen
+
+            return NightsScreen
+        if name == "support":
+            from screens.support import SupportScreen
+
+            return SupportScreen
+        if name == "audit":
+            from screens.audit import AuditScreen
+
+            return AuditScreen
+        return None
 
     def action_go(self, name: str) -> None:
         """Show the screen for a job over the floor, closing the one shown before."""
         floor = self.floor_screen
         if floor is None or self.locked or not self.check_action("go", (name,)):
             return
-        wanted = self.SCREENS_BY_NAME.get(name)
+        wanted = self.screen_for(name)
         if wanted is not None and isinstance(self.screen, wanted):
             return
         with self.batch_update():

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from console.prompts import NoTerminal
 from console.settings import Settings
-from services.embedded.server import EmbeddedPostgres, ServerInfo
 from services.errors import BackroomError
 from services.store.db import DatabaseError
 
 if TYPE_CHECKING:
+    from services.embedded.server import ServerInfo
     from services.supabase.config import SupabaseConfig
 
 EXIT_FAILURE = 2
@@ -54,6 +54,8 @@ class Embedded:
     released on exit, stopped if no other process still uses it."""
 
     def __init__(self, settings: Settings) -> None:
+        from services.embedded.server import EmbeddedPostgres
+
         self.server = EmbeddedPostgres(settings.embedded_dir)
 
     @contextlib.contextmanager
@@ -220,6 +222,8 @@ async def _run_console(
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from services.embedded.server import EmbeddedPostgres
+
     server = EmbeddedPostgres(settings.embedded_dir)
     if args.reset:
         say(f"Resetting the embedded Postgres in {server.data_dir} ...")

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,13 +27,13 @@ from services.identity.accounts import IdentityService, end_session, lock_sessio
 from services.identity.sign_in import SignInBackend
 from services.live.feed import ListenTransport, Transport
 from services.live.presence import PostgresPresence, Presence, PresenceEntry
-from services.nights import NightService
-from services.reports import ReportService
 from services.store.db import Actor, Database
 from services.waiting import within
 
 if TYPE_CHECKING:
     from services.identity.secrets import SecretStore
+    from services.nights import NightService
+    from services.reports import ReportService
     from services.supabase.auth import SupabaseAuth
     from services.supabase.config import SupabaseConfig
 
@@ -62,14 +63,24 @@ class Services:
     live_after_sign_in: bool = False
     """The live feed and presence need a signed-in staff member (Supabase Realtime's
     private channels): start them at the first sign-in, not before."""
-    reports: ReportService = field(init=False)
-    nights: NightService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.reports = ReportService(self.db)
-        self.nights = NightService(self.db)
         # Reads present the signed-in staff member's session too: without one, Postgres shows nothing.
         self.db.acting = lambda: self.actor
+
+    # Reports and nights serve screens other than the floor: built (and imported) when first used.
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from services.reports import ReportService
+
+        return ReportService(self.db)
+
+    @cached_property
+    def nights(self) -> NightService:
+        from services.nights import NightService
+
+        return NightService(self.db)
 
     def transport(self) -> Transport:
         if self.transport_factory is not None:

@@ -33,8 +33,6 @@ from screens.dialogs.ask import ConfirmDialog, Dialog
 from screens.floor.actions import Intent, TableCommand, Write
 from screens.floor.commands import TableCommands
 from screens.floor.refusals import ROLE_WORDS
-from screens.forms.base import default_arrival
-from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistForm, WaitlistRequest
 from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
 from screens.live import NightChanged, ScreenOptions
@@ -52,7 +50,8 @@ from widgets.footer import Footer
 from widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    pass
+    # The forms are imported when one is opened: the floor starts without them.
+    from screens.forms.waitlist import SeatForm, SeatRequest, WaitlistRequest
 
 WAITLIST_RIGHT = Operation.WAITLIST_ADD
 
@@ -386,6 +385,8 @@ class WaitlistScreen(ReadsThrough, WritingScreen):
             return
         if not self.may_write():
             return
+        from screens.forms.waitlist import WaitlistForm
+
         self.app.push_screen(
             WaitlistForm(f"{self.snapshot.night.date:%a %d %b}", on_answer=partial(self._add, Intent()))
         )
@@ -427,6 +428,9 @@ class WaitlistScreen(ReadsThrough, WritingScreen):
         booking: bool,
         on_answer: Callable[[SeatRequest, Dialog[SeatRequest]], None],
     ) -> SeatForm:
+        from screens.forms.base import default_arrival
+        from screens.forms.waitlist import SeatForm
+
         assert self.snapshot is not None
         night = self.snapshot.night
         best = self.best_table(entry)

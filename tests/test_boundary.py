@@ -79,3 +79,31 @@ def test_every_third_party_import_is_declared() -> None:
         if not {d.lower().replace("_", "-") for d in owners.get(top, [top])} & declared
     }
     assert not undeclared, f"imported but not in pyproject's dependencies: {undeclared}"
+
+
+def test_the_console_starts_with_only_the_sign_in_screen_and_the_floor() -> None:
+    """The App and its services load the sign-in screen and the floor; every other
+    screen, the forms and the reports are imported when first opened."""
+    loaded = _modules_after("import console.app, console.wiring")
+    assert {"screens.sign_in", "screens.floor.screen"} <= loaded
+    later = {
+        "screens.door",
+        "screens.nights",
+        "screens.night_report",
+        "screens.support",
+        "screens.audit",
+        "services.reports",
+        "services.nights",
+    }
+    assert not later & loaded
+    assert not {m for m in loaded if m.startswith("screens.forms")}
+
+
+def test_the_command_line_loads_the_console_only_for_the_command_that_runs_it() -> None:
+    """`backroom` parses its arguments without Textual, the App, the embedded server's
+    process tools or the Supabase client: each sub-command imports what it uses."""
+    loaded = _modules_after("import console.cli")
+    assert "console.cli" in loaded
+    tops = {m.split(".")[0] for m in loaded}
+    assert not tops & {"textual", "psutil", "httpx", "supabase", "keyring", "segno"}
+    assert not {"console.app", "console.wiring", "services.embedded.server"} & loaded

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from screens.booking_steps import (
     BookingServices,
@@ -28,17 +28,19 @@ from screens.dialogs.undo import ask_undo, choice_words
 from screens.floor.actions import Intent, Write, undoable
 from screens.floor.holds import HoldWatch
 from screens.floor.refusals import ROLE_WORDS
-from screens.forms.base import default_arrival
-from screens.forms.booking import BookingForm, BookingRequest
-from screens.forms.edit import EditForm, EditRequest
-from screens.forms.move import MoveForm, MoveRequest, higher_spend
-from screens.forms.walk_in import WalkInForm, WalkInRequest
 from services.bookings import DEPOSIT_OUTCOMES
 from services.errors import Alternative
 from services.identity.permissions import WORDS, Operation
 from services.models import Booking, Hold, Night, Table, TableState, TileStatus
 from services.wording import table_numbers
 from widgets.display import BOOKING_WORDS, local_time
+
+if TYPE_CHECKING:
+    # The forms are imported when one is opened: the floor starts without them.
+    from screens.forms.booking import BookingRequest
+    from screens.forms.edit import EditRequest
+    from screens.forms.move import MoveRequest
+    from screens.forms.walk_in import WalkInRequest
 
 
 class TableFlows(NightScreen[BookingServices]):
@@ -75,6 +77,8 @@ class TableFlows(NightScreen[BookingServices]):
     # The actions -----------------------------------------------------------------
 
     def action_new_booking(self) -> None:
+        from screens.forms.booking import BookingForm
+
         state = self._ready("new_booking")
         if state is None or self.snapshot is None:
             return
@@ -345,6 +349,8 @@ class TableFlows(NightScreen[BookingServices]):
         )
 
     def action_move_booking(self) -> None:
+        from screens.forms.move import MoveForm
+
         booking = self._booking_for("move_booking")
         if booking is None or self.snapshot is None:
             return
@@ -397,6 +403,8 @@ class TableFlows(NightScreen[BookingServices]):
             )
 
         def done(b: Booking) -> str:
+            from screens.forms.move import higher_spend
+
             moved = f"Moved {b.ref} · {b.guest_name} to {self._where(b)}"
             higher = higher_spend(
                 self._by_number(), self._numbers_of(booking.table_ids), self._numbers_of(b.table_ids)
@@ -422,6 +430,8 @@ class TableFlows(NightScreen[BookingServices]):
         return sorted(tables[i].table.number for i in table_ids if i in tables)
 
     def action_edit_booking(self) -> None:
+        from screens.forms.edit import EditForm
+
         booking = self._booking_for("edit_booking")
         if booking is None or self.snapshot is None:
             return
@@ -465,6 +475,8 @@ class TableFlows(NightScreen[BookingServices]):
         )
 
     def action_walk_in(self) -> None:
+        from screens.forms.walk_in import WalkInForm
+
         state = self._ready("walk_in")
         if state is None or self.snapshot is None:
             return
@@ -518,4 +530,6 @@ class TableFlows(NightScreen[BookingServices]):
         )
 
     def _default_arrival(self, night: Night) -> datetime:
+        from screens.forms.base import default_arrival
+
         return default_arrival(night, self.services.clock())

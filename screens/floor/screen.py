@@ -64,7 +64,6 @@ from screens.floor.holds import (
     follow_holds,
 )
 from screens.floor.refusals import why_not_words
-from screens.forms.booking import BookingForm
 from screens.help import key_label, mapped_bindings
 from screens.keys import arrow_keys
 from screens.live import NightChanged
@@ -723,6 +722,8 @@ class FloorScreen(ReadsThrough, TableFlows):
 
     def _forms_hold_lapsed(self, table: int | None = None) -> None:
         """A booking form open on a hold that lapsed says so (Enter still tries the table)."""
+        from screens.forms.booking import BookingForm
+
         for form in self.app.screen_stack:
             if isinstance(form, BookingForm) and form.held and (table is None or form.table.number == table):
                 form.hold_lapsed()
