@@ -20,6 +20,7 @@ from services.bookings.inputs import (
     reason_problem,
     refuse,
 )
+from services.bookings.refusals import EARLIEST_ARRIVAL
 from services.bookings.runner import OperationRunner, booking_from_json, booking_json, for_actor
 from services.errors import (
     InvalidInput,
@@ -365,19 +366,27 @@ class BookingOperations(OperationRunner):
         deposit: Decimal | int | None = None,
         op_id: str | None = None,
     ) -> Booking:
-        if deposit is None:
+        amount = Decimal(deposit) if deposit is not None else None
+
+        async def longer(op: str) -> Booking:
+            if amount is None:
+                return await self._change(
+                    actor, Operation.CONFIRM, booking_id, version, "status = 'confirmed'", (), op
+                )
             return await self._change(
-                actor, Operation.CONFIRM, booking_id, version, "status = 'confirmed'", (), op_id
+                actor,
+                Operation.CONFIRM,
+                booking_id,
+                version,
+                "status = 'confirmed', deposit = $2::numeric, deposit_paid = $2::numeric > 0",
+                (amount,),
+                op,
             )
-        return await self._change(
-            actor,
-            Operation.CONFIRM,
-            booking_id,
-            version,
-            "status = 'confirmed', deposit = $2::numeric, deposit_paid = $2::numeric > 0",
-            (Decimal(deposit),),
-            op_id,
+
+        done = await self._one_call(
+            actor, Operation.CONFIRM, op_id, "confirm_booking", (booking_id, version, amount), longer
         )
+        return done if isinstance(done, Booking) else booking_from_json(done)
 
     @for_actor
     async def check_in(
@@ -422,17 +431,29 @@ class BookingOperations(OperationRunner):
                 )
 
         # The party occupies its tables from now if it came early (0016).
-        return await self._change(
+        async def longer(op: str) -> Booking:
+            return await self._change(
+                actor,
+                Operation.CHECK_IN,
+                booking_id,
+                version,
+                "status = 'arrived', arrived_count = arrived_count + $2,"
+                " arrived_at = coalesce(arrived_at, $3)",
+                (arrived, now),
+                op,
+                ctx=ctx,
+                before=room,
+            )
+
+        done = await self._one_call(
             actor,
             Operation.CHECK_IN,
-            booking_id,
-            version,
-            "status = 'arrived', arrived_count = arrived_count + $2, arrived_at = coalesce(arrived_at, $3)",
-            (arrived, now),
             op_id,
-            ctx=ctx,
-            before=room,
+            "check_in_booking",
+            (booking_id, version, arrived, now, EARLIEST_ARRIVAL),
+            longer,
         )
+        return done if isinstance(done, Booking) else booking_from_json(done)
 
     @for_actor
     async def cancel(

@@ -211,6 +211,42 @@ class OperationRunner(RefusalExplainer):
             await self._record_refusal(actor, kind, entity, entity_id, op_id, refusal)
             raise
 
+    async def _one_call(
+        self,
+        actor: Actor,
+        kind: Operation,
+        op_id: str | None,
+        function: str,
+        args: tuple[Any, ...],
+        longer: Callable[[str], Awaitable[_R]],
+        *,
+        permission: Operation | None = None,
+    ) -> dict[str, Any] | _R:
+        """The operation in one call of `backroom.<function>(session, op_id, staff_id, *args)`
+        (see migration 0020): its stored answer. Whatever that call refuses rolled back
+        whole and is run again the longer way (`longer(op_id)`), which explains it in
+        staff words and logs it; a lost answer is asked back by the operation id."""
+        require(actor, permission or kind)
+        op_id = op_id or new_op_id()
+        marks = ", ".join(f"${n}" for n in range(4, len(args) + 4))
+        try:
+            raw = await self._db.call(
+                f"select backroom.{function}($1, $2::uuid, $3, {marks})",
+                actor.session or "",
+                op_id,
+                actor.staff_id,
+                *args,
+            )
+        except ConnectionLost as lost:
+            settled = await settle_operation(self._db, actor, kind, op_id, lost)
+            if isinstance(settled, Interrupted):
+                raise settled from lost
+            return settled
+        except asyncpg.PostgresError:
+            return await longer(op_id)
+        answer: dict[str, Any] = json.loads(raw)
+        return answer
+
     async def _record_refusal(
         self,
         actor: Actor,

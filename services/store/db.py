@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
@@ -281,8 +282,19 @@ async def connect(
     return conn
 
 
+# When each pooled connection's server process started (see `Backend`), noted as it connects.
+_STARTED: weakref.WeakKeyDictionary[asyncpg.Connection, Any] = weakref.WeakKeyDictionary()
+
+
 async def _tune(conn: asyncpg.Connection) -> None:
     keep_alive(conn)
+
+
+async def _tune_pooled(conn: asyncpg.Connection) -> None:
+    keep_alive(conn)
+    _STARTED[conn] = await conn.fetchval(
+        "select backend_start from pg_catalog.pg_stat_activity where pid = pg_catalog.pg_backend_pid()"
+    )
 
 
 def abandon(conn: asyncpg.Connection) -> None:
@@ -369,7 +381,7 @@ class Database:
                 max_size=self._max,
                 timeout=10,
                 command_timeout=self.command_timeout,
-                init=_tune,
+                init=_tune_pooled,
             )
         except Exception as err:
             raise explain(err, self.dsn) from err
@@ -477,6 +489,31 @@ class Database:
                 ) from err
             raise
         await self._release_quietly(conn)
+
+    async def call(self, sql: str, *args: Any) -> Any:
+        """One statement on its own (its own transaction), in one round trip: the
+        database function it calls takes the role and presents the session itself.
+        Its value; ConnectionLost (which may have committed) if no answer came."""
+        conn = await self._acquire()
+        raw = getattr(conn, "_con", conn)
+        backend = Backend(conn.get_server_pid(), _STARTED.get(raw))
+        try:
+            value = await conn.fetchval(sql, *args)
+        except BaseException as err:
+            lost = not isinstance(err, asyncpg.PostgresError | asyncio.CancelledError) or connection_lost(err)
+            if lost or isinstance(err, asyncio.CancelledError):
+                abandon(conn)
+            await self._release_quietly(conn)
+            if lost:
+                raise ConnectionLost(
+                    "The database stopped answering before this was done, so we cannot tell "
+                    "whether it was saved.",
+                    maybe_committed=True,
+                    backend=backend,
+                ) from err
+            raise
+        await self._release_quietly(conn)
+        return value
 
     async def _release_quietly(self, conn: asyncpg.Connection) -> None:
         with suppress(Exception):

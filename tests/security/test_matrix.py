@@ -128,6 +128,8 @@ ALLOWED_FUNCTIONS: dict[str, str] = {
     "backroom.guest_list_add(uuid,integer,jsonb)": "a promoter's own list before its cut-off, or a manager",
     "backroom.guest_list_remove(uuid,integer)": "a promoter's own list before its cut-off, or a manager",
     "backroom.guest_list_check_in(uuid,integer,integer,text,text)": "door and managers; a ban match or passing capacity needs a manager's fresh code",
+    "backroom.confirm_booking(text,uuid,integer,integer,integer,numeric)": "confirm in one call, as the console role with the session it is given (invoker)",
+    "backroom.check_in_booking(text,uuid,integer,integer,integer,integer,timestamp with time zone,interval)": "check in in one call, as the console role with the session it is given (invoker)",
     "backroom.door_count(uuid,integer,integer,text,text)": "door and managers; passing capacity needs a manager's fresh code and a reason",
     "backroom.door_search(integer,text,integer)": "door, support and managers: list names and bookings",
     "backroom.ban_add(uuid,text,text,text,text,timestamp with time zone)": "managers and admins",
