@@ -383,10 +383,9 @@ class BookingOperations(OperationRunner):
                 op,
             )
 
-        done = await self._one_call(
+        return await self._one_call(
             actor, Operation.CONFIRM, op_id, "confirm_booking", (booking_id, version, amount), longer
         )
-        return done if isinstance(done, Booking) else booking_from_json(done)
 
     @for_actor
     async def check_in(
@@ -445,7 +444,7 @@ class BookingOperations(OperationRunner):
                 before=room,
             )
 
-        done = await self._one_call(
+        return await self._one_call(
             actor,
             Operation.CHECK_IN,
             op_id,
@@ -453,7 +452,6 @@ class BookingOperations(OperationRunner):
             (booking_id, version, arrived, now, EARLIEST_ARRIVAL),
             longer,
         )
-        return done if isinstance(done, Booking) else booking_from_json(done)
 
     @for_actor
     async def cancel(

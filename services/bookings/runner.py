@@ -218,14 +218,14 @@ class OperationRunner(RefusalExplainer):
         op_id: str | None,
         function: str,
         args: tuple[Any, ...],
-        longer: Callable[[str], Awaitable[_R]],
+        longer: Callable[[str], Awaitable[Booking]],
         *,
         permission: Operation | None = None,
-    ) -> dict[str, Any] | _R:
+    ) -> Booking:
         """The operation in one call of `backroom.<function>(session, op_id, staff_id, *args)`
-        (see migration 0020): its stored answer. Whatever that call refuses rolled back
-        whole and is run again the longer way (`longer(op_id)`), which explains it in
-        staff words and logs it; a lost answer is asked back by the operation id."""
+        (see migration 0020): the booking it stored as its answer. Whatever that call refuses
+        rolled back whole and is run again the longer way (`longer(op_id)`), which explains it
+        in staff words and logs it; a lost answer is asked back by the operation id."""
         require(actor, permission or kind)
         op_id = op_id or new_op_id()
         marks = ", ".join(f"${n}" for n in range(4, len(args) + 4))
@@ -241,11 +241,10 @@ class OperationRunner(RefusalExplainer):
             settled = await settle_operation(self._db, actor, kind, op_id, lost)
             if isinstance(settled, Interrupted):
                 raise settled from lost
-            return settled
+            return booking_from_json(settled)
         except asyncpg.PostgresError:
             return await longer(op_id)
-        answer: dict[str, Any] = json.loads(raw)
-        return answer
+        return booking_from_json(json.loads(raw))
 
     async def _record_refusal(
         self,
